@@ -1,0 +1,34 @@
+//! The one seam between the protocol layer and the HR data.
+
+use super::value::ODataValue;
+use crate::edm::EntityType;
+
+/// Which instances of an effective-dated navigation to visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NavView {
+    /// Every time slice, past and future: what `$filter` sees (SuccessFactors
+    /// evaluates filters across all slices, KBA-2920680).
+    AllSlices,
+    /// Only the slice valid on this day (ms since epoch of midnight UTC):
+    /// what a response shows. Non-effective-dated navigations ignore it.
+    AsOf(i64),
+}
+
+/// An entity instance the protocol layer can read: filter evaluation and JSON
+/// rendering are written against this trait only.
+pub trait EntityNode {
+    /// The entity's type in the static schema (`crate::edm`).
+    fn entity_type(&self) -> &'static EntityType;
+    /// The value of a scalar property named in the schema; `Null` when unset.
+    fn property(&self, name: &str) -> ODataValue;
+    /// Visit the targets of a navigation property named in the schema: every
+    /// element of a to-many navigation, the target of a to-one navigation (not
+    /// called when it is null).
+    fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode));
+    /// Whether a to-one navigation is null (rendered as JSON `null` when expanded).
+    fn is_null_nav(&self, nav: &str) -> bool {
+        let mut any = false;
+        self.navigate(nav, NavView::AllSlices, &mut |_| any = true);
+        !any
+    }
+}
