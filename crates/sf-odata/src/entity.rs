@@ -1,6 +1,6 @@
 //! The one seam between the protocol layer and the HR data.
 
-use super::value::ODataValue;
+use crate::value::ODataValue;
 use crate::edm::EntityType;
 
 /// Which instances of an effective-dated navigation to visit.
