@@ -1,0 +1,134 @@
+//! What SuccessFactors sends back: collection pages, `/Date(..)/` values and
+//! error bodies. Parsed defensively: nothing here trusts the server's JSON.
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One page of a collection: `{"d":{"results":[...],"__next":"..."}}`.
+#[derive(Debug)]
+pub struct Page {
+    /// The records, each a raw `PerPerson` (or other entity) JSON object.
+    pub records: Vec<Value>,
+    /// The absolute URL of the next page, to be followed verbatim. Absent on
+    /// the last page.
+    pub next: Option<String>,
+}
+
+/// Why a response body is not a collection page.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("response is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("response JSON has no `d.results` array")]
+    Shape,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    d: Body,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    results: Vec<Value>,
+    #[serde(rename = "__next")]
+    next: Option<String>,
+}
+
+/// Parse a collection page.
+pub fn parse_page(bytes: &[u8]) -> Result<Page, PageError> {
+    let value: Value = serde_json::from_slice(bytes)?;
+    // A JSON value that parsed but has the wrong shape is a protocol problem,
+    // not a truncation; say so distinctly.
+    let env: Envelope = serde_json::from_value(value).map_err(|_| PageError::Shape)?;
+    Ok(Page { records: env.d.results, next: env.d.next })
+}
+
+/// SuccessFactors' error body: `{"error":{"code":"...","message":{"lang":"en-US","value":"..."}}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SfErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// Extract code and message from an error body, if it has SuccessFactors' shape.
+pub fn parse_error_body(bytes: &[u8]) -> Option<SfErrorBody> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    let err = v.get("error")?;
+    let code = err.get("code").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let message = match err.get("message") {
+        Some(Value::String(s)) => s.clone(),
+        Some(m) => m.get("value").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        None => String::new(),
+    };
+    Some(SfErrorBody { code, message })
+}
+
+/// Parse SuccessFactors' JSON date forms: `/Date(1672531200000)/` (Edm.DateTime)
+/// and `/Date(1587072082000+0000)/` (Edm.DateTimeOffset, any `±hhmm`). The
+/// milliseconds are UTC in both; the offset only says where the value was
+/// entered, so it does not shift the instant. Negative epochs are valid.
+///
+/// SuccessFactors' open end date 9999-12-31 lies just past the range of
+/// `jiff::Timestamp` (which keeps room for any offset), so values beyond the
+/// range saturate to `Timestamp::MAX`/`MIN`: still "open end" to every caller.
+pub fn parse_sf_date(s: &str) -> Option<Timestamp> {
+    let inner = s.strip_prefix("/Date(")?.strip_suffix(")/")?;
+    // The sign of the epoch is at position 0; an offset sign comes later.
+    let split = inner.char_indices().skip(1).find(|&(_, c)| c == '+' || c == '-').map(|(i, _)| i);
+    let (ms, offset) = match split {
+        Some(i) => (&inner[..i], Some(&inner[i + 1..])),
+        None => (inner, None),
+    };
+    if let Some(off) = offset {
+        if off.len() != 4 || !off.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    let ms: i64 = ms.parse().ok()?;
+    Some(Timestamp::from_millisecond(ms).unwrap_or(if ms > 0 { Timestamp::MAX } else { Timestamp::MIN }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        let t = parse_sf_date("/Date(1672531200000)/").unwrap();
+        assert_eq!(t.to_string(), "2023-01-01T00:00:00Z");
+        let t = parse_sf_date("/Date(1587072082000+0000)/").unwrap();
+        assert_eq!(t.as_millisecond(), 1587072082000);
+        let t = parse_sf_date("/Date(1587072082000-0500)/").unwrap();
+        assert_eq!(t.as_millisecond(), 1587072082000);
+        let t = parse_sf_date("/Date(-31536000000)/").unwrap();
+        assert_eq!(t.to_string(), "1969-01-01T00:00:00Z");
+        assert_eq!(parse_sf_date("/Date(253402214400000)/"), Some(Timestamp::MAX));
+        for bad in ["", "/Date()/", "/Date(abc)/", "Date(1)", "/Date(1+00)/", "/Date(1+00:00)/"] {
+            assert!(parse_sf_date(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages() {
+        let p = parse_page(br#"{"d":{"results":[{"a":1}],"__next":"http://x/next"}}"#).unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.next.as_deref(), Some("http://x/next"));
+        let p = parse_page(br#"{"d":{"results":[]}}"#).unwrap();
+        assert!(p.next.is_none());
+        assert!(matches!(parse_page(br#"{"d":{"results":[{"a":1}"#), Err(PageError::Json(_))));
+        assert!(matches!(parse_page(br#"{"d":{}}"#), Err(PageError::Shape)));
+    }
+
+    #[test]
+    fn error_bodies() {
+        let e = parse_error_body(
+            br#"{"error":{"code":"COE_PROPERTY_NOT_FOUND","message":{"lang":"en-US","value":"[COE0021]Invalid property names: EmpJob/x."}}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.code, "COE_PROPERTY_NOT_FOUND");
+        assert!(e.message.contains("EmpJob/x"));
+        assert!(parse_error_body(b"<html>").is_none());
+    }
+}
