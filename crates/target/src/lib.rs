@@ -1,0 +1,92 @@
+//! The seam between the engine and the systems it provisions into.
+//!
+//! A [`Target`] is a small set of operations every directory or app offers:
+//! find objects by a matching attribute, create, update changed attributes,
+//! disable, delete, read attributes (for writeback) and answer uniqueness
+//! questions (for `SelectUniqueValue`). Each target lives in its own folder or
+//! crate with the same layout; this crate holds the trait and the embedded
+//! target used by the demo and the engine tests.
+//!
+//! Attribute values are JSON: a string, number or boolean for single-valued
+//! attributes, an array for multi-valued ones, `null` to remove a value.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+pub mod embedded;
+
+/// Target attribute name -> value.
+pub type Attributes = BTreeMap<String, serde_json::Value>;
+
+/// An object as the target reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetObject {
+    /// The target's stable id (entryUUID, objectGUID, SCIM id): unchanged by
+    /// renames and moves, so joins survive them.
+    pub id: String,
+    /// The human-facing name, where the target has one (an LDAP DN).
+    pub name: Option<String>,
+    pub attributes: Attributes,
+    /// `Some(false)` when the target says the account is disabled.
+    pub enabled: Option<bool>,
+}
+
+/// One attribute write. `null` removes the attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeUpdate {
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+/// A result line of a connection check (`hrsync check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckStep {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Why a target operation failed. `retryable` tells the engine whether the
+/// worker should be escrowed for a later attempt or flagged straight away.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TargetError {
+    #[error("{operation} failed: the target refused it: {message}")]
+    Rejected { operation: &'static str, message: String },
+    #[error("{operation} failed: an object with {attribute} = {value:?} already exists")]
+    AlreadyExists { operation: &'static str, attribute: String, value: String },
+    #[error("{operation} failed: no object with id {id}")]
+    NotFound { operation: &'static str, id: String },
+    #[error("{operation} failed: the target is unavailable: {message}")]
+    Unavailable { operation: &'static str, message: String },
+}
+
+impl TargetError {
+    /// Worth retrying later without any change on our side.
+    pub fn retryable(&self) -> bool {
+        matches!(self, TargetError::Unavailable { .. })
+    }
+}
+
+/// What the engine needs from a target.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// A short name for logs (`embedded`, `ldap`, `scim`).
+    fn kind(&self) -> &'static str;
+    /// Verify connectivity and permissions without changing anything.
+    async fn check(&self) -> Vec<CheckStep>;
+    /// Objects whose `attribute` equals `value` (matching).
+    async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError>;
+    /// The object with this id, if it still exists.
+    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError>;
+    /// Create an object; returns it with its new id.
+    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError>;
+    /// Write only the given attributes.
+    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError>;
+    /// Disable the account (deprovisioning without delete).
+    async fn disable(&self, id: &str) -> Result<(), TargetError>;
+    async fn delete(&self, id: &str) -> Result<(), TargetError>;
+    /// Whether `value` is already used for `attribute` by an object other than
+    /// `except_id` (uniqueness for `SelectUniqueValue`).
+    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError>;
+}

@@ -1,0 +1,68 @@
+//! The embedded target behaves like a directory: opaque ids, case-insensitive
+//! matching, refused duplicates, durable writes.
+
+use hrsync_target::embedded::EmbeddedTarget;
+use hrsync_target::{AttributeUpdate, Attributes, Target, TargetError};
+use serde_json::json;
+
+fn attrs(pairs: &[(&str, serde_json::Value)]) -> Attributes {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+}
+
+#[tokio::test]
+async fn create_find_update_disable_delete() {
+    let t = EmbeddedTarget::in_memory(&["userPrincipalName", "sAMAccountName"]).unwrap();
+    let a = t
+        .create(&attrs(&[("employeeID", json!("1001")), ("userPrincipalName", json!("John.Smith@example.com")), ("proxyAddresses", json!(["smtp:a@x", "SMTP:b@x"]))]))
+        .await
+        .unwrap();
+    assert_eq!(a.id.len(), 32);
+    // Matching is case-insensitive and sees multi-valued elements.
+    assert_eq!(t.find("userPrincipalName", "john.smith@EXAMPLE.com").await.unwrap()[0].id, a.id);
+    assert_eq!(t.find("proxyAddresses", "smtp:b@x").await.unwrap().len(), 1);
+    assert!(t.find("employeeID", "1002").await.unwrap().is_empty());
+
+    // A second John Smith cannot take the same UPN.
+    let dup = t.create(&attrs(&[("employeeID", json!("1002")), ("userPrincipalName", json!("john.smith@example.com"))])).await;
+    assert!(matches!(dup, Err(TargetError::AlreadyExists { ref attribute, .. }) if attribute == "userPrincipalName"));
+    assert!(t.is_taken("userPrincipalName", "JOHN.SMITH@example.com", None).await.unwrap());
+    assert!(!t.is_taken("userPrincipalName", "john.smith@example.com", Some(&a.id)).await.unwrap());
+
+    t.update(&a.id, &[AttributeUpdate { name: "title".into(), value: json!("Engineer") }, AttributeUpdate { name: "proxyAddresses".into(), value: json!(null) }])
+        .await
+        .unwrap();
+    let got = t.get(&a.id).await.unwrap().unwrap();
+    assert_eq!(got.attributes["title"], json!("Engineer"));
+    assert!(!got.attributes.contains_key("proxyAddresses"));
+    assert!(t.find("proxyAddresses", "smtp:b@x").await.unwrap().is_empty());
+    assert_eq!(got.enabled, Some(true));
+
+    t.disable(&a.id).await.unwrap();
+    let got = t.get(&a.id).await.unwrap().unwrap();
+    assert_eq!(got.enabled, Some(false));
+    assert_eq!(got.attributes["accountDisabled"], json!("True"));
+
+    t.delete(&a.id).await.unwrap();
+    assert!(t.get(&a.id).await.unwrap().is_none());
+    assert!(matches!(t.delete(&a.id).await, Err(TargetError::NotFound { .. })));
+    assert!(matches!(t.update(&a.id, &[]).await, Err(TargetError::NotFound { .. })));
+    assert!(t.find("userPrincipalName", "john.smith@example.com").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn writes_are_durable_across_reopen() {
+    let dir = std::env::temp_dir().join(format!("hrsync-embedded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("target.sqlite");
+    let id = {
+        let t = EmbeddedTarget::open(&path, &[]).unwrap();
+        t.create(&attrs(&[("employeeID", json!("7")), ("accountDisabled", json!("True"))])).await.unwrap().id
+    };
+    let t = EmbeddedTarget::open(&path, &[]).unwrap();
+    let all = t.all().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].id, id);
+    assert_eq!(all[0].enabled, Some(false), "accountDisabled=True at create disables the account");
+    assert_eq!(t.check().await[0].detail, "1 objects");
+    std::fs::remove_dir_all(dir).ok();
+}
