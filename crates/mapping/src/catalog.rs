@@ -290,6 +290,26 @@ impl SourceSchema {
         })
     }
 
+    /// A copy of the schema with `find` replaced by `replace` in every
+    /// attribute path: Entra's "replace all" in the schema editor, which its
+    /// integration reference uses for rehire (`results[0]` ⇒ `results[-1:]`),
+    /// active-employment and global-assignment setups. Changed paths are
+    /// recompiled; a path that no longer parses is an error naming it.
+    pub fn with_replaced_paths(&self, find: &str, replace: &str) -> Result<Self, SchemaError> {
+        let mut next = self.clone();
+        for (def, path) in next.attributes.iter_mut().zip(next.paths.iter_mut()) {
+            if find.is_empty() || !def.jsonpath.contains(find) {
+                continue;
+            }
+            def.jsonpath = def.jsonpath.replace(find, replace);
+            *path = SourcePath::parse(&def.jsonpath).map_err(|error| SchemaError::Path {
+                attribute: def.name.clone(),
+                error,
+            })?;
+        }
+        Ok(next)
+    }
+
     /// Whether `name` is a known attribute (exact, case-sensitive match).
     pub fn contains(&self, name: &str) -> bool {
         self.by_name.contains_key(name)

@@ -275,10 +275,10 @@ pub fn parse_sf_datetime(s: &str) -> Option<jiff::Timestamp> {
         return Some(ts);
     }
     if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        return dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+        return dt.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
     }
     s.parse::<jiff::civil::Date>()
         .ok()
-        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok())
         .map(|z| z.timestamp())
 }

@@ -1,6 +1,7 @@
 use hrsync_mapping::path::{SourcePath, translate_entra_dialect};
 use serde_json::json;
 
+
 #[test]
 fn entra_paths_parse_verbatim() {
     let paths = [
@@ -20,4 +21,80 @@ fn entra_paths_parse_verbatim() {
     for p in paths {
         assert!(SourcePath::parse(p).is_ok(), "{p}: {:?}", SourcePath::parse(p).err());
     }
+}
+
+fn employments() -> serde_json::Value {
+    json!({"employmentNav": {"results": [
+        {"userId": "old", "assignmentClass": "ST", "userNav": null,
+         "jobInfoNav": {"results": [{"emplStatusNav": {"externalCode": "T"}, "jobTitle": "Contractor"}]}},
+        {"userId": "new", "assignmentClass": "ST", "userNav": {"username": "newuser"},
+         "jobInfoNav": {"results": [{"emplStatusNav": {"externalCode": "A"}, "jobTitle": "Engineer"}]}},
+        {"userId": "ga", "assignmentClass": "GA", "userNav": {"username": "gauser"},
+         "jobInfoNav": {"results": [{"emplStatusNav": {"externalCode": "U"}, "jobTitle": "Expat"}]}}
+    ]}})
+}
+
+#[test]
+fn entra_paths_select_what_the_reference_says() {
+    let doc = employments();
+    let active = "$.employmentNav..results[?(@.jobInfoNav..results[?(@.emplStatusNav.externalCode == 'A' || @.emplStatusNav.externalCode == 'U' || @.emplStatusNav.externalCode == 'P')])]";
+    let active_job = "$.employmentNav..jobInfoNav..results[?(@.emplStatusNav.externalCode == 'A' || @.emplStatusNav.externalCode == 'U' || @.emplStatusNav.externalCode == 'P' )]";
+    let cases: Vec<(String, serde_json::Value)> = vec![
+        ("$.employmentNav.results[0].userId".into(), json!(["old"])),
+        ("$.employmentNav.results[-1:].userId".into(), json!(["ga"])),
+        ("$.employmentNav.results[1].userId".into(), json!(["new"])),
+        ("$.employmentNav.results[?(@.assignmentClass == 'GA')].userId".into(), json!(["ga"])),
+        ("$.employmentNav.results[?(@.assignmentClass == 'ST')].userId".into(), json!(["old", "new"])),
+        (format!("{active}.userId"), json!(["new", "ga"])),
+        (format!("{active_job}.jobTitle"), json!(["Engineer", "Expat"])),
+        (format!("{active_job}.emplStatusNav.externalCode"), json!(["A", "U"])),
+        // userNav null on the pre-conversion employment: no match, no error.
+        ("$.employmentNav.results[0].userNav.username".into(), json!([])),
+        ("$..username".into(), json!(["newuser", "gauser"])),
+    ];
+    for (path, want) in cases {
+        let p = SourcePath::parse(&path).unwrap();
+        let got: Vec<serde_json::Value> = p.query(&doc).into_iter().cloned().collect();
+        assert_eq!(serde_json::Value::Array(got), want, "{path}");
+    }
+}
+
+#[test]
+fn result_rule_first_non_null_or_all() {
+    use hrsync_mapping::path::Selected;
+    let doc = json!({"a": [null, "x", "y"], "b": null});
+    let p = SourcePath::parse("$.a[*]").unwrap();
+    assert_eq!(p.select(&doc, false), Selected::One(&json!("x")));
+    assert_eq!(p.select(&doc, true), Selected::Many(vec![&json!("x"), &json!("y")]));
+    assert_eq!(SourcePath::parse("$.b").unwrap().select(&doc, false), Selected::Nothing);
+    assert_eq!(SourcePath::parse("$.missing").unwrap().select(&doc, true), Selected::Nothing);
+    let located = p.first_located(&doc).unwrap();
+    assert_eq!(located.location, "$['a'][1]");
+}
+
+#[test]
+fn dialect_translation() {
+    let cases = [
+        ("  $.a.b  ", "$.a.b"),
+        ("employmentNav.results[0]", "$.employmentNav.results[0]"),
+        ("['a']", "$['a']"),
+        ("$.e[?(@.name =~ /^Dr\\.? /)]", "$.e[?(search(@.name, '^Dr\\\\.? '))]"),
+        ("$.e[?(@.a == 'x' && @.path =~ /a\\/b/)]", "$.e[?(@.a == 'x' && search(@.path, 'a/b'))]"),
+        ("$.unchanged[?(@.x == 'A')]", "$.unchanged[?(@.x == 'A')]"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(translate_entra_dialect(input), want, "{input}");
+    }
+    let doc = json!({"e": [{"name": "Dr. Who"}, {"name": "Mr X"}], "a": 1});
+    let p = SourcePath::parse("$.e[?(@.name =~ /^Dr\\.? /)].name").unwrap();
+    assert_eq!(p.query(&doc), vec![&json!("Dr. Who")]);
+    let p = SourcePath::parse("a").unwrap();
+    assert_eq!(p.query(&doc), vec![&json!(1)]);
+}
+
+#[test]
+fn parse_errors_carry_the_path() {
+    let err = SourcePath::parse("$.employmentNav.results[?(@.a == )]").unwrap_err();
+    assert_eq!(err.path, "$.employmentNav.results[?(@.a == )]");
+    assert!(err.to_string().contains("invalid JSONPath"), "{err}");
 }
