@@ -246,7 +246,8 @@ fn datetime_value(ts: jiff::Timestamp) -> Value {
 }
 
 /// Parse a SuccessFactors date: `/Date(ms)/`, `/Date(ms+hhmm)/`,
-/// `/Date(-ms)/` (pre-1970), or ISO 8601 (`2024-01-01T00:00:00Z`, with any
+/// `/Date(-ms)/` (pre-1970; the open end date 9999-12-31 becomes
+/// jiff's last whole second), or ISO 8601 (`2024-01-01T00:00:00Z`, with any
 /// offset; a date-time without offset or a bare date is taken as UTC).
 /// `None` if it is none of these.
 pub fn parse_sf_datetime(s: &str) -> Option<jiff::Timestamp> {
@@ -269,7 +270,12 @@ pub fn parse_sf_datetime(s: &str) -> Option<jiff::Timestamp> {
             return None;
         }
         let ms: i64 = ms.parse().ok()?;
-        return jiff::Timestamp::from_millisecond(ms).ok();
+        // SuccessFactors' open end date, /Date(253402214400000)/ (9999-12-31),
+        // lies past jiff's last instant (9999-12-30T22:00Z, which leaves room
+        // for offsets): clamp instead of losing the date.
+        let max = jiff::Timestamp::MAX.as_second() * 1000;
+        let min = jiff::Timestamp::MIN.as_second() * 1000;
+        return jiff::Timestamp::from_millisecond(ms.clamp(min, max)).ok();
     }
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         return Some(ts);
