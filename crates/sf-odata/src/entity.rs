@@ -32,3 +32,19 @@ pub trait EntityNode {
         !any
     }
 }
+
+/// References to nodes are nodes, so collections can be rendered from `&N`.
+impl<T: EntityNode + ?Sized> EntityNode for &T {
+    fn entity_type(&self) -> &'static EntityType {
+        (**self).entity_type()
+    }
+    fn property(&self, name: &str) -> ODataValue {
+        (**self).property(name)
+    }
+    fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
+        (**self).navigate(nav, view, visit)
+    }
+    fn is_null_nav(&self, nav: &str) -> bool {
+        (**self).is_null_nav(nav)
+    }
+}

@@ -1,8 +1,9 @@
 //! The SuccessFactors OData v2 protocol, server side, for the emulator.
 //!
-//! The static `SFOData` schema ([`edm`]), query options, the `$filter`
-//! language, JSON rendering and SuccessFactors-shaped errors. Pure: no I/O and
-//! no HR data; data is reached only through [`entity::EntityNode`].
+//! The static `SFOData` schema ([`edm`]), query options ([`query`]), the
+//! `$filter` language ([`filter`]), JSON rendering ([`render`]) and
+//! SuccessFactors-shaped errors ([`error`]). Pure: no I/O and no HR data; data
+//! is reached only through [`entity::EntityNode`].
 //!
 //! Architecture invariant: only the emulator depends on this crate. The hrsync
 //! connector has its own client-side code, so the two cannot agree by sharing
@@ -10,4 +11,16 @@
 
 pub mod edm;
 pub mod entity;
+pub mod error;
+pub mod filter;
+pub mod query;
+pub mod render;
 pub mod value;
+
+pub use edm::{schema, EdmType, EntityType};
+pub use entity::{EntityNode, NavView};
+pub use error::ODataError;
+pub use filter::Filter;
+pub use query::{ExpandTree, QueryOptions, Selection};
+pub use render::RenderContext;
+pub use value::ODataValue;
