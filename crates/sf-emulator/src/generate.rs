@@ -692,3 +692,76 @@ mod tests {
         assert!(db.max_stamp() < day_ms(today));
     }
 }
+
+/// What an HR hire event specifies; everything else is drawn from `seed`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HireSpec {
+    pub person_id_external: String,
+    pub person_id: i64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub start: Day,
+    pub status: Option<UserStatus>,
+    pub company: Option<String>,
+    pub manager_id: Option<String>,
+}
+
+/// A newly hired (or pre-hired) person, generated like the population.
+/// Stamps are random past values; the caller restamps them with the event's time.
+pub(crate) fn hired_person(db: &Database, seed: u64, today: Day, spec: &HireSpec) -> Person {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        today,
+        refs: &db.refs,
+        ri: &db.ref_index,
+        usernames: HashSet::new(),
+    };
+    let drawn = g.names();
+    let names = (spec.first_name.clone().unwrap_or(drawn.0), spec.last_name.clone().unwrap_or(drawn.1));
+    let company = spec
+        .company
+        .as_deref()
+        .and_then(|c| db.ref_index.companies.iter().position(|(id, _, _)| db.refs.get(*id).text("externalCode") == Some(c)))
+        .unwrap_or_else(|| g.rng.random_range(0..db.ref_index.companies.len()));
+    let pid = spec.person_id_external.clone();
+    let status = spec.status.unwrap_or(UserStatus::Active);
+    let jobs = vec![g.job(spec.start, "A", "HIRE", company, spec.manager_id.clone())];
+    let mut employment = g.employment(pid.clone(), spec.start, None, status, &names, &pid, spec.manager_id.clone(), jobs);
+    if let Some(u) = &mut employment.user {
+        // Usernames of hires must not collide with the population's.
+        u.username = u.username.take().map(|n| format!("{n}.{pid}"));
+    }
+    employment.hiring_not_completed = status == UserStatus::ActiveExternalSuite;
+    let prehire = spec.start > today;
+    let (emails, phones) = contacts(&mut g, &names, company, prehire, spec.start);
+    if let Some(u) = &mut employment.user {
+        u.email = emails.iter().find(|e| e.email_type == 8448).map(|e| e.address.clone());
+    }
+    let mut uuid_bits = [0u8; 16];
+    g.rng.fill_bytes(&mut uuid_bits);
+    Person {
+        person_id_external: pid,
+        person_id: spec.person_id,
+        uuid: uuid_bits.iter().map(|b| format!("{b:02X}")).collect(),
+        date_of_birth: Some(today - g.rng.random_range(20 * 365..60 * 365)),
+        country_of_birth: Some(COUNTRY_CODES[company % COUNTRY_CODES.len()]),
+        last_modified: 0,
+        created: 0,
+        personal: vec![PersonalSlice {
+            start: spec.start,
+            last_modified: 0,
+            first_name: names.0,
+            last_name: names.1,
+            middle_name: None,
+            preferred_name: None,
+            gender: Some('U'),
+            nationality: None,
+            marital_status: None,
+        }],
+        emails,
+        phones,
+        employments: vec![employment],
+        termination: Some(TerminationInfo { active_employments_count: 1, latest_termination_date: None, last_modified: 0 }),
+        scenario: Scenario::CreatedByEvent,
+    }
+}

@@ -62,7 +62,7 @@ fn picklist(refs: &mut RefData, id: &str, options: &[(i64, &str, &str)]) {
                 ("locale", s("en_US")),
                 ("label", s(label)),
             ],
-            navs: Vec::new(),
+            navs: Vec::new(), // `picklistOption` is linked below
         });
         let option = refs.push(RefRecord {
             entity: "PicklistOption",
@@ -78,13 +78,14 @@ fn picklist(refs: &mut RefData, id: &str, options: &[(i64, &str, &str)]) {
             ],
             navs: vec![("picklistLabels", vec![label_id])],
         });
+        refs.records[label_id as usize].navs.push(("picklistOption", vec![option]));
         refs.options_by_code.insert((id.to_owned(), code.to_owned()), option);
         refs.options_by_id.insert(opt_id, option);
         option_ids.push(option);
     }
     let list = refs.push(RefRecord {
         entity: "Picklist",
-        props: vec![("picklistId", s(id))],
+        props: vec![("picklistId", s(id)), ("name", s(id)), ("status", s("ACTIVE"))],
         navs: vec![("picklistOptions", option_ids.clone())],
     });
     for o in option_ids {
@@ -197,7 +198,12 @@ pub fn build() -> (RefData, RefIndex) {
             entity: "Country",
             props: vec![
                 ("code", s(code)),
+                ("effectiveStartDate", ODataValue::DateTime(day_ms(days_from_civil(1900, 1, 1)))),
+                ("effectiveEndDate", ODataValue::DateTime(day_ms(END_OF_TIME))),
+                ("effectiveStatus", s("A")),
+                ("externalName_localized", s(name)),
                 ("externalName_defaultValue", s(name)),
+                ("externalName_en_US", s(name)),
                 ("twoCharCountryCode", s(iso2)),
                 ("currency", s(currency)),
             ],
@@ -207,7 +213,7 @@ pub fn build() -> (RefData, RefIndex) {
             ("country", s(code)),
             ("currency", s(currency)),
             ("defaultLocation", s(&format!("{iso2}-{:02}", 1))),
-            ("standardHours", ODataValue::Decimal("40.0".into())),
+            ("standardHours", s("40")),
         ]);
         c.navs.push(("countryOfRegistrationNav", vec![country]));
         let company_id = refs.push(c);
@@ -217,7 +223,7 @@ pub fn build() -> (RefData, RefIndex) {
             let address = refs.push(RefRecord {
                 entity: "FOCorporateAddressDEFLT",
                 props: vec![
-                    ("addressId", ODataValue::Int64(1000 + (i * 10 + j) as i64)),
+                    ("addressId", s(&format!("{}", 1000 + i * 10 + j))),
                     ("address1", s(street)),
                     ("address2", ODataValue::Null),
                     ("city", s(city)),
@@ -230,7 +236,7 @@ pub fn build() -> (RefData, RefIndex) {
             let mut loc = fo("FOLocation", &loc_code, &format!("{city} Office"), vec![
                 ("timezone", s("UTC")),
                 ("locationGroup", s(iso2)),
-                ("standardHours", ODataValue::Decimal("40.0".into())),
+                ("addressId", s(&format!("{}", 1000 + i * 10 + j))),
             ]);
             loc.navs.push(("addressNavDEFLT", vec![address]));
             locations.push(refs.push(loc));

@@ -152,6 +152,11 @@ impl Clock {
         stamp
     }
 
+    /// The most recent stamp handed out (`i64::MIN` before the first).
+    pub fn last_stamp(&self) -> i64 {
+        self.lock().last_stamp
+    }
+
     /// Makes later stamps exceed `ms` (used after generating a population).
     pub fn observe_stamp(&self, ms: i64) {
         let mut state = self.lock();

@@ -1,0 +1,259 @@
+//! Query evaluation over the database: which rows of an entity set a request
+//! matches (top-level effective dating plus `$filter`), by-key lookup, and
+//! rendering a page through `sf-odata`.
+
+use sf_odata::edm::EntityType;
+use sf_odata::entity::{EntityNode, NavView};
+use sf_odata::query::QueryOptions;
+use sf_odata::render::{self, RenderContext};
+use sf_odata::value::ODataValue;
+
+use crate::model::*;
+use crate::nodes::*;
+use crate::time::{day_ms, ms_day, Day};
+
+/// A stable reference to one entity instance of a set. Person indexes never
+/// change (persons are only appended), so PerPerson rows survive HR events;
+/// rows of nested entities are positions and may shift when events insert slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    Person(u32),
+    Personal(u32, u16),
+    Email(u32, u16),
+    Phone(u32, u16),
+    Employment(u32, u16),
+    User(u32, u16),
+    Job(u32, u16, u16),
+    Termination(u32),
+    GlobalAssignment(u32, u16),
+    Ref(RefId),
+}
+
+/// Any node, so heterogeneous rows render through one type.
+pub enum AnyNode<'a> {
+    Person(PersonNode<'a>),
+    Personal(PersonalNode<'a>),
+    Email(EmailNode<'a>),
+    Phone(PhoneNode<'a>),
+    Employment(EmploymentNode<'a>),
+    User(UserNode<'a>),
+    Job(JobNode<'a>),
+    Termination(TerminationNode<'a>),
+    GlobalAssignment(GlobalAssignmentNode<'a>),
+    Ref(RefNode<'a>),
+}
+
+impl AnyNode<'_> {
+    fn inner(&self) -> &dyn EntityNode {
+        match self {
+            AnyNode::Person(n) => n,
+            AnyNode::Personal(n) => n,
+            AnyNode::Email(n) => n,
+            AnyNode::Phone(n) => n,
+            AnyNode::Employment(n) => n,
+            AnyNode::User(n) => n,
+            AnyNode::Job(n) => n,
+            AnyNode::Termination(n) => n,
+            AnyNode::GlobalAssignment(n) => n,
+            AnyNode::Ref(n) => n,
+        }
+    }
+}
+
+impl EntityNode for AnyNode<'_> {
+    fn entity_type(&self) -> &'static EntityType {
+        self.inner().entity_type()
+    }
+    fn property(&self, name: &str) -> ODataValue {
+        self.inner().property(name)
+    }
+    fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
+        self.inner().navigate(nav, view, visit)
+    }
+}
+
+/// The node a row refers to, if it still exists.
+pub fn node(db: &Database, row: Row) -> Option<AnyNode<'_>> {
+    let person = |i: u32| db.persons.get(i as usize);
+    Some(match row {
+        Row::Person(i) => AnyNode::Person(PersonNode { db, p: person(i)? }),
+        Row::Personal(i, s) => {
+            let p = person(i)?;
+            p.personal.get(s as usize)?;
+            AnyNode::Personal(PersonalNode { p, i: s as usize })
+        }
+        Row::Email(i, k) => {
+            let p = person(i)?;
+            AnyNode::Email(EmailNode { db, p, e: p.emails.get(k as usize)? })
+        }
+        Row::Phone(i, k) => {
+            let p = person(i)?;
+            AnyNode::Phone(PhoneNode { db, p, ph: p.phones.get(k as usize)? })
+        }
+        Row::Employment(i, k) => {
+            let p = person(i)?;
+            AnyNode::Employment(EmploymentNode { db, p, e: p.employments.get(k as usize)? })
+        }
+        Row::User(i, k) => {
+            let p = person(i)?;
+            let e = p.employments.get(k as usize)?;
+            AnyNode::User(UserNode { db, p, e, u: e.user.as_ref()? })
+        }
+        Row::Job(i, k, j) => {
+            let p = person(i)?;
+            let e = p.employments.get(k as usize)?;
+            e.jobs.get(j as usize)?;
+            AnyNode::Job(JobNode { db, p, e, i: j as usize })
+        }
+        Row::Termination(i) => {
+            let p = person(i)?;
+            AnyNode::Termination(TerminationNode { p, t: p.termination.as_ref()? })
+        }
+        Row::GlobalAssignment(i, k) => {
+            let e = person(i)?.employments.get(k as usize)?;
+            AnyNode::GlobalAssignment(GlobalAssignmentNode { db, e, ga: e.global_assignment.as_ref()? })
+        }
+        Row::Ref(id) => {
+            if id as usize >= db.refs.records.len() {
+                return None;
+            }
+            AnyNode::Ref(RefNode { db, id })
+        }
+    })
+}
+
+/// Top-level effective dating of an effective-dated set (KBA-2853045):
+/// `asOfDate` (default today) keeps the slice valid that day; `fromDate`/`toDate`
+/// keep slices overlapping the range.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    AsOf(Day),
+    Range(Day, Day),
+}
+
+impl Window {
+    fn of(opts: &QueryOptions, today: Day) -> Window {
+        if opts.from_date.is_some() || opts.to_date.is_some() {
+            let from = opts.from_date.map(ms_day).unwrap_or(Day::MIN);
+            let to = opts.to_date.map(ms_day).unwrap_or(Day::MAX);
+            Window::Range(from, to)
+        } else {
+            Window::AsOf(opts.as_of_date.map(ms_day).unwrap_or(today))
+        }
+    }
+
+    fn keeps(self, start: Day, end: Day) -> bool {
+        match self {
+            Window::AsOf(d) => start <= d && d <= end,
+            Window::Range(from, to) => start <= to && end >= from,
+        }
+    }
+}
+
+/// Every row of `set`, after top-level effective dating, before `$filter`.
+fn candidates(db: &Database, set: &'static EntityType, window: Window) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (pi, p) in db.persons.iter().enumerate() {
+        let pi = pi as u32;
+        match set.name {
+            "PerPerson" => rows.push(Row::Person(pi)),
+            "PerPersonal" => {
+                for i in 0..p.personal.len() {
+                    if window.keeps(p.personal[i].start, slice_end(&p.personal, i, |s| s.start)) {
+                        rows.push(Row::Personal(pi, i as u16));
+                    }
+                }
+            }
+            "PerEmail" => rows.extend((0..p.emails.len()).map(|k| Row::Email(pi, k as u16))),
+            "PerPhone" => rows.extend((0..p.phones.len()).map(|k| Row::Phone(pi, k as u16))),
+            "PersonEmpTerminationInfo" if p.termination.is_some() => rows.push(Row::Termination(pi)),
+            "EmpEmployment" | "User" | "EmpJob" | "EmpGlobalAssignment" => {
+                for (k, e) in p.employments.iter().enumerate() {
+                    let k = k as u16;
+                    match set.name {
+                        "EmpEmployment" => rows.push(Row::Employment(pi, k)),
+                        "User" if e.user.is_some() => rows.push(Row::User(pi, k)),
+                        "EmpGlobalAssignment" if e.global_assignment.is_some() => rows.push(Row::GlobalAssignment(pi, k)),
+                        "EmpJob" => {
+                            for j in 0..e.jobs.len() {
+                                if window.keeps(e.jobs[j].start, slice_end(&e.jobs, j, |s| s.start)) {
+                                    rows.push(Row::Job(pi, k, j as u16));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => break,
+        }
+    }
+    if rows.is_empty() {
+        if let Some(ids) = db.refs.by_entity.get(set.name) {
+            rows.extend(ids.iter().map(|&id| Row::Ref(id)));
+        }
+    }
+    rows
+}
+
+/// The rows of `set` matching the request, in the set's natural order.
+pub fn matching_rows(db: &Database, set: &'static EntityType, opts: &QueryOptions, today: Day) -> Vec<Row> {
+    let rows = candidates(db, set, Window::of(opts, today));
+    match &opts.filter {
+        None => rows,
+        Some(filter) => rows
+            .into_iter()
+            .filter(|&row| node(db, row).is_some_and(|n| filter.matches(&n)))
+            .collect(),
+    }
+}
+
+/// The row of `set` whose key is `key` (the text between the parentheses).
+/// Single-key sets take a bare literal (`'x'`, `8448L`); composite keys are
+/// compared with `sf-odata`'s canonical key predicate.
+pub fn find_by_key(db: &Database, set: &'static EntityType, key: &str) -> Option<Row> {
+    let key = key.trim();
+    if set.keys.len() == 1 {
+        let literal = key.split_once('=').map(|(_, v)| v).unwrap_or(key);
+        let value = ODataValue::parse_literal(literal.trim()).ok()?;
+        let text = match &value {
+            ODataValue::String(s) => s.clone(),
+            ODataValue::Int64(i) => i.to_string(),
+            ODataValue::Int32(i) => i.to_string(),
+            _ => return None,
+        };
+        match set.name {
+            "PerPerson" => return db.person_index.get(&text).map(|&i| Row::Person(i as u32)),
+            "User" => {
+                let &(p, e) = db.user_index.get(&text)?;
+                db.persons.get(p)?.employments.get(e)?.user.as_ref()?;
+                return Some(Row::User(p as u32, e as u16));
+            }
+            "PersonEmpTerminationInfo" => {
+                let &i = db.person_index.get(&text)?;
+                db.persons.get(i)?.termination.as_ref()?;
+                return Some(Row::Termination(i as u32));
+            }
+            "Picklist" => return db.refs.picklists.get(&text).map(|&id| Row::Ref(id)),
+            "PicklistOption" => return text.parse().ok().and_then(|id: i64| db.refs.options_by_id.get(&id)).map(|&id| Row::Ref(id)),
+            _ => {}
+        }
+    }
+    // Composite keys: compare canonical predicates over the set's rows.
+    let wanted = format!("({key})");
+    let window = Window::Range(Day::MIN, Day::MAX);
+    candidates(db, set, window)
+        .into_iter()
+        .find(|&row| node(db, row).is_some_and(|n| render::key_predicate(&n) == wanted))
+}
+
+/// Render context for a request.
+pub fn render_context<'a>(service_root: &'a str, opts: &QueryOptions, today: Day) -> RenderContext<'a> {
+    RenderContext { service_root, as_of_date: opts.as_of_date, today: day_ms(today) }
+}
+
+/// Writes one page of `rows` as an OData collection.
+pub fn write_page(out: &mut String, db: &Database, rows: &[Row], ctx: &RenderContext<'_>, opts: &QueryOptions, next: Option<&str>, count: Option<u64>) {
+    let nodes = rows.iter().filter_map(|&row| node(db, row));
+    render::write_collection_page(out, nodes, ctx, opts.select.as_ref(), &opts.expand, next, count);
+}
