@@ -1,8 +1,25 @@
 //! JSON rendering in SuccessFactors' OData v2 verbose shape, written straight
-//! into a `String`.
+//! into a `String` (no intermediate JSON tree).
+//!
+//! Shapes: collection `{"d":{"results":[…],"__next":"…"}}` with `__next`
+//! absent on the last page; single entity `{"d":{…}}`; every entity, nested
+//! ones included, starts with `"__metadata":{"uri":…,"type":"SFOData.<T>"}`;
+//! properties follow in schema order, then navigations: unexpanded as
+//! `{"__deferred":{"uri":"…/<nav>"}}`, expanded to-many as `{"results":[…]}`,
+//! expanded to-one as an object or `null`. With `$select`, only the named
+//! properties and navigations of each level are written.
+//!
+//! Effective dating (KBA-2853045): `asOfDate` applies at every level; without
+//! it the navigations of an effective-dated entity use that entity's own
+//! start date and those of other entities use today.
+
+use std::fmt::Write as _;
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::entity::{EntityNode, NavView};
 use crate::query::{ExpandTree, Selection};
+use crate::value::{ODataValue, write_json_string};
 
 /// What rendering needs to know about the request.
 #[derive(Debug, Clone, Copy)]
@@ -21,10 +38,38 @@ impl RenderContext<'_> {
     /// otherwise the node's own effective start for an effective-dated node,
     /// today for others (KBA-2853045).
     pub fn view_for(&self, node: &dyn EntityNode) -> NavView {
-        let _ = node;
-        todo!()
+        if let Some(d) = self.as_of_date {
+            return NavView::AsOf(d);
+        }
+        let ty = node.entity_type();
+        if ty.effective_dated {
+            if let Some(ms) = ty.effective_start_property().and_then(|p| node.property(p).instant_ms()) {
+                return NavView::AsOf(ms);
+            }
+        }
+        NavView::AsOf(self.today)
     }
 }
+
+/// Characters percent-encoded inside key predicates: URL delimiters,
+/// whitespace, controls and (via `utf8_percent_encode`) all non-ASCII.
+const KEY_VALUE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// Writes one entity object (no `{"d":…}` wrapper). `view` is used for the
 /// navigations of `node`; nested levels use [`RenderContext::view_for`].
@@ -36,8 +81,75 @@ pub fn write_entity(
     expand: &ExpandTree,
     view: NavView,
 ) {
-    let _ = (out, node, ctx, select, expand, view);
-    todo!()
+    let ty = node.entity_type();
+    let mut uri = String::with_capacity(ctx.service_root.len() + 64);
+    push_entity_uri(&mut uri, ctx.service_root, node);
+
+    out.push_str("{\"__metadata\":{\"uri\":");
+    write_json_string(out, &uri);
+    out.push_str(",\"type\":\"SFOData.");
+    out.push_str(ty.name);
+    out.push_str("\"}");
+
+    for p in ty.properties {
+        if select.is_some_and(|s| !s.has_property(p.name)) {
+            continue;
+        }
+        out.push_str(",\"");
+        out.push_str(p.name);
+        out.push_str("\":");
+        node.property(p.name).write_json(out);
+    }
+
+    for nav in ty.navs {
+        // With $select, a navigation is written only if the selection names it.
+        let nav_sel: Option<Option<&Selection>> = match select {
+            None => Some(None),
+            Some(s) => s.nav(nav.name),
+        };
+        let Some(child_sel) = nav_sel else { continue };
+        out.push_str(",\"");
+        out.push_str(nav.name);
+        out.push_str("\":");
+        match expand.child(nav.name) {
+            None => {
+                out.push_str("{\"__deferred\":{\"uri\":");
+                let mut d = String::with_capacity(uri.len() + nav.name.len() + 1);
+                d.push_str(&uri);
+                d.push('/');
+                d.push_str(nav.name);
+                write_json_string(out, &d);
+                out.push_str("}}");
+            }
+            Some(sub) if nav.many => {
+                out.push_str("{\"results\":[");
+                let mut first = true;
+                node.navigate(nav.name, view, &mut |child| {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    write_entity(out, child, ctx, child_sel, sub, ctx.view_for(child));
+                });
+                out.push_str("]}");
+            }
+            Some(sub) => {
+                let mut written = false;
+                node.navigate(nav.name, view, &mut |child| {
+                    // A to-one navigation has at most one target; ignore extras
+                    // rather than emit invalid JSON.
+                    if !written {
+                        written = true;
+                        write_entity(out, child, ctx, child_sel, sub, ctx.view_for(child));
+                    }
+                });
+                if !written {
+                    out.push_str("null");
+                }
+            }
+        }
+    }
+    out.push('}');
 }
 
 /// Writes `{"d":{"results":[…],"__next":"…"}}`; `__next` absent when
@@ -51,8 +163,23 @@ pub fn write_collection_page<N: EntityNode>(
     next_link: Option<&str>,
     inline_count: Option<u64>,
 ) {
-    let _ = (out, nodes.into_iter(), ctx, select, expand, next_link, inline_count);
-    todo!()
+    out.push_str("{\"d\":{");
+    if let Some(n) = inline_count {
+        let _ = write!(out, "\"__count\":\"{n}\",");
+    }
+    out.push_str("\"results\":[");
+    for (i, n) in nodes.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_entity(out, &n, ctx, select, expand, ctx.view_for(&n));
+    }
+    out.push(']');
+    if let Some(next) = next_link {
+        out.push_str(",\"__next\":");
+        write_json_string(out, next);
+    }
+    out.push_str("}}");
 }
 
 /// Writes `{"d":{…entity…}}`.
@@ -63,18 +190,50 @@ pub fn write_single(
     select: Option<&Selection>,
     expand: &ExpandTree,
 ) {
-    let _ = (out, node, ctx, select, expand);
-    todo!()
+    out.push_str("{\"d\":");
+    write_entity(out, node, ctx, select, expand, ctx.view_for(node));
+    out.push('}');
 }
 
 /// The canonical URI of `node`: `<service_root>/<Set>(<key predicate>)`.
 pub fn entity_uri(service_root: &str, node: &dyn EntityNode) -> String {
-    let _ = (service_root, node);
-    todo!()
+    let mut s = String::with_capacity(service_root.len() + 64);
+    push_entity_uri(&mut s, service_root, node);
+    s
 }
 
-/// The key predicate: `('x')` for one key, `(a=…,b=…)` for composite keys.
+fn push_entity_uri(out: &mut String, service_root: &str, node: &dyn EntityNode) {
+    out.push_str(service_root.trim_end_matches('/'));
+    out.push('/');
+    out.push_str(node.entity_type().set);
+    push_key_predicate(out, node);
+}
+
+/// The key predicate: `('x')` for one key, `(a=…,b=…)` for composite keys;
+/// string quotes doubled, URL-unsafe characters percent-encoded.
 pub fn key_predicate(node: &dyn EntityNode) -> String {
-    let _ = node;
-    todo!()
+    let mut s = String::new();
+    push_key_predicate(&mut s, node);
+    s
+}
+
+fn push_key_predicate(out: &mut String, node: &dyn EntityNode) {
+    let ty = node.entity_type();
+    out.push('(');
+    let single = ty.keys.len() == 1;
+    for (i, k) in ty.keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if !single {
+            out.push_str(k);
+            out.push('=');
+        }
+        let v = node.property(k);
+        match &v {
+            ODataValue::String(_) => out.extend(utf8_percent_encode(&v.key_literal(), KEY_VALUE)),
+            _ => out.push_str(&v.key_literal()),
+        }
+    }
+    out.push(')');
 }
