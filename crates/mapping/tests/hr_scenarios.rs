@@ -282,7 +282,7 @@ fn account_status_from_active_employments_count_and_empl_status() {
     // Terminated worker's accountExpires: end of the termination day (FILETIME).
     let r = by_count.source.extract(&fixture("terminated"));
     let t = targets(&by_count, &r);
-    assert_eq!(target(&t, "accountExpires"), "133801055990000000");
+    assert_eq!(target(&t, "accountExpires"), "133802495990000000");
 }
 
 #[test]

@@ -93,8 +93,8 @@ pub fn ms(ms: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(ms).unwrap()
 }
 
-struct NothingTaken;
-impl hrsync_expr::Uniqueness for NothingTaken {
+pub struct NoneTaken;
+impl hrsync_expr::Uniqueness for NoneTaken {
     fn is_taken(&self, _candidate: &str) -> Result<bool, String> {
         Ok(false)
     }
@@ -102,20 +102,25 @@ impl hrsync_expr::Uniqueness for NothingTaken {
 
 /// Evaluate on create; target => text (`None` for null or IgnoreFlow).
 pub fn targets(flow: &Flow, record: &SourceRecord) -> BTreeMap<String, Option<String>> {
-    let uniqueness = NothingTaken;
+    let uniqueness = NoneTaken;
     let mut ctx = crate::common::context(&uniqueness);
     flow.mapping
         .evaluate(record, &mut ctx, Phase::Create)
         .into_iter()
         .map(|t| {
-            let v = match t.outcome {
-                Ok(Outcome::Value(v)) => v.as_str_lossy().map(|c| c.into_owned()),
-                Ok(Outcome::IgnoreFlow) => None,
-                Err(e) => panic!("{}: {e}", t.target),
-            };
-            (t.target.to_owned(), v)
+            let target = t.target.to_owned();
+            (target, value_text(t.outcome))
         })
         .collect()
+}
+
+/// Text of an outcome (`None` for null or IgnoreFlow); panics on errors.
+pub fn value_text(outcome: Result<Outcome, hrsync_expr::EvalError>) -> Option<String> {
+    match outcome {
+        Ok(Outcome::Value(v)) => v.as_str_lossy().map(|c| c.into_owned()),
+        Ok(Outcome::IgnoreFlow) => None,
+        Err(e) => panic!("evaluation failed: {e}"),
+    }
 }
 
 pub fn target(map: &BTreeMap<String, Option<String>>, name: &str) -> String {
