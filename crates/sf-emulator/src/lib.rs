@@ -20,7 +20,7 @@
 //! # Use from tests
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), sf_emulator::EmulatorError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use sf_emulator::{Emulator, events::HrEvent};
 //! let emu = Emulator::builder().workers(500).seed(7).start().await?;
 //! let url = format!("{}/odata/v2/PerPerson?$format=json", emu.base_url());
