@@ -1,0 +1,183 @@
+//! Rendering: golden strings for the SuccessFactors JSON shapes.
+
+mod common;
+
+use common::*;
+use sf_odata::edm::{EntityType, schema};
+use sf_odata::entity::NavView;
+use sf_odata::query::QueryOptions;
+use sf_odata::render::{RenderContext, key_predicate, write_collection_page, write_entity, write_single};
+use sf_odata::value::ODataValue;
+
+const ROOT: &str = "https://api4.successfactors.com:443/odata/v2";
+
+fn entity(name: &str) -> &'static EntityType {
+    schema().entity(name).expect("entity")
+}
+
+fn ctx(as_of: Option<&str>, today: &str) -> RenderContext<'static> {
+    RenderContext { service_root: ROOT, as_of_date: as_of.map(day), today: day(today) }
+}
+
+fn render(node: &Toy, query: &str, c: &RenderContext<'_>) -> String {
+    let q = QueryOptions::parse(query, node.ty).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    write_single(&mut out, node, c, q.select.as_ref(), &q.expand);
+    // Every rendering is valid JSON.
+    serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|e| panic!("invalid JSON {e}: {out}"));
+    out
+}
+
+#[test]
+fn key_predicates() {
+    let cases: Vec<(Toy, &str)> = vec![
+        (Toy::new("PerPerson").s("personIdExternal", "103208"), "('103208')"),
+        (Toy::new("PerPerson").s("personIdExternal", "O'Neil"), "('O''Neil')"),
+        (Toy::new("PerPerson").s("personIdExternal", "a b/c&d#é"), "('a%20b%2Fc%26d%23%C3%A9')"),
+        (
+            job("103208", 1, "2024-01-01", "9999-12-31", "2024-01-01T00:00:00Z", "x"),
+            "(seqNumber=1L,startDate=datetime'2024-01-01T00:00:00',userId='103208')",
+        ),
+        (
+            Toy::new("PerPersonal").s("personIdExternal", "x").p("startDate", date("2023-01-01")),
+            "(personIdExternal='x',startDate=datetime'2023-01-01T00:00:00')",
+        ),
+        (Toy::new("PerEmail").s("emailType", "8448").s("personIdExternal", "x"), "(emailType='8448',personIdExternal='x')"),
+        (Toy::new("PicklistOption").p("id", ODataValue::Int64(4595)), "(4595L)"),
+    ];
+    for (node, want) in cases {
+        assert_eq!(key_predicate(&node), want);
+    }
+}
+
+#[test]
+fn deferred_navigations_and_property_order() {
+    let p = Toy::new("PerPerson").s("personIdExternal", "1").p("personId", ODataValue::Int64(5)).p("dateOfBirth", date("1969-12-31"));
+    let got = render(&p, "$select=personId,personIdExternal,dateOfBirth,emailNav", &ctx(None, "2024-05-01"));
+    assert_eq!(
+        got,
+        concat!(
+            r#"{"d":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PerPerson('1')","type":"SFOData.PerPerson"},"#,
+            r#""personIdExternal":"1","personId":"5","dateOfBirth":"/Date(-86400000)/","#,
+            r#""emailNav":{"__deferred":{"uri":"https://api4.successfactors.com:443/odata/v2/PerPerson('1')/emailNav"}}}}"#
+        )
+    );
+    // Without $select every property (null when unset) and every navigation appears.
+    let all = render(&p, "", &ctx(None, "2024-05-01"));
+    let v: serde_json::Value = serde_json::from_str(&all).expect("json");
+    let d = v["d"].as_object().expect("object");
+    let keys: Vec<&str> = d.keys().map(String::as_str).collect();
+    let ty = entity("PerPerson");
+    let want: Vec<&str> = std::iter::once("__metadata")
+        .chain(ty.properties.iter().map(|p| p.name))
+        .chain(ty.navs.iter().map(|n| n.name))
+        .collect();
+    assert_eq!(keys, want);
+    assert_eq!(d["perPersonUuid"], serde_json::Value::Null);
+    assert_eq!(d["employmentNav"]["__deferred"]["uri"], format!("{ROOT}/PerPerson('1')/employmentNav"));
+}
+
+#[test]
+fn expanded_tree_with_nested_select() {
+    let w = worker("103208");
+    let got = render(
+        &w,
+        "$select=personIdExternal,employmentNav/userNav/username,employmentNav/jobInfoNav/jobTitle,personEmpTerminationInfoNav,emailNav/emailAddress&$expand=employmentNav/userNav,employmentNav/jobInfoNav,personEmpTerminationInfoNav,emailNav",
+        &ctx(None, "2024-05-01"),
+    );
+    let want = concat!(
+        r#"{"d":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PerPerson('103208')","type":"SFOData.PerPerson"},"personIdExternal":"103208","#,
+        r#""emailNav":{"results":[{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PerEmail(emailType='8448',personIdExternal='103208')","type":"SFOData.PerEmail"},"emailAddress":"ana.mueller@example.com"}]},"#,
+        r#""employmentNav":{"results":[{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/EmpEmployment(personIdExternal='103208',userId='103208')","type":"SFOData.EmpEmployment"},"#,
+        r#""userNav":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/User('103208')","type":"SFOData.User"},"username":"amueller"},"#,
+        r#""jobInfoNav":{"results":[{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/EmpJob(seqNumber=1L,startDate=datetime'2023-01-01T00:00:00',userId='103208')","type":"SFOData.EmpJob"},"jobTitle":"Engineer"}]}}]},"#,
+        r#""personEmpTerminationInfoNav":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PersonEmpTerminationInfo('103208')","type":"SFOData.PersonEmpTerminationInfo"},"personIdExternal":"103208","activeEmploymentsCount":1,"latestTerminationDate":null,"lastModifiedDateTime":null}}}"#
+    );
+    assert_eq!(got, want);
+}
+
+#[test]
+fn effective_dating_view() {
+    let w = worker("1");
+    let q = "$select=employmentNav/jobInfoNav/jobTitle&$expand=employmentNav/jobInfoNav";
+    let titles = |c: &RenderContext<'_>| {
+        let v: serde_json::Value = serde_json::from_str(&render(&w, q, c)).expect("json");
+        v["d"]["employmentNav"]["results"][0]["jobInfoNav"]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|j| j["jobTitle"].as_str().unwrap_or("?").to_owned())
+            .collect::<Vec<_>>()
+    };
+    // Today decides without asOfDate; asOfDate overrides today.
+    assert_eq!(titles(&ctx(None, "2024-05-01")), ["Engineer"]);
+    assert_eq!(titles(&ctx(None, "2024-07-01")), ["Senior Engineer"]);
+    assert_eq!(titles(&ctx(Some("2024-07-01"), "2024-05-01")), ["Senior Engineer"]);
+    // A pre-hire: nothing valid today → empty results, not a missing key.
+    assert_eq!(titles(&ctx(None, "2022-01-01")), Vec::<String>::new());
+
+    // Children of an effective-dated entity use its own start date.
+    let j = job("1", 1, "2024-07-01", "9999-12-31", "2024-01-01T00:00:00Z", "x").one(
+        "companyNav",
+        Toy::new("FOCompany").s("externalCode", "OLD").p("startDate", date("2020-01-01")),
+    );
+    let mut j = j;
+    j.navs[0].1.push(Toy::new("FOCompany").s("externalCode", "NEW").p("startDate", date("2024-07-01")));
+    let c = ctx(None, "2024-05-01");
+    let mut out = String::new();
+    let expand = QueryOptions::parse("$expand=companyNav&$select=companyNav/externalCode", j.ty).expect("query");
+    write_entity(&mut out, &j, &c, expand.select.as_ref(), &expand.expand, c.view_for(&j));
+    assert!(out.contains(r#""externalCode":"NEW""#), "{out}");
+    // The caller's view is used for the top node's navigations.
+    out.clear();
+    write_entity(&mut out, &j, &c, expand.select.as_ref(), &expand.expand, NavView::AsOf(day("2021-01-01")));
+    assert!(out.contains(r#""externalCode":"OLD""#), "{out}");
+}
+
+#[test]
+fn expanded_to_one_null_and_empty_to_many() {
+    let p = Toy::new("PerPerson").s("personIdExternal", "9");
+    let got = render(&p, "$select=personEmpTerminationInfoNav,emailNav&$expand=personEmpTerminationInfoNav,emailNav", &ctx(None, "2024-01-01"));
+    assert_eq!(
+        got,
+        r#"{"d":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PerPerson('9')","type":"SFOData.PerPerson"},"emailNav":{"results":[]},"personEmpTerminationInfoNav":null}}"#
+    );
+}
+
+#[test]
+fn collection_pages() {
+    let people = [Toy::new("PerPerson").s("personIdExternal", "a\"b"), Toy::new("PerPerson").s("personIdExternal", "c")];
+    let q = QueryOptions::parse("$select=personIdExternal", entity("PerPerson")).expect("query");
+    let c = ctx(None, "2024-01-01");
+    let mut out = String::new();
+    write_collection_page(&mut out, people.iter(), &c, q.select.as_ref(), &q.expand, Some("https://h/next?$skiptoken=x"), None);
+    assert_eq!(
+        out,
+        concat!(
+            r#"{"d":{"results":[{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PerPerson('a%22b')","type":"SFOData.PerPerson"},"personIdExternal":"a\"b"},"#,
+            r#"{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PerPerson('c')","type":"SFOData.PerPerson"},"personIdExternal":"c"}],"#,
+            r#""__next":"https://h/next?$skiptoken=x"}}"#
+        )
+    );
+    // Last page: no __next key at all; inline count first, as a string.
+    out.clear();
+    write_collection_page(&mut out, people.iter().take(0), &c, None, &q.expand, None, Some(1155));
+    assert_eq!(out, r#"{"d":{"__count":"1155","results":[]}}"#);
+}
+
+#[test]
+fn full_entra_tree_renders_valid_json() {
+    let q = "$expand=employmentNav/userNav,employmentNav/jobInfoNav,personalInfoNav,personEmpTerminationInfoNav,phoneNav,emailNav,employmentNav/userNav/manager/empInfo,employmentNav/jobInfoNav/companyNav/countryOfRegistrationNav";
+    let got = render(&worker("1"), q, &ctx(None, "2024-05-01"));
+    let v: serde_json::Value = serde_json::from_str(&got).expect("json");
+    let d = &v["d"];
+    assert_eq!(d["personalInfoNav"]["results"][0]["lastName"], "Müller");
+    assert_eq!(d["personId"], "467");
+    assert_eq!(d["lastModifiedDateTime"], "/Date(1714638600000+0000)/");
+    assert_eq!(d["employmentNav"]["results"][0]["userNav"]["manager"], serde_json::Value::Null);
+    assert_eq!(d["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["companyNav"], serde_json::Value::Null);
+    assert_eq!(
+        d["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["departmentNav"]["__deferred"]["uri"],
+        format!("{ROOT}/EmpJob(seqNumber=1L,startDate=datetime'2023-01-01T00:00:00',userId='1')/departmentNav")
+    );
+}
