@@ -61,7 +61,7 @@ pub struct Selection {
 impl Selection {
     /// Whether scalar `name` is written at this level.
     pub fn has_property(&self, name: &str) -> bool {
-        self.all || self.properties.iter().any(|p| *p == name)
+        self.all || self.properties.contains(&name)
     }
     /// `None` if `nav` is not selected; `Some(None)` whole target; `Some(Some(s))` nested selection.
     pub fn nav(&self, name: &str) -> Option<Option<&Selection>> {
@@ -206,11 +206,10 @@ impl QueryOptions {
         if q.as_of_date.is_some() && (q.from_date.is_some() || q.to_date.is_some()) {
             return Err(ODataError::unsupported_combination("use either asOfDate or fromDate/toDate, not both"));
         }
-        if let (Some(f), Some(t)) = (q.from_date, q.to_date) {
-            if f > t {
+        if let (Some(f), Some(t)) = (q.from_date, q.to_date)
+            && f > t {
                 return Err(ODataError::unsupported_combination("fromDate is after toDate"));
             }
-        }
         Ok(q)
     }
 

@@ -42,11 +42,10 @@ impl RenderContext<'_> {
             return NavView::AsOf(d);
         }
         let ty = node.entity_type();
-        if ty.effective_dated {
-            if let Some(ms) = ty.effective_start_property().and_then(|p| node.property(p).instant_ms()) {
+        if ty.effective_dated
+            && let Some(ms) = ty.effective_start_property().and_then(|p| node.property(p).instant_ms()) {
                 return NavView::AsOf(ms);
             }
-        }
         NavView::AsOf(self.today)
     }
 }

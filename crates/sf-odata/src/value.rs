@@ -253,7 +253,7 @@ pub fn parse_day(s: &str) -> Result<i64, ValueError> {
         && b[7] == b'-'
         && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     let day = shape_ok.then(|| s.parse::<jiff::civil::Date>().ok()).flatten();
-    day.map(|d| date_ms(d)).ok_or_else(|| ValueError(format!("invalid date '{s}': expected yyyy-MM-dd")))
+    day.map(date_ms).ok_or_else(|| ValueError(format!("invalid date '{s}': expected yyyy-MM-dd")))
 }
 
 fn date_ms(d: jiff::civil::Date) -> i64 {
@@ -329,11 +329,10 @@ fn unquote(s: &str) -> Result<String, ValueError> {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\'' {
-            if chars.next() != Some('\'') {
+        if c == '\''
+            && chars.next() != Some('\'') {
                 return Err(bad());
             }
-        }
         out.push(c);
     }
     Ok(out)

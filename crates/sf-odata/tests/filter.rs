@@ -150,15 +150,14 @@ fn quiet_worker(jobs: Vec<Toy>) -> Toy {
 fn set_jobs(mut w: Toy, jobs: Vec<Toy>) -> Toy {
     let mut jobs = Some(jobs);
     for (name, children) in w.navs.iter_mut() {
-        if *name == "employmentNav" {
-            if let Some(e) = children.first_mut() {
+        if *name == "employmentNav"
+            && let Some(e) = children.first_mut() {
                 for (n, list) in e.navs.iter_mut() {
                     if *n == "jobInfoNav" {
                         *list = jobs.take().unwrap_or_default();
                     }
                 }
             }
-        }
     }
     w
 }
