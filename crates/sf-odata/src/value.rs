@@ -191,20 +191,34 @@ pub fn parse_wire_date(s: &str) -> Result<(i64, Option<i16>), ValueError> {
     let ms: i64 = ms_txt.parse().map_err(|_| bad())?;
     let off = match off_txt {
         None => None,
-        Some(o) => {
-            let (sign, digits) = o.split_at(1);
-            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            let h: i16 = digits[..2].parse().map_err(|_| bad())?;
-            let m: i16 = digits[2..].parse().map_err(|_| bad())?;
-            if h > 23 || m > 59 {
-                return Err(bad());
-            }
-            Some(if sign == "-" { -(h * 60 + m) } else { h * 60 + m })
-        }
+        // The wire form is `±hhmm` only.
+        Some(o) if o.len() == 5 => Some(parse_offset(o).ok_or_else(bad)?),
+        Some(_) => return Err(bad()),
     };
     Ok((ms, off))
+}
+
+/// `±hhmm` or `±hh:mm` into signed minutes.
+fn parse_offset(text: &str) -> Option<i16> {
+    let (sign, rest) = text.split_at_checked(1)?;
+    let digits = match rest.len() {
+        4 => rest.to_owned(),
+        5 if rest.as_bytes()[2] == b':' => format!("{}{}", &rest[..2], &rest[3..]),
+        _ => return None,
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i16 = digits[..2].parse().ok()?;
+    let m: i16 = digits[2..].parse().ok()?;
+    if h > 23 || m > 59 {
+        return None;
+    }
+    match sign {
+        "+" => Some(h * 60 + m),
+        "-" => Some(-(h * 60 + m)),
+        _ => None,
+    }
 }
 
 /// Parses the body of a `datetime'…'` literal: `yyyy-MM-ddTHH:mm[:ss[.fff…]]`,
@@ -229,17 +243,7 @@ pub fn parse_datetimeoffset_body(s: &str) -> Result<(i64, i16), ValueError> {
     } else {
         let t = s.find('T').ok_or_else(bad)?;
         let i = s[t..].rfind(['+', '-']).map(|i| i + t).ok_or_else(bad)?;
-        let (sign, rest) = s[i..].split_at(1);
-        let digits: String = rest.chars().filter(|c| *c != ':').collect();
-        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) || (rest.len() == 5 && rest.as_bytes()[2] != b':') {
-            return Err(bad());
-        }
-        let h: i16 = digits[..2].parse().map_err(|_| bad())?;
-        let m: i16 = digits[2..].parse().map_err(|_| bad())?;
-        if h > 23 || m > 59 {
-            return Err(bad());
-        }
-        (&s[..i], if sign == "-" { -(h * 60 + m) } else { h * 60 + m })
+        (&s[..i], parse_offset(&s[i..]).ok_or_else(bad)?)
     };
     let local = civil_ms(civil).ok_or_else(bad)?;
     Ok((local - i64::from(off) * 60_000, off))
