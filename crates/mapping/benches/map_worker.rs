@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hrsync_expr::{Outcome, Uniqueness};
+use hrsync_expr::{EvalContext, FixedClock, Outcome, SplitMix64, Uniqueness};
 use hrsync_mapping::{CompiledMapping, MappingConfig, Phase, SourceSchema};
 
 struct NothingTaken;
@@ -29,6 +29,7 @@ fn bench(c: &mut Criterion) {
     let mapping = CompiledMapping::compile(&config.mappings, &schema).expect("mapping compiles");
     let source = schema.compile(mapping.referenced_attributes()).expect("source compiles");
     let uniqueness = NothingTaken;
+    let clock = FixedClock(jiff::Timestamp::UNIX_EPOCH);
 
     let mut group = c.benchmark_group("map_worker");
     group.throughput(Throughput::Elements(1));
@@ -36,7 +37,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let record: serde_json::Value = serde_json::from_slice(black_box(&bytes)).expect("json");
             let attrs = source.extract(&record);
-            let mut ctx = hrsync_expr::EvalContext { uniqueness: Some(&uniqueness) };
+            let mut random = SplitMix64(7);
+            let mut ctx = EvalContext::new(&clock, &mut random, Some(&uniqueness));
             let out = mapping.evaluate(&attrs, &mut ctx, Phase::Create);
             black_box(out.iter().filter(|t| matches!(t.outcome, Ok(Outcome::Value(_)))).count())
         })

@@ -141,7 +141,9 @@ default = "Provisioned by hrsync"
     let source = schema.compile(mapping.referenced_attributes()).unwrap();
     let record = source.extract(&fixture("standard_worker"));
     let uniqueness = NoneTaken;
-    let mut ctx = context(&uniqueness);
+    let clock = clock();
+    let mut random = hrsync_expr::SplitMix64(7);
+    let mut ctx = hrsync_expr::EvalContext::new(&clock, &mut random, Some(&uniqueness));
 
     let create: Vec<(String, Option<String>, bool)> = mapping
         .evaluate(&record, &mut ctx, Phase::Create)

@@ -103,7 +103,9 @@ impl hrsync_expr::Uniqueness for NoneTaken {
 /// Evaluate on create; target => text (`None` for null or IgnoreFlow).
 pub fn targets(flow: &Flow, record: &SourceRecord) -> BTreeMap<String, Option<String>> {
     let uniqueness = NoneTaken;
-    let mut ctx = crate::common::context(&uniqueness);
+    let clock = clock();
+    let mut random = hrsync_expr::SplitMix64(7);
+    let mut ctx = hrsync_expr::EvalContext::new(&clock, &mut random, Some(&uniqueness));
     flow.mapping
         .evaluate(record, &mut ctx, Phase::Create)
         .into_iter()
@@ -130,9 +132,9 @@ pub fn target(map: &BTreeMap<String, Option<String>>, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} is null"))
 }
 
-/// An evaluation context with a fixed clock (2025-06-01) and seeded randomness.
-pub fn context(uniqueness: &dyn hrsync_expr::Uniqueness) -> hrsync_expr::EvalContext<'_> {
-    hrsync_expr::EvalContext { uniqueness: Some(uniqueness) }
+/// A fixed clock (2025-06-01T00:00Z) so evaluation is deterministic.
+pub fn clock() -> hrsync_expr::FixedClock {
+    hrsync_expr::FixedClock(ms(1748736000000))
 }
 
 pub const D2020: i64 = 1577836800000;
