@@ -20,7 +20,8 @@ fn fo(ty: &str, code: &str) -> Toy {
 
 /// `worker()` with foundation objects, picklists and a position on every job slice.
 fn full_worker(i: usize) -> Toy {
-    let mut w = worker(&format!("{}", 100_000 + i));
+    // Old root timestamp, so a delta filter has to look past the first branch.
+    let mut w = worker(&format!("{}", 100_000 + i)).set("lastModifiedDateTime", common::dto("2020-01-01T00:00:00Z"));
     for (name, emps) in w.navs.iter_mut() {
         if *name != "employmentNav" {
             continue;

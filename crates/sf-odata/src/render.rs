@@ -151,6 +151,20 @@ pub fn write_entity(
     out.push('}');
 }
 
+/// How many records expanding `expand` under `node` yields (the node itself
+/// not counted), for SuccessFactors' limit of 300,000 expanded records per
+/// query (`ODataError::expand_limit`, KBA-2819037). Uses the same views as
+/// [`write_entity`].
+pub fn expanded_record_count(node: &dyn EntityNode, ctx: &RenderContext<'_>, expand: &ExpandTree, view: NavView) -> u64 {
+    let mut n = 0u64;
+    for (nav, sub) in &expand.children {
+        node.navigate(nav.name, view, &mut |child| {
+            n += 1 + expanded_record_count(child, ctx, sub, ctx.view_for(child));
+        });
+    }
+    n
+}
+
 /// Writes `{"d":{"results":[…],"__next":"…"}}`; `__next` absent when
 /// `next_link` is `None`, `"__count":"n"` first when `inline_count` is given.
 pub fn write_collection_page<N: EntityNode>(

@@ -145,6 +145,18 @@ fn expanded_to_one_null_and_empty_to_many() {
 }
 
 #[test]
+fn expanded_record_count_follows_the_rendered_view() {
+    let q = QueryOptions::parse("$expand=employmentNav/jobInfoNav,employmentNav/userNav,emailNav", entity("PerPerson")).expect("query");
+    let w = worker("1");
+    let c = ctx(None, "2024-05-01");
+    // employment + its user + one current job slice + one email.
+    assert_eq!(sf_odata::render::expanded_record_count(&w, &c, &q.expand, c.view_for(&w)), 4);
+    assert_eq!(sf_odata::render::expanded_record_count(&w, &c, &q.expand, NavView::AllSlices), 4);
+    let none = QueryOptions::parse("", entity("PerPerson")).expect("query");
+    assert_eq!(sf_odata::render::expanded_record_count(&w, &c, &none.expand, c.view_for(&w)), 0);
+}
+
+#[test]
 fn collection_pages() {
     let people = [Toy::new("PerPerson").s("personIdExternal", "a\"b"), Toy::new("PerPerson").s("personIdExternal", "c")];
     let q = QueryOptions::parse("$select=personIdExternal", entity("PerPerson")).expect("query");
