@@ -41,7 +41,7 @@ pub use catalog::{
     expand_for,
 };
 pub use mapping::{
-    Apply, AttributeMapping, CompiledAttributeMapping, CompiledMapping, Flow, MappingConfig,
+    Apply, AttributeMapping, CompiledAttributeMapping, ConfigError, CompiledMapping, Flow, MappingConfig,
     MappingError, Phase, TargetValue,
 };
 pub use path::{PathError, SourcePath};

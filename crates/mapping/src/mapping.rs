@@ -92,14 +92,20 @@ pub struct MappingConfig {
 /// The built-in default SuccessFactors-to-Active-Directory mapping.
 pub const SF_TO_AD_TOML: &str = include_str!("../defaults/sf-to-ad.toml");
 
+/// A mapping file that is not valid TOML of the [`MappingConfig`] shape
+/// (the message names the line and the offending key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mapping config: {0}")]
+pub struct ConfigError(pub String);
+
 impl MappingConfig {
     /// Parse a mapping file.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
     }
 
     /// Entra's default SuccessFactors-to-AD mapping, as shipped.
-    pub fn sf_to_ad() -> Result<Self, String> {
+    pub fn sf_to_ad() -> Result<Self, ConfigError> {
         Self::from_toml(SF_TO_AD_TOML)
     }
 }
@@ -138,7 +144,7 @@ pub enum MappingError {
 fn join_errors(errors: &[hrsync_expr::CheckError]) -> String {
     errors
         .iter()
-        .map(|e| e.to_string())
+        .map(|e| format!("{e} (at byte {})", e.span.start))
         .collect::<Vec<_>>()
         .join("; ")
 }

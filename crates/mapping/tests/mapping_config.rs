@@ -75,7 +75,7 @@ default = "Provisioned by hrsync"
     CompiledMapping::compile(&config.mappings, &schema).unwrap();
 
     let unknown_key = MappingConfig::from_toml("[[mapping]]\ntarget = \"x\"\nexpresion = \"[a]\"\n");
-    assert!(unknown_key.unwrap_err().contains("expresion"));
+    assert!(unknown_key.unwrap_err().to_string().contains("expresion"));
 }
 
 #[test]
