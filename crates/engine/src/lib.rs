@@ -7,4 +7,5 @@
 //!   attribute diffs, disable, delete, skip). Pure.
 
 pub mod lifecycle;
+pub mod cycle;
 pub mod plan;

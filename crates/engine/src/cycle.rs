@@ -1,0 +1,704 @@
+//! Running a cycle: read workers from SuccessFactors page by page, decide
+//! per worker, apply to the target, record the outcome, and advance the
+//! watermark only when every change of the window was applied or escrowed.
+//!
+//! Invariants:
+//! - The watermark moves only in [`Store::finish_cycle`] of a cycle that read
+//!   its whole window; a crash anywhere before that re-reads the window.
+//! - A worker's target write happens before its store commit. If hrsync dies
+//!   between the two, the next cycle finds no join, matches the object by its
+//!   matching attribute and joins it: no duplicate, no lost change.
+//! - One worker's failure (mapping error, target rejection) is escrowed with
+//!   backoff and never stops the others.
+//! - Disables and deletes are held until the end of the cycle and applied
+//!   only if they stay under the accidental-deletion guard.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hrsync_expr::{Clock, EvalContext, Outcome, RandomSource, Uniqueness};
+use hrsync_mapping::{CompiledMapping, CompiledScope, CompiledSource, Phase};
+use hrsync_source_sf::{Filter, PersonQuery, SfClient, SourceError, filter};
+use hrsync_store::{
+    Account, AccountStatus, Change as StoreChange, CycleId, CycleKind, CycleStatus, Escrow, LogEntry, Outcome as StoreOutcome,
+    Step, Store, StoreError, WorkerState,
+};
+use hrsync_target::{AttributeUpdate, Target, TargetError};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::Value;
+
+use crate::lifecycle::{self, Stage};
+use crate::plan::{self, Actions, Desired, Existing, FlowRule, MappedWorker, Plan};
+
+/// The compiled flow: what to read and how to map it.
+#[derive(Clone)]
+pub struct Flow {
+    pub source: CompiledSource,
+    pub mapping: CompiledMapping,
+    pub scope: Option<CompiledScope>,
+}
+
+impl Flow {
+    /// The `$expand` list: what the mapped attributes need plus what the
+    /// lifecycle rule reads (employment status codes, users, termination info).
+    pub fn expand(&self) -> Vec<String> {
+        let mut e: Vec<String> = self.source.expand().to_vec();
+        for extra in [
+            "employmentNav",
+            "employmentNav/userNav",
+            "employmentNav/jobInfoNav",
+            "employmentNav/jobInfoNav/emplStatusNav",
+            "personEmpTerminationInfoNav",
+        ] {
+            if !e.iter().any(|x| x == extra) {
+                e.push(extra.to_owned());
+            }
+        }
+        e
+    }
+}
+
+/// Limits of the accidental-deletion guard: a cycle that would disable or
+/// delete more accounts than either limit stops before doing so.
+#[derive(Debug, Clone, Copy)]
+pub struct DeletionGuard {
+    pub max_count: u64,
+    /// Share of the managed active accounts, 0.0..=1.0.
+    pub max_share: f64,
+}
+
+/// Retry schedule for failed workers.
+#[derive(Debug, Clone, Copy)]
+pub struct EscrowPolicy {
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+    /// After this many failed attempts the worker is flagged for a human.
+    pub flag_after: u32,
+}
+
+/// Engine settings (from the config file).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Name of the watermark in the store.
+    pub watermark_scope: String,
+    pub page_size: u32,
+    pub actions: Actions,
+    /// The company's time zone: dates are calendar days there.
+    pub time_zone: TimeZone,
+    /// Provision pre-hires this many days before their first day.
+    pub prehire_lead_days: i64,
+    /// Provision Onboarding 2.0 pre-hires (user status `e`).
+    pub onboarding_prehires: bool,
+    /// Re-read this much before the watermark, against clock skew between
+    /// hrsync and SuccessFactors.
+    pub overlap: Duration,
+    pub guard: DeletionGuard,
+    pub escrow: EscrowPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            watermark_scope: "successfactors:PerPerson".into(),
+            page_size: 500,
+            actions: Actions::default(),
+            time_zone: TimeZone::UTC,
+            prehire_lead_days: 14,
+            onboarding_prehires: true,
+            overlap: Duration::from_secs(60),
+            guard: DeletionGuard { max_count: 500, max_share: 0.2 },
+            escrow: EscrowPolicy {
+                first_retry: Duration::from_secs(60),
+                max_retry: Duration::from_secs(6 * 3600),
+                flag_after: 10,
+            },
+        }
+    }
+}
+
+/// Why a cycle could not run to its end. Worker-level problems are not
+/// errors: they are escrowed and reported in the [`CycleReport`].
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a cycle did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CycleReport {
+    pub cycle_id: CycleId,
+    pub kind: String,
+    pub window_from: Option<String>,
+    pub window_to: String,
+    /// Action -> workers (create, update, disable, delete, skip, failed).
+    pub counts: BTreeMap<String, u64>,
+    pub workers: u64,
+    pub requests: u64,
+    pub duration_ms: u64,
+    pub status: String,
+    pub message: Option<String>,
+}
+
+/// Randomness for `RandomString`/`Guid` in mappings: seeded from the clock
+/// per engine; not secret material (initial passwords are the target's job).
+struct SplitMix(u64);
+
+impl RandomSource for SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Uniqueness answered by the target, for `SelectUniqueValue`. Expression
+/// evaluation is synchronous; the target is async, so the question is asked
+/// on the current runtime without blocking its other tasks.
+struct TargetUniqueness<'a> {
+    target: &'a dyn Target,
+    attribute: String,
+}
+
+impl Uniqueness for TargetUniqueness<'_> {
+    fn is_taken(&self, candidate: &str) -> Result<bool, String> {
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| handle.block_on(self.target.is_taken(&self.attribute, candidate, None)))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The sync engine for one flow.
+pub struct Engine<S: Store, T: Target> {
+    sf: Arc<SfClient>,
+    flow: Flow,
+    store: S,
+    target: T,
+    clock: Arc<dyn Clock + Send + Sync>,
+    settings: Settings,
+    random: SplitMix,
+}
+
+/// A deprovisioning held until the end of the cycle.
+struct Held {
+    person_id: String,
+    plan: Plan,
+    account: Account,
+    steps: Vec<Step>,
+}
+
+impl<S: Store, T: Target> Engine<S, T> {
+    pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
+        let seed = clock.now().as_nanosecond() as u64;
+        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix(seed) }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn target(&self) -> &T {
+        &self.target
+    }
+
+    /// Run one cycle. `Incremental` falls back to a full read when no
+    /// watermark exists yet.
+    pub async fn run_cycle(&mut self, requested: CycleKind) -> Result<CycleReport, EngineError> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        self.store.abort_running_cycles(now)?;
+        let watermark = self.store.watermark(&self.settings.watermark_scope)?;
+        let kind = match (requested, watermark) {
+            (CycleKind::Incremental, None) => CycleKind::Full,
+            (k, _) => k,
+        };
+        let overlap = jiff::SignedDuration::try_from(self.settings.overlap).unwrap_or_default();
+        let window = match (kind, watermark) {
+            (CycleKind::Incremental, Some(w)) => Some((w.checked_sub(overlap).unwrap_or(w), now)),
+            _ => None,
+        };
+        let cycle = self.store.begin_cycle(kind, window, now)?;
+        let mut report = CycleReport {
+            cycle_id: cycle,
+            kind: format!("{kind:?}").to_lowercase(),
+            window_from: window.map(|w| w.0.to_string()),
+            window_to: now.to_string(),
+            ..Default::default()
+        };
+        let mut held = Vec::new();
+        let result = self.read_and_process(cycle, kind, window, now, &mut report, &mut held).await;
+        let (status, message, advance) = match result {
+            Err(e) => {
+                let msg = e.to_string();
+                self.finish(cycle, &mut report, started, CycleStatus::Failed, Some(msg), now, false)?;
+                return Err(e);
+            }
+            Ok(()) => match self.apply_held(cycle, held, now, &mut report).await? {
+                Some(guard_msg) => (CycleStatus::Guarded, Some(guard_msg), false),
+                None if report.counts.get("failed").copied().unwrap_or(0) > 0 => {
+                    (CycleStatus::CompletedWithErrors, None, true)
+                }
+                None => (CycleStatus::Completed, None, true),
+            },
+        };
+        self.finish(cycle, &mut report, started, status, message, now, advance)?;
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        cycle: CycleId,
+        report: &mut CycleReport,
+        started: Instant,
+        status: CycleStatus,
+        message: Option<String>,
+        now: Timestamp,
+        advance: bool,
+    ) -> Result<(), EngineError> {
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        report.status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        report.message = message.clone();
+        let summary = serde_json::to_value(&*report).unwrap_or(Value::Null);
+        let scope = self.settings.watermark_scope.clone();
+        self.store.finish_cycle(
+            cycle,
+            status,
+            &summary,
+            message.as_deref(),
+            self.clock.now(),
+            advance.then_some((scope.as_str(), now)),
+        )?;
+        Ok(())
+    }
+
+    fn query(&self, filter: Filter, now: Timestamp) -> PersonQuery {
+        PersonQuery {
+            filter: Some(filter),
+            expand: self.flow.expand(),
+            select: vec![],
+            // Slices as of the company's today, not SuccessFactors' UTC today.
+            as_of: Some(now.to_zoned_datetime(self.settings.time_zone.clone()).date()),
+            page_size: self.settings.page_size,
+            snapshot: true,
+        }
+    }
+
+    async fn read_and_process(
+        &mut self,
+        cycle: CycleId,
+        kind: CycleKind,
+        window: Option<(Timestamp, Timestamp)>,
+        now: Timestamp,
+        report: &mut CycleReport,
+        held: &mut Vec<Held>,
+    ) -> Result<(), EngineError> {
+        // Workers due for a retry or a wake-up are read by id whatever the window.
+        let mut extra: Vec<String> = self.store.due_escrows(now, 10_000)?.into_iter().map(|e| e.person_id).collect();
+        extra.extend(self.store.due_wakeups(now)?.into_iter().map(|w| w.person_id));
+        extra.sort();
+        extra.dedup();
+
+        let filters: Vec<Filter> = match (kind, window) {
+            (CycleKind::Incremental, Some((from, to))) => {
+                let delta = filter::delta(from, to);
+                let probe = self.query(delta.clone(), now);
+                report.requests += 1;
+                if self.sf.count(&probe).await? == 0 {
+                    vec![]
+                } else {
+                    vec![delta]
+                }
+            }
+            _ => vec![filter::full_sync(now), filter::missing_termination_info(now)],
+        };
+        let mut seen: HashSet<String> = HashSet::new();
+        for f in filters {
+            let query = self.query(f, now);
+            let sf = Arc::clone(&self.sf);
+            let mut pages = sf.persons(&query)?;
+            while let Some(page) = pages.next_page().await? {
+                report.requests += 1;
+                for r in &page.records {
+                    if let Some(id) = person_id(r) {
+                        seen.insert(id.to_owned());
+                    }
+                }
+                self.process_batch(cycle, page.records, now, false, report, held).await?;
+            }
+        }
+        let extra: Vec<String> = extra.into_iter().filter(|id| !seen.contains(id)).collect();
+        for chunk in extra.chunks(50) {
+            let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let query = self.query(Filter::is_in("personIdExternal", ids.iter().copied()), now);
+            let sf = Arc::clone(&self.sf);
+            let mut pages = sf.persons(&query)?;
+            while let Some(page) = pages.next_page().await? {
+                report.requests += 1;
+                self.process_batch(cycle, page.records, now, false, report, held).await?;
+            }
+        }
+        self.store.clear_wakeups(&seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
+        Ok(())
+    }
+
+    /// Process one page of records and commit their outcomes in one transaction.
+    async fn process_batch(
+        &mut self,
+        cycle: CycleId,
+        records: Vec<Value>,
+        now: Timestamp,
+        prehire_view: bool,
+        report: &mut CycleReport,
+        held: &mut Vec<Held>,
+    ) -> Result<(), EngineError> {
+        let ids: Vec<String> = records.iter().filter_map(|r| person_id(r).map(str::to_owned)).collect();
+        let states = self.store.load(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut prehires: BTreeMap<jiff::civil::Date, Vec<String>> = BTreeMap::new();
+        for record in records {
+            let Some(pid) = person_id(&record).map(str::to_owned) else {
+                tracing::warn!(message = "Skipping a PerPerson record without personIdExternal.");
+                *report.counts.entry("failed".into()).or_default() += 1;
+                continue;
+            };
+            report.workers += 1;
+            let state = states.get(&pid).cloned().unwrap_or_default();
+            match self.process_worker(&pid, record, &state, now, prehire_view, held).await {
+                WorkerResult::Done(outcome, action) => {
+                    *report.counts.entry(action).or_default() += 1;
+                    outcomes.push(*outcome);
+                }
+                WorkerResult::PrehireRequery(start) => prehires.entry(start).or_default().push(pid),
+            }
+        }
+        self.store.commit(cycle, &outcomes)?;
+        // Pre-hires: SuccessFactors returns little before the start date; read
+        // them again as of their start date, as Entra does.
+        for (start, ids) in prehires {
+            for chunk in ids.chunks(50) {
+                let f = filter::prehire(&chunk.iter().map(String::as_str).collect::<Vec<_>>(), self.settings.onboarding_prehires);
+                let mut query = self.query(f, now);
+                query.as_of = Some(start);
+                let sf = Arc::clone(&self.sf);
+            let mut pages = sf.persons(&query)?;
+                while let Some(page) = pages.next_page().await? {
+                    report.requests += 1;
+                    Box::pin(self.process_batch(cycle, page.records, now, true, report, held)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn process_worker(
+        &mut self,
+        pid: &str,
+        mut record: Value,
+        state: &WorkerState,
+        now: Timestamp,
+        prehire_view: bool,
+        held: &mut Vec<Held>,
+    ) -> WorkerResult {
+        let tz = self.settings.time_zone.clone();
+        let mut steps = Vec::new();
+        let notes = lifecycle::normalize(&mut record, now, &tz);
+        let life = lifecycle::decide(&record, now, &tz);
+        steps.push(step("import", "success", format!("stage {:?}{}", life.stage, notes_text(&notes))));
+        let mut wakeups = life.wakeups.clone();
+        if let Stage::PreHire { start } = life.stage {
+            let lead_start = start.checked_sub(jiff::Span::new().days(self.settings.prehire_lead_days)).unwrap_or(start);
+            let today = now.to_zoned_datetime(tz.clone()).date();
+            if lead_start > today && state.account.is_none() {
+                if let Ok(at) = lead_start.to_zoned_datetime(tz.clone()) {
+                    wakeups.push((at.timestamp(), format!("pre-hire lead time before {start}")));
+                }
+                let log = log_entry(now, "skip", "skipped", None, steps, vec![], Some(format!("pre-hire starting {start}: provisioned from {lead_start}")));
+                return WorkerResult::Done(
+                    Box::new(StoreOutcome { person_id: pid.to_owned(), account: StoreChange::Keep, escrow: StoreChange::Clear, wakeups: StoreChange::Set(wakeups), log: Some(log) }),
+                    "skip".into(),
+                );
+            }
+            if !prehire_view {
+                return WorkerResult::PrehireRequery(start);
+            }
+        }
+        match self.map_and_apply(pid, &record, state, now, &mut steps, held).await {
+            Ok((plan_action, account, target_id, modified)) => {
+                let status = if plan_action == "skip" { "skipped" } else { "success" };
+                // A held deprovisioning is logged when it is applied (or guarded).
+                let log = (plan_action != "held").then(|| log_entry(now, &plan_action, status, target_id, steps, modified, None));
+                WorkerResult::Done(
+                    Box::new(StoreOutcome {
+                        person_id: pid.to_owned(),
+                        account: account.map_or(StoreChange::Keep, StoreChange::Set),
+                        escrow: StoreChange::Clear,
+                        wakeups: StoreChange::Set(wakeups),
+                        log,
+                    }),
+                    plan_action,
+                )
+            }
+            Err(error) => {
+                let escrow = self.escrow_after(pid, state.escrow.as_ref(), &error, now);
+                tracing::warn!(message = "Worker failed; escrowed for retry.", person = pid, %error, attempts = escrow.attempts);
+                steps.push(step("export", "failure", error.clone()));
+                let log = log_entry(now, "none", "failure", state.account.as_ref().map(|a| a.target_id.clone()), steps, vec![], Some(error));
+                WorkerResult::Done(
+                    Box::new(StoreOutcome { person_id: pid.to_owned(), account: StoreChange::Keep, escrow: StoreChange::Set(escrow), wakeups: StoreChange::Keep, log: Some(log) }),
+                    "failed".into(),
+                )
+            }
+        }
+    }
+
+    fn escrow_after(&self, pid: &str, previous: Option<&Escrow>, error: &str, now: Timestamp) -> Escrow {
+        let attempts = previous.map_or(1, |e| e.attempts + 1);
+        let p = self.settings.escrow;
+        let factor = 1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+        let wait = p.first_retry.saturating_mul(factor).min(p.max_retry);
+        let wait = jiff::SignedDuration::try_from(wait).unwrap_or_default();
+        Escrow {
+            person_id: pid.to_owned(),
+            attempts,
+            first_failed_at: previous.map_or(now, |e| e.first_failed_at),
+            last_failed_at: now,
+            next_attempt_at: now.checked_add(wait).unwrap_or(now),
+            last_error: error.to_owned(),
+            flagged: attempts >= p.flag_after,
+        }
+    }
+
+    /// Map the worker, decide, and apply. Returns the action, the new account
+    /// state, the target id and the modified attributes.
+    async fn map_and_apply(
+        &mut self,
+        pid: &str,
+        record: &Value,
+        state: &WorkerState,
+        now: Timestamp,
+        steps: &mut Vec<Step>,
+        held: &mut Vec<Held>,
+    ) -> Result<(String, Option<Account>, Option<String>, Vec<hrsync_store::AttributeChange>), String> {
+        let source = self.flow.source.extract(record);
+        let in_scope = match &self.flow.scope {
+            Some(scope) => {
+                let r = scope.evaluate(&source);
+                let ok = scope.is_in_scope(&source);
+                steps.push(step("scope", if ok { "success" } else { "skipped" }, format!("{r:?}")));
+                ok
+            }
+            None => {
+                steps.push(step("scope", "success", "no scoping filter".into()));
+                true
+            }
+        };
+
+        // Match: the join first, then the matching attributes in precedence.
+        let mut matched_attrs = BTreeMap::new();
+        let mut matched_id = None;
+        if state.account.is_none() {
+            for m in self.flow.mapping.matching() {
+                let Some(expr) = m.expr() else { continue };
+                let mut ctx = EvalContext::new(&*self.clock, &mut self.random, None);
+                let value = match hrsync_expr::eval(expr, &source, &mut ctx) {
+                    Ok(Outcome::Value(v)) => v.as_str_lossy().map(|s| s.into_owned()),
+                    Ok(Outcome::IgnoreFlow) => None,
+                    Err(e) => return Err(format!("matching attribute {}: {e}", m.config.target)),
+                };
+                let Some(value) = value.filter(|v| !v.is_empty()) else { continue };
+                let found = self.target.find(&m.config.target, &value).await.map_err(|e| e.to_string())?;
+                match found.len() {
+                    0 => steps.push(step("match", "success", format!("{} = {value:?}: no object", m.config.target))),
+                    1 => {
+                        steps.push(step("match", "success", format!("{} = {value:?}: object {}", m.config.target, found[0].id)));
+                        matched_id = Some(found[0].id.clone());
+                        matched_attrs = found[0].attributes.clone();
+                        break;
+                    }
+                    n => return Err(format!("{} = {value:?} matches {n} objects in the target (DuplicateTargetEntries)", m.config.target)),
+                }
+            }
+        } else if let Some(a) = &state.account {
+            steps.push(step("match", "success", format!("joined to {}", a.target_id)));
+        }
+
+        let phase = if state.account.is_some() || matched_id.is_some() { Phase::Update } else { Phase::Create };
+        let mut desired = BTreeMap::new();
+        let mut errors = Vec::new();
+        let mappings = self.flow.mapping.clone();
+        for m in mappings.mappings() {
+            if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
+                continue;
+            }
+            let uniq = TargetUniqueness { target: &self.target, attribute: m.config.target.clone() };
+            let mut ctx = EvalContext::new(&*self.clock, &mut self.random, Some(&uniq));
+            let outcome = match m.expr() {
+                Some(e) => hrsync_expr::eval(e, &source, &mut ctx),
+                None => Ok(Outcome::Value(hrsync_expr::Value::Null)),
+            };
+            match outcome {
+                Ok(Outcome::IgnoreFlow) => {}
+                Ok(Outcome::Value(v)) => {
+                    let mut value = v.to_json();
+                    if value.is_null() && phase == Phase::Create {
+                        if let Some(d) = &m.config.default {
+                            value = Value::String(d.clone());
+                        }
+                    }
+                    let rule = FlowRule {
+                        always: m.config.flow == hrsync_mapping::Flow::Always,
+                        on_create_only: m.config.apply == hrsync_mapping::Apply::OnCreate,
+                    };
+                    desired.insert(m.config.target.clone(), Desired { value, rule });
+                }
+                Err(e) => errors.push(format!("{}: {e}", m.config.target)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(format!("mapping failed for {}", errors.join("; ")));
+        }
+        let worker = MappedWorker { person_id: pid.to_owned(), in_scope, scope_detail: String::new(), desired };
+        let existing = match (&state.account, &matched_id) {
+            (Some(a), _) => Existing::Joined { target_id: &a.target_id, exported: &a.exported, disabled: a.status != AccountStatus::Active },
+            (None, Some(id)) => Existing::Matched { target_id: id, attributes: &matched_attrs },
+            (None, None) => Existing::Absent,
+        };
+        let plan = plan::plan(&worker, &existing, self.settings.actions);
+        let action = plan.action().to_owned();
+        let mut exported = state.account.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
+        let modified: Vec<hrsync_store::AttributeChange>;
+        let account = match plan {
+            Plan::Create { attributes } => {
+                let obj = self.target.create(&attributes).await.map_err(|e| e.to_string())?;
+                steps.push(step("export", "success", format!("created {}", obj.id)));
+                modified = attributes
+                    .iter()
+                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
+                    .collect();
+                exported.extend(attributes);
+                Some(Account { person_id: pid.to_owned(), target_id: obj.id, status: AccountStatus::Active, exported, created_at: now, updated_at: now })
+            }
+            Plan::Update { target_id, changes, join } => {
+                if !changes.is_empty() {
+                    let updates: Vec<AttributeUpdate> = changes.iter().map(|c| AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() }).collect();
+                    self.target.update(&target_id, &updates).await.map_err(|e| e.to_string())?;
+                }
+                steps.push(step("export", "success", format!("updated {} attributes{}", changes.len(), if join { ", joined" } else { "" })));
+                for c in &changes {
+                    exported.insert(c.attribute.clone(), c.new.clone());
+                }
+                if join {
+                    for (k, v) in &matched_attrs {
+                        exported.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                modified = changes.iter().map(|c| hrsync_store::AttributeChange { attribute: c.attribute.clone(), old: c.old.clone(), new: c.new.clone() }).collect();
+                let (created_at, status) = state.account.as_ref().map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
+                Some(Account { person_id: pid.to_owned(), target_id, status, exported, created_at, updated_at: now })
+            }
+            p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
+                let Some(account) = state.account.clone() else { return Err("deprovisioning without a join".into()) };
+                held.push(Held { person_id: pid.to_owned(), plan: p, account: account.clone(), steps: steps.clone() });
+                return Ok(("held".into(), None, Some(account.target_id), vec![]));
+            }
+            Plan::Skip { reason, target_id } => {
+                steps.push(step("export", "skipped", reason));
+                return Ok(("skip".into(), None, target_id, vec![]));
+            }
+        };
+        let target_id = account.as_ref().map(|a| a.target_id.clone());
+        Ok((action, account, target_id, modified))
+    }
+
+    /// Apply held disables/deletes unless they exceed the guard; returns the
+    /// guard's message when it stopped them.
+    async fn apply_held(&mut self, cycle: CycleId, held: Vec<Held>, now: Timestamp, report: &mut CycleReport) -> Result<Option<String>, EngineError> {
+        report.counts.remove("held");
+        if held.is_empty() {
+            return Ok(None);
+        }
+        let managed = self.store.account_counts()?.active.max(1);
+        let n = held.len() as u64;
+        let share = n as f64 / managed as f64;
+        if n > self.settings.guard.max_count || share > self.settings.guard.max_share {
+            let msg = format!(
+                "accidental-deletion guard: this cycle would disable or delete {n} of {managed} managed accounts ({:.1} %), over the limit ({} accounts or {:.1} %); nothing was disabled or deleted",
+                share * 100.0,
+                self.settings.guard.max_count,
+                self.settings.guard.max_share * 100.0
+            );
+            tracing::error!(message = "Deletion guard stopped the cycle.", %msg);
+            return Ok(Some(msg));
+        }
+        let mut outcomes = Vec::new();
+        for h in held {
+            let (result, action) = match &h.plan {
+                Plan::Disable { target_id } => (self.target.disable(target_id).await, "disable"),
+                Plan::Delete { target_id } => (self.target.delete(target_id).await, "delete"),
+                _ => continue,
+            };
+            let mut steps = h.steps;
+            let outcome = match result {
+                Ok(()) | Err(TargetError::NotFound { .. }) if action == "delete" => {
+                    steps.push(step("export", "success", "deleted".into()));
+                    StoreOutcome { person_id: h.person_id.clone(), account: StoreChange::Clear, escrow: StoreChange::Clear, wakeups: StoreChange::Clear, log: Some(log_entry(now, action, "success", Some(h.account.target_id.clone()), steps, vec![], None)) }
+                }
+                Ok(()) => {
+                    steps.push(step("export", "success", "disabled".into()));
+                    let mut account = h.account.clone();
+                    account.status = AccountStatus::Disabled;
+                    account.updated_at = now;
+                    StoreOutcome { person_id: h.person_id.clone(), account: StoreChange::Set(account), escrow: StoreChange::Clear, wakeups: StoreChange::Keep, log: Some(log_entry(now, action, "success", Some(h.account.target_id.clone()), steps, vec![], None)) }
+                }
+                Err(e) => {
+                    let escrow = self.escrow_after(&h.person_id, None, &e.to_string(), now);
+                    StoreOutcome { person_id: h.person_id.clone(), account: StoreChange::Keep, escrow: StoreChange::Set(escrow), wakeups: StoreChange::Keep, log: Some(log_entry(now, action, "failure", Some(h.account.target_id.clone()), steps, vec![], Some(e.to_string()))) }
+                }
+            };
+            let counted = if outcome.escrow == StoreChange::Clear { action } else { "failed" };
+            *report.counts.entry(counted.to_owned()).or_default() += 1;
+            outcomes.push(outcome);
+        }
+        self.store.commit(cycle, &outcomes)?;
+        Ok(None)
+    }
+}
+
+enum WorkerResult {
+    Done(Box<StoreOutcome>, String),
+    PrehireRequery(jiff::civil::Date),
+}
+
+fn person_id(record: &Value) -> Option<&str> {
+    record.get("personIdExternal").and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn step(name: &str, status: &str, detail: String) -> Step {
+    Step { name: name.into(), status: status.into(), detail }
+}
+
+fn notes_text(notes: &[lifecycle::Note]) -> String {
+    if notes.is_empty() {
+        return String::new();
+    }
+    format!("; {}", notes.iter().map(|n| n.0.as_str()).collect::<Vec<_>>().join("; "))
+}
+
+fn log_entry(
+    at: Timestamp,
+    action: &str,
+    status: &str,
+    target_id: Option<String>,
+    steps: Vec<Step>,
+    modified: Vec<hrsync_store::AttributeChange>,
+    error: Option<String>,
+) -> LogEntry {
+    LogEntry { id: 0, cycle_id: 0, person_id: String::new(), at, action: action.into(), status: status.into(), target_id, steps, modified, error }
+}
