@@ -1,0 +1,207 @@
+//! `hrsync-config`: hrsync's configuration file (TOML), parsed into typed,
+//! validated settings the engine uses without reparsing.
+//!
+//! Contract:
+//! - [`Config::load`] / [`Config::parse`] report **every** problem they can
+//!   find (syntax errors stop at the first), each as
+//!   `file:line:col: field `flow.mapping[3].expression`: cause`
+//!   ([`ConfigError`]). Array indices in field paths are 0-based.
+//! - Unknown keys are errors everywhere.
+//! - Secrets are never written inline: the SuccessFactors password comes from
+//!   an environment variable (`password_env`) or a file (`password_file`),
+//!   resolved at load into a [`secrecy::SecretString`]. Errors name the
+//!   variable or file, never the value; `Debug` of [`Config`] redacts it.
+//! - Relative paths (state file, embedded target, mapping file, CA file,
+//!   password file) are resolved against the config file's directory.
+//! - The mapping is compiled at load ([`hrsync_mapping::CompiledMapping`],
+//!   scoping filter, source schema); its errors point at the mapping entry's
+//!   line, and inside the expression where the text allows.
+//! - TLS verification is on unless `source.tls_verify = false` (logged as a
+//!   warning). Plain `http` is accepted only for loopback hosts.
+//!
+//! `account_status` (`activeEmploymentsCount` or `emplStatus`) picks the
+//! `accountDisabled` expression of the built-in mapping (`builtin:sf-to-ad`),
+//! after Entra's integration reference: `Switch([activeEmploymentsCount],
+//! "False", "0", "True")` or `Switch([emplStatus], "True", "A", "False", "U",
+//! "False", "P", "False")`. Mapping files and inline mappings are taken as
+//! written; the setting is still passed to the engine.
+//!
+//! The starter config written by `hrsync init` is [`STARTER`].
+
+mod doc;
+mod error;
+mod load;
+mod starter;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hrsync_mapping::{CompiledMapping, CompiledScope, MappingConfig, SourceSchema};
+use hrsync_source_sf::SourceConfig;
+use jiff::tz::TimeZone;
+
+pub use error::{ConfigError, ConfigErrors, Position};
+pub use starter::{InitError, MAPPING_FILE_NAME, STARTER, write_starter};
+
+/// A loaded, validated hrsync configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file it was read from (relative paths below are resolved against its directory).
+    pub path: PathBuf,
+    /// SuccessFactors connection.
+    pub source: Source,
+    /// Where accounts are provisioned.
+    pub target: TargetSettings,
+    /// What is provisioned and how.
+    pub flow: Flow,
+    /// Accidental-deletion guard.
+    pub guard: Guard,
+    /// Retry of failed workers.
+    pub escrow: EscrowSettings,
+    /// Cycle timing.
+    pub schedule: Schedule,
+    /// State store.
+    pub state: StateSettings,
+}
+
+/// The `[source]` section, resolved.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Client settings with credentials resolved (password redacted in `Debug`).
+    pub client: SourceConfig,
+    /// SuccessFactors company id.
+    pub company_id: String,
+    /// Server page size (`customPageSize`), 1..=1000.
+    pub page_size: u32,
+}
+
+/// The `[target]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetSettings {
+    /// hrsync's embedded SQLite directory (`EmbeddedTarget::open(path, unique)`).
+    Embedded {
+        /// Database file, resolved against the config file's directory.
+        path: PathBuf,
+        /// Attributes whose values must be unique across accounts.
+        unique: Vec<String>,
+    },
+    /// LDAP / Active Directory; `connection` is validated by the LDAP target.
+    Ldap {
+        /// The `[target.connection]` table as written.
+        table: toml::Table,
+    },
+    /// SCIM 2.0; `connection` is validated by the SCIM target.
+    Scim {
+        /// The `[target.connection]` table as written.
+        table: toml::Table,
+    },
+}
+
+/// Where the mapping came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingOrigin {
+    /// A mapping shipped with hrsync (`builtin:sf-to-ad`).
+    Builtin(String),
+    /// A mapping file (resolved path).
+    File(PathBuf),
+    /// `[[flow.mapping]]` tables in the config file.
+    Inline,
+}
+
+/// Which SuccessFactors field decides whether an account is enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum AccountStatusSource {
+    /// `personEmpTerminationInfoNav.activeEmploymentsCount` (Entra's default).
+    #[default]
+    #[serde(rename = "activeEmploymentsCount")]
+    ActiveEmploymentsCount,
+    /// The employment status code `emplStatusNav.externalCode` (A/U/P active).
+    #[serde(rename = "emplStatus")]
+    EmplStatus,
+}
+
+/// Target object actions the flow may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actions {
+    pub create: bool,
+    pub update: bool,
+    pub disable: bool,
+    pub delete: bool,
+}
+
+/// The `[flow]` section with its mapping compiled.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The mapping as resolved (built-in with `account_status` applied, file or inline).
+    pub mapping: MappingConfig,
+    /// Where [`Flow::mapping`] came from.
+    pub origin: MappingOrigin,
+    /// Catalog plus the mapping's source attributes.
+    pub schema: SourceSchema,
+    /// Target mappings, parsed and checked.
+    pub compiled: CompiledMapping,
+    /// The scoping filter, compiled (empty: everyone in scope).
+    pub scope: CompiledScope,
+    /// Time zone for HR dates (start dates, termination days).
+    pub time_zone: TimeZone,
+    pub actions: Actions,
+    /// How many days before their start date pre-hires are provisioned.
+    pub prehire_lead_days: u32,
+    /// Provision Onboarding 2.0 pre-hires (employment status `e`).
+    pub onboarding_prehires: bool,
+    pub account_status: AccountStatusSource,
+}
+
+/// The `[guard]` section: a cycle that would delete or disable more than
+/// either limit stops and holds those changes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Guard {
+    pub max_count: u32,
+    /// Share of the accounts hrsync manages, in (0, 1].
+    pub max_share: f64,
+}
+
+/// The `[escrow]` section: how failed workers are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscrowSettings {
+    /// Delay before the first retry; doubles per attempt.
+    pub first_retry: Duration,
+    /// Upper bound of the retry delay.
+    pub max_retry: Duration,
+    /// After this many failed attempts the worker is flagged for a human.
+    pub flag_after: u32,
+}
+
+/// The `[schedule]` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Interval between incremental cycles of `hrsync run`.
+    pub interval: Duration,
+}
+
+/// The `[state]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    /// SQLite state file, resolved against the config file's directory.
+    pub path: PathBuf,
+}
+
+impl Config {
+    /// Read and validate a config file. Every problem found is returned.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            position: None,
+            field: None,
+            cause: format!("cannot read config file: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validate config text as if read from `origin` (used in messages and
+    /// to resolve relative paths). Reads secrets and mapping files.
+    pub fn parse(text: &str, origin: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
+        load::parse(text, origin.as_ref())
+    }
+}

@@ -1,0 +1,743 @@
+//! Validation: raw serde shapes (with spans) to the typed [`Config`].
+//!
+//! Each section is deserialized on its own, and each mapping entry too, so
+//! one bad entry does not hide the problems of the others.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hrsync_mapping::mapping::SF_TO_AD_TOML;
+use hrsync_mapping::{
+    AttributeMapping, Catalog, CompiledMapping, CompiledScope, MappingConfig, MappingError, SchemaError,
+    ScopingFilter, SourceAttributeConfig, SourceSchema,
+};
+use hrsync_source_sf::{Credentials, SourceConfig};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use toml::Spanned;
+use toml::de::DeValue;
+
+use crate::doc::{Doc, FieldPath, offset_in_string, path};
+use crate::error::{ConfigError, ConfigErrors};
+use crate::{
+    AccountStatusSource, Actions, Config, EscrowSettings, Flow, Guard, MappingOrigin, Schedule, Source,
+    StateSettings, TargetSettings,
+};
+
+/// The name `flow.mapping` uses for the shipped default mapping.
+const BUILTIN_SF_TO_AD: &str = "builtin:sf-to-ad";
+
+const EMPL_STATUS_ACCOUNT_DISABLED: &str = r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoot {
+    #[allow(dead_code)]
+    source: IgnoredAny,
+    #[allow(dead_code)]
+    target: IgnoredAny,
+    #[allow(dead_code)]
+    flow: IgnoredAny,
+    #[allow(dead_code)]
+    guard: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    escrow: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    schedule: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    state: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    url: Spanned<String>,
+    company_id: Spanned<String>,
+    page_size: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
+    ca_file: Option<Spanned<PathBuf>>,
+    tls_verify: Option<bool>,
+    // Read separately: its shape depends on `method`.
+    #[allow(dead_code)]
+    auth: IgnoredAny,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    #[allow(dead_code)]
+    method: String,
+    username: Spanned<String>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<PathBuf>>,
+    // Accepted by the parser only to reject it with a clear message; never read.
+    password: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum TargetKind {
+    Embedded,
+    Ldap,
+    Scim,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    kind: TargetKind,
+    path: Option<Spanned<PathBuf>>,
+    unique: Option<Vec<String>>,
+    connection: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    // `mapping`, `scope` and `source_attribute` are read entry by entry.
+    #[allow(dead_code)]
+    mapping: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    scope: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    source_attribute: Option<IgnoredAny>,
+    time_zone: Spanned<String>,
+    actions: Option<Vec<Spanned<String>>>,
+    prehire_lead_days: Option<Spanned<i64>>,
+    onboarding_prehires: Option<bool>,
+    account_status: Option<AccountStatusSource>,
+}
+
+/// A mapping file's top level (the [`MappingConfig`] shape).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMappingFile {
+    name: Option<String>,
+    #[allow(dead_code)]
+    source_attribute: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    scope: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    mapping: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGuard {
+    max_count: Option<Spanned<i64>>,
+    max_share: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEscrow {
+    first_retry: Option<Spanned<String>>,
+    max_retry: Option<Spanned<String>>,
+    flag_after: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    interval: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    path: Option<Spanned<PathBuf>>,
+}
+
+/// Problems found so far, in all documents involved.
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, e: ConfigError) {
+        self.0.push(e);
+    }
+
+    /// Keep the value, or record the error.
+    fn ok<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// A section that may be absent: missing or broken sections both yield
+    /// `None`, the latter with its error recorded.
+    fn section<T: serde::de::DeserializeOwned>(&mut self, doc: &Doc<'_>, name: &str) -> Option<T> {
+        self.ok(doc.de(&path(&[name]))).flatten()
+    }
+}
+
+pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
+    let doc = Doc::parse(origin, text)?;
+    let dir = origin.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut errs = Errors(Vec::new());
+
+    errs.ok(doc.de_value::<RawRoot>(&root_value(&doc)));
+
+    let source = errs.section::<RawSource>(&doc, "source").and_then(|raw| load_source(&doc, &dir, &mut errs, raw));
+    let target = errs.section::<RawTarget>(&doc, "target").and_then(|raw| load_target(&doc, &dir, &mut errs, raw));
+    let flow = errs.section::<RawFlow>(&doc, "flow").and_then(|raw| load_flow(&doc, &dir, &mut errs, raw));
+    let guard = errs.section::<RawGuard>(&doc, "guard").or_else(|| has(&doc, "guard").not_then(RawGuard::default));
+    let guard = guard.map(|raw| load_guard(&doc, &mut errs, raw));
+    let escrow = errs.section::<RawEscrow>(&doc, "escrow").or_else(|| has(&doc, "escrow").not_then(RawEscrow::default));
+    let escrow = escrow.map(|raw| load_escrow(&doc, &mut errs, raw));
+    let schedule =
+        errs.section::<RawSchedule>(&doc, "schedule").or_else(|| has(&doc, "schedule").not_then(RawSchedule::default));
+    let schedule = schedule.map(|raw| Schedule {
+        interval: duration(&doc, &mut errs, &path(&["schedule", "interval"]), raw.interval, Duration::from_secs(40 * 60)),
+    });
+    let state = errs.section::<RawState>(&doc, "state").or_else(|| has(&doc, "state").not_then(RawState::default));
+    let state = state.map(|raw| StateSettings {
+        path: raw.path.map_or_else(|| dir.join("hrsync-state.sqlite"), |p| dir.join(p.into_inner())),
+    });
+
+    match (source, target, flow, guard, escrow, schedule, state) {
+        (Some(source), Some(target), Some(flow), Some(guard), Some(escrow), Some(schedule), Some(state))
+            if errs.0.is_empty() =>
+        {
+            Ok(Config { path: origin.to_owned(), source, target, flow, guard, escrow, schedule, state })
+        }
+        _ => {
+            errs.0.sort_by_key(|e| (e.file.clone(), e.position.map(|p| (p.line, p.column))));
+            Err(ConfigErrors(errs.0))
+        }
+    }
+}
+
+trait NotThen {
+    fn not_then<T>(self, f: impl FnOnce() -> T) -> Option<T>;
+}
+
+impl NotThen for bool {
+    fn not_then<T>(self, f: impl FnOnce() -> T) -> Option<T> {
+        (!self).then(f)
+    }
+}
+
+fn has(doc: &Doc<'_>, section: &str) -> bool {
+    doc.get(&path(&[section])).is_some()
+}
+
+fn root_value<'i>(doc: &Doc<'i>) -> Spanned<DeValue<'i>> {
+    Spanned::new(doc.root.span(), DeValue::Table(doc.root.get_ref().clone()))
+}
+
+// ---------------------------------------------------------------- source
+
+fn load_source(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawSource) -> Option<Source> {
+    let url = check_url(doc, errs, &raw.url);
+    let company_id = raw.company_id.get_ref().trim().to_owned();
+    if company_id.is_empty() {
+        errs.push(doc.error_at(raw.company_id.span(), &path(&["source", "company_id"]), "must not be empty"));
+    }
+    let page_size = int_in(doc, errs, &path(&["source", "page_size"]), raw.page_size, 1..=1000, 500);
+    let timeout = duration(doc, errs, &path(&["source", "timeout"]), raw.timeout, Duration::from_secs(120));
+    let ca_file = raw.ca_file.and_then(|f| {
+        let resolved = dir.join(f.get_ref());
+        match std::fs::metadata(&resolved) {
+            Ok(_) => Some(resolved),
+            Err(e) => {
+                let msg = format!("cannot read CA file `{}`: {e}", resolved.display());
+                errs.push(doc.error_at(f.span(), &path(&["source", "ca_file"]), msg));
+                None
+            }
+        }
+    });
+    let verify = raw.tls_verify.unwrap_or(true);
+    if !verify {
+        tracing::warn!(file = %doc.origin.display(), "source.tls_verify = false: SuccessFactors' TLS certificate is not checked (test set-ups only)");
+    }
+    let credentials = load_auth(doc, dir, errs, &company_id);
+
+    let mut client = SourceConfig::new(url?, credentials?);
+    client.timeout = timeout;
+    client.ca_file = ca_file;
+    client.danger_accept_invalid_certs = !verify;
+    Some(Source { client, company_id, page_size })
+}
+
+fn check_url(doc: &Doc<'_>, errs: &mut Errors, raw: &Spanned<String>) -> Option<String> {
+    let field = path(&["source", "url"]);
+    let fail = |errs: &mut Errors, cause: String| {
+        errs.push(doc.error_at(raw.span(), &field, cause));
+        None
+    };
+    let url = match url::Url::parse(raw.get_ref()) {
+        Ok(u) => u,
+        Err(e) => return fail(errs, format!("not a valid URL: {e}")),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return fail(errs, "the URL must not carry credentials; use [source.auth]".into());
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {
+            tracing::info!(url = %url, "source.url uses plain http to a loopback host (emulator or test set-up)");
+        }
+        "http" => return fail(errs, "plain http is allowed only for loopback hosts; use https".into()),
+        other => return fail(errs, format!("scheme `{other}` is not supported; use https")),
+    }
+    Some(raw.get_ref().clone())
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+fn load_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, company_id: &str) -> Option<Credentials> {
+    let auth = path(&["source", "auth"]);
+    let value = doc.get(&auth)?;
+    let Some(table) = value.get_ref().as_table() else {
+        errs.push(doc.error_at(value.span(), &auth, "expected a table with `method`"));
+        return None;
+    };
+    let method_field = auth.key("method");
+    let Some((_, method)) = table.iter().find(|(k, _)| k.get_ref() == "method") else {
+        errs.push(doc.error_at(value.span(), &method_field, "missing field `method` (basic | saml-bearer | workload-identity)"));
+        return None;
+    };
+    match method.get_ref().as_str() {
+        Some("basic") => {}
+        Some(m @ ("saml-bearer" | "workload-identity")) => {
+            let msg = format!("auth method `{m}` is not yet supported; use `basic`");
+            errs.push(doc.error_at(method.span(), &method_field, msg));
+            return None;
+        }
+        Some(other) => {
+            let msg = format!("unknown auth method `{other}`, expected one of `basic`, `saml-bearer`, `workload-identity`");
+            errs.push(doc.error_at(method.span(), &method_field, msg));
+            return None;
+        }
+        None => {
+            errs.push(doc.error_at(method.span(), &method_field, "expected a string"));
+            return None;
+        }
+    }
+    let raw: RawBasicAuth = errs.ok(doc.de_value(value))?;
+    if raw.password.is_some() {
+        let field = auth.key("password");
+        let span = doc.key_span(&field).unwrap_or(value.span());
+        errs.push(doc.error_at(
+            span,
+            &field,
+            "inline passwords are not accepted; use `password_env` (an environment variable's name) or `password_file`",
+        ));
+        return None;
+    }
+    let password = match (raw.password_env, raw.password_file) {
+        (Some(var), None) => secret_from_env(doc, errs, &auth.key("password_env"), &var)?,
+        (None, Some(file)) => secret_from_file(doc, dir, errs, &auth.key("password_file"), &file)?,
+        (Some(_), Some(_)) => {
+            let span = doc.key_span(&auth.key("password_file")).unwrap_or(value.span());
+            errs.push(doc.error_at(span, &auth.key("password_file"), "give exactly one of `password_env` and `password_file`"));
+            return None;
+        }
+        (None, None) => {
+            errs.push(doc.error_at(value.span(), &auth, "missing field `password_env` or `password_file`"));
+            return None;
+        }
+    };
+    let username = raw.username.get_ref().trim().to_owned();
+    if username.is_empty() {
+        errs.push(doc.error_at(raw.username.span(), &auth.key("username"), "must not be empty"));
+        return None;
+    }
+    Some(Credentials::Basic { username, company_id: company_id.to_owned(), password })
+}
+
+fn secret_from_env(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, var: &Spanned<String>) -> Option<SecretString> {
+    let name = var.get_ref();
+    let cause = match std::env::var(name) {
+        Ok(v) if !v.is_empty() => return Some(SecretString::from(v)),
+        Ok(_) => format!("environment variable `{name}` is empty"),
+        Err(std::env::VarError::NotPresent) => format!("environment variable `{name}` is not set"),
+        Err(std::env::VarError::NotUnicode(_)) => format!("environment variable `{name}` is not valid UTF-8"),
+    };
+    errs.push(doc.error_at(var.span(), field, cause));
+    None
+}
+
+fn secret_from_file(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    field: &FieldPath,
+    file: &Spanned<PathBuf>,
+) -> Option<SecretString> {
+    let resolved = dir.join(file.get_ref());
+    let cause = match std::fs::read_to_string(&resolved) {
+        Ok(text) => {
+            // Files written by `echo` or editors end in a newline that is not part of the secret.
+            let secret = text.trim_end_matches(['\n', '\r']);
+            if !secret.is_empty() {
+                return Some(SecretString::from(secret.to_owned()));
+            }
+            format!("password file `{}` is empty", resolved.display())
+        }
+        Err(e) => format!("cannot read password file `{}`: {}", resolved.display(), e.kind()),
+    };
+    errs.push(doc.error_at(file.span(), field, cause));
+    None
+}
+
+// ---------------------------------------------------------------- target
+
+fn load_target(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawTarget) -> Option<TargetSettings> {
+    let field = |k: &str| path(&["target", k]);
+    let unused = |errs: &mut Errors, k: &str, kind: &str| {
+        let f = field(k);
+        let span = doc.key_span(&f).unwrap_or(0..0);
+        errs.push(doc.error_at(span, &f, format!("not used by kind `{kind}`")));
+    };
+    match raw.kind {
+        TargetKind::Embedded => {
+            if raw.connection.is_some() {
+                unused(errs, "connection", "embedded");
+                return None;
+            }
+            let Some(p) = raw.path else {
+                errs.push(doc.error(&field("path"), "missing field `path` (the embedded target's database file)"));
+                return None;
+            };
+            Some(TargetSettings::Embedded { path: dir.join(p.into_inner()), unique: raw.unique.unwrap_or_default() })
+        }
+        kind @ (TargetKind::Ldap | TargetKind::Scim) => {
+            let name = if kind == TargetKind::Ldap { "ldap" } else { "scim" };
+            for (k, present) in [("path", raw.path.is_some()), ("unique", raw.unique.is_some())] {
+                if present {
+                    unused(errs, k, name);
+                }
+            }
+            let Some(table) = raw.connection else {
+                errs.push(doc.error(&field("connection"), format!("missing table `[target.connection]` for kind `{name}`")));
+                return None;
+            };
+            Some(if kind == TargetKind::Ldap { TargetSettings::Ldap { table } } else { TargetSettings::Scim { table } })
+        }
+    }
+}
+
+// ---------------------------------------------------------------- flow
+
+/// Where one part of a mapping (entries, source attributes, scope) is written.
+struct Part<'d, 'i> {
+    doc: &'d Doc<'i>,
+    base: FieldPath,
+}
+
+fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Option<Flow> {
+    let flow = path(&["flow"]);
+    let time_zone = {
+        let tz = &raw.time_zone;
+        match jiff::tz::TimeZone::get(tz.get_ref()) {
+            Ok(z) => Some(z),
+            Err(_) => {
+                let msg = format!("unknown time zone `{}`; use an IANA name such as `Europe/Berlin` or `UTC`", tz.get_ref());
+                errs.push(doc.error_at(tz.span(), &flow.key("time_zone"), msg));
+                None
+            }
+        }
+    };
+    let actions = load_actions(doc, errs, raw.actions);
+    let prehire_lead_days = int_in(doc, errs, &flow.key("prehire_lead_days"), raw.prehire_lead_days, 0..=365, 14);
+    let account_status = raw.account_status.unwrap_or_default();
+
+    // The mapping document: the config itself (inline), a file, or the built-in text.
+    let mapping_field = flow.key("mapping");
+    let file_text: String;
+    let (origin, mapping_doc): (MappingOrigin, Option<Doc<'_>>) = match doc.get(&mapping_field).map(|v| (v.span(), v.get_ref())) {
+        None => (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(errs)?)),
+        Some((_, DeValue::Array(_))) => (MappingOrigin::Inline, None),
+        Some((span, DeValue::String(s))) if s.starts_with("builtin:") => {
+            if s != BUILTIN_SF_TO_AD {
+                let msg = format!("unknown built-in mapping `{s}`; the built-in mapping is `{BUILTIN_SF_TO_AD}`");
+                errs.push(doc.error_at(span, &mapping_field, msg));
+                return None;
+            }
+            (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(errs)?))
+        }
+        Some((span, DeValue::String(s))) => {
+            let resolved = dir.join(s.as_ref());
+            file_text = match std::fs::read_to_string(&resolved) {
+                Ok(t) => t,
+                Err(e) => {
+                    let msg = format!("cannot read mapping file `{}`: {e}", resolved.display());
+                    errs.push(doc.error_at(span, &mapping_field, msg));
+                    return None;
+                }
+            };
+            let file_doc = errs.ok(Doc::parse(&resolved, &file_text))?;
+            (MappingOrigin::File(resolved), Some(file_doc))
+        }
+        Some((span, _)) => {
+            let msg = format!("expected `\"{BUILTIN_SF_TO_AD}\"`, a mapping file path, or [[flow.mapping]] tables");
+            errs.push(doc.error_at(span, &mapping_field, msg));
+            return None;
+        }
+    };
+
+    let inline = Part { doc, base: flow.clone() };
+    let file = mapping_doc.as_ref().map(|m| Part { doc: m, base: FieldPath::default() });
+    let mut name = None;
+    let in_file = |key: &str| -> bool { file.as_ref().is_some_and(|f| f.doc.get(&path(&[key])).is_some()) };
+    let (attrs_in_file, scope_in_file) = (in_file("source_attribute"), in_file("scope"));
+    if let Some(f) = &file {
+        name = errs.ok(f.doc.de_value::<RawMappingFile>(&root_value(f.doc)))?.name;
+        // scope and source attributes may come from the mapping file or from [flow], not both.
+        for (key, given) in [("source_attribute", attrs_in_file), ("scope", scope_in_file)] {
+            if given && doc.get(&flow.key(key)).is_some() {
+                let msg = format!("`{key}` is also given in the mapping file `{}`; give it in one place", f.doc.origin.display());
+                errs.push(doc.error(&flow.key(key), msg));
+            }
+        }
+    }
+    let mapping_part = file.as_ref().unwrap_or(&inline);
+    let attrs_part = if attrs_in_file { mapping_part } else { &inline };
+    let scope_part = if scope_in_file { mapping_part } else { &inline };
+
+    let mut mappings = read_entries::<AttributeMapping>(mapping_part, "mapping", errs);
+    let attrs = read_entries::<SourceAttributeConfig>(attrs_part, "source_attribute", errs);
+    let scope: Option<Option<ScopingFilter>> = errs.ok(scope_part.doc.de(&scope_part.base.key("scope")));
+    if let (MappingOrigin::Builtin(_), AccountStatusSource::EmplStatus, Some(ms)) = (&origin, account_status, &mut mappings) {
+        for (_, m) in ms.iter_mut().filter(|(_, m)| m.target == "accountDisabled") {
+            m.expression = Some(EMPL_STATUS_ACCOUNT_DISABLED.to_owned());
+        }
+    }
+    let (mappings, attrs, scope) = (mappings?, attrs?, scope?);
+
+    let attr_configs: Vec<SourceAttributeConfig> = attrs.iter().map(|(_, a)| a.clone()).collect();
+    let schema = match SourceSchema::new(Catalog::builtin().clone(), &attr_configs) {
+        Ok(s) => s,
+        Err(e) => {
+            errs.push(schema_error(attrs_part, &attrs, &e));
+            return None;
+        }
+    };
+    let mapping_configs: Vec<AttributeMapping> = mappings.iter().map(|(_, m)| m.clone()).collect();
+    let compiled = match CompiledMapping::compile(&mapping_configs, &schema) {
+        Ok(c) => Some(c),
+        Err(list) => {
+            for e in &list {
+                mapping_errors(mapping_part, &mappings, e, errs);
+            }
+            None
+        }
+    };
+    let compiled_scope = match &scope {
+        None => Some(CompiledScope::default()),
+        Some(filter) => match filter.compile(&schema) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let groups = scope_part.base.key("scope").key("groups").index(e.group.saturating_sub(1));
+                let field = if e.clause == 0 { groups } else { groups.key("clauses").index(e.clause - 1) };
+                errs.push(scope_part.doc.error(&field, e.to_string()));
+                None
+            }
+        },
+    };
+
+    Some(Flow {
+        mapping: MappingConfig { name, source_attributes: attr_configs, scope, mappings: mapping_configs },
+        origin,
+        schema,
+        compiled: compiled?,
+        scope: compiled_scope?,
+        time_zone: time_zone?,
+        actions: actions?,
+        prehire_lead_days,
+        onboarding_prehires: raw.onboarding_prehires.unwrap_or(false),
+        account_status,
+    })
+}
+
+fn builtin_doc(errs: &mut Errors) -> Option<Doc<'static>> {
+    errs.ok(Doc::parse(Path::new(BUILTIN_SF_TO_AD), SF_TO_AD_TOML))
+}
+
+/// Every table of the array `key` under the part, each deserialized on its
+/// own. `None` when any entry (or the array itself) is malformed.
+fn read_entries<T: serde::de::DeserializeOwned>(part: &Part<'_, '_>, key: &str, errs: &mut Errors) -> Option<Vec<(usize, T)>> {
+    let field = part.base.key(key);
+    let Some(value) = part.doc.get(&field) else { return Some(Vec::new()) };
+    let Some(array) = value.get_ref().as_array() else {
+        errs.push(part.doc.error_at(value.span(), &field, format!("expected an array of tables ([[{}]])", field.render())));
+        return None;
+    };
+    let mut out = Vec::with_capacity(array.len());
+    let mut ok = true;
+    for (i, entry) in array.iter().enumerate() {
+        match part.doc.de_value::<T>(entry) {
+            Ok(t) => out.push((i, t)),
+            Err(e) => {
+                errs.push(e);
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+fn load_actions(doc: &Doc<'_>, errs: &mut Errors, raw: Option<Vec<Spanned<String>>>) -> Option<Actions> {
+    let Some(list) = raw else {
+        return Some(Actions { create: true, update: true, disable: true, delete: false });
+    };
+    let mut a = Actions { create: false, update: false, disable: false, delete: false };
+    let mut ok = true;
+    for (i, item) in list.iter().enumerate() {
+        let slot = match item.get_ref().as_str() {
+            "create" => &mut a.create,
+            "update" => &mut a.update,
+            "disable" => &mut a.disable,
+            "delete" => &mut a.delete,
+            other => {
+                let msg = format!("unknown action `{other}`, expected a subset of `create`, `update`, `disable`, `delete`");
+                errs.push(doc.error_at(item.span(), &path(&["flow", "actions"]).index(i), msg));
+                ok = false;
+                continue;
+            }
+        };
+        if *slot {
+            let msg = format!("action `{}` is listed twice", item.get_ref());
+            errs.push(doc.error_at(item.span(), &path(&["flow", "actions"]).index(i), msg));
+            ok = false;
+        }
+        *slot = true;
+    }
+    ok.then_some(a)
+}
+
+/// Attach a schema error to the source attribute entry it names.
+fn schema_error(part: &Part<'_, '_>, attrs: &[(usize, SourceAttributeConfig)], e: &SchemaError) -> ConfigError {
+    let entry = |name: &str, nth: usize| {
+        attrs.iter().filter(|(_, a)| a.name == name).nth(nth).map(|(i, _)| part.base.key("source_attribute").index(*i))
+    };
+    let field = match e {
+        SchemaError::Duplicate(n) => entry(n, 1).map(|f| f.key("name")),
+        SchemaError::MissingPath(n) => entry(n, 0),
+        SchemaError::Path { attribute, .. } => entry(attribute, 0).map(|f| f.key("jsonpath")),
+        SchemaError::Catalog(_) | SchemaError::Unknown(_) => None,
+    };
+    part.doc.error(&field.unwrap_or_else(|| part.base.key("source_attribute")), e.to_string())
+}
+
+/// Attach a mapping error to its entry's line, and inside the expression
+/// where the error has a position.
+fn mapping_errors(part: &Part<'_, '_>, entries: &[(usize, AttributeMapping)], e: &MappingError, errs: &mut Errors) {
+    let entry = |target: &str, nth: usize| {
+        entries.iter().filter(|(_, m)| m.target == target).nth(nth).map(|(i, _)| part.base.key("mapping").index(*i))
+    };
+    let fallback = || part.base.key("mapping");
+    match e {
+        MappingError::Parse { target, expression, error } => {
+            let field = entry(target, 0).map_or_else(fallback, |f| f.key("expression"));
+            let cause = format!(
+                "mapping for `{target}`: expression `{expression}`: {error} (at byte {} of the expression)",
+                error.offset()
+            );
+            errs.push(at_expression(part, &field, expression, error.offset(), cause));
+        }
+        MappingError::Check { target, expression, errors } => {
+            let field = entry(target, 0).map_or_else(fallback, |f| f.key("expression"));
+            for c in errors {
+                let cause = format!(
+                    "mapping for `{target}`: expression `{expression}`: {} (at byte {} of the expression)",
+                    c.message, c.span.start
+                );
+                errs.push(at_expression(part, &field, expression, c.span.start, cause));
+            }
+        }
+        MappingError::DuplicateTarget(t) => {
+            let field = entry(t, 1).map_or_else(fallback, |f| f.key("target"));
+            errs.push(part.doc.error(&field, e.to_string()));
+        }
+        MappingError::Empty(t) => {
+            errs.push(part.doc.error(&entry(t, 0).unwrap_or_else(fallback), e.to_string()));
+        }
+    }
+}
+
+fn at_expression(part: &Part<'_, '_>, field: &FieldPath, expression: &str, offset: usize, cause: String) -> ConfigError {
+    match part.doc.get(field) {
+        Some(v) => {
+            let at = offset_in_string(part.doc.text, v.span(), expression, offset);
+            part.doc.error_at(at..at, field, cause)
+        }
+        None => part.doc.error(field, cause),
+    }
+}
+
+// ---------------------------------------------------------------- guard, escrow
+
+fn load_guard(doc: &Doc<'_>, errs: &mut Errors, raw: RawGuard) -> Guard {
+    let max_count = int_in(doc, errs, &path(&["guard", "max_count"]), raw.max_count, 0..=u32::MAX as i64, 500);
+    let max_share = match raw.max_share {
+        None => 0.2,
+        Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 1.0 => *s.get_ref(),
+        Some(s) => {
+            errs.push(doc.error_at(s.span(), &path(&["guard", "max_share"]), "must be a share in (0, 1], e.g. 0.2 for 20 %"));
+            0.2
+        }
+    };
+    Guard { max_count, max_share }
+}
+
+fn load_escrow(doc: &Doc<'_>, errs: &mut Errors, raw: RawEscrow) -> EscrowSettings {
+    let first_span = raw.first_retry.as_ref().map(Spanned::span);
+    let first_retry = duration(doc, errs, &path(&["escrow", "first_retry"]), raw.first_retry, Duration::from_secs(60));
+    let max_retry = duration(doc, errs, &path(&["escrow", "max_retry"]), raw.max_retry, Duration::from_secs(6 * 3600));
+    if first_retry > max_retry {
+        let field = path(&["escrow", "first_retry"]);
+        let e = match first_span {
+            Some(span) => doc.error_at(span, &field, "must not exceed `escrow.max_retry`"),
+            None => doc.error(&field, "the default (1m) exceeds `escrow.max_retry`"),
+        };
+        errs.push(e);
+    }
+    let flag_after = int_in(doc, errs, &path(&["escrow", "flag_after"]), raw.flag_after, 1..=10_000, 10);
+    EscrowSettings { first_retry, max_retry, flag_after }
+}
+
+// ---------------------------------------------------------------- scalars
+
+fn int_in(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    field: &FieldPath,
+    raw: Option<Spanned<i64>>,
+    range: std::ops::RangeInclusive<i64>,
+    default: u32,
+) -> u32 {
+    let Some(v) = raw else { return default };
+    match u32::try_from(*v.get_ref()) {
+        Ok(n) if range.contains(v.get_ref()) => n,
+        _ => {
+            let msg = format!("{} is out of range {}..={}", v.get_ref(), range.start(), range.end());
+            errs.push(doc.error_at(v.span(), field, msg));
+            default
+        }
+    }
+}
+
+/// `"90s"`, `"1m"`, `"6h"`, `"1h 30m"` (jiff's friendly format) or ISO 8601 (`"PT40M"`); positive.
+fn duration(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: Option<Spanned<String>>, default: Duration) -> Duration {
+    let Some(v) = raw else { return default };
+    let parsed = v.get_ref().parse::<jiff::SignedDuration>().map_err(|e| e.to_string()).and_then(|d| {
+        if d.is_positive() { Duration::try_from(d).map_err(|e| e.to_string()) } else { Err("must be positive".into()) }
+    });
+    match parsed {
+        Ok(d) => d,
+        Err(cause) => {
+            let msg = format!("invalid duration `{}` (write e.g. \"90s\", \"1m\", \"6h\"): {cause}", v.get_ref());
+            errs.push(doc.error_at(v.span(), field, msg));
+            default
+        }
+    }
+}

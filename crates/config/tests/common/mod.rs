@@ -1,0 +1,79 @@
+//! Shared fixtures: a minimal valid config (no expressions) and helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use hrsync_config::{Config, ConfigErrors};
+
+/// The password the tests put in the environment; must never appear in output.
+pub const PASSWORD: &str = "s3cr3t-Pa55word-never-shown";
+pub const PASSWORD_VAR: &str = "HRSYNC_CONFIG_TEST_PASSWORD";
+
+/// Line numbers matter: cases replace whole lines by number.
+pub const BASE: &str = r#"[source]
+url = "https://api4.successfactors.com"
+company_id = "ACME"
+page_size = 500
+timeout = "120s"
+
+[source.auth]
+method = "basic"
+username = "sfapi"
+password_env = "HRSYNC_CONFIG_TEST_PASSWORD"
+
+[target]
+kind = "embedded"
+path = "target.sqlite"
+
+[flow]
+time_zone = "Europe/Berlin"
+actions = ["create", "update", "disable"]
+
+[[flow.mapping]]
+target = "employeeID"
+default = "none"
+
+[escrow]
+first_retry = "1m"
+max_retry = "6h"
+"#;
+
+/// Every test calls this first, so the variable is set before any test reads
+/// the environment (set_var races with concurrent reads).
+pub fn setup() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: runs once, before any test in this binary reads the environment.
+        unsafe { std::env::set_var("HRSYNC_SF_PASSWORD", PASSWORD) };
+        unsafe { std::env::set_var(PASSWORD_VAR, PASSWORD) };
+    });
+}
+
+/// `BASE` with 1-based lines replaced (a replacement may span several lines).
+pub fn with_lines(replacements: &[(usize, &str)]) -> String {
+    BASE.lines()
+        .enumerate()
+        .map(|(i, l)| replacements.iter().find(|(n, _)| *n == i + 1).map_or(l, |(_, r)| *r))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A fresh directory for files a test writes.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hrsync-config-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(text, Path::new("/etc/hrsync/hrsync.toml"))
+}
+
+pub fn errors(text: &str) -> ConfigErrors {
+    match parse(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e,
+    }
+}

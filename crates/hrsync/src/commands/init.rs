@@ -1,0 +1,28 @@
+//! `hrsync init`: write a commented starter config and, beside it, an
+//! editable copy of the default SuccessFactors-to-AD mapping.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `hrsync init`.
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// Config file to write; the mapping copy (hrsync-mapping.toml) goes beside it.
+    #[arg(default_value = "hrsync.toml")]
+    path: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
+    let written = hrsync_config::write_starter(&args.path, args.force)?;
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "Set HRSYNC_SF_PASSWORD (or switch to password_file), adjust [source] and [flow], \
+then check the config with `hrsync plan`."
+    );
+    Ok(ExitCode::SUCCESS)
+}
