@@ -40,7 +40,31 @@ pub struct Flow {
     pub scope: Option<CompiledScope>,
 }
 
+/// A mapping that does not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Mapping(Vec<hrsync_mapping::MappingError>),
+    #[error(transparent)]
+    Scope(#[from] hrsync_mapping::scope::ScopeError),
+    #[error(transparent)]
+    Schema(#[from] hrsync_mapping::SchemaError),
+}
+
 impl Flow {
+    /// Compile a mapping against a source schema: the mapped attributes'
+    /// paths, the expressions (with static checks) and the scoping filter.
+    pub fn compile(schema: &hrsync_mapping::SourceSchema, config: &hrsync_mapping::MappingConfig) -> Result<Flow, FlowError> {
+        let mapping = CompiledMapping::compile(&config.mappings, schema).map_err(FlowError::Mapping)?;
+        let scope = config.scope.as_ref().map(|s| s.compile(schema)).transpose()?;
+        let mut names: Vec<&str> = mapping.referenced_attributes();
+        if let Some(s) = &config.scope {
+            names.extend(s.attributes());
+        }
+        let source = schema.compile(names)?;
+        Ok(Flow { source, mapping, scope })
+    }
+
     /// The `$expand` list: what the mapped attributes need plus what the
     /// lifecycle rule reads (employment status codes, users, termination info).
     pub fn expand(&self) -> Vec<String> {
@@ -142,6 +166,26 @@ pub struct CycleReport {
     pub duration_ms: u64,
     pub status: String,
     pub message: Option<String>,
+    /// The first URL of every query sent (later pages follow `__next`).
+    pub queries: Vec<String>,
+    /// Per-worker detail: filled by [`Engine::plan`] and [`Engine::on_demand`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<LogEntry>,
+}
+
+impl CycleReport {
+    /// Workers per second over the cycle's wall time.
+    pub fn rate(&self) -> f64 {
+        if self.duration_ms == 0 { 0.0 } else { self.workers as f64 * 1000.0 / self.duration_ms as f64 }
+    }
+}
+
+/// Whether a cycle writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Apply,
+    /// Read the source and the target, decide, write nothing anywhere.
+    DryRun,
 }
 
 /// Randomness for `RandomString`/`Guid` in mappings: seeded from the clock
@@ -168,7 +212,10 @@ struct TargetUniqueness<'a> {
 
 impl Uniqueness for TargetUniqueness<'_> {
     fn is_taken(&self, candidate: &str) -> Result<bool, String> {
-        let handle = tokio::runtime::Handle::current();
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return Err("SelectUniqueValue needs the multi-threaded tokio runtime to ask the target".into());
+        }
         tokio::task::block_in_place(|| handle.block_on(self.target.is_taken(&self.attribute, candidate, None)))
             .map_err(|e| e.to_string())
     }
@@ -183,6 +230,9 @@ pub struct Engine<S: Store, T: Target> {
     clock: Arc<dyn Clock + Send + Sync>,
     settings: Settings,
     random: SplitMix,
+    mode: Mode,
+    /// Collect per-worker log entries into the report (plan, on-demand).
+    detail: bool,
 }
 
 /// A deprovisioning held until the end of the cycle.
@@ -196,7 +246,7 @@ struct Held {
 impl<S: Store, T: Target> Engine<S, T> {
     pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
         let seed = clock.now().as_nanosecond() as u64;
-        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix(seed) }
+        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix(seed), mode: Mode::Apply, detail: false }
     }
 
     pub fn store(&self) -> &S {
@@ -210,20 +260,50 @@ impl<S: Store, T: Target> Engine<S, T> {
     /// Run one cycle. `Incremental` falls back to a full read when no
     /// watermark exists yet.
     pub async fn run_cycle(&mut self, requested: CycleKind) -> Result<CycleReport, EngineError> {
+        self.mode = Mode::Apply;
+        self.detail = false;
+        self.cycle(requested, None).await
+    }
+
+    /// A dry run: what a cycle (or, with `person`, provisioning that one
+    /// worker) would do. Reads SuccessFactors and the target; writes nothing
+    /// to either, nor to the store. The report's `details` hold one entry per
+    /// worker with its steps and attribute changes.
+    pub async fn plan(&mut self, requested: CycleKind, person: Option<&str>) -> Result<CycleReport, EngineError> {
+        self.mode = Mode::DryRun;
+        self.detail = true;
+        let r = self.cycle(requested, person).await;
+        self.mode = Mode::Apply;
+        r
+    }
+
+    /// Provision one worker now, whatever the watermark, and report every
+    /// step. Does not move the watermark.
+    pub async fn on_demand(&mut self, person: &str) -> Result<CycleReport, EngineError> {
+        self.mode = Mode::Apply;
+        self.detail = true;
+        self.cycle(CycleKind::OnDemand, Some(person)).await
+    }
+
+    async fn cycle(&mut self, requested: CycleKind, person: Option<&str>) -> Result<CycleReport, EngineError> {
         let started = Instant::now();
         let now = self.clock.now();
-        self.store.abort_running_cycles(now)?;
+        let dry = self.mode == Mode::DryRun;
+        if !dry {
+            self.store.abort_running_cycles(now)?;
+        }
         let watermark = self.store.watermark(&self.settings.watermark_scope)?;
-        let kind = match (requested, watermark) {
-            (CycleKind::Incremental, None) => CycleKind::Full,
-            (k, _) => k,
+        let kind = match (requested, watermark, person) {
+            (_, _, Some(_)) => CycleKind::OnDemand,
+            (CycleKind::Incremental, None, None) => CycleKind::Full,
+            (k, _, None) => k,
         };
         let overlap = jiff::SignedDuration::try_from(self.settings.overlap).unwrap_or_default();
         let window = match (kind, watermark) {
             (CycleKind::Incremental, Some(w)) => Some((w.checked_sub(overlap).unwrap_or(w), now)),
             _ => None,
         };
-        let cycle = self.store.begin_cycle(kind, window, now)?;
+        let cycle = if dry { 0 } else { self.store.begin_cycle(kind, window, now)? };
         let mut report = CycleReport {
             cycle_id: cycle,
             kind: format!("{kind:?}").to_lowercase(),
@@ -232,7 +312,20 @@ impl<S: Store, T: Target> Engine<S, T> {
             ..Default::default()
         };
         let mut held = Vec::new();
-        let result = self.read_and_process(cycle, kind, window, now, &mut report, &mut held).await;
+        let result = self.read_and_process(cycle, kind, window, person, now, &mut report, &mut held).await;
+        if dry {
+            report.duration_ms = started.elapsed().as_millis() as u64;
+            result?;
+            if let Some(msg) = self.apply_held(cycle, held, now, &mut report).await? {
+                report.status = "guarded".into();
+                report.message = Some(msg);
+            } else {
+                report.status = "planned".into();
+            }
+            return Ok(report);
+        }
+        // An on-demand run provisions one worker; it never moves the watermark.
+        let advance_ok = kind != CycleKind::OnDemand;
         let (status, message, advance) = match result {
             Err(e) => {
                 let msg = e.to_string();
@@ -242,9 +335,9 @@ impl<S: Store, T: Target> Engine<S, T> {
             Ok(()) => match self.apply_held(cycle, held, now, &mut report).await? {
                 Some(guard_msg) => (CycleStatus::Guarded, Some(guard_msg), false),
                 None if report.counts.get("failed").copied().unwrap_or(0) > 0 => {
-                    (CycleStatus::CompletedWithErrors, None, true)
+                    (CycleStatus::CompletedWithErrors, None, advance_ok)
                 }
-                None => (CycleStatus::Completed, None, true),
+                None => (CycleStatus::Completed, None, advance_ok),
             },
         };
         self.finish(cycle, &mut report, started, status, message, now, advance)?;
@@ -295,21 +388,27 @@ impl<S: Store, T: Target> Engine<S, T> {
         cycle: CycleId,
         kind: CycleKind,
         window: Option<(Timestamp, Timestamp)>,
+        person: Option<&str>,
         now: Timestamp,
         report: &mut CycleReport,
         held: &mut Vec<Held>,
     ) -> Result<(), EngineError> {
         // Workers due for a retry or a wake-up are read by id whatever the window.
-        let mut extra: Vec<String> = self.store.due_escrows(now, 10_000)?.into_iter().map(|e| e.person_id).collect();
-        extra.extend(self.store.due_wakeups(now)?.into_iter().map(|w| w.person_id));
+        let mut extra: Vec<String> = Vec::new();
+        if person.is_none() {
+            extra.extend(self.store.due_escrows(now, 10_000)?.into_iter().map(|e| e.person_id));
+            extra.extend(self.store.due_wakeups(now)?.into_iter().map(|w| w.person_id));
+        }
         extra.sort();
         extra.dedup();
 
-        let filters: Vec<Filter> = match (kind, window) {
-            (CycleKind::Incremental, Some((from, to))) => {
+        let filters: Vec<Filter> = match (kind, window, person) {
+            (_, _, Some(id)) => vec![filter::person(id)],
+            (CycleKind::Incremental, Some((from, to)), None) => {
                 let delta = filter::delta(from, to);
                 let probe = self.query(delta.clone(), now);
                 report.requests += 1;
+                report.queries.push(format!("{}/$count", probe.relative_url()));
                 if self.sf.count(&probe).await? == 0 {
                     vec![]
                 } else {
@@ -321,6 +420,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         let mut seen: HashSet<String> = HashSet::new();
         for f in filters {
             let query = self.query(f, now);
+            report.queries.push(query.relative_url());
             let sf = Arc::clone(&self.sf);
             let mut pages = sf.persons(&query)?;
             while let Some(page) = pages.next_page().await? {
@@ -337,6 +437,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         for chunk in extra.chunks(50) {
             let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let query = self.query(Filter::is_in("personIdExternal", ids.iter().copied()), now);
+            report.queries.push(query.relative_url());
             let sf = Arc::clone(&self.sf);
             let mut pages = sf.persons(&query)?;
             while let Some(page) = pages.next_page().await? {
@@ -344,7 +445,9 @@ impl<S: Store, T: Target> Engine<S, T> {
                 self.process_batch(cycle, page.records, now, false, report, held).await?;
             }
         }
-        self.store.clear_wakeups(&seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
+        if self.mode == Mode::Apply && person.is_none() {
+            self.store.clear_wakeups(&seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
+        }
         Ok(())
     }
 
@@ -378,7 +481,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 WorkerResult::PrehireRequery(start) => prehires.entry(start).or_default().push(pid),
             }
         }
-        self.store.commit(cycle, &outcomes)?;
+        self.record(cycle, outcomes, report)?;
         // Pre-hires: SuccessFactors returns little before the start date; read
         // them again as of their start date, as Entra does.
         for (start, ids) in prehires {
@@ -386,6 +489,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 let f = filter::prehire(&chunk.iter().map(String::as_str).collect::<Vec<_>>(), self.settings.onboarding_prehires);
                 let mut query = self.query(f, now);
                 query.as_of = Some(start);
+                report.queries.push(query.relative_url());
                 let sf = Arc::clone(&self.sf);
             let mut pages = sf.persons(&query)?;
                 while let Some(page) = pages.next_page().await? {
@@ -572,6 +676,9 @@ impl<S: Store, T: Target> Engine<S, T> {
         };
         let plan = plan::plan(&worker, &existing, self.settings.actions);
         let action = plan.action().to_owned();
+        if self.mode == Mode::DryRun {
+            return Ok(self.dry_run(pid, plan, state, steps, held));
+        }
         let mut exported = state.account.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
         let modified: Vec<hrsync_store::AttributeChange>;
         let account = match plan {
@@ -617,6 +724,44 @@ impl<S: Store, T: Target> Engine<S, T> {
         Ok((action, account, target_id, modified))
     }
 
+    /// What `plan` reports for a decided worker, without touching anything.
+    fn dry_run(
+        &self,
+        pid: &str,
+        plan: Plan,
+        state: &WorkerState,
+        steps: &mut Vec<Step>,
+        held: &mut Vec<Held>,
+    ) -> (String, Option<Account>, Option<String>, Vec<hrsync_store::AttributeChange>) {
+        let action = plan.action().to_owned();
+        match plan {
+            Plan::Create { attributes } => {
+                steps.push(step("export", "planned", format!("would create with {} attributes", attributes.len())));
+                let modified = attributes
+                    .into_iter()
+                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k, old: Value::Null, new: v })
+                    .collect();
+                (action, None, None, modified)
+            }
+            Plan::Update { target_id, changes, join } => {
+                steps.push(step("export", "planned", format!("would update {} attributes{}", changes.len(), if join { " and join" } else { "" })));
+                let modified = changes.into_iter().map(|c| hrsync_store::AttributeChange { attribute: c.attribute, old: c.old, new: c.new }).collect();
+                (action, None, Some(target_id), modified)
+            }
+            p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
+                if let Some(account) = state.account.clone() {
+                    held.push(Held { person_id: pid.to_owned(), plan: p, account: account.clone(), steps: steps.clone() });
+                    return ("held".into(), None, Some(account.target_id), vec![]);
+                }
+                ("skip".into(), None, None, vec![])
+            }
+            Plan::Skip { reason, target_id } => {
+                steps.push(step("export", "skipped", reason));
+                ("skip".into(), None, target_id, vec![])
+            }
+        }
+    }
+
     /// Apply held disables/deletes unless they exceed the guard; returns the
     /// guard's message when it stopped them.
     async fn apply_held(&mut self, cycle: CycleId, held: Vec<Held>, now: Timestamp, report: &mut CycleReport) -> Result<Option<String>, EngineError> {
@@ -638,6 +783,20 @@ impl<S: Store, T: Target> Engine<S, T> {
             return Ok(Some(msg));
         }
         let mut outcomes = Vec::new();
+        if self.mode == Mode::DryRun {
+            for h in held {
+                let (action, detail) = match &h.plan {
+                    Plan::Disable { .. } => ("disable", "would disable"),
+                    _ => ("delete", "would delete"),
+                };
+                let mut steps = h.steps;
+                steps.push(step("export", "planned", detail.into()));
+                *report.counts.entry(action.to_owned()).or_default() += 1;
+                let log = log_entry(now, action, "planned", Some(h.account.target_id.clone()), steps, vec![], None);
+                report.details.push(LogEntry { person_id: h.person_id, ..log });
+            }
+            return Ok(None);
+        }
         for h in held {
             let (result, action) = match &h.plan {
                 Plan::Disable { target_id } => (self.target.disable(target_id).await, "disable"),
@@ -666,8 +825,26 @@ impl<S: Store, T: Target> Engine<S, T> {
             *report.counts.entry(counted.to_owned()).or_default() += 1;
             outcomes.push(outcome);
         }
-        self.store.commit(cycle, &outcomes)?;
+        self.record(cycle, outcomes, report)?;
         Ok(None)
+    }
+}
+
+impl<S: Store, T: Target> Engine<S, T> {
+    /// Commit outcomes (apply mode) and keep their log entries for the report
+    /// when detail is on.
+    fn record(&mut self, cycle: CycleId, outcomes: Vec<StoreOutcome>, report: &mut CycleReport) -> Result<(), EngineError> {
+        if self.detail {
+            for o in &outcomes {
+                if let Some(log) = &o.log {
+                    report.details.push(LogEntry { person_id: o.person_id.clone(), cycle_id: cycle, ..log.clone() });
+                }
+            }
+        }
+        if self.mode == Mode::Apply {
+            self.store.commit(cycle, &outcomes)?;
+        }
+        Ok(())
     }
 }
 

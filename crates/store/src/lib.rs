@@ -152,7 +152,7 @@ pub struct Step {
 }
 
 /// The provisioning log entry of one worker in one cycle.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogEntry {
     pub id: i64,
     pub cycle_id: CycleId,

@@ -1,0 +1,310 @@
+//! End to end: the emulator's seeded population and HR events, synced by
+//! the engine into the embedded target, with the SQLite store. Assertions
+//! read the target's objects, the store's log and the emulator's request log.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+
+use common::{DAY_MS, Harness, attr, by_employee, one};
+use hrsync_store::{CycleKind, LogQuery, Store};
+use sf_emulator::events::HrEvent;
+use sf_emulator::model::{Scenario, UserStatus};
+
+fn expected_user(h: &Harness, person: &str) -> String {
+    let p = h.emu.worker(person).expect("person exists");
+    let i = p.current_employment().expect("an employment");
+    p.employments[i].user_id.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_sync_provisions_every_seeded_scenario() {
+    let h = Harness::start(600, 11).await;
+    let mut engine = h.engine();
+    let report = engine.run_cycle(CycleKind::Full).await.expect("cycle runs");
+    assert_eq!(report.status, "completed", "{report:?}");
+    let scenarios = h.emu.scenarios();
+
+    let objects = engine.target().all().expect("list");
+    let ids: Vec<&str> = objects.iter().filter_map(|o| attr(o, "employeeID")).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no worker has two accounts");
+    let sams: HashSet<&str> = objects.iter().filter_map(|o| attr(o, "sAMAccountName")).collect();
+    assert_eq!(sams.len(), objects.len(), "sAMAccountName unique");
+
+    let mut checked = BTreeMap::new();
+    for (scenario, persons) in &scenarios {
+        for person in persons.iter().take(8) {
+            let found = by_employee(&engine, person).await;
+            match scenario {
+                // Seeded pre-hires start 5..60 days out; the default lead time
+                // is 14 days, so some are created and some wait.
+                Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding => {
+                    let p = h.emu.worker(person).expect("person");
+                    let start = p.employments[0].start as i64 * DAY_MS;
+                    if start - h.clock.ms() > 15 * DAY_MS {
+                        assert!(found.is_empty(), "{person} ({scenario:?}) starts later than the lead time: {found:?}");
+                    } else if start - h.clock.ms() < 13 * DAY_MS {
+                        assert_eq!(found.len(), 1, "{person} ({scenario:?}) starts within the lead time");
+                        assert_eq!(attr(&found[0], "employeeNumber"), Some(p.employments[0].user_id.as_str()));
+                    }
+                }
+                Scenario::Terminated | Scenario::TerminationInfoNull => {
+                    assert_eq!(found.len(), 1, "{person} ({scenario:?})");
+                    assert_eq!(attr(&found[0], "accountDisabled"), Some("True"), "{person} ({scenario:?}) is disabled");
+                }
+                _ => {
+                    assert_eq!(found.len(), 1, "{person} ({scenario:?})");
+                    let o = &found[0];
+                    assert_eq!(attr(o, "accountDisabled"), Some("False"), "{person} ({scenario:?}) is enabled");
+                    // Rehire, conversion, global assignment, concurrent jobs:
+                    // the active home employment, not the first in the array.
+                    assert_eq!(attr(o, "employeeNumber"), Some(expected_user(&h, person).as_str()), "{person} ({scenario:?}) userId");
+                    if matches!(scenario, Scenario::PaidLeave | Scenario::UnpaidLeave) {
+                        let want = if *scenario == Scenario::PaidLeave { "P" } else { "U" };
+                        assert_eq!(attr(o, "extensionAttribute2"), Some(want), "{person} leave status");
+                    }
+                }
+            }
+            *checked.entry(format!("{scenario:?}")).or_insert(0) += 1;
+        }
+    }
+    for s in ["Active", "Terminated", "TerminationInfoNull", "Rehire", "Conversion", "GlobalAssignment", "ConcurrentJobs", "PaidLeave", "UnpaidLeave"] {
+        assert!(checked.get(s).copied().unwrap_or(0) > 0, "population has {s}: {checked:?}");
+    }
+
+    // Every worker was logged in this cycle.
+    let log = engine.store().log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() }).expect("log");
+    assert_eq!(log.len() as u64, report.workers);
+    assert!(log.iter().any(|e| e.action == "create" && !e.modified.is_empty()));
+
+    // A second full cycle changes nothing.
+    h.advance_ms(60_000);
+    let again = engine.run_cycle(CycleKind::Full).await.expect("second cycle");
+    assert_eq!(again.counts.get("create"), None, "{again:?}");
+    assert_eq!(again.counts.get("update"), None, "{again:?}");
+    assert_eq!(engine.target().all().expect("list").len(), objects.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_cycle_applies_hr_events_with_a_handful_of_requests() {
+    let h = Harness::start(300, 5).await;
+    let mut engine = h.engine();
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    let scenarios = h.emu.scenarios();
+    let active: Vec<String> = scenarios[&Scenario::Active].clone();
+    let terminated = scenarios[&Scenario::Terminated][0].clone();
+
+    h.advance_ms(60_000);
+    let hire = h
+        .emu
+        .apply(&HrEvent::Hire { person_id_external: Some("900001".into()), first_name: Some("Zoë".into()), last_name: Some("O'Brien".into()), start_date: None, company: None, manager_id: None })
+        .expect("hire");
+    h.emu
+        .apply(&HrEvent::Transfer { person_id_external: active[0].clone(), effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some("Chief Tester".into()) })
+        .expect("transfer");
+    h.emu
+        .apply(&HrEvent::NameChange { person_id_external: active[1].clone(), effective: None, first_name: None, last_name: Some("Renamed-Müller".into()), preferred_name: None })
+        .expect("name change");
+    h.emu.apply(&HrEvent::Leave { person_id_external: active[2].clone(), paid: false, from: h.day(0), to: None }).expect("leave");
+    h.emu.apply(&HrEvent::Terminate { person_id_external: active[3].clone(), last_day: h.day(-1), user_id: None }).expect("terminate");
+    let rehire = h.emu.apply(&HrEvent::Rehire { person_id_external: terminated.clone(), start_date: None }).expect("rehire");
+    let conversion = h.emu.apply(&HrEvent::Convert { person_id_external: active[4].clone(), start_date: None }).expect("convert");
+    h.emu
+        .apply(&HrEvent::EmailChange { person_id_external: active[5].clone(), email_type: "B".into(), address: Some("new.address@example.com".into()), is_primary: Some(true) })
+        .expect("email");
+    let sam_before = attr(&one(&engine, &active[1]).await, "sAMAccountName").map(str::to_owned);
+
+    h.advance_ms(60_000);
+    h.emu.clear_requests();
+    let report = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(report.kind, "incremental");
+    assert_eq!(report.status, "completed", "{report:?}");
+    let requests = h.emu.requests();
+    assert!(requests.len() <= 4, "a $count probe and a page or two, not a full read: {:?}", requests.iter().map(|r| &r.url).collect::<Vec<_>>());
+    assert!(report.workers >= 8 && report.workers < 40, "only changed workers were read: {report:?}");
+
+    let new = one(&engine, &hire.person_id_external).await;
+    assert_eq!(attr(&new, "givenName"), Some("Zoë"));
+    assert_eq!(attr(&new, "sn"), Some("O'Brien"));
+    assert_eq!(attr(&new, "accountDisabled"), Some("False"));
+    assert_eq!(attr(&one(&engine, &active[0]).await, "title"), Some("Chief Tester"));
+    let renamed = one(&engine, &active[1]).await;
+    assert_eq!(attr(&renamed, "sn"), Some("Renamed-Müller"));
+    assert_eq!(attr(&renamed, "sAMAccountName").map(str::to_owned), sam_before, "create-only attributes keep their value");
+    let on_leave = one(&engine, &active[2]).await;
+    assert_eq!(attr(&on_leave, "accountDisabled"), Some("False"), "leave keeps the account enabled");
+    assert_eq!(attr(&on_leave, "extensionAttribute2"), Some("U"));
+    assert_eq!(attr(&one(&engine, &active[3]).await, "accountDisabled"), Some("True"), "terminated yesterday");
+    let rehired = one(&engine, &terminated).await;
+    assert_eq!(attr(&rehired, "accountDisabled"), Some("False"), "rehire re-enables the same account");
+    assert_eq!(attr(&rehired, "employeeNumber"), rehire.user_id.as_deref());
+    let converted = one(&engine, &active[4]).await;
+    assert_eq!(attr(&converted, "employeeNumber"), conversion.user_id.as_deref(), "conversion: the new employment's user");
+    assert_eq!(attr(&converted, "accountDisabled"), Some("False"));
+    assert_eq!(attr(&one(&engine, &active[5]).await, "mail"), Some("new.address@example.com"));
+
+    // The log says what changed, old -> new.
+    let log = engine.store().log(&LogQuery { person_id: Some(active[0].clone()), ..Default::default() }).expect("log");
+    let update = log.iter().find(|e| e.action == "update").expect("an update entry");
+    assert!(update.modified.iter().any(|c| c.attribute == "title" && c.new == "Chief Tester"), "{update:?}");
+
+    // Nothing changed since: the next cycle is the $count probe alone.
+    h.advance_ms(60_000);
+    h.emu.clear_requests();
+    let idle = engine.run_cycle(CycleKind::Incremental).await.expect("idle cycle");
+    assert_eq!(idle.workers, 0, "{idle:?}");
+    let requests = h.emu.requests();
+    assert_eq!(requests.len(), 1, "{:?}", requests.iter().map(|r| &r.url).collect::<Vec<_>>());
+    assert!(requests[0].url.contains("$count"), "{}", requests[0].url);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn termination_disables_at_the_end_of_the_last_day_in_the_company_time_zone() {
+    let mut h = Harness::start(60, 3).await;
+    h.settings.time_zone = jiff::tz::TimeZone::get("America/Los_Angeles").expect("tz");
+    let mut engine = h.engine();
+    // 2026-11-24T10:00Z is 02:00 in Los Angeles, still 2026-11-24 there.
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    let person = h.emu.scenarios()[&Scenario::Active][0].clone();
+    h.advance_ms(60_000);
+    h.emu.apply(&HrEvent::Terminate { person_id_external: person.clone(), last_day: "2026-11-24".into(), user_id: None }).expect("terminate");
+
+    // 23:30 in Los Angeles on the last day (07:30Z next day): still working.
+    h.set_ms(common::T0_MS + 21 * 3_600_000 + 30 * 60_000);
+    engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(attr(&one(&engine, &person).await, "accountDisabled"), Some("False"), "not a day early");
+    assert!(engine.store().next_wakeup().expect("wakeup").is_some(), "a wake-up is scheduled for the end of the day");
+
+    // 00:30 the next day in Los Angeles: no SuccessFactors change since, the
+    // wake-up alone brings the worker back.
+    h.set_ms(common::T0_MS + 22 * 3_600_000 + 30 * 60_000);
+    let report = engine.run_cycle(CycleKind::Incremental).await.expect("wake-up cycle");
+    assert_eq!(attr(&one(&engine, &person).await, "accountDisabled"), Some("True"), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn future_dated_change_is_applied_when_it_becomes_effective() {
+    let h = Harness::start(60, 4).await;
+    let mut engine = h.engine();
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    let person = h.emu.scenarios()[&Scenario::Active][1].clone();
+    let before = attr(&one(&engine, &person).await, "title").map(str::to_owned);
+    h.advance_ms(60_000);
+    let mut set = serde_json::Map::new();
+    set.insert("jobTitle".into(), "Future Title".into());
+    h.emu
+        .apply(&HrEvent::FutureDatedChange { person_id_external: person.clone(), effective: h.day(3), entity: "EmpJob".into(), set })
+        .expect("future change");
+    h.advance_ms(60_000);
+    engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(attr(&one(&engine, &person).await, "title").map(str::to_owned), before, "not yet effective");
+
+    h.advance_ms(3 * DAY_MS);
+    engine.run_cycle(CycleKind::Incremental).await.expect("on the day");
+    assert_eq!(attr(&one(&engine, &person).await, "title"), Some("Future Title"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prehires_are_provisioned_within_the_lead_time_and_onboarding_can_be_scoped_out() {
+    let mut h = Harness::start(40, 6).await;
+    h.settings.onboarding_prehires = false;
+    h.settings.prehire_lead_days = 10;
+    let mut engine = h.engine();
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    h.advance_ms(60_000);
+    for (id, days, status) in [("800001", 5, UserStatus::Active), ("800002", 5, UserStatus::ActiveExternalSuite), ("800003", 20, UserStatus::Inactive)] {
+        h.emu
+            .apply(&HrEvent::PreHire { person_id_external: Some(id.into()), first_name: Some("Pre".into()), last_name: Some(format!("Hire{id}")), start_date: h.day(days), status, company: None })
+            .expect("pre-hire");
+    }
+    h.advance_ms(60_000);
+    let report = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    let soon = one(&engine, "800001").await;
+    assert_eq!(attr(&soon, "sn"), Some("Hire800001"), "read as of the start date");
+    assert!(by_employee(&engine, "800002").await.is_empty(), "Onboarding pre-hire scoped out: {report:?}");
+    assert!(by_employee(&engine, "800003").await.is_empty(), "starts after the lead time");
+
+    // Ten days before the start date the wake-up provisions it, with no HR change.
+    h.advance_ms(11 * DAY_MS);
+    engine.run_cycle(CycleKind::Incremental).await.expect("lead-time wake-up");
+    assert_eq!(by_employee(&engine, "800003").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_the_changes_and_writes_nothing() {
+    let h = Harness::start(50, 8).await;
+    let mut engine = h.engine();
+    let plan = engine.plan(CycleKind::Full, None).await.expect("plan");
+    assert!(plan.counts.get("create").copied().unwrap_or(0) > 20, "{:?}", plan.counts);
+    let create = plan.details.iter().find(|d| d.action == "create").expect("a create");
+    assert!(create.modified.iter().any(|c| c.attribute == "employeeID" && c.new == create.person_id.as_str()), "{create:?}");
+    assert!(engine.target().all().expect("list").is_empty(), "plan created nothing");
+    assert!(engine.store().cycles(10).expect("cycles").is_empty(), "plan recorded no cycle");
+    assert_eq!(engine.store().watermark("successfactors:PerPerson").expect("wm"), None);
+
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    let person = h.emu.scenarios()[&Scenario::Active][0].clone();
+    h.advance_ms(60_000);
+    h.emu
+        .apply(&HrEvent::Transfer { person_id_external: person.clone(), effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some("Planned Title".into()) })
+        .expect("transfer");
+    h.advance_ms(60_000);
+    let one_plan = engine.plan(CycleKind::Incremental, Some(&person)).await.expect("plan one");
+    assert_eq!(one_plan.details.len(), 1);
+    let d = &one_plan.details[0];
+    assert_eq!(d.action, "update");
+    assert!(d.modified.iter().any(|c| c.attribute == "title" && c.new == "Planned Title" && c.old != c.new), "{d:?}");
+    assert_ne!(attr(&one(&engine, &person).await, "title"), Some("Planned Title"), "still not applied");
+
+    // On demand applies it, and says each step.
+    let od = engine.on_demand(&person).await.expect("on demand");
+    assert_eq!(od.details.len(), 1);
+    let names: Vec<&str> = od.details[0].steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["import", "scope", "match", "export"], "{:?}", od.details[0].steps);
+    assert_eq!(attr(&one(&engine, &person).await, "title"), Some("Planned Title"));
+    assert!(od.queries[0].contains("personIdExternal"), "{:?}", od.queries);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_engine_keeps_its_joins_and_creates_no_duplicates() {
+    let h = Harness::start(80, 9).await;
+    {
+        let mut engine = h.engine();
+        engine.run_cycle(CycleKind::Full).await.expect("full");
+    }
+    let mut engine = h.engine();
+    let before = engine.target().all().expect("list").len();
+    h.advance_ms(60_000);
+    let report = engine.run_cycle(CycleKind::Full).await.expect("full after restart");
+    assert_eq!(report.counts.get("create"), None, "{report:?}");
+    assert_eq!(engine.target().all().expect("list").len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_under_faults_reaches_the_same_state() {
+    let clean = Harness::start(250, 12).await;
+    let mut engine = clean.engine();
+    engine.run_cycle(CycleKind::Full).await.expect("clean");
+    let want = snapshot(&engine);
+
+    let spec = "latency=20ms@0.1,429@0.1,503@0.05,drop@0.03".parse().expect("fault spec");
+    let faulty = Harness::start_with(sf_emulator::Emulator::builder().workers(250).seed(12).faults(spec).retry_after_secs(1)).await;
+    let mut engine = faulty.engine();
+    let report = engine.run_cycle(CycleKind::Full).await.expect("completes under faults");
+    assert_eq!(report.status, "completed", "{report:?}");
+    assert_eq!(snapshot(&engine), want);
+    let statuses: HashSet<u16> = faulty.emu.requests().iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&429) && statuses.contains(&503), "faults were injected: {statuses:?}");
+}
+
+/// employeeID -> the synced attributes (ids are the target's and differ).
+fn snapshot(engine: &common::TestEngine) -> BTreeMap<String, BTreeMap<String, serde_json::Value>> {
+    engine
+        .target()
+        .all()
+        .expect("list")
+        .into_iter()
+        .map(|o| (attr(&o, "employeeID").unwrap_or_default().to_owned(), o.attributes))
+        .collect()
+}
