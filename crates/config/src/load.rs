@@ -503,15 +503,22 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
     let attrs_part = if attrs_in_file { mapping_part } else { &inline };
     let scope_part = if scope_in_file { mapping_part } else { &inline };
 
-    let mut mappings = read_entries::<AttributeMapping>(mapping_part, "mapping", errs);
-    let attrs = read_entries::<SourceAttributeConfig>(attrs_part, "source_attribute", errs);
+    // Well-formed mapping entries are compiled even when others are not, so
+    // their problems show up in the same run.
+    let (mut mappings, mappings_ok) = read_entries::<AttributeMapping>(mapping_part, "mapping", errs);
+    let (attrs, attrs_ok) = read_entries::<SourceAttributeConfig>(attrs_part, "source_attribute", errs);
     let scope: Option<Option<ScopingFilter>> = errs.ok(scope_part.doc.de(&scope_part.base.key("scope")));
-    if let (MappingOrigin::Builtin(_), AccountStatusSource::EmplStatus, Some(ms)) = (&origin, account_status, &mut mappings) {
-        for (_, m) in ms.iter_mut().filter(|(_, m)| m.target == "accountDisabled") {
+    if let (MappingOrigin::Builtin(_), AccountStatusSource::EmplStatus) = (&origin, account_status) {
+        for (_, m) in mappings.iter_mut().filter(|(_, m)| m.target == "accountDisabled") {
             m.expression = Some(EMPL_STATUS_ACCOUNT_DISABLED.to_owned());
         }
     }
-    let (mappings, attrs, scope) = (mappings?, attrs?, scope?);
+    // Without every source attribute, references to the broken ones would be
+    // reported as unknown: stop here instead.
+    if !attrs_ok {
+        return None;
+    }
+    let scope = scope?;
 
     let attr_configs: Vec<SourceAttributeConfig> = attrs.iter().map(|(_, a)| a.clone()).collect();
     let schema = match SourceSchema::new(Catalog::builtin().clone(), &attr_configs) {
@@ -544,6 +551,9 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
         },
     };
 
+    if !mappings_ok {
+        return None;
+    }
     Some(Flow {
         mapping: MappingConfig { name, source_attributes: attr_configs, scope, mappings: mapping_configs },
         origin,
@@ -563,13 +573,13 @@ fn builtin_doc(errs: &mut Errors) -> Option<Doc<'static>> {
 }
 
 /// Every table of the array `key` under the part, each deserialized on its
-/// own. `None` when any entry (or the array itself) is malformed.
-fn read_entries<T: serde::de::DeserializeOwned>(part: &Part<'_, '_>, key: &str, errs: &mut Errors) -> Option<Vec<(usize, T)>> {
+/// own, with its index; and whether all of them (and the array) were well-formed.
+fn read_entries<T: serde::de::DeserializeOwned>(part: &Part<'_, '_>, key: &str, errs: &mut Errors) -> (Vec<(usize, T)>, bool) {
     let field = part.base.key(key);
-    let Some(value) = part.doc.get(&field) else { return Some(Vec::new()) };
+    let Some(value) = part.doc.get(&field) else { return (Vec::new(), true) };
     let Some(array) = value.get_ref().as_array() else {
         errs.push(part.doc.error_at(value.span(), &field, format!("expected an array of tables ([[{}]])", field.render())));
-        return None;
+        return (Vec::new(), false);
     };
     let mut out = Vec::with_capacity(array.len());
     let mut ok = true;
@@ -582,7 +592,7 @@ fn read_entries<T: serde::de::DeserializeOwned>(part: &Part<'_, '_>, key: &str, 
             }
         }
     }
-    ok.then_some(out)
+    (out, ok)
 }
 
 fn load_actions(doc: &Doc<'_>, errs: &mut Errors, raw: Option<Vec<Spanned<String>>>) -> Option<Actions> {
@@ -639,7 +649,9 @@ fn mapping_errors(part: &Part<'_, '_>, entries: &[(usize, AttributeMapping)], e:
         MappingError::Parse { target, expression, error } => {
             let field = entry(target, 0).map_or_else(fallback, |f| f.key("expression"));
             let cause = format!(
-                "mapping for `{target}`: expression `{expression}`: {error} (at byte {} of the expression)",
+                "mapping for `{target}`: expression `{}`: {} (at byte {} of the expression)",
+                compact(expression),
+                error.message(),
                 error.offset()
             );
             errs.push(at_expression(part, &field, expression, error.offset(), cause));
@@ -648,8 +660,10 @@ fn mapping_errors(part: &Part<'_, '_>, entries: &[(usize, AttributeMapping)], e:
             let field = entry(target, 0).map_or_else(fallback, |f| f.key("expression"));
             for c in errors {
                 let cause = format!(
-                    "mapping for `{target}`: expression `{expression}`: {} (at byte {} of the expression)",
-                    c.message, c.span.start
+                    "mapping for `{target}`: expression `{}`: {} (at byte {} of the expression)",
+                    compact(expression),
+                    c.message,
+                    c.span.start
                 );
                 errs.push(at_expression(part, &field, expression, c.span.start, cause));
             }
@@ -661,6 +675,17 @@ fn mapping_errors(part: &Part<'_, '_>, entries: &[(usize, AttributeMapping)], e:
         MappingError::Empty(t) => {
             errs.push(part.doc.error(&entry(t, 0).unwrap_or_else(fallback), e.to_string()));
         }
+    }
+}
+
+/// The expression on one line, shortened: messages stay readable, and the
+/// position points into the full text.
+fn compact(expression: &str) -> String {
+    const MAX: usize = 120;
+    let one_line = expression.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
     }
 }
 

@@ -1,0 +1,145 @@
+//! The typed output: values, defaults, resolved paths and secrets. These
+//! configs use only default-value mappings, so no expression is parsed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use hrsync_config::{AccountStatusSource, Actions, Config, MappingOrigin, TargetSettings};
+use hrsync_source_sf::Credentials;
+use secrecy::ExposeSecret;
+
+fn password(config: &Config) -> String {
+    match &config.source.client.credentials {
+        Credentials::Basic { password, .. } => password.expose_secret().to_owned(),
+    }
+}
+
+#[test]
+fn base_config_loads_with_values_and_defaults() {
+    setup();
+    let config = parse(BASE).expect("base config loads");
+    assert_eq!(config.source.client.base_url, "https://api4.successfactors.com");
+    assert_eq!(config.source.company_id, "ACME");
+    assert_eq!(config.source.page_size, 500);
+    assert_eq!(config.source.client.timeout, Duration::from_secs(120));
+    assert!(!config.source.client.danger_accept_invalid_certs, "TLS verification is on by default");
+    match &config.source.client.credentials {
+        Credentials::Basic { username, company_id, .. } => assert_eq!((username.as_str(), company_id.as_str()), ("sfapi", "ACME")),
+    }
+    assert_eq!(password(&config), PASSWORD);
+    assert_eq!(
+        config.target,
+        TargetSettings::Embedded { path: PathBuf::from("/etc/hrsync/target.sqlite"), unique: vec![] }
+    );
+    assert_eq!(config.flow.origin, MappingOrigin::Inline);
+    assert_eq!(config.flow.compiled.mappings().len(), 1);
+    assert_eq!(config.flow.time_zone.iana_name(), Some("Europe/Berlin"));
+    assert_eq!(config.flow.actions, Actions { create: true, update: true, disable: true, delete: false });
+    assert_eq!(config.flow.prehire_lead_days, 14);
+    assert!(!config.flow.onboarding_prehires);
+    assert_eq!(config.flow.account_status, AccountStatusSource::ActiveEmploymentsCount);
+    assert_eq!(config.guard.max_count, 500);
+    assert_eq!(config.guard.max_share, 0.2);
+    assert_eq!(config.escrow.first_retry, Duration::from_secs(60));
+    assert_eq!(config.escrow.max_retry, Duration::from_secs(6 * 3600));
+    assert_eq!(config.escrow.flag_after, 10);
+    assert_eq!(config.schedule.interval, Duration::from_secs(40 * 60));
+    assert_eq!(config.state.path, PathBuf::from("/etc/hrsync/hrsync-state.sqlite"));
+}
+
+#[test]
+fn every_setting_is_read() {
+    setup();
+    let text = format!(
+        "{BASE}\n[guard]\nmax_count = 7\nmax_share = 0.05\n[schedule]\ninterval = \"1h 30m\"\n[state]\npath = \"/var/lib/hrsync/state.sqlite\"\n"
+    )
+    .replace("actions = [\"create\", \"update\", \"disable\"]", "actions = [\"delete\", \"update\"]\nprehire_lead_days = 0\nonboarding_prehires = true\naccount_status = \"emplStatus\"")
+    .replace("url = \"https://api4.successfactors.com\"", "url = \"http://127.0.0.1:18080\"\ntls_verify = false")
+    .replace("timeout = \"120s\"", "timeout = \"PT90S\"")
+    .replace("path = \"target.sqlite\"", "path = \"target.sqlite\"\nunique = [\"mail\"]");
+    let config = parse(&text).expect("loads");
+    assert_eq!(config.source.client.base_url, "http://127.0.0.1:18080");
+    assert!(config.source.client.danger_accept_invalid_certs);
+    assert_eq!(config.source.client.timeout, Duration::from_secs(90));
+    assert_eq!(config.flow.actions, Actions { create: false, update: true, disable: false, delete: true });
+    assert_eq!(config.flow.prehire_lead_days, 0);
+    assert!(config.flow.onboarding_prehires);
+    assert_eq!(config.flow.account_status, AccountStatusSource::EmplStatus);
+    assert_eq!((config.guard.max_count, config.guard.max_share), (7, 0.05));
+    assert_eq!(config.schedule.interval, Duration::from_secs(90 * 60));
+    assert_eq!(config.state.path, PathBuf::from("/var/lib/hrsync/state.sqlite"));
+    assert_eq!(
+        config.target,
+        TargetSettings::Embedded { path: PathBuf::from("/etc/hrsync/target.sqlite"), unique: vec!["mail".into()] }
+    );
+}
+
+#[test]
+fn ldap_and_scim_keep_their_connection_table() {
+    setup();
+    for kind in ["ldap", "scim"] {
+        let text = with_lines(&[
+            (13, &format!("kind = \"{kind}\"")),
+            (14, "connection = { url = \"ldaps://dc1.example.com\", bind_dn_env = \"HRSYNC_LDAP_DN\" }"),
+        ]);
+        let config = parse(&text).expect("loads");
+        let table = match config.target {
+            TargetSettings::Ldap { table } if kind == "ldap" => table,
+            TargetSettings::Scim { table } if kind == "scim" => table,
+            other => panic!("{kind}: got {other:?}"),
+        };
+        assert_eq!(table.get("url").and_then(|v| v.as_str()), Some("ldaps://dc1.example.com"));
+    }
+}
+
+#[test]
+fn password_file_is_read_relative_to_the_config_and_trimmed() {
+    setup();
+    let dir = temp_dir("password-file");
+    std::fs::write(dir.join("sf-password"), format!("{PASSWORD}\n")).expect("write secret");
+    let text = with_lines(&[(10, "password_file = \"sf-password\"")]);
+    std::fs::write(dir.join("hrsync.toml"), &text).expect("write config");
+    let config = Config::load(dir.join("hrsync.toml")).expect("loads");
+    assert_eq!(password(&config), PASSWORD);
+    assert_eq!(config.path, dir.join("hrsync.toml"));
+    assert_eq!(config.state.path, dir.join("hrsync-state.sqlite"));
+
+    std::fs::write(dir.join("sf-password"), "\n").expect("write empty secret");
+    let errs = Config::load(dir.join("hrsync.toml")).expect_err("empty secret");
+    assert!(errs.to_string().contains("field `source.auth.password_file`: password file"), "{errs}");
+    assert!(errs.to_string().contains("is empty"), "{errs}");
+}
+
+#[test]
+fn debug_output_never_shows_the_password() {
+    setup();
+    let config = parse(BASE).expect("loads");
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(PASSWORD), "Debug shows the password");
+    assert!(debug.contains("sfapi"), "Debug still shows the username: {debug}");
+    let pretty = format!("{config:#?}");
+    assert!(!pretty.contains(PASSWORD));
+}
+
+#[test]
+fn an_env_var_and_a_file_are_exclusive() {
+    setup();
+    let text = with_lines(&[(10, "password_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\npassword_file = \"x\"")]);
+    let errs = errors(&text);
+    assert_eq!(
+        errs.to_string(),
+        "/etc/hrsync/hrsync.toml:11:1: field `source.auth.password_file`: give exactly one of `password_env` and `password_file`"
+    );
+}
+
+#[test]
+fn config_parse_uses_the_origin_for_messages_and_paths() {
+    setup();
+    let config = Config::parse(BASE, Path::new("relative/dir/cfg.toml")).expect("loads");
+    assert_eq!(config.state.path, PathBuf::from("relative/dir/hrsync-state.sqlite"));
+    let errs = Config::parse(&with_lines(&[(4, "page_size = 0")]), Path::new("relative/dir/cfg.toml")).expect_err("bad");
+    assert!(errs.to_string().starts_with("relative/dir/cfg.toml:4:13: field `source.page_size`"), "{errs}");
+}
