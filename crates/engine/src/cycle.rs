@@ -131,7 +131,7 @@ impl Default for Settings {
             time_zone: TimeZone::UTC,
             prehire_lead_days: 14,
             onboarding_prehires: true,
-            overlap: Duration::from_secs(60),
+            overlap: Duration::from_secs(10),
             guard: DeletionGuard { max_count: 500, max_share: 0.2 },
             escrow: EscrowPolicy {
                 first_retry: Duration::from_secs(60),
@@ -471,7 +471,10 @@ impl<S: Store, T: Target> Engine<S, T> {
                 *report.counts.entry("failed".into()).or_default() += 1;
                 continue;
             };
-            report.workers += 1;
+            // A pre-hire's second read is the same worker again.
+            if !prehire_view {
+                report.workers += 1;
+            }
             let state = states.get(&pid).cloned().unwrap_or_default();
             match self.process_worker(&pid, record, &state, now, prehire_view, held).await {
                 WorkerResult::Done(outcome, action) => {
