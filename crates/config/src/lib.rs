@@ -123,9 +123,13 @@ pub enum AccountStatusSource {
 /// Target object actions the flow may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actions {
+    /// Create accounts for new workers.
     pub create: bool,
+    /// Update attributes of existing accounts.
     pub update: bool,
+    /// Disable accounts of workers who left or fell out of scope.
     pub disable: bool,
+    /// Delete those accounts instead (off unless listed).
     pub delete: bool,
 }
 
@@ -144,11 +148,13 @@ pub struct Flow {
     pub scope: CompiledScope,
     /// Time zone for HR dates (start dates, termination days).
     pub time_zone: TimeZone,
+    /// Target object actions (`flow.actions`; default create, update, disable).
     pub actions: Actions,
     /// How many days before their start date pre-hires are provisioned.
     pub prehire_lead_days: u32,
     /// Provision Onboarding 2.0 pre-hires (employment status `e`).
     pub onboarding_prehires: bool,
+    /// Which field decides account status (see the crate docs).
     pub account_status: AccountStatusSource,
 }
 
@@ -156,6 +162,7 @@ pub struct Flow {
 /// either limit stops and holds those changes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Guard {
+    /// Most accounts one cycle may disable or delete.
     pub max_count: u32,
     /// Share of the accounts hrsync manages, in (0, 1].
     pub max_share: f64,

@@ -36,10 +36,8 @@ pub enum InitError {
 pub fn write_starter(config_path: &Path, force: bool) -> Result<Vec<PathBuf>, InitError> {
     let mapping_path = config_path.parent().unwrap_or(Path::new("")).join(MAPPING_FILE_NAME);
     let files = [(config_path.to_path_buf(), STARTER), (mapping_path, SF_TO_AD_TOML)];
-    if !force {
-        if let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
-            return Err(InitError::Exists(p.clone()));
-        }
+    if !force && let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
+        return Err(InitError::Exists(p.clone()));
     }
     for (path, text) in &files {
         let mut options = std::fs::OpenOptions::new();

@@ -21,8 +21,8 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         println!("wrote {}", path.display());
     }
     println!(
-        "Set HRSYNC_SF_PASSWORD (or switch to password_file), adjust [source] and [flow], \
-then check the config with `hrsync plan`."
+        "Next: set HRSYNC_SF_PASSWORD (or use password_file), then adjust [source] and [flow] \
+(the comments explain each setting)."
     );
     Ok(ExitCode::SUCCESS)
 }
