@@ -163,10 +163,15 @@ impl Errors {
         r.map_err(|e| self.0.push(e)).ok()
     }
 
-    /// A section that may be absent: missing or broken sections both yield
-    /// `None`, the latter with its error recorded.
+    /// A required section: missing or broken sections both yield `None`
+    /// (a missing one is reported by the top-level check).
     fn section<T: serde::de::DeserializeOwned>(&mut self, doc: &Doc<'_>, name: &str) -> Option<T> {
         self.ok(doc.de(&path(&[name]))).flatten()
+    }
+
+    /// An optional section: its defaults when absent, `None` when broken.
+    fn optional<T: serde::de::DeserializeOwned + Default>(&mut self, doc: &Doc<'_>, name: &str) -> Option<T> {
+        self.ok(doc.de(&path(&[name]))).map(Option::unwrap_or_default)
     }
 }
 
@@ -180,16 +185,12 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     let source = errs.section::<RawSource>(&doc, "source").and_then(|raw| load_source(&doc, &dir, &mut errs, raw));
     let target = errs.section::<RawTarget>(&doc, "target").and_then(|raw| load_target(&doc, &dir, &mut errs, raw));
     let flow = errs.section::<RawFlow>(&doc, "flow").and_then(|raw| load_flow(&doc, &dir, &mut errs, raw));
-    let guard = errs.section::<RawGuard>(&doc, "guard").or_else(|| has(&doc, "guard").not_then(RawGuard::default));
-    let guard = guard.map(|raw| load_guard(&doc, &mut errs, raw));
-    let escrow = errs.section::<RawEscrow>(&doc, "escrow").or_else(|| has(&doc, "escrow").not_then(RawEscrow::default));
-    let escrow = escrow.map(|raw| load_escrow(&doc, &mut errs, raw));
-    let schedule =
-        errs.section::<RawSchedule>(&doc, "schedule").or_else(|| has(&doc, "schedule").not_then(RawSchedule::default));
-    let schedule = schedule.map(|raw| Schedule {
+    let guard = errs.optional::<RawGuard>(&doc, "guard").map(|raw| load_guard(&doc, &mut errs, raw));
+    let escrow = errs.optional::<RawEscrow>(&doc, "escrow").map(|raw| load_escrow(&doc, &mut errs, raw));
+    let schedule = errs.optional::<RawSchedule>(&doc, "schedule").map(|raw| Schedule {
         interval: duration(&doc, &mut errs, &path(&["schedule", "interval"]), raw.interval, Duration::from_secs(40 * 60)),
     });
-    let state = errs.section::<RawState>(&doc, "state").or_else(|| has(&doc, "state").not_then(RawState::default));
+    let state = errs.optional::<RawState>(&doc, "state");
     let state = state.map(|raw| StateSettings {
         path: raw.path.map_or_else(|| dir.join("hrsync-state.sqlite"), |p| dir.join(p.into_inner())),
     });
@@ -205,20 +206,6 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
             Err(ConfigErrors(errs.0))
         }
     }
-}
-
-trait NotThen {
-    fn not_then<T>(self, f: impl FnOnce() -> T) -> Option<T>;
-}
-
-impl NotThen for bool {
-    fn not_then<T>(self, f: impl FnOnce() -> T) -> Option<T> {
-        (!self).then(f)
-    }
-}
-
-fn has(doc: &Doc<'_>, section: &str) -> bool {
-    doc.get(&path(&[section])).is_some()
 }
 
 fn root_value<'i>(doc: &Doc<'i>) -> Spanned<DeValue<'i>> {
