@@ -517,6 +517,13 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
     };
     let mapping_configs: Vec<AttributeMapping> = mappings.iter().map(|(_, m)| m.clone()).collect();
     let compiled = match CompiledMapping::compile(&mapping_configs, &schema) {
+        // Without a matching attribute no worker can be joined to an existing account.
+        Ok(c) if mappings_ok && c.matching().is_empty() => {
+            let field = mapping_part.base.key("mapping");
+            let msg = "no matching attribute: mark the mapping that identifies a worker's account with `matching = 1`";
+            errs.push(mapping_part.doc.error(&field, msg));
+            None
+        }
         Ok(c) => Some(c),
         Err(list) => {
             for e in &list {

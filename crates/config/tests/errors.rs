@@ -39,9 +39,10 @@ const CASES: &[Case] = &[
     Case { name: "unimplemented auth method", lines: &[(8, r#"method = "saml-bearer""#)], at: "8:10", field: "source.auth.method", cause: "auth method `saml-bearer` is not yet supported" },
     Case { name: "unknown auth method", lines: &[(8, r#"method = "oauth""#)], at: "8:10", field: "source.auth.method", cause: "unknown auth method `oauth`" },
     Case { name: "unknown target kind", lines: &[(13, r#"kind = "ftp""#)], at: "13:8", field: "target.kind", cause: "unknown variant `ftp`" },
-    Case { name: "bad mapping file path", lines: &[(18, r#"mapping = "no-such-mapping.toml""#), (20, ""), (21, ""), (22, "")], at: "18:11", field: "flow.mapping", cause: "cannot read mapping file `/etc/hrsync/no-such-mapping.toml`" },
-    Case { name: "unknown built-in mapping", lines: &[(18, r#"mapping = "builtin:sf-to-ldap""#), (20, ""), (21, ""), (22, "")], at: "18:11", field: "flow.mapping", cause: "unknown built-in mapping `builtin:sf-to-ldap`" },
+    Case { name: "bad mapping file path", lines: &[(18, r#"mapping = "no-such-mapping.toml""#), (20, ""), (21, ""), (22, ""), (23, "")], at: "18:11", field: "flow.mapping", cause: "cannot read mapping file `/etc/hrsync/no-such-mapping.toml`" },
+    Case { name: "unknown built-in mapping", lines: &[(18, r#"mapping = "builtin:sf-to-ldap""#), (20, ""), (21, ""), (22, ""), (23, "")], at: "18:11", field: "flow.mapping", cause: "unknown built-in mapping `builtin:sf-to-ldap`" },
     Case { name: "mapping without expression or default", lines: &[(22, "")], at: "20:1", field: "flow.mapping[0]", cause: "has neither expression nor default" },
+    Case { name: "no matching attribute", lines: &[(23, "")], at: "20:1", field: "flow.mapping", cause: "no matching attribute" },
     Case { name: "source attribute without path", lines: &[(18, r#"source_attribute = [{ name = "custom" }]"#)], at: "18:21", field: "flow.source_attribute[0]", cause: "`custom` is not in the catalog and has no jsonpath" },
     Case {
         name: "scope on an unknown attribute",

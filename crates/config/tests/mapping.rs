@@ -83,7 +83,7 @@ fn mapping_file_errors_name_the_mapping_file_and_its_line() {
     let dir = temp_dir("mapping-file");
     let mapping = "name = \"custom\"\n\n[[mapping]]\ntarget = \"employeeID\"\nexpression = '[personIdExternal]'\nmatching = 1\n\n[[mapping]]\ntarget = \"displayName\"\nexpression = '''Join(\" \",\n  [firstName], [lastNam])'''\n";
     std::fs::write(dir.join("map.toml"), mapping).expect("write mapping");
-    let config = with_lines(&[(18, "mapping = \"map.toml\""), (20, ""), (21, ""), (22, "")]);
+    let config = with_lines(&[(18, "mapping = \"map.toml\""), (20, ""), (21, ""), (22, ""), (23, "")]);
     std::fs::write(dir.join("hrsync.toml"), &config).expect("write config");
     let errs = Config::load(dir.join("hrsync.toml")).expect_err("bad mapping");
     let msg = errs.to_string();
@@ -103,7 +103,7 @@ fn mapping_file_errors_name_the_mapping_file_and_its_line() {
 fn mapping_file_syntax_and_unknown_keys_are_located_in_that_file() {
     setup();
     let dir = temp_dir("mapping-file-syntax");
-    let config = with_lines(&[(18, "mapping = \"map.toml\""), (20, ""), (21, ""), (22, "")]);
+    let config = with_lines(&[(18, "mapping = \"map.toml\""), (20, ""), (21, ""), (22, ""), (23, "")]);
     std::fs::write(dir.join("hrsync.toml"), &config).expect("write config");
     let map = dir.join("map.toml").display().to_string();
     for (text, expected) in [
@@ -120,7 +120,7 @@ fn mapping_file_syntax_and_unknown_keys_are_located_in_that_file() {
 #[test]
 fn builtin_mapping_and_account_status() {
     setup();
-    let builtin_lines = [(18, "mapping = \"builtin:sf-to-ad\""), (20, ""), (21, ""), (22, "")];
+    let builtin_lines = [(18, "mapping = \"builtin:sf-to-ad\""), (20, ""), (21, ""), (22, ""), (23, "")];
     let config = parse(&with_lines(&builtin_lines)).expect("builtin loads");
     assert_eq!(config.flow.origin, MappingOrigin::Builtin("builtin:sf-to-ad".into()));
     let shipped = MappingConfig::sf_to_ad().expect("shipped mapping");
@@ -157,6 +157,7 @@ fn scope_may_not_be_given_twice() {
         (20, "scope = { groups = [{ clauses = [{ attribute = \"country\", operator = \"IS NULL\" }] }] }"),
         (21, ""),
         (22, ""),
+        (23, ""),
     ]);
     std::fs::write(dir.join("hrsync.toml"), &config).expect("write config");
     let msg = Config::load(dir.join("hrsync.toml")).expect_err("scope twice").to_string();

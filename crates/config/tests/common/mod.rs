@@ -33,7 +33,7 @@ actions = ["create", "update", "disable"]
 [[flow.mapping]]
 target = "employeeID"
 default = "none"
-
+matching = 1
 [escrow]
 first_retry = "1m"
 max_retry = "6h"
