@@ -35,6 +35,8 @@ pub struct Slapd {
     port: u16,
     tls_port: u16,
     server: Option<Watched>,
+    /// The shared instance is never dropped: its watchdog removes the directory.
+    remove_on_exit: bool,
 }
 
 const SUFFIX: &str = "dc=hrsync,dc=test";
@@ -46,6 +48,17 @@ const READER_DN: &str = "cn=reader,ou=services,dc=hrsync,dc=test";
 const READER_PASSWORD: &str = "reader-secret";
 
 impl Slapd {
+    /// One slapd with the default options shared by every test in this
+    /// process, stopped and removed when the process exits. Tests that
+    /// restart the server or need other options start their own.
+    pub fn shared() -> Result<&'static Slapd, TestkitError> {
+        static SHARED: std::sync::OnceLock<Result<Slapd, String>> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| Slapd::start_inner(&SlapdOptions::default(), true).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|message| TestkitError::Step { step: "shared slapd", message: message.clone() })
+    }
+
     /// Start a slapd with the default options.
     pub fn start() -> Result<Slapd, TestkitError> {
         Slapd::start_with(&SlapdOptions::default())
@@ -54,6 +67,10 @@ impl Slapd {
     /// Generate a config and a seeded database in a private directory, start
     /// slapd on free ports and wait until it accepts connections.
     pub fn start_with(options: &SlapdOptions) -> Result<Slapd, TestkitError> {
+        Slapd::start_inner(options, false)
+    }
+
+    fn start_inner(options: &SlapdOptions, remove_on_exit: bool) -> Result<Slapd, TestkitError> {
         require_tool("start slapd", "slapd", "slapd")?;
         let slapadd = require_tool("seed slapd", "slapadd", "slapd")?;
         let dir = private_dir("slapd")?;
@@ -65,7 +82,7 @@ impl Slapd {
         let seed = dir.join("seed.ldif");
         std::fs::write(&seed, SEED).map_err(io_err("write seed LDIF", &seed))?;
         run("seed slapd (slapadd)", Command::new(slapadd).arg("-q").arg("-f").arg(&conf).arg("-l").arg(&seed))?;
-        let mut slapd = Slapd { dir, port: 0, tls_port: 0, server: None };
+        let mut slapd = Slapd { dir, port: 0, tls_port: 0, server: None, remove_on_exit };
         slapd.launch()?;
         Ok(slapd)
     }
@@ -84,7 +101,8 @@ impl Slapd {
                 sh_quote(&self.dir.join("slapd.conf").display().to_string()),
                 sh_quote(&urls)
             );
-            let mut server = Watched::spawn("start slapd", &cmd, "", &self.dir.join("slapd.log"))?;
+            let cleanup = if self.remove_on_exit { format!("rm -rf {}", sh_quote(&self.dir.display().to_string())) } else { String::new() };
+            let mut server = Watched::spawn("start slapd", &cmd, &cleanup, &self.dir.join("slapd.log"))?;
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             match server.wait_ready("wait for slapd", Duration::from_secs(20), || listening(addr)) {
                 Ok(()) => {

@@ -1,0 +1,28 @@
+//! hrsync's LDAP and Active Directory target.
+//!
+//! [`LdapTarget`] implements [`hrsync_target::Target`] over ldap3 with a
+//! small bounded pool of pipelined connections (`ldap://` + StartTLS or
+//! `ldaps://`, simple bind or SASL EXTERNAL, a CA file or the system roots).
+//! Two profiles: `active-directory` (`user` objects, `objectGUID` ids,
+//! `userAccountControl`, `unicodePwd`, uniqueness across the domain) and
+//! `inet-org-person` (OpenLDAP: `inetOrgPerson`, `entryUUID` ids, a
+//! configurable disable strategy). See [`LdapTarget`] for the attribute
+//! conventions (`parentDistinguishedName`, `accountDisabled`, `manager`, ...).
+//!
+//! Layout, as for every target: `config.rs` (validated user config),
+//! `service.rs` (pool, transport, error mapping), `request_builder.rs`
+//! (pure value conversions), `target.rs` (the trait operations), `dn.rs`
+//! (RFC 4514/4515 escaping and DN parsing), `tests.rs` (unit tests); the
+//! integration tests in `tests/` run against a real slapd and Samba AD DC.
+
+mod config;
+pub mod dn;
+pub mod request_builder;
+mod service;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{BindMethod, ConfigError, DisableStrategy, LdapConfig, Profile};
+pub use target::LdapTarget;

@@ -1,0 +1,626 @@
+//! [`LdapTarget`]: the [`Target`] operations over the pool.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::{Mod, Scope, SearchEntry};
+use serde_json::Value;
+
+use crate::config::{ConfigError, DisableStrategy, LdapConfig, Profile};
+use crate::dn::{Dn, escape_dn_value, escape_filter_bytes, escape_filter_value};
+use crate::request_builder::{
+    ACCOUNT_DISABLED, MANAGER, PARENT_DN, UAC, UAC_NORMAL_ACCOUNT, UNICODE_PWD, ad_password_bytes, apply_disabled, entry_id,
+    first_text, generate_password, guid_from_string, id_attribute, is_uuid, parse_disabled, single, to_object, values,
+};
+use crate::service::{Context, OpError, Pool, map_error, success};
+
+/// OpenLDAP's No-Op control (draft-zeilenga-ldap-noop).
+const NOOP_CONTROL: &str = "1.3.6.1.4.1.4203.666.5.2";
+
+type AttrList = Vec<(Vec<u8>, HashSet<Vec<u8>>)>;
+
+/// An LDAP directory or Active Directory domain as a provisioning target.
+///
+/// Attribute conventions (beyond plain LDAP attributes, which are written
+/// as given: arrays are multi-valued, `null`/`""` removes the attribute):
+/// - `parentDistinguishedName`: the container of the object. On create it
+///   picks where the object goes (default: `default_container`); a changed
+///   value moves the object (modDN with a new superior).
+/// - the naming attribute (`cn` by default): the RDN value; a change renames.
+/// - `accountDisabled`: `"True"`/`"False"`. AD: sets or clears the
+///   ACCOUNTDISABLE bit of `userAccountControl` (512/514 for a normal
+///   account), keeping every other bit. OpenLDAP: the configured
+///   [`DisableStrategy`].
+/// - `manager`: a DN is written as is; any other value is looked up as the
+///   `manager_match_attribute` (`employeeID` on AD, `employeeNumber` on
+///   OpenLDAP) of another object and replaced by its DN. A manager not
+///   found yet is left unset and remembered: when an object with that value
+///   is created later (the same cycle, usually), the reports are fixed up.
+/// - `unicodePwd` (AD only): a plain-text password, encoded as AD wants.
+///   On create without one, a random 24-character password is set. AD
+///   writes are refused unless the connection is LDAPS or StartTLS.
+///
+/// Ids are `objectGUID` in its usual text form (AD) or `entryUUID`.
+pub struct LdapTarget {
+    config: Arc<LdapConfig>,
+    pool: Pool,
+    /// Manager match value (lower case) -> ids of reports waiting for it.
+    pending_managers: std::sync::Mutex<HashMap<String, HashSet<String>>>,
+}
+
+/// An entry's DN and the attributes an update needs.
+struct Loaded {
+    dn: String,
+    entry: SearchEntry,
+}
+
+fn rejected(operation: &'static str, message: String) -> TargetError {
+    TargetError::Rejected { operation, message }
+}
+
+fn construct(re: ldap3::ResultEntry) -> Result<SearchEntry, OpError> {
+    // ldap3 panics on a malformed entry; a bad server answer must not take
+    // the engine down.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(re)))
+        .map_err(|_| OpError::Transport("the server sent a malformed search entry".into()))
+}
+
+fn attr(name: &str, vals: impl IntoIterator<Item = Vec<u8>>) -> (Vec<u8>, HashSet<Vec<u8>>) {
+    (name.as_bytes().to_vec(), vals.into_iter().collect())
+}
+
+impl LdapTarget {
+    /// Validate the configuration and prepare the pool. No connection is
+    /// made until the first operation (see [`Target::check`]).
+    pub fn new(config: LdapConfig) -> Result<LdapTarget, ConfigError> {
+        let config = Arc::new(config);
+        let pool = Pool::new(config.clone())?;
+        Ok(LdapTarget { config, pool, pending_managers: std::sync::Mutex::new(HashMap::new()) })
+    }
+
+    pub fn config(&self) -> &LdapConfig {
+        &self.config
+    }
+
+    /// Managers referenced by a report but not found yet: `(value of the
+    /// manager match attribute, id of the report)`.
+    pub fn pending_manager_references(&self) -> Vec<(String, String)> {
+        let p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, String)> = p.iter().flat_map(|(k, ids)| ids.iter().map(move |i| (k.clone(), i.clone()))).collect();
+        out.sort();
+        out
+    }
+
+    fn read_attributes(&self) -> Vec<String> {
+        let mut a = vec!["*".to_owned(), id_attribute(self.config.profile).to_owned()];
+        if self.config.profile == Profile::InetOrgPerson {
+            a.push("modifyTimestamp".into());
+        }
+        a
+    }
+
+    /// Where uniqueness and manager lookups search: the domain root for AD
+    /// (covers every OU; forest-wide UPN uniqueness needs the global catalog
+    /// only when the forest has several domains), `base_dn` otherwise.
+    fn uniqueness_base(&self) -> String {
+        let base = Dn::parse(&self.config.base_dn).unwrap_or_default();
+        match self.config.profile {
+            Profile::ActiveDirectory if !base.domain_root().is_empty() => base.domain_root().to_string(),
+            _ => self.config.base_dn.clone(),
+        }
+    }
+
+    /// A paged search; referrals (Samba and AD send them from the domain
+    /// root) are skipped, never chased.
+    async fn search(&self, operation: &'static str, base: &str, scope: Scope, filter: &str, attrs: &[String]) -> Result<Vec<SearchEntry>, TargetError> {
+        let page = self.config.page_size;
+        self.pool
+            .run(true, |mut l| {
+                let attrs = attrs.to_vec();
+                async move {
+                    let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
+                    let mut stream = l.streaming_search_with(adapters, base, scope, filter, attrs).await?;
+                    let mut out = Vec::new();
+                    while let Some(re) = stream.next().await? {
+                        out.push(construct(re)?);
+                    }
+                    success(stream.finish().await)?;
+                    Ok(out)
+                }
+            })
+            .await
+            .map_err(|e| map_error(&Context { operation, dn: base, id: None }, e))
+    }
+
+    /// The entry at `dn`, if it exists.
+    async fn read_dn(&self, operation: &'static str, dn: &str) -> Result<Option<SearchEntry>, TargetError> {
+        match self.search(operation, dn, Scope::Base, "(objectClass=*)", &self.read_attributes()).await {
+            Ok(mut v) => Ok(v.pop()),
+            Err(TargetError::Rejected { message, .. }) if message.starts_with("noSuchObject") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn id_filter(&self, id: &str) -> Option<String> {
+        match self.config.profile {
+            Profile::ActiveDirectory => guid_from_string(id).map(|b| format!("(objectGUID={})", escape_filter_bytes(&b))),
+            Profile::InetOrgPerson => is_uuid(id).then(|| format!("(entryUUID={})", escape_filter_value(id))),
+        }
+    }
+
+    async fn find_by_id(&self, operation: &'static str, id: &str) -> Result<Option<SearchEntry>, TargetError> {
+        let Some(filter) = self.id_filter(id) else { return Ok(None) };
+        let mut found = self.search(operation, &self.config.base_dn, Scope::Subtree, &filter, &self.read_attributes()).await?;
+        Ok(found.pop())
+    }
+
+    async fn load(&self, operation: &'static str, id: &str) -> Result<Loaded, TargetError> {
+        let entry = self.find_by_id(operation, id).await?.ok_or_else(|| TargetError::NotFound { operation, id: id.to_owned() })?;
+        Ok(Loaded { dn: entry.dn.clone(), entry })
+    }
+
+    /// `manager` as a DN: a DN as given, anything else looked up.
+    async fn resolve_manager(&self, operation: &'static str, value: &str) -> Result<Option<String>, TargetError> {
+        if Dn::parse(value).is_ok_and(|d| !d.is_empty()) {
+            return Ok(Some(value.to_owned()));
+        }
+        let attr = self.config.manager_attribute();
+        let filter = format!("({attr}={})", escape_filter_value(value));
+        let found = self.search(operation, &self.config.base_dn, Scope::Subtree, &filter, &["1.1".to_owned()]).await?;
+        match found.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.dn.clone())),
+            many => Err(rejected(operation, format!("manager {attr}={value:?} is ambiguous: {} objects have it", many.len()))),
+        }
+    }
+
+    fn remember_pending(&self, manager: &str, report_id: &str) {
+        let mut p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
+        p.entry(manager.to_lowercase()).or_default().insert(report_id.to_owned());
+    }
+
+    fn forget_pending_report(&self, report_id: &str) {
+        let mut p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
+        p.retain(|_, ids| {
+            ids.remove(report_id);
+            !ids.is_empty()
+        });
+    }
+
+    /// After `dn` was created (or its match value set): point the reports
+    /// waiting for it at it. Failures are logged and kept for a later try.
+    async fn fix_up_reports(&self, match_value: &str, dn: &str) {
+        let ids = {
+            let mut p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
+            p.remove(&match_value.to_lowercase())
+        };
+        for id in ids.into_iter().flatten() {
+            let change = [AttributeUpdate { name: MANAGER.into(), value: Value::String(dn.to_owned()) }];
+            if let Err(e) = self.update(&id, &change).await {
+                tracing::warn!(report = %id, manager = %dn, error = %e, "could not set the manager of a report; will retry");
+                self.remember_pending(match_value, &id);
+            }
+        }
+    }
+
+    fn require_protected(&self, operation: &'static str) -> Result<(), TargetError> {
+        if self.config.is_protected() {
+            return Ok(());
+        }
+        Err(rejected(
+            operation,
+            format!("Active Directory only accepts passwords over LDAPS or StartTLS, and {} is neither; use ldaps:// or starttls", self.config.url),
+        ))
+    }
+
+    fn strategy(&self) -> Option<&DisableStrategy> {
+        self.config.disable.as_ref()
+    }
+
+    fn no_strategy(&self, operation: &'static str) -> TargetError {
+        rejected(operation, "accountDisabled needs a disable strategy for an inet-org-person target (attribute or move-to)".into())
+    }
+
+    async fn add(&self, operation: &'static str, dn: &str, attrs: &AttrList) -> Result<(), TargetError> {
+        self.pool
+            .run(false, |mut l| {
+                let attrs = attrs.clone();
+                async move { success(l.add(dn, attrs).await?).map(|_| ()) }
+            })
+            .await
+            .map_err(|e| map_error(&Context { operation, dn, id: None }, e))
+    }
+
+    async fn modify(&self, operation: &'static str, dn: &str, id: &str, mods: &[Mod<Vec<u8>>]) -> Result<(), TargetError> {
+        self.pool
+            .run(false, |mut l| {
+                let mods = mods.to_vec();
+                async move { success(l.modify(dn, mods).await?).map(|_| ()) }
+            })
+            .await
+            .map_err(|e| map_error(&Context { operation, dn, id: Some(id) }, e))
+    }
+
+    async fn modify_dn(&self, operation: &'static str, dn: &str, id: &str, rdn: &str, new_parent: Option<&str>) -> Result<(), TargetError> {
+        self.pool
+            .run(false, |mut l| async move { success(l.modifydn(dn, rdn, true, new_parent).await?).map(|_| ()) })
+            .await
+            .map_err(|e| map_error(&Context { operation, dn, id: Some(id) }, e))
+    }
+
+    fn parent_value(&self, operation: &'static str, value: &Value) -> Result<Option<String>, TargetError> {
+        let Some(p) = single(PARENT_DN, value)? else { return Ok(None) };
+        Dn::parse(&p).map_err(|e| rejected(operation, format!("{PARENT_DN} {p:?} is not a distinguished name: {e}")))?;
+        Ok(Some(p))
+    }
+
+    async fn do_update(&self, operation: &'static str, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+        let c = &self.config;
+        let loaded = self.load(operation, id).await?;
+        let mut dn = loaded.dn.clone();
+        let current = Dn::parse(&dn).map_err(|e| rejected(operation, format!("the server returned a DN we cannot parse, {dn:?}: {e}")))?;
+        let current_parent = current.parent();
+        let currently_disabled = crate::request_builder::entry_disabled(&loaded.entry, c.profile, self.strategy());
+
+        let mut new_parent: Option<String> = None;
+        let mut new_rdn_value: Option<String> = None;
+        let mut disabled: Option<bool> = None;
+        let mut mods: Vec<Mod<Vec<u8>>> = Vec::new();
+        let mut pending_manager: Option<String> = None;
+        let mut manager_cleared = false;
+        let mut new_match_value: Option<String> = None;
+        for ch in changes {
+            let name = ch.name.as_str();
+            if name.eq_ignore_ascii_case(PARENT_DN) {
+                new_parent = self.parent_value(operation, &ch.value)?;
+            } else if name.eq_ignore_ascii_case(&c.naming_attribute) {
+                new_rdn_value = Some(
+                    single(name, &ch.value)?.ok_or_else(|| rejected(operation, format!("{name} names the object and cannot be removed")))?,
+                );
+            } else if name.eq_ignore_ascii_case(ACCOUNT_DISABLED) {
+                disabled = Some(parse_disabled(&ch.value)?);
+            } else if name.eq_ignore_ascii_case(UNICODE_PWD) {
+                if c.profile != Profile::ActiveDirectory {
+                    return Err(rejected(operation, "unicodePwd is an Active Directory attribute; use userPassword".into()));
+                }
+                self.require_protected(operation)?;
+                if let Some(pw) = single(name, &ch.value)? {
+                    mods.push(Mod::Replace(UNICODE_PWD.as_bytes().to_vec(), HashSet::from([ad_password_bytes(&pw)])));
+                }
+            } else if name.eq_ignore_ascii_case(MANAGER) {
+                match single(name, &ch.value)? {
+                    None => {
+                        manager_cleared = true;
+                        mods.push(Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::new()));
+                    }
+                    Some(m) => match self.resolve_manager(operation, &m).await? {
+                        Some(mdn) => mods.push(Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::from([mdn.into_bytes()]))),
+                        None => pending_manager = Some(m),
+                    },
+                }
+            } else {
+                let vals = values(name, &ch.value)?;
+                if name.eq_ignore_ascii_case(c.manager_attribute()) {
+                    new_match_value = vals.first().cloned();
+                }
+                mods.push(Mod::Replace(name.as_bytes().to_vec(), vals.into_iter().map(String::into_bytes).collect()));
+            }
+        }
+
+        // Account status: AD through userAccountControl; OpenLDAP per strategy.
+        let mut target_parent = new_parent.clone();
+        if let Some(d) = disabled {
+            match (c.profile, self.strategy()) {
+                (Profile::ActiveDirectory, _) => {
+                    let uac = first_text(&loaded.entry, UAC).and_then(|u| u.parse::<u32>().ok()).unwrap_or(UAC_NORMAL_ACCOUNT);
+                    let new = apply_disabled(uac, d);
+                    if new != uac {
+                        mods.push(Mod::Replace(UAC.as_bytes().to_vec(), HashSet::from([new.to_string().into_bytes()])));
+                    }
+                }
+                (Profile::InetOrgPerson, Some(DisableStrategy::Attribute { attribute, value })) => {
+                    let vals = if d { HashSet::from([value.clone().into_bytes()]) } else { HashSet::new() };
+                    mods.push(Mod::Replace(attribute.as_bytes().to_vec(), vals));
+                }
+                (Profile::InetOrgPerson, Some(DisableStrategy::MoveTo { container })) => {
+                    if d {
+                        target_parent = Some(container.clone());
+                    } else if currently_disabled == Some(true) {
+                        target_parent = Some(new_parent.clone().unwrap_or_else(|| c.container().to_owned()));
+                    }
+                }
+                (Profile::InetOrgPerson, None) => return Err(self.no_strategy(operation)),
+            }
+        }
+        // While disabled by a move, a new parent alone does not move it out.
+        if let (Some(DisableStrategy::MoveTo { .. }), None, Some(true)) = (self.strategy(), disabled, currently_disabled) {
+            target_parent = None;
+        }
+
+        // Rename and move in one modDN, before the attribute writes.
+        let rdn_attr = current.rdns.first().and_then(|r| r.first()).map(|a| a.attribute.clone()).unwrap_or_else(|| c.naming_attribute.clone());
+        let rename = new_rdn_value.filter(|v| current.rdn_value(&rdn_attr).is_none_or(|cur| cur != v.as_str()));
+        let parent_dn = match &target_parent {
+            Some(p) => Some(Dn::parse(p).map_err(|e| rejected(operation, format!("{PARENT_DN} {p:?}: {e}")))?),
+            None => None,
+        };
+        let move_to = target_parent.filter(|_| parent_dn.as_ref().is_some_and(|p| *p != current_parent));
+        if rename.is_some() || move_to.is_some() {
+            let rdn_value = rename.clone().or_else(|| current.rdn_value(&rdn_attr).map(str::to_owned)).unwrap_or_default();
+            let new_rdn = format!("{rdn_attr}={}", escape_dn_value(&rdn_value));
+            self.modify_dn(operation, &dn, id, &new_rdn, move_to.as_deref()).await?;
+            let parent = move_to.clone().unwrap_or_else(|| Dn::raw_parent(&dn).to_owned());
+            dn = Dn::child_string(&new_rdn, &parent);
+        }
+        if !mods.is_empty() {
+            self.modify(operation, &dn, id, &mods).await?;
+        }
+        if let Some(m) = pending_manager {
+            self.forget_pending_report(id);
+            self.remember_pending(&m, id);
+        } else if manager_cleared || changes.iter().any(|c| c.name.eq_ignore_ascii_case(MANAGER)) {
+            self.forget_pending_report(id);
+        }
+        if let Some(v) = new_match_value {
+            self.fix_up_reports(&v, &dn).await;
+        }
+        Ok(())
+    }
+
+    /// Run the check steps; see [`Target::check`].
+    async fn run_check(&self) -> Vec<CheckStep> {
+        let c = &self.config;
+        let mut steps = Vec::new();
+        let step = |name: &str, ok: bool, detail: String| CheckStep { name: name.to_owned(), ok, detail };
+        let tls = if c.url.to_ascii_lowercase().starts_with("ldaps://") {
+            "LDAPS"
+        } else if c.starttls {
+            "StartTLS"
+        } else {
+            "no TLS"
+        };
+        match self.pool.connect().await {
+            Ok(_) => steps.push(step("connect and bind", true, format!("bound to {} as {:?} ({tls})", c.url, c.bind_dn))),
+            Err(e) => {
+                let e = map_error(&Context { operation: "bind", dn: &c.bind_dn, id: None }, e);
+                steps.push(step("connect and bind", false, e.to_string()));
+                return steps;
+            }
+        }
+        if c.profile == Profile::ActiveDirectory {
+            steps.push(step(
+                "protected connection (passwords)",
+                c.is_protected(),
+                if c.is_protected() { format!("{tls}: unicodePwd can be set") } else { "AD refuses unicodePwd without LDAPS or StartTLS".into() },
+            ));
+        }
+        for (name, dn) in [("read base DN", c.base_dn.as_str()), ("read default container", c.container())] {
+            match self.read_dn("check", dn).await {
+                Ok(Some(_)) => steps.push(step(name, true, format!("{dn} exists"))),
+                Ok(None) => steps.push(step(name, false, format!("{dn} does not exist or is not visible to {}", c.bind_dn))),
+                Err(e) => steps.push(step(name, false, e.to_string())),
+            }
+        }
+        steps.push(self.check_write(c.container()).await);
+        steps
+    }
+
+    /// Whether the bound account may create objects in `container`, without
+    /// creating one. AD: `allowedChildClassesEffective` lists the classes the
+    /// account may create there. Others: an add with the No-Op control
+    /// (OpenLDAP), which runs every check, access included, then discards
+    /// the change: noOperation (16654) means yes, insufficientAccess (50) no.
+    /// (An assertion control would not do: slapd tests it before access.)
+    async fn check_write(&self, container: &str) -> CheckStep {
+        let name = "write permission on default container";
+        let step = |ok: bool, detail: String| CheckStep { name: name.to_owned(), ok, detail };
+        let classes = self.config.classes();
+        let class = classes.last().cloned().unwrap_or_default();
+        if self.config.profile == Profile::ActiveDirectory {
+            let attrs = ["allowedChildClassesEffective".to_owned()];
+            return match self.search("check", container, Scope::Base, "(objectClass=*)", &attrs).await {
+                Ok(v) => {
+                    let allowed = v.first().map(|e| crate::request_builder::raw_values(e, "allowedChildClassesEffective")).unwrap_or_default();
+                    let ok = allowed.iter().any(|a| String::from_utf8_lossy(a).eq_ignore_ascii_case(&class));
+                    step(ok, if ok { format!("may create {class} objects in {container}") } else { format!("may not create {class} objects in {container}") })
+                }
+                Err(e) => step(false, e.to_string()),
+            };
+        }
+        let probe = format!("{}=hrsync-check-probe,{container}", self.config.naming_attribute);
+        let attrs: AttrList = vec![
+            attr("objectClass", classes.iter().map(|c| c.clone().into_bytes())),
+            attr(&self.config.naming_attribute, [b"hrsync-check-probe".to_vec()]),
+            attr("sn", [b"probe".to_vec()]),
+        ];
+        let r = self
+            .pool
+            .run(false, |mut l| {
+                let attrs = attrs.clone();
+                let probe = probe.clone();
+                async move {
+                    let noop = ldap3::controls::RawControl { ctype: NOOP_CONTROL.into(), crit: true, val: None };
+                    let r = l.with_controls(noop).add(&probe, attrs).await?;
+                    Ok(r)
+                }
+            })
+            .await;
+        match r {
+            Ok(r) if r.rc == 16654 => step(true, format!("may create {class} objects in {container} (No-Op probe, nothing written)")),
+            Ok(r) if r.rc == 12 => step(false, format!("not verified: the server does not support the No-Op control ({NOOP_CONTROL}): {}; the check writes nothing", r.text)),
+            Ok(r) if r.rc == 50 => step(false, format!("may not create objects in {container}: {}", r.text)),
+            Ok(r) if r.rc == 0 => {
+                // The server ignored the control: remove the probe again.
+                let _ = self.pool.run(false, |mut l| { let probe = probe.clone(); async move { success(l.delete(&probe).await?) } }).await;
+                step(true, format!("may create objects in {container} (the server ignored the No-Op control; the probe was removed)"))
+            }
+            Ok(r) => step(false, format!("probe add in {container}: {} ({}): {}", crate::service::code_name(r.rc), r.rc, r.text)),
+            Err(e) => step(false, map_error(&Context { operation: "check", dn: &probe, id: None }, e).to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl Target for LdapTarget {
+    fn kind(&self) -> &'static str {
+        "ldap"
+    }
+
+    /// Steps: connect and bind; (AD) whether the connection can carry
+    /// passwords; the base DN and the default container exist; the account
+    /// may create objects in the default container. Nothing is changed.
+    async fn check(&self) -> Vec<CheckStep> {
+        self.run_check().await
+    }
+
+    async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
+        let filter = match self.config.profile {
+            Profile::ActiveDirectory if attribute.eq_ignore_ascii_case("objectGUID") => match self.id_filter(value) {
+                Some(f) => f,
+                None => return Ok(Vec::new()),
+            },
+            _ => format!("({attribute}={})", escape_filter_value(value)),
+        };
+        let entries = self.search("find", &self.config.base_dn, Scope::Subtree, &filter, &self.read_attributes()).await?;
+        Ok(entries.iter().filter_map(|e| to_object(e, self.config.profile, self.strategy())).collect())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
+        Ok(self.find_by_id("get", id).await?.and_then(|e| to_object(&e, self.config.profile, self.strategy())))
+    }
+
+    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
+        const OP: &str = "create";
+        let c = &self.config;
+        let naming = attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&c.naming_attribute))
+            .map(|(k, v)| single(k, v))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| rejected(OP, format!("{} (the naming attribute) has no value", c.naming_attribute)))?;
+        let mut parent = match attributes.iter().find(|(k, _)| k.eq_ignore_ascii_case(PARENT_DN)) {
+            Some((_, v)) => self.parent_value(OP, v)?.unwrap_or_else(|| c.container().to_owned()),
+            None => c.container().to_owned(),
+        };
+        let disabled = match attributes.iter().find(|(k, _)| k.eq_ignore_ascii_case(ACCOUNT_DISABLED)) {
+            Some((_, v)) => parse_disabled(v)?,
+            None => false,
+        };
+        let mut list: AttrList = Vec::new();
+        let mut has_class = false;
+        let mut uac: Option<u32> = None;
+        let mut password: Option<String> = None;
+        let mut pending_manager: Option<String> = None;
+        let mut match_value: Option<String> = None;
+        for (name, value) in attributes {
+            let n = name.as_str();
+            if n.eq_ignore_ascii_case(PARENT_DN) || n.eq_ignore_ascii_case(ACCOUNT_DISABLED) {
+                continue;
+            }
+            if n.eq_ignore_ascii_case(UNICODE_PWD) {
+                if c.profile != Profile::ActiveDirectory {
+                    return Err(rejected(OP, "unicodePwd is an Active Directory attribute; use userPassword".into()));
+                }
+                password = single(n, value)?;
+                continue;
+            }
+            if n.eq_ignore_ascii_case(UAC) && c.profile == Profile::ActiveDirectory {
+                let v = single(n, value)?.unwrap_or_default();
+                uac = Some(v.parse().map_err(|_| rejected(OP, format!("userAccountControl {v:?} is not a number")))?);
+                continue;
+            }
+            if n.eq_ignore_ascii_case(MANAGER) {
+                if let Some(m) = single(n, value)? {
+                    match self.resolve_manager(OP, &m).await? {
+                        Some(dn) => list.push(attr(MANAGER, [dn.into_bytes()])),
+                        None => pending_manager = Some(m),
+                    }
+                }
+                continue;
+            }
+            let vals = values(n, value)?;
+            if vals.is_empty() {
+                continue;
+            }
+            has_class |= n.eq_ignore_ascii_case("objectClass");
+            if n.eq_ignore_ascii_case(c.manager_attribute()) {
+                match_value = vals.first().cloned();
+            }
+            list.push(attr(n, vals.into_iter().map(String::into_bytes)));
+        }
+        if !has_class {
+            list.push(attr("objectClass", c.classes().into_iter().map(String::into_bytes)));
+        }
+        match (c.profile, self.strategy()) {
+            (Profile::ActiveDirectory, _) => {
+                self.require_protected(OP)?;
+                list.push(attr(UAC, [apply_disabled(uac.unwrap_or(UAC_NORMAL_ACCOUNT), disabled).to_string().into_bytes()]));
+                let pw = match password {
+                    Some(p) => p,
+                    None => generate_password()?,
+                };
+                list.push(attr(UNICODE_PWD, [ad_password_bytes(&pw)]));
+            }
+            (Profile::InetOrgPerson, _) if !disabled => {}
+            (Profile::InetOrgPerson, Some(DisableStrategy::Attribute { attribute, value })) => list.push(attr(attribute, [value.clone().into_bytes()])),
+            (Profile::InetOrgPerson, Some(DisableStrategy::MoveTo { container })) => parent = container.clone(),
+            (Profile::InetOrgPerson, None) => return Err(self.no_strategy(OP)),
+        }
+        let dn = Dn::child_string(&format!("{}={}", c.naming_attribute, escape_dn_value(&naming)), &parent);
+        self.add(OP, &dn, &list).await?;
+        tracing::debug!(%dn, "created");
+        let entry = self
+            .read_dn(OP, &dn)
+            .await?
+            .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} was created but cannot be read back") })?;
+        let object = to_object(&entry, c.profile, self.strategy())
+            .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} has no {}", id_attribute(c.profile)) })?;
+        if let Some(m) = pending_manager {
+            self.remember_pending(&m, &object.id);
+        }
+        if let Some(v) = match_value {
+            self.fix_up_reports(&v, &entry.dn).await;
+        }
+        Ok(object)
+    }
+
+    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+        self.do_update("update", id, changes).await
+    }
+
+    async fn disable(&self, id: &str) -> Result<(), TargetError> {
+        if self.config.profile == Profile::InetOrgPerson && self.strategy().is_none() {
+            return Err(self.no_strategy("disable"));
+        }
+        self.do_update("disable", id, &[AttributeUpdate { name: ACCOUNT_DISABLED.into(), value: Value::String("True".into()) }]).await
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), TargetError> {
+        const OP: &str = "delete";
+        let loaded = self.load(OP, id).await?;
+        let dn = loaded.dn.as_str();
+        self.pool
+            .run(false, |mut l| async move { success(l.delete(dn).await?).map(|_| ()) })
+            .await
+            .map_err(|e| map_error(&Context { operation: OP, dn, id: Some(id) }, e))?;
+        self.forget_pending_report(id);
+        Ok(())
+    }
+
+    /// Searched under the domain root (AD) or `base_dn`; the answer counts
+    /// every object but `except_id`, disabled ones included.
+    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+        let filter = format!("({attribute}={})", escape_filter_value(value));
+        let base = self.uniqueness_base();
+        let id_attr = id_attribute(self.config.profile).to_owned();
+        let found = self.search("uniqueness check", &base, Scope::Subtree, &filter, &[id_attr]).await?;
+        Ok(found.iter().any(|e| match except_id {
+            None => true,
+            Some(except) => entry_id(e, self.config.profile).is_none_or(|id| !id.eq_ignore_ascii_case(except)),
+        }))
+    }
+}

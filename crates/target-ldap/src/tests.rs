@@ -1,0 +1,210 @@
+//! Unit tests of the pure parts: escaping, DN parsing, value conversion,
+//! account status bits, passwords, GUIDs, error mapping and config checks.
+
+use hrsync_target::TargetError;
+use ldap3::LdapResult;
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::config::{DisableStrategy, LdapConfig, Profile};
+use crate::dn::{Dn, escape_dn_value, escape_filter_value};
+use crate::request_builder::*;
+use crate::service::{Context, OpError, map_error};
+
+#[test]
+fn dn_values_are_escaped_per_rfc_4514_and_parse_back() {
+    // (value, escaped form)
+    let cases = [
+        ("Smith, John", r"Smith\2c John"),
+        ("a+b", r"a\2bb"),
+        ("say \"hi\"", r#"say \22hi\22"#),
+        (r"back\slash", r"back\5cslash"),
+        (" leading", r"\20leading"),
+        ("trailing ", r"trailing\20"),
+        ("#hash", r"\23hash"),
+        ("mid#hash", "mid#hash"),
+        ("nul\0byte", r"nul\00byte"),
+        ("semi;colon<>=", r"semi\3bcolon\3c\3e\3d"),
+        ("Zoë Ångström 山田", "Zoë Ångström 山田"),
+        ("plain", "plain"),
+    ];
+    for (value, escaped) in cases {
+        assert_eq!(escape_dn_value(value), escaped, "escaping {value:?}");
+        let dn = format!("cn={escaped},ou=people,dc=hrsync,dc=test");
+        let parsed = Dn::parse(&dn).unwrap_or_else(|e| panic!("{dn}: {e}"));
+        assert_eq!(parsed.rdn_value("CN"), Some(value), "round trip of {value:?}");
+        assert_eq!(Dn::raw_parent(&dn), "ou=people,dc=hrsync,dc=test");
+        assert_eq!(Dn::parse(&parsed.to_string()).unwrap(), parsed);
+    }
+}
+
+#[test]
+fn dns_compare_as_servers_do() {
+    let a = Dn::parse(r"CN=Smith\, John,OU=Sales,DC=hrsync,DC=test").unwrap();
+    let b = Dn::parse(r"cn=smith\2C john, ou=SALES,dc=hrsync,dc=test").unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, a.parent());
+    assert_eq!(a.parent().to_string(), "OU=Sales,DC=hrsync,DC=test");
+    assert_eq!(a.domain_root().to_string(), "DC=hrsync,DC=test");
+    assert!(a.is_within(&Dn::parse("dc=HRSYNC,dc=test").unwrap()));
+    assert_eq!(Dn::parse(r#"cn="Smith, John",o=x"#).unwrap().rdn_value("cn"), Some("Smith, John"));
+    assert_eq!(Dn::parse("cn=a+uid=b,o=x").unwrap().rdns[0].len(), 2);
+    assert_eq!(Dn::raw_parent(r#"cn="a,b",o=x"#), "o=x");
+    for bad in ["cn", "=x", r"cn=a\", r"cn=a\4", "cn=\"open"] {
+        assert!(Dn::parse(bad).is_err(), "{bad:?} must not parse");
+    }
+    // Escaped UTF-8 bytes decode to text; broken UTF-8 is an error, not a panic.
+    assert_eq!(Dn::parse(r"cn=Zo\c3\ab").unwrap().rdn_value("cn"), Some("Zoë"));
+    assert!(Dn::parse(r"cn=\ff").is_err());
+}
+
+#[test]
+fn filter_values_are_escaped_per_rfc_4515() {
+    let cases = [("a*b", r"a\2ab"), ("(x)", r"\28x\29"), (r"c:\dir", r"c:\5cdir"), ("nul\0", r"nul\00"), ("Zoë", "Zoë"), ("a,b+c", "a,b+c")];
+    for (value, escaped) in cases {
+        assert_eq!(escape_filter_value(value), escaped);
+        // ldap3 must accept what we build.
+        let filter = format!("(cn={escaped})");
+        assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
+    }
+}
+
+#[test]
+fn json_values_become_ldap_values() {
+    assert_eq!(values("a", &json!("x")).unwrap(), vec!["x"]);
+    assert_eq!(values("a", &json!(["x", "y"])).unwrap(), vec!["x", "y"]);
+    assert_eq!(values("a", &json!(42)).unwrap(), vec!["42"]);
+    assert_eq!(values("a", &json!(true)).unwrap(), vec!["TRUE"]);
+    assert!(values("a", &json!(null)).unwrap().is_empty());
+    assert!(values("a", &json!("")).unwrap().is_empty());
+    assert!(matches!(values("a", &json!({"k": 1})), Err(TargetError::Rejected { .. })));
+    assert!(matches!(values("a", &json!([["x"]])), Err(TargetError::Rejected { .. })));
+    assert!(single("a", &json!(["x", "y"])).is_err());
+}
+
+#[test]
+fn account_disabled_toggles_only_its_bit() {
+    let cases = [
+        (512, true, 514),
+        (514, false, 512),
+        (512, false, 512),
+        (0, false, 512),
+        // DONT_EXPIRE_PASSWORD | NORMAL_ACCOUNT stays as it is.
+        (0x10200, true, 0x10202),
+        (0x10202, false, 0x10200),
+    ];
+    for (uac, disabled, want) in cases {
+        assert_eq!(apply_disabled(uac, disabled), want, "{uac:#x} disabled={disabled}");
+    }
+    for (v, want) in [(json!("True"), true), (json!("false"), false), (json!(true), true), (json!("1"), true), (json!(0), false), (json!(null), false)] {
+        assert_eq!(parse_disabled(&v).unwrap(), want, "{v}");
+    }
+    assert!(parse_disabled(&json!("maybe")).is_err());
+}
+
+#[test]
+fn ad_passwords_are_quoted_utf16le() {
+    // The value real-servers.md verified against Samba: base64 IgBTAHQAcgAwAG4AZwAhAFAAYQBzAHMALQAxACIA
+    let want: Vec<u8> = "\"Str0ng!Pass-1\"".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert_eq!(ad_password_bytes("Str0ng!Pass-1"), want);
+    assert_eq!(&ad_password_bytes("é")[..], &[0x22, 0, 0xe9, 0, 0x22, 0]);
+}
+
+#[test]
+fn generated_passwords_meet_complexity_and_differ() {
+    let a = generate_password().unwrap();
+    let b = generate_password().unwrap();
+    assert_ne!(a, b);
+    for p in [&a, &b] {
+        assert_eq!(p.chars().count(), 24);
+        assert!(p.chars().any(|c| c.is_ascii_uppercase()), "{p}");
+        assert!(p.chars().any(|c| c.is_ascii_lowercase()), "{p}");
+        assert!(p.chars().any(|c| c.is_ascii_digit()), "{p}");
+        assert!(p.chars().any(|c| !c.is_ascii_alphanumeric()), "{p}");
+    }
+}
+
+#[test]
+fn guids_use_the_microsoft_byte_order() {
+    let bytes: Vec<u8> = (0u8..16).collect();
+    let s = guid_to_string(&bytes).unwrap();
+    assert_eq!(s, "03020100-0504-0706-0809-0a0b0c0d0e0f");
+    assert_eq!(guid_from_string(&s).unwrap().to_vec(), bytes);
+    assert_eq!(guid_from_string(&format!("{{{}}}", s.to_uppercase())).unwrap().to_vec(), bytes);
+    assert!(guid_to_string(&bytes[..15]).is_none());
+    for bad in ["", "03020100-0504-0706-0809-0a0b0c0d0e0", "030201000504070608090a0b0c0d0e0f", "zz020100-0504-0706-0809-0a0b0c0d0e0f"] {
+        assert!(guid_from_string(bad).is_none(), "{bad:?}");
+    }
+    assert!(is_uuid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"));
+    assert!(!is_uuid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0)(cn=*"));
+}
+
+fn server(rc: u32, text: &str) -> OpError {
+    OpError::Server(LdapResult { rc, matched: String::new(), text: text.into(), refs: vec![], ctrls: vec![] })
+}
+
+#[test]
+fn ldap_results_map_to_target_errors_with_code_text_and_dn() {
+    let ctx = Context { operation: "create", dn: "CN=Jane,OU=X,DC=hrsync,DC=test", id: None };
+    let with_id = Context { operation: "update", dn: "CN=Jane,OU=X,DC=hrsync,DC=test", id: Some("abc") };
+    match map_error(&ctx, server(68, "00002071: samldb: samAccountName 'jdoe' already in use!")) {
+        TargetError::AlreadyExists { attribute, value, .. } => assert_eq!((attribute.as_str(), value.as_str()), ("sAMAccountName", "jdoe")),
+        other => panic!("{other:?}"),
+    }
+    match map_error(&ctx, server(19, "0000202F: samldb: userPrincipalName 'j@hrsync.test' is already in use")) {
+        TargetError::AlreadyExists { attribute, value, .. } => assert_eq!((attribute.as_str(), value.as_str()), ("userPrincipalName", "j@hrsync.test")),
+        other => panic!("{other:?}"),
+    }
+    match map_error(&ctx, server(68, "")) {
+        TargetError::AlreadyExists { attribute, value, .. } => assert_eq!((attribute.as_str(), value.as_str()), ("distinguishedName", ctx.dn)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(map_error(&with_id, server(32, "")), TargetError::NotFound { ref id, .. } if id == "abc"));
+    // A missing parent on create is the mapping's problem, not a vanished object.
+    let e = map_error(&ctx, server(32, "no such parent"));
+    assert!(matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("noSuchObject (32)") && e.to_string().contains("OU=X"), "{e}");
+    let e = map_error(&ctx, server(19, "0000052D: check_password_restrictions: the password is too short"));
+    assert!(matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("too short") && !e.retryable(), "{e}");
+    let e = map_error(&ctx, server(50, "no write access to parent"));
+    assert!(e.to_string().contains("insufficientAccessRights (50)") && e.to_string().contains("no write access"), "{e}");
+    assert!(map_error(&ctx, server(4, "")).to_string().contains("sizeLimitExceeded"));
+    for transient in [3, 51, 52, 49] {
+        assert!(map_error(&ctx, server(transient, "")).retryable(), "{transient}");
+    }
+    assert!(map_error(&ctx, OpError::Transport("I/O error: connection reset".into())).retryable());
+}
+
+#[test]
+fn config_is_checked_before_connecting() {
+    let ok = LdapConfig::new("ldaps://dc.example.test", "CN=svc,DC=example,DC=test", SecretString::from("pw"), "DC=example,DC=test", Profile::ActiveDirectory);
+    assert!(ok.validate().is_ok());
+    assert!(ok.is_protected());
+    let mut c = ok.clone();
+    c.url = "http://x".into();
+    assert!(c.validate().is_err());
+    let mut c = ok.clone();
+    c.starttls = true;
+    assert!(c.validate().is_err(), "starttls on ldaps:// makes no sense");
+    let mut c = ok.clone();
+    c.base_dn = "not a dn".into();
+    assert!(c.validate().unwrap_err().to_string().contains("base_dn"));
+    let mut c = ok.clone();
+    c.page_size = 5000;
+    assert!(c.validate().is_err(), "AD's MaxPageSize is 1000");
+    let mut c = ok.clone();
+    c.disable = Some(DisableStrategy::MoveTo { container: "OU=Disabled,DC=example,DC=test".into() });
+    assert!(c.validate().is_err(), "AD disables through userAccountControl only");
+    let mut c = ok;
+    c.url = "ldap://dc.example.test".into();
+    assert!(!c.is_protected());
+    // The config file shape.
+    let parsed: LdapConfig = serde_json::from_value(json!({
+        "url": "ldap://127.0.0.1:389", "starttls": true, "bind_dn": "cn=svc,dc=x", "password": "pw",
+        "base_dn": "dc=x", "profile": "inet-org-person",
+        "disable": {"strategy": "attribute", "attribute": "employeeType", "value": "disabled"}
+    }))
+    .unwrap();
+    assert!(parsed.validate().is_ok());
+    assert!(parsed.tls_verify, "verification is on unless turned off");
+    assert_eq!(parsed.naming_attribute, "cn");
+}
