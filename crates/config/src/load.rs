@@ -748,13 +748,16 @@ fn int_in(
 /// `"90s"`, `"1m"`, `"6h"`, `"1h 30m"` (jiff's friendly format) or ISO 8601 (`"PT40M"`); positive.
 fn duration(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: Option<Spanned<String>>, default: Duration) -> Duration {
     let Some(v) = raw else { return default };
-    let parsed = v.get_ref().parse::<jiff::SignedDuration>().map_err(|e| e.to_string()).and_then(|d| {
-        if d.is_positive() { Duration::try_from(d).map_err(|e| e.to_string()) } else { Err("must be positive".into()) }
-    });
+    // jiff's own messages talk about its types; say what to write instead.
+    let parsed = match v.get_ref().parse::<jiff::SignedDuration>() {
+        Ok(d) if d.is_positive() => Duration::try_from(d).map_err(|_| "too long"),
+        Ok(_) => Err("must be positive"),
+        Err(_) => Err("not a duration (units: s, m, h; days and longer are not accepted)"),
+    };
     match parsed {
         Ok(d) => d,
         Err(cause) => {
-            let msg = format!("invalid duration `{}` (write e.g. \"90s\", \"1m\", \"6h\"): {cause}", v.get_ref());
+            let msg = format!("invalid duration `{}`: {cause}; write e.g. \"90s\", \"10m\", \"6h\", \"1h 30m\"", v.get_ref());
             errs.push(doc.error_at(v.span(), field, msg));
             default
         }
