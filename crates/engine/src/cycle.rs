@@ -233,6 +233,8 @@ pub struct Engine<S: Store, T: Target> {
     mode: Mode,
     /// Collect per-worker log entries into the report (plan, on-demand).
     detail: bool,
+    progress: Option<Box<dyn Fn(&CycleReport) + Send + Sync>>,
+    crash: Option<Arc<dyn Fn(&'static str) + Send + Sync>>,
 }
 
 /// A deprovisioning held until the end of the cycle.
@@ -246,7 +248,26 @@ struct Held {
 impl<S: Store, T: Target> Engine<S, T> {
     pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
         let seed = clock.now().as_nanosecond() as u64;
-        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix(seed), mode: Mode::Apply, detail: false }
+        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix(seed), mode: Mode::Apply, detail: false, progress: None, crash: None }
+    }
+
+    /// Called after every page with the report so far (progress bars).
+    pub fn on_progress(&mut self, f: impl Fn(&CycleReport) + Send + Sync + 'static) {
+        self.progress = Some(Box::new(f));
+    }
+
+    /// A test seam: called at every point where a crash must be survivable
+    /// (after a page is read, after a target write before its commit, after a
+    /// commit, before the watermark moves). The crash tests install a hook
+    /// that aborts the process at the n-th point.
+    pub fn on_crash_point(&mut self, f: Arc<dyn Fn(&'static str) + Send + Sync>) {
+        self.crash = Some(f);
+    }
+
+    fn crash_point(&self, name: &'static str) {
+        if let Some(f) = &self.crash {
+            f(name);
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -300,7 +321,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         };
         let overlap = jiff::SignedDuration::try_from(self.settings.overlap).unwrap_or_default();
         let window = match (kind, watermark) {
-            (CycleKind::Incremental, Some(w)) => Some((w.checked_sub(overlap).unwrap_or(w), now)),
+            (CycleKind::Incremental, Some(w)) => Some((floor_second(w.checked_sub(overlap).unwrap_or(w)), ceil_second(now))),
             _ => None,
         };
         let cycle = if dry { 0 } else { self.store.begin_cycle(kind, window, now)? };
@@ -359,6 +380,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         report.status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         report.message = message.clone();
         let summary = serde_json::to_value(&*report).unwrap_or(Value::Null);
+        self.crash_point("before-finish-cycle");
         let scope = self.settings.watermark_scope.clone();
         self.store.finish_cycle(
             cycle,
@@ -415,7 +437,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                     vec![delta]
                 }
             }
-            _ => vec![filter::full_sync(now), filter::missing_termination_info(now)],
+            _ => vec![filter::full_sync(ceil_second(now)), filter::missing_termination_info(ceil_second(now))],
         };
         let mut seen: HashSet<String> = HashSet::new();
         for f in filters {
@@ -461,6 +483,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         report: &mut CycleReport,
         held: &mut Vec<Held>,
     ) -> Result<(), EngineError> {
+        self.crash_point("page-read");
         let ids: Vec<String> = records.iter().filter_map(|r| person_id(r).map(str::to_owned)).collect();
         let states = self.store.load(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
         let mut outcomes = Vec::with_capacity(records.len());
@@ -687,6 +710,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         let account = match plan {
             Plan::Create { attributes } => {
                 let obj = self.target.create(&attributes).await.map_err(|e| e.to_string())?;
+                self.crash_point("after-create");
                 steps.push(step("export", "success", format!("created {}", obj.id)));
                 modified = attributes
                     .iter()
@@ -699,6 +723,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 if !changes.is_empty() {
                     let updates: Vec<AttributeUpdate> = changes.iter().map(|c| AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() }).collect();
                     self.target.update(&target_id, &updates).await.map_err(|e| e.to_string())?;
+                    self.crash_point("after-update");
                 }
                 steps.push(step("export", "success", format!("updated {} attributes{}", changes.len(), if join { ", joined" } else { "" })));
                 for c in &changes {
@@ -845,7 +870,12 @@ impl<S: Store, T: Target> Engine<S, T> {
             }
         }
         if self.mode == Mode::Apply {
+            self.crash_point("before-commit");
             self.store.commit(cycle, &outcomes)?;
+            self.crash_point("after-commit");
+        }
+        if let Some(p) = &self.progress {
+            p(report);
         }
         Ok(())
     }
@@ -854,6 +884,19 @@ impl<S: Store, T: Target> Engine<S, T> {
 enum WorkerResult {
     Done(Box<StoreOutcome>, String),
     PrehireRequery(jiff::civil::Date),
+}
+
+/// SuccessFactors filter literals carry whole seconds (as Entra sends them):
+/// windows are widened to whole seconds so a change stamped in the cycle's
+/// last second is not left for the next cycle. Overlap is harmless: applying
+/// a worker twice changes nothing the second time.
+fn floor_second(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
+}
+
+fn ceil_second(t: Timestamp) -> Timestamp {
+    let f = floor_second(t);
+    if f == t { t } else { f.checked_add(jiff::SignedDuration::from_secs(1)).unwrap_or(t) }
 }
 
 fn person_id(record: &Value) -> Option<&str> {

@@ -1,1 +1,84 @@
-fn main() {}
+//! The `hrsync` command: wiring only. Each subcommand lives in `commands/` and
+//! calls into the library crates; no logic lives here.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// HR-driven identity provisioning: SAP SuccessFactors to Active Directory /
+/// LDAP, SCIM 2.0 apps and Microsoft Entra ID.
+#[derive(Parser)]
+#[command(name = "hrsync", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the built-in SuccessFactors Employee Central OData v2 emulator.
+    Emulator(commands::emulator::EmulatorArgs),
+    /// Evaluate an Entra provisioning expression against attribute values.
+    Expr(commands::expr::ExprArgs),
+    /// Print the JSON array of JSONPath matches in a JSON document.
+    Jsonpath(commands::jsonpath::JsonPathArgs),
+    /// Write a commented starter config with the default SuccessFactors-to-AD mapping.
+    Init(commands::init::InitArgs),
+    /// Keys for OAuth (SAML bearer, workload identity).
+    Keys(commands::keys::KeysArgs),
+    /// Dry run: what a sync would create, update, disable or delete, and why.
+    Plan(commands::plan::PlanArgs),
+    /// Run one sync cycle (incremental, or --full).
+    Sync(commands::sync::SyncArgs),
+    /// Keep syncing: incremental cycles on a short interval.
+    Run(commands::run::RunArgs),
+    /// Provision one worker now and print each step.
+    OnDemand(commands::on_demand::OnDemandArgs),
+    /// The provisioning log.
+    Logs(commands::logs::LogsArgs),
+    /// Last cycles, watermark and escrow.
+    Status(commands::logs::StatusArgs),
+    /// Test Connection: source and target, without changing anything.
+    Check(commands::check::CheckArgs),
+    /// The main job: emulator, full sync, HR events, incremental sync.
+    Demo(commands::demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Emulator(args) => commands::emulator::run(args),
+        Command::Expr(args) => commands::expr::run(args),
+        Command::Jsonpath(args) => commands::jsonpath::run(args),
+        Command::Init(args) => commands::init::run(args),
+        Command::Keys(args) => commands::keys::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Sync(args) => commands::sync::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::OnDemand(args) => commands::on_demand::run(args),
+        Command::Logs(args) => commands::logs::logs(args),
+        Command::Status(args) => commands::logs::status(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr so stdout stays machine-readable (`hrsync expr`, `plan --format json`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HRSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

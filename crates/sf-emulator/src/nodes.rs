@@ -37,6 +37,19 @@ fn local(ms: i64) -> ODataValue {
     ODataValue::DateTime(ms + DATA_CENTRE_OFFSET_MS)
 }
 
+/// SuccessFactors' audit fields (every entity with `createdBy`..`lastModifiedOn`);
+/// `Null` for any other name.
+fn audit(name: &str, modified: i64, created: i64) -> ODataValue {
+    match name {
+        "lastModifiedDateTime" => dto(modified),
+        "lastModifiedOn" => local(modified),
+        "createdDateTime" => dto(created),
+        "createdOn" => local(created),
+        "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
+        _ => ODataValue::Null,
+    }
+}
+
 /// Parses `customString7` / `custom07` style names to the field number.
 fn custom_number(name: &str, prefix: &str) -> Option<u8> {
     let n: u8 = name.strip_prefix(prefix)?.parse().ok()?;
@@ -97,12 +110,7 @@ impl EntityNode for PersonNode<'_> {
             "perPersonUuid" => s(&p.uuid),
             "dateOfBirth" => opt_date(p.date_of_birth),
             "countryOfBirth" => opt_s(p.country_of_birth),
-            "lastModifiedDateTime" => dto(p.last_modified),
-            "lastModifiedOn" => local(p.last_modified),
-            "createdDateTime" => dto(p.created),
-            "createdOn" => local(p.created),
-            "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
-            _ => ODataValue::Null,
+            _ => audit(name, p.last_modified, p.created),
         }
     }
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
@@ -147,11 +155,7 @@ impl EntityNode for PersonalNode<'_> {
             "gender" => sl.gender.map(|g| s(&g.to_string())).unwrap_or(ODataValue::Null),
             "nationality" => opt_s(sl.nationality),
             "maritalStatus" => opt_s(sl.marital_status),
-            "lastModifiedDateTime" => dto(sl.last_modified),
-            "lastModifiedOn" => local(sl.last_modified),
-            "createdDateTime" => dto(sl.last_modified),
-            "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
-            _ => ODataValue::Null,
+            _ => audit(name, sl.last_modified, sl.last_modified),
         }
     }
     fn navigate(&self, _nav: &str, _view: NavView, _visit: &mut dyn FnMut(&dyn EntityNode)) {}
@@ -175,12 +179,7 @@ impl EntityNode for EmailNode<'_> {
             "emailType" => s(&e.email_type.to_string()),
             "emailAddress" => s(&e.address),
             "isPrimary" => ODataValue::Boolean(e.is_primary),
-            "lastModifiedDateTime" => dto(e.last_modified),
-            "lastModifiedOn" => local(e.last_modified),
-            "createdDateTime" => dto(e.created),
-            "createdOn" => local(e.created),
-            "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
-            _ => ODataValue::Null,
+            _ => audit(name, e.last_modified, e.created),
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
@@ -213,12 +212,7 @@ impl EntityNode for PhoneNode<'_> {
             "countryCode" => opt_s(ph.country_code.as_deref()),
             "extension" => opt_s(ph.extension.as_deref()),
             "isPrimary" => ODataValue::Boolean(ph.is_primary),
-            "lastModifiedDateTime" => dto(ph.last_modified),
-            "lastModifiedOn" => local(ph.last_modified),
-            "createdDateTime" => dto(ph.created),
-            "createdOn" => local(ph.created),
-            "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
-            _ => ODataValue::Null,
+            _ => audit(name, ph.last_modified, ph.created),
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
@@ -284,12 +278,7 @@ impl EntityNode for EmploymentNode<'_> {
             "hiringNotCompleted" => ODataValue::Boolean(e.hiring_not_completed),
             "jobNumber" => ODataValue::Int64(e.job_number),
             "okToRehire" => ODataValue::Boolean(true),
-            "lastModifiedDateTime" => dto(e.last_modified),
-            "lastModifiedOn" => local(e.last_modified),
-            "createdDateTime" => dto(e.created),
-            "createdOn" => local(e.created),
-            "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
-            _ => ODataValue::Null,
+            _ => audit(name, e.last_modified, e.created),
         }
     }
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
@@ -417,12 +406,7 @@ impl EntityNode for JobNode<'_> {
             "standardHours" => ODataValue::Decimal(format!("{:.1}", j.fte * 40.0)),
             "isFulltimeEmployee" => ODataValue::Boolean(j.fte >= 1.0),
             "countryOfCompany" => refs.get(j.company).prop("country"),
-            "lastModifiedDateTime" => dto(j.last_modified),
-            "lastModifiedOn" => local(j.last_modified),
-            "createdDateTime" => dto(j.last_modified),
-            "createdOn" => local(j.last_modified),
-            "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
-            _ => ODataValue::Null,
+            _ => audit(name, j.last_modified, j.last_modified),
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {

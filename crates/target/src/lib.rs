@@ -90,3 +90,35 @@ pub trait Target: Send + Sync {
     /// `except_id` (uniqueness for `SelectUniqueValue`).
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError>;
 }
+
+/// A target chosen at run time (from the config's `kind`).
+#[async_trait]
+impl Target for Box<dyn Target> {
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+    async fn check(&self) -> Vec<CheckStep> {
+        (**self).check().await
+    }
+    async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
+        (**self).find(attribute, value).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
+        (**self).get(id).await
+    }
+    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
+        (**self).create(attributes).await
+    }
+    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+        (**self).update(id, changes).await
+    }
+    async fn disable(&self, id: &str) -> Result<(), TargetError> {
+        (**self).disable(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), TargetError> {
+        (**self).delete(id).await
+    }
+    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+        (**self).is_taken(attribute, value, except_id).await
+    }
+}

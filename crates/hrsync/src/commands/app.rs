@@ -1,0 +1,153 @@
+//! Building an engine from a config file, shared by `plan`, `sync`, `run`,
+//! `on-demand`, `logs`, `status` and `check`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, bail};
+use hrsync_config::{Config, TargetSettings};
+use hrsync_engine::cycle::{CycleReport, DeletionGuard, Engine, EscrowPolicy, Flow, Settings};
+use hrsync_engine::plan::Actions;
+use hrsync_expr::SystemClock;
+use hrsync_source_sf::SfClient;
+use hrsync_store::SqliteStore;
+use hrsync_target::Target;
+use hrsync_target::embedded::EmbeddedTarget;
+
+/// `--config`, shared by every command that reads one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// The config file (`hrsync init` writes a starter).
+    #[arg(long, short = 'c', env = "HRSYNC_CONFIG", default_value = "hrsync.toml")]
+    pub config: PathBuf,
+}
+
+pub type AppEngine = Engine<SqliteStore, Box<dyn Target>>;
+
+/// Load and validate the config; every problem is listed, each with file,
+/// line and field.
+pub fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
+    Config::load(&arg.config).map_err(|errors| {
+        let lines: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{} problem(s) in the config:\n{}", lines.len(), lines.join("\n"))
+    })
+}
+
+pub fn settings(config: &Config) -> Settings {
+    let a = config.flow.actions;
+    Settings {
+        page_size: config.source.page_size,
+        actions: Actions { create: a.create, update: a.update, disable: a.disable, delete: a.delete },
+        time_zone: config.flow.time_zone.clone(),
+        prehire_lead_days: i64::from(config.flow.prehire_lead_days),
+        onboarding_prehires: config.flow.onboarding_prehires,
+        guard: DeletionGuard { max_count: u64::from(config.guard.max_count), max_share: config.guard.max_share },
+        escrow: EscrowPolicy {
+            first_retry: config.escrow.first_retry,
+            max_retry: config.escrow.max_retry,
+            flag_after: config.escrow.flag_after,
+        },
+        ..Settings::default()
+    }
+}
+
+pub fn target(config: &Config) -> anyhow::Result<Box<dyn Target>> {
+    match &config.target {
+        TargetSettings::Embedded { path, unique } => {
+            let unique: Vec<&str> = unique.iter().map(String::as_str).collect();
+            let t = EmbeddedTarget::open(path, &unique).with_context(|| format!("opening the embedded target {}", path.display()))?;
+            Ok(Box::new(t))
+        }
+        TargetSettings::Ldap { .. } => bail!("{}: target kind `ldap` is not wired into the engine yet", config.path.display()),
+        TargetSettings::Scim { .. } => bail!("{}: target kind `scim` is not implemented yet", config.path.display()),
+    }
+}
+
+pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(&config.state.path).with_context(|| format!("opening the state store {}", config.state.path.display()))
+}
+
+/// The engine for a config, with the crash-test seam wired to
+/// `HRSYNC_CRASH_AFTER` (abort at the n-th crash point; tests only).
+pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {
+    let flow = Flow::compile(&config.flow.schema, &config.flow.mapping).context("compiling the mapping")?;
+    let sf = SfClient::new(&config.source.client).context("SuccessFactors client")?;
+    let mut engine = Engine::new(sf, flow, store(config)?, target(config)?, Arc::new(SystemClock), settings(config));
+    if let Some(n) = std::env::var("HRSYNC_CRASH_AFTER").ok().and_then(|v| v.parse::<u64>().ok()) {
+        let count = AtomicU64::new(0);
+        engine.on_crash_point(Arc::new(move |point| {
+            if count.fetch_add(1, Ordering::SeqCst) + 1 == n {
+                eprintln!("HRSYNC_CRASH_AFTER: aborting at crash point {n} ({point})");
+                std::process::abort();
+            }
+        }));
+    }
+    Ok(engine)
+}
+
+/// A multi-threaded runtime: SelectUniqueValue asks the target from inside
+/// expression evaluation, which needs `block_in_place`.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+}
+
+/// One-paragraph summary of a cycle for people.
+pub fn summary(r: &CycleReport) -> String {
+    let counts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let mut s = format!(
+        "cycle {} ({}) {}: {} workers in {:.1} s ({:.0} workers/s), {} requests; {}",
+        r.cycle_id,
+        r.kind,
+        r.status,
+        r.workers,
+        r.duration_ms as f64 / 1000.0,
+        r.rate(),
+        r.requests,
+        if counts.is_empty() { "nothing to do".to_owned() } else { counts.join(", ") }
+    );
+    if let Some(m) = &r.message {
+        s.push_str(&format!("\n{m}"));
+    }
+    s
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+pub fn progress_bar<S: hrsync_store::Store, T: Target>(engine: &mut Engine<S, T>) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {pos} workers ({per_sec}) {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let b = bar.clone();
+    engine.on_progress(move |r| {
+        b.set_position(r.workers);
+        let counts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        b.set_message(counts.join(", "));
+    });
+    Some(bar)
+}
+
+/// Held while a command runs cycles: a second `hrsync sync`/`run` on the
+/// same state store refuses to start instead of racing the first. An OS
+/// lock, so a killed process never leaves a stale lock behind.
+pub fn cycle_lock(config: &Config) -> anyhow::Result<std::fs::File> {
+    let path = config.state.path.with_extension("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("another hrsync is running cycles on {} (lock {})", config.state.path.display(), path.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}

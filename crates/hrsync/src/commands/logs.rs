@@ -1,0 +1,91 @@
+//! `hrsync logs` and `hrsync status`: the provisioning log, the last
+//! cycles, the watermark and the escrow, read from the state store.
+
+use std::process::ExitCode;
+
+use hrsync_store::{LogQuery, Store};
+
+use super::app::{self, ConfigArg};
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Only this worker (personIdExternal).
+    #[arg(long)]
+    person: Option<String>,
+    /// Only this cycle.
+    #[arg(long)]
+    cycle: Option<i64>,
+    /// Only entries with this status (success, failure, skipped, ...).
+    #[arg(long)]
+    status: Option<String>,
+    /// At most this many entries, newest first.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let config = app::load(&args.config)?;
+    let store = app::store(&config)?;
+    let entries = store.log(&LogQuery { person_id: args.person, cycle_id: args.cycle, status: args.status, limit: args.limit })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in &entries {
+        println!("{} cycle {} {} {} {}{}", e.at, e.cycle_id, e.person_id, e.action, e.status, e.target_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default());
+        for c in &e.modified {
+            println!("    {}: {} -> {}", c.attribute, c.old, c.new);
+        }
+        if let Some(err) = &e.error {
+            println!("    error: {err}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let config = app::load(&args.config)?;
+    let store = app::store(&config)?;
+    let watermark = store.watermark(&hrsync_engine::cycle::Settings::default().watermark_scope)?;
+    let cycles = store.cycles(10)?;
+    let escrows = store.escrows()?;
+    let counts = store.account_counts()?;
+    let next_wakeup = store.next_wakeup()?;
+    if args.json {
+        let v = serde_json::json!({
+            "watermark": watermark.map(|w| w.to_string()),
+            "accounts": {"active": counts.active, "disabled": counts.disabled, "deleted": counts.deleted},
+            "next_wakeup": next_wakeup.map(|w| w.to_string()),
+            "cycles": cycles.iter().map(|c| serde_json::json!({"id": c.id, "kind": c.kind, "status": c.status, "started_at": c.started_at.to_string(), "summary": c.summary, "message": c.message})).collect::<Vec<_>>(),
+            "escrow": escrows.iter().map(|e| serde_json::json!({"person": e.person_id, "attempts": e.attempts, "next_attempt_at": e.next_attempt_at.to_string(), "flagged": e.flagged, "error": e.last_error})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("watermark: {}", watermark.map_or("none (the next cycle is a full sync)".to_owned(), |w| w.to_string()));
+    println!("accounts: {} active, {} disabled, {} deleted", counts.active, counts.disabled, counts.deleted);
+    if let Some(w) = next_wakeup {
+        println!("next wake-up: {w}");
+    }
+    println!("last cycles:");
+    for c in &cycles {
+        println!("  {} {:?} {:?} started {}{}", c.id, c.kind, c.status, c.started_at, c.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
+    }
+    println!("escrow: {} worker(s), {} flagged for a human", escrows.len(), escrows.iter().filter(|e| e.flagged).count());
+    for e in escrows.iter().take(20) {
+        println!("  {} attempts {} next {}{}: {}", e.person_id, e.attempts, e.next_attempt_at, if e.flagged { " FLAGGED" } else { "" }, e.last_error);
+    }
+    Ok(ExitCode::SUCCESS)
+}

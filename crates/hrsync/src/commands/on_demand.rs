@@ -1,0 +1,50 @@
+//! `hrsync on-demand ID`: provision one worker now and print each step,
+//! like Entra's provision on demand.
+
+use std::process::ExitCode;
+
+use super::app::{self, ConfigArg};
+
+#[derive(Debug, clap::Args)]
+pub struct OnDemandArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The worker's personIdExternal.
+    person: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
+    let config = app::load(&args.config)?;
+    let _lock = app::cycle_lock(&config)?;
+    let rt = app::runtime()?;
+    let report = rt.block_on(async {
+        let mut engine = app::engine(&config)?;
+        anyhow::Ok(engine.on_demand(&args.person).await?)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for q in &report.queries {
+        println!("request: GET {}/odata/v2/{q}", config.source.client.base_url.trim_end_matches('/'));
+    }
+    let Some(d) = report.details.first() else {
+        println!("{}: not returned by SuccessFactors (unknown id, or not in the source's view)", args.person);
+        return Ok(ExitCode::from(4));
+    };
+    for s in &d.steps {
+        println!("{:<7} {:<8} {}", s.name, s.status, s.detail);
+    }
+    println!("action: {} ({})", d.action, d.status);
+    for c in &d.modified {
+        println!("    {}: {} -> {}", c.attribute, c.old, c.new);
+    }
+    if let Some(e) = &d.error {
+        println!("error: {e}");
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
