@@ -188,7 +188,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     let guard = errs.optional::<RawGuard>(&doc, "guard").map(|raw| load_guard(&doc, &mut errs, raw));
     let escrow = errs.optional::<RawEscrow>(&doc, "escrow").map(|raw| load_escrow(&doc, &mut errs, raw));
     let schedule = errs.optional::<RawSchedule>(&doc, "schedule").map(|raw| Schedule {
-        interval: duration(&doc, &mut errs, &path(&["schedule", "interval"]), raw.interval, Duration::from_secs(40 * 60)),
+        interval: duration(&doc, &mut errs, &path(&["schedule", "interval"]), raw.interval, Duration::from_secs(60)),
     });
     let state = errs.optional::<RawState>(&doc, "state");
     let state = state.map(|raw| StateSettings {

@@ -46,7 +46,7 @@ fn base_config_loads_with_values_and_defaults() {
     assert_eq!(config.escrow.first_retry, Duration::from_secs(60));
     assert_eq!(config.escrow.max_retry, Duration::from_secs(6 * 3600));
     assert_eq!(config.escrow.flag_after, 10);
-    assert_eq!(config.schedule.interval, Duration::from_secs(40 * 60));
+    assert_eq!(config.schedule.interval, Duration::from_secs(60));
     assert_eq!(config.state.path, PathBuf::from("/etc/hrsync/hrsync-state.sqlite"));
 }
 
