@@ -213,7 +213,7 @@ fn probe_ok(cmd: &Command) -> bool {
 }
 
 fn require_root() -> Result<(), TestkitError> {
-    let out = run("check for root (Samba AD DC needs it)", &mut Command::new("id").arg("-u"))?;
+    let out = run("check for root (Samba AD DC needs it)", Command::new("id").arg("-u"))?;
     if out.trim() != "0" {
         return Err(TestkitError::Step {
             step: "check for root",
