@@ -1,0 +1,89 @@
+//! Running the real `hrsync` binary against an in-process emulator, with a
+//! config file and databases in a private directory.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use hrsync_target::embedded::EmbeddedTarget;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hrsync");
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!("hrsync-cli-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A config for the emulator at `base_url`, embedded target and state in `dir`.
+pub fn write_config(dir: &Path, base_url: &str, page_size: u32) -> PathBuf {
+    let text = format!(
+        r#"[source]
+url = "{base_url}"
+company_id = "{company}"
+page_size = {page_size}
+timeout = "30s"
+[source.auth]
+method = "basic"
+username = "{user}"
+password_env = "HRSYNC_TEST_SF_PASSWORD"
+
+[target]
+kind = "embedded"
+path = "target.sqlite"
+unique = ["userPrincipalName", "sAMAccountName"]
+
+[flow]
+mapping = "builtin:sf-to-ad"
+time_zone = "UTC"
+actions = ["create", "update", "disable"]
+
+[state]
+path = "state.sqlite"
+"#,
+        company = sf_emulator::DEFAULT_COMPANY_ID,
+        user = sf_emulator::DEFAULT_USERNAME,
+    );
+    let path = dir.join("hrsync.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+pub fn hrsync(config: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).arg("--config").arg(config).env("HRSYNC_TEST_SF_PASSWORD", sf_emulator::DEFAULT_PASSWORD).env_remove("HRSYNC_CRASH_AFTER");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run hrsync")
+}
+
+pub fn text(o: &Output) -> String {
+    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", o.status, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// employeeID -> attributes of every object in the embedded target.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, BTreeMap<String, serde_json::Value>> {
+    let t = EmbeddedTarget::open(&dir.join("target.sqlite"), &["userPrincipalName", "sAMAccountName"]).expect("open target");
+    let mut out = BTreeMap::new();
+    for o in t.all().expect("list") {
+        let id = o.attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        assert!(out.insert(id.clone(), o.attributes).is_none(), "two accounts for employeeID {id}");
+    }
+    out
+}
