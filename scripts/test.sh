@@ -9,7 +9,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # System packages the test harness needs. Installed only when missing, so a
 # second run costs nothing. Later targets (slapd, Samba AD, scim2-server) add
 # their packages here.
-APT_PACKAGES=(slapd ldap-utils samba samba-ad-dc samba-ad-provision python3-samba winbind krb5-user ldb-tools openssl)
+APT_PACKAGES=(slapd ldap-utils samba samba-ad-dc samba-ad-provision python3-samba winbind krb5-user ldb-tools openssl xmlsec1)
 PIP_PACKAGES=()
 
 missing=()
