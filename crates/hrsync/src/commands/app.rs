@@ -59,9 +59,37 @@ pub fn target(config: &Config) -> anyhow::Result<Box<dyn Target>> {
             let t = EmbeddedTarget::open(path, &unique).with_context(|| format!("opening the embedded target {}", path.display()))?;
             Ok(Box::new(t))
         }
-        TargetSettings::Ldap { .. } => bail!("{}: target kind `ldap` is not wired into the engine yet", config.path.display()),
+        TargetSettings::Ldap { table } => {
+            let ldap = ldap_config(config, table)?;
+            let t = hrsync_target_ldap::LdapTarget::new(ldap).with_context(|| format!("{}: [target.connection]", config.path.display()))?;
+            Ok(Box::new(t))
+        }
         TargetSettings::Scim { .. } => bail!("{}: target kind `scim` is not implemented yet", config.path.display()),
     }
+}
+
+/// `[target.connection]` for LDAP: the bind password comes from
+/// `password_env` or `password_file`, never from the file itself.
+fn ldap_config(config: &Config, table: &toml::Table) -> anyhow::Result<hrsync_target_ldap::LdapConfig> {
+    let file = config.path.display();
+    let mut table = table.clone();
+    if table.contains_key("password") {
+        bail!("{file}: field `target.connection.password`: write the password in an environment variable (password_env) or a file (password_file), not in the config");
+    }
+    let password = match (table.remove("password_env"), table.remove("password_file")) {
+        (Some(toml::Value::String(var)), None) => std::env::var(&var)
+            .map_err(|_| anyhow::anyhow!("{file}: field `target.connection.password_env`: environment variable {var} is not set"))?,
+        (None, Some(toml::Value::String(path))) => {
+            let path = config.path.parent().unwrap_or(std::path::Path::new(".")).join(path);
+            std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("{file}: field `target.connection.password_file`: cannot read {}: {e}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned()
+        }
+        _ => bail!("{file}: field `target.connection`: set exactly one of password_env or password_file (a string)"),
+    };
+    table.insert("password".into(), toml::Value::String(password));
+    table.try_into::<hrsync_target_ldap::LdapConfig>().map_err(|e| anyhow::anyhow!("{file}: field `target.connection`: {e}"))
 }
 
 pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
