@@ -1,6 +1,7 @@
-//! Authentication of OData requests. Schemes are tried in order by the
-//! `Authorization` header's scheme name, so OAuth bearer tokens (a later issue)
-//! can be added as another [`AuthScheme`] next to Basic.
+//! Authentication of OData requests. Schemes are chosen by the
+//! `Authorization` header's scheme name: Basic here, Bearer in [`crate::oauth`].
+
+use std::sync::Arc;
 
 use base64::Engine;
 use sf_odata::error::ODataError;
@@ -47,6 +48,8 @@ impl AuthScheme for BasicAuth {
 #[derive(Debug, Default)]
 pub struct Authenticator {
     pub schemes: Vec<Box<dyn AuthScheme>>,
+    /// Token endpoints and issued tokens, when OAuth is configured.
+    pub oauth: Option<Arc<crate::oauth::OAuthState>>,
 }
 
 impl Authenticator {

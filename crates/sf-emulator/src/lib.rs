@@ -43,6 +43,7 @@ pub mod faults;
 pub mod generate;
 pub mod model;
 pub mod nodes;
+pub mod oauth;
 pub mod refdata;
 pub mod reqlog;
 mod schema;
@@ -92,6 +93,8 @@ impl Emulator {
             latency: Duration::ZERO,
             retry_after_secs: 1,
             log_capacity: 10_000,
+            basic_enabled: true,
+            oauth: None,
         }
     }
 }
@@ -108,6 +111,8 @@ pub struct EmulatorBuilder {
     latency: Duration,
     retry_after_secs: u64,
     log_capacity: usize,
+    basic_enabled: bool,
+    oauth: Option<oauth::OAuthConfig>,
 }
 
 impl EmulatorBuilder {
@@ -151,13 +156,32 @@ impl EmulatorBuilder {
         self.log_capacity = n;
         self
     }
+    /// Serves `/oauth/token` and `/oauth2/token` with this trust set-up and
+    /// accepts the Bearer tokens they issue.
+    pub fn oauth(mut self, config: oauth::OAuthConfig) -> Self {
+        self.oauth = Some(config);
+        self
+    }
+    /// Whether Basic authentication is accepted (default on, as sandboxes do).
+    pub fn basic_auth(mut self, enabled: bool) -> Self {
+        self.basic_enabled = enabled;
+        self
+    }
 
     /// Generates the data (without serving it).
     pub fn build_shared(&self) -> Shared {
         let clock = Clock::new(self.now_ms);
         let db = generate(&PopulationConfig { workers: self.workers, seed: self.seed, today: clock.today() });
         clock.observe_stamp(db.max_stamp());
-        let auth = Authenticator { schemes: vec![Box::new(self.basic.clone())] };
+        let mut schemes: Vec<Box<dyn auth::AuthScheme>> = Vec::new();
+        if self.basic_enabled {
+            schemes.push(Box::new(self.basic.clone()));
+        }
+        let oauth = self.oauth.clone().map(|c| Arc::new(oauth::OAuthState::new(c)));
+        if let Some(state) = &oauth {
+            schemes.push(Box::new(oauth::BearerAuth(Arc::clone(state))));
+        }
+        let auth = Authenticator { schemes, oauth };
         Shared::new(db, clock, auth, Faults::new(self.faults.clone(), self.seed), self.latency, self.retry_after_secs, self.log_capacity, self.seed)
     }
 
@@ -168,6 +192,9 @@ impl EmulatorBuilder {
         let listener = tokio::net::TcpListener::bind(self.listen).await.map_err(|source| EmulatorError::Bind { addr: self.listen, source })?;
         let addr = listener.local_addr().map_err(EmulatorError::LocalAddr)?;
         let _ = shared.base_url.set(format!("http://{addr}"));
+        if let Some(oauth) = &shared.auth.oauth {
+            oauth.set_issuer_url(&format!("http://{addr}"));
+        }
         let app = server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -224,6 +251,10 @@ impl RunningEmulator {
     }
     pub fn scenarios(&self) -> BTreeMap<Scenario, Vec<String>> {
         self.shared.scenarios()
+    }
+    /// The OAuth state (issued-token counter, expiry and revocation switches), when configured.
+    pub fn oauth(&self) -> Option<&Arc<oauth::OAuthState>> {
+        self.shared.auth.oauth.as_ref()
     }
     /// A copy of one person's raw model.
     pub fn worker(&self, person_id_external: &str) -> Option<Person> {

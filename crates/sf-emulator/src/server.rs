@@ -123,6 +123,8 @@ impl Shared {
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/odata/v2/{*rest}", any(odata))
+        .route("/oauth/token", post(crate::oauth::sf_token))
+        .route("/oauth2/token", post(crate::oauth::ias_token))
         .route("/_emulator/events", post(admin_events))
         .route("/_emulator/clock", get(admin_clock_get).post(admin_clock_set))
         .route("/_emulator/requests", get(admin_requests).delete(admin_clear_requests))
