@@ -777,7 +777,7 @@ impl<'e> Evaluator<'e, '_, '_> {
         if len > 256 {
             return Err(self.arg_fail(c, 0, format!("length must be at most 256, got {len}")));
         }
-        if n[1] + n[2] + n[3] + n[4] > len {
+        if n[1..].iter().try_fold(0i64, |acc, &x| acc.checked_add(x)).is_none_or(|sum| sum > len) {
             return Err(self.fail(c, c.name_span.clone(), format!("the minimum counts add up to more than the length {len}")));
         }
         let classes: Vec<Vec<char>> = [DIGITS, SPECIAL, UPPER, LOWER].iter().map(|cl| cl.chars().filter(|ch| !avoid.contains(*ch)).collect()).collect();

@@ -150,3 +150,12 @@ impl Func {
 pub fn function_names() -> impl Iterator<Item = &'static str> {
     TABLE.iter().map(|e| e.0)
 }
+
+/// Argument count range of a function (any case): `(min, Some(max))`, or
+/// `(min, None)` for variadic functions; `None` for an unknown name.
+pub fn function_arity(name: &str) -> Option<(usize, Option<usize>)> {
+    Func::lookup(name).map(|f| {
+        let (min, max) = f.arity();
+        (min, (max != usize::MAX).then_some(max))
+    })
+}

@@ -84,7 +84,7 @@ mod functions;
 mod parser;
 mod text;
 
-pub use functions::function_names;
+pub use functions::{function_arity, function_names};
 pub use parser::{MAX_DEPTH, MAX_EXPRESSION_LEN, ParseError, caret_snippet};
 
 use ast::{Kind, Node};

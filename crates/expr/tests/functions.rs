@@ -249,6 +249,7 @@ fn evaluation_errors_name_function_argument_and_cause() {
         (r#"InStr("abc", "b", 1, 7)"#, "compare type must be 0"),
         ("RandomString(300, 0, 0, 0, 0)", "length must be at most 256"),
         ("RandomString(3, 2, 2, 0, 0)", "add up to more than the length 3"),
+        ("RandomString(3, 9223372036854775807, 9223372036854775807, 0, 0)", "add up to more than the length 3"),
         (r#"RandomString(3, 1, 0, 0, 0, "0123456789")"#, "every character of this class"),
         ("Nope([s])", "unknown function 'Nope'"),
         ("Mid([s], 1)", "Mid: expects 3 arguments, got 2"),
