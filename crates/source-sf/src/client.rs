@@ -1,10 +1,16 @@
 //! The HTTP side: one `reqwest` client, authentication, retries that honour
 //! `Retry-After`, and page-by-page reading that follows `__next` verbatim.
+//!
+//! With a [`TokenProvider`] every request carries `Authorization: Bearer`. A
+//! request answered 401, or 403 `[LGN0022]` (SuccessFactors' "access token
+//! expired"), makes the provider drop that token and is retried once with a
+//! fresh one; a second refusal is returned, never retried again.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, Url};
+use hrsync_sf_auth::{AuthConfig, AuthError, TokenProvider};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::query::PersonQuery;
@@ -67,6 +73,9 @@ pub struct SourceConfig {
     pub ca_file: Option<PathBuf>,
     /// Turns TLS certificate verification off. Only for test set-ups; never default.
     pub danger_accept_invalid_certs: bool,
+    /// OAuth bearer tokens (saml-bearer, workload-identity). When set, requests
+    /// carry its tokens and `credentials` are not sent.
+    pub token_provider: Option<TokenProvider>,
 }
 
 impl SourceConfig {
@@ -78,7 +87,41 @@ impl SourceConfig {
             retry: RetryPolicy::default(),
             ca_file: None,
             danger_accept_invalid_certs: false,
+            token_provider: None,
         }
+    }
+
+    /// Applies an `auth` block: `basic` replaces `credentials`; the token
+    /// methods install a [`TokenProvider`] whose token requests use the same
+    /// TLS settings (`ca_file`, `danger_accept_invalid_certs`) and timeout as
+    /// OData requests. Keys and certificates are read and checked here.
+    pub fn with_auth(mut self, auth: &AuthConfig) -> Result<Self, SourceError> {
+        if let Some((username, company_id, password)) = auth.basic_credentials()? {
+            self.credentials = Credentials::Basic { username, company_id, password };
+            self.token_provider = None;
+            return Ok(self);
+        }
+        let http = self.http_builder()?.build().map_err(|e| SourceError::Config(format!("HTTP client: {e}")))?;
+        self.token_provider = Some(TokenProvider::new(auth, &self.base_url, http, Default::default())?);
+        Ok(self)
+    }
+
+    fn http_builder(&self) -> Result<reqwest::ClientBuilder, SourceError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(Duration::from_secs(15))
+            .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &self.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| SourceError::Config(format!("ca_file {}: {e}", ca.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| SourceError::Config(format!("ca_file {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        if self.danger_accept_invalid_certs {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        Ok(builder)
     }
 }
 
@@ -95,6 +138,9 @@ pub enum SourceError {
     Exhausted { url: String, attempts: u32, cause: String },
     #[error("SuccessFactors sent a next-page link to another server ({next}); refusing to send credentials there")]
     ForeignNextLink { next: String },
+    /// Getting a token failed; [`AuthError::explanation`] says what to check.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 }
 
 /// A SuccessFactors OData v2 client.
@@ -102,6 +148,7 @@ pub struct SfClient {
     http: reqwest::Client,
     root: Url,
     credentials: Credentials,
+    tokens: Option<TokenProvider>,
     retry: RetryPolicy,
 }
 
@@ -116,35 +163,35 @@ impl SfClient {
         let path = if path.ends_with("/odata/v2") { format!("{path}/") } else { format!("{path}/odata/v2/") };
         root.set_path(&path);
 
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(15))
-            // Snapshot paging ties pages to the session the first response opens.
-            .cookie_store(true)
-            .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &config.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| SourceError::Config(format!("ca_file {}: {e}", ca.display())))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| SourceError::Config(format!("ca_file {}: {e}", ca.display())))?;
-            builder = builder.add_root_certificate(cert);
-        }
+        // Snapshot paging ties pages to the session the first response opens.
+        let builder = config.http_builder()?.cookie_store(true);
         if config.danger_accept_invalid_certs {
             tracing::warn!(message = "TLS certificate verification is OFF for SuccessFactors.", url = %root);
-            builder = builder.tls_danger_accept_invalid_certs(true);
         }
         let http = builder.build().map_err(|e| SourceError::Config(format!("HTTP client: {e}")))?;
-        match &config.credentials {
-            Credentials::Basic { .. } => tracing::warn!(
+        match (&config.token_provider, &config.credentials) {
+            (Some(p), _) => tracing::info!(message = "Authenticating to SuccessFactors with OAuth bearer tokens.", method = p.method()),
+            (None, Credentials::Basic { .. }) => tracing::warn!(
                 message = "Using basic authentication: SAP retired it for the SuccessFactors OData API on 2026-11-20; it works only on sandboxes and the emulator."
             ),
         }
-        Ok(SfClient { http, root, credentials: config.credentials.clone(), retry: config.retry.clone() })
+        Ok(SfClient {
+            http,
+            root,
+            credentials: config.credentials.clone(),
+            tokens: config.token_provider.clone(),
+            retry: config.retry.clone(),
+        })
     }
 
     /// The OData root every relative URL is resolved against (`.../odata/v2/`).
     pub fn root(&self) -> &Url {
         &self.root
+    }
+
+    /// The bearer token provider, when OAuth is in use.
+    pub fn token_provider(&self) -> Option<&TokenProvider> {
+        self.tokens.as_ref()
     }
 
     /// Count the persons matching a query's filter (`PerPerson/$count`): the
@@ -183,12 +230,17 @@ impl SfClient {
         mut accept: impl FnMut(Vec<u8>) -> Result<T, String>,
     ) -> Result<T, SourceError> {
         let mut attempt = 0u32;
+        let mut refreshed = false;
         loop {
             attempt += 1;
             let started = Instant::now();
             let cause;
             let mut wait = backoff(&self.retry, attempt);
-            match self.send(url).await {
+            let token = match &self.tokens {
+                Some(p) => Some(p.bearer().await?),
+                None => None,
+            };
+            match self.send(url, token.as_ref()).await {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = resp
@@ -229,6 +281,15 @@ impl SfClient {
                                 .as_ref()
                                 .map(|e| e.message.clone())
                                 .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
+                            let token_refused = s == StatusCode::UNAUTHORIZED
+                                || (s == StatusCode::FORBIDDEN && message.contains("LGN0022"));
+                            if let (Some(provider), Some(token), true, false) = (&self.tokens, &token, token_refused, refreshed) {
+                                tracing::debug!(message = "SuccessFactors refused the access token; refreshing once.", url = %url, status = s.as_u16());
+                                provider.invalidate(token);
+                                refreshed = true;
+                                attempt -= 1;
+                                continue;
+                            }
                             if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN {
                                 return Err(SourceError::Unauthorized {
                                     url: url.to_string(),
@@ -261,10 +322,11 @@ impl SfClient {
         }
     }
 
-    async fn send(&self, url: &Url) -> Result<reqwest::Response, reqwest::Error> {
+    async fn send(&self, url: &Url, token: Option<&SecretString>) -> Result<reqwest::Response, reqwest::Error> {
         let req = self.http.get(url.clone()).header(reqwest::header::ACCEPT, "application/json");
-        let req = match &self.credentials {
-            Credentials::Basic { username, company_id, password } => {
+        let req = match (token, &self.credentials) {
+            (Some(token), _) => req.bearer_auth(token.expose_secret()),
+            (None, Credentials::Basic { username, company_id, password }) => {
                 req.basic_auth(format!("{username}@{company_id}"), Some(password.expose_secret()))
             }
         };
