@@ -364,11 +364,10 @@ pub(crate) fn parse_exact(s: &str, fmt: &str) -> Result<Timestamp, String> {
                             c.nanos = padded.parse().unwrap_or(0);
                         })
                     }
-                    ('t', 1) => {
-                        if cur.eat_ci("A") { Some(pm = Some(false)) } else if cur.eat_ci("P") { Some(pm = Some(true)) } else { None }
-                    }
                     ('t', _) => {
-                        if cur.eat_ci("AM") { Some(pm = Some(false)) } else if cur.eat_ci("PM") { Some(pm = Some(true)) } else { None }
+                        let (am, p) = if n == 1 { ("A", "P") } else { ("AM", "PM") };
+                        let found = if cur.eat_ci(am) { Some(false) } else if cur.eat_ci(p) { Some(true) } else { None };
+                        found.map(|is_pm| pm = Some(is_pm))
                     }
                     ('z', _) => cur.offset(false).map(|o| offset = o),
                     ('K', _) => {

@@ -697,7 +697,7 @@ impl<'e> Evaluator<'e, '_, '_> {
                 r.map(Cow::Owned).map_err(|m| self.arg_fail(c, 0, m))
             }
             Func::Switch => {
-                if c.args.len() % 2 != 0 {
+                if !c.args.len().is_multiple_of(2) {
                     return Err(self.fail(c, node.span.clone(), "needs a source, a default and key/value pairs (a key has no value)"));
                 }
                 let src = self.arg(c, 0)?;

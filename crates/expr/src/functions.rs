@@ -131,7 +131,7 @@ impl Func {
         let names = entry(self).4;
         match self {
             Func::Switch if index >= 2 => {
-                if index % 2 == 0 { "key" } else { "value" }
+                if index.is_multiple_of(2) { "key" } else { "value" }
             }
             _ => names.get(index).or(names.last()).copied().unwrap_or("argument"),
         }

@@ -270,7 +270,7 @@ pub fn check(expr: &Expr, is_known_attribute: &dyn Fn(&str) -> bool) -> Vec<Chec
                     format!("{min} to {max}")
                 };
                 out.push(CheckError { span: n.span.clone(), message: format!("{} expects {want} arguments, got {got}", f.name()) });
-            } else if f == functions::Func::Switch && got % 2 != 0 {
+            } else if f == functions::Func::Switch && !got.is_multiple_of(2) {
                 out.push(CheckError {
                     span: n.span.clone(),
                     message: "Switch needs a source, a default and key/value pairs; the last key has no value".to_owned(),

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 struct Odd;
 impl Uniqueness for Odd {
     fn is_taken(&self, c: &str) -> Result<bool, String> {
-        if c.len() % 7 == 0 { Err("flaky target".into()) } else { Ok(c.len() % 2 == 1) }
+        if c.len().is_multiple_of(7) { Err("flaky target".into()) } else { Ok(c.len() % 2 == 1) }
     }
 }
 
