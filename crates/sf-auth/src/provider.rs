@@ -316,11 +316,11 @@ impl TokenProvider {
                 let token = text.trim();
                 let claims = jwt::unverified_claims(token)
                     .ok_or_else(|| AuthError::FederatedToken { path: path.clone(), cause: "the file does not hold a JWT".into() })?;
-                if let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_i64) {
-                    if exp <= jiff::Timestamp::now().as_second() {
-                        let expired_at = jiff::Timestamp::from_second(exp).map(|t| t.to_string()).unwrap_or_else(|_| exp.to_string());
-                        return Err(AuthError::FederatedTokenExpired { path: path.clone(), expired_at });
-                    }
+                if let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_i64)
+                    && exp <= jiff::Timestamp::now().as_second()
+                {
+                    let expired_at = jiff::Timestamp::from_second(exp).map(|t| t.to_string()).unwrap_or_else(|_| exp.to_string());
+                    return Err(AuthError::FederatedTokenExpired { path: path.clone(), expired_at });
                 }
                 Ok(SecretString::from(token.to_owned()))
             }

@@ -330,10 +330,10 @@ pub async fn sf_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     }
     match check_assertion(&root, &state.config, now, &s) {
         Ok(user) => {
-            if get("new_token") != "true" {
-                if let Some(v) = state.reusable(&client.client_id, &user) {
-                    return json_response(StatusCode::OK, v);
-                }
+            if get("new_token") != "true"
+                && let Some(v) = state.reusable(&client.client_id, &user)
+            {
+                return json_response(StatusCode::OK, v);
             }
             json_response(StatusCode::OK, state.issue(random_token(), &client.client_id, Some(user)))
         }
@@ -345,10 +345,10 @@ pub async fn sf_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 fn check_assertion(root: &Element, config: &OAuthConfig, now: i64, s: &Shared) -> Result<String, String> {
     let conditions = root.child(SAML_NS, "Conditions").ok_or("The SAML assertion has no Conditions")?;
     let time = |el: &Element, attr: &str| el.attr(attr).and_then(|v| v.parse::<jiff::Timestamp>().ok()).map(|t| t.as_second());
-    if let Some(nb) = time(conditions, "NotBefore") {
-        if now + LEEWAY_SECS < nb {
-            return Err(format!("The SAML assertion is not yet valid (NotBefore {})", conditions.attr("NotBefore").unwrap_or("")));
-        }
+    if let Some(nb) = time(conditions, "NotBefore")
+        && now + LEEWAY_SECS < nb
+    {
+        return Err(format!("The SAML assertion is not yet valid (NotBefore {})", conditions.attr("NotBefore").unwrap_or("")));
     }
     let subject = root.child(SAML_NS, "Subject").ok_or("The SAML assertion has no Subject")?;
     let data = subject.child(SAML_NS, "SubjectConfirmation").and_then(|c| c.child(SAML_NS, "SubjectConfirmationData"));
