@@ -9,10 +9,21 @@
 //! - Unknown keys are errors everywhere.
 //! - Secrets are never written inline: the SuccessFactors password comes from
 //!   an environment variable (`password_env`) or a file (`password_file`),
-//!   resolved at load into a [`secrecy::SecretString`]. Errors name the
-//!   variable or file, never the value; `Debug` of [`Config`] redacts it.
+//!   resolved at load into a [`secrecy::SecretString`]; the OAuth methods
+//!   (`saml-bearer`, `workload-identity`) take their private key from
+//!   `private_key_file` (inline `password`/`private_key` keys are refused).
+//!   Errors name the variable or file, never the value; `Debug` of
+//!   [`Config`] redacts it.
+//! - For the OAuth methods the key and certificate are read and checked at
+//!   load (an unreadable or unusable file, or a key not matching the
+//!   certificate, is an error at the field naming the file, with the
+//!   explanation of [`hrsync_sf_auth::AuthError::explanation`]). Certificate
+//!   expiry is checked whenever an assertion is signed, and a federated token
+//!   file is read whenever a token is needed, so both show up in
+//!   `hrsync check` and at run time rather than at load.
 //! - Relative paths (state file, embedded target, mapping file, CA file,
-//!   password file) are resolved against the config file's directory.
+//!   password file, key, certificate and federated token files) are resolved
+//!   against the config file's directory.
 //! - The mapping is compiled at load ([`hrsync_mapping::CompiledMapping`],
 //!   scoping filter, source schema); its errors point at the mapping entry's
 //!   line, and inside the expression where the text allows.
@@ -73,6 +84,11 @@ pub struct Source {
     pub company_id: String,
     /// Server page size (`customPageSize`), 1..=1000.
     pub page_size: u32,
+    /// The `[source.auth]` block as [`hrsync_sf_auth::AuthConfig`], paths
+    /// resolved and `company_id` filled from `[source]` (for `hrsync check`,
+    /// which runs [`hrsync_sf_auth::check()`] on it). For the token methods
+    /// [`Source::client`] already carries a token provider built from it.
+    pub auth: hrsync_sf_auth::AuthConfig,
 }
 
 /// The `[target]` section.

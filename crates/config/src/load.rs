@@ -7,12 +7,13 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hrsync_mapping::mapping::SF_TO_AD_TOML;
+use hrsync_mapping::mapping::{SF_TO_AD_TOML, SF_TO_OPENLDAP_TOML};
 use hrsync_mapping::{
     AttributeMapping, Catalog, CompiledMapping, CompiledScope, MappingConfig, MappingError, SchemaError,
     ScopingFilter, SourceAttributeConfig, SourceSchema,
 };
-use hrsync_source_sf::{Credentials, SourceConfig};
+use hrsync_sf_auth::{AssertionSource, AuthConfig, AuthError, Diagnosis};
+use hrsync_source_sf::{Credentials, SourceConfig, SourceError};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -28,6 +29,9 @@ use crate::{
 
 /// The name `flow.mapping` uses for the shipped default mapping.
 const BUILTIN_SF_TO_AD: &str = "builtin:sf-to-ad";
+
+/// Every shipped mapping `flow.mapping` may name, with its text.
+const BUILTINS: [(&str, &str); 2] = [(BUILTIN_SF_TO_AD, SF_TO_AD_TOML), ("builtin:sf-to-openldap", SF_TO_OPENLDAP_TOML)];
 
 const EMPL_STATUS_ACCOUNT_DISABLED: &str = r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#;
 
@@ -74,6 +78,63 @@ struct RawBasicAuth {
     password_file: Option<Spanned<PathBuf>>,
     // Accepted by the parser only to reject it with a clear message; never read.
     password: Option<IgnoredAny>,
+}
+
+/// `method = "saml-bearer"`: [`AuthConfig::SamlBearer`] with spans; the
+/// company comes from `[source]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSamlAuth {
+    #[allow(dead_code)]
+    method: String,
+    client_id: Spanned<String>,
+    user_id: Spanned<String>,
+    private_key_file: Spanned<PathBuf>,
+    certificate_file: Option<Spanned<PathBuf>>,
+    token_url: Option<Spanned<String>>,
+    audience: Option<Spanned<String>>,
+    assertion_lifetime: Option<Spanned<i64>>,
+    // Accepted by the parser only to reject it with a clear message; never read.
+    private_key: Option<IgnoredAny>,
+}
+
+/// `method = "workload-identity"`: [`AuthConfig::WorkloadIdentity`] with spans.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkloadAuth {
+    #[allow(dead_code)]
+    method: String,
+    ias_url: Spanned<String>,
+    client_id: Spanned<String>,
+    dependency: Spanned<String>,
+    // Read separately: its shape depends on `type`.
+    #[allow(dead_code)]
+    assertion: Option<IgnoredAny>,
+}
+
+/// `[source.auth.assertion]` with `type = "federated-file"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFederatedFile {
+    #[allow(dead_code)]
+    r#type: String,
+    path: Spanned<PathBuf>,
+}
+
+/// `[source.auth.assertion]` with `type = "self-signed"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelfSigned {
+    #[allow(dead_code)]
+    r#type: String,
+    private_key_file: Spanned<PathBuf>,
+    key_id: Spanned<String>,
+    issuer: Spanned<String>,
+    subject: Spanned<String>,
+    audience: Spanned<String>,
+    lifetime: Option<Spanned<i64>>,
+    // Accepted by the parser only to reject it with a clear message; never read.
+    private_key: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -237,13 +298,30 @@ fn load_source(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawSource) -> 
     if !verify {
         tracing::warn!(file = %doc.origin.display(), "source.tls_verify = false: SuccessFactors' TLS certificate is not checked (test set-ups only)");
     }
-    let credentials = load_auth(doc, dir, errs, &company_id);
+    let auth = load_auth(doc, dir, errs, &company_id);
 
-    let mut client = SourceConfig::new(url?, credentials?);
+    let (auth, credentials) = auth?;
+    // The token methods send no basic credentials; SourceConfig still wants a value.
+    let credentials = credentials.unwrap_or_else(|| Credentials::Basic {
+        username: String::new(),
+        company_id: company_id.clone(),
+        password: SecretString::from(String::new()),
+    });
+    let mut client = SourceConfig::new(url?, credentials);
     client.timeout = timeout;
     client.ca_file = ca_file;
     client.danger_accept_invalid_certs = !verify;
-    Some(Source { client, company_id, page_size })
+    if !matches!(auth, AuthConfig::Basic { .. }) {
+        // Reads and checks keys and certificate now, so a broken set-up fails at start.
+        client = match client.with_auth(&auth) {
+            Ok(c) => c,
+            Err(e) => {
+                errs.push(token_setup_error(doc, &auth, &e));
+                return None;
+            }
+        };
+    }
+    Some(Source { client, company_id, page_size, auth })
 }
 
 fn check_url(doc: &Doc<'_>, errs: &mut Errors, raw: &Spanned<String>) -> Option<String> {
@@ -279,35 +357,74 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-fn load_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, company_id: &str) -> Option<Credentials> {
+/// The `[source.auth]` table: its `method`, then the fields of that method.
+/// Returns the [`AuthConfig`] with paths resolved against the config's
+/// directory (and `company_id` taken from `[source]`), plus the basic
+/// credentials with the password already read.
+fn load_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, company_id: &str) -> Option<(AuthConfig, Option<Credentials>)> {
     let auth = path(&["source", "auth"]);
     let value = doc.get(&auth)?;
+    let method = tag(doc, errs, value, &auth, "method", &["basic", "saml-bearer", "workload-identity"], "auth method")?;
+    match method {
+        "saml-bearer" => load_saml_auth(doc, dir, errs, value, company_id).map(|a| (a, None)),
+        "workload-identity" => load_workload_auth(doc, dir, errs, value).map(|a| (a, None)),
+        _ => load_basic_auth(doc, dir, errs, value, company_id).map(|(a, c)| (a, Some(c))),
+    }
+}
+
+/// The value of the tag key (`method`, `type`) of the table at `field`,
+/// checked against `allowed`; errors point at the tag's value.
+fn tag<'v>(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    value: &'v Spanned<DeValue<'_>>,
+    field: &FieldPath,
+    key: &str,
+    allowed: &[&'static str],
+    what: &str,
+) -> Option<&'static str> {
+    let expected = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
     let Some(table) = value.get_ref().as_table() else {
-        errs.push(doc.error_at(value.span(), &auth, "expected a table with `method`"));
+        errs.push(doc.error_at(value.span(), field, format!("expected a table with `{key}`")));
         return None;
     };
-    let method_field = auth.key("method");
-    let Some((_, method)) = table.iter().find(|(k, _)| k.get_ref() == "method") else {
-        errs.push(doc.error_at(value.span(), &method_field, "missing field `method` (basic | saml-bearer | workload-identity)"));
+    let tag_field = field.key(key);
+    let Some((_, tag)) = table.iter().find(|(k, _)| k.get_ref() == key) else {
+        errs.push(doc.error_at(value.span(), &tag_field, format!("missing field `{key}` ({})", allowed.join(" | "))));
         return None;
     };
-    match method.get_ref().as_str() {
-        Some("basic") => {}
-        Some(m @ ("saml-bearer" | "workload-identity")) => {
-            let msg = format!("auth method `{m}` is not yet supported; use `basic`");
-            errs.push(doc.error_at(method.span(), &method_field, msg));
-            return None;
-        }
-        Some(other) => {
-            let msg = format!("unknown auth method `{other}`, expected one of `basic`, `saml-bearer`, `workload-identity`");
-            errs.push(doc.error_at(method.span(), &method_field, msg));
-            return None;
-        }
+    let Some(name) = tag.get_ref().as_str() else {
+        errs.push(doc.error_at(tag.span(), &tag_field, "expected a string"));
+        return None;
+    };
+    match allowed.iter().find(|a| **a == name) {
+        Some(a) => Some(a),
         None => {
-            errs.push(doc.error_at(method.span(), &method_field, "expected a string"));
-            return None;
+            errs.push(doc.error_at(tag.span(), &tag_field, format!("unknown {what} `{name}`, expected one of {expected}")));
+            None
         }
     }
+}
+
+/// Inline key material is refused like inline passwords, with a message
+/// saying what to write instead (`deny_unknown_fields` would only call it unknown).
+fn refuse_inline_key(doc: &Doc<'_>, errs: &mut Errors, table: &FieldPath, given: bool) -> bool {
+    if given {
+        let field = table.key("private_key");
+        let span = doc.key_span(&field).unwrap_or(0..0);
+        errs.push(doc.error_at(span, &field, "inline private keys are not accepted; use `private_key_file`"));
+    }
+    given
+}
+
+fn load_basic_auth(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    value: &Spanned<DeValue<'_>>,
+    company_id: &str,
+) -> Option<(AuthConfig, Credentials)> {
+    let auth = path(&["source", "auth"]);
     let raw: RawBasicAuth = errs.ok(doc.de_value(value))?;
     if raw.password.is_some() {
         let field = auth.key("password");
@@ -319,6 +436,7 @@ fn load_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, company_id: &str) -> 
         ));
         return None;
     }
+    let (password_env, password_file) = (raw.password_env.as_ref().map(|v| v.get_ref().clone()), raw.password_file.as_ref().map(|f| dir.join(f.get_ref())));
     let password = match (raw.password_env, raw.password_file) {
         (Some(var), None) => secret_from_env(doc, errs, &auth.key("password_env"), &var)?,
         (None, Some(file)) => secret_from_file(doc, dir, errs, &auth.key("password_file"), &file)?,
@@ -337,7 +455,147 @@ fn load_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, company_id: &str) -> 
         errs.push(doc.error_at(raw.username.span(), &auth.key("username"), "must not be empty"));
         return None;
     }
-    Some(Credentials::Basic { username, company_id: company_id.to_owned(), password })
+    let config = AuthConfig::Basic { username: username.clone(), company_id: Some(company_id.to_owned()), password_env, password_file };
+    Some((config, Credentials::Basic { username, company_id: company_id.to_owned(), password }))
+}
+
+fn load_saml_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Spanned<DeValue<'_>>, company_id: &str) -> Option<AuthConfig> {
+    let auth = path(&["source", "auth"]);
+    let raw: RawSamlAuth = errs.ok(doc.de_value(value))?;
+    if refuse_inline_key(doc, errs, &auth, raw.private_key.is_some()) {
+        return None;
+    }
+    let client_id = non_empty(doc, errs, &auth.key("client_id"), raw.client_id);
+    let user_id = non_empty(doc, errs, &auth.key("user_id"), raw.user_id);
+    let private_key_file = readable_file(doc, dir, errs, &auth.key("private_key_file"), &raw.private_key_file, "private key");
+    let certificate_file = match &raw.certificate_file {
+        Some(f) => Some(readable_file(doc, dir, errs, &auth.key("certificate_file"), f, "certificate")?),
+        None => None,
+    };
+    let token_url = match &raw.token_url {
+        Some(u) => Some(http_url(doc, errs, &auth.key("token_url"), u)?),
+        None => None,
+    };
+    let audience = match raw.audience {
+        Some(a) => non_empty(doc, errs, &auth.key("audience"), a)?,
+        None => hrsync_sf_auth::config::SF_AUDIENCE.to_owned(),
+    };
+    let assertion_lifetime = int_in(doc, errs, &auth.key("assertion_lifetime"), raw.assertion_lifetime, 10..=3600, 300);
+    Some(AuthConfig::SamlBearer {
+        client_id: client_id?,
+        user_id: user_id?,
+        company_id: Some(company_id.to_owned()),
+        private_key_file: private_key_file?,
+        certificate_file,
+        token_url,
+        audience,
+        assertion_lifetime: u64::from(assertion_lifetime),
+    })
+}
+
+fn load_workload_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Spanned<DeValue<'_>>) -> Option<AuthConfig> {
+    let auth = path(&["source", "auth"]);
+    let raw: RawWorkloadAuth = errs.ok(doc.de_value(value))?;
+    let ias_url = http_url(doc, errs, &auth.key("ias_url"), &raw.ias_url);
+    let client_id = non_empty(doc, errs, &auth.key("client_id"), raw.client_id);
+    let dependency = non_empty(doc, errs, &auth.key("dependency"), raw.dependency);
+    let field = auth.key("assertion");
+    let assertion = match doc.get(&field) {
+        None => {
+            errs.push(doc.error_at(value.span(), &field, "missing field `assertion` (a table with type = \"federated-file\" or \"self-signed\")"));
+            None
+        }
+        Some(a) => match tag(doc, errs, a, &field, "type", &["federated-file", "self-signed"], "assertion type")? {
+            "federated-file" => {
+                let raw: RawFederatedFile = errs.ok(doc.de_value(a))?;
+                // The platform may write the token only after start; its
+                // absence is reported when a token is first needed (and by `hrsync check`).
+                let path = dir.join(raw.path.get_ref());
+                Some(AssertionSource::FederatedFile { path })
+            }
+            _ => {
+                let raw: RawSelfSigned = errs.ok(doc.de_value(a))?;
+                if refuse_inline_key(doc, errs, &field, raw.private_key.is_some()) {
+                    return None;
+                }
+                let private_key_file = readable_file(doc, dir, errs, &field.key("private_key_file"), &raw.private_key_file, "private key");
+                let key_id = non_empty(doc, errs, &field.key("key_id"), raw.key_id);
+                let issuer = non_empty(doc, errs, &field.key("issuer"), raw.issuer);
+                let subject = non_empty(doc, errs, &field.key("subject"), raw.subject);
+                let audience = non_empty(doc, errs, &field.key("audience"), raw.audience);
+                let lifetime = int_in(doc, errs, &field.key("lifetime"), raw.lifetime, 10..=3600, 300);
+                Some(AssertionSource::SelfSigned {
+                    private_key_file: private_key_file?,
+                    key_id: key_id?,
+                    issuer: issuer?,
+                    subject: subject?,
+                    audience: audience?,
+                    lifetime: u64::from(lifetime),
+                })
+            }
+        },
+    };
+    Some(AuthConfig::WorkloadIdentity { ias_url: ias_url?, client_id: client_id?, dependency: dependency?, assertion: assertion? })
+}
+
+/// The trimmed string, or an error at it when empty.
+fn non_empty(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: Spanned<String>) -> Option<String> {
+    let v = raw.get_ref().trim();
+    if v.is_empty() {
+        errs.push(doc.error_at(raw.span(), field, "must not be empty"));
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+/// The file resolved against the config's directory, if it can be read.
+fn readable_file(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, field: &FieldPath, raw: &Spanned<PathBuf>, what: &str) -> Option<PathBuf> {
+    let resolved = dir.join(raw.get_ref());
+    match std::fs::File::open(&resolved) {
+        Ok(_) => Some(resolved),
+        Err(e) => {
+            errs.push(doc.error_at(raw.span(), field, format!("cannot read {what} file `{}`: {}", resolved.display(), e.kind())));
+            None
+        }
+    }
+}
+
+/// An endpoint URL: https, or plain http to a loopback host (emulator).
+fn http_url(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: &Spanned<String>) -> Option<String> {
+    let cause = match url::Url::parse(raw.get_ref()) {
+        Err(e) => format!("not a valid URL: {e}"),
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => return Some(raw.get_ref().clone()),
+        Ok(_) => "use https (plain http is allowed only for loopback hosts)".to_owned(),
+    };
+    errs.push(doc.error_at(raw.span(), field, cause));
+    None
+}
+
+/// Places a failure to set up the token provider (key unusable, key and
+/// certificate not a pair, certificate expired) at the field naming the file,
+/// with the admin-terms explanation.
+fn token_setup_error(doc: &Doc<'_>, auth: &AuthConfig, e: &SourceError) -> ConfigError {
+    let base = path(&["source", "auth"]);
+    let mut cause = e.to_string();
+    let SourceError::Auth(err) = e else { return doc.error(&base, cause) };
+    if err.diagnosis() != Diagnosis::Configuration {
+        cause = format!("{cause}. {}", err.explanation());
+    }
+    let culprit = match err {
+        AuthError::Key { path, .. } => Some(path),
+        AuthError::Certificate { path, .. } | AuthError::CertificateExpired { path, .. } | AuthError::CertificateNotYetValid { path, .. } => Some(path),
+        AuthError::KeyMismatch { certificate, .. } => Some(certificate),
+        _ => None,
+    };
+    let field = match (auth, culprit) {
+        (AuthConfig::SamlBearer { private_key_file, .. }, Some(p)) if p == private_key_file => base.key("private_key_file"),
+        (AuthConfig::SamlBearer { certificate_file: Some(c), .. }, Some(p)) if p == c => base.key("certificate_file"),
+        (AuthConfig::WorkloadIdentity { assertion: AssertionSource::SelfSigned { private_key_file, .. }, .. }, Some(p)) if p == private_key_file => {
+            base.key("assertion").key("private_key_file")
+        }
+        _ => base,
+    };
+    doc.error(&field, cause)
 }
 
 fn secret_from_env(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, var: &Spanned<String>) -> Option<SecretString> {
@@ -441,15 +699,16 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
     let mapping_field = flow.key("mapping");
     let file_text: String;
     let (origin, mapping_doc): (MappingOrigin, Option<Doc<'_>>) = match doc.get(&mapping_field).map(|v| (v.span(), v.get_ref())) {
-        None => (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(errs)?)),
+        None => (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(BUILTINS[0], errs)?)),
         Some((_, DeValue::Array(_))) => (MappingOrigin::Inline, None),
         Some((span, DeValue::String(s))) if s.starts_with("builtin:") => {
-            if s != BUILTIN_SF_TO_AD {
-                let msg = format!("unknown built-in mapping `{s}`; the built-in mapping is `{BUILTIN_SF_TO_AD}`");
+            let Some(builtin) = BUILTINS.into_iter().find(|(name, _)| *name == s.as_ref()) else {
+                let names = BUILTINS.map(|(name, _)| format!("`{name}`")).join(", ");
+                let msg = format!("unknown built-in mapping `{s}`; the built-in mappings are {names}");
                 errs.push(doc.error_at(span, &mapping_field, msg));
                 return None;
-            }
-            (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(errs)?))
+            };
+            (MappingOrigin::Builtin(builtin.0.into()), Some(builtin_doc(builtin, errs)?))
         }
         Some((span, DeValue::String(s))) => {
             let resolved = dir.join(s.as_ref());
@@ -562,8 +821,8 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
     })
 }
 
-fn builtin_doc(errs: &mut Errors) -> Option<Doc<'static>> {
-    errs.ok(Doc::parse(Path::new(BUILTIN_SF_TO_AD), SF_TO_AD_TOML))
+fn builtin_doc((name, text): (&'static str, &'static str), errs: &mut Errors) -> Option<Doc<'static>> {
+    errs.ok(Doc::parse(Path::new(name), text))
 }
 
 /// Every table of the array `key` under the part, each deserialized on its

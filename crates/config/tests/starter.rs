@@ -65,3 +65,63 @@ fn init_writes_config_and_mapping_copy_and_refuses_to_overwrite() {
     write_starter(&config_path, true).expect("force overwrites");
     assert_eq!(std::fs::read_to_string(&config_path).expect("rewritten"), STARTER);
 }
+
+/// The starter with the basic lines swapped for the commented lines from the
+/// one starting `# method = "{method}"` up to the first that is not a `key = value`
+/// line; `assertion` picks one of the commented assertion lines.
+fn starter_with(method: &str, assertion: Option<&str>) -> String {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    let start = format!("# method = \"{method}\"");
+    for line in STARTER.lines() {
+        if ["method = \"basic\"", "username = \"sfapi\"", "password_env = \"HRSYNC_SF_PASSWORD\""].contains(&line) {
+            continue;
+        }
+        if line == start {
+            in_block = true;
+        }
+        let body = line.strip_prefix("# ").unwrap_or(line);
+        let is_setting = body.split_once(" = ").is_some_and(|(k, _)| !k.contains(' '));
+        if in_block && !is_setting {
+            in_block = false;
+        }
+        let wanted = match (body.starts_with("assertion = "), assertion) {
+            (true, Some(kind)) => body.contains(&format!("type = \"{kind}\"")),
+            (true, None) => false,
+            (false, _) => in_block,
+        };
+        out.push(if wanted { body } else { line }.to_owned());
+    }
+    out.join("\n")
+}
+
+#[test]
+fn starter_oauth_examples_use_the_real_fields() {
+    setup();
+    // The example files do not exist under /etc/hrsync: the only errors must be about reading them.
+    let cases: &[(&str, Option<&str>, &[&str])] = &[
+        ("saml-bearer", None, &["source.auth.private_key_file", "source.auth.certificate_file"]),
+        ("workload-identity", Some("self-signed"), &["source.auth.assertion.private_key_file"]),
+        ("workload-identity", Some("federated-file"), &[]),
+    ];
+    for (method, assertion, fields) in cases {
+        let text = starter_with(method, *assertion);
+        assert!(text.contains(&format!("\nmethod = \"{method}\"")), "{method} uncommented:\n{text}");
+        assert!(!text.contains("\nmethod = \"basic\""));
+        let got: Vec<String> = match Config::parse(&text, "/etc/hrsync/hrsync.toml") {
+            Ok(c) => {
+                assert_eq!(c.source.auth.method(), *method);
+                Vec::new()
+            }
+            Err(errs) => errs
+                .errors()
+                .iter()
+                .map(|e| {
+                    assert!(e.cause.starts_with("cannot read"), "{method} {assertion:?}: {e}");
+                    e.field.clone().unwrap_or_default()
+                })
+                .collect(),
+        };
+        assert_eq!(got, *fields, "{method} {assertion:?}");
+    }
+}
