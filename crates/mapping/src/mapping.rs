@@ -92,6 +92,9 @@ pub struct MappingConfig {
 /// The built-in default SuccessFactors-to-Active-Directory mapping.
 pub const SF_TO_AD_TOML: &str = include_str!("../defaults/sf-to-ad.toml");
 
+/// The built-in default SuccessFactors-to-OpenLDAP (`inetOrgPerson`) mapping.
+pub const SF_TO_OPENLDAP_TOML: &str = include_str!("../defaults/sf-to-openldap.toml");
+
 /// A mapping file that is not valid TOML of the [`MappingConfig`] shape
 /// (the message names the line and the offending key).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +110,13 @@ impl MappingConfig {
     /// Entra's default SuccessFactors-to-AD mapping, as shipped.
     pub fn sf_to_ad() -> Result<Self, ConfigError> {
         Self::from_toml(SF_TO_AD_TOML)
+    }
+
+    /// The default SuccessFactors-to-OpenLDAP mapping, as shipped: entries
+    /// placed under `ou=people,dc=example,dc=org` by company and department
+    /// (rewrite the base for your tree), matched by `employeeNumber`.
+    pub fn sf_to_openldap() -> Result<Self, ConfigError> {
+        Self::from_toml(SF_TO_OPENLDAP_TOML)
     }
 }
 
