@@ -1,11 +1,15 @@
-//! `hrsync check`: Test Connection. Runs the source's runtime flow (a
-//! one-record OData read) and the target's connection check, printing each
-//! step with its timing, without changing anything.
+//! `hrsync check`: Test Connection. Runs the source's runtime flow (for the
+//! OAuth methods first the token flow of [`hrsync_sf_auth::check()`], step
+//! by step; then a one-record OData read through the engine's client) and
+//! the target's connection check, printing each step with its timing and,
+//! for a failed authentication step, what to check in the admin's terms.
+//! Changes nothing; exit status 1 when any step fails.
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use hrsync_source_sf::{PersonQuery, SfClient};
+use hrsync_sf_auth::{AuthConfig, AuthError, ProviderOptions};
+use hrsync_source_sf::{PersonQuery, SfClient, SourceConfig, SourceError};
 
 use super::app::{self, ConfigArg};
 
@@ -21,6 +25,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let rt = app::runtime()?;
     let ok = rt.block_on(async {
         let mut ok = true;
+        if !matches!(config.source.auth, AuthConfig::Basic { .. }) && !auth_steps(&config.source.client, &config.source.auth).await {
+            // The OData read below would fail the same way, with less detail.
+            ok = false;
+        }
         let started = Instant::now();
         let source = match SfClient::new(&config.source.client) {
             Ok(c) => c,
@@ -41,6 +49,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => {
                     ok = false;
                     println!("FAIL SuccessFactors OData read PerPerson ({} ms): {e}", started.elapsed().as_millis());
+                    if let SourceError::Auth(e) = &e {
+                        explain(e);
+                    }
                 }
             },
             Err(e) => {
@@ -64,4 +75,48 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ok
     });
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Runs the OAuth flow step by step; prints each step and whether it passed.
+async fn auth_steps(client: &SourceConfig, auth: &AuthConfig) -> bool {
+    let http = match auth_http(client) {
+        Ok(h) => h,
+        Err(e) => {
+            println!("FAIL SuccessFactors auth ({}): HTTP client: {e}", auth.method());
+            return false;
+        }
+    };
+    let steps = hrsync_sf_auth::check(auth, &client.base_url, http, ProviderOptions::default()).await;
+    let mut ok = true;
+    for step in &steps {
+        let ms = step.duration.as_millis();
+        match &step.outcome {
+            Ok(detail) => println!("ok   SuccessFactors auth ({}): {} ({ms} ms): {detail}", auth.method(), step.name),
+            Err(e) => {
+                ok = false;
+                println!("FAIL SuccessFactors auth ({}): {} ({ms} ms): {e}", auth.method(), step.name);
+                explain(e);
+            }
+        }
+    }
+    ok
+}
+
+fn explain(e: &AuthError) {
+    println!("     what to check: {}", e.explanation());
+}
+
+/// An HTTP client with the source's TLS settings and timeout, so the token
+/// endpoints are reached the way the sync reaches them.
+fn auth_http(client: &SourceConfig) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(client.timeout)
+        .connect_timeout(Duration::from_secs(15))
+        .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
+        .danger_accept_invalid_certs(client.danger_accept_invalid_certs);
+    if let Some(ca) = &client.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("ca_file {}: {e}", ca.display()))?;
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+    }
+    Ok(builder.build()?)
 }
