@@ -374,10 +374,10 @@ fn load_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, company_id: &str) -> 
 
 /// The value of the tag key (`method`, `type`) of the table at `field`,
 /// checked against `allowed`; errors point at the tag's value.
-fn tag<'v>(
+fn tag(
     doc: &Doc<'_>,
     errs: &mut Errors,
-    value: &'v Spanned<DeValue<'_>>,
+    value: &Spanned<DeValue<'_>>,
     field: &FieldPath,
     key: &str,
     allowed: &[&'static str],
@@ -436,7 +436,8 @@ fn load_basic_auth(
         ));
         return None;
     }
-    let (password_env, password_file) = (raw.password_env.as_ref().map(|v| v.get_ref().clone()), raw.password_file.as_ref().map(|f| dir.join(f.get_ref())));
+    let password_env = raw.password_env.as_ref().map(|v| v.get_ref().clone());
+    let password_file = raw.password_file.as_ref().map(|f| dir.join(f.get_ref()));
     let password = match (raw.password_env, raw.password_file) {
         (Some(var), None) => secret_from_env(doc, errs, &auth.key("password_env"), &var)?,
         (None, Some(file)) => secret_from_file(doc, dir, errs, &auth.key("password_file"), &file)?,
