@@ -52,6 +52,11 @@ pub enum FlowError {
 }
 
 impl Flow {
+    /// Target attributes the engine looks workers up by, in precedence order.
+    pub fn matching_attributes(&self) -> Vec<&str> {
+        self.mapping.matching().into_iter().map(|m| m.config.target.as_str()).collect()
+    }
+
     /// Compile a mapping against a source schema: the mapped attributes'
     /// paths, the expressions (with static checks) and the scoping filter.
     pub fn compile(schema: &hrsync_mapping::SourceSchema, config: &hrsync_mapping::MappingConfig) -> Result<Flow, FlowError> {
@@ -150,6 +155,9 @@ pub enum EngineError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The target could not make a page's writes durable.
+    #[error(transparent)]
+    Target(#[from] TargetError),
 }
 
 /// What a cycle did.
@@ -443,9 +451,11 @@ impl<S: Store, T: Target> Engine<S, T> {
         for f in filters {
             let query = self.query(f, now);
             report.queries.push(query.relative_url());
-            let sf = Arc::clone(&self.sf);
-            let mut pages = sf.persons(&query)?;
-            while let Some(page) = pages.next_page().await? {
+            // The next page is fetched and parsed on another task while this
+            // one is processed: reading and writing overlap.
+            let mut pages = prefetch(Arc::clone(&self.sf), query);
+            while let Some(page) = pages.recv().await {
+                let page = page?;
                 report.requests += 1;
                 for r in &page.records {
                     if let Some(id) = person_id(r) {
@@ -507,7 +517,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 WorkerResult::PrehireRequery(start) => prehires.entry(start).or_default().push(pid),
             }
         }
-        self.record(cycle, outcomes, report)?;
+        self.record(cycle, outcomes, report).await?;
         // Pre-hires: SuccessFactors returns little before the start date; read
         // them again as of their start date, as Entra does.
         for (start, ids) in prehires {
@@ -662,13 +672,15 @@ impl<S: Store, T: Target> Engine<S, T> {
         let phase = if state.account.is_some() || matched_id.is_some() { Phase::Update } else { Phase::Create };
         let mut desired = BTreeMap::new();
         let mut errors = Vec::new();
-        let mappings = self.flow.mapping.clone();
-        for m in mappings.mappings() {
+        // Disjoint borrows: the mappings are read while the random source is
+        // advanced and the target is asked about uniqueness.
+        let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut self.random);
+        for m in flow.mapping.mappings() {
             if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
                 continue;
             }
-            let uniq = TargetUniqueness { target: &self.target, attribute: m.config.target.clone() };
-            let mut ctx = EvalContext::new(&*self.clock, &mut self.random, Some(&uniq));
+            let uniq = TargetUniqueness { target, attribute: m.config.target.clone() };
+            let mut ctx = EvalContext::new(&**clock, random, Some(&uniq));
             let outcome = match m.expr() {
                 Some(e) => hrsync_expr::eval(e, &source, &mut ctx),
                 None => Ok(Outcome::Value(hrsync_expr::Value::Null)),
@@ -853,7 +865,7 @@ impl<S: Store, T: Target> Engine<S, T> {
             *report.counts.entry(counted.to_owned()).or_default() += 1;
             outcomes.push(outcome);
         }
-        self.record(cycle, outcomes, report)?;
+        self.record(cycle, outcomes, report).await?;
         Ok(None)
     }
 }
@@ -861,7 +873,7 @@ impl<S: Store, T: Target> Engine<S, T> {
 impl<S: Store, T: Target> Engine<S, T> {
     /// Commit outcomes (apply mode) and keep their log entries for the report
     /// when detail is on.
-    fn record(&mut self, cycle: CycleId, outcomes: Vec<StoreOutcome>, report: &mut CycleReport) -> Result<(), EngineError> {
+    async fn record(&mut self, cycle: CycleId, outcomes: Vec<StoreOutcome>, report: &mut CycleReport) -> Result<(), EngineError> {
         if self.detail {
             for o in &outcomes {
                 if let Some(log) = &o.log {
@@ -870,6 +882,9 @@ impl<S: Store, T: Target> Engine<S, T> {
             }
         }
         if self.mode == Mode::Apply {
+            // The target's writes must be durable before the store says
+            // they happened.
+            self.target.flush().await?;
             self.crash_point("before-commit");
             self.store.commit(cycle, &outcomes)?;
             self.crash_point("after-commit");
@@ -879,6 +894,34 @@ impl<S: Store, T: Target> Engine<S, T> {
         }
         Ok(())
     }
+}
+
+/// Pages of a query, read ahead by one on their own task. Dropping the
+/// receiver stops the reader.
+fn prefetch(sf: Arc<SfClient>, query: PersonQuery) -> tokio::sync::mpsc::Receiver<Result<hrsync_source_sf::Page, SourceError>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut pages = match sf.persons(&query) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        loop {
+            let next = pages.next_page().await.transpose();
+            let last = !matches!(next, Some(Ok(_)));
+            match next {
+                Some(item) => {
+                    if tx.send(item).await.is_err() || last {
+                        return;
+                    }
+                }
+                None => return,
+            }
+        }
+    });
+    rx
 }
 
 enum WorkerResult {

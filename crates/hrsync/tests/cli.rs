@@ -97,3 +97,48 @@ fn config_errors_name_file_line_and_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("hrsync.toml:4:") && err.contains("source.page_size"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_holds_the_lock_wakes_on_its_interval_and_stops_on_sigterm() {
+    let emu = Emulator::builder().workers(40).seed(5).start().await.expect("emulator");
+    let dir = TempDir::new("run");
+    let config = write_config(&dir.0, &emu.base_url(), 50);
+    let mut child = Command::new(BIN)
+        .args(["run", "--interval", "1s", "--config"])
+        .arg(&config)
+        .env("HRSYNC_TEST_SF_PASSWORD", sf_emulator::DEFAULT_PASSWORD)
+        .env("HRSYNC_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start hrsync run");
+
+    // Wait for two cycles: the full one and at least one incremental probe.
+    let mut cycles = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let c = config.clone();
+        let status = tokio::task::spawn_blocking(move || hrsync(&c, &["status", "--json"], &[])).await.expect("task");
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&status.stdout) {
+            cycles = v["cycles"].as_array().map_or(0, Vec::len);
+            if cycles >= 2 {
+                break;
+            }
+        }
+    }
+    assert!(cycles >= 2, "hrsync run kept cycling");
+
+    // A second syncer on the same state is refused while run holds the lock.
+    let c = config.clone();
+    let second = tokio::task::spawn_blocking(move || hrsync(&c, &["sync"], &[])).await.expect("task");
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another hrsync is running"), "{}", text(&second));
+
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("task").expect("wait");
+    assert!(out.status.success(), "stops cleanly on SIGTERM: {}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIGTERM"), "{}", text(&out));
+    emu.shutdown().await;
+}

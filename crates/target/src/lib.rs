@@ -89,6 +89,12 @@ pub trait Target: Send + Sync {
     /// Whether `value` is already used for `attribute` by an object other than
     /// `except_id` (uniqueness for `SelectUniqueValue`).
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError>;
+    /// Make every write so far durable. Targets that group writes (the
+    /// embedded one) commit here; the engine calls it before recording a
+    /// page's outcomes in its store.
+    async fn flush(&self) -> Result<(), TargetError> {
+        Ok(())
+    }
 }
 
 /// A target chosen at run time (from the config's `kind`).
@@ -120,5 +126,8 @@ impl Target for Box<dyn Target> {
     }
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
         (**self).is_taken(attribute, value, except_id).await
+    }
+    async fn flush(&self) -> Result<(), TargetError> {
+        (**self).flush().await
     }
 }

@@ -66,3 +66,27 @@ async fn writes_are_durable_across_reopen() {
     assert_eq!(t.check().await[0].detail, "1 objects");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn find_works_on_unindexed_attributes_and_after_the_index_set_changes() {
+    let path = std::env::temp_dir().join(format!("hrsync-embedded-index-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut attrs = Attributes::new();
+    attrs.insert("employeeID".into(), json!("100042"));
+    attrs.insert("mail".into(), json!("Ana@Example.com"));
+    let id = {
+        let t = EmbeddedTarget::open(&path, &[]).expect("open");
+        let o = t.create(&attrs).await.expect("create");
+        assert_eq!(t.find("mail", "ana@example.com").await.expect("scan").len(), 1, "unindexed find scans");
+        assert!(t.is_taken("employeeID", "100042", None).await.expect("scan"));
+        assert!(!t.is_taken("employeeID", "100042", Some(&o.id)).await.expect("scan"));
+        t.flush().await.expect("flush");
+        o.id
+    };
+    // Reopened with employeeID indexed: the object written before is found.
+    let t = EmbeddedTarget::open_indexed(&path, &[], &["employeeID"]).expect("reopen");
+    let found = t.find("employeeID", "100042").await.expect("find");
+    assert_eq!(found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+    drop(t);
+    let _ = std::fs::remove_file(&path);
+}

@@ -52,11 +52,11 @@ pub fn settings(config: &Config) -> Settings {
     }
 }
 
-pub fn target(config: &Config) -> anyhow::Result<Box<dyn Target>> {
+pub fn target(config: &Config, flow: &Flow) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
         TargetSettings::Embedded { path, unique } => {
             let unique: Vec<&str> = unique.iter().map(String::as_str).collect();
-            let t = EmbeddedTarget::open(path, &unique).with_context(|| format!("opening the embedded target {}", path.display()))?;
+            let t = EmbeddedTarget::open_indexed(path, &unique, &flow.matching_attributes()).with_context(|| format!("opening the embedded target {}", path.display()))?;
             Ok(Box::new(t))
         }
         TargetSettings::Ldap { table } => {
@@ -98,10 +98,15 @@ pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
 
 /// The engine for a config, with the crash-test seam wired to
 /// `HRSYNC_CRASH_AFTER` (abort at the n-th crash point; tests only).
+pub fn flow(config: &Config) -> anyhow::Result<Flow> {
+    Flow::compile(&config.flow.schema, &config.flow.mapping).context("compiling the mapping")
+}
+
 pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {
-    let flow = Flow::compile(&config.flow.schema, &config.flow.mapping).context("compiling the mapping")?;
+    let flow = flow(config)?;
     let sf = SfClient::new(&config.source.client).context("SuccessFactors client")?;
-    let mut engine = Engine::new(sf, flow, store(config)?, target(config)?, Arc::new(SystemClock), settings(config));
+    let target = target(config, &flow)?;
+    let mut engine = Engine::new(sf, flow, store(config)?, target, Arc::new(SystemClock), settings(config));
     if let Some(n) = std::env::var("HRSYNC_CRASH_AFTER").ok().and_then(|v| v.parse::<u64>().ok()) {
         let count = AtomicU64::new(0);
         engine.on_crash_point(Arc::new(move |point| {

@@ -60,7 +60,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let started = Instant::now();
-        match app::target(&config) {
+        match app::flow(&config).and_then(|flow| app::target(&config, &flow)) {
             Ok(target) => {
                 for step in target.check().await {
                     ok &= step.ok;

@@ -2,10 +2,11 @@
 //!
 //! It stands in for a real directory in the demo and the engine tests, so it
 //! behaves like one where the engine can tell the difference: objects get
-//! opaque ids the engine does not choose, every operation is durable on its
-//! own (a crash between two writes leaves the first one in place), values are
-//! matched case-insensitively as Active Directory does, and a create that
-//! would duplicate a unique attribute is refused.
+//! opaque ids the engine does not choose, writes become durable at
+//! [`Target::flush`] (the engine flushes before recording a page in its store;
+//! each object's write is atomic), values are matched case-insensitively as
+//! Active Directory does, and a create that would duplicate a unique
+//! attribute is refused.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -29,6 +30,10 @@ CREATE TABLE IF NOT EXISTS value_index (
 );
 CREATE INDEX IF NOT EXISTS value_index_nv ON value_index (name, value);
 CREATE INDEX IF NOT EXISTS value_index_id ON value_index (id);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 /// The attribute that carries account status, as in Entra's AD mapping.
@@ -39,27 +44,89 @@ pub struct EmbeddedTarget {
     conn: Mutex<Connection>,
     /// Attributes that must be unique across objects (create is refused otherwise).
     unique: Vec<String>,
+    /// Attributes kept in the value index (the unique ones plus those the
+    /// engine matches on). `find` on any other attribute scans every object.
+    indexed: Vec<String>,
 }
 
 impl EmbeddedTarget {
     /// Open or create the directory at `path`.
     pub fn open(path: &Path, unique: &[&str]) -> Result<Self, TargetError> {
+        Self::open_indexed(path, unique, &[])
+    }
+
+    /// Like [`EmbeddedTarget::open`], also indexing `indexed` (the matching
+    /// attributes) so `find` on them is a lookup. When the set differs from
+    /// the one the file was built with, the index is rebuilt.
+    pub fn open_indexed(path: &Path, unique: &[&str], indexed: &[&str]) -> Result<Self, TargetError> {
         let conn = Connection::open(path).map_err(|e| unavailable("open", e))?;
-        Self::init(conn, unique)
+        Self::init(conn, unique, indexed)
     }
 
     /// A private in-memory directory.
     pub fn in_memory(unique: &[&str]) -> Result<Self, TargetError> {
         let conn = Connection::open_in_memory().map_err(|e| unavailable("open", e))?;
-        Self::init(conn, unique)
+        Self::init(conn, unique, &[])
     }
 
-    fn init(conn: Connection, unique: &[&str]) -> Result<Self, TargetError> {
+    fn init(conn: Connection, unique: &[&str], indexed: &[&str]) -> Result<Self, TargetError> {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| unavailable("open", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| unavailable("open", e))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| unavailable("open", e))?;
+        // Uniqueness and matching read the value index for every worker.
+        conn.pragma_update(None, "cache_size", -32_768).map_err(|e| unavailable("open", e))?;
+        // Per-object savepoints inside the grouped transaction journal into
+        // a sub-journal: keep it in memory, not in a temp file.
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(|e| unavailable("open", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| unavailable("open", e))?;
-        Ok(EmbeddedTarget { conn: Mutex::new(conn), unique: unique.iter().map(|s| (*s).to_owned()).collect() })
+        let unique: Vec<String> = unique.iter().map(|s| (*s).to_owned()).collect();
+        let mut all: Vec<String> = unique.iter().cloned().chain(indexed.iter().map(|s| (*s).to_owned())).collect();
+        all.sort();
+        all.dedup();
+        let t = EmbeddedTarget { conn: Mutex::new(conn), unique, indexed: all };
+        t.ensure_index()?;
+        Ok(t)
+    }
+
+    /// Rebuild the value index when the indexed set changed since the file
+    /// was last opened (an attribute indexed now must be found on objects
+    /// written before).
+    fn ensure_index(&self) -> Result<(), TargetError> {
+        let mut conn = self.lock();
+        let want = self.indexed.join("\n");
+        let have: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'indexed'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| unavailable("open", e))?;
+        if have.as_deref() == Some(want.as_str()) {
+            return Ok(());
+        }
+        let tx = conn.transaction().map_err(|e| unavailable("open", e))?;
+        let rows: Vec<(String, String)> = {
+            let mut stmt = tx.prepare("SELECT id, attributes FROM object").map_err(|e| unavailable("open", e))?;
+            let mapped = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| unavailable("open", e))?;
+            mapped.collect::<Result<_, _>>().map_err(|e| unavailable("open", e))?
+        };
+        for (id, attrs) in rows {
+            let obj = object(id, true, &attrs, "open")?;
+            reindex(&tx, &obj.id, &obj.attributes, &self.indexed, "open")?;
+        }
+        tx.execute("INSERT INTO meta (key, value) VALUES ('indexed', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [&want])
+            .map_err(|e| unavailable("open", e))?;
+        tx.commit().map_err(|e| unavailable("open", e))
+    }
+
+    /// The connection inside the open write transaction. Writes are grouped
+    /// in one SQLite transaction until [`Target::flush`]: one commit per page
+    /// of workers instead of one per object (each commit rewrites the touched
+    /// index pages). The engine flushes before it records the page's outcomes
+    /// in its store, so a crash loses only writes the store never heard of.
+    fn writer(&self, operation: &'static str) -> Result<MutexGuard<'_, Connection>, TargetError> {
+        let conn = self.lock();
+        if conn.is_autocommit() {
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| unavailable(operation, e))?;
+        }
+        Ok(conn)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -114,12 +181,12 @@ fn is_truthy(v: &Value) -> bool {
     }
 }
 
-fn reindex(conn: &Connection, id: &str, attrs: &Attributes, operation: &'static str) -> Result<(), TargetError> {
+fn reindex(conn: &Connection, id: &str, attrs: &Attributes, indexed: &[String], operation: &'static str) -> Result<(), TargetError> {
     conn.execute("DELETE FROM value_index WHERE id = ?1", [id]).map_err(|e| unavailable(operation, e))?;
     let mut stmt = conn
         .prepare_cached("INSERT INTO value_index (name, value, id) VALUES (?1, ?2, ?3)")
         .map_err(|e| unavailable(operation, e))?;
-    for (name, value) in attrs {
+    for (name, value) in attrs.iter().filter(|(name, _)| indexed.contains(name)) {
         for key in index_keys(value) {
             stmt.execute(params![name, key, id]).map_err(|e| unavailable(operation, e))?;
         }
@@ -139,6 +206,28 @@ fn taken(conn: &Connection, attribute: &str, value: &str, except: Option<&str>) 
     Ok(found.is_some())
 }
 
+/// Objects whose `attribute` has `value` (case-insensitively), read one by
+/// one: for attributes outside the value index.
+fn scan(conn: &Connection, attribute: &str, value: &str, except: Option<&str>, operation: &'static str) -> Result<Vec<TargetObject>, TargetError> {
+    let want = value.to_lowercase();
+    let mut stmt = conn.prepare_cached("SELECT id, enabled, attributes FROM object ORDER BY id").map_err(|e| unavailable(operation, e))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?)))
+        .map_err(|e| unavailable(operation, e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, enabled, attrs) = row.map_err(|e| unavailable(operation, e))?;
+        if except == Some(id.as_str()) {
+            continue;
+        }
+        let obj = object(id, enabled, &attrs, operation)?;
+        if obj.attributes.get(attribute).is_some_and(|v| index_keys(v).contains(&want)) {
+            out.push(obj);
+        }
+    }
+    Ok(out)
+}
+
 fn load(conn: &Connection, id: &str, operation: &'static str) -> Result<Option<TargetObject>, TargetError> {
     let row: Option<(bool, String)> = conn
         .query_row("SELECT enabled, attributes FROM object WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -147,12 +236,12 @@ fn load(conn: &Connection, id: &str, operation: &'static str) -> Result<Option<T
     row.map(|(enabled, attrs)| object(id.to_owned(), enabled, &attrs, operation)).transpose()
 }
 
-fn write(conn: &Connection, id: &str, attrs: &Attributes, operation: &'static str) -> Result<(), TargetError> {
+fn write(conn: &Connection, id: &str, attrs: &Attributes, indexed: &[String], operation: &'static str) -> Result<(), TargetError> {
     let enabled = !attrs.get(DISABLED_ATTRIBUTE).is_some_and(is_truthy);
     let json = serde_json::to_string(attrs).map_err(|e| TargetError::Rejected { operation, message: e.to_string() })?;
     conn.execute("UPDATE object SET attributes = ?2, enabled = ?3 WHERE id = ?1", params![id, json, enabled])
         .map_err(|e| unavailable(operation, e))?;
-    reindex(conn, id, attrs, operation)
+    reindex(conn, id, attrs, indexed, operation)
 }
 
 #[async_trait]
@@ -172,6 +261,9 @@ impl Target for EmbeddedTarget {
 
     async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
         let conn = self.lock();
+        if !self.indexed.iter().any(|a| a == attribute) {
+            return scan(&conn, attribute, value, None, "find");
+        }
         let mut stmt = conn
             .prepare_cached(
                 "SELECT DISTINCT o.id, o.enabled, o.attributes FROM value_index v JOIN object o ON o.id = v.id \
@@ -196,8 +288,8 @@ impl Target for EmbeddedTarget {
     }
 
     async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| unavailable("create", e))?;
+        let mut conn = self.writer("create")?;
+        let tx = conn.savepoint().map_err(|e| unavailable("create", e))?;
         for name in &self.unique {
             if let Some(v) = attributes.get(name) {
                 for key in index_keys(v) {
@@ -211,15 +303,15 @@ impl Target for EmbeddedTarget {
             .query_row("SELECT lower(hex(randomblob(16)))", [], |r| r.get(0))
             .map_err(|e| unavailable("create", e))?;
         tx.execute("INSERT INTO object (id, attributes) VALUES (?1, '{}')", [&id]).map_err(|e| unavailable("create", e))?;
-        write(&tx, &id, attributes, "create")?;
+        write(&tx, &id, attributes, &self.indexed, "create")?;
         tx.commit().map_err(|e| unavailable("create", e))?;
         let enabled = !attributes.get(DISABLED_ATTRIBUTE).is_some_and(is_truthy);
         Ok(TargetObject { id, name: None, attributes: attributes.clone(), enabled: Some(enabled) })
     }
 
     async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| unavailable("update", e))?;
+        let mut conn = self.writer("update")?;
+        let tx = conn.savepoint().map_err(|e| unavailable("update", e))?;
         let Some(mut obj) = load(&tx, id, "update")? else {
             return Err(TargetError::NotFound { operation: "update", id: id.to_owned() });
         };
@@ -237,7 +329,7 @@ impl Target for EmbeddedTarget {
                 obj.attributes.insert(c.name.clone(), c.value.clone());
             }
         }
-        write(&tx, id, &obj.attributes, "update")?;
+        write(&tx, id, &obj.attributes, &self.indexed, "update")?;
         tx.commit().map_err(|e| unavailable("update", e))
     }
 
@@ -251,7 +343,7 @@ impl Target for EmbeddedTarget {
     }
 
     async fn delete(&self, id: &str) -> Result<(), TargetError> {
-        let conn = self.lock();
+        let conn = self.writer("delete")?;
         let n = conn.execute("DELETE FROM object WHERE id = ?1", [id]).map_err(|e| unavailable("delete", e))?;
         if n == 0 {
             return Err(TargetError::NotFound { operation: "delete", id: id.to_owned() });
@@ -259,7 +351,32 @@ impl Target for EmbeddedTarget {
         Ok(())
     }
 
+    async fn flush(&self) -> Result<(), TargetError> {
+        let conn = self.lock();
+        if !conn.is_autocommit() {
+            conn.execute_batch("COMMIT").map_err(|e| unavailable("flush", e))?;
+        }
+        Ok(())
+    }
+
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
-        taken(&self.lock(), attribute, value, except_id)
+        let conn = self.lock();
+        if !self.indexed.iter().any(|a| a == attribute) {
+            return Ok(!scan(&conn, attribute, value, except_id, "uniqueness check")?.is_empty());
+        }
+        taken(&conn, attribute, value, except_id)
+    }
+}
+
+impl Drop for EmbeddedTarget {
+    /// A normal shutdown keeps grouped writes (a crash drops them, and the
+    /// engine's store never recorded them either).
+    fn drop(&mut self) {
+        let conn = self.lock();
+        if !conn.is_autocommit() {
+            if let Err(error) = conn.execute_batch("COMMIT") {
+                tracing::warn!(message = "Embedded target: could not commit grouped writes on close.", %error);
+            }
+        }
     }
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmark of issue 4: a full sync of N workers from the emulator into the
+# embedded target (workers/s, peak RSS of the sync process), then an
+# incremental cycle with 100 changes among them (seconds, requests sent).
+# The emulator runs as its own process so its memory is not counted.
+#
+#   scripts/bench-sync.sh [WORKERS]        (default 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORKERS="${1:-100000}"
+PORT="${BENCH_PORT:-18765}"
+cargo build --release -p hrsync >/dev/null
+BIN="${CARGO_TARGET_DIR:-target}/release/hrsync"
+DIR="$(mktemp -d)"
+trap 'kill "$EMU" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+
+"$BIN" emulator --workers "$WORKERS" --seed 42 --listen "127.0.0.1:$PORT" >"$DIR/emulator.log" 2>&1 &
+EMU=$!
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$PORT/_emulator/clock" >/dev/null && break
+  sleep 0.2
+done
+
+cat >"$DIR/hrsync.toml" <<TOML
+[source]
+url = "http://127.0.0.1:$PORT"
+company_id = "HRSYNCTEST"
+page_size = 200
+[source.auth]
+method = "basic"
+username = "sfapi"
+password_env = "BENCH_SF_PASSWORD"
+[target]
+kind = "embedded"
+path = "target.sqlite"
+unique = ["userPrincipalName", "sAMAccountName"]
+[flow]
+mapping = "builtin:sf-to-ad"
+time_zone = "UTC"
+[guard]
+max_count = 1000000
+max_share = 1.0
+[state]
+path = "state.sqlite"
+TOML
+export BENCH_SF_PASSWORD=hrsync-emulator
+
+echo "== full sync of $WORKERS workers"
+/usr/bin/time -f "peak RSS %M KiB, wall %e s" "$BIN" sync --full --config "$DIR/hrsync.toml"
+
+# 100 changes: transfers of 100 active workers.
+python3 - "$PORT" <<'PY'
+import json, sys, urllib.request
+port = sys.argv[1]
+scen = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/_emulator/scenarios"))
+active = scen["active"][:100]
+events = [{"type": "transfer", "personIdExternal": p, "jobTitle": f"Bench Title {i}"} for i, p in enumerate(active)]
+req = urllib.request.Request(f"http://127.0.0.1:{port}/_emulator/events", data=json.dumps(events).encode(), headers={"Content-Type": "application/json"}, method="POST")
+urllib.request.urlopen(req).read()
+urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/_emulator/requests", method="DELETE")).read()
+PY
+sleep 1.1
+echo "== incremental cycle with 100 changes among $WORKERS"
+/usr/bin/time -f "peak RSS %M KiB, wall %e s" "$BIN" sync --config "$DIR/hrsync.toml"
+python3 - "$PORT" <<'PY'
+import json, sys, urllib.request
+reqs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_emulator/requests"))
+reqs = reqs.get("requests", reqs) if isinstance(reqs, dict) else reqs
+print(f"SuccessFactors requests in the incremental cycle: {len(reqs)}")
+PY
