@@ -1,0 +1,226 @@
+//! End-to-end harness: the SuccessFactors emulator, the engine with a SQLite
+//! store in a private directory and an [`LdapTarget`], one clock stepped
+//! for the engine and the emulator; and plain ldap3 reads of the directory
+//! (what an administrator would see), independent of the target's code.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use hrsync_engine::cycle::{Engine, Flow, Settings};
+use hrsync_expr::Clock;
+use hrsync_mapping::{MappingConfig, SourceSchema};
+use hrsync_source_sf::{Credentials, RetryPolicy, SfClient, SourceConfig};
+use hrsync_store::{CycleId, LogQuery, SqliteStore, Store};
+use hrsync_target_ldap::{LdapConfig, LdapTarget};
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+use secrecy::SecretString;
+use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorBuilder, RunningEmulator};
+
+/// 2026-11-24T10:00:00Z.
+pub const T0_MS: i64 = 1_795_514_400_000;
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The company codes and department codes of the emulator's reference data.
+pub const COMPANIES: [&str; 6] = ["ACE_US", "ACE_DE", "ACE_FR", "ACE_UK", "ACE_JP", "ACE_BR"];
+pub fn departments() -> Vec<String> {
+    (100..112).map(|n| format!("D{n}")).collect()
+}
+
+/// The OUs the built-in OpenLDAP mapping places entries in, under `people`,
+/// as LDIF (the container itself included).
+pub fn openldap_ous_ldif(people: &str) -> String {
+    let ou = |dn: &str, name: &str| format!("dn: {dn}\nobjectClass: organizationalUnit\nou: {name}\n\n");
+    let first = people.split(',').next().and_then(|r| r.split_once('=')).map(|(_, v)| v).unwrap_or("people");
+    let mut out = ou(people, first);
+    for c in COMPANIES {
+        let company = format!("ou={c},{people}");
+        out.push_str(&ou(&company, c));
+        for d in departments() {
+            out.push_str(&ou(&format!("ou={d},{company}"), &d));
+        }
+    }
+    out
+}
+
+/// The built-in OpenLDAP mapping with its people container replaced.
+pub fn openldap_mapping(people: &str) -> MappingConfig {
+    let text = hrsync_mapping::mapping::SF_TO_OPENLDAP_TOML.replace("ou=people,dc=example,dc=org", people);
+    MappingConfig::from_toml(&text).expect("rewritten OpenLDAP mapping parses")
+}
+
+pub fn flow(config: &MappingConfig) -> Flow {
+    let schema = SourceSchema::builtin().expect("builtin schema");
+    Flow::compile(&schema, config).expect("mapping compiles")
+}
+
+/// A clock the test steps; shared by the engine and the emulator.
+#[derive(Debug)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_millisecond(self.ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+}
+
+/// A private directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicI64 = AtomicI64::new(0);
+        let dir = std::env::temp_dir().join(format!("hrsync-ldap-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn sf_client(emu: &RunningEmulator) -> SfClient {
+    let mut c = SourceConfig::new(
+        emu.base_url(),
+        Credentials::Basic {
+            username: DEFAULT_USERNAME.into(),
+            company_id: DEFAULT_COMPANY_ID.into(),
+            password: SecretString::from(DEFAULT_PASSWORD.to_owned()),
+        },
+    );
+    c.retry = RetryPolicy { max_attempts: 12, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(50), max_retry_after: Duration::from_secs(2) };
+    SfClient::new(&c).expect("client")
+}
+
+pub type LdapEngine = Engine<SqliteStore, LdapTarget>;
+
+/// The emulator, the flow, the LDAP config and the store's directory.
+pub struct Harness {
+    pub emu: RunningEmulator,
+    pub clock: Arc<TestClock>,
+    pub dir: TempDir,
+    pub settings: Settings,
+    pub flow: Flow,
+    pub ldap: LdapConfig,
+}
+
+impl Harness {
+    pub async fn start(builder: EmulatorBuilder, flow: Flow, ldap: LdapConfig) -> Harness {
+        let emu = builder.now_ms(T0_MS).start().await.expect("emulator starts");
+        let settings = Settings { page_size: 500, ..Settings::default() };
+        Harness { emu, clock: Arc::new(TestClock(AtomicI64::new(T0_MS))), dir: TempDir::new("e2e"), settings, flow, ldap }
+    }
+
+    /// A fresh engine (and a fresh target: pending manager fill-ins are
+    /// per process) over the harness's store.
+    pub fn engine(&self) -> LdapEngine {
+        let store = SqliteStore::open(&self.dir.0.join("state.sqlite")).expect("store opens");
+        let target = LdapTarget::new(self.ldap.clone()).expect("target config is valid");
+        Engine::new(sf_client(&self.emu), self.flow.clone(), store, target, self.clock.clone(), self.settings.clone())
+    }
+
+    /// Step the engine's and the emulator's clocks together.
+    pub fn advance_ms(&self, ms: i64) {
+        self.clock.0.fetch_add(ms, Ordering::SeqCst);
+        self.emu.set_now_ms(self.clock.ms());
+    }
+
+    /// Today in the emulator (UTC) as yyyy-MM-dd, plus `days`.
+    pub fn day(&self, days: i64) -> String {
+        let ts = jiff::Timestamp::from_millisecond(self.clock.ms() + days * DAY_MS).expect("in range");
+        ts.to_zoned_datetime(jiff::tz::TimeZone::UTC).date().to_string()
+    }
+
+    /// Company and department codes of a worker's current job, from the model.
+    pub fn org_of(&self, person: &str) -> Option<(String, String)> {
+        let p = self.emu.worker(person)?;
+        let e = p.current_employment()?;
+        let today = self.clock.ms().div_euclid(DAY_MS);
+        let job = p.employments[e].jobs.iter().filter(|j| i64::from(j.start) <= today).next_back()?;
+        let db = self.emu.shared().read();
+        let code = |id| db.refs.get(id).text("externalCode").map(str::to_owned);
+        Some((code(job.company)?, code(job.department)?))
+    }
+}
+
+/// `(person, error)` of every worker that failed in the cycle.
+pub fn failures(engine: &LdapEngine, cycle: CycleId) -> Vec<(String, String)> {
+    let log = engine.store().log(&LogQuery { cycle_id: Some(cycle), status: Some("failure".into()), ..Default::default() }).expect("log");
+    log.into_iter().map(|e| (e.person_id, e.error.unwrap_or_default())).collect()
+}
+
+/// How the tests read the directory: their own connection, not the target's.
+#[derive(Clone)]
+pub struct Reader {
+    pub url: String,
+    pub bind_dn: String,
+    pub password: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// One entry as read: DN and attribute -> values, names lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub dn: String,
+    pub attrs: BTreeMap<String, Vec<String>>,
+}
+
+impl Entry {
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.attrs.get(&name.to_ascii_lowercase()).and_then(|v| v.first()).map(String::as_str)
+    }
+    pub fn all(&self, name: &str) -> &[String] {
+        self.attrs.get(&name.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+impl Reader {
+    /// Every entry below `base` matching `filter` (paged).
+    pub async fn search(&self, base: &str, filter: &str, attrs: &[&str]) -> Vec<Entry> {
+        let mut settings = LdapConnSettings::new();
+        if let Some(ca) = &self.ca_file {
+            let pem = std::fs::read(ca).expect("read CA file");
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pemfile_certs(&pem) {
+                roots.add(cert).expect("CA certificate");
+            }
+            let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+            settings = settings.set_config(Arc::new(tls));
+        }
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url).await.expect("connect");
+        ldap3::drive!(conn);
+        ldap.simple_bind(&self.bind_dn, &self.password).await.expect("bind").success().expect("bind accepted");
+        let adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(500))];
+        let mut stream = ldap.streaming_search_with(adapters, base, Scope::Subtree, filter, attrs.to_vec()).await.expect("search starts");
+        let mut out = Vec::new();
+        while let Some(re) = stream.next().await.expect("search entry") {
+            let e = SearchEntry::construct(re);
+            let attrs = e.attrs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+            out.push(Entry { dn: e.dn, attrs });
+        }
+        let _ = stream.finish().await;
+        let _ = ldap.unbind().await;
+        out
+    }
+}
+
+/// The certificates of a PEM bundle.
+fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect()
+}
