@@ -703,6 +703,19 @@ impl<S: Store, T: Target> Engine<S, T> {
                 Err(e) => errors.push(format!("{}: {e}", m.config.target)),
             }
         }
+        if phase == Phase::Create {
+            for m in flow.mapping.mappings().iter().filter(|m| m.config.required) {
+                let empty = desired.get(&m.config.target).is_none_or(|d| match &d.value {
+                    Value::Null => true,
+                    Value::String(s) => s.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    _ => false,
+                });
+                if empty {
+                    errors.push(format!("{}: required, but the mapping gives no value", m.config.target));
+                }
+            }
+        }
         if !errors.is_empty() {
             return Err(format!("mapping failed for {}", errors.join("; ")));
         }

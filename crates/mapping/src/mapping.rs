@@ -67,6 +67,11 @@ pub struct AttributeMapping {
     /// When the value is exported.
     #[serde(default)]
     pub flow: Flow,
+    /// The worker is not provisioned (it fails and is escrowed) while this
+    /// attribute would be empty on create: an account without it is worse
+    /// than no account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
 }
 
 /// A flow's mapping file: extra/overridden source attributes, the scoping

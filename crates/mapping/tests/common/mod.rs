@@ -56,6 +56,7 @@ pub fn flow(schema: &SourceSchema, overrides: &[(&str, &str)]) -> Flow {
             matching: None,
             apply: Default::default(),
             flow: Default::default(),
+            required: false,
         };
         match config.mappings.iter_mut().find(|x| x.target == *target) {
             Some(slot) => *slot = m,
