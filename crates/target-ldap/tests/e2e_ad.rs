@@ -1,0 +1,177 @@
+//! End to end into Active Directory: emulated SuccessFactors workers (every
+//! seeded scenario) plus namesakes, synced by the engine with the default
+//! SuccessFactors-to-AD mapping (domain and OUs rewritten for the shared
+//! Samba AD DC, extensionAttribute1-15 dropped: Samba has no Exchange
+//! schema) into an OU of its own; read back over LDAPS.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use common::{Entry, Harness, Reader, failures, flow};
+use hrsync_mapping::MappingConfig;
+use hrsync_mapping::mapping::SF_TO_AD_TOML;
+use hrsync_store::CycleKind;
+use hrsync_target_ldap::dn::Dn;
+use hrsync_target_ldap::{LdapConfig, Profile};
+use hrsync_testkit::SambaDc;
+use secrecy::SecretString;
+use sf_emulator::Emulator;
+use sf_emulator::events::HrEvent;
+use sf_emulator::model::Scenario;
+
+/// Samba writes about 30 users a second (each with a password): 2,000
+/// would take over a minute here, so the test syncs fewer; the benchmark
+/// runs 2,000.
+const WORKERS: usize = 400;
+const UAC_ACCOUNTDISABLE: u32 = 2;
+
+/// cn names the user (the RDN) and AD caps it at 64 characters: unique
+/// across the domain so namesakes in one OU do not collide, and cut to fit.
+const UNIQUE_CN: &str = r#"SelectUniqueValue(
+  Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 64),
+  Join(" ", Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 48), Join("", "(", [personIdExternal], ")")))"#;
+
+/// The default mapping for a domain `realm` with its OUs under `root`, and
+/// the fixes without which AD refuses part of the emulated population (see
+/// the report): cn unique, cn, sn and givenName at most 64 characters (AD's
+/// rangeUpper), and `"` stripped from sAMAccountName like the other
+/// characters AD forbids there.
+fn ad_mapping(root: &str, realm: &str) -> MappingConfig {
+    let text = SF_TO_AD_TOML
+        .replace("DC=contoso,DC=com", root)
+        .replace("contoso.com", realm)
+        .replace(r#"\\?\\<\\>])"#, r#"\\?\\<\\>\"])"#);
+    let mut config = MappingConfig::from_toml(&text).expect("rewritten AD mapping parses");
+    config.mappings.retain(|m| !m.target.starts_with("extensionAttribute"));
+    let cn = config.mappings.iter_mut().find(|m| m.target == "cn").expect("the default mapping has cn");
+    cn.expression = Some(UNIQUE_CN.into());
+    for (target, source) in [("sn", "lastName"), ("givenName", "firstName")] {
+        let m = config.mappings.iter_mut().find(|m| m.target == target).expect("the default mapping has sn and givenName");
+        m.expression = Some(format!("Mid([{source}], 1, 64)"));
+    }
+    config
+}
+
+fn hire(pid: &str, first: &str, last: &str, company: &str) -> HrEvent {
+    HrEvent::Hire {
+        person_id_external: Some(pid.into()),
+        first_name: Some(first.into()),
+        last_name: Some(last.into()),
+        start_date: None,
+        company: Some(company.into()),
+        manager_id: None,
+    }
+}
+
+fn uac(e: &Entry) -> u32 {
+    e.first("userAccountControl").and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{} has no userAccountControl", e.dn))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sf_population_into_samba_ad() {
+    let dc = SambaDc::shared().unwrap_or_else(|e| panic!("the Samba AD DC is required for this test: {e}"));
+    let root = dc.create_ou("e2e").expect("test OU");
+    let users = format!("OU=Users,{root}");
+    let mut ldif = format!("dn: {users}\nobjectClass: organizationalUnit\nou: Users\n\n");
+    for country in ["Germany", "United States", "France"] {
+        ldif.push_str(&format!("dn: OU={country},{users}\nobjectClass: organizationalUnit\nou: {country}\n\n"));
+    }
+    dc.add_ldif(&ldif).expect("country OUs");
+    let realm = dc.realm().to_lowercase();
+    let mut ldap = LdapConfig::new(dc.ldaps_url(), dc.admin_upn(), SecretString::from(dc.admin_password()), dc.base_dn(), Profile::ActiveDirectory);
+    ldap.ca_file = Some(dc.ca_file());
+    ldap.default_container = Some(users.clone());
+    let reader = Reader { url: dc.ldaps_url(), bind_dn: dc.admin_upn(), password: dc.admin_password().into(), ca_file: Some(dc.ca_file()) };
+
+    let h = Harness::start(Emulator::builder().workers(WORKERS).seed(7), flow(&ad_mapping(&root, &realm)), ldap).await;
+    // Namesakes in one OU: sAMAccountName, UPN and cn collide.
+    for ev in [hire("900001", "John", "Smith", "ACE_DE"), hire("900002", "John", "Smith", "ACE_DE"), hire("900003", "Jöhn", "Smith", "ACE_DE")] {
+        h.emu.apply(&ev).expect("hire");
+    }
+    h.advance_ms(60_000);
+
+    let mut engine = h.engine();
+    let report = engine.run_cycle(CycleKind::Full).await.expect("full cycle runs");
+    assert_eq!(failures(&engine, report.cycle_id), Vec::<(String, String)>::new(), "no worker failed");
+    assert_eq!(report.status, "completed", "{report:?}");
+    let created = report.counts.get("create").copied().unwrap_or(0);
+    assert!(created as usize > WORKERS * 8 / 10, "{report:?}");
+
+    let all = reader.search(&root, "(&(objectClass=user)(employeeID=*))", &["*"]).await;
+    assert_eq!(all.len() as u64, created, "one user per created worker");
+    let by_id: BTreeMap<&str, &Entry> = all.iter().map(|e| (e.first("employeeID").unwrap_or_default(), e)).collect();
+    assert_eq!(by_id.len(), all.len(), "no worker has two users");
+
+    // Domain-wide uniqueness of sAMAccountName and userPrincipalName.
+    let domain = reader.search(dc.base_dn(), "(objectClass=user)", &["sAMAccountName", "userPrincipalName"]).await;
+    let mut sams = HashSet::new();
+    let mut upns = HashSet::new();
+    for e in &domain {
+        assert!(sams.insert(e.first("sAMAccountName").unwrap_or_default().to_lowercase()), "{} sAMAccountName is unique", e.dn);
+        if let Some(upn) = e.first("userPrincipalName") {
+            assert!(upns.insert(upn.to_lowercase()), "{} userPrincipalName is unique", e.dn);
+        }
+    }
+    let smiths: Vec<&Entry> = ["900001", "900002", "900003"].iter().map(|p| by_id[p]).collect();
+    let sam: HashSet<&str> = smiths.iter().filter_map(|e| e.first("sAMAccountName")).collect();
+    assert_eq!(sam.len(), 3, "namesakes get distinct sAMAccountNames: {sam:?}");
+    let cns: HashSet<String> = smiths.iter().filter_map(|e| e.first("cn")).map(str::to_lowercase).collect();
+    assert_eq!(cns.len(), 3, "namesakes get distinct cns: {cns:?}");
+    for e in &smiths {
+        let s = e.first("sAMAccountName").unwrap_or_default();
+        assert!(s.len() <= 20 && s.to_lowercase().ends_with("smith"), "{s}");
+        assert!(e.first("userPrincipalName").is_some_and(|u| u.ends_with(&format!("@{realm}"))));
+    }
+
+    // Placement by country, from the entry's own country code.
+    for e in &all {
+        let ou = match e.first("c") {
+            Some("DE") => format!("OU=Germany,{users}"),
+            Some("US") => format!("OU=United States,{users}"),
+            Some("FR") => format!("OU=France,{users}"),
+            _ => users.clone(),
+        };
+        let parent = Dn::parse(&e.dn).expect("DN parses").parent();
+        assert_eq!(parent, Dn::parse(&ou).expect("OU parses"), "{} placed by country {:?}", e.dn, e.first("c"));
+    }
+
+    // Leavers disabled (the ACCOUNTDISABLE bit), active workers enabled.
+    let scenarios = h.emu.scenarios();
+    let mut checked: BTreeMap<String, usize> = BTreeMap::new();
+    for (scenario, persons) in &scenarios {
+        for person in persons {
+            let Some(e) = by_id.get(person.as_str()) else { continue };
+            let inactive = matches!(
+                scenario,
+                Scenario::Terminated | Scenario::TerminationInfoNull | Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding
+            );
+            assert_eq!(uac(e) & UAC_ACCOUNTDISABLE != 0, inactive, "{person} ({scenario:?}) disabled: UAC {}", uac(e));
+            *checked.entry(format!("{scenario:?}")).or_default() += 1;
+        }
+    }
+    for s in ["Active", "Manager", "Terminated", "PaidLeave"] {
+        assert!(checked.get(s).copied().unwrap_or(0) > 0, "population has {s}: {checked:?}");
+    }
+
+    // Manager links: the DN of the user whose employeeID is the managerId.
+    let dn_of: HashMap<&str, &str> = by_id.iter().map(|(k, e)| (*k, e.dn.as_str())).collect();
+    let mut linked = 0;
+    for person in scenarios[&Scenario::Active].iter().chain(&scenarios[&Scenario::Manager]) {
+        let Some(e) = by_id.get(person.as_str()) else { continue };
+        let p = h.emu.worker(person).expect("person");
+        let Some(i) = p.current_employment() else { continue };
+        let Some(manager) = p.employments[i].jobs.last().and_then(|j| j.manager_id.clone()) else { continue };
+        if let Some(dn) = dn_of.get(manager.as_str()) {
+            assert_eq!(e.first("manager").map(str::to_lowercase), Some(dn.to_lowercase()), "{person}'s manager {manager}");
+            linked += 1;
+        }
+    }
+    assert!(linked > 20, "{linked} manager links");
+
+    // A second full cycle changes nothing.
+    h.advance_ms(60_000);
+    let again = engine.run_cycle(CycleKind::Full).await.expect("second full cycle");
+    assert_eq!(again.counts.get("create"), None, "{again:?}");
+    assert_eq!(again.counts.get("update"), None, "{again:?}");
+}
