@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hrsync_expr::{Clock, EvalContext, Outcome, RandomSource, Uniqueness};
+use hrsync_expr::{Clock, EvalContext, Outcome, SplitMix64, Uniqueness};
 use hrsync_mapping::{CompiledMapping, CompiledScope, CompiledSource, Phase};
 use hrsync_source_sf::{Filter, PersonQuery, SfClient, SourceError, filter};
 use hrsync_store::{
@@ -196,20 +196,6 @@ enum Mode {
     DryRun,
 }
 
-/// Randomness for `RandomString`/`Guid` in mappings: seeded from the clock
-/// per engine; not secret material (initial passwords are the target's job).
-struct SplitMix(u64);
-
-impl RandomSource for SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Uniqueness answered by the target, for `SelectUniqueValue`. Expression
 /// evaluation is synchronous; the target is async, so the question is asked
 /// on the current runtime without blocking its other tasks.
@@ -237,7 +223,9 @@ pub struct Engine<S: Store, T: Target> {
     target: T,
     clock: Arc<dyn Clock + Send + Sync>,
     settings: Settings,
-    random: SplitMix,
+    /// Randomness for `RandomString`/`Guid` in mappings: seeded from the
+    /// clock; not secret material (initial passwords are the target's job).
+    random: SplitMix64,
     mode: Mode,
     /// Collect per-worker log entries into the report (plan, on-demand).
     detail: bool,
@@ -256,7 +244,7 @@ struct Held {
 impl<S: Store, T: Target> Engine<S, T> {
     pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
         let seed = clock.now().as_nanosecond() as u64;
-        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix(seed), mode: Mode::Apply, detail: false, progress: None, crash: None }
+        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix64(seed), mode: Mode::Apply, detail: false, progress: None, crash: None }
     }
 
     /// Called after every page with the report so far (progress bars).
