@@ -159,7 +159,7 @@ impl Harness {
 }
 
 /// `(person, error)` of every worker that failed in the cycle.
-pub fn failures(engine: &LdapEngine, cycle: CycleId) -> Vec<(String, String)> {
+pub fn failures<T: hrsync_target::Target>(engine: &Engine<SqliteStore, T>, cycle: CycleId) -> Vec<(String, String)> {
     let log = engine.store().log(&LogQuery { cycle_id: Some(cycle), status: Some("failure".into()), ..Default::default() }).expect("log");
     log.into_iter().map(|e| (e.person_id, e.error.unwrap_or_default())).collect()
 }

@@ -1,0 +1,306 @@
+//! Benchmark: a full sync of N emulated SuccessFactors workers by the engine
+//! into a fresh slapd (built-in OpenLDAP mapping) or a fresh Samba AD DC
+//! (default AD mapping, with passwords), against `ldapadd -c` of an LDIF of
+//! the same entries into a second, identically configured, fresh server,
+//! in the same run. Prints wall times, the ratio and where hrsync's target
+//! time goes (per Target operation).
+//!
+//! ```text
+//! cargo run --release -p hrsync-target-ldap --example bench_ldap -- openldap 10000 100000 ad 2000
+//! ```
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use common::{Entry, Harness, Reader, flow, openldap_mapping, openldap_ous_ldif};
+use hrsync_engine::cycle::Engine;
+use hrsync_mapping::MappingConfig;
+use hrsync_store::{CycleKind, SqliteStore};
+use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
+use hrsync_target_ldap::{DisableStrategy, LdapConfig, LdapTarget, Profile};
+use hrsync_testkit::{SambaDc, Slapd};
+use secrecy::SecretString;
+use sf_emulator::Emulator;
+
+/// The target with the wall time of each operation added up.
+struct Timed {
+    inner: LdapTarget,
+    stats: Mutex<BTreeMap<&'static str, (u64, Duration)>>,
+}
+
+impl Timed {
+    fn record(&self, op: &'static str, started: Instant) {
+        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let e = s.entry(op).or_default();
+        e.0 += 1;
+        e.1 += started.elapsed();
+    }
+}
+
+#[async_trait]
+impl Target for Timed {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    async fn check(&self) -> Vec<CheckStep> {
+        self.inner.check().await
+    }
+    async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
+        let t = Instant::now();
+        let r = self.inner.find(attribute, value).await;
+        self.record("find (matching)", t);
+        r
+    }
+    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
+        let t = Instant::now();
+        let r = self.inner.get(id).await;
+        self.record("get", t);
+        r
+    }
+    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
+        let t = Instant::now();
+        let r = self.inner.create(attributes).await;
+        self.record("create (manager lookup, add, read-back)", t);
+        r
+    }
+    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+        let t = Instant::now();
+        let r = self.inner.update(id, changes).await;
+        self.record("update", t);
+        r
+    }
+    async fn disable(&self, id: &str) -> Result<(), TargetError> {
+        self.inner.disable(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), TargetError> {
+        self.inner.delete(id).await
+    }
+    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+        let t = Instant::now();
+        let r = self.inner.is_taken(attribute, value, except_id).await;
+        self.record("is_taken (SelectUniqueValue)", t);
+        r
+    }
+    async fn flush(&self) -> Result<(), TargetError> {
+        self.inner.flush().await
+    }
+}
+
+/// One LDIF value line: base64 unless it is a SAFE-STRING (RFC 2849).
+fn ldif_line(out: &mut String, name: &str, value: &str) {
+    let safe = value.bytes().all(|b| b.is_ascii() && b != b'\n' && b != b'\r' && b != 0)
+        && !value.starts_with([' ', ':', '<'])
+        && !value.ends_with(' ');
+    if safe {
+        out.push_str(&format!("{name}: {value}\n"));
+    } else {
+        out.push_str(&format!("{name}:: {}\n", base64::engine::general_purpose::STANDARD.encode(value)));
+    }
+}
+
+/// The entries as LDIF adds, in creation order; a manager not added yet
+/// when its report is goes into a modify at the end (as hrsync's fix-up
+/// does). `extra` adds raw LDIF lines per entry (AD: class and password).
+fn to_ldif(entries: &[Entry], skip: &[&str], extra: &dyn Fn(&Entry) -> Vec<String>) -> String {
+    let mut out = String::new();
+    let mut later = String::new();
+    let mut added: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for e in entries {
+        ldif_line(&mut out, "dn", &e.dn);
+        for (name, values) in &e.attrs {
+            if skip.contains(&name.as_str()) {
+                continue;
+            }
+            if name == "manager" && values.first().is_some_and(|m| !added.contains(&m.to_lowercase())) {
+                ldif_line(&mut later, "dn", &e.dn);
+                later.push_str("changetype: modify\nreplace: manager\n");
+                for v in values {
+                    ldif_line(&mut later, "manager", v);
+                }
+                later.push_str("-\n\n");
+                continue;
+            }
+            for v in values {
+                ldif_line(&mut out, name, v);
+            }
+        }
+        for line in extra(e) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push('\n');
+        added.insert(e.dn.to_lowercase());
+    }
+    out.push_str(&later);
+    out
+}
+
+/// `ldapadd -c` of `ldif`; the wall time and the number of failed records.
+fn ldapadd(url: &str, bind_dn: &str, password: &str, ca: Option<&std::path::Path>, ldif: &str) -> (Duration, usize) {
+    let file = std::env::temp_dir().join(format!("hrsync-bench-{}.ldif", std::process::id()));
+    std::fs::write(&file, ldif).expect("write LDIF");
+    let mut cmd = Command::new("ldapadd");
+    cmd.args(["-c", "-x", "-H", url, "-D", bind_dn, "-w", password, "-f"]).arg(&file);
+    if let Some(ca) = ca {
+        cmd.env("LDAPTLS_CACERT", ca);
+    }
+    let t = Instant::now();
+    let out = cmd.output().expect("run ldapadd (ldap-utils)");
+    let took = t.elapsed();
+    let _ = std::fs::remove_file(&file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let failed = stderr.lines().filter(|l| l.starts_with("ldap_add:") || l.starts_with("ldap_modify:")).count();
+    if failed > 0 {
+        eprintln!("ldapadd errors (first lines):\n{}", stderr.lines().take(12).collect::<Vec<_>>().join("\n"));
+    }
+    (took, failed)
+}
+
+fn print_stats(label: &str, hrsync: Duration, workers: u64, stats: &BTreeMap<&'static str, (u64, Duration)>) {
+    println!("  {label}: hrsync {:.1} s ({:.0} workers/s)", hrsync.as_secs_f64(), workers as f64 / hrsync.as_secs_f64());
+    let target: Duration = stats.values().map(|(_, d)| *d).sum();
+    for (op, (n, d)) in stats {
+        println!("    {op:<42} {n:>7} calls {:>8.1} s {:>5.0}% of the sync, {:>6.0} us/call", d.as_secs_f64(), 100.0 * d.as_secs_f64() / hrsync.as_secs_f64(), d.as_micros() as f64 / (*n).max(1) as f64);
+    }
+    let rest = hrsync.saturating_sub(target);
+    println!("    {:<42} {:>21.1} s {:>5.0}% (source read, mapping, store)", "outside the target", rest.as_secs_f64(), 100.0 * rest.as_secs_f64() / hrsync.as_secs_f64());
+}
+
+/// Run one full cycle; its wall time, workers and the target's stats.
+async fn sync(h: &Harness) -> (Duration, u64, BTreeMap<&'static str, (u64, Duration)>) {
+    let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store");
+    let target = Timed { inner: LdapTarget::new(h.ldap.clone()).expect("target config"), stats: Mutex::new(BTreeMap::new()) };
+    let mut engine = Engine::new(common::sf_client(&h.emu), h.flow.clone(), store, target, h.clock.clone(), h.settings.clone());
+    let t = Instant::now();
+    let report = engine.run_cycle(CycleKind::Full).await.expect("cycle");
+    let took = t.elapsed();
+    let failed = report.counts.get("failed").copied().unwrap_or(0);
+    if failed > 0 {
+        eprintln!("warning: {failed} workers failed: {:?}", common::failures(&engine, report.cycle_id).into_iter().take(5).collect::<Vec<_>>());
+    }
+    let stats = engine.target().stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    (took, report.counts.get("create").copied().unwrap_or(0), stats)
+}
+
+async fn openldap(workers: usize) {
+    println!("OpenLDAP, {workers} workers");
+    let t = Instant::now();
+    let emu = Emulator::builder().workers(workers).seed(1);
+    let a = Slapd::start().expect("slapd A");
+    let people = format!("ou=hr,{}", a.suffix());
+    a.add_ldif(&openldap_ous_ldif(&people)).expect("OUs");
+    let mut ldap = LdapConfig::new(a.url(), a.service_dn(), SecretString::from(a.service_password()), a.suffix(), Profile::InetOrgPerson);
+    ldap.default_container = Some(people.clone());
+    ldap.disable = Some(DisableStrategy::Attribute { attribute: "employeeType".into(), value: "disabled".into() });
+    let h = Harness::start(emu, flow(&openldap_mapping(&people)), ldap).await;
+    println!("  set-up (emulator data, slapd) {:.1} s", t.elapsed().as_secs_f64());
+    let (took, created, stats) = sync(&h).await;
+
+    let reader = Reader { url: a.url(), bind_dn: a.root_dn().into(), password: a.root_password().into(), ca_file: None };
+    let mut entries = reader.search(&people, "(objectClass=inetOrgPerson)", &["*", "entryCSN"]).await;
+    entries.sort_by(|x, y| x.first("entryCSN").cmp(&y.first("entryCSN")));
+    let ldif = to_ldif(&entries, &["entrycsn"], &|_| Vec::new());
+    drop(a);
+
+    let b = Slapd::start().expect("slapd B");
+    b.add_ldif(&openldap_ous_ldif(&people)).expect("OUs");
+    let (add, failed) = ldapadd(&b.url(), b.service_dn(), b.service_password(), None, &ldif);
+    let count = Reader { url: b.url(), bind_dn: b.root_dn().into(), password: b.root_password().into(), ca_file: None }
+        .search(&people, "(objectClass=inetOrgPerson)", &["1.1"])
+        .await
+        .len();
+    print_stats("sync", took, created, &stats);
+    println!("  ldapadd -c: {:.1} s ({:.0} entries/s), {count} entries, {failed} failed records", add.as_secs_f64(), entries.len() as f64 / add.as_secs_f64());
+    println!("  ratio hrsync / ldapadd = {:.2}", took.as_secs_f64() / add.as_secs_f64());
+}
+
+/// The default AD mapping for the DC, as the e2e test rewrites it.
+fn ad_mapping(root: &str, realm: &str) -> MappingConfig {
+    let text = hrsync_mapping::mapping::SF_TO_AD_TOML
+        .replace("DC=contoso,DC=com", root)
+        .replace("contoso.com", realm)
+        .replace(r#"\\?\\<\\>])"#, r#"\\?\\<\\>\"])"#);
+    let mut config = MappingConfig::from_toml(&text).expect("AD mapping");
+    config.mappings.retain(|m| !m.target.starts_with("extensionAttribute"));
+    let unique_cn = r#"SelectUniqueValue(Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 64), Join(" ", Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 48), Join("", "(", [personIdExternal], ")")))"#;
+    for m in &mut config.mappings {
+        match m.target.as_str() {
+            "cn" => m.expression = Some(unique_cn.into()),
+            "sn" => m.expression = Some("Mid([lastName], 1, 64)".into()),
+            "givenName" => m.expression = Some("Mid([firstName], 1, 64)".into()),
+            _ => {}
+        }
+    }
+    config
+}
+
+fn ad_tree(dc: &SambaDc) -> String {
+    let root = dc.create_ou("bench").expect("OU");
+    let users = format!("OU=Users,{root}");
+    let mut ldif = format!("dn: {users}\nobjectClass: organizationalUnit\nou: Users\n\n");
+    for country in ["Germany", "United States", "France"] {
+        ldif.push_str(&format!("dn: OU={country},{users}\nobjectClass: organizationalUnit\nou: {country}\n\n"));
+    }
+    dc.add_ldif(&ldif).expect("country OUs");
+    root
+}
+
+async fn active_directory(workers: usize) {
+    println!("Samba AD, {workers} workers (each with a password)");
+    let a = SambaDc::start().expect("Samba DC A");
+    let root = ad_tree(&a);
+    let realm = a.realm().to_lowercase();
+    let mapping = ad_mapping(&root, &realm);
+    let names: Vec<String> = mapping.mappings.iter().map(|m| m.target.to_lowercase()).collect();
+    let mut ldap = LdapConfig::new(a.ldaps_url(), a.admin_upn(), SecretString::from(a.admin_password()), a.base_dn(), Profile::ActiveDirectory);
+    ldap.ca_file = Some(a.ca_file());
+    ldap.default_container = Some(format!("OU=Users,{root}"));
+    let h = Harness::start(Emulator::builder().workers(workers).seed(1), flow(&mapping), ldap).await;
+    let (took, created, stats) = sync(&h).await;
+
+    let reader = Reader { url: a.ldaps_url(), bind_dn: a.admin_upn(), password: a.admin_password().into(), ca_file: Some(a.ca_file()) };
+    let mut entries = reader.search(&root, "(&(objectClass=user)(employeeID=*))", &["*"]).await;
+    entries.sort_by_key(|e| e.first("uSNCreated").and_then(|u| u.parse::<u64>().ok()));
+    // The mapped attributes as written, plus what the target adds: the
+    // classes, userAccountControl and a password.
+    let keep: HashMap<String, ()> = names.iter().cloned().chain(["useraccountcontrol".to_owned()]).map(|n| (n, ())).collect();
+    for e in &mut entries {
+        e.attrs.retain(|k, _| keep.contains_key(k.as_str()));
+    }
+    let password = |_: &Entry| {
+        let quoted: Vec<u8> = "\"Bench-Passw0rd!x\"".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        vec!["objectClass: user".to_owned(), format!("unicodePwd:: {}", base64::engine::general_purpose::STANDARD.encode(quoted))]
+    };
+    let ldif = to_ldif(&entries, &[], &password);
+    drop(h);
+    drop(a);
+
+    let b = SambaDc::start().expect("Samba DC B");
+    let root_b = ad_tree(&b);
+    assert_eq!(root_b, root, "identical trees");
+    let (add, failed) = ldapadd(&b.ldaps_url(), &b.admin_upn(), b.admin_password(), Some(&b.ca_file()), &ldif);
+    print_stats("sync", took, created, &stats);
+    println!("  ldapadd -c: {:.1} s ({:.0} entries/s), {failed} failed records", add.as_secs_f64(), entries.len() as f64 / add.as_secs_f64());
+    println!("  ratio hrsync / ldapadd = {:.2}", took.as_secs_f64() / add.as_secs_f64());
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = if args.is_empty() { vec!["openldap".into(), "10000".into(), "100000".into(), "ad".into(), "2000".into()] } else { args };
+    let mut kind = "openldap".to_owned();
+    for a in args {
+        match a.parse::<usize>() {
+            Ok(n) if kind == "ad" => active_directory(n).await,
+            Ok(n) => openldap(n).await,
+            Err(_) => kind = a,
+        }
+    }
+}
