@@ -677,11 +677,10 @@ impl<S: Store, T: Target> Engine<S, T> {
                 Ok(Outcome::IgnoreFlow) => {}
                 Ok(Outcome::Value(v)) => {
                     let mut value = v.to_json();
-                    if value.is_null() && phase == Phase::Create {
-                        if let Some(d) = &m.config.default {
+                    if value.is_null() && phase == Phase::Create
+                        && let Some(d) = &m.config.default {
                             value = Value::String(d.clone());
                         }
-                    }
                     let rule = FlowRule {
                         always: m.config.flow == hrsync_mapping::Flow::Always,
                         on_create_only: m.config.apply == hrsync_mapping::Apply::OnCreate,

@@ -212,16 +212,14 @@ pub fn decide(record: &Value, now: Timestamp, tz: &TimeZone) -> Lifecycle {
     // Every known future boundary of any employment is a wake-up: the end of
     // a last working day, the first day of a future employment.
     for e in &emps {
-        if let (When::Current, Some(end)) = (e.when, e.end) {
-            if let Some(at) = end.tomorrow().ok().and_then(|d| start_of(d, tz)) {
+        if let (When::Current, Some(end)) = (e.when, e.end)
+            && let Some(at) = end.tomorrow().ok().and_then(|d| start_of(d, tz)) {
                 wakeups.push((at, format!("end of last working day {end} (userId {})", e.user_id)));
             }
-        }
-        if let (When::Future, Some(start)) = (e.when, e.start) {
-            if let Some(at) = start_of(start, tz) {
+        if let (When::Future, Some(start)) = (e.when, e.start)
+            && let Some(at) = start_of(start, tz) {
                 wakeups.push((at, format!("start of employment {start} (userId {})", e.user_id)));
             }
-        }
     }
     wakeups.sort();
     Lifecycle { stage, user_id: Some(primary.user_id.clone()).filter(|u| !u.is_empty()), wakeups }
@@ -252,14 +250,12 @@ pub fn normalize(record: &mut Value, now: Timestamp, tz: &TimeZone) -> Vec<Note>
             )));
         }
         for e in list.iter_mut() {
-            if let Some(jobs) = e.get_mut("jobInfoNav").and_then(|n| n.get_mut("results")).and_then(Value::as_array_mut) {
-                if let Some(j) = current_job(jobs, today) {
-                    if j != 0 {
+            if let Some(jobs) = e.get_mut("jobInfoNav").and_then(|n| n.get_mut("results")).and_then(Value::as_array_mut)
+                && let Some(j) = current_job(jobs, today)
+                    && j != 0 {
                         let slice = jobs.remove(j);
                         jobs.insert(0, slice);
                     }
-                }
-            }
         }
     }
 

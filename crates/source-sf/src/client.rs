@@ -219,7 +219,7 @@ impl SfClient {
 
     /// GET with authentication and retries; returns the body of a 2xx answer.
     async fn get(&self, url: &Url) -> Result<Vec<u8>, SourceError> {
-        self.with_retries(url, |resp_body| Ok(resp_body)).await
+        self.with_retries(url, Ok).await
     }
 
     /// Run a GET until `accept` takes the body, retrying transport errors,

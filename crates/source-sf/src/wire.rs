@@ -85,11 +85,10 @@ pub fn parse_sf_date(s: &str) -> Option<Timestamp> {
         Some(i) => (&inner[..i], Some(&inner[i + 1..])),
         None => (inner, None),
     };
-    if let Some(off) = offset {
-        if off.len() != 4 || !off.bytes().all(|b| b.is_ascii_digit()) {
+    if let Some(off) = offset
+        && (off.len() != 4 || !off.bytes().all(|b| b.is_ascii_digit())) {
             return None;
         }
-    }
     let ms: i64 = ms.parse().ok()?;
     Some(Timestamp::from_millisecond(ms).unwrap_or(if ms > 0 { Timestamp::MAX } else { Timestamp::MIN }))
 }

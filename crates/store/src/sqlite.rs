@@ -152,7 +152,7 @@ impl Store for SqliteStore {
     fn account_by_target(&self, target_id: &str) -> Result<Option<Account>, StoreError> {
         let mut stmt =
             self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE target_id = ?1"))?;
-        Ok(stmt.query_row([target_id], account_from_row).optional()?.transpose()?)
+        stmt.query_row([target_id], account_from_row).optional()?.transpose()
     }
 
     fn commit(&mut self, cycle: CycleId, outcomes: &[Outcome]) -> Result<(), StoreError> {

@@ -373,10 +373,9 @@ impl Drop for EmbeddedTarget {
     /// engine's store never recorded them either).
     fn drop(&mut self) {
         let conn = self.lock();
-        if !conn.is_autocommit() {
-            if let Err(error) = conn.execute_batch("COMMIT") {
+        if !conn.is_autocommit()
+            && let Err(error) = conn.execute_batch("COMMIT") {
                 tracing::warn!(message = "Embedded target: could not commit grouped writes on close.", %error);
             }
-        }
     }
 }
