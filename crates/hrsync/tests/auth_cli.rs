@@ -186,3 +186,26 @@ async fn broken_trust_fails_check_with_the_explanation() {
     }
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_the_auth_method_keeps_the_state_and_watermark() {
+    let dir = TempDir::new("auth-switch");
+    let (generated, emu) = setup(&dir.0).await;
+    let config = write_oauth_config(&dir.0, &emu.base_url(), &saml_block(SF_CLIENT));
+    let full = run(&config, &["sync", "--full"], vec![]).await;
+    assert!(full.status.success(), "{}", text(&full));
+    let before = common::snapshot(&dir.0);
+
+    // Same state and target, now with workload identity.
+    let config = write_oauth_config(&dir.0, &emu.base_url(), &workload_block(&emu.base_url(), &generated.key_id, IAS_AUDIENCE));
+    emu.clear_requests();
+    let next = run(&config, &["sync", "--json"], vec![]).await;
+    assert!(next.status.success(), "{}", text(&next));
+    let report: serde_json::Value = serde_json::from_slice(&next.stdout).expect("report JSON");
+    assert_eq!(report["kind"], "incremental", "no full resync after switching: {report}");
+    assert_eq!(report["workers"], 0, "{report}");
+    let odata: Vec<String> = emu.requests().into_iter().filter(|r| r.url.contains("/odata/v2/")).map(|r| r.url).collect();
+    assert_eq!(odata.len(), 1, "one $count probe: {odata:?}");
+    assert_eq!(common::snapshot(&dir.0), before);
+    emu.shutdown().await;
+}
