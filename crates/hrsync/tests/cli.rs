@@ -103,7 +103,7 @@ async fn run_holds_the_lock_wakes_on_its_interval_and_stops_on_sigterm() {
     let emu = Emulator::builder().workers(40).seed(5).start().await.expect("emulator");
     let dir = TempDir::new("run");
     let config = write_config(&dir.0, &emu.base_url(), 50);
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["run", "--interval", "1s", "--config"])
         .arg(&config)
         .env("HRSYNC_TEST_SF_PASSWORD", sf_emulator::DEFAULT_PASSWORD)
