@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use common::{Entry, Harness, Reader, flow, openldap_mapping, openldap_ous_ldif};
+use common::{Entry, Harness, Reader, ad_mapping, flow, openldap_mapping, openldap_ous_ldif};
 use hrsync_engine::cycle::Engine;
-use hrsync_mapping::MappingConfig;
 use hrsync_store::{CycleKind, SqliteStore};
 use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
 use hrsync_target_ldap::{DisableStrategy, LdapConfig, LdapTarget, Profile};
@@ -219,26 +218,6 @@ async fn openldap(workers: usize) {
     print_stats("sync", took, created, &stats);
     println!("  ldapadd -c: {:.1} s ({:.0} entries/s), {count} entries, {failed} failed records", add.as_secs_f64(), entries.len() as f64 / add.as_secs_f64());
     println!("  ratio hrsync / ldapadd = {:.2}", took.as_secs_f64() / add.as_secs_f64());
-}
-
-/// The default AD mapping for the DC, as the e2e test rewrites it.
-fn ad_mapping(root: &str, realm: &str) -> MappingConfig {
-    let text = hrsync_mapping::mapping::SF_TO_AD_TOML
-        .replace("DC=contoso,DC=com", root)
-        .replace("contoso.com", realm)
-        .replace(r#"\\?\\<\\>])"#, r#"\\?\\<\\>\"])"#);
-    let mut config = MappingConfig::from_toml(&text).expect("AD mapping");
-    config.mappings.retain(|m| !m.target.starts_with("extensionAttribute"));
-    let unique_cn = r#"SelectUniqueValue(Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 64), Join(" ", Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 48), Join("", "(", [personIdExternal], ")")))"#;
-    for m in &mut config.mappings {
-        match m.target.as_str() {
-            "cn" => m.expression = Some(unique_cn.into()),
-            "sn" => m.expression = Some("Mid([lastName], 1, 64)".into()),
-            "givenName" => m.expression = Some("Mid([firstName], 1, 64)".into()),
-            _ => {}
-        }
-    }
-    config
 }
 
 fn ad_tree(dc: &SambaDc) -> String {

@@ -1,23 +1,20 @@
 //! End to end into Active Directory: emulated SuccessFactors workers (every
 //! seeded scenario) plus namesakes, synced by the engine with the default
 //! SuccessFactors-to-AD mapping (domain and OUs rewritten for the shared
-//! Samba AD DC, extensionAttribute1-15 dropped: Samba has no Exchange
-//! schema) into an OU of its own; read back over LDAPS.
+//! Samba AD DC; see `common::ad_mapping` for what else changes) into an OU
+//! of its own; read back over LDAPS.
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{Entry, Harness, Reader, failures, flow};
-use hrsync_mapping::MappingConfig;
-use hrsync_mapping::mapping::SF_TO_AD_TOML;
+use common::{Entry, Harness, Reader, ad_mapping, failures, flow, hire};
 use hrsync_store::CycleKind;
 use hrsync_target_ldap::dn::Dn;
 use hrsync_target_ldap::{LdapConfig, Profile};
 use hrsync_testkit::SambaDc;
 use secrecy::SecretString;
 use sf_emulator::Emulator;
-use sf_emulator::events::HrEvent;
 use sf_emulator::model::Scenario;
 
 /// Samba writes about 30 users a second (each with a password): 2,000
@@ -25,44 +22,6 @@ use sf_emulator::model::Scenario;
 /// runs 2,000.
 const WORKERS: usize = 400;
 const UAC_ACCOUNTDISABLE: u32 = 2;
-
-/// cn names the user (the RDN) and AD caps it at 64 characters: unique
-/// across the domain so namesakes in one OU do not collide, and cut to fit.
-const UNIQUE_CN: &str = r#"SelectUniqueValue(
-  Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 64),
-  Join(" ", Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 48), Join("", "(", [personIdExternal], ")")))"#;
-
-/// The default mapping for a domain `realm` with its OUs under `root`, and
-/// the fixes without which AD refuses part of the emulated population (see
-/// the report): cn unique, cn, sn and givenName at most 64 characters (AD's
-/// rangeUpper), and `"` stripped from sAMAccountName like the other
-/// characters AD forbids there.
-fn ad_mapping(root: &str, realm: &str) -> MappingConfig {
-    let text = SF_TO_AD_TOML
-        .replace("DC=contoso,DC=com", root)
-        .replace("contoso.com", realm)
-        .replace(r#"\\?\\<\\>])"#, r#"\\?\\<\\>\"])"#);
-    let mut config = MappingConfig::from_toml(&text).expect("rewritten AD mapping parses");
-    config.mappings.retain(|m| !m.target.starts_with("extensionAttribute"));
-    let cn = config.mappings.iter_mut().find(|m| m.target == "cn").expect("the default mapping has cn");
-    cn.expression = Some(UNIQUE_CN.into());
-    for (target, source) in [("sn", "lastName"), ("givenName", "firstName")] {
-        let m = config.mappings.iter_mut().find(|m| m.target == target).expect("the default mapping has sn and givenName");
-        m.expression = Some(format!("Mid([{source}], 1, 64)"));
-    }
-    config
-}
-
-fn hire(pid: &str, first: &str, last: &str, company: &str) -> HrEvent {
-    HrEvent::Hire {
-        person_id_external: Some(pid.into()),
-        first_name: Some(first.into()),
-        last_name: Some(last.into()),
-        start_date: None,
-        company: Some(company.into()),
-        manager_id: None,
-    }
-}
 
 fn uac(e: &Entry) -> u32 {
     e.first("userAccountControl").and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{} has no userAccountControl", e.dn))
@@ -86,7 +45,7 @@ async fn sf_population_into_samba_ad() {
 
     let h = Harness::start(Emulator::builder().workers(WORKERS).seed(7), flow(&ad_mapping(&root, &realm)), ldap).await;
     // Namesakes in one OU: sAMAccountName, UPN and cn collide.
-    for ev in [hire("900001", "John", "Smith", "ACE_DE"), hire("900002", "John", "Smith", "ACE_DE"), hire("900003", "Jöhn", "Smith", "ACE_DE")] {
+    for ev in [hire("900001", "John", "Smith", "ACE_DE", None), hire("900002", "John", "Smith", "ACE_DE", None), hire("900003", "Jöhn", "Smith", "ACE_DE", None)] {
         h.emu.apply(&ev).expect("hire");
     }
     h.advance_ms(60_000);

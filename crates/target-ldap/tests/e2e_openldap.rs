@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{COMPANIES, Entry, Harness, Reader, failures, flow, openldap_mapping, openldap_ous_ldif};
+use common::{COMPANIES, Entry, Harness, Reader, failures, flow, hire, openldap_mapping, openldap_ous_ldif};
 use hrsync_store::CycleKind;
 use hrsync_target_ldap::dn::Dn;
 use hrsync_target_ldap::{DisableStrategy, LdapConfig, Profile};
@@ -21,17 +21,6 @@ const WORKERS: usize = 2_000;
 /// Names with every RFC 4514 special, a leading space and non-ASCII letters.
 const ODD_FIRST: &str = " #Zoë";
 const ODD_LAST: &str = "O'Brien, Jr.+\"\\<>;=";
-
-fn hire(pid: &str, first: &str, last: &str, company: &str, manager: Option<String>) -> HrEvent {
-    HrEvent::Hire {
-        person_id_external: Some(pid.into()),
-        first_name: Some(first.into()),
-        last_name: Some(last.into()),
-        start_date: None,
-        company: Some(company.into()),
-        manager_id: manager,
-    }
-}
 
 /// Entries below `people`, by employeeNumber.
 async fn entries(reader: &Reader, people: &str) -> BTreeMap<String, Entry> {

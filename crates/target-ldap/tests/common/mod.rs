@@ -54,6 +54,48 @@ pub fn openldap_mapping(people: &str) -> MappingConfig {
     MappingConfig::from_toml(&text).expect("rewritten OpenLDAP mapping parses")
 }
 
+/// cn names an AD user (the RDN) and AD caps it at 64 characters: unique
+/// across the domain so namesakes in one OU do not collide, and cut to fit.
+const UNIQUE_CN: &str = r#"SelectUniqueValue(
+  Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 64),
+  Join(" ", Mid(Coalesce([displayName], Join(" ", [firstName], [lastName])), 1, 48), Join("", "(", [personIdExternal], ")")))"#;
+
+/// The default AD mapping for a domain `realm` with its OUs under `root`,
+/// without extensionAttribute1-15 (Samba has no Exchange schema), and with
+/// the fixes without which AD refuses part of the emulated population: cn
+/// unique, cn, sn and givenName at most 64 characters (AD's rangeUpper),
+/// and `"` stripped from sAMAccountName like the other characters AD
+/// forbids there.
+pub fn ad_mapping(root: &str, realm: &str) -> MappingConfig {
+    let text = hrsync_mapping::mapping::SF_TO_AD_TOML
+        .replace("DC=contoso,DC=com", root)
+        .replace("contoso.com", realm)
+        .replace(r#"\\?\\<\\>])"#, r#"\\?\\<\\>\"])"#);
+    let mut config = MappingConfig::from_toml(&text).expect("rewritten AD mapping parses");
+    config.mappings.retain(|m| !m.target.starts_with("extensionAttribute"));
+    for m in &mut config.mappings {
+        match m.target.as_str() {
+            "cn" => m.expression = Some(UNIQUE_CN.into()),
+            "sn" => m.expression = Some("Mid([lastName], 1, 64)".into()),
+            "givenName" => m.expression = Some("Mid([firstName], 1, 64)".into()),
+            _ => {}
+        }
+    }
+    config
+}
+
+/// A hire starting today.
+pub fn hire(pid: &str, first: &str, last: &str, company: &str, manager: Option<String>) -> sf_emulator::events::HrEvent {
+    sf_emulator::events::HrEvent::Hire {
+        person_id_external: Some(pid.into()),
+        first_name: Some(first.into()),
+        last_name: Some(last.into()),
+        start_date: None,
+        company: Some(company.into()),
+        manager_id: manager,
+    }
+}
+
 pub fn flow(config: &MappingConfig) -> Flow {
     let schema = SourceSchema::builtin().expect("builtin schema");
     Flow::compile(&schema, config).expect("mapping compiles")
