@@ -49,6 +49,36 @@ pub struct LdapTarget {
     pool: Pool,
     /// Manager match value (lower case) -> ids of reports waiting for it.
     pending_managers: std::sync::Mutex<HashMap<String, HashSet<String>>>,
+    /// Values known to be taken, see [`TakenCache`].
+    taken: std::sync::Mutex<TakenCache>,
+}
+
+/// Values of uniqueness-checked attributes known to be taken: found by an
+/// earlier `is_taken` or written by a `create` of this target. A common
+/// name is asked for again and again during a first sync (SelectUniqueValue
+/// tries its candidates in order); each hit saves a search round trip.
+/// Only "taken" is remembered: a value freed behind our back is at worst
+/// passed over for a later candidate, never handed out twice. Keys are
+/// lower case: the attributes such checks run on (uid, cn, sAMAccountName,
+/// userPrincipalName, mail) match case-insensitively.
+#[derive(Default)]
+struct TakenCache {
+    /// Lower-case names of the attributes `is_taken` was asked about.
+    attributes: HashSet<String>,
+    /// (attribute, value), both lower case.
+    values: HashSet<(String, String)>,
+}
+
+impl TakenCache {
+    /// Bounds the memory of a very large sync; clearing only costs searches.
+    const MAX_VALUES: usize = 1_000_000;
+
+    fn insert(&mut self, attribute: String, value: String) {
+        if self.values.len() >= Self::MAX_VALUES {
+            self.values.clear();
+        }
+        self.values.insert((attribute, value));
+    }
 }
 
 /// An entry's DN and the attributes an update needs.
@@ -78,7 +108,7 @@ impl LdapTarget {
     pub fn new(config: LdapConfig) -> Result<LdapTarget, ConfigError> {
         let config = Arc::new(config);
         let pool = Pool::new(config.clone())?;
-        Ok(LdapTarget { config, pool, pending_managers: std::sync::Mutex::new(HashMap::new()) })
+        Ok(LdapTarget { config, pool, pending_managers: std::sync::Mutex::new(HashMap::new()), taken: Default::default() })
     }
 
     pub fn config(&self) -> &LdapConfig {
@@ -174,6 +204,21 @@ impl LdapTarget {
             [] => Ok(None),
             [one] => Ok(Some(one.dn.clone())),
             many => Err(rejected(operation, format!("manager {attr}={value:?} is ambiguous: {} objects have it", many.len()))),
+        }
+    }
+
+    /// After a create: its values of the attributes uniqueness is checked on
+    /// are taken now.
+    fn remember_taken(&self, list: &AttrList) {
+        let mut cache = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, vals) in list {
+            let name = String::from_utf8_lossy(name).to_lowercase();
+            if !cache.attributes.contains(&name) {
+                continue;
+            }
+            for v in vals {
+                cache.insert(name.clone(), String::from_utf8_lossy(v).to_lowercase());
+            }
         }
     }
 
@@ -573,6 +618,7 @@ impl Target for LdapTarget {
         let dn = Dn::child_string(&format!("{}={}", c.naming_attribute, escape_dn_value(&naming)), &parent);
         self.add(OP, &dn, &list).await?;
         tracing::debug!(%dn, "created");
+        self.remember_taken(&list);
         let entry = self
             .read_dn(OP, &dn)
             .await?
@@ -612,12 +658,25 @@ impl Target for LdapTarget {
     }
 
     /// Searched under the domain root (AD) or `base_dn`; the answer counts
-    /// every object but `except_id`, disabled ones included.
+    /// every object but `except_id`, disabled ones included. Without
+    /// `except_id`, a value this target already saw taken is answered from
+    /// memory (see `TakenCache`).
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+        let key = (attribute.to_lowercase(), value.to_lowercase());
+        {
+            let mut cache = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+            cache.attributes.insert(key.0.clone());
+            if except_id.is_none() && cache.values.contains(&key) {
+                return Ok(true);
+            }
+        }
         let filter = format!("({attribute}={})", escape_filter_value(value));
         let base = self.uniqueness_base();
         let id_attr = id_attribute(self.config.profile).to_owned();
         let found = self.search("uniqueness check", &base, Scope::Subtree, &filter, &[id_attr]).await?;
+        if !found.is_empty() {
+            self.taken.lock().unwrap_or_else(|p| p.into_inner()).insert(key.0, key.1);
+        }
         Ok(found.iter().any(|e| match except_id {
             None => true,
             Some(except) => entry_id(e, self.config.profile).is_none_or(|id| !id.eq_ignore_ascii_case(except)),
