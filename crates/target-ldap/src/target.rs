@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::controls::{ControlType, PostRead, PostReadResp};
 use ldap3::{Mod, Scope, SearchEntry};
 use serde_json::Value;
 
@@ -274,6 +275,29 @@ impl LdapTarget {
             .run(false, |mut l| {
                 let attrs = attrs.clone();
                 async move { success(l.add(dn, attrs).await?).map(|_| ()) }
+            })
+            .await
+            .map_err(|e| map_error(&Context { operation, dn, id: None }, e))
+    }
+
+    /// An add that asks for the new entry in the response (Post-Read,
+    /// RFC 4527: OpenLDAP has it, AD does not), which saves the read-back
+    /// round trip. `None` when the server sent no entry back.
+    async fn add_post_read(&self, operation: &'static str, dn: &str, attrs: &AttrList) -> Result<Option<SearchEntry>, TargetError> {
+        let read = self.read_attributes();
+        self.pool
+            .run(false, |mut l| {
+                let attrs = attrs.clone();
+                let read = read.clone();
+                async move {
+                    let r = success(l.with_controls(PostRead::new(read)).add(dn, attrs).await?)?;
+                    let Some(ctrl) = r.ctrls.iter().find(|c| matches!(c.0, Some(ControlType::PostReadResp))) else { return Ok(None) };
+                    // ldap3 panics on a malformed control value; a bad server
+                    // answer must not take the engine down.
+                    let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctrl.1.parse::<PostReadResp>()))
+                        .map_err(|_| OpError::Transport("the server sent a malformed Post-Read control".into()))?;
+                    Ok(Some(SearchEntry { dn: dn.to_owned(), attrs: resp.attrs, bin_attrs: resp.bin_attrs }))
+                }
             })
             .await
             .map_err(|e| map_error(&Context { operation, dn, id: None }, e))
@@ -616,13 +640,22 @@ impl Target for LdapTarget {
             (Profile::InetOrgPerson, None) => return Err(self.no_strategy(OP)),
         }
         let dn = Dn::child_string(&format!("{}={}", c.naming_attribute, escape_dn_value(&naming)), &parent);
-        self.add(OP, &dn, &list).await?;
+        let read_back = match c.profile {
+            Profile::InetOrgPerson => self.add_post_read(OP, &dn, &list).await?,
+            Profile::ActiveDirectory => {
+                self.add(OP, &dn, &list).await?;
+                None
+            }
+        };
         tracing::debug!(%dn, "created");
         self.remember_taken(&list);
-        let entry = self
-            .read_dn(OP, &dn)
-            .await?
-            .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} was created but cannot be read back") })?;
+        let entry = match read_back {
+            Some(e) => e,
+            None => self
+                .read_dn(OP, &dn)
+                .await?
+                .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} was created but cannot be read back") })?,
+        };
         let object = to_object(&entry, c.profile, self.strategy())
             .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} has no {}", id_attribute(c.profile)) })?;
         if let Some(m) = pending_manager {
