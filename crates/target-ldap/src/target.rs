@@ -252,6 +252,31 @@ impl LdapTarget {
         }
     }
 
+    /// After a move or rename: reports whose `manager` still holds the old
+    /// DN get the new one. Active Directory keeps `manager` itself (a linked
+    /// attribute); OpenLDAP only with the refint overlay, and without it the
+    /// engine never sees the stale value (what it exported, the manager's id,
+    /// did not change). Failures are logged: the move itself succeeded.
+    async fn repoint_reports(&self, old_dn: &str, new_dn: &str) {
+        if self.config.profile == Profile::ActiveDirectory {
+            return;
+        }
+        let filter = format!("({MANAGER}={})", escape_filter_value(old_dn));
+        let reports = match self.search("manager fix-up", &self.config.base_dn, Scope::Subtree, &filter, &["1.1".to_owned()]).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(old = %old_dn, new = %new_dn, error = %e, "could not look for reports of a moved manager");
+                return;
+            }
+        };
+        for report in reports {
+            let change = [Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::from([new_dn.as_bytes().to_vec()]))];
+            if let Err(e) = self.modify("manager fix-up", &report.dn, "", &change).await {
+                tracing::warn!(report = %report.dn, manager = %new_dn, error = %e, "could not point a report at its moved manager");
+            }
+        }
+    }
+
     fn require_protected(&self, operation: &'static str) -> Result<(), TargetError> {
         if self.config.is_protected() {
             return Ok(());
@@ -422,7 +447,8 @@ impl LdapTarget {
             let new_rdn = format!("{rdn_attr}={}", escape_dn_value(&rdn_value));
             self.modify_dn(operation, &dn, id, &new_rdn, move_to.as_deref()).await?;
             let parent = move_to.clone().unwrap_or_else(|| Dn::raw_parent(&dn).to_owned());
-            dn = Dn::child_string(&new_rdn, &parent);
+            let old = std::mem::replace(&mut dn, Dn::child_string(&new_rdn, &parent));
+            self.repoint_reports(&old, &dn).await;
         }
         if !mods.is_empty() {
             self.modify(operation, &dn, id, &mods).await?;

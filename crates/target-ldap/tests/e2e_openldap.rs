@@ -178,7 +178,10 @@ async fn sf_population_into_openldap() {
 
     // Incremental: a transfer moves the entry (same entryUUID), a leaver is disabled.
     let active = &scenarios[&Scenario::Active];
-    let (mover, leaver) = (active[0].clone(), active[1].clone());
+    // The mover is a manager: their reports must follow the move.
+    let managed: HashSet<String> = by_number.values().filter_map(|e| e.first("manager")).map(str::to_lowercase).collect();
+    let mover = active.iter().find(|p| by_number.get(*p).is_some_and(|e| managed.contains(&e.dn.to_lowercase()))).expect("an active manager").clone();
+    let leaver = active.iter().find(|p| **p != mover).expect("another active worker").clone();
     let (old_company, old_dept) = h.org_of(&mover).expect("org");
     let new_company = COMPANIES.into_iter().find(|c| *c != old_company).expect("another company");
     let new_dept = if old_dept == "D105" { "D106" } else { "D105" };
@@ -206,6 +209,13 @@ async fn sf_population_into_openldap() {
     assert_eq!(moved.first("title"), Some("Relocated Tester"));
     assert_eq!(moved.first("departmentNumber"), Some(new_dept));
     assert_eq!(after[&leaver].first("employeeType"), Some("disabled"));
+    // The mover's reports follow the move (slapd has no refint overlay here).
+    let old_dn = by_number[&mover].dn.to_lowercase();
+    let reports: Vec<&Entry> = after.values().filter(|e| by_number[e.first("employeeNumber").unwrap_or_default()].first("manager").map(str::to_lowercase) == Some(old_dn.clone())).collect();
+    assert!(!reports.is_empty(), "the mover has reports");
+    for r in &reports {
+        assert_eq!(r.first("manager").map(str::to_lowercase), Some(moved.dn.to_lowercase()), "{} follows its manager's move", r.dn);
+    }
     assert_eq!(after.len(), by_number.len());
 
     // A second full cycle writes nothing: no create or update, and no
@@ -216,4 +226,34 @@ async fn sf_population_into_openldap() {
     assert_eq!(again.counts.get("create"), None, "{again:?}");
     assert_eq!(again.counts.get("update"), None, "{again:?}");
     assert_eq!(entries(&reader, &people).await, after, "the directory is unchanged");
+
+    // State lost (or a directory populated before hrsync): a fresh store
+    // matches every entry by employeeNumber and joins it. Compared with what
+    // the directory holds, only manager differs (the directory has the DN,
+    // the mapping the manager's id; the target resolves it to the same DN),
+    // so no attribute name or value representation causes a change.
+    h.advance_ms(60_000);
+    let mut fresh = h.engine_with_store("fresh.sqlite");
+    let rejoin = fresh.run_cycle(CycleKind::Full).await.expect("rejoin cycle");
+    assert_eq!(rejoin.counts.get("create"), None, "{rejoin:?}");
+    let log = hrsync_store::Store::log(fresh.store(), &hrsync_store::LogQuery { cycle_id: Some(rejoin.cycle_id), ..Default::default() }).expect("log");
+    let mut modified: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &log {
+        for m in &e.modified {
+            *modified.entry(m.attribute.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(modified.keys().map(String::as_str).collect::<Vec<_>>(), ["manager"], "{modified:?}");
+    let volatile = |m: BTreeMap<String, Entry>| -> BTreeMap<String, Entry> {
+        m.into_iter()
+            .map(|(k, mut e)| {
+                e.attrs.retain(|k, _| k != "entrycsn" && k != "modifytimestamp");
+                e.attrs.values_mut().for_each(|v| v.sort());
+                (k, e)
+            })
+            .collect()
+    };
+    let (now, before) = (volatile(entries(&reader, &people).await), volatile(after));
+    let changed: Vec<(&Entry, Option<&Entry>)> = now.iter().filter(|(k, e)| before.get(*k) != Some(*e)).map(|(k, e)| (e, before.get(k))).take(3).collect();
+    assert!(changed.is_empty() && now.len() == before.len(), "rejoining changes no value: {changed:?}");
 }

@@ -171,7 +171,12 @@ impl Harness {
     /// A fresh engine (and a fresh target: pending manager fill-ins are
     /// per process) over the harness's store.
     pub fn engine(&self) -> LdapEngine {
-        let store = SqliteStore::open(&self.dir.0.join("state.sqlite")).expect("store opens");
+        self.engine_with_store("state.sqlite")
+    }
+
+    /// An engine over the store file `name` in the harness's directory.
+    pub fn engine_with_store(&self, name: &str) -> LdapEngine {
+        let store = SqliteStore::open(&self.dir.0.join(name)).expect("store opens");
         let target = LdapTarget::new(self.ldap.clone()).expect("target config is valid");
         Engine::new(sf_client(&self.emu), self.flow.clone(), store, target, self.clock.clone(), self.settings.clone())
     }
