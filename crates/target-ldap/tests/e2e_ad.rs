@@ -128,6 +128,44 @@ async fn sf_population_into_samba_ad() {
     }
     assert!(linked > 20, "{linked} manager links");
 
+    // A manager moves to another country's OU in an incremental cycle: the
+    // user is moved, not re-created, and AD itself points the reports' manager
+    // (a linked attribute) at the new DN.
+    let managed: HashSet<String> = all.iter().filter_map(|e| e.first("manager")).map(str::to_lowercase).collect();
+    let mover = scenarios[&Scenario::Active]
+        .iter()
+        .find(|p| by_id.get(p.as_str()).is_some_and(|e| managed.contains(&e.dn.to_lowercase())))
+        .expect("an active manager")
+        .clone();
+    let (company, ou) = if by_id[mover.as_str()].first("c") == Some("US") { ("ACE_DE", "Germany") } else { ("ACE_US", "United States") };
+    let old_dn = by_id[mover.as_str()].dn.to_lowercase();
+    let reports: Vec<String> = all.iter().filter(|e| e.first("manager").map(str::to_lowercase) == Some(old_dn.clone())).map(|e| e.first("employeeID").unwrap_or_default().to_owned()).collect();
+    h.advance_ms(60_000);
+    h.emu
+        .apply(&sf_emulator::events::HrEvent::Transfer {
+            person_id_external: mover.clone(),
+            effective: None,
+            department: None,
+            location: None,
+            company: Some(company.into()),
+            manager_id: None,
+            job_title: None,
+        })
+        .expect("transfer");
+    h.advance_ms(60_000);
+    let inc = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(failures(&engine, inc.cycle_id), Vec::<(String, String)>::new());
+    let now = reader.search(&root, "(&(objectClass=user)(employeeID=*))", &["*"]).await;
+    let now: BTreeMap<&str, &Entry> = now.iter().map(|e| (e.first("employeeID").unwrap_or_default(), e)).collect();
+    let moved = now[mover.as_str()];
+    assert!(moved.first("whenCreated").is_some());
+    assert_eq!(moved.first("whenCreated"), by_id[mover.as_str()].first("whenCreated"), "moved, not re-created");
+    assert_eq!(Dn::parse(&moved.dn).expect("DN").parent(), Dn::parse(&format!("OU={ou},{users}")).expect("OU"), "{} moved", moved.dn);
+    assert!(!reports.is_empty(), "the mover has reports");
+    for r in &reports {
+        assert_eq!(now[r.as_str()].first("manager").map(str::to_lowercase), Some(moved.dn.to_lowercase()), "report {r} follows the move");
+    }
+
     // A second full cycle changes nothing.
     h.advance_ms(60_000);
     let again = engine.run_cycle(CycleKind::Full).await.expect("second full cycle");
