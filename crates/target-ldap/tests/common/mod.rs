@@ -198,7 +198,7 @@ impl Harness {
         let p = self.emu.worker(person)?;
         let e = p.current_employment()?;
         let today = self.clock.ms().div_euclid(DAY_MS);
-        let job = p.employments[e].jobs.iter().filter(|j| i64::from(j.start) <= today).next_back()?;
+        let job = p.employments[e].jobs.iter().rfind(|j| i64::from(j.start) <= today)?;
         let db = self.emu.shared().read();
         let code = |id| db.refs.get(id).text("externalCode").map(str::to_owned);
         Some((code(job.company)?, code(job.department)?))
