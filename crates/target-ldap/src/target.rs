@@ -38,8 +38,11 @@ type AttrList = Vec<(Vec<u8>, HashSet<Vec<u8>>)>;
 /// - `manager`: a DN is written as is; any other value is looked up as the
 ///   `manager_match_attribute` (`employeeID` on AD, `employeeNumber` on
 ///   OpenLDAP) of another object and replaced by its DN. A manager not
-///   found yet is left unset and remembered: when an object with that value
-///   is created later (the same cycle, usually), the reports are fixed up.
+///   found yet is left unset and remembered (in memory: a restart forgets
+///   it): when an object with that value is created later (the same cycle,
+///   usually), the reports are fixed up. When an OpenLDAP entry is moved or
+///   renamed, reports holding its old DN get the new one (AD does this
+///   itself).
 /// - `unicodePwd` (AD only): a plain-text password, encoded as AD wants.
 ///   On create without one, a random 24-character password is set. AD
 ///   writes are refused unless the connection is LDAPS or StartTLS.
