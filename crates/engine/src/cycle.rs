@@ -57,6 +57,21 @@ impl Flow {
         self.mapping.matching().into_iter().map(|m| m.config.target.as_str()).collect()
     }
 
+    /// Target attributes the engine searches the target by: the matching
+    /// ones and those whose values come from `SelectUniqueValue` (each
+    /// candidate is a uniqueness lookup). Targets that index selectively
+    /// should index these.
+    pub fn lookup_attributes(&self) -> Vec<&str> {
+        let mut out = self.matching_attributes();
+        for m in self.mapping.mappings() {
+            let unique = m.expr().is_some_and(|e| e.source().to_ascii_lowercase().contains("selectuniquevalue"));
+            if unique && !out.contains(&m.config.target.as_str()) {
+                out.push(m.config.target.as_str());
+            }
+        }
+        out
+    }
+
     /// Compile a mapping against a source schema: the mapped attributes'
     /// paths, the expressions (with static checks) and the scoping filter.
     pub fn compile(schema: &hrsync_mapping::SourceSchema, config: &hrsync_mapping::MappingConfig) -> Result<Flow, FlowError> {

@@ -123,7 +123,7 @@ impl Harness {
     /// A fresh engine over the harness's store and target files.
     pub fn engine(&self) -> TestEngine {
         let store = SqliteStore::open(&self.dir.0.join("state.sqlite")).expect("store opens");
-        let target = EmbeddedTarget::open_indexed(&self.dir.0.join("target.sqlite"), UNIQUE, &self.flow.matching_attributes()).expect("target opens");
+        let target = EmbeddedTarget::open_indexed(&self.dir.0.join("target.sqlite"), UNIQUE, &self.flow.lookup_attributes()).expect("target opens");
         Engine::new(sf_client(&self.emu), self.flow.clone(), store, target, self.clock.clone(), self.settings.clone())
     }
 

@@ -56,7 +56,7 @@ pub fn target(config: &Config, flow: &Flow) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
         TargetSettings::Embedded { path, unique } => {
             let unique: Vec<&str> = unique.iter().map(String::as_str).collect();
-            let t = EmbeddedTarget::open_indexed(path, &unique, &flow.matching_attributes()).with_context(|| format!("opening the embedded target {}", path.display()))?;
+            let t = EmbeddedTarget::open_indexed(path, &unique, &flow.lookup_attributes()).with_context(|| format!("opening the embedded target {}", path.display()))?;
             Ok(Box::new(t))
         }
         TargetSettings::Ldap { table } => {

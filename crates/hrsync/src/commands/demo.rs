@@ -63,7 +63,7 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     let mapping = MappingConfig::sf_to_ad()?;
     let flow = Flow::compile(&schema, &mapping)?;
     let store = SqliteStore::open(&dir.join("hrsync-state.sqlite"))?;
-    let target = EmbeddedTarget::open_indexed(&dir.join("hrsync-target.sqlite"), &["sAMAccountName", "userPrincipalName"], &flow.matching_attributes())?;
+    let target = EmbeddedTarget::open_indexed(&dir.join("hrsync-target.sqlite"), &["sAMAccountName", "userPrincipalName"], &flow.lookup_attributes())?;
     let settings = Settings { page_size: 1000, ..Settings::default() };
     let mut engine = Engine::new(client, flow, store, target, Arc::new(SystemClock), settings);
 
