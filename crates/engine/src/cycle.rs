@@ -441,7 +441,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 let delta = filter::delta(from, to);
                 let probe = self.query(delta.clone(), now);
                 report.requests += 1;
-                report.queries.push(format!("{}/$count", probe.relative_url()));
+                report.queries.push(probe.relative_url().replacen("PerPerson?", "PerPerson/$count?", 1));
                 if self.sf.count(&probe).await? == 0 {
                     vec![]
                 } else {
