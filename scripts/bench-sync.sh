@@ -4,7 +4,7 @@
 # incremental cycle with 100 changes among them (seconds, requests sent).
 # The emulator runs as its own process so its memory is not counted.
 #
-#   scripts/bench-sync.sh [WORKERS]        (default 100000)
+#   [SELECT=all|mapped] scripts/bench-sync.sh [WORKERS]   (defaults: mapped, 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS="${1:-100000}"
@@ -26,6 +26,7 @@ cat >"$DIR/hrsync.toml" <<TOML
 url = "http://127.0.0.1:$PORT"
 company_id = "HRSYNCTEST"
 page_size = 200
+select = "${SELECT:-mapped}"
 [source.auth]
 method = "basic"
 username = "sfapi"

@@ -84,6 +84,10 @@ pub struct Source {
     pub company_id: String,
     /// Server page size (`customPageSize`), 1..=1000.
     pub page_size: u32,
+    /// `select = "mapped"`: request only the properties the mapping reads
+    /// (`$select` derived from its JSONPaths); `"all"` (default) reads whole
+    /// records, as Entra does.
+    pub select: bool,
     /// The `[source.auth]` block as [`hrsync_sf_auth::AuthConfig`], paths
     /// resolved and `company_id` filled from `[source]` (for `hrsync check`,
     /// which runs [`hrsync_sf_auth::check()`] on it). For the token methods

@@ -60,6 +60,7 @@ struct RawSource {
     url: Spanned<String>,
     company_id: Spanned<String>,
     page_size: Option<Spanned<i64>>,
+    select: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     ca_file: Option<Spanned<PathBuf>>,
     tls_verify: Option<bool>,
@@ -282,6 +283,15 @@ fn load_source(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawSource) -> 
         errs.push(doc.error_at(raw.company_id.span(), &path(&["source", "company_id"]), "must not be empty"));
     }
     let page_size = int_in(doc, errs, &path(&["source", "page_size"]), raw.page_size, 1..=1000, 500);
+    let select = match raw.select.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("all") => false,
+        Some("mapped") => true,
+        Some(other) => {
+            let span = raw.select.as_ref().map(|s| s.span()).unwrap_or_default();
+            errs.push(doc.error_at(span, &path(&["source", "select"]), format!("`{other}` is not `all` or `mapped`")));
+            false
+        }
+    };
     let timeout = duration(doc, errs, &path(&["source", "timeout"]), raw.timeout, Duration::from_secs(120));
     let ca_file = raw.ca_file.and_then(|f| {
         let resolved = dir.join(f.get_ref());
@@ -321,7 +331,7 @@ fn load_source(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawSource) -> 
             }
         };
     }
-    Some(Source { client, company_id, page_size, auth })
+    Some(Source { client, company_id, page_size, select, auth })
 }
 
 fn check_url(doc: &Doc<'_>, errs: &mut Errors, raw: &Spanned<String>) -> Option<String> {

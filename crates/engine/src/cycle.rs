@@ -87,6 +87,29 @@ impl Flow {
 
     /// The `$expand` list: what the mapped attributes need plus what the
     /// lifecycle rule reads (employment status codes, users, termination info).
+    /// The `$select` list: what the mapped attributes read plus what the
+    /// lifecycle rule reads; `None` when a mapped path cannot be bounded
+    /// (then everything is read).
+    pub fn select(&self) -> Option<Vec<String>> {
+        let mut s = self.source.select()?;
+        for extra in [
+            "personIdExternal",
+            "employmentNav/startDate",
+            "employmentNav/endDate",
+            "employmentNav/assignmentClass",
+            "employmentNav/userId",
+            "employmentNav/jobInfoNav/startDate",
+            "employmentNav/jobInfoNav/emplStatusNav/externalCode",
+            "personEmpTerminationInfoNav/activeEmploymentsCount",
+            "personEmpTerminationInfoNav/latestTerminationDate",
+        ] {
+            s.push(extra.to_owned());
+        }
+        s.sort();
+        s.dedup();
+        Some(s)
+    }
+
     pub fn expand(&self) -> Vec<String> {
         let mut e: Vec<String> = self.source.expand().to_vec();
         for extra in [
@@ -138,6 +161,9 @@ pub struct Settings {
     /// Re-read this much before the watermark, against clock skew between
     /// hrsync and SuccessFactors.
     pub overlap: Duration,
+    /// Ask SuccessFactors only for the properties the flow reads
+    /// ([`Flow::select`]) instead of Entra's everything-expanded records.
+    pub select: bool,
     pub guard: DeletionGuard,
     pub escrow: EscrowPolicy,
 }
@@ -152,6 +178,7 @@ impl Default for Settings {
             prehire_lead_days: 14,
             onboarding_prehires: true,
             overlap: Duration::from_secs(10),
+            select: false,
             guard: DeletionGuard { max_count: 500, max_share: 0.2 },
             escrow: EscrowPolicy {
                 first_retry: Duration::from_secs(60),
@@ -241,6 +268,8 @@ pub struct Engine<S: Store, T: Target> {
     /// Randomness for `RandomString`/`Guid` in mappings: seeded from the
     /// clock; not secret material (initial passwords are the target's job).
     random: SplitMix64,
+    /// `$select` when [`Settings::select`] is on (empty: everything).
+    select: Vec<String>,
     mode: Mode,
     /// Collect per-worker log entries into the report (plan, on-demand).
     detail: bool,
@@ -259,7 +288,8 @@ struct Held {
 impl<S: Store, T: Target> Engine<S, T> {
     pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
         let seed = clock.now().as_nanosecond() as u64;
-        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix64(seed), mode: Mode::Apply, detail: false, progress: None, crash: None }
+        let select = flow.select().unwrap_or_default();
+        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix64(seed), select, mode: Mode::Apply, detail: false, progress: None, crash: None }
     }
 
     /// Called after every page with the report so far (progress bars).
@@ -408,7 +438,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         PersonQuery {
             filter: Some(filter),
             expand: self.flow.expand(),
-            select: vec![],
+            select: if self.settings.select { self.select.clone() } else { vec![] },
             // Slices as of the company's today, not SuccessFactors' UTC today.
             as_of: Some(now.to_zoned_datetime(self.settings.time_zone.clone()).date()),
             page_size: self.settings.page_size,

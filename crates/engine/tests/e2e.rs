@@ -311,3 +311,32 @@ fn snapshot(engine: &common::TestEngine) -> BTreeMap<String, BTreeMap<String, se
         .collect()
 }
 
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_only_the_selected_properties_changes_no_value() {
+    async fn run(select: bool) -> (BTreeMap<String, BTreeMap<String, serde_json::Value>>, Vec<String>) {
+        let mut h = Harness::start(600, 31).await;
+        h.settings.select = select;
+        let mut engine = h.engine();
+        engine.run_cycle(CycleKind::Full).await.expect("full");
+        h.advance_ms(60_000);
+        let active = h.emu.scenarios()[&Scenario::Active].clone();
+        let terminated = h.emu.scenarios()[&Scenario::Terminated][0].clone();
+        h.emu.apply(&HrEvent::Transfer { person_id_external: active[0].clone(), effective: None, department: Some("D104".into()), location: None, company: None, manager_id: None, job_title: Some("Selected".into()) }).expect("transfer");
+        h.emu.apply(&HrEvent::Rehire { person_id_external: terminated, start_date: None }).expect("rehire");
+        h.emu.apply(&HrEvent::Convert { person_id_external: active[1].clone(), start_date: None }).expect("convert");
+        h.emu.apply(&HrEvent::Terminate { person_id_external: active[2].clone(), last_day: h.day(-1), user_id: None }).expect("terminate");
+        h.emu.apply(&HrEvent::PhoneChange { person_id_external: active[3].clone(), phone_type: "B".into(), number: Some("+49 30 1234".into()), is_primary: Some(true) }).expect("phone");
+        h.advance_ms(60_000);
+        engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+        let urls = h.emu.requests().into_iter().map(|r| r.url).collect();
+        (snapshot(&engine), urls)
+    }
+    let (everything, _) = run(false).await;
+    let (selected, urls) = run(true).await;
+    assert!(urls.iter().any(|u| u.contains("$select=")), "{urls:?}");
+    assert_eq!(everything.len(), selected.len());
+    for (id, attrs) in &everything {
+        assert_eq!(Some(attrs), selected.get(id), "worker {id}: same values with $select");
+    }
+}

@@ -34,6 +34,7 @@ pub mod catalog;
 pub mod mapping;
 pub mod path;
 pub mod scope;
+pub mod select;
 pub mod source;
 
 pub use catalog::{

@@ -113,6 +113,12 @@ impl CompiledSource {
         &self.inner.expand
     }
 
+    /// The `$select` entries that fetch exactly these attributes (see
+    /// [`crate::select`]); `None` when a path cannot be bounded.
+    pub fn select(&self) -> Option<Vec<String>> {
+        crate::select::select_for_paths(self.inner.attrs.iter().map(|a| a.def.jsonpath.as_str()))
+    }
+
     /// Names of the compiled attributes, in compile order.
     pub fn attribute_names(&self) -> impl Iterator<Item = &str> {
         self.inner.attrs.iter().map(|a| a.def.name.as_str())

@@ -38,6 +38,7 @@ pub fn settings(config: &Config) -> Settings {
     let a = config.flow.actions;
     Settings {
         page_size: config.source.page_size,
+        select: config.source.select,
         actions: Actions { create: a.create, update: a.update, disable: a.disable, delete: a.delete },
         time_zone: config.flow.time_zone.clone(),
         prehire_lead_days: i64::from(config.flow.prehire_lead_days),
