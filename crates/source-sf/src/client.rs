@@ -106,7 +106,10 @@ impl SourceConfig {
         Ok(self)
     }
 
-    fn http_builder(&self) -> Result<reqwest::ClientBuilder, SourceError> {
+    /// An HTTP client builder with this source's timeout, CA file and TLS
+    /// verification: for anything that talks to SuccessFactors or its token
+    /// services on the source's behalf (`hrsync check`).
+    pub fn http_builder(&self) -> Result<reqwest::ClientBuilder, SourceError> {
         let mut builder = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(15))

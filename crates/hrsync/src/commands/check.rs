@@ -6,7 +6,7 @@
 //! Changes nothing; exit status 1 when any step fails.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hrsync_sf_auth::{AuthConfig, AuthError, ProviderOptions};
 use hrsync_source_sf::{PersonQuery, SfClient, SourceConfig, SourceError};
@@ -109,14 +109,5 @@ fn explain(e: &AuthError) {
 /// An HTTP client with the source's TLS settings and timeout, so the token
 /// endpoints are reached the way the sync reaches them.
 fn auth_http(client: &SourceConfig) -> anyhow::Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(client.timeout)
-        .connect_timeout(Duration::from_secs(15))
-        .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
-        .danger_accept_invalid_certs(client.danger_accept_invalid_certs);
-    if let Some(ca) = &client.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("ca_file {}: {e}", ca.display()))?;
-        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
-    }
-    Ok(builder.build()?)
+    Ok(client.http_builder()?.build()?)
 }

@@ -21,16 +21,11 @@ pub struct RunArgs {
     cycles: u64,
 }
 
+/// The config's duration syntax (jiff's friendly format or ISO 8601):
+/// `30s`, `5m`, `1h 30m`, `PT40M`; positive.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 30s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use s, m or h)")),
-    };
-    Ok(Duration::from_secs(secs))
+    let d: jiff::SignedDuration = s.trim().parse().map_err(|_| format!("`{s}` is not a duration like 30s, 5m or 1h 30m"))?;
+    Duration::try_from(d).ok().filter(|d| !d.is_zero()).ok_or_else(|| format!("`{s}`: the interval must be positive"))
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
