@@ -45,6 +45,8 @@ mod load;
 mod starter;
 
 use std::path::PathBuf;
+
+use secrecy::SecretString;
 use std::time::Duration;
 
 use hrsync_mapping::{CompiledMapping, CompiledScope, MappingConfig, SourceSchema};
@@ -96,7 +98,7 @@ pub struct Source {
 }
 
 /// The `[target]` section.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum TargetSettings {
     /// hrsync's embedded SQLite directory (`EmbeddedTarget::open(path, unique)`).
     Embedded {
@@ -107,13 +109,19 @@ pub enum TargetSettings {
     },
     /// LDAP / Active Directory; `connection` is validated by the LDAP target.
     Ldap {
-        /// The `[target.connection]` table as written.
+        /// The `[target.connection]` table as written, without its
+        /// `password_env` / `password_file` keys.
         table: toml::Table,
+        /// The bind password, read at load from `password_env` or
+        /// `password_file` (an inline `password` is refused).
+        password: Option<SecretString>,
     },
     /// SCIM 2.0; `connection` is validated by the SCIM target.
     Scim {
-        /// The `[target.connection]` table as written.
+        /// The `[target.connection]` table as written, without its secret keys.
         table: toml::Table,
+        /// The bearer token, read like the LDAP password.
+        password: Option<SecretString>,
     },
 }
 

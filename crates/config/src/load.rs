@@ -672,11 +672,53 @@ fn load_target(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawTarget) -> 
                     unused(errs, k, name);
                 }
             }
-            let Some(table) = raw.connection else {
+            let Some(mut table) = raw.connection else {
                 errs.push(doc.error(&field("connection"), format!("missing table `[target.connection]` for kind `{name}`")));
                 return None;
             };
-            Some(if kind == TargetKind::Ldap { TargetSettings::Ldap { table } } else { TargetSettings::Scim { table } })
+            let password = connection_secret(doc, dir, errs, &mut table)?;
+            Some(if kind == TargetKind::Ldap { TargetSettings::Ldap { table, password } } else { TargetSettings::Scim { table, password } })
+        }
+    }
+}
+
+/// The connection's secret from `password_env` or `password_file` (both
+/// keys are taken out of the table); `Some(None)` when neither is given,
+/// `None` after an error (inline `password`, both keys, unreadable secret).
+fn connection_secret(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, table: &mut toml::Table) -> Option<Option<SecretString>> {
+    let conn = path(&["target", "connection"]);
+    if table.contains_key("password") {
+        let f = conn.key("password");
+        let span = doc.key_span(&f).unwrap_or(0..0);
+        errs.push(doc.error_at(span, &f, "inline passwords are not accepted; use `password_env` (an environment variable's name) or `password_file`"));
+        return None;
+    }
+    let spanned = |k: &str| -> Option<Result<Spanned<String>, ConfigError>> {
+        let f = conn.key(k);
+        let v = doc.get(&f)?;
+        Some(match v.get_ref() {
+            DeValue::String(s) => Ok(Spanned::new(v.span(), s.to_string())),
+            _ => Err(doc.error_at(v.span(), &f, "must be a string")),
+        })
+    };
+    let env = spanned("password_env");
+    let file = spanned("password_file");
+    table.remove("password_env");
+    table.remove("password_file");
+    match (env, file) {
+        (None, None) => Some(None),
+        (Some(Err(e)), _) | (_, Some(Err(e))) => {
+            errs.push(e);
+            None
+        }
+        (Some(Ok(_)), Some(Ok(file))) => {
+            errs.push(doc.error_at(file.span(), &conn.key("password_file"), "give exactly one of `password_env` and `password_file`"));
+            None
+        }
+        (Some(Ok(var)), None) => secret_from_env(doc, errs, &conn.key("password_env"), &var).map(Some),
+        (None, Some(Ok(file))) => {
+            let file = Spanned::new(file.span(), PathBuf::from(file.into_inner()));
+            secret_from_file(doc, dir, errs, &conn.key("password_file"), &file).map(Some)
         }
     }
 }

@@ -30,10 +30,13 @@ fn base_config_loads_with_values_and_defaults() {
         Credentials::Basic { username, company_id, .. } => assert_eq!((username.as_str(), company_id.as_str()), ("sfapi", "ACME")),
     }
     assert_eq!(password(&config), PASSWORD);
-    assert_eq!(
-        config.target,
-        TargetSettings::Embedded { path: PathBuf::from("/etc/hrsync/target.sqlite"), unique: vec![] }
-    );
+    match &config.target {
+        TargetSettings::Embedded { path, unique } => {
+            assert_eq!(path, &PathBuf::from("/etc/hrsync/target.sqlite"));
+            assert!(unique.is_empty(), "{unique:?}");
+        }
+        other => panic!("embedded target expected: {other:?}"),
+    }
     assert_eq!(config.flow.origin, MappingOrigin::Inline);
     assert_eq!(config.flow.compiled.mappings().len(), 1);
     assert_eq!(config.flow.time_zone.iana_name(), Some("Europe/Berlin"));
@@ -71,10 +74,13 @@ fn every_setting_is_read() {
     assert_eq!((config.guard.max_count, config.guard.max_share), (7, 0.05));
     assert_eq!(config.schedule.interval, Duration::from_secs(90 * 60));
     assert_eq!(config.state.path, PathBuf::from("/var/lib/hrsync/state.sqlite"));
-    assert_eq!(
-        config.target,
-        TargetSettings::Embedded { path: PathBuf::from("/etc/hrsync/target.sqlite"), unique: vec!["mail".into()] }
-    );
+    match &config.target {
+        TargetSettings::Embedded { path, unique } => {
+            assert_eq!(path, &PathBuf::from("/etc/hrsync/target.sqlite"));
+            assert_eq!(unique, &["mail".to_owned()]);
+        }
+        other => panic!("embedded target expected: {other:?}"),
+    }
 }
 
 #[test]
@@ -87,8 +93,8 @@ fn ldap_and_scim_keep_their_connection_table() {
         ]);
         let config = parse(&text).expect("loads");
         let table = match config.target {
-            TargetSettings::Ldap { table } if kind == "ldap" => table,
-            TargetSettings::Scim { table } if kind == "scim" => table,
+            TargetSettings::Ldap { table, password: None } if kind == "ldap" => table,
+            TargetSettings::Scim { table, password: None } if kind == "scim" => table,
             other => panic!("{kind}: got {other:?}"),
         };
         assert_eq!(table.get("url").and_then(|v| v.as_str()), Some("ldaps://dc1.example.com"));
@@ -142,4 +148,28 @@ fn config_parse_uses_the_origin_for_messages_and_paths() {
     assert_eq!(config.state.path, PathBuf::from("relative/dir/hrsync-state.sqlite"));
     let errs = Config::parse(&with_lines(&[(4, "page_size = 0")]), Path::new("relative/dir/cfg.toml")).expect_err("bad");
     assert!(errs.to_string().starts_with("relative/dir/cfg.toml:4:13: field `source.page_size`"), "{errs}");
+}
+
+#[test]
+fn target_connection_secret_comes_from_env_or_file_never_inline() {
+    setup();
+    let ldap = |conn: &str| with_lines(&[(13, "kind = \"ldap\""), (14, &format!("connection = {{ url = \"ldaps://dc1.example.com\", {conn} }}"))]);
+    let config = parse(&ldap(&format!("password_env = \"{PASSWORD_VAR}\""))).expect("loads");
+    match &config.target {
+        TargetSettings::Ldap { table, password: Some(p) } => {
+            assert_eq!(p.expose_secret(), PASSWORD);
+            assert!(!table.contains_key("password_env"), "the secret's key is taken out of the table");
+        }
+        other => panic!("ldap with a password expected: {other:?}"),
+    }
+    assert!(!format!("{config:?}").contains(PASSWORD), "Debug never shows the secret");
+
+    let inline = errors(&ldap(&format!("password = \"{PASSWORD}\"")));
+    let msg = inline.errors().iter().map(ToString::to_string).find(|m| m.contains("target.connection.password")).expect("inline password refused");
+    assert!(msg.contains(":14:") && msg.contains("inline passwords are not accepted"), "{msg}");
+    assert!(!msg.contains(PASSWORD), "{msg}");
+
+    let unset = errors(&ldap("password_env = \"HRSYNC_CONFIG_TEST_UNSET_VAR\""));
+    let msg = unset.errors().iter().map(ToString::to_string).find(|m| m.contains("target.connection.password_env")).expect("unset variable named");
+    assert!(msg.contains(":14:") && msg.contains("HRSYNC_CONFIG_TEST_UNSET_VAR` is not set"), "{msg}");
 }

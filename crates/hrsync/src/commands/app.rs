@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
 use hrsync_config::{Config, TargetSettings};
 use hrsync_engine::cycle::{CycleReport, DeletionGuard, Engine, EscrowPolicy, Flow, Settings};
 use hrsync_engine::plan::Actions;
@@ -60,8 +61,8 @@ pub fn target(config: &Config, flow: &Flow) -> anyhow::Result<Box<dyn Target>> {
             let t = EmbeddedTarget::open_indexed(path, &unique, &flow.lookup_attributes()).with_context(|| format!("opening the embedded target {}", path.display()))?;
             Ok(Box::new(t))
         }
-        TargetSettings::Ldap { table } => {
-            let ldap = ldap_config(config, table)?;
+        TargetSettings::Ldap { table, password } => {
+            let ldap = ldap_config(config, table, password.as_ref())?;
             let t = hrsync_target_ldap::LdapTarget::new(ldap).with_context(|| format!("{}: [target.connection]", config.path.display()))?;
             Ok(Box::new(t))
         }
@@ -69,28 +70,16 @@ pub fn target(config: &Config, flow: &Flow) -> anyhow::Result<Box<dyn Target>> {
     }
 }
 
-/// `[target.connection]` for LDAP: the bind password comes from
-/// `password_env` or `password_file`, never from the file itself.
-fn ldap_config(config: &Config, table: &toml::Table) -> anyhow::Result<hrsync_target_ldap::LdapConfig> {
-    let file = config.path.display();
+/// `[target.connection]` for LDAP, with the bind password the config
+/// loader read from `password_env` / `password_file`.
+fn ldap_config(config: &Config, table: &toml::Table, password: Option<&SecretString>) -> anyhow::Result<hrsync_target_ldap::LdapConfig> {
     let mut table = table.clone();
-    if table.contains_key("password") {
-        bail!("{file}: field `target.connection.password`: write the password in an environment variable (password_env) or a file (password_file), not in the config");
+    if let Some(p) = password {
+        table.insert("password".into(), toml::Value::String(p.expose_secret().to_owned()));
     }
-    let password = match (table.remove("password_env"), table.remove("password_file")) {
-        (Some(toml::Value::String(var)), None) => std::env::var(&var)
-            .map_err(|_| anyhow::anyhow!("{file}: field `target.connection.password_env`: environment variable {var} is not set"))?,
-        (None, Some(toml::Value::String(path))) => {
-            let path = config.path.parent().unwrap_or(std::path::Path::new(".")).join(path);
-            std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!("{file}: field `target.connection.password_file`: cannot read {}: {e}", path.display()))?
-                .trim_end_matches(['\r', '\n'])
-                .to_owned()
-        }
-        _ => bail!("{file}: field `target.connection`: set exactly one of password_env or password_file (a string)"),
-    };
-    table.insert("password".into(), toml::Value::String(password));
-    table.try_into::<hrsync_target_ldap::LdapConfig>().map_err(|e| anyhow::anyhow!("{file}: field `target.connection`: {e}"))
+    table
+        .try_into::<hrsync_target_ldap::LdapConfig>()
+        .map_err(|e| anyhow::anyhow!("{}: field `target.connection`: {e}", config.path.display()))
 }
 
 pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
