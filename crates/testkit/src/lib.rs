@@ -24,8 +24,11 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+mod fixtures;
 mod samba;
 mod slapd;
+
+pub use fixtures::{TempDir, TestClock};
 
 pub use samba::SambaDc;
 pub use slapd::{Slapd, SlapdOptions};

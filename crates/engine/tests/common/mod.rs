@@ -3,18 +3,16 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use hrsync_engine::cycle::{Engine, Flow, Settings};
-use hrsync_expr::Clock;
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_source_sf::{Credentials, RetryPolicy, SfClient, SourceConfig};
 use hrsync_store::SqliteStore;
 use hrsync_target::embedded::EmbeddedTarget;
 use hrsync_target::{Target, TargetObject};
+pub use hrsync_testkit::{TempDir, TestClock};
 use secrecy::SecretString;
 use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, Emulator, EmulatorBuilder, RunningEmulator};
 
@@ -22,50 +20,7 @@ use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, Emulat
 pub const T0_MS: i64 = 1_795_514_400_000;
 pub const DAY_MS: i64 = 86_400_000;
 
-/// A clock the test steps; shared by the engine and (through the test) the emulator.
-#[derive(Debug)]
-pub struct TestClock(AtomicI64);
 
-impl TestClock {
-    pub fn new(ms: i64) -> Arc<Self> {
-        Arc::new(TestClock(AtomicI64::new(ms)))
-    }
-    pub fn ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-    pub fn set(&self, ms: i64) {
-        self.0.store(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::from_millisecond(self.ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-    }
-}
-
-/// A private directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicI64 = AtomicI64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "hrsync-engine-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 pub fn default_flow() -> Flow {
     let schema = SourceSchema::builtin().expect("builtin schema");

@@ -8,17 +8,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use hrsync_engine::cycle::{Engine, Flow, Settings};
-use hrsync_expr::Clock;
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_source_sf::{Credentials, RetryPolicy, SfClient, SourceConfig};
 use hrsync_store::{CycleId, LogQuery, SqliteStore, Store};
 use hrsync_target_ldap::{LdapConfig, LdapTarget};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+pub use hrsync_testkit::{TempDir, TestClock};
 use secrecy::SecretString;
 use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorBuilder, RunningEmulator};
 
@@ -101,40 +100,7 @@ pub fn flow(config: &MappingConfig) -> Flow {
     Flow::compile(&schema, config).expect("mapping compiles")
 }
 
-/// A clock the test steps; shared by the engine and the emulator.
-#[derive(Debug)]
-pub struct TestClock(AtomicI64);
 
-impl TestClock {
-    pub fn ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::from_millisecond(self.ms()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-    }
-}
-
-/// A private directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicI64 = AtomicI64::new(0);
-        let dir = std::env::temp_dir().join(format!("hrsync-ldap-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 pub fn sf_client(emu: &RunningEmulator) -> SfClient {
     let mut c = SourceConfig::new(
@@ -165,7 +131,7 @@ impl Harness {
     pub async fn start(builder: EmulatorBuilder, flow: Flow, ldap: LdapConfig) -> Harness {
         let emu = builder.now_ms(T0_MS).start().await.expect("emulator starts");
         let settings = Settings { page_size: 500, ..Settings::default() };
-        Harness { emu, clock: Arc::new(TestClock(AtomicI64::new(T0_MS))), dir: TempDir::new("e2e"), settings, flow, ldap }
+        Harness { emu, clock: TestClock::new(T0_MS), dir: TempDir::new("e2e"), settings, flow, ldap }
     }
 
     /// A fresh engine (and a fresh target: pending manager fill-ins are
@@ -183,7 +149,7 @@ impl Harness {
 
     /// Step the engine's and the emulator's clocks together.
     pub fn advance_ms(&self, ms: i64) {
-        self.clock.0.fetch_add(ms, Ordering::SeqCst);
+        self.clock.set(self.clock.ms() + ms);
         self.emu.set_now_ms(self.clock.ms());
     }
 
