@@ -26,4 +26,4 @@ pub mod saml;
 pub use check::{Step, check};
 pub use config::{AssertionSource, AuthConfig};
 pub use error::{AuthError, Diagnosis};
-pub use provider::{ProviderOptions, Token, TokenProvider};
+pub use provider::{ProviderOptions, Token, TokenProvider, error_chain};

@@ -439,7 +439,9 @@ fn random_id() -> String {
     id
 }
 
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources joined with `: ` (reqwest hides the cause of a
+/// transport failure in its source chain).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

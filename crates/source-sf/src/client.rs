@@ -309,7 +309,7 @@ impl SfClient {
                         }
                     }
                 }
-                Err(e) => cause = format!("transport error: {}", error_chain(&e)),
+                Err(e) => cause = format!("transport error: {}", hrsync_sf_auth::error_chain(&e)),
             }
             if attempt >= self.retry.max_attempts {
                 return Err(SourceError::Exhausted { url: url.to_string(), attempts: attempt, cause });
@@ -384,16 +384,6 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     Some(Duration::try_from(when.duration_since(now)).unwrap_or(Duration::ZERO))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
 
 #[cfg(test)]
 mod tests {
