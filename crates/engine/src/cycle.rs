@@ -243,7 +243,7 @@ enum Mode {
 /// on the current runtime without blocking its other tasks.
 struct TargetUniqueness<'a> {
     target: &'a dyn Target,
-    attribute: String,
+    attribute: &'a str,
 }
 
 impl Uniqueness for TargetUniqueness<'_> {
@@ -252,7 +252,7 @@ impl Uniqueness for TargetUniqueness<'_> {
         if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
             return Err("SelectUniqueValue needs the multi-threaded tokio runtime to ask the target".into());
         }
-        tokio::task::block_in_place(|| handle.block_on(self.target.is_taken(&self.attribute, candidate, None)))
+        tokio::task::block_in_place(|| handle.block_on(self.target.is_taken(self.attribute, candidate, None)))
             .map_err(|e| e.to_string())
     }
 }
@@ -528,7 +528,7 @@ impl<S: Store, T: Target> Engine<S, T> {
     ) -> Result<(), EngineError> {
         self.crash_point("page-read");
         let ids: Vec<String> = records.iter().filter_map(|r| person_id(r).map(str::to_owned)).collect();
-        let states = self.store.load(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let mut states = self.store.load(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
         let mut outcomes = Vec::with_capacity(records.len());
         let mut prehires: BTreeMap<jiff::civil::Date, Vec<String>> = BTreeMap::new();
         for record in records {
@@ -541,7 +541,7 @@ impl<S: Store, T: Target> Engine<S, T> {
             if !prehire_view {
                 report.workers += 1;
             }
-            let state = states.get(&pid).cloned().unwrap_or_default();
+            let state = states.remove(&pid).unwrap_or_default();
             match self.process_worker(&pid, record, &state, now, prehire_view, held).await {
                 WorkerResult::Done(outcome, action) => {
                     *report.counts.entry(action).or_default() += 1;
@@ -663,7 +663,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         let in_scope = match &self.flow.scope {
             Some(scope) => {
                 let r = scope.evaluate(&source);
-                let ok = scope.is_in_scope(&source);
+                let ok = r.in_scope;
                 steps.push(step("scope", if ok { "success" } else { "skipped" }, format!("{r:?}")));
                 ok
             }
@@ -712,7 +712,7 @@ impl<S: Store, T: Target> Engine<S, T> {
             if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
                 continue;
             }
-            let uniq = TargetUniqueness { target, attribute: m.config.target.clone() };
+            let uniq = TargetUniqueness { target, attribute: &m.config.target };
             let mut ctx = EvalContext::new(&**clock, random, Some(&uniq));
             let outcome = match m.expr() {
                 Some(e) => hrsync_expr::eval(e, &source, &mut ctx),
