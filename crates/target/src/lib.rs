@@ -10,7 +10,7 @@
 //! Attribute values are JSON: a string, number or boolean for single-valued
 //! attributes, an array for multi-valued ones, `null` to remove a value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 
@@ -89,6 +89,33 @@ pub trait Target: Send + Sync {
     /// Whether `value` is already used for `attribute` by an object other than
     /// `except_id` (uniqueness for `SelectUniqueValue`).
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError>;
+    /// [`Target::find`] for many values of one attribute at once (matching a
+    /// page of workers). The map is keyed by the values exactly as given;
+    /// values without objects may be absent. Targets that can ask for many
+    /// values in one request (an LDAP OR filter, an SQL `IN`) override this.
+    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        let mut out = HashMap::new();
+        for v in values {
+            let found = self.find(attribute, v).await?;
+            if !found.is_empty() {
+                out.insert(v.clone(), found);
+            }
+        }
+        Ok(out)
+    }
+    /// [`Target::is_taken`] for many candidates of one attribute at once
+    /// (the `SelectUniqueValue` candidates of a page): the candidates, as
+    /// given, that some object already uses. The target compares as its
+    /// matching rules do (case-insensitively for Active Directory).
+    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+        let mut out = HashSet::new();
+        for c in candidates {
+            if self.is_taken(attribute, c, None).await? {
+                out.insert(c.clone());
+            }
+        }
+        Ok(out)
+    }
     /// Make every write so far durable. Targets that group writes (the
     /// embedded one) commit here; the engine calls it before recording a
     /// page's outcomes in its store.
@@ -126,6 +153,12 @@ impl Target for Box<dyn Target> {
     }
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
         (**self).is_taken(attribute, value, except_id).await
+    }
+    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        (**self).find_many(attribute, values).await
+    }
+    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+        (**self).taken(attribute, candidates).await
     }
     async fn flush(&self) -> Result<(), TargetError> {
         (**self).flush().await
