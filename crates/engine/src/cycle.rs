@@ -13,7 +13,8 @@
 //! - Disables and deletes are held until the end of the cycle and applied
 //!   only if they stay under the accidental-deletion guard.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,8 @@ use hrsync_store::{
     Account, AccountStatus, Change as StoreChange, CycleId, CycleKind, CycleStatus, Escrow, LogEntry, Outcome as StoreOutcome,
     Step, Store, StoreError, WorkerState,
 };
-use hrsync_target::{AttributeUpdate, Target, TargetError};
+use futures_util::stream::{self, StreamExt};
+use hrsync_target::{AttributeUpdate, Target, TargetError, TargetObject};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::Value;
@@ -64,8 +66,7 @@ impl Flow {
     pub fn lookup_attributes(&self) -> Vec<&str> {
         let mut out = self.matching_attributes();
         for m in self.mapping.mappings() {
-            let unique = m.expr().is_some_and(|e| e.source().to_ascii_lowercase().contains("selectuniquevalue"));
-            if unique && !out.contains(&m.config.target.as_str()) {
+            if uses_unique(m) && !out.contains(&m.config.target.as_str()) {
                 out.push(m.config.target.as_str());
             }
         }
@@ -164,6 +165,8 @@ pub struct Settings {
     /// Ask SuccessFactors only for the properties the flow reads
     /// ([`Flow::select`]) instead of Entra's everything-expanded records.
     pub select: bool,
+    /// Target writes of a page in flight at once.
+    pub concurrency: usize,
     pub guard: DeletionGuard,
     pub escrow: EscrowPolicy,
 }
@@ -179,6 +182,7 @@ impl Default for Settings {
             onboarding_prehires: true,
             overlap: Duration::from_secs(10),
             select: false,
+            concurrency: 16,
             guard: DeletionGuard { max_count: 500, max_share: 0.2 },
             escrow: EscrowPolicy {
                 first_retry: Duration::from_secs(60),
@@ -516,7 +520,20 @@ impl<S: Store, T: Target> Engine<S, T> {
         Ok(())
     }
 
-    /// Process one page of records and commit their outcomes in one transaction.
+    /// Process one page of records and commit their outcomes in one
+    /// transaction. The page goes through in stages so that the target is
+    /// asked once per page, not once per worker:
+    /// 1. per worker: lifecycle, pre-hire handling, source values, scoping;
+    /// 2. matching: one [`Target::find_many`] per matching attribute;
+    /// 3. the page's `SelectUniqueValue` candidates: one [`Target::taken`]
+    ///    per attribute;
+    /// 4. mapping and planning in page order, a value picked by an earlier
+    ///    worker of the page counting as taken for the later ones, so the
+    ///    picks are exactly those of one-worker-at-a-time processing;
+    /// 5. the page's creates and updates, at most
+    ///    [`Settings::concurrency`] in flight (a pipelining target such as
+    ///    LDAP keeps its connections busy);
+    /// 6. one flush of the target, then one store commit.
     async fn process_batch(
         &mut self,
         cycle: CycleId,
@@ -529,7 +546,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         self.crash_point("page-read");
         let ids: Vec<String> = records.iter().filter_map(|r| person_id(r).map(str::to_owned)).collect();
         let mut states = self.store.load(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
-        let mut outcomes = Vec::with_capacity(records.len());
+        let mut slots = Vec::with_capacity(records.len());
         let mut prehires: BTreeMap<jiff::civil::Date, Vec<String>> = BTreeMap::new();
         for record in records {
             let Some(pid) = person_id(&record).map(str::to_owned) else {
@@ -542,12 +559,26 @@ impl<S: Store, T: Target> Engine<S, T> {
                 report.workers += 1;
             }
             let state = states.remove(&pid).unwrap_or_default();
-            match self.process_worker(&pid, record, &state, now, prehire_view, held).await {
-                WorkerResult::Done(outcome, action) => {
-                    *report.counts.entry(action).or_default() += 1;
-                    outcomes.push(*outcome);
-                }
-                WorkerResult::PrehireRequery(start) => prehires.entry(start).or_default().push(pid),
+            match self.prepare(pid, record, state, now, prehire_view) {
+                Prepared::Slot(s) => slots.push(s),
+                Prepared::Requery(start, pid) => prehires.entry(start).or_default().push(pid),
+            }
+        }
+        self.match_page(&mut slots).await;
+        let unique = self.page_candidates(&slots).await;
+        let mut decided = Vec::with_capacity(slots.len());
+        for slot in slots {
+            decided.push(match slot {
+                Slot::Ready(r) => self.decide(r, &unique, now, held),
+                other => other,
+            });
+        }
+        let slots = self.write_page(decided, now).await;
+        let mut outcomes = Vec::with_capacity(slots.len());
+        for slot in slots {
+            if let Slot::Done(outcome, action) = slot {
+                *report.counts.entry(action).or_default() += 1;
+                outcomes.push(*outcome);
             }
         }
         self.record(cycle, outcomes, report).await?;
@@ -560,7 +591,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 query.as_of = Some(start);
                 report.queries.push(query.relative_url());
                 let sf = Arc::clone(&self.sf);
-            let mut pages = sf.persons(&query)?;
+                let mut pages = sf.persons(&query)?;
                 while let Some(page) = pages.next_page().await? {
                     report.requests += 1;
                     Box::pin(self.process_batch(cycle, page.records, now, true, report, held)).await?;
@@ -570,21 +601,15 @@ impl<S: Store, T: Target> Engine<S, T> {
         Ok(())
     }
 
-    async fn process_worker(
-        &mut self,
-        pid: &str,
-        mut record: Value,
-        state: &WorkerState,
-        now: Timestamp,
-        prehire_view: bool,
-        held: &mut Vec<Held>,
-    ) -> WorkerResult {
-        let tz = self.settings.time_zone.clone();
+    /// Stage 1: lifecycle, pre-hire lead time and re-read, source values and
+    /// scoping of one worker.
+    fn prepare(&self, pid: String, mut record: Value, state: WorkerState, now: Timestamp, prehire_view: bool) -> Prepared {
+        let tz = &self.settings.time_zone;
         let mut steps = Vec::new();
-        let notes = lifecycle::normalize(&mut record, now, &tz);
-        let life = lifecycle::decide(&record, now, &tz);
+        let notes = lifecycle::normalize(&mut record, now, tz);
+        let life = lifecycle::decide(&record, now, tz);
         steps.push(step("import", "success", format!("stage {:?}{}", life.stage, notes_text(&notes))));
-        let mut wakeups = life.wakeups.clone();
+        let mut wakeups = life.wakeups;
         if let Stage::PreHire { start } = life.stage {
             let lead_start = start.checked_sub(jiff::Span::new().days(self.settings.prehire_lead_days)).unwrap_or(start);
             let today = now.to_zoned_datetime(tz.clone()).date();
@@ -593,38 +618,322 @@ impl<S: Store, T: Target> Engine<S, T> {
                     wakeups.push((at.timestamp(), format!("pre-hire lead time before {start}")));
                 }
                 let log = log_entry(now, "skip", "skipped", None, steps, vec![], Some(format!("pre-hire starting {start}: provisioned from {lead_start}")));
-                return WorkerResult::Done(
-                    Box::new(StoreOutcome { person_id: pid.to_owned(), account: StoreChange::Keep, escrow: StoreChange::Clear, wakeups: StoreChange::Set(wakeups), log: Some(log) }),
+                return Prepared::Slot(Slot::Done(
+                    Box::new(StoreOutcome { person_id: pid, account: StoreChange::Keep, escrow: StoreChange::Clear, wakeups: StoreChange::Set(wakeups), log: Some(log) }),
                     "skip".into(),
-                );
+                ));
             }
             if !prehire_view {
-                return WorkerResult::PrehireRequery(start);
+                return Prepared::Requery(start, pid);
             }
         }
-        match self.map_and_apply(pid, &record, state, now, &mut steps, held).await {
-            Ok((plan_action, account, target_id, modified)) => {
-                let status = if plan_action == "skip" { "skipped" } else { "success" };
+        let source = self.flow.source.extract(&record);
+        let in_scope = match &self.flow.scope {
+            Some(scope) => {
+                let r = scope.evaluate(&source);
+                steps.push(step("scope", if r.in_scope { "success" } else { "skipped" }, format!("{r:?}")));
+                r.in_scope
+            }
+            None => {
+                steps.push(step("scope", "success", "no scoping filter".into()));
+                true
+            }
+        };
+        if let Some(a) = &state.account {
+            steps.push(step("match", "success", format!("joined to {}", a.target_id)));
+        }
+        Prepared::Slot(Slot::Ready(Box::new(Ready { pid, state, source, in_scope, steps, wakeups, matched: None, error: None })))
+    }
+
+    /// Stage 2: look the page's unjoined workers up by the matching
+    /// attributes in precedence order, one `find_many` per attribute.
+    async fn match_page(&mut self, slots: &mut [Slot]) {
+        let mut waiting: Vec<usize> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s, Slot::Ready(r) if r.state.account.is_none()))
+            .map(|(i, _)| i)
+            .collect();
+        let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut self.random);
+        for m in flow.mapping.matching() {
+            if waiting.is_empty() {
+                break;
+            }
+            let Some(expr) = m.expr() else { continue };
+            let attribute = m.config.target.as_str();
+            let mut asked: Vec<(usize, String)> = Vec::new();
+            let mut next = Vec::new();
+            for &i in &waiting {
+                let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
+                let mut ctx = EvalContext::new(&**clock, random, None);
+                match hrsync_expr::eval(expr, &r.source, &mut ctx) {
+                    Ok(Outcome::Value(v)) => match v.as_str_lossy().filter(|s| !s.is_empty()) {
+                        Some(s) => asked.push((i, s.into_owned())),
+                        None => next.push(i),
+                    },
+                    Ok(Outcome::IgnoreFlow) => next.push(i),
+                    Err(e) => r.error = Some(format!("matching attribute {attribute}: {e}")),
+                }
+            }
+            let mut values: Vec<String> = asked.iter().map(|(_, v)| v.clone()).collect();
+            values.sort_unstable();
+            values.dedup();
+            let found = if values.is_empty() { Ok(Default::default()) } else { target.find_many(attribute, &values).await };
+            for (i, value) in asked {
+                let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
+                let objects = match &found {
+                    Ok(f) => f.get(&value).map(Vec::as_slice).unwrap_or_default(),
+                    Err(e) => {
+                        r.error = Some(e.to_string());
+                        continue;
+                    }
+                };
+                match objects {
+                    [] => {
+                        r.steps.push(step("match", "success", format!("{attribute} = {value:?}: no object")));
+                        next.push(i);
+                    }
+                    [one] => {
+                        r.steps.push(step("match", "success", format!("{attribute} = {value:?}: object {}", one.id)));
+                        r.matched = Some(one.clone());
+                    }
+                    many => {
+                        r.error = Some(format!("{attribute} = {value:?} matches {} objects in the target (DuplicateTargetEntries)", many.len()));
+                    }
+                }
+            }
+            next.sort_unstable();
+            waiting = next;
+        }
+    }
+
+    /// Stage 3: the `SelectUniqueValue` candidates every worker of the page
+    /// may ask about, checked with one `taken` per attribute. The candidates
+    /// are found by evaluating those mappings once with every candidate
+    /// answered "taken" (so all are listed). A target that cannot answer
+    /// leaves its attribute unasked: stage 4 then asks per candidate, and a
+    /// failure there escrows only the worker concerned.
+    async fn page_candidates(&self, slots: &[Slot]) -> PageUnique {
+        let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut scratch = SplitMix64(0);
+        for slot in slots {
+            let Slot::Ready(r) = slot else { continue };
+            if r.error.is_some() || !r.in_scope {
+                continue;
+            }
+            let phase = r.phase();
+            for m in self.flow.mapping.mappings().iter().filter(|m| uses_unique(m)) {
+                if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
+                    continue;
+                }
+                let Some(e) = m.expr() else { continue };
+                let recorder = Recorder::default();
+                let mut ctx = EvalContext::new(&*self.clock, &mut scratch, Some(&recorder));
+                let _ = hrsync_expr::eval(e, &r.source, &mut ctx);
+                wanted.entry(m.config.target.as_str()).or_default().extend(recorder.0.into_inner());
+            }
+        }
+        let mut page = PageUnique::default();
+        for (attribute, mut candidates) in wanted {
+            candidates.sort_unstable();
+            candidates.dedup();
+            match self.target.taken(attribute, &candidates).await {
+                Ok(taken) => {
+                    let answers = page.asked.entry(attribute.to_owned()).or_default();
+                    for c in candidates {
+                        let t = taken.contains(&c);
+                        *answers.entry(c.to_lowercase()).or_default() |= t;
+                    }
+                }
+                Err(e) => tracing::warn!(message = "Could not check a page's unique-value candidates; checking per worker.", attribute, error = %e),
+            }
+        }
+        page
+    }
+
+    /// Stage 4: map and plan one worker (page order). Writes go to stage 5;
+    /// everything else is concluded here.
+    fn decide(&mut self, mut r: Box<Ready>, unique: &PageUnique, now: Timestamp, held: &mut Vec<Held>) -> Slot {
+        if let Some(error) = r.error.take() {
+            return self.conclude(*r, Err(error), now);
+        }
+        let phase = r.phase();
+        let mut desired = BTreeMap::new();
+        let mut errors = Vec::new();
+        // Disjoint borrows: the mappings are read while the random source is
+        // advanced and the target is asked about uniqueness.
+        let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut self.random);
+        for m in flow.mapping.mappings() {
+            if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
+                continue;
+            }
+            let attribute = m.config.target.as_str();
+            // On update, the worker's own value does not make a candidate taken.
+            let own = r.state.account.as_ref().and_then(|a| a.exported.get(attribute)).and_then(Value::as_str).map(str::to_lowercase);
+            let uniq = PageUniqueness { page: unique, attribute, own, fallback: TargetUniqueness { target, attribute } };
+            let mut ctx = EvalContext::new(&**clock, random, Some(&uniq));
+            let outcome = match m.expr() {
+                Some(e) => hrsync_expr::eval(e, &r.source, &mut ctx),
+                None => Ok(Outcome::Value(hrsync_expr::Value::Null)),
+            };
+            match outcome {
+                Ok(Outcome::IgnoreFlow) => {}
+                Ok(Outcome::Value(v)) => {
+                    let mut value = v.to_json();
+                    if value.is_null() && phase == Phase::Create
+                        && let Some(d) = &m.config.default {
+                            value = Value::String(d.clone());
+                        }
+                    let rule = FlowRule {
+                        always: m.config.flow == hrsync_mapping::Flow::Always,
+                        on_create_only: m.config.apply == hrsync_mapping::Apply::OnCreate,
+                    };
+                    desired.insert(m.config.target.clone(), Desired { value, rule });
+                }
+                Err(e) => errors.push(format!("{attribute}: {e}")),
+            }
+        }
+        if phase == Phase::Create {
+            for m in flow.mapping.mappings().iter().filter(|m| m.config.required) {
+                let empty = desired.get(&m.config.target).is_none_or(|d| match &d.value {
+                    Value::Null => true,
+                    Value::String(s) => s.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    _ => false,
+                });
+                if empty {
+                    errors.push(format!("{}: required, but the mapping gives no value", m.config.target));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return self.conclude(*r, Err(format!("mapping failed for {}", errors.join("; "))), now);
+        }
+        let worker = MappedWorker { person_id: r.pid.clone(), in_scope: r.in_scope, scope_detail: String::new(), desired };
+        let existing = match (&r.state.account, &r.matched) {
+            (Some(a), _) => Existing::Joined { target_id: &a.target_id, exported: &a.exported, disabled: a.status != AccountStatus::Active },
+            (None, Some(o)) => Existing::Matched { target_id: &o.id, attributes: &o.attributes },
+            (None, None) => Existing::Absent,
+        };
+        let plan = plan::plan(&worker, &existing, self.settings.actions);
+        if self.mode == Mode::DryRun {
+            let result = self.dry_run(&r.pid, plan, &r.state, &mut r.steps, held);
+            return self.conclude(*r, Ok(result), now);
+        }
+        match plan {
+            p @ (Plan::Create { .. } | Plan::Update { .. }) => Slot::Write(r, p),
+            p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
+                let result = match r.state.account.clone() {
+                    Some(account) => {
+                        held.push(Held { person_id: r.pid.clone(), plan: p, account: account.clone(), steps: r.steps.clone() });
+                        Ok(("held".into(), None, Some(account.target_id), vec![]))
+                    }
+                    None => Err("deprovisioning without a join".into()),
+                };
+                self.conclude(*r, result, now)
+            }
+            Plan::Skip { reason, target_id } => {
+                r.steps.push(step("export", "skipped", reason));
+                self.conclude(*r, Ok(("skip".into(), None, target_id, vec![])), now)
+            }
+        }
+    }
+
+    /// Stage 5: the page's creates and updates, a bounded number in flight,
+    /// concluded in page order.
+    async fn write_page(&self, slots: Vec<Slot>, now: Timestamp) -> Vec<Slot> {
+        let mut slots = slots;
+        let writes = slots.iter_mut().filter_map(|s| match s {
+            Slot::Write(r, plan) => Some((r, std::mem::replace(plan, Plan::Skip { reason: String::new(), target_id: None }))),
+            _ => None,
+        });
+        let results: Vec<_> = stream::iter(writes.map(|(r, plan)| self.apply(r, plan, now)))
+            .buffered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut results = results.into_iter();
+        slots
+            .into_iter()
+            .map(|s| match s {
+                Slot::Write(r, _) => {
+                    let result = results.next().unwrap_or_else(|| Err("internal: a write had no result".into()));
+                    self.conclude(*r, result, now)
+                }
+                other => other,
+            })
+            .collect()
+    }
+
+    /// Apply one create or update to the target.
+    async fn apply(&self, r: &mut Ready, plan: Plan, now: Timestamp) -> Result<Decided, String> {
+        let pid = r.pid.as_str();
+        let mut exported = r.state.account.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
+        match plan {
+            Plan::Create { attributes } => {
+                let obj = self.target.create(&attributes).await.map_err(|e| e.to_string())?;
+                self.crash_point("after-create");
+                r.steps.push(step("export", "success", format!("created {}", obj.id)));
+                let modified = attributes
+                    .iter()
+                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
+                    .collect();
+                exported.extend(attributes);
+                let account = Account { person_id: pid.to_owned(), target_id: obj.id.clone(), status: AccountStatus::Active, exported, created_at: now, updated_at: now };
+                Ok(("create".into(), Some(account), Some(obj.id), modified))
+            }
+            Plan::Update { target_id, changes, join } => {
+                if !changes.is_empty() {
+                    let updates: Vec<AttributeUpdate> = changes.iter().map(|c| AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() }).collect();
+                    self.target.update(&target_id, &updates).await.map_err(|e| e.to_string())?;
+                    self.crash_point("after-update");
+                }
+                r.steps.push(step("export", "success", format!("updated {} attributes{}", changes.len(), if join { ", joined" } else { "" })));
+                if join && let Some(m) = &r.matched {
+                    for (k, v) in &m.attributes {
+                        exported.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                let modified = changes
+                    .into_iter()
+                    .map(|c| {
+                        exported.insert(c.attribute.clone(), c.new.clone());
+                        hrsync_store::AttributeChange { attribute: c.attribute, old: c.old, new: c.new }
+                    })
+                    .collect();
+                let (created_at, status) = r.state.account.as_ref().map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
+                let account = Account { person_id: pid.to_owned(), target_id: target_id.clone(), status, exported, created_at, updated_at: now };
+                Ok(("update".into(), Some(account), Some(target_id), modified))
+            }
+            _ => Err("internal: only creates and updates are written in stage 5".into()),
+        }
+    }
+
+    /// The store outcome and log entry of a worker.
+    fn conclude(&self, r: Ready, result: Result<Decided, String>, now: Timestamp) -> Slot {
+        let Ready { pid, state, mut steps, wakeups, .. } = r;
+        match result {
+            Ok((action, account, target_id, modified)) => {
+                let status = if action == "skip" { "skipped" } else { "success" };
                 // A held deprovisioning is logged when it is applied (or guarded).
-                let log = (plan_action != "held").then(|| log_entry(now, &plan_action, status, target_id, steps, modified, None));
-                WorkerResult::Done(
+                let log = (action != "held").then(|| log_entry(now, &action, status, target_id, steps, modified, None));
+                Slot::Done(
                     Box::new(StoreOutcome {
-                        person_id: pid.to_owned(),
+                        person_id: pid,
                         account: account.map_or(StoreChange::Keep, StoreChange::Set),
                         escrow: StoreChange::Clear,
                         wakeups: StoreChange::Set(wakeups),
                         log,
                     }),
-                    plan_action,
+                    action,
                 )
             }
             Err(error) => {
-                let escrow = self.escrow_after(pid, state.escrow.as_ref(), &error, now);
-                tracing::warn!(message = "Worker failed; escrowed for retry.", person = pid, %error, attempts = escrow.attempts);
+                let escrow = self.escrow_after(&pid, state.escrow.as_ref(), &error, now);
+                tracing::warn!(message = "Worker failed; escrowed for retry.", person = %pid, %error, attempts = escrow.attempts);
                 steps.push(step("export", "failure", error.clone()));
                 let log = log_entry(now, "none", "failure", state.account.as_ref().map(|a| a.target_id.clone()), steps, vec![], Some(error));
-                WorkerResult::Done(
-                    Box::new(StoreOutcome { person_id: pid.to_owned(), account: StoreChange::Keep, escrow: StoreChange::Set(escrow), wakeups: StoreChange::Keep, log: Some(log) }),
+                Slot::Done(
+                    Box::new(StoreOutcome { person_id: pid, account: StoreChange::Keep, escrow: StoreChange::Set(escrow), wakeups: StoreChange::Keep, log: Some(log) }),
                     "failed".into(),
                 )
             }
@@ -646,167 +955,6 @@ impl<S: Store, T: Target> Engine<S, T> {
             last_error: error.to_owned(),
             flagged: attempts >= p.flag_after,
         }
-    }
-
-    /// Map the worker, decide, and apply. Returns the action, the new account
-    /// state, the target id and the modified attributes.
-    async fn map_and_apply(
-        &mut self,
-        pid: &str,
-        record: &Value,
-        state: &WorkerState,
-        now: Timestamp,
-        steps: &mut Vec<Step>,
-        held: &mut Vec<Held>,
-    ) -> Result<(String, Option<Account>, Option<String>, Vec<hrsync_store::AttributeChange>), String> {
-        let source = self.flow.source.extract(record);
-        let in_scope = match &self.flow.scope {
-            Some(scope) => {
-                let r = scope.evaluate(&source);
-                let ok = r.in_scope;
-                steps.push(step("scope", if ok { "success" } else { "skipped" }, format!("{r:?}")));
-                ok
-            }
-            None => {
-                steps.push(step("scope", "success", "no scoping filter".into()));
-                true
-            }
-        };
-
-        // Match: the join first, then the matching attributes in precedence.
-        let mut matched_attrs = BTreeMap::new();
-        let mut matched_id = None;
-        if state.account.is_none() {
-            for m in self.flow.mapping.matching() {
-                let Some(expr) = m.expr() else { continue };
-                let mut ctx = EvalContext::new(&*self.clock, &mut self.random, None);
-                let value = match hrsync_expr::eval(expr, &source, &mut ctx) {
-                    Ok(Outcome::Value(v)) => v.as_str_lossy().map(|s| s.into_owned()),
-                    Ok(Outcome::IgnoreFlow) => None,
-                    Err(e) => return Err(format!("matching attribute {}: {e}", m.config.target)),
-                };
-                let Some(value) = value.filter(|v| !v.is_empty()) else { continue };
-                let found = self.target.find(&m.config.target, &value).await.map_err(|e| e.to_string())?;
-                match found.len() {
-                    0 => steps.push(step("match", "success", format!("{} = {value:?}: no object", m.config.target))),
-                    1 => {
-                        steps.push(step("match", "success", format!("{} = {value:?}: object {}", m.config.target, found[0].id)));
-                        matched_id = Some(found[0].id.clone());
-                        matched_attrs = found[0].attributes.clone();
-                        break;
-                    }
-                    n => return Err(format!("{} = {value:?} matches {n} objects in the target (DuplicateTargetEntries)", m.config.target)),
-                }
-            }
-        } else if let Some(a) = &state.account {
-            steps.push(step("match", "success", format!("joined to {}", a.target_id)));
-        }
-
-        let phase = if state.account.is_some() || matched_id.is_some() { Phase::Update } else { Phase::Create };
-        let mut desired = BTreeMap::new();
-        let mut errors = Vec::new();
-        // Disjoint borrows: the mappings are read while the random source is
-        // advanced and the target is asked about uniqueness.
-        let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut self.random);
-        for m in flow.mapping.mappings() {
-            if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
-                continue;
-            }
-            let uniq = TargetUniqueness { target, attribute: &m.config.target };
-            let mut ctx = EvalContext::new(&**clock, random, Some(&uniq));
-            let outcome = match m.expr() {
-                Some(e) => hrsync_expr::eval(e, &source, &mut ctx),
-                None => Ok(Outcome::Value(hrsync_expr::Value::Null)),
-            };
-            match outcome {
-                Ok(Outcome::IgnoreFlow) => {}
-                Ok(Outcome::Value(v)) => {
-                    let mut value = v.to_json();
-                    if value.is_null() && phase == Phase::Create
-                        && let Some(d) = &m.config.default {
-                            value = Value::String(d.clone());
-                        }
-                    let rule = FlowRule {
-                        always: m.config.flow == hrsync_mapping::Flow::Always,
-                        on_create_only: m.config.apply == hrsync_mapping::Apply::OnCreate,
-                    };
-                    desired.insert(m.config.target.clone(), Desired { value, rule });
-                }
-                Err(e) => errors.push(format!("{}: {e}", m.config.target)),
-            }
-        }
-        if phase == Phase::Create {
-            for m in flow.mapping.mappings().iter().filter(|m| m.config.required) {
-                let empty = desired.get(&m.config.target).is_none_or(|d| match &d.value {
-                    Value::Null => true,
-                    Value::String(s) => s.is_empty(),
-                    Value::Array(a) => a.is_empty(),
-                    _ => false,
-                });
-                if empty {
-                    errors.push(format!("{}: required, but the mapping gives no value", m.config.target));
-                }
-            }
-        }
-        if !errors.is_empty() {
-            return Err(format!("mapping failed for {}", errors.join("; ")));
-        }
-        let worker = MappedWorker { person_id: pid.to_owned(), in_scope, scope_detail: String::new(), desired };
-        let existing = match (&state.account, &matched_id) {
-            (Some(a), _) => Existing::Joined { target_id: &a.target_id, exported: &a.exported, disabled: a.status != AccountStatus::Active },
-            (None, Some(id)) => Existing::Matched { target_id: id, attributes: &matched_attrs },
-            (None, None) => Existing::Absent,
-        };
-        let plan = plan::plan(&worker, &existing, self.settings.actions);
-        let action = plan.action().to_owned();
-        if self.mode == Mode::DryRun {
-            return Ok(self.dry_run(pid, plan, state, steps, held));
-        }
-        let mut exported = state.account.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
-        let modified: Vec<hrsync_store::AttributeChange>;
-        let account = match plan {
-            Plan::Create { attributes } => {
-                let obj = self.target.create(&attributes).await.map_err(|e| e.to_string())?;
-                self.crash_point("after-create");
-                steps.push(step("export", "success", format!("created {}", obj.id)));
-                modified = attributes
-                    .iter()
-                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
-                    .collect();
-                exported.extend(attributes);
-                Some(Account { person_id: pid.to_owned(), target_id: obj.id, status: AccountStatus::Active, exported, created_at: now, updated_at: now })
-            }
-            Plan::Update { target_id, changes, join } => {
-                if !changes.is_empty() {
-                    let updates: Vec<AttributeUpdate> = changes.iter().map(|c| AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() }).collect();
-                    self.target.update(&target_id, &updates).await.map_err(|e| e.to_string())?;
-                    self.crash_point("after-update");
-                }
-                steps.push(step("export", "success", format!("updated {} attributes{}", changes.len(), if join { ", joined" } else { "" })));
-                for c in &changes {
-                    exported.insert(c.attribute.clone(), c.new.clone());
-                }
-                if join {
-                    for (k, v) in &matched_attrs {
-                        exported.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                }
-                modified = changes.iter().map(|c| hrsync_store::AttributeChange { attribute: c.attribute.clone(), old: c.old.clone(), new: c.new.clone() }).collect();
-                let (created_at, status) = state.account.as_ref().map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
-                Some(Account { person_id: pid.to_owned(), target_id, status, exported, created_at, updated_at: now })
-            }
-            p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
-                let Some(account) = state.account.clone() else { return Err("deprovisioning without a join".into()) };
-                held.push(Held { person_id: pid.to_owned(), plan: p, account: account.clone(), steps: steps.clone() });
-                return Ok(("held".into(), None, Some(account.target_id), vec![]));
-            }
-            Plan::Skip { reason, target_id } => {
-                steps.push(step("export", "skipped", reason));
-                return Ok(("skip".into(), None, target_id, vec![]));
-            }
-        };
-        let target_id = account.as_ref().map(|a| a.target_id.clone());
-        Ok((action, account, target_id, modified))
     }
 
     /// What `plan` reports for a decided worker, without touching anything.
@@ -969,9 +1117,103 @@ fn prefetch(sf: Arc<SfClient>, query: PersonQuery) -> tokio::sync::mpsc::Receive
     rx
 }
 
-enum WorkerResult {
+/// A decided worker: action, new account state, target id, modified attributes.
+type Decided = (String, Option<Account>, Option<String>, Vec<hrsync_store::AttributeChange>);
+
+/// A worker on its way through a page's stages.
+enum Slot {
+    /// Concluded: the store outcome and the action counted in the report.
     Done(Box<StoreOutcome>, String),
-    PrehireRequery(jiff::civil::Date),
+    /// Waiting to be matched and mapped.
+    Ready(Box<Ready>),
+    /// Decided; the create or update is written in stage 5.
+    Write(Box<Ready>, Plan),
+}
+
+enum Prepared {
+    Slot(Slot),
+    /// A pre-hire to read again as of its start date.
+    Requery(jiff::civil::Date, String),
+}
+
+struct Ready {
+    pid: String,
+    state: WorkerState,
+    source: hrsync_mapping::SourceRecord,
+    in_scope: bool,
+    steps: Vec<Step>,
+    wakeups: Vec<(Timestamp, String)>,
+    /// Found by a matching attribute (no join yet).
+    matched: Option<TargetObject>,
+    /// Matching failed: the worker is escrowed with this error.
+    error: Option<String>,
+}
+
+impl Ready {
+    fn phase(&self) -> Phase {
+        if self.state.account.is_some() || self.matched.is_some() { Phase::Update } else { Phase::Create }
+    }
+}
+
+/// Whether a mapping's values are picked with `SelectUniqueValue` (each
+/// candidate is a uniqueness question to the target).
+fn uses_unique(m: &hrsync_mapping::CompiledAttributeMapping) -> bool {
+    m.expr().is_some_and(|e| e.source().to_ascii_lowercase().contains("selectuniquevalue"))
+}
+
+/// Uniqueness answers for one page (stage 3) and the values its workers
+/// picked so far (stage 4). Keys are lower case: a case variant of a taken
+/// or picked value counts as taken, as Active Directory compares them.
+#[derive(Default)]
+struct PageUnique {
+    /// Attribute -> candidate -> taken in the target.
+    asked: HashMap<String, HashMap<String, bool>>,
+    /// Attribute -> values picked by earlier workers of the page.
+    picked: RefCell<HashMap<String, HashSet<String>>>,
+}
+
+/// Stage 3's listener: answers "taken" to every candidate so that
+/// `SelectUniqueValue` names them all.
+#[derive(Default)]
+struct Recorder(RefCell<Vec<String>>);
+
+impl Uniqueness for Recorder {
+    fn is_taken(&self, candidate: &str) -> Result<bool, String> {
+        self.0.borrow_mut().push(candidate.to_owned());
+        Ok(true)
+    }
+}
+
+/// Stage 4's uniqueness: the page's picks, then the page's answers, then
+/// (a candidate stage 3 did not see, e.g. one with `RandomString`) the
+/// target itself. A candidate answered "free" is picked: `SelectUniqueValue`
+/// returns the first free candidate.
+struct PageUniqueness<'a> {
+    page: &'a PageUnique,
+    attribute: &'a str,
+    /// The worker's own current value (lower case), never taken for itself.
+    own: Option<String>,
+    fallback: TargetUniqueness<'a>,
+}
+
+impl Uniqueness for PageUniqueness<'_> {
+    fn is_taken(&self, candidate: &str) -> Result<bool, String> {
+        let key = candidate.to_lowercase();
+        if self.own.as_deref() == Some(key.as_str()) {
+            return Ok(false);
+        }
+        if self.page.picked.borrow().get(self.attribute).is_some_and(|p| p.contains(&key)) {
+            return Ok(true);
+        }
+        let taken = match self.page.asked.get(self.attribute).and_then(|a| a.get(&key)) {
+            Some(t) => *t,
+            None => self.fallback.is_taken(candidate)?,
+        };
+        if !taken {
+            self.page.picked.borrow_mut().entry(self.attribute.to_owned()).or_default().insert(key);
+        }
+        Ok(taken)
+    }
 }
 
 /// SuccessFactors filter literals carry whole seconds (as Entra sends them):

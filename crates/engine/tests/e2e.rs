@@ -340,3 +340,37 @@ async fn reading_only_the_selected_properties_changes_no_value() {
         assert_eq!(Some(attrs), selected.get(id), "worker {id}: same values with $select");
     }
 }
+
+/// Namesakes hired together land in one page: each gets its own
+/// sAMAccountName and UPN, picked in page order from the page's single
+/// uniqueness answer plus the picks of the workers before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namesakes_in_one_page_get_distinct_unique_values() {
+    let h = Harness::start(50, 3).await;
+    let mut engine = h.engine();
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    h.advance_ms(60_000);
+    let ids = ["910001", "910002", "910003", "910004"];
+    for id in ids {
+        h.emu
+            .apply(&HrEvent::Hire { person_id_external: Some(id.into()), first_name: Some("Quintus".into()), last_name: Some("Zebulon".into()), start_date: None, company: None, manager_id: None })
+            .expect("hire");
+    }
+    h.advance_ms(60_000);
+    let report = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(report.status, "completed", "{report:?}");
+    assert_eq!(report.counts.get("create"), Some(&4), "{report:?}");
+    let mut sams = Vec::new();
+    let mut upns = HashSet::new();
+    for id in ids {
+        let o = one(&engine, id).await;
+        sams.push(attr(&o, "sAMAccountName").expect("sAMAccountName").to_lowercase());
+        upns.insert(attr(&o, "userPrincipalName").expect("userPrincipalName").to_lowercase());
+    }
+    // Three name candidates, then the one with personIdExternal.
+    let fourth = sams.iter().find(|s| s.starts_with("zebulon.")).cloned().unwrap_or_default();
+    assert!(ids.iter().any(|id| fourth == format!("zebulon.{id}")), "{sams:?}");
+    sams.sort();
+    assert_eq!(sams, vec!["q.zebulon".to_owned(), "qu.zebulon".to_owned(), "quintus.zebulon".to_owned(), fourth], "{sams:?}");
+    assert_eq!(upns.len(), 4, "{upns:?}");
+}
