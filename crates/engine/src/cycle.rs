@@ -40,6 +40,8 @@ pub struct Flow {
     pub source: CompiledSource,
     pub mapping: CompiledMapping,
     pub scope: Option<CompiledScope>,
+    /// Indices of the mappings whose values come from `SelectUniqueValue`.
+    unique: Vec<usize>,
 }
 
 /// A mapping that does not compile.
@@ -65,12 +67,18 @@ impl Flow {
     /// should index these.
     pub fn lookup_attributes(&self) -> Vec<&str> {
         let mut out = self.matching_attributes();
-        for m in self.mapping.mappings() {
-            if uses_unique(m) && !out.contains(&m.config.target.as_str()) {
+        for m in self.unique_mappings() {
+            if !out.contains(&m.config.target.as_str()) {
                 out.push(m.config.target.as_str());
             }
         }
         out
+    }
+
+    /// The mappings whose values come from `SelectUniqueValue` (each
+    /// candidate is a uniqueness question to the target).
+    fn unique_mappings(&self) -> impl Iterator<Item = &hrsync_mapping::CompiledAttributeMapping> {
+        self.unique.iter().filter_map(|&i| self.mapping.mappings().get(i))
     }
 
     /// Compile a mapping against a source schema: the mapped attributes'
@@ -83,7 +91,8 @@ impl Flow {
             names.extend(s.attributes());
         }
         let source = schema.compile(names)?;
-        Ok(Flow { source, mapping, scope })
+        let unique = mapping.mappings().iter().enumerate().filter(|(_, m)| uses_unique(m)).map(|(i, _)| i).collect();
+        Ok(Flow { source, mapping, scope, unique })
     }
 
     /// The `$expand` list: what the mapped attributes need plus what the
@@ -722,7 +731,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 continue;
             }
             let phase = r.phase();
-            for m in self.flow.mapping.mappings().iter().filter(|m| uses_unique(m)) {
+            for m in self.flow.unique_mappings() {
                 if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
                     continue;
                 }
@@ -1155,8 +1164,6 @@ impl Ready {
     }
 }
 
-/// Whether a mapping's values are picked with `SelectUniqueValue` (each
-/// candidate is a uniqueness question to the target).
 fn uses_unique(m: &hrsync_mapping::CompiledAttributeMapping) -> bool {
     m.expr().is_some_and(|e| e.source().to_ascii_lowercase().contains("selectuniquevalue"))
 }
