@@ -150,6 +150,7 @@ enum TargetKind {
 #[serde(deny_unknown_fields)]
 struct RawTarget {
     kind: TargetKind,
+    concurrency: Option<Spanned<i64>>,
     path: Option<Spanned<PathBuf>>,
     unique: Option<Vec<String>>,
     connection: Option<toml::Table>,
@@ -245,7 +246,12 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     errs.ok(doc.de_value::<RawRoot>(&root_value(&doc)));
 
     let source = errs.section::<RawSource>(&doc, "source").and_then(|raw| load_source(&doc, &dir, &mut errs, raw));
-    let target = errs.section::<RawTarget>(&doc, "target").and_then(|raw| load_target(&doc, &dir, &mut errs, raw));
+    let mut target_concurrency = DEFAULT_TARGET_CONCURRENCY;
+    let target = errs.section::<RawTarget>(&doc, "target").and_then(|mut raw| {
+        let field = path(&["target", "concurrency"]);
+        target_concurrency = int_in(&doc, &mut errs, &field, raw.concurrency.take(), 1..=256, DEFAULT_TARGET_CONCURRENCY);
+        load_target(&doc, &dir, &mut errs, raw)
+    });
     let flow = errs.section::<RawFlow>(&doc, "flow").and_then(|raw| load_flow(&doc, &dir, &mut errs, raw));
     let guard = errs.optional::<RawGuard>(&doc, "guard").map(|raw| load_guard(&doc, &mut errs, raw));
     let escrow = errs.optional::<RawEscrow>(&doc, "escrow").map(|raw| load_escrow(&doc, &mut errs, raw));
@@ -261,7 +267,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
         (Some(source), Some(target), Some(flow), Some(guard), Some(escrow), Some(schedule), Some(state))
             if errs.0.is_empty() =>
         {
-            Ok(Config { path: origin.to_owned(), source, target, flow, guard, escrow, schedule, state })
+            Ok(Config { path: origin.to_owned(), source, target, target_concurrency, flow, guard, escrow, schedule, state })
         }
         _ => {
             errs.0.sort_by_key(|e| (e.file.clone(), e.position.map(|p| (p.line, p.column))));
@@ -1037,6 +1043,9 @@ fn load_escrow(doc: &Doc<'_>, errs: &mut Errors, raw: RawEscrow) -> EscrowSettin
 }
 
 // ---------------------------------------------------------------- scalars
+
+/// Target writes in flight at once when `[target] concurrency` is not given.
+const DEFAULT_TARGET_CONCURRENCY: u32 = 16;
 
 fn int_in(
     doc: &Doc<'_>,

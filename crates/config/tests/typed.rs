@@ -24,6 +24,7 @@ fn base_config_loads_with_values_and_defaults() {
     assert_eq!(config.source.client.base_url, "https://api4.successfactors.com");
     assert_eq!(config.source.company_id, "ACME");
     assert_eq!(config.source.page_size, 500);
+    assert_eq!(config.target_concurrency, 16, "default target concurrency");
     assert_eq!(config.source.client.timeout, Duration::from_secs(120));
     assert!(!config.source.client.danger_accept_invalid_certs, "TLS verification is on by default");
     match &config.source.client.credentials {
@@ -172,4 +173,14 @@ fn target_connection_secret_comes_from_env_or_file_never_inline() {
     let unset = errors(&ldap("password_env = \"HRSYNC_CONFIG_TEST_UNSET_VAR\""));
     let msg = unset.errors().iter().map(ToString::to_string).find(|m| m.contains("target.connection.password_env")).expect("unset variable named");
     assert!(msg.contains(":14:") && msg.contains("HRSYNC_CONFIG_TEST_UNSET_VAR` is not set"), "{msg}");
+}
+
+#[test]
+fn target_concurrency_is_read_and_bounded() {
+    setup();
+    let config = parse(&with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 4")])).expect("loads");
+    assert_eq!(config.target_concurrency, 4);
+    let errs = Config::parse(&with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 0")]), Path::new("cfg.toml")).expect_err("0 is refused");
+    assert!(errs.to_string().starts_with("cfg.toml:15:15: field `target.concurrency`"), "{errs}");
+    assert!(errs.to_string().contains("out of range 1..=256"), "{errs}");
 }

@@ -40,6 +40,7 @@ pub fn settings(config: &Config) -> Settings {
     Settings {
         page_size: config.source.page_size,
         select: config.source.select,
+        concurrency: config.target_concurrency as usize,
         actions: Actions { create: a.create, update: a.update, disable: a.disable, delete: a.delete },
         time_zone: config.flow.time_zone.clone(),
         prehire_lead_days: i64::from(config.flow.prehire_lead_days),
