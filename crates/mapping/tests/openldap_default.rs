@@ -77,7 +77,7 @@ fn values_for_awkward_names_and_placement() {
     let cases: Vec<Case<'_>> = vec![
         (
             "plain, placed by department and company",
-            vec![("firstName", "John"), ("lastName", "Smith"), ("companyId", "ACE_US"), ("departmentId", "D100"), ("managerId", "100001")],
+            vec![("firstName", "John"), ("lastName", "Smith"), ("companyId", "ACE_US"), ("departmentId", "D100"), ("managerPersonIdExternal", "100001")],
             vec![],
             vec![
                 ("uid", Some("john.smith")),
@@ -115,6 +115,12 @@ fn values_for_awkward_names_and_placement() {
             vec![("firstName", "太郎"), ("lastName", "山田")],
             vec![],
             vec![("uid", Some("100042")), ("cn", Some("太郎 山田"))],
+        ),
+        (
+            "rehired manager: the link is their personIdExternal, not their new userId",
+            vec![("firstName", "Ann"), ("lastName", "Lee"), ("managerId", "100001-R2"), ("managerPersonIdExternal", "100001")],
+            vec![],
+            vec![("manager", Some("100001"))],
         ),
         ("no employment: disabled, sn falls back", vec![("activeEmploymentsCount", "0"), ("firstName", "Ann")], vec![], vec![
             ("accountDisabled", Some("True")),

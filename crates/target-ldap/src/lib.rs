@@ -12,9 +12,14 @@
 //! Layout, as for every target: `config.rs` (validated user config),
 //! `service.rs` (pool, transport, error mapping), `request_builder.rs`
 //! (pure value conversions), `target.rs` (the trait operations), `dn.rs`
-//! (RFC 4514/4515 escaping and DN parsing), `tests.rs` (unit tests); the
-//! integration tests in `tests/` run against a real slapd and Samba AD DC.
+//! (RFC 4514/4515 escaping and DN parsing), `batch.rs` (OR filters of the
+//! batched lookups and mapping their answers back), `cache.rs` (taken
+//! values, manager DNs, reports waiting for their manager), `tests.rs`
+//! (unit tests); the integration tests in `tests/` run against a real slapd
+//! and Samba AD DC.
 
+pub mod batch;
+mod cache;
 mod config;
 pub mod dn;
 pub mod request_builder;

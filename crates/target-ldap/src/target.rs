@@ -10,11 +10,14 @@ use ldap3::controls::{ControlType, PostRead, PostReadResp};
 use ldap3::{Mod, Scope, SearchEntry};
 use serde_json::Value;
 
+use crate::batch::{FILTER_CHUNK, group_by_key, is_attribute_description, or_filter};
+use crate::cache::{Managers, TakenCache, fold};
 use crate::config::{ConfigError, DisableStrategy, LdapConfig, Profile};
 use crate::dn::{Dn, escape_dn_value, escape_filter_bytes, escape_filter_value};
 use crate::request_builder::{
     ACCOUNT_DISABLED, MANAGER, PARENT_DN, UAC, UAC_NORMAL_ACCOUNT, UNICODE_PWD, ad_password_bytes, apply_disabled, entry_id,
-    first_text, generate_password, guid_from_string, id_attribute, is_uuid, parse_disabled, single, to_object, values,
+    first_text, generate_password, guid_from_string, guid_to_string, id_attribute, is_uuid, parse_disabled, raw_values, single, to_object,
+    values,
 };
 use crate::service::{Context, OpError, Pool, map_error, success};
 
@@ -37,52 +40,31 @@ type AttrList = Vec<(Vec<u8>, HashSet<Vec<u8>>)>;
 ///   [`DisableStrategy`].
 /// - `manager`: a DN is written as is; any other value is looked up as the
 ///   `manager_match_attribute` (`employeeID` on AD, `employeeNumber` on
-///   OpenLDAP) of another object and replaced by its DN. A manager not
-///   found yet is left unset and remembered (in memory: a restart forgets
-///   it): when an object with that value is created later (the same cycle,
-///   usually), the reports are fixed up. When an OpenLDAP entry is moved or
-///   renamed, reports holding its old DN get the new one (AD does this
-///   itself).
+///   OpenLDAP) of another object and replaced by its DN. DNs learned from
+///   creates, finds and lookups are kept in a bounded in-memory cache
+///   (size and age), dropped when the object is moved, renamed or deleted
+///   through this target; a miss searches. A manager not found yet is left
+///   unset and remembered (in memory: a restart forgets it): when an
+///   object with that value is created later (the same cycle, usually,
+///   possibly concurrently with the report), the reports are fixed up.
+///   When an OpenLDAP entry is moved or renamed, reports holding its old DN
+///   get the new one (AD does this itself).
 /// - `unicodePwd` (AD only): a plain-text password, encoded as AD wants.
 ///   On create without one, a random 24-character password is set. AD
 ///   writes are refused unless the connection is LDAPS or StartTLS.
 ///
 /// Ids are `objectGUID` in its usual text form (AD) or `entryUUID`.
+///
+/// Every operation takes `&self` and may run concurrently with any other
+/// (the engine issues a page's writes together); the caches sit behind
+/// short, never-awaited locks.
 pub struct LdapTarget {
     config: Arc<LdapConfig>,
     pool: Pool,
-    /// Manager match value (lower case) -> ids of reports waiting for it.
-    pending_managers: std::sync::Mutex<HashMap<String, HashSet<String>>>,
+    /// Manager DNs and reports waiting for their manager, see [`Managers`].
+    managers: std::sync::Mutex<Managers>,
     /// Values known to be taken, see [`TakenCache`].
     taken: std::sync::Mutex<TakenCache>,
-}
-
-/// Values of uniqueness-checked attributes known to be taken: found by an
-/// earlier `is_taken` or written by a `create` of this target. A common
-/// name is asked for again and again during a first sync (SelectUniqueValue
-/// tries its candidates in order); each hit saves a search round trip.
-/// Only "taken" is remembered: a value freed behind our back is at worst
-/// passed over for a later candidate, never handed out twice. Keys are
-/// lower case: the attributes such checks run on (uid, cn, sAMAccountName,
-/// userPrincipalName, mail) match case-insensitively.
-#[derive(Default)]
-struct TakenCache {
-    /// Lower-case names of the attributes `is_taken` was asked about.
-    attributes: HashSet<String>,
-    /// (attribute, value), both lower case.
-    values: HashSet<(String, String)>,
-}
-
-impl TakenCache {
-    /// Bounds the memory of a very large sync; clearing only costs searches.
-    const MAX_VALUES: usize = 1_000_000;
-
-    fn insert(&mut self, attribute: String, value: String) {
-        if self.values.len() >= Self::MAX_VALUES {
-            self.values.clear();
-        }
-        self.values.insert((attribute, value));
-    }
 }
 
 /// An entry's DN and the attributes an update needs.
@@ -112,7 +94,7 @@ impl LdapTarget {
     pub fn new(config: LdapConfig) -> Result<LdapTarget, ConfigError> {
         let config = Arc::new(config);
         let pool = Pool::new(config.clone())?;
-        Ok(LdapTarget { config, pool, pending_managers: std::sync::Mutex::new(HashMap::new()), taken: Default::default() })
+        Ok(LdapTarget { config, pool, managers: Default::default(), taken: Default::default() })
     }
 
     pub fn config(&self) -> &LdapConfig {
@@ -121,11 +103,17 @@ impl LdapTarget {
 
     /// Managers referenced by a report but not found yet: `(value of the
     /// manager match attribute, id of the report)`.
+    /// The match value is folded (lower case).
     pub fn pending_manager_references(&self) -> Vec<(String, String)> {
-        let p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<(String, String)> = p.iter().flat_map(|(k, ids)| ids.iter().map(move |i| (k.clone(), i.clone()))).collect();
-        out.sort();
-        out
+        self.managers().waiting()
+    }
+
+    fn managers(&self) -> std::sync::MutexGuard<'_, Managers> {
+        self.managers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn taken_cache(&self) -> std::sync::MutexGuard<'_, TakenCache> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn read_attributes(&self) -> Vec<String> {
@@ -196,62 +184,94 @@ impl LdapTarget {
         Ok(Loaded { dn: entry.dn.clone(), entry })
     }
 
-    /// `manager` as a DN: a DN as given, anything else looked up.
+    /// `manager` as a DN: a DN as given, anything else from the cache or
+    /// looked up (and then cached).
     async fn resolve_manager(&self, operation: &'static str, value: &str) -> Result<Option<String>, TargetError> {
         if Dn::parse(value).is_ok_and(|d| !d.is_empty()) {
             return Ok(Some(value.to_owned()));
+        }
+        if let Some(dn) = self.managers().dn(value) {
+            return Ok(Some(dn));
         }
         let attr = self.config.manager_attribute();
         let filter = format!("({attr}={})", escape_filter_value(value));
         let found = self.search(operation, &self.config.base_dn, Scope::Subtree, &filter, &["1.1".to_owned()]).await?;
         match found.as_slice() {
             [] => Ok(None),
-            [one] => Ok(Some(one.dn.clone())),
+            [one] => {
+                self.managers().learn(value, &one.dn);
+                Ok(Some(one.dn.clone()))
+            }
             many => Err(rejected(operation, format!("manager {attr}={value:?} is ambiguous: {} objects have it", many.len()))),
+        }
+    }
+
+    /// Cache the DNs of entries found by their manager match attribute
+    /// (only then is every holder of a value in the answer, so a value two
+    /// entries hold is known to be ambiguous).
+    fn learn_managers(&self, attribute: &str, entries: &[SearchEntry]) {
+        let attr = self.config.manager_attribute();
+        if !attribute.eq_ignore_ascii_case(attr) {
+            return;
+        }
+        let mut holders: HashMap<String, (String, HashSet<String>)> = HashMap::new();
+        for e in entries {
+            for v in raw_values(e, attr) {
+                let v = String::from_utf8_lossy(v);
+                holders.entry(fold(&v)).or_insert_with(|| (v.into_owned(), HashSet::new())).1.insert(e.dn.to_lowercase());
+            }
+        }
+        let mut managers = self.managers();
+        for (value, dns) in holders.into_values() {
+            match dns.iter().next() {
+                Some(dn) if dns.len() == 1 => {
+                    // The server's spelling of the DN, not the lower-cased key.
+                    let dn = entries.iter().find(|e| e.dn.eq_ignore_ascii_case(dn)).map_or(dn.as_str(), |e| e.dn.as_str());
+                    managers.learn(&value, dn);
+                }
+                _ => managers.forget_value(&value),
+            }
         }
     }
 
     /// After a create: its values of the attributes uniqueness is checked on
     /// are taken now.
     fn remember_taken(&self, list: &AttrList) {
-        let mut cache = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.taken_cache();
         for (name, vals) in list {
-            let name = String::from_utf8_lossy(name).to_lowercase();
-            if !cache.attributes.contains(&name) {
+            let name = String::from_utf8_lossy(name);
+            if !cache.watches(&name) {
                 continue;
             }
             for v in vals {
-                cache.insert(name.clone(), String::from_utf8_lossy(v).to_lowercase());
+                cache.insert(&name, &String::from_utf8_lossy(v));
             }
         }
     }
 
-    fn remember_pending(&self, manager: &str, report_id: &str) {
-        let mut p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
-        p.entry(manager.to_lowercase()).or_default().insert(report_id.to_owned());
-    }
-
-    fn forget_pending_report(&self, report_id: &str) {
-        let mut p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
-        p.retain(|_, ids| {
-            ids.remove(report_id);
-            !ids.is_empty()
-        });
-    }
-
-    /// After `dn` was created (or its match value set): point the reports
-    /// waiting for it at it. Failures are logged and kept for a later try.
+    /// After `dn` was created (or its match value set): remember it as the
+    /// manager with that value and point the reports waiting for it at it.
+    /// Failures are logged and kept for a later try.
     async fn fix_up_reports(&self, match_value: &str, dn: &str) {
-        let ids = {
-            let mut p = self.pending_managers.lock().unwrap_or_else(|p| p.into_inner());
-            p.remove(&match_value.to_lowercase())
-        };
-        for id in ids.into_iter().flatten() {
+        let ids = self.managers().created(match_value, dn);
+        for id in ids {
             let change = [AttributeUpdate { name: MANAGER.into(), value: Value::String(dn.to_owned()) }];
             if let Err(e) = self.update(&id, &change).await {
                 tracing::warn!(report = %id, manager = %dn, error = %e, "could not set the manager of a report; will retry");
-                self.remember_pending(match_value, &id);
+                self.managers().keep_waiting(match_value, &id);
             }
+        }
+    }
+
+    /// A report at `dn` was written without its manager `value`, which a
+    /// lookup did not find: wait for it, unless it was created meanwhile
+    /// (concurrently with the report) and is linked now.
+    async fn await_manager(&self, operation: &'static str, value: &str, id: &str, dn: &str) {
+        let Some(manager) = self.managers().wait_for(value, id) else { return };
+        let change = [Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::from([manager.clone().into_bytes()]))];
+        if let Err(e) = self.modify(operation, dn, id, &change).await {
+            tracing::warn!(report = %dn, %manager, error = %e, "could not set the manager of a report; will retry");
+            self.managers().keep_waiting(value, id);
         }
     }
 
@@ -451,21 +471,122 @@ impl LdapTarget {
             self.modify_dn(operation, &dn, id, &new_rdn, move_to.as_deref()).await?;
             let parent = move_to.clone().unwrap_or_else(|| Dn::raw_parent(&dn).to_owned());
             let old = std::mem::replace(&mut dn, Dn::child_string(&new_rdn, &parent));
+            self.managers().forget_dn(&old);
             self.repoint_reports(&old, &dn).await;
         }
         if !mods.is_empty() {
             self.modify(operation, &dn, id, &mods).await?;
         }
         if let Some(m) = pending_manager {
-            self.forget_pending_report(id);
-            self.remember_pending(&m, id);
+            self.await_manager(operation, &m, id, &dn).await;
         } else if manager_cleared || changes.iter().any(|c| c.name.eq_ignore_ascii_case(MANAGER)) {
-            self.forget_pending_report(id);
+            self.managers().forget_report(id);
         }
         if let Some(v) = new_match_value {
+            // Its old match value no longer leads here.
+            self.managers().forget_dn(&dn);
             self.fix_up_reports(&v, &dn).await;
         }
         Ok(())
+    }
+
+    fn is_id_attribute(&self, attribute: &str) -> bool {
+        attribute.eq_ignore_ascii_case(id_attribute(self.config.profile))
+    }
+
+    /// How a value of `attribute` compares (see [`fold`]); `None`: it can
+    /// match nothing (not an id, for the id attribute).
+    fn match_key(&self, attribute: &str, value: &str) -> Option<String> {
+        if !self.is_id_attribute(attribute) {
+            return Some(fold(value));
+        }
+        match self.config.profile {
+            Profile::ActiveDirectory => guid_from_string(value).and_then(|b| guid_to_string(&b)),
+            Profile::InetOrgPerson => is_uuid(value).then(|| fold(value)),
+        }
+    }
+
+    /// The equality filter of one value.
+    fn value_filter(&self, attribute: &str, value: &str) -> Option<String> {
+        if self.is_id_attribute(attribute) {
+            self.id_filter(value)
+        } else {
+            Some(format!("({attribute}={})", escape_filter_value(value)))
+        }
+    }
+
+    /// The comparison keys of an entry's values of `attribute`.
+    fn entry_keys(&self, entry: &SearchEntry, attribute: &str) -> Vec<String> {
+        if self.is_id_attribute(attribute) {
+            return entry_id(entry, self.config.profile).map(|id| fold(&id)).into_iter().collect();
+        }
+        raw_values(entry, attribute).into_iter().map(|v| fold(&String::from_utf8_lossy(v))).collect()
+    }
+
+    /// For each of `values` (as given) that some entry below `base` holds in
+    /// `attribute`: those entries (with `attrs`, which must include
+    /// `attribute`). See `find_many`.
+    async fn search_many(
+        &self,
+        operation: &'static str,
+        base: &str,
+        attribute: &str,
+        values: &[String],
+        attrs: &[String],
+    ) -> Result<HashMap<String, Vec<SearchEntry>>, TargetError> {
+        if !is_attribute_description(attribute) {
+            return Err(rejected(operation, format!("{attribute:?} is not an attribute name")));
+        }
+        // (key, filter term) per distinct key, in the order given.
+        let mut terms: Vec<(String, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        for v in values {
+            if let Some(key) = self.match_key(attribute, v)
+                && seen.insert(key.clone())
+                && let Some(term) = self.value_filter(attribute, v)
+            {
+                terms.push((key, term));
+            }
+        }
+        let chunks = terms.chunks(FILTER_CHUNK).map(|chunk| self.search_chunk(operation, base, attribute, chunk, attrs));
+        let mut by_key: HashMap<String, Vec<SearchEntry>> = HashMap::new();
+        for part in futures_util::future::try_join_all(chunks).await? {
+            by_key.extend(part);
+        }
+        let mut out = HashMap::new();
+        for v in values {
+            if let Some(found) = self.match_key(attribute, v).and_then(|k| by_key.get(&k)) {
+                out.insert(v.clone(), found.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// One OR-filter search of a chunk of `(key, term)`, grouped by key.
+    async fn search_chunk(
+        &self,
+        operation: &'static str,
+        base: &str,
+        attribute: &str,
+        chunk: &[(String, String)],
+        attrs: &[String],
+    ) -> Result<HashMap<String, Vec<SearchEntry>>, TargetError> {
+        let filter = or_filter(chunk.iter().map(|(_, t)| t.as_str()));
+        let entries = self.search(operation, base, Scope::Subtree, &filter, attrs).await?;
+        let wanted: HashSet<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+        let (mut by_key, unmatched) = group_by_key(entries, &wanted, |e| self.entry_keys(e, attribute));
+        if unmatched {
+            // The server matched some value by more than case (spaces, a
+            // telephone number rule): ask for the unassigned values alone.
+            let unassigned: Vec<&(String, String)> = chunk.iter().filter(|(k, _)| !by_key.contains_key(k)).collect();
+            for (key, term) in unassigned {
+                let found = self.search(operation, base, Scope::Subtree, term, attrs).await?;
+                if !found.is_empty() {
+                    by_key.insert(key.clone(), found);
+                }
+            }
+        }
+        Ok(by_key)
     }
 
     /// Run the check steps; see [`Target::check`].
@@ -583,7 +704,62 @@ impl Target for LdapTarget {
             _ => format!("({attribute}={})", escape_filter_value(value)),
         };
         let entries = self.search("find", &self.config.base_dn, Scope::Subtree, &filter, &self.read_attributes()).await?;
+        self.learn_managers(attribute, &entries);
         Ok(entries.iter().filter_map(|e| to_object(e, self.config.profile, self.strategy())).collect())
+    }
+
+    /// One paged search per [`FILTER_CHUNK`] distinct values, with an OR
+    /// filter, the chunks concurrently; entries are mapped back to the
+    /// values as given by the attribute's matching rule (case-insensitive;
+    /// `objectGUID`/`entryUUID` as ids). Fills the manager DN cache when
+    /// `attribute` is the manager match attribute.
+    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        let found = self.search_many("find", &self.config.base_dn, attribute, values, &self.read_attributes()).await?;
+        let mut entries: Vec<SearchEntry> = Vec::new();
+        let mut seen = HashSet::new();
+        for e in found.values().flatten() {
+            if seen.insert(e.dn.to_lowercase()) {
+                entries.push(e.clone());
+            }
+        }
+        self.learn_managers(attribute, &entries);
+        Ok(found
+            .into_iter()
+            .map(|(v, es)| (v, es.iter().filter_map(|e| to_object(e, self.config.profile, self.strategy())).collect::<Vec<_>>()))
+            .filter(|(_, objects)| !objects.is_empty())
+            .collect())
+    }
+
+    /// [`Target::is_taken`] without `except_id` for many candidates: values
+    /// this target knows are taken are answered from memory, the rest by
+    /// OR-filter searches under the same base as `is_taken` (AD: the domain
+    /// root, so sAMAccountName and userPrincipalName are checked across the
+    /// domain). Taken values are remembered.
+    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+        let mut out = HashSet::new();
+        let mut ask = Vec::new();
+        {
+            let mut cache = self.taken_cache();
+            cache.watch(attribute);
+            for c in candidates {
+                if cache.contains(attribute, c) {
+                    out.insert(c.clone());
+                } else {
+                    ask.push(c.clone());
+                }
+            }
+        }
+        if ask.is_empty() {
+            return Ok(out);
+        }
+        let attrs = [attribute.to_owned(), id_attribute(self.config.profile).to_owned()];
+        let found = self.search_many("uniqueness check", &self.uniqueness_base(), attribute, &ask, &attrs).await?;
+        let mut cache = self.taken_cache();
+        for value in found.into_keys() {
+            cache.insert(attribute, &value);
+            out.insert(value);
+        }
+        Ok(out)
     }
 
     async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
@@ -687,8 +863,10 @@ impl Target for LdapTarget {
         };
         let object = to_object(&entry, c.profile, self.strategy())
             .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} has no {}", id_attribute(c.profile)) })?;
+        // Its own manager link first: a report created concurrently with its
+        // manager is linked by one of the two (see `Managers`).
         if let Some(m) = pending_manager {
-            self.remember_pending(&m, &object.id);
+            self.await_manager(OP, &m, &object.id, &entry.dn).await;
         }
         if let Some(v) = match_value {
             self.fix_up_reports(&v, &entry.dn).await;
@@ -715,7 +893,9 @@ impl Target for LdapTarget {
             .run(false, |mut l| async move { success(l.delete(dn).await?).map(|_| ()) })
             .await
             .map_err(|e| map_error(&Context { operation: OP, dn, id: Some(id) }, e))?;
-        self.forget_pending_report(id);
+        let mut managers = self.managers();
+        managers.forget_dn(dn);
+        managers.forget_report(id);
         Ok(())
     }
 
@@ -724,11 +904,10 @@ impl Target for LdapTarget {
     /// `except_id`, a value this target already saw taken is answered from
     /// memory (see `TakenCache`).
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
-        let key = (attribute.to_lowercase(), value.to_lowercase());
         {
-            let mut cache = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-            cache.attributes.insert(key.0.clone());
-            if except_id.is_none() && cache.values.contains(&key) {
+            let mut cache = self.taken_cache();
+            cache.watch(attribute);
+            if except_id.is_none() && cache.contains(attribute, value) {
                 return Ok(true);
             }
         }
@@ -737,7 +916,7 @@ impl Target for LdapTarget {
         let id_attr = id_attribute(self.config.profile).to_owned();
         let found = self.search("uniqueness check", &base, Scope::Subtree, &filter, &[id_attr]).await?;
         if !found.is_empty() {
-            self.taken.lock().unwrap_or_else(|p| p.into_inner()).insert(key.0, key.1);
+            self.taken_cache().insert(attribute, value);
         }
         Ok(found.iter().any(|e| match except_id {
             None => true,

@@ -208,3 +208,104 @@ fn config_is_checked_before_connecting() {
     assert!(parsed.tls_verify, "verification is on unless turned off");
     assert_eq!(parsed.naming_attribute, "cn");
 }
+
+fn entry(dn: &str, attr: &str, vals: &[&str]) -> ldap3::SearchEntry {
+    let attrs = std::collections::HashMap::from([(attr.to_owned(), vals.iter().map(|v| (*v).to_owned()).collect())]);
+    ldap3::SearchEntry { dn: dn.into(), attrs, bin_attrs: Default::default() }
+}
+
+#[test]
+fn batched_lookups_build_or_filters_that_keep_every_value_intact() {
+    use crate::batch::{is_attribute_description, or_filter};
+    let values = ["plain", "a*b", "(x)", r"back\slash", "nul\0byte", "Zoë", "*", ""];
+    let terms: Vec<String> = values.iter().map(|v| format!("(uid={})", escape_filter_value(v))).collect();
+    let filter = or_filter(terms.iter().map(String::as_str));
+    assert!(filter.starts_with("(|(uid=plain)(uid=a\\2ab)"), "{filter}");
+    assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
+    // Each escaped value decodes back to itself (the server sees exactly it).
+    for (v, t) in values.iter().zip(&terms) {
+        let inner = t.strip_prefix("(uid=").and_then(|r| r.strip_suffix(')')).unwrap();
+        let mut decoded = Vec::new();
+        let mut bytes = inner.bytes();
+        while let Some(b) = bytes.next() {
+            if b == b'\\' {
+                let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()].iter().map(|b| *b as char).collect();
+                decoded.push(u8::from_str_radix(&hex, 16).unwrap());
+            } else {
+                assert!(!b"*()\\\0".contains(&b), "{v:?}: {inner:?} has a raw special");
+                decoded.push(b);
+            }
+        }
+        assert_eq!(decoded, v.as_bytes(), "{v:?}");
+    }
+    assert_eq!(or_filter(["(uid=a)"]), "(uid=a)", "one value needs no OR");
+    for (name, ok) in [("employeeNumber", true), ("userCertificate;binary", true), ("2.5.4.3", true), ("cn)(uid=*", false), ("", false), ("a b", false)] {
+        assert_eq!(is_attribute_description(name), ok, "{name:?}");
+    }
+}
+
+#[test]
+fn search_answers_are_mapped_back_to_the_values_case_insensitively() {
+    use crate::batch::group_by_key;
+    use crate::cache::fold;
+    use std::collections::HashSet;
+    let wanted: HashSet<String> = ["jdoe", "asmith", "both"].into_iter().map(String::from).collect();
+    let entries = vec![
+        entry("cn=J,o=x", "uid", &["JDoe"]),
+        // Multi-valued: holds two wanted values.
+        entry("cn=B,o=x", "uid", &["ASmith", "both"]),
+        entry("cn=C,o=x", "UID", &["both"]),
+    ];
+    let keys = |e: &ldap3::SearchEntry| raw_values(e, "uid").into_iter().map(|v| fold(&String::from_utf8_lossy(v))).collect();
+    let (by_key, unmatched) = group_by_key(entries, &wanted, keys);
+    assert!(!unmatched);
+    let dns = |k: &str| by_key.get(k).map(|es| es.iter().map(|e| e.dn.as_str()).collect::<Vec<_>>()).unwrap_or_default();
+    assert_eq!(dns("jdoe"), ["cn=J,o=x"]);
+    assert_eq!(dns("asmith"), ["cn=B,o=x"]);
+    assert_eq!(dns("both"), ["cn=B,o=x", "cn=C,o=x"]);
+    // An entry the keys cannot explain (the server folded spaces) is flagged.
+    let (by_key, unmatched) = group_by_key(vec![entry("cn=S,o=x", "uid", &["j  doe"])], &wanted, keys);
+    assert!(unmatched && by_key.is_empty());
+}
+
+#[test]
+fn taken_cache_folds_case_and_only_watches_checked_attributes() {
+    use crate::cache::TakenCache;
+    let mut c = TakenCache::default();
+    assert!(!c.watches("uid"));
+    c.watch("UID");
+    assert!(c.watches("uid"));
+    c.insert("uid", "J.Doe");
+    assert!(c.contains("Uid", "j.doe"));
+    assert!(!c.contains("cn", "j.doe"));
+}
+
+#[test]
+fn manager_cache_links_waiting_reports_and_forgets_moved_managers() {
+    use crate::cache::Managers;
+    let mut m = Managers::default();
+    // A report waits for a manager nobody created yet.
+    assert_eq!(m.wait_for("E-1", "report-a"), None);
+    assert_eq!(m.waiting(), [("e-1".to_owned(), "report-a".to_owned())]);
+    // The manager is created: the waiting reports are handed over once.
+    let taken = m.created("e-1", "cn=Boss,ou=a,o=x");
+    assert_eq!(taken.into_iter().collect::<Vec<_>>(), ["report-a"]);
+    assert!(m.waiting().is_empty());
+    assert!(m.created("e-1", "cn=Boss,ou=a,o=x").is_empty());
+    // A report that lost the race (looked before the create, registers after
+    // it) gets the DN instead of waiting forever.
+    assert_eq!(m.wait_for("E-1", "report-b").as_deref(), Some("cn=Boss,ou=a,o=x"));
+    assert!(m.waiting().is_empty());
+    // Moved (spelt differently by the server): forgotten, so a lookup searches.
+    m.forget_dn(r"CN=Boss, OU=A,O=X");
+    assert_eq!(m.dn("e-1"), None);
+    m.learn("e-2", "cn=Other,o=x");
+    m.forget_value("E-2");
+    assert_eq!(m.dn("e-2"), None);
+    // A report waits for one manager at a time; forgetting it is O(1) and total.
+    m.keep_waiting("e-3", "report-c");
+    m.keep_waiting("e-4", "report-c");
+    assert_eq!(m.waiting(), [("e-4".to_owned(), "report-c".to_owned())]);
+    m.forget_report("report-c");
+    assert!(m.waiting().is_empty() && m.take_waiting("e-4").is_empty());
+}

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{COMPANIES, Entry, Harness, Reader, failures, flow, hire, openldap_mapping, openldap_ous_ldif};
+use common::{COMPANIES, Entry, Harness, Reader, failures, flow, hire, manager_of, openldap_mapping, openldap_ous_ldif};
 use hrsync_store::CycleKind;
 use hrsync_target_ldap::dn::Dn;
 use hrsync_target_ldap::{DisableStrategy, LdapConfig, Profile};
@@ -149,31 +149,34 @@ async fn sf_population_into_openldap() {
         assert!(checked.get(s).copied().unwrap_or(0) > 0, "population has {s}: {checked:?}");
     }
 
-    // Manager links: the DN of the entry whose employeeNumber is the
-    // worker's managerId (SuccessFactors' managerId is a userId: it
-    // resolves when the manager's userId is their personIdExternal).
+    // Manager links, for every worker with an entry: the mapping sends the
+    // manager's personIdExternal (through userNav/manager/empInfo), the
+    // target resolves it against employeeNumber. SuccessFactors' managerId
+    // is a userId, and a manager who was rehired or converted has a new one
+    // (pid_R1, pid_C1): those links resolve too.
     let dn_of: HashMap<&str, &str> = by_number.iter().map(|(n, e)| (n.as_str(), e.dn.as_str())).collect();
-    let (mut linked, mut unresolvable) = (0, 0);
-    for scenario in [Scenario::Active, Scenario::Manager] {
-        for person in &scenarios[&scenario] {
-            let p = h.emu.worker(person).expect("person");
-            let Some(i) = p.current_employment() else { continue };
-            let Some(manager) = p.employments[i].jobs.last().and_then(|j| j.manager_id.clone()) else { continue };
-            let got = by_number[person].first("manager");
-            match dn_of.get(manager.as_str()) {
-                Some(dn) => {
-                    assert_eq!(got.map(str::to_lowercase), Some(dn.to_lowercase()), "{person}'s manager is {manager}");
-                    linked += 1;
+    let (mut linked, mut unprovisioned, mut via_new_user_id) = (0, 0, 0);
+    let mut unresolved = Vec::new();
+    for (person, e) in &by_number {
+        let Some((manager, manager_user)) = manager_of(&h.emu, person) else { continue };
+        match dn_of.get(manager.as_str()) {
+            Some(dn) if e.first("manager").map(str::to_lowercase) == Some(dn.to_lowercase()) => {
+                linked += 1;
+                if manager_user != manager {
+                    via_new_user_id += 1;
                 }
-                None => {
-                    assert_eq!(got, None, "{person}'s manager {manager} has no entry, so no link");
-                    unresolvable += 1;
-                }
+            }
+            Some(_) => unresolved.push(format!("{person}: manager {manager} (userId {manager_user}), has {:?}", e.first("manager"))),
+            None => {
+                assert_eq!(e.first("manager"), None, "{person}'s manager {manager} has no entry, so no link");
+                unprovisioned += 1;
             }
         }
     }
-    eprintln!("manager links: {linked} linked, {unresolvable} unresolvable");
-    assert!(linked > 100, "manager links: {linked} linked, {unresolvable} unresolvable");
+    eprintln!("manager links: {linked} linked ({via_new_user_id} to a rehired/converted manager), {} unresolved, {unprovisioned} manager without entry", unresolved.len());
+    assert_eq!(unresolved, Vec::<String>::new(), "every worker whose manager has an entry links to it");
+    assert!(linked > 1_000, "manager links: {linked}");
+    assert!(via_new_user_id > 0, "some manager was rehired or converted (userId != personIdExternal)");
     assert_eq!(by_number["900001"].first("manager").map(str::to_lowercase), Some(dn_of[boss.as_str()].to_lowercase()));
 
     // Incremental: a transfer moves the entry (same entryUUID), a leaver is disabled.

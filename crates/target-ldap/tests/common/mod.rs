@@ -171,6 +171,18 @@ impl Harness {
     }
 }
 
+/// The manager of `person` as the emulator renders it for the primary
+/// employment: `(manager's personIdExternal, manager's userId)`. The two
+/// differ for a manager who was rehired or converted.
+pub fn manager_of(emu: &RunningEmulator, person: &str) -> Option<(String, String)> {
+    let db = emu.shared().read();
+    let p = db.person(person)?;
+    let user = p.employments.get(p.current_employment()?)?.user.as_ref()?;
+    let manager_user = user.manager_id.clone()?;
+    let (manager, _) = db.employment_of_user(&manager_user)?;
+    Some((manager.person_id_external.clone(), manager_user))
+}
+
 /// `(person, error)` of every worker that failed in the cycle.
 pub fn failures<T: hrsync_target::Target>(engine: &Engine<SqliteStore, T>, cycle: CycleId) -> Vec<(String, String)> {
     let log = engine.store().log(&LogQuery { cycle_id: Some(cycle), status: Some("failure".into()), ..Default::default() }).expect("log");
