@@ -214,21 +214,18 @@ impl LdapTarget {
         if !attribute.eq_ignore_ascii_case(attr) {
             return;
         }
-        let mut holders: HashMap<String, (String, HashSet<String>)> = HashMap::new();
+        // Folded value -> (value, lower-case DN -> the server's spelling).
+        let mut holders: HashMap<String, (String, HashMap<String, &str>)> = HashMap::new();
         for e in entries {
             for v in raw_values(e, attr) {
                 let v = String::from_utf8_lossy(v);
-                holders.entry(fold(&v)).or_insert_with(|| (v.into_owned(), HashSet::new())).1.insert(e.dn.to_lowercase());
+                holders.entry(fold(&v)).or_insert_with(|| (v.into_owned(), HashMap::new())).1.insert(e.dn.to_lowercase(), &e.dn);
             }
         }
         let mut managers = self.managers();
         for (value, dns) in holders.into_values() {
-            match dns.iter().next() {
-                Some(dn) if dns.len() == 1 => {
-                    // The server's spelling of the DN, not the lower-cased key.
-                    let dn = entries.iter().find(|e| e.dn.eq_ignore_ascii_case(dn)).map_or(dn.as_str(), |e| e.dn.as_str());
-                    managers.learn(&value, dn);
-                }
+            match dns.values().next() {
+                Some(dn) if dns.len() == 1 => managers.learn(&value, dn),
                 _ => managers.forget_value(&value),
             }
         }
