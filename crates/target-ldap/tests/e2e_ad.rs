@@ -76,9 +76,11 @@ async fn sf_population_into_samba_ad() {
     assert_eq!(sam.len(), 3, "namesakes get distinct sAMAccountNames: {sam:?}");
     let cns: HashSet<String> = smiths.iter().filter_map(|e| e.first("cn")).map(str::to_lowercase).collect();
     assert_eq!(cns.len(), 3, "namesakes get distinct cns: {cns:?}");
-    for e in &smiths {
-        let s = e.first("sAMAccountName").unwrap_or_default();
-        assert!(s.len() <= 20 && s.to_lowercase().ends_with("smith"), "{s}");
+    // The population has Smiths too: once John.Smith, J.Smith and Jo.Smith
+    // are taken, the last candidate is Smith.<personIdExternal>.
+    for (pid, e) in ["900001", "900002", "900003"].iter().zip(&smiths) {
+        let s = e.first("sAMAccountName").unwrap_or_default().to_lowercase();
+        assert!(s.len() <= 20 && (s.ends_with(".smith") || s == format!("smith.{pid}")), "{pid}: {s}");
         assert!(e.first("userPrincipalName").is_some_and(|u| u.ends_with(&format!("@{realm}"))));
     }
 
