@@ -102,8 +102,7 @@ impl LdapTarget {
     }
 
     /// Managers referenced by a report but not found yet: `(value of the
-    /// manager match attribute, id of the report)`.
-    /// The match value is folded (lower case).
+    /// manager match attribute, lower case; id of the report)`.
     pub fn pending_manager_references(&self) -> Vec<(String, String)> {
         self.managers().waiting()
     }
@@ -209,7 +208,7 @@ impl LdapTarget {
     /// Cache the DNs of entries found by their manager match attribute
     /// (only then is every holder of a value in the answer, so a value two
     /// entries hold is known to be ambiguous).
-    fn learn_managers(&self, attribute: &str, entries: &[SearchEntry]) {
+    fn learn_managers<'a>(&self, attribute: &str, entries: impl IntoIterator<Item = &'a SearchEntry>) {
         let attr = self.config.manager_attribute();
         if !attribute.eq_ignore_ascii_case(attr) {
             return;
@@ -712,14 +711,8 @@ impl Target for LdapTarget {
     /// `attribute` is the manager match attribute.
     async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
         let found = self.search_many("find", &self.config.base_dn, attribute, values, &self.read_attributes()).await?;
-        let mut entries: Vec<SearchEntry> = Vec::new();
-        let mut seen = HashSet::new();
-        for e in found.values().flatten() {
-            if seen.insert(e.dn.to_lowercase()) {
-                entries.push(e.clone());
-            }
-        }
-        self.learn_managers(attribute, &entries);
+        // An entry found for two spellings of a value counts once.
+        self.learn_managers(attribute, found.values().flatten());
         Ok(found
             .into_iter()
             .map(|(v, es)| (v, es.iter().filter_map(|e| to_object(e, self.config.profile, self.strategy())).collect::<Vec<_>>()))
