@@ -4,6 +4,7 @@
 
 use sf_odata::edm::EntityType;
 use sf_odata::entity::{EntityNode, NavView};
+use sf_odata::filter::Filter;
 use sf_odata::query::QueryOptions;
 use sf_odata::render::{self, RenderContext};
 use sf_odata::value::ODataValue;
@@ -198,14 +199,29 @@ fn candidates(db: &Database, set: &'static EntityType, window: Window) -> Vec<Ro
 
 /// The rows of `set` matching the request, in the set's natural order.
 pub fn matching_rows(db: &Database, set: &'static EntityType, opts: &QueryOptions, today: Day) -> Vec<Row> {
-    let rows = candidates(db, set, Window::of(opts, today));
-    match &opts.filter {
-        None => rows,
-        Some(filter) => rows
-            .into_iter()
-            .filter(|&row| node(db, row).is_some_and(|n| filter.matches(&n)))
-            .collect(),
+    let Some(filter) = &opts.filter else { return candidates(db, set, Window::of(opts, today)) };
+    // A re-query by personIdExternal (Entra's pre-hire query, hrsync's
+    // per-worker reads) evaluates the filter on the pinned persons only, not
+    // on the whole population: one request per pre-hire must not cost
+    // O(population). Same rows, same order as the full scan.
+    let rows = match pinned_persons(db, set, filter) {
+        Some(rows) => rows,
+        None => candidates(db, set, Window::of(opts, today)),
+    };
+    rows.into_iter().filter(|&row| node(db, row).is_some_and(|n| filter.matches(&n))).collect()
+}
+
+/// The PerPerson rows a filter can match when it pins `personIdExternal` to
+/// literals, in person order without repeats; `None` for other sets and filters.
+fn pinned_persons(db: &Database, set: &'static EntityType, filter: &Filter) -> Option<Vec<Row>> {
+    if set.name != "PerPerson" {
+        return None;
     }
+    let ids = filter.pinned_root_values("personIdExternal")?;
+    let mut idx: Vec<usize> = ids.into_iter().filter_map(|id| db.person_index.get(id).copied()).collect();
+    idx.sort_unstable();
+    idx.dedup();
+    Some(idx.into_iter().map(|i| Row::Person(i as u32)).collect())
 }
 
 /// The row of `set` whose key is `key` (the text between the parentheses).
@@ -256,4 +272,57 @@ pub fn render_context<'a>(service_root: &'a str, opts: &QueryOptions, today: Day
 pub fn write_page(out: &mut String, db: &Database, rows: &[Row], ctx: &RenderContext<'_>, opts: &QueryOptions, next: Option<&str>, count: Option<u64>) {
     let nodes = rows.iter().filter_map(|&row| node(db, row));
     render::write_collection_page(out, nodes, ctx, opts.select.as_ref(), &opts.expand, next, count);
+}
+
+#[cfg(test)]
+mod tests {
+    use sf_odata::edm::schema;
+
+    use super::*;
+    use crate::events::HrEvent;
+    use crate::generate::{generate, PopulationConfig};
+    use crate::time::{days_from_civil, Clock};
+
+    /// The pinned-person path returns exactly what scanning every person does,
+    /// in the same order, including persons hired after generation.
+    #[test]
+    fn pinned_person_filters_match_the_full_scan() {
+        let today = days_from_civil(2025, 3, 1);
+        let mut db = generate(&PopulationConfig { workers: 200, seed: 7, today });
+        let clock = Clock::new(Some(day_ms(today) + 3_600_000));
+        let hire = HrEvent::Hire { person_id_external: Some("zz-late".into()), first_name: None, last_name: None, start_date: None, company: None, manager_id: None };
+        if let Err(e) = db.apply(&hire, &clock, 1) {
+            panic!("hire: {e}");
+        }
+        let ids: Vec<String> = db.persons.iter().map(|p| p.person_id_external.clone()).collect();
+        let (a, b, c, last) = (&ids[5], &ids[17], &ids[120], &ids[ids.len() - 1]);
+        let set = schema().entity_set("PerPerson").unwrap_or_else(|| panic!("PerPerson"));
+        let cases = [
+            format!("personIdExternal eq '{a}'"),
+            format!("'{b}' eq personIdExternal"),
+            format!("personIdExternal in '{c}','{a}','{last}','{a}','nobody'"),
+            format!("personIdExternal in '{a}','{b}' and employmentNav/userNav/status in 't','f'"),
+            format!("(personIdExternal eq '{c}' or personIdExternal eq '{b}') and personEmpTerminationInfoNav/activeEmploymentsCount ne null"),
+            format!("personIdExternal eq '{c}' or personalInfoNav/firstName ne 'x'"),
+            format!("not (personIdExternal eq '{a}')"),
+            format!("personIdExternal ne '{a}'"),
+            format!("personIdExternal eq '{}'", a.to_uppercase() + " "),
+            "personIdExternal eq 'nobody'".to_owned(),
+            "personIdExternal eq null".to_owned(),
+        ];
+        let mut pinned_cases = Vec::new();
+        for text in &cases {
+            let query = format!("$filter={}", text.replace(' ', "%20").replace('\'', "%27"));
+            let opts = QueryOptions::parse(&query, set).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let Some(filter) = &opts.filter else { panic!("{text}: no filter") };
+            pinned_cases.push(pinned_persons(&db, set, filter).is_some());
+            let scanned: Vec<Row> = candidates(&db, set, Window::of(&opts, today)).into_iter().filter(|&r| node(&db, r).is_some_and(|n| filter.matches(&n))).collect();
+            assert_eq!(matching_rows(&db, set, &opts, today), scanned, "{text}");
+        }
+        let t = true;
+        assert_eq!(pinned_cases, [t, t, t, t, t, false, false, false, t, t, false], "which filters take the pinned path");
+        let in_order = format!("personIdExternal in '{last}','{a}'");
+        let opts = QueryOptions::parse(&format!("$filter={}", in_order.replace(' ', "%20")), set).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(matching_rows(&db, set, &opts, today), vec![Row::Person(5), Row::Person(ids.len() as u32 - 1)], "person order, the late hire included");
+    }
 }

@@ -208,6 +208,19 @@ impl Filter {
         self.entity
     }
 
+    /// The string values the root entity's property `property` must take for
+    /// the filter to match, when the filter's structure pins them: `p eq 'x'`
+    /// (either side), `p in 'x','y'`, an `and` with such an operand, an `or`
+    /// whose every branch is pinned (the union). `None` when it does not.
+    ///
+    /// A superset for indexing: every entity the filter matches has `property`
+    /// equal (exactly, as `eq` compares strings) to one of the values, so a
+    /// server may evaluate the filter on just those entities instead of the
+    /// whole set. Values come in filter order and may repeat.
+    pub fn pinned_root_values(&self, property: &str) -> Option<Vec<&str>> {
+        pinned(&self.root, property)
+    }
+
     /// Whether `node` (of the entity type the filter was bound to) matches,
     /// with the correlated "exists a binding" semantics of the module docs.
     pub fn matches(&self, node: &dyn EntityNode) -> bool {
@@ -304,6 +317,37 @@ impl<'a> Frame<'a> {
             f = fr.parent;
         }
         None
+    }
+}
+
+/// See [`Filter::pinned_root_values`]. Only string literals pin: `eq` between
+/// a string and anything else is never true, and `null` is not indexable.
+fn pinned<'a>(n: &'a Node, property: &str) -> Option<Vec<&'a str>> {
+    let root_prop = |n: &Node| matches!(&n.kind, Kind::Prop { var: 0, prop } if prop.name == property);
+    let text = |n: &'a Node| match &n.kind {
+        Kind::Lit(ODataValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    match &n.kind {
+        Kind::Cmp(CmpOp::Eq, a, b) if root_prop(a) => text(b).map(|s| vec![s]),
+        Kind::Cmp(CmpOp::Eq, a, b) if root_prop(b) => text(a).map(|s| vec![s]),
+        Kind::In(a, list) if root_prop(a) => list
+            .iter()
+            .map(|v| match v {
+                ODataValue::String(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect(),
+        // The narrowest operand: each one alone already bounds the matches.
+        Kind::And(items) => items.iter().filter_map(|i| pinned(i, property)).min_by_key(Vec::len),
+        Kind::Or(items) => {
+            let mut all = Vec::new();
+            for i in items {
+                all.extend(pinned(i, property)?);
+            }
+            Some(all)
+        }
+        _ => None,
     }
 }
 
