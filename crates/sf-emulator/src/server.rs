@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,8 @@ pub struct Shared {
     pub log: RequestLog,
     snapshots: Mutex<HashMap<u64, Snapshot>>,
     next_snapshot: AtomicU64,
+    /// Bytes per row of the last collection page: the next page's buffer size.
+    page_bytes_per_row: AtomicUsize,
     /// `http://host:port`, set once the listener is bound.
     pub base_url: OnceLock<String>,
     pub seed: u64,
@@ -76,6 +78,7 @@ impl Shared {
             log: RequestLog::new(log_capacity),
             snapshots: Mutex::new(HashMap::new()),
             next_snapshot: AtomicU64::new(1),
+            page_bytes_per_row: AtomicUsize::new(0),
             base_url: OnceLock::new(),
             seed,
             event_seq: AtomicU64::new(0),
@@ -392,8 +395,13 @@ fn collection(s: &Shared, set: &'static EntityType, opts: &QueryOptions, today: 
         opts.next_link(&root, &format!("/{}", set.set), &token)
     });
     let ctx = engine::render_context(&root, opts, today);
-    let mut out = String::with_capacity(1024 * (end - start).max(1));
+    // Sized from the previous page so a 4 MB page is not built by doubling.
+    let per_row = s.page_bytes_per_row.load(Ordering::Relaxed).max(1024);
+    let mut out = String::with_capacity(per_row.saturating_mul(end - start).saturating_add(4096));
     engine::write_page(&mut out, &db, &rows[start..end], &ctx, opts, next.as_deref(), opts.inline_count.then_some(total as u64));
+    if end > start {
+        s.page_bytes_per_row.store(out.len() / (end - start) + 64, Ordering::Relaxed);
+    }
     Ok(Reply::json(out))
 }
 

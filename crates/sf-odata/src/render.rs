@@ -19,7 +19,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::entity::{EntityNode, NavView};
 use crate::query::{ExpandTree, Selection};
-use crate::value::{ODataValue, write_json_string};
+use crate::value::{ODataValue, push_json_escaped, write_json_string};
 
 /// What rendering needs to know about the request.
 #[derive(Debug, Clone, Copy)]
@@ -112,13 +112,12 @@ pub fn write_entity(
         out.push_str("\":");
         match expand.child(nav.name) {
             None => {
-                out.push_str("{\"__deferred\":{\"uri\":");
-                let mut d = String::with_capacity(uri.len() + nav.name.len() + 1);
-                d.push_str(&uri);
-                d.push('/');
-                d.push_str(nav.name);
-                write_json_string(out, &d);
-                out.push_str("}}");
+                // The JSON string of `uri/nav`, written without building it.
+                out.push_str("{\"__deferred\":{\"uri\":\"");
+                push_json_escaped(out, &uri);
+                out.push('/');
+                push_json_escaped(out, nav.name);
+                out.push_str("\"}}");
             }
             Some(sub) if nav.many => {
                 out.push_str("{\"results\":[");
@@ -242,10 +241,20 @@ fn push_key_predicate(out: &mut String, node: &dyn EntityNode) {
             out.push_str(k);
             out.push('=');
         }
-        let v = node.property(k);
-        match &v {
-            ODataValue::String(_) => out.extend(utf8_percent_encode(&v.key_literal(), KEY_VALUE)),
-            _ => out.push_str(&v.key_literal()),
+        match node.property(k) {
+            // `'` is not in KEY_VALUE, so encoding the quoted literal is
+            // quoting the encoded text (with `'` doubled).
+            ODataValue::String(text) => {
+                out.push('\'');
+                for (i, part) in text.split('\'').enumerate() {
+                    if i > 0 {
+                        out.push_str("''");
+                    }
+                    out.extend(utf8_percent_encode(part, KEY_VALUE));
+                }
+                out.push('\'');
+            }
+            v => v.push_key_literal(out),
         }
     }
     out.push(')');

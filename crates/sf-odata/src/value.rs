@@ -59,11 +59,11 @@ impl ODataValue {
             ODataValue::Null => out.push_str("null"),
             ODataValue::String(s) => write_json_string(out, s),
             ODataValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
-            ODataValue::Int32(i) => {
-                let _ = write!(out, "{i}");
-            }
+            ODataValue::Int32(i) => out.push_str(itoa::Buffer::new().format(*i)),
             ODataValue::Int64(i) => {
-                let _ = write!(out, "\"{i}\"");
+                out.push('"');
+                out.push_str(itoa::Buffer::new().format(*i));
+                out.push('"');
             }
             ODataValue::Decimal(d) => write_json_string(out, d),
             // JSON has no NaN/Infinity; SuccessFactors has no such values either.
@@ -116,25 +116,57 @@ impl ODataValue {
     /// `'x'` (with `'` doubled), `1L`, `1.5M`, `datetime'2024-01-01T00:00:00'`,
     /// `datetimeoffset'2024-01-01T00:00:00Z'`.
     pub fn key_literal(&self) -> String {
+        let mut out = String::new();
+        self.push_key_literal(&mut out);
+        out
+    }
+
+    /// Appends [`ODataValue::key_literal`] to `out`.
+    pub fn push_key_literal(&self, out: &mut String) {
         match self {
-            ODataValue::Null => "null".to_owned(),
-            ODataValue::String(s) => format!("'{}'", s.replace('\'', "''")),
-            ODataValue::Boolean(b) => b.to_string(),
-            ODataValue::Int32(i) => i.to_string(),
-            ODataValue::Int64(i) => format!("{i}L"),
-            ODataValue::Decimal(d) => format!("{d}M"),
-            ODataValue::Double(f) => format!("{f:?}d"),
-            ODataValue::DateTime(ms) => format!("datetime'{}'", iso_civil(*ms)),
+            ODataValue::Null => out.push_str("null"),
+            ODataValue::String(s) => {
+                out.push('\'');
+                for (i, part) in s.split('\'').enumerate() {
+                    if i > 0 {
+                        out.push_str("''");
+                    }
+                    out.push_str(part);
+                }
+                out.push('\'');
+            }
+            ODataValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+            ODataValue::Int32(i) => out.push_str(itoa::Buffer::new().format(*i)),
+            ODataValue::Int64(i) => {
+                out.push_str(itoa::Buffer::new().format(*i));
+                out.push('L');
+            }
+            ODataValue::Decimal(d) => {
+                out.push_str(d);
+                out.push('M');
+            }
+            ODataValue::Double(f) => {
+                let _ = write!(out, "{f:?}d");
+            }
+            ODataValue::DateTime(ms) => {
+                out.push_str("datetime'");
+                push_iso_civil(out, *ms);
+                out.push('\'');
+            }
             ODataValue::DateTimeOffset { ms, offset_minutes } => {
                 let local = ms.saturating_add(i64::from(*offset_minutes) * 60_000);
-                let off = if *offset_minutes == 0 {
-                    "Z".to_owned()
+                out.push_str("datetimeoffset'");
+                push_iso_civil(out, local);
+                if *offset_minutes == 0 {
+                    out.push('Z');
                 } else {
-                    let sign = if *offset_minutes < 0 { '-' } else { '+' };
+                    out.push(if *offset_minutes < 0 { '-' } else { '+' });
                     let a = offset_minutes.unsigned_abs();
-                    format!("{sign}{:02}:{:02}", a / 60, a % 60)
-                };
-                format!("datetimeoffset'{}{off}'", iso_civil(local))
+                    push_two_digits(out, a / 60);
+                    out.push(':');
+                    push_two_digits(out, a % 60);
+                }
+                out.push('\'');
             }
         }
     }
@@ -163,13 +195,28 @@ pub fn format_wire_datetimeoffset(ms: i64, offset_minutes: i16) -> String {
 }
 
 fn push_wire_datetime(out: &mut String, ms: i64) {
-    let _ = write!(out, "/Date({ms})/");
+    out.push_str("/Date(");
+    out.push_str(itoa::Buffer::new().format(ms));
+    out.push_str(")/");
 }
 
 fn push_wire_datetimeoffset(out: &mut String, ms: i64, offset_minutes: i16) {
     let sign = if offset_minutes < 0 { '-' } else { '+' };
     let a = offset_minutes.unsigned_abs();
-    let _ = write!(out, "/Date({ms}{sign}{:02}{:02})/", a / 60, a % 60);
+    out.push_str("/Date(");
+    out.push_str(itoa::Buffer::new().format(ms));
+    out.push(sign);
+    push_two_digits(out, a / 60);
+    push_two_digits(out, a % 60);
+    out.push_str(")/");
+}
+
+/// `{:02}`: at least two digits, zero-padded.
+fn push_two_digits(out: &mut String, n: u16) {
+    if n < 10 {
+        out.push('0');
+    }
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Parses `/Date(ms)/` or `/Date(ms±hhmm)/` into (ms, offset minutes if any).
@@ -301,8 +348,8 @@ fn civil_ms(s: &str) -> Option<i64> {
     Some(day_ms + ((h * 60 + mi) * 60 + sec) * 1000 + ms)
 }
 
-/// `yyyy-MM-ddTHH:mm:ss[.fff]` for a UTC instant (ms precision kept only if non-zero).
-fn iso_civil(ms: i64) -> String {
+/// Appends `yyyy-MM-ddTHH:mm:ss[.fff]` for a UTC instant (ms precision kept only if non-zero).
+fn push_iso_civil(out: &mut String, ms: i64) {
     let days = ms.div_euclid(MS_PER_DAY);
     let rem = ms.rem_euclid(MS_PER_DAY);
     let date = i32::try_from(days)
@@ -310,14 +357,14 @@ fn iso_civil(ms: i64) -> String {
         .and_then(|d| jiff::civil::date(1970, 1, 1).checked_add(jiff::Span::new().days(d)).ok());
     let Some(date) = date else {
         // Out of jiff's range (beyond year ±9999): not a value SuccessFactors holds.
-        return format!("{ms}");
+        out.push_str(itoa::Buffer::new().format(ms));
+        return;
     };
     let (h, m, s, f) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    let mut out = format!("{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}", date.year(), date.month(), date.day());
+    let _ = write!(out, "{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}", date.year(), date.month(), date.day());
     if f != 0 {
         let _ = write!(out, ".{f:03}");
     }
-    out
 }
 
 /// The `'…'` body after `prefix`, with `''` undoubled.
@@ -373,6 +420,18 @@ fn parse_number(s: &str) -> Result<ODataValue, ValueError> {
 pub fn write_json_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    push_json_escaped(out, s);
+    out.push('"');
+}
+
+/// The inside of [`write_json_string`] (no quotes). Escaping is byte by byte,
+/// so the escape of a concatenation is the concatenation of the escapes.
+pub fn push_json_escaped(out: &mut String, s: &str) {
+    // Most values (names, codes, dates, URIs) need no escape: one scan, one copy.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc: Option<&str> = match b {
@@ -396,5 +455,4 @@ pub fn write_json_string(out: &mut String, s: &str) {
         start = i + 1;
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }

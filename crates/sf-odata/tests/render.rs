@@ -34,6 +34,7 @@ fn key_predicates() {
         (Toy::new("PerPerson").s("personIdExternal", "103208"), "('103208')"),
         (Toy::new("PerPerson").s("personIdExternal", "O'Neil"), "('O''Neil')"),
         (Toy::new("PerPerson").s("personIdExternal", "a b/c&d#é"), "('a%20b%2Fc%26d%23%C3%A9')"),
+        (Toy::new("PerPerson").s("personIdExternal", "'é' ''x"), "('''%C3%A9''%20''''x')"),
         (
             job("103208", 1, "2024-01-01", "9999-12-31", "2024-01-01T00:00:00Z", "x"),
             "(seqNumber=1L,startDate=datetime'2024-01-01T00:00:00',userId='103208')",

@@ -48,6 +48,12 @@ fn json_of_values() {
         (ODataValue::Double(2.5), "2.5"),
         (ODataValue::DateTime(-31_536_000_000), "\"/Date(-31536000000)/\""),
         (ODataValue::DateTimeOffset { ms: 1_714_638_600_000, offset_minutes: 0 }, "\"/Date(1714638600000+0000)/\""),
+        (ODataValue::DateTimeOffset { ms: -5, offset_minutes: -330 }, "\"/Date(-5-0530)/\""),
+        (ODataValue::DateTimeOffset { ms: 0, offset_minutes: 9 * 60 + 45 }, "\"/Date(0+0945)/\""),
+        (ODataValue::DateTimeOffset { ms: 1, offset_minutes: i16::MIN }, "\"/Date(1-54608)/\""),
+        (ODataValue::Int32(i32::MIN), "-2147483648"),
+        (ODataValue::Int64(i64::MIN), "\"-9223372036854775808\""),
+        (ODataValue::String("plain ascii, no escapes: /Date(1)/".into()), "\"plain ascii, no escapes: /Date(1)/\""),
         (ODataValue::String("O\"Neil \\ \n\t\u{1}é😀".into()), "\"O\\\"Neil \\\\ \\n\\t\\u0001é😀\""),
     ];
     for (v, want) in cases {
@@ -124,6 +130,11 @@ fn key_literals() {
     assert_eq!(V::Int64(1).key_literal(), "1L");
     assert_eq!(V::DateTime(1_704_067_200_000).key_literal(), "datetime'2024-01-01T00:00:00'");
     assert_eq!(V::DateTime(-1).key_literal(), "datetime'1969-12-31T23:59:59.999'");
+    assert_eq!(V::DateTime(i64::MAX).key_literal(), format!("datetime'{}'", i64::MAX), "out of the calendar's range: the raw ms");
+    assert_eq!(V::DateTimeOffset { ms: 0, offset_minutes: -90 }.key_literal(), "datetimeoffset'1969-12-31T22:30:00-01:30'");
+    assert_eq!(V::String("''".into()).key_literal(), "''''''", "each quote doubled, then quoted");
+    assert_eq!(V::Int32(-7).key_literal(), "-7");
+    assert_eq!(V::Decimal("1.50".into()).key_literal(), "1.50M");
     assert_eq!(
         V::DateTimeOffset { ms: 1_704_067_200_000, offset_minutes: 120 }.key_literal(),
         "datetimeoffset'2024-01-01T02:00:00+02:00'"
