@@ -4,13 +4,20 @@
 # incremental cycle with 100 changes among them (seconds, requests sent).
 # The emulator runs as its own process so its memory is not counted.
 #
-#   [SELECT=all|mapped] scripts/bench-sync.sh [WORKERS]   (defaults: mapped, 100000)
+#   [SELECT=all|mapped] [HRSYNC_BIN=path] [PERF=perf.data] scripts/bench-sync.sh [WORKERS]
+#   (defaults: mapped, 100000). HRSYNC_BIN runs a binary built before (to
+#   compare two builds in one session) instead of building; PERF records the
+#   full sync with `perf record -g` into that file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS="${1:-100000}"
 PORT="${BENCH_PORT:-18765}"
-cargo build --release -p hrsync >/dev/null
-BIN="${CARGO_TARGET_DIR:-target}/release/hrsync"
+if [ -n "${HRSYNC_BIN:-}" ]; then
+  BIN="$HRSYNC_BIN"
+else
+  cargo build --release -p hrsync >/dev/null
+  BIN="${CARGO_TARGET_DIR:-target}/release/hrsync"
+fi
 DIR="$(mktemp -d)"
 trap 'kill "$EMU" 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
@@ -46,8 +53,12 @@ path = "state.sqlite"
 TOML
 export BENCH_SF_PASSWORD=hrsync-emulator
 
-echo "== full sync of $WORKERS workers"
-/usr/bin/time -f "peak RSS %M KiB, wall %e s" "$BIN" sync --full --config "$DIR/hrsync.toml"
+echo "== full sync of $WORKERS workers (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+if [ -n "${PERF:-}" ]; then
+  perf record ${PERF_ARGS:--g} -o "$PERF" -- "$BIN" sync --full --config "$DIR/hrsync.toml"
+else
+  /usr/bin/time -f "peak RSS %M KiB, wall %e s" "$BIN" sync --full --config "$DIR/hrsync.toml"
+fi
 
 # 100 changes: transfers of 100 active workers.
 python3 - "$PORT" <<'PY'

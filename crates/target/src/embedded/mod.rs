@@ -8,6 +8,7 @@
 //! Active Directory does, and a create that would duplicate a unique
 //! attribute is refused.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -23,18 +24,32 @@ CREATE TABLE IF NOT EXISTS object (
     enabled    INTEGER NOT NULL DEFAULT 1,
     attributes TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS value_index (
-    name  TEXT NOT NULL,
-    value TEXT NOT NULL,
-    id    TEXT NOT NULL REFERENCES object (id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS value_index_nv ON value_index (name, value);
-CREATE INDEX IF NOT EXISTS value_index_id ON value_index (id);
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 ";
+
+/// Layout of the value index, recorded in `meta` under `layout`. Files
+/// without it (the first layout: a rowid table with separate `(name, value)`
+/// and `(id)` indexes and a cascading foreign key) get the index rebuilt.
+const LAYOUT: &str = "2";
+
+/// One B-tree keyed by what lookups ask for: a write touches one tree per key
+/// instead of three (table, value index, id index). Removing an object's
+/// keys needs its old values, which every writer reads anyway.
+const VALUE_INDEX: &str = "
+DROP TABLE IF EXISTS value_index;
+CREATE TABLE value_index (
+    name  TEXT NOT NULL,
+    value TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    PRIMARY KEY (name, value, id)
+) WITHOUT ROWID;
+";
+
+/// Most values one `IN (...)` lookup binds; longer lists are asked in chunks.
+pub const LOOKUP_CHUNK: usize = 512;
 
 /// The attribute that carries account status, as in Entra's AD mapping.
 pub const DISABLED_ATTRIBUTE: &str = "accountDisabled";
@@ -65,8 +80,13 @@ impl EmbeddedTarget {
 
     /// A private in-memory directory.
     pub fn in_memory(unique: &[&str]) -> Result<Self, TargetError> {
+        Self::in_memory_indexed(unique, &[])
+    }
+
+    /// A private in-memory directory that also indexes `indexed`.
+    pub fn in_memory_indexed(unique: &[&str], indexed: &[&str]) -> Result<Self, TargetError> {
         let conn = Connection::open_in_memory().map_err(|e| unavailable("open", e))?;
-        Self::init(conn, unique, &[])
+        Self::init(conn, unique, indexed)
     }
 
     fn init(conn: Connection, unique: &[&str], indexed: &[&str]) -> Result<Self, TargetError> {
@@ -76,12 +96,14 @@ impl EmbeddedTarget {
         // rewrites the same index pages page after page, and each checkpoint
         // copies them back (it was an eighth of a full sync's commit path).
         conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(|e| unavailable("open", e))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| unavailable("open", e))?;
         // Uniqueness and matching read the value index for every worker.
         conn.pragma_update(None, "cache_size", -32_768).map_err(|e| unavailable("open", e))?;
         // Per-object savepoints inside the grouped transaction journal into
         // a sub-journal: keep it in memory, not in a temp file.
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(|e| unavailable("open", e))?;
+        // Every hot statement is cached, including one `IN (...)` lookup per
+        // power-of-two list length.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA).map_err(|e| unavailable("open", e))?;
         let unique: Vec<String> = unique.iter().map(|s| (*s).to_owned()).collect();
         let mut all: Vec<String> = unique.iter().cloned().chain(indexed.iter().map(|s| (*s).to_owned())).collect();
@@ -92,31 +114,44 @@ impl EmbeddedTarget {
         Ok(t)
     }
 
-    /// Rebuild the value index when the indexed set changed since the file
-    /// was last opened (an attribute indexed now must be found on objects
-    /// written before).
+    /// Rebuild the value index when its layout or the indexed set changed
+    /// since the file was last opened (an attribute indexed now must be found
+    /// on objects written before).
     fn ensure_index(&self) -> Result<(), TargetError> {
         let mut conn = self.lock();
         let want = self.indexed.join("\n");
-        let have: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'indexed'", [], |r| r.get(0))
-            .optional()
-            .map_err(|e| unavailable("open", e))?;
-        if have.as_deref() == Some(want.as_str()) {
+        let meta = |conn: &Connection, key: &str| -> Result<Option<String>, TargetError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(|e| unavailable("open", e))
+        };
+        let layout = meta(&conn, "layout")?;
+        if layout.as_deref() == Some(LAYOUT) && meta(&conn, "indexed")?.as_deref() == Some(want.as_str()) {
             return Ok(());
         }
         let tx = conn.transaction().map_err(|e| unavailable("open", e))?;
-        let rows: Vec<(String, String)> = {
-            let mut stmt = tx.prepare("SELECT id, attributes FROM object").map_err(|e| unavailable("open", e))?;
-            let mapped = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| unavailable("open", e))?;
-            mapped.collect::<Result<_, _>>().map_err(|e| unavailable("open", e))?
-        };
-        for (id, attrs) in rows {
-            let obj = object(id, true, &attrs, "open")?;
-            reindex(&tx, &obj.id, &obj.attributes, &self.indexed, "open")?;
+        if layout.as_deref() == Some(LAYOUT) {
+            tx.execute("DELETE FROM value_index", []).map_err(|e| unavailable("open", e))?;
+        } else {
+            tx.execute_batch(VALUE_INDEX).map_err(|e| unavailable("open", e))?;
         }
-        tx.execute("INSERT INTO meta (key, value) VALUES ('indexed', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [&want])
+        {
+            let mut stmt = tx.prepare("SELECT id, attributes FROM object").map_err(|e| unavailable("open", e))?;
+            let mut rows = stmt.query([]).map_err(|e| unavailable("open", e))?;
+            while let Some(row) = rows.next().map_err(|e| unavailable("open", e))? {
+                let id: String = row.get(0).map_err(|e| unavailable("open", e))?;
+                let attrs: String = row.get(1).map_err(|e| unavailable("open", e))?;
+                let obj = object(id, true, &attrs, "open")?;
+                add_keys(&tx, &obj.id, &self.keys(&obj.attributes), "open")?;
+            }
+        }
+        for (key, value) in [("layout", LAYOUT), ("indexed", want.as_str())] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
             .map_err(|e| unavailable("open", e))?;
+        }
         tx.commit().map_err(|e| unavailable("open", e))
     }
 
@@ -128,7 +163,7 @@ impl EmbeddedTarget {
     fn writer(&self, operation: &'static str) -> Result<MutexGuard<'_, Connection>, TargetError> {
         let conn = self.lock();
         if conn.is_autocommit() {
-            conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| unavailable(operation, e))?;
+            run(&conn, "BEGIN IMMEDIATE", operation)?;
         }
         Ok(conn)
     }
@@ -137,6 +172,22 @@ impl EmbeddedTarget {
         // A panic while holding the lock cannot leave SQLite inconsistent
         // (every write is its own transaction), so a poisoned lock is usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_indexed(&self, attribute: &str) -> bool {
+        self.indexed.iter().any(|a| a == attribute)
+    }
+
+    /// The value-index keys of an object: (attribute, lower-case value) for
+    /// every indexed attribute, each once.
+    fn keys<'a>(&'a self, attrs: &Attributes) -> BTreeSet<(&'a str, String)> {
+        let mut out = BTreeSet::new();
+        for name in &self.indexed {
+            if let Some(v) = attrs.get(name) {
+                out.extend(index_keys(v).into_iter().map(|k| (name.as_str(), k)));
+            }
+        }
+        out
     }
 
     /// Every object, for tests and the demo's summary.
@@ -158,6 +209,36 @@ impl EmbeddedTarget {
 
 fn unavailable(operation: &'static str, e: rusqlite::Error) -> TargetError {
     TargetError::Unavailable { operation, message: e.to_string() }
+}
+
+/// Run a parameterless statement through the statement cache (transaction
+/// control runs per object and per page).
+fn run(conn: &Connection, sql: &str, operation: &'static str) -> Result<(), TargetError> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop).map_err(|e| unavailable(operation, e))
+}
+
+/// Run `f` so that its writes happen entirely or not at all, inside the
+/// grouped transaction (a savepoint per object).
+fn atomically<T>(
+    conn: &Connection,
+    operation: &'static str,
+    f: impl FnOnce(&Connection) -> Result<T, TargetError>,
+) -> Result<T, TargetError> {
+    run(conn, "SAVEPOINT object", operation)?;
+    match f(conn) {
+        Ok(v) => {
+            run(conn, "RELEASE object", operation)?;
+            Ok(v)
+        }
+        Err(e) => {
+            // The error that matters is `e`; a failed rollback leaves the
+            // grouped transaction to fail at flush, which the engine reports.
+            if let Err(rollback) = run(conn, "ROLLBACK TO object", operation).and_then(|()| run(conn, "RELEASE object", operation)) {
+                tracing::warn!(message = "Embedded target: could not roll back a failed write.", error = %rollback);
+            }
+            Err(e)
+        }
+    }
 }
 
 fn object(id: String, enabled: bool, attrs: &str, operation: &'static str) -> Result<TargetObject, TargetError> {
@@ -185,67 +266,148 @@ fn is_truthy(v: &Value) -> bool {
     }
 }
 
-fn reindex(conn: &Connection, id: &str, attrs: &Attributes, indexed: &[String], operation: &'static str) -> Result<(), TargetError> {
-    conn.execute("DELETE FROM value_index WHERE id = ?1", [id]).map_err(|e| unavailable(operation, e))?;
+fn is_enabled(attrs: &Attributes) -> bool {
+    !attrs.get(DISABLED_ATTRIBUTE).is_some_and(is_truthy)
+}
+
+fn add_keys<'a>(
+    conn: &Connection,
+    id: &str,
+    keys: impl IntoIterator<Item = &'a (&'a str, String)>,
+    operation: &'static str,
+) -> Result<(), TargetError> {
     let mut stmt = conn
-        .prepare_cached("INSERT INTO value_index (name, value, id) VALUES (?1, ?2, ?3)")
+        .prepare_cached("INSERT OR IGNORE INTO value_index (name, value, id) VALUES (?1, ?2, ?3)")
         .map_err(|e| unavailable(operation, e))?;
-    for (name, value) in attrs.iter().filter(|(name, _)| indexed.contains(name)) {
-        for key in index_keys(value) {
-            stmt.execute(params![name, key, id]).map_err(|e| unavailable(operation, e))?;
+    for (name, key) in keys {
+        stmt.execute(params![name, key, id]).map_err(|e| unavailable(operation, e))?;
+    }
+    Ok(())
+}
+
+fn remove_keys<'a>(
+    conn: &Connection,
+    id: &str,
+    keys: impl IntoIterator<Item = &'a (&'a str, String)>,
+    operation: &'static str,
+) -> Result<(), TargetError> {
+    let mut stmt = conn
+        .prepare_cached("DELETE FROM value_index WHERE name = ?1 AND value = ?2 AND id = ?3")
+        .map_err(|e| unavailable(operation, e))?;
+    for (name, key) in keys {
+        stmt.execute(params![name, key, id]).map_err(|e| unavailable(operation, e))?;
+    }
+    Ok(())
+}
+
+/// Whether an object other than `except` has `key` (already lower case) in
+/// the value index for `attribute`.
+fn taken(conn: &Connection, attribute: &str, key: &str, except: Option<&str>) -> Result<bool, TargetError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT 1 FROM value_index WHERE name = ?1 AND value = ?2 AND id IS NOT ?3 LIMIT 1")
+        .map_err(|e| unavailable("uniqueness check", e))?;
+    stmt.exists(params![attribute, key, except]).map_err(|e| unavailable("uniqueness check", e))
+}
+
+/// The given values grouped by their index key (lower case): case variants
+/// of one value share a key and so the same answer.
+fn by_key(values: &[String]) -> HashMap<String, Vec<&String>> {
+    let mut out: HashMap<String, Vec<&String>> = HashMap::with_capacity(values.len());
+    for v in values {
+        out.entry(v.to_lowercase()).or_default().push(v);
+    }
+    out
+}
+
+/// `sql_head` followed by `IN (?2, ..., ?n)` with room for `len` values,
+/// rounded up to a power of two so that few distinct statements are cached;
+/// the spare parameters stay NULL, which `IN` never matches.
+fn in_list(sql_head: &str, sql_tail: &str, len: usize) -> (String, usize) {
+    let slots = len.next_power_of_two().min(LOOKUP_CHUNK);
+    let params: Vec<String> = (2..slots + 2).map(|i| format!("?{i}")).collect();
+    (format!("{sql_head} IN ({}){sql_tail}", params.join(", ")), slots)
+}
+
+/// Run an `IN (...)` lookup on `attribute` for `keys`, chunked, calling `row`
+/// for every result row.
+fn lookup_in(
+    conn: &Connection,
+    sql_head: &str,
+    sql_tail: &str,
+    attribute: &str,
+    keys: &[&String],
+    operation: &'static str,
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> Result<(), TargetError>,
+) -> Result<(), TargetError> {
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        let (sql, slots) = in_list(sql_head, sql_tail, chunk.len());
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| unavailable(operation, e))?;
+        stmt.raw_bind_parameter(1, attribute).map_err(|e| unavailable(operation, e))?;
+        for i in 0..slots {
+            let value = chunk.get(i).map(|k| k.as_str());
+            stmt.raw_bind_parameter(i + 2, value).map_err(|e| unavailable(operation, e))?;
+        }
+        let mut rows = stmt.raw_query();
+        while let Some(r) = rows.next().map_err(|e| unavailable(operation, e))? {
+            row(r)?;
         }
     }
     Ok(())
 }
 
-fn taken(conn: &Connection, attribute: &str, value: &str, except: Option<&str>) -> Result<bool, TargetError> {
-    let found: Option<String> = conn
-        .query_row(
-            "SELECT id FROM value_index WHERE name = ?1 AND value = ?2 AND id IS NOT ?3 LIMIT 1",
-            params![attribute, value.to_lowercase(), except],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| unavailable("uniqueness check", e))?;
-    Ok(found.is_some())
-}
-
-/// Objects whose `attribute` has `value` (case-insensitively), read one by
-/// one: for attributes outside the value index.
-fn scan(conn: &Connection, attribute: &str, value: &str, except: Option<&str>, operation: &'static str) -> Result<Vec<TargetObject>, TargetError> {
-    let want = value.to_lowercase();
+/// Objects whose `attribute` has one of `keys` (lower case), read one by
+/// one: for attributes outside the value index. Objects come in id order.
+fn scan(
+    conn: &Connection,
+    attribute: &str,
+    keys: &HashMap<String, Vec<&String>>,
+    except: Option<&str>,
+    operation: &'static str,
+) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
     let mut stmt = conn.prepare_cached("SELECT id, enabled, attributes FROM object ORDER BY id").map_err(|e| unavailable(operation, e))?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?)))
         .map_err(|e| unavailable(operation, e))?;
-    let mut out = Vec::new();
+    let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
     for row in rows {
         let (id, enabled, attrs) = row.map_err(|e| unavailable(operation, e))?;
         if except == Some(id.as_str()) {
             continue;
         }
         let obj = object(id, enabled, &attrs, operation)?;
-        if obj.attributes.get(attribute).is_some_and(|v| index_keys(v).contains(&want)) {
-            out.push(obj);
+        let Some(value) = obj.attributes.get(attribute) else { continue };
+        let mut hits: Vec<String> = index_keys(value).into_iter().filter(|k| keys.contains_key(k)).collect();
+        hits.sort();
+        hits.dedup();
+        for key in hits {
+            out.entry(key).or_default().push(obj.clone());
         }
     }
     Ok(out)
 }
 
 fn load(conn: &Connection, id: &str, operation: &'static str) -> Result<Option<TargetObject>, TargetError> {
-    let row: Option<(bool, String)> = conn
-        .query_row("SELECT enabled, attributes FROM object WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+    let mut stmt = conn
+        .prepare_cached("SELECT enabled, attributes FROM object WHERE id = ?1")
         .map_err(|e| unavailable(operation, e))?;
+    let row: Option<(bool, String)> =
+        stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(|e| unavailable(operation, e))?;
     row.map(|(enabled, attrs)| object(id.to_owned(), enabled, &attrs, operation)).transpose()
 }
 
-fn write(conn: &Connection, id: &str, attrs: &Attributes, indexed: &[String], operation: &'static str) -> Result<(), TargetError> {
-    let enabled = !attrs.get(DISABLED_ATTRIBUTE).is_some_and(is_truthy);
-    let json = serde_json::to_string(attrs).map_err(|e| TargetError::Rejected { operation, message: e.to_string() })?;
-    conn.execute("UPDATE object SET attributes = ?2, enabled = ?3 WHERE id = ?1", params![id, json, enabled])
-        .map_err(|e| unavailable(operation, e))?;
-    reindex(conn, id, attrs, indexed, operation)
+fn to_json(attrs: &Attributes, operation: &'static str) -> Result<String, TargetError> {
+    serde_json::to_string(attrs).map_err(|e| TargetError::Rejected { operation, message: e.to_string() })
+}
+
+/// Map lower-case keys back to the values as the caller gave them.
+fn spread<T: Clone>(found: HashMap<String, T>, keys: &HashMap<String, Vec<&String>>) -> HashMap<String, T> {
+    let mut out = HashMap::with_capacity(found.len());
+    for (key, v) in found {
+        for given in keys.get(&key).into_iter().flatten() {
+            out.insert((*given).clone(), v.clone());
+        }
+    }
+    out
 }
 
 #[async_trait]
@@ -264,27 +426,39 @@ impl Target for EmbeddedTarget {
     }
 
     async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
+        let values = [value.to_owned()];
+        Ok(self.find_many(attribute, &values).await?.remove(value).unwrap_or_default())
+    }
+
+    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        let keys = by_key(values);
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
         let conn = self.lock();
-        if !self.indexed.iter().any(|a| a == attribute) {
-            return scan(&conn, attribute, value, None, "find");
+        if !self.is_indexed(attribute) {
+            return Ok(spread(scan(&conn, attribute, &keys, None, "find")?, &keys));
         }
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT DISTINCT o.id, o.enabled, o.attributes FROM value_index v JOIN object o ON o.id = v.id \
-                 WHERE v.name = ?1 AND v.value = ?2 ORDER BY o.id",
-            )
-            .map_err(|e| unavailable("find", e))?;
-        let rows = stmt
-            .query_map(params![attribute, value.to_lowercase()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?))
-            })
-            .map_err(|e| unavailable("find", e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, enabled, attrs) = row.map_err(|e| unavailable("find", e))?;
-            out.push(object(id, enabled, &attrs, "find")?);
-        }
-        Ok(out)
+        let wanted: Vec<&String> = keys.keys().collect();
+        let mut found: HashMap<String, Vec<TargetObject>> = HashMap::new();
+        lookup_in(
+            &conn,
+            "SELECT v.value, o.id, o.enabled, o.attributes FROM value_index v JOIN object o ON o.id = v.id \
+             WHERE v.name = ?1 AND v.value",
+            " ORDER BY v.value, o.id",
+            attribute,
+            &wanted,
+            "find",
+            |r| {
+                let key: String = r.get(0).map_err(|e| unavailable("find", e))?;
+                let id: String = r.get(1).map_err(|e| unavailable("find", e))?;
+                let enabled: bool = r.get(2).map_err(|e| unavailable("find", e))?;
+                let attrs: String = r.get(3).map_err(|e| unavailable("find", e))?;
+                found.entry(key).or_default().push(object(id, enabled, &attrs, "find")?);
+                Ok(())
+            },
+        )?;
+        Ok(spread(found, &keys))
     }
 
     async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
@@ -292,37 +466,38 @@ impl Target for EmbeddedTarget {
     }
 
     async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
-        let mut conn = self.writer("create")?;
-        let tx = conn.savepoint().map_err(|e| unavailable("create", e))?;
-        for name in &self.unique {
-            if let Some(v) = attributes.get(name) {
-                for key in index_keys(v) {
-                    if taken(&tx, name, &key, None)? {
-                        return Err(TargetError::AlreadyExists { operation: "create", attribute: name.clone(), value: key });
-                    }
-                }
+        let conn = self.writer("create")?;
+        let keys = self.keys(attributes);
+        for (name, key) in &keys {
+            if self.unique.iter().any(|u| u == name) && taken(&conn, name, key, None)? {
+                return Err(TargetError::AlreadyExists { operation: "create", attribute: (*name).to_owned(), value: key.clone() });
             }
         }
-        let id: String = tx
-            .query_row("SELECT lower(hex(randomblob(16)))", [], |r| r.get(0))
-            .map_err(|e| unavailable("create", e))?;
-        tx.execute("INSERT INTO object (id, attributes) VALUES (?1, '{}')", [&id]).map_err(|e| unavailable("create", e))?;
-        write(&tx, &id, attributes, &self.indexed, "create")?;
-        tx.commit().map_err(|e| unavailable("create", e))?;
-        let enabled = !attributes.get(DISABLED_ATTRIBUTE).is_some_and(is_truthy);
+        let enabled = is_enabled(attributes);
+        let json = to_json(attributes, "create")?;
+        let id = atomically(&conn, "create", |conn| {
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT INTO object (id, enabled, attributes) VALUES (lower(hex(randomblob(16))), ?1, ?2) RETURNING id",
+                )
+                .map_err(|e| unavailable("create", e))?;
+            let id: String = insert.query_row(params![enabled, json], |r| r.get(0)).map_err(|e| unavailable("create", e))?;
+            add_keys(conn, &id, &keys, "create")?;
+            Ok(id)
+        })?;
         Ok(TargetObject { id, name: None, attributes: attributes.clone(), enabled: Some(enabled) })
     }
 
     async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
-        let mut conn = self.writer("update")?;
-        let tx = conn.savepoint().map_err(|e| unavailable("update", e))?;
-        let Some(mut obj) = load(&tx, id, "update")? else {
+        let conn = self.writer("update")?;
+        let Some(mut obj) = load(&conn, id, "update")? else {
             return Err(TargetError::NotFound { operation: "update", id: id.to_owned() });
         };
+        let before = self.keys(&obj.attributes);
         for c in changes {
             if self.unique.contains(&c.name) {
                 for key in index_keys(&c.value) {
-                    if taken(&tx, &c.name, &key, Some(id))? {
+                    if taken(&conn, &c.name, &key, Some(id))? {
                         return Err(TargetError::AlreadyExists { operation: "update", attribute: c.name.clone(), value: key });
                     }
                 }
@@ -333,8 +508,16 @@ impl Target for EmbeddedTarget {
                 obj.attributes.insert(c.name.clone(), c.value.clone());
             }
         }
-        write(&tx, id, &obj.attributes, &self.indexed, "update")?;
-        tx.commit().map_err(|e| unavailable("update", e))
+        let after = self.keys(&obj.attributes);
+        let json = to_json(&obj.attributes, "update")?;
+        atomically(&conn, "update", |conn| {
+            let mut stmt = conn
+                .prepare_cached("UPDATE object SET attributes = ?2, enabled = ?3 WHERE id = ?1")
+                .map_err(|e| unavailable("update", e))?;
+            stmt.execute(params![id, json, is_enabled(&obj.attributes)]).map_err(|e| unavailable("update", e))?;
+            remove_keys(conn, id, before.difference(&after), "update")?;
+            add_keys(conn, id, after.difference(&before), "update")
+        })
     }
 
     async fn disable(&self, id: &str) -> Result<(), TargetError> {
@@ -348,27 +531,63 @@ impl Target for EmbeddedTarget {
 
     async fn delete(&self, id: &str) -> Result<(), TargetError> {
         let conn = self.writer("delete")?;
-        let n = conn.execute("DELETE FROM object WHERE id = ?1", [id]).map_err(|e| unavailable("delete", e))?;
-        if n == 0 {
+        let Some(obj) = load(&conn, id, "delete")? else {
             return Err(TargetError::NotFound { operation: "delete", id: id.to_owned() });
-        }
-        Ok(())
+        };
+        let keys = self.keys(&obj.attributes);
+        atomically(&conn, "delete", |conn| {
+            remove_keys(conn, id, &keys, "delete")?;
+            conn.prepare_cached("DELETE FROM object WHERE id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map(drop)
+                .map_err(|e| unavailable("delete", e))
+        })
     }
 
     async fn flush(&self) -> Result<(), TargetError> {
         let conn = self.lock();
         if !conn.is_autocommit() {
-            conn.execute_batch("COMMIT").map_err(|e| unavailable("flush", e))?;
+            run(&conn, "COMMIT", "flush")?;
         }
         Ok(())
     }
 
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
         let conn = self.lock();
-        if !self.indexed.iter().any(|a| a == attribute) {
-            return Ok(!scan(&conn, attribute, value, except_id, "uniqueness check")?.is_empty());
+        if !self.is_indexed(attribute) {
+            let given = [value.to_owned()];
+            let keys = by_key(&given);
+            return Ok(!scan(&conn, attribute, &keys, except_id, "uniqueness check")?.is_empty());
         }
-        taken(&conn, attribute, value, except_id)
+        taken(&conn, attribute, &value.to_lowercase(), except_id)
+    }
+
+    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+        let keys = by_key(candidates);
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let conn = self.lock();
+        let found: HashMap<String, ()> = if self.is_indexed(attribute) {
+            let wanted: Vec<&String> = keys.keys().collect();
+            let mut found = HashMap::new();
+            lookup_in(
+                &conn,
+                "SELECT DISTINCT value FROM value_index WHERE name = ?1 AND value",
+                "",
+                attribute,
+                &wanted,
+                "uniqueness check",
+                |r| {
+                    found.insert(r.get(0).map_err(|e| unavailable("uniqueness check", e))?, ());
+                    Ok(())
+                },
+            )?;
+            found
+        } else {
+            scan(&conn, attribute, &keys, None, "uniqueness check")?.into_keys().map(|k| (k, ())).collect()
+        };
+        Ok(spread(found, &keys).into_keys().collect())
     }
 }
 
