@@ -71,6 +71,9 @@ impl EntityNode for AnyNode<'_> {
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         self.inner().navigate(nav, view, visit)
     }
+    fn fragment_key(&self) -> Option<usize> {
+        self.inner().fragment_key()
+    }
 }
 
 /// The node a row refers to, if it still exists.

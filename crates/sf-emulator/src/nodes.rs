@@ -18,6 +18,15 @@ use crate::time::{day_ms, Day};
 const DATA_CENTRE_OFFSET_MS: i64 = 2 * 3_600_000;
 const SYSTEM_USER: &str = "sfadmin";
 
+/// The schema entry of a served type, looked up once per call site (every
+/// rendered entity asks for its type several times).
+macro_rules! static_type {
+    ($name:literal) => {{
+        static TYPE: std::sync::LazyLock<&'static EntityType> = std::sync::LazyLock::new(|| entity_type($name));
+        *TYPE
+    }};
+}
+
 fn s(v: &str) -> ODataValue {
     ODataValue::String(v.to_owned())
 }
@@ -82,6 +91,10 @@ impl EntityNode for RefNode<'_> {
     fn property(&self, name: &str) -> ODataValue {
         self.db.refs.get(self.id).prop(name)
     }
+    /// Reference records are shared by many workers of a page.
+    fn fragment_key(&self) -> Option<usize> {
+        Some(self.id as usize)
+    }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         let record = self.db.refs.get(self.id);
         if let Some((_, targets)) = record.navs.iter().find(|(n, _)| *n == nav) {
@@ -100,7 +113,7 @@ pub struct PersonNode<'a> {
 
 impl EntityNode for PersonNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("PerPerson")
+        static_type!("PerPerson")
     }
     fn property(&self, name: &str) -> ODataValue {
         let p = self.p;
@@ -138,7 +151,7 @@ pub struct PersonalNode<'a> {
 
 impl EntityNode for PersonalNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("PerPersonal")
+        static_type!("PerPersonal")
     }
     fn property(&self, name: &str) -> ODataValue {
         let Some(sl) = self.p.personal.get(self.i) else { return ODataValue::Null };
@@ -170,7 +183,7 @@ pub struct EmailNode<'a> {
 
 impl EntityNode for EmailNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("PerEmail")
+        static_type!("PerEmail")
     }
     fn property(&self, name: &str) -> ODataValue {
         let e = self.e;
@@ -200,7 +213,7 @@ pub struct PhoneNode<'a> {
 
 impl EntityNode for PhoneNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("PerPhone")
+        static_type!("PerPhone")
     }
     fn property(&self, name: &str) -> ODataValue {
         let ph = self.ph;
@@ -232,7 +245,7 @@ pub struct TerminationNode<'a> {
 
 impl EntityNode for TerminationNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("PersonEmpTerminationInfo")
+        static_type!("PersonEmpTerminationInfo")
     }
     fn property(&self, name: &str) -> ODataValue {
         match name {
@@ -255,7 +268,7 @@ pub struct EmploymentNode<'a> {
 
 impl EntityNode for EmploymentNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("EmpEmployment")
+        static_type!("EmpEmployment")
     }
     fn property(&self, name: &str) -> ODataValue {
         let e = self.e;
@@ -320,7 +333,7 @@ impl<'a> UserNode<'a> {
 
 impl EntityNode for UserNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("User")
+        static_type!("User")
     }
     fn property(&self, name: &str) -> ODataValue {
         let u = self.u;
@@ -348,6 +361,12 @@ impl EntityNode for UserNode<'_> {
             _ => ODataValue::Null,
         }
     }
+    /// A manager's User is expanded under each of their reports. The record's
+    /// address identifies it (and its employment and person) while the data
+    /// is read-locked for the response.
+    fn fragment_key(&self) -> Option<usize> {
+        Some(std::ptr::from_ref(self.u) as usize)
+    }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         match nav {
             "manager" => {
@@ -372,7 +391,7 @@ pub struct JobNode<'a> {
 
 impl EntityNode for JobNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("EmpJob")
+        static_type!("EmpJob")
     }
     fn property(&self, name: &str) -> ODataValue {
         let Some(j) = self.e.jobs.get(self.i) else { return ODataValue::Null };
@@ -467,7 +486,7 @@ pub struct GlobalAssignmentNode<'a> {
 
 impl EntityNode for GlobalAssignmentNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type("EmpGlobalAssignment")
+        static_type!("EmpGlobalAssignment")
     }
     fn property(&self, name: &str) -> ODataValue {
         let ga = self.ga;

@@ -4,7 +4,7 @@ use crate::value::ODataValue;
 use crate::edm::EntityType;
 
 /// Which instances of an effective-dated navigation to visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NavView {
     /// Every time slice, past and future: what `$filter` sees (SuccessFactors
     /// evaluates filters across all slices, KBA-2920680).
@@ -25,6 +25,16 @@ pub trait EntityNode {
     /// element of a to-many navigation, the target of a to-one navigation (not
     /// called when it is null).
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode));
+    /// An identity for reusing this entity's rendering within one response:
+    /// two nodes of the same entity type with the same key must render the
+    /// same bytes under the same expand, select, view and context (e.g. a
+    /// reference-data record id, or the address of the model record while
+    /// the data is locked for reading). `None` (the default): never reused.
+    /// Worth it for entities many rows of a page share (FO objects,
+    /// picklist options, managers).
+    fn fragment_key(&self) -> Option<usize> {
+        None
+    }
     /// Whether a to-one navigation is null (rendered as JSON `null` when expanded).
     fn is_null_nav(&self, nav: &str) -> bool {
         let mut any = false;
@@ -43,6 +53,9 @@ impl<T: EntityNode + ?Sized> EntityNode for &T {
     }
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         (**self).navigate(nav, view, visit)
+    }
+    fn fragment_key(&self) -> Option<usize> {
+        (**self).fragment_key()
     }
     fn is_null_nav(&self, nav: &str) -> bool {
         (**self).is_null_nav(nav)

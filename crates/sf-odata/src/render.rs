@@ -13,7 +13,9 @@
 //! it the navigations of an effective-dated entity use that entity's own
 //! start date and those of other entities use today.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -70,6 +72,14 @@ const KEY_VALUE: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// Where in the output an entity was already written, by (entity type,
+/// [`EntityNode::fragment_key`], expand subtree, select subtree, view). The
+/// subtrees are compared by address: within one response they are fixed.
+#[derive(Default)]
+struct Fragments {
+    seen: HashMap<(usize, usize, usize, usize, NavView), Range<usize>>,
+}
+
 /// Writes one entity object (no `{"d":…}` wrapper). `view` is used for the
 /// navigations of `node`; nested levels use [`RenderContext::view_for`].
 pub fn write_entity(
@@ -80,7 +90,45 @@ pub fn write_entity(
     expand: &ExpandTree,
     view: NavView,
 ) {
+    write_entity_in(out, node, ctx, select, expand, view, &mut Fragments::default());
+}
+
+fn write_entity_in(
+    out: &mut String,
+    node: &dyn EntityNode,
+    ctx: &RenderContext<'_>,
+    select: Option<&Selection>,
+    expand: &ExpandTree,
+    view: NavView,
+    fragments: &mut Fragments,
+) {
     let ty = node.entity_type();
+    let key = node.fragment_key().map(|k| {
+        let addr = |p: Option<*const ()>| p.map_or(0, |p| p as usize);
+        (std::ptr::from_ref(ty) as usize, k, std::ptr::from_ref(expand) as usize, addr(select.map(|s| std::ptr::from_ref(s).cast())), view)
+    });
+    if let Some(range) = key.as_ref().and_then(|k| fragments.seen.get(k)) {
+        out.extend_from_within(range.clone());
+        return;
+    }
+    let start = out.len();
+    write_fresh(out, node, ty, ctx, select, expand, view, fragments);
+    if let Some(key) = key {
+        fragments.seen.insert(key, start..out.len());
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_fresh(
+    out: &mut String,
+    node: &dyn EntityNode,
+    ty: &'static crate::edm::EntityType,
+    ctx: &RenderContext<'_>,
+    select: Option<&Selection>,
+    expand: &ExpandTree,
+    view: NavView,
+    fragments: &mut Fragments,
+) {
     let mut uri = String::with_capacity(ctx.service_root.len() + 64);
     push_entity_uri(&mut uri, ctx.service_root, node);
 
@@ -127,7 +175,7 @@ pub fn write_entity(
                         out.push(',');
                     }
                     first = false;
-                    write_entity(out, child, ctx, child_sel, sub, ctx.view_for(child));
+                    write_entity_in(out, child, ctx, child_sel, sub, ctx.view_for(child), fragments);
                 });
                 out.push_str("]}");
             }
@@ -138,7 +186,7 @@ pub fn write_entity(
                     // rather than emit invalid JSON.
                     if !written {
                         written = true;
-                        write_entity(out, child, ctx, child_sel, sub, ctx.view_for(child));
+                        write_entity_in(out, child, ctx, child_sel, sub, ctx.view_for(child), fragments);
                     }
                 });
                 if !written {
@@ -180,11 +228,12 @@ pub fn write_collection_page<N: EntityNode>(
         let _ = write!(out, "\"__count\":\"{n}\",");
     }
     out.push_str("\"results\":[");
+    let mut fragments = Fragments::default();
     for (i, n) in nodes.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_entity(out, &n, ctx, select, expand, ctx.view_for(&n));
+        write_entity_in(out, &n, ctx, select, expand, ctx.view_for(&n), &mut fragments);
     }
     out.push(']');
     if let Some(next) = next_link {

@@ -428,7 +428,8 @@ pub fn write_json_string(out: &mut String, s: &str) {
 /// so the escape of a concatenation is the concatenation of the escapes.
 pub fn push_json_escaped(out: &mut String, s: &str) {
     // Most values (names, codes, dates, URIs) need no escape: one scan, one copy.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    // No early exit: the scan vectorises.
+    if !s.bytes().fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\')) {
         out.push_str(s);
         return;
     }

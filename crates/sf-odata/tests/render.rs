@@ -200,3 +200,53 @@ fn full_entra_tree_renders_valid_json() {
         format!("{ROOT}/EmpJob(seqNumber=1L,startDate=datetime'2023-01-01T00:00:00',userId='1')/departmentNav")
     );
 }
+
+/// A node that counts its property reads and may offer a fragment key.
+struct Keyed<'a> {
+    toy: &'a Toy,
+    key: Option<usize>,
+    reads: std::cell::Cell<usize>,
+}
+
+impl sf_odata::entity::EntityNode for Keyed<'_> {
+    fn entity_type(&self) -> &'static EntityType {
+        self.toy.ty
+    }
+    fn property(&self, name: &str) -> ODataValue {
+        self.reads.set(self.reads.get() + 1);
+        self.toy.property(name)
+    }
+    fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn sf_odata::entity::EntityNode)) {
+        self.toy.navigate(nav, view, visit)
+    }
+    fn fragment_key(&self) -> Option<usize> {
+        self.key
+    }
+}
+
+#[test]
+fn a_keyed_entity_is_rendered_once_per_page_and_reused_byte_for_byte() {
+    let company = |code: &str| Toy::new("FOCompany").s("externalCode", code).s("name", "ACE \"Corp\"").p("startDate", date("1900-01-01"));
+    let (a, b) = (company("ACE_US"), company("ACE_DE"));
+    let q = QueryOptions::parse("$select=externalCode,name,countryOfRegistrationNav", a.ty).unwrap_or_else(|e| panic!("{e}"));
+    let c = ctx(None, "2024-05-01");
+    let page = |key_a: Option<usize>, key_b: Option<usize>| {
+        let nodes = [
+            Keyed { toy: &a, key: key_a, reads: Default::default() },
+            Keyed { toy: &b, key: key_b, reads: Default::default() },
+            Keyed { toy: &a, key: key_a, reads: Default::default() },
+        ];
+        let mut out = String::new();
+        write_collection_page(&mut out, nodes.iter(), &c, q.select.as_ref(), &q.expand, None, None);
+        (out, nodes.map(|n| n.reads.get()))
+    };
+    let (plain, plain_reads) = page(None, None);
+    let (keyed, keyed_reads) = page(Some(1), Some(2));
+    assert_eq!(keyed, plain, "reuse changes no byte");
+    assert!(plain_reads.iter().all(|&r| r > 0));
+    // The third row reads only its start date (its view), then copies the first row's bytes.
+    assert_eq!(keyed_reads, [plain_reads[0], plain_reads[1], 1], "the third row reuses the first one's bytes");
+    // Same type and key means same data: a wrong key would show B's bytes for A.
+    let (wrong, _) = page(Some(1), Some(1));
+    assert_ne!(wrong, plain);
+}
