@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use hrsync_expr::{Clock, EvalContext, Outcome, SplitMix64, Uniqueness};
 use hrsync_mapping::{CompiledMapping, CompiledScope, CompiledSource, Phase};
+use hrsync_source_sf::wire::Projection;
 use hrsync_source_sf::{Filter, PersonQuery, SfClient, SourceError, filter};
 use hrsync_store::{
     Account, AccountStatus, Change as StoreChange, CycleId, CycleKind, CycleStatus, Escrow, LogEntry, Outcome as StoreOutcome,
@@ -283,6 +284,9 @@ pub struct Engine<S: Store, T: Target> {
     random: SplitMix64,
     /// `$select` when [`Settings::select`] is on (empty: everything).
     select: Vec<String>,
+    /// The same paths applied while parsing, whether or not `$select` is
+    /// sent (`None` when a mapped path cannot be bounded).
+    keep: Option<Arc<Projection>>,
     mode: Mode,
     /// Collect per-worker log entries into the report (plan, on-demand).
     detail: bool,
@@ -302,7 +306,8 @@ impl<S: Store, T: Target> Engine<S, T> {
     pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
         let seed = clock.now().as_nanosecond() as u64;
         let select = flow.select().unwrap_or_default();
-        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix64(seed), select, mode: Mode::Apply, detail: false, progress: None, crash: None }
+        let keep = (!select.is_empty()).then(|| Arc::new(Projection::from_paths(&select)));
+        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix64(seed), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
     }
 
     /// Called after every page with the report so far (progress bars).
@@ -452,6 +457,7 @@ impl<S: Store, T: Target> Engine<S, T> {
             filter: Some(filter),
             expand: self.flow.expand(),
             select: if self.settings.select { self.select.clone() } else { vec![] },
+            keep: self.keep.clone(),
             // Slices as of the company's today, not SuccessFactors' UTC today.
             as_of: Some(now.to_zoned_datetime(self.settings.time_zone.clone()).date()),
             page_size: self.settings.page_size,

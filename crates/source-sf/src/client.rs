@@ -213,7 +213,7 @@ impl SfClient {
     /// Read a query page by page. Memory holds one page at a time.
     pub fn persons(&self, query: &PersonQuery) -> Result<PageStream<'_>, SourceError> {
         let first = self.resolve(&query.relative_url())?;
-        Ok(PageStream { client: self, next: Some(first), pages: 0 })
+        Ok(PageStream { client: self, next: Some(first), pages: 0, keep: query.keep.clone() })
     }
 
     fn resolve(&self, relative: &str) -> Result<Url, SourceError> {
@@ -342,13 +342,15 @@ pub struct PageStream<'c> {
     client: &'c SfClient,
     next: Option<Url>,
     pages: u32,
+    keep: Option<std::sync::Arc<wire::Projection>>,
 }
 
 impl PageStream<'_> {
     /// The next page, or `None` after the last one.
     pub async fn next_page(&mut self) -> Result<Option<Page>, SourceError> {
         let Some(url) = self.next.take() else { return Ok(None) };
-        let page = self.client.with_retries(&url, |body| wire::parse_page(&body).map_err(|e| e.to_string())).await?;
+        let keep = self.keep.as_deref();
+        let page = self.client.with_retries(&url, |body| wire::parse_page_keeping(&body, keep).map_err(|e| e.to_string())).await?;
         self.pages += 1;
         if let Some(next) = &page.next {
             let next_url = Url::parse(next)

@@ -41,6 +41,9 @@ pub struct PersonQuery {
     /// Navigation paths to expand (see `hrsync_mapping`'s expand derivation).
     pub expand: Vec<String>,
     pub select: Vec<String>,
+    /// What of each record to keep while parsing (`$select`-style paths
+    /// applied on our side; `None`: everything). Not sent.
+    pub keep: Option<std::sync::Arc<crate::wire::Projection>>,
     /// Effective date for every effective-dated level (pre-hires: their start date).
     pub as_of: Option<Date>,
     /// Server page size (`customPageSize`, at most 1000 on SuccessFactors).

@@ -151,3 +151,57 @@ async fn literals_with_quotes_and_non_ascii_round_trip() {
     }
     emu.shutdown().await;
 }
+
+/// Keeping `$select`'s paths on our side gives the records the server gives
+/// for that `$select`: the projection can stand in for it under Entra's
+/// query shape (no `$select` sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_equals_the_servers_select() {
+    let emu = Emulator::builder().workers(300).seed(8).start().await.unwrap();
+    let client = SfClient::new(&config(&emu.base_url(), DEFAULT_PASSWORD)).unwrap();
+    let paths: Vec<String> = [
+        "personIdExternal",
+        "personalInfoNav/firstName",
+        "personalInfoNav/lastName",
+        "emailNav/emailAddress",
+        "emailNav/isPrimary",
+        "employmentNav/startDate",
+        "employmentNav/userId",
+        "employmentNav/jobInfoNav/jobTitle",
+        "employmentNav/jobInfoNav/emplStatusNav/externalCode",
+        "employmentNav/userNav/username",
+        "employmentNav/userNav/manager/empInfo/personIdExternal",
+        "personEmpTerminationInfoNav/activeEmploymentsCount",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let mut q = full_query(50);
+    q.expand = ["emailNav", "employmentNav", "employmentNav/jobInfoNav", "employmentNav/jobInfoNav/emplStatusNav", "employmentNav/userNav", "employmentNav/userNav/manager/empInfo", "personEmpTerminationInfoNav", "personalInfoNav"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let read = |q: PersonQuery| {
+        let client = &client;
+        async move {
+            let mut out = Vec::new();
+            let mut pages = client.persons(&q).unwrap();
+            while let Some(page) = pages.next_page().await.unwrap() {
+                out.extend(page.records);
+            }
+            out
+        }
+    };
+    let served = read(PersonQuery { select: paths.clone(), ..q.clone() }).await;
+    let projected = read(PersonQuery { keep: Some(std::sync::Arc::new(hrsync_source_sf::wire::Projection::from_paths(&paths))), ..q.clone() }).await;
+    let whole = read(q).await;
+    assert!(served.len() > 250, "{}", served.len());
+    assert_eq!(projected.len(), served.len());
+    for (p, s) in projected.iter().zip(&served) {
+        assert_eq!(p, s, "record {}", s["personIdExternal"]);
+    }
+    // And it did drop something: the whole records are larger.
+    let size = |v: &Vec<serde_json::Value>| serde_json::to_string(v).map(|s| s.len()).unwrap_or_default();
+    assert!(size(&whole) > 2 * size(&projected), "{} vs {}", size(&whole), size(&projected));
+    emu.shutdown().await;
+}
