@@ -21,7 +21,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::entity::{EntityNode, NavView};
 use crate::query::{ExpandTree, Selection};
-use crate::value::{ODataValue, push_json_escaped, write_json_string};
+use crate::value::{ODataValue, push_json_escaped, push_quoted, write_json_string};
 
 /// What rendering needs to know about the request.
 #[derive(Debug, Clone, Copy)]
@@ -293,16 +293,7 @@ fn push_key_predicate(out: &mut String, node: &dyn EntityNode) {
         match node.property(k) {
             // `'` is not in KEY_VALUE, so encoding the quoted literal is
             // quoting the encoded text (with `'` doubled).
-            ODataValue::String(text) => {
-                out.push('\'');
-                for (i, part) in text.split('\'').enumerate() {
-                    if i > 0 {
-                        out.push_str("''");
-                    }
-                    out.extend(utf8_percent_encode(part, KEY_VALUE));
-                }
-                out.push('\'');
-            }
+            ODataValue::String(text) => push_quoted(out, &text, |out, part| out.extend(utf8_percent_encode(part, KEY_VALUE))),
             v => v.push_key_literal(out),
         }
     }

@@ -125,16 +125,7 @@ impl ODataValue {
     pub fn push_key_literal(&self, out: &mut String) {
         match self {
             ODataValue::Null => out.push_str("null"),
-            ODataValue::String(s) => {
-                out.push('\'');
-                for (i, part) in s.split('\'').enumerate() {
-                    if i > 0 {
-                        out.push_str("''");
-                    }
-                    out.push_str(part);
-                }
-                out.push('\'');
-            }
+            ODataValue::String(s) => push_quoted(out, s, |out, part| out.push_str(part)),
             ODataValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
             ODataValue::Int32(i) => out.push_str(itoa::Buffer::new().format(*i)),
             ODataValue::Int64(i) => {
@@ -209,6 +200,19 @@ fn push_wire_datetimeoffset(out: &mut String, ms: i64, offset_minutes: i16) {
     push_two_digits(out, a / 60);
     push_two_digits(out, a % 60);
     out.push_str(")/");
+}
+
+/// `'text'` with every `'` doubled; `push_part` writes the runs between quotes
+/// (a key predicate percent-encodes them, `'` itself is never encoded).
+pub(crate) fn push_quoted(out: &mut String, text: &str, mut push_part: impl FnMut(&mut String, &str)) {
+    out.push('\'');
+    for (i, part) in text.split('\'').enumerate() {
+        if i > 0 {
+            out.push_str("''");
+        }
+        push_part(out, part);
+    }
+    out.push('\'');
 }
 
 /// `{:02}`: at least two digits, zero-padded.
