@@ -24,6 +24,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 mod sqlite;
+mod wal;
 
 pub use sqlite::SqliteStore;
 
@@ -34,6 +35,8 @@ pub type CycleId = i64;
 pub enum StoreError {
     #[error("state store {path}: {source}")]
     Open { path: String, source: rusqlite::Error },
+    #[error("state store {path}: starting its WAL checkpoint thread: {source}")]
+    Checkpointer { path: String, source: std::io::Error },
     #[error("state store {path}: migrating the schema: {source}")]
     Migrate { path: String, source: rusqlite_migration::Error },
     #[error("state store: {0}")]

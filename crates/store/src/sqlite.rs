@@ -12,23 +12,36 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 
+use crate::wal::{self, Checkpointer};
 use crate::*;
 
 /// A [`Store`] in one SQLite file.
 pub struct SqliteStore {
+    /// Declared first so that it stops before the writer's connection closes
+    /// (the last connection to close checkpoints and removes the WAL).
+    _checkpointer: Option<Checkpointer>,
     conn: Connection,
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/0001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/0001_initial.sql")),
+        M::up(include_str!("../migrations/0002_log_rowid.sql")),
+    ])
 }
 
 impl SqliteStore {
     /// Open (creating and migrating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let name = path.display().to_string();
-        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: name.clone(), source })?;
-        Self::init(conn, &name)
+        let open_err = |source| StoreError::Open { path: name.clone(), source };
+        let mut store = Self::init(Connection::open(path).map_err(open_err)?, &name)?;
+        let checkpoints = Connection::open(path).map_err(open_err)?;
+        store._checkpointer = Some(
+            Checkpointer::start(checkpoints, wal::INTERVAL)
+                .map_err(|source| StoreError::Checkpointer { path: name.clone(), source })?,
+        );
+        Ok(store)
     }
 
     /// A private in-memory store, for tests and dry runs.
@@ -43,11 +56,17 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        // Checkpoints run on their own thread (see `wal`); this is the net.
+        conn.pragma_update(None, "wal_autocheckpoint", wal::WRITER_AUTOCHECKPOINT).map_err(open_err)?;
+        // A page commit inserts into three indexes keyed by person id (the
+        // account's, its target id's, the log's): keep them in memory.
+        conn.pragma_update(None, "cache_size", -32_768).map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(32);
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
         migrations()
             .to_latest(&mut conn)
             .map_err(|source| StoreError::Migrate { path: name.to_owned(), source })?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { _checkpointer: None, conn })
     }
 }
 
@@ -73,6 +92,52 @@ fn enum_to_str<T: serde::Serialize>(v: T) -> String {
 
 fn json_from_str<T: serde::de::DeserializeOwned>(what: &'static str, key: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt { what, key: key.to_owned(), cause: e.to_string() })
+}
+
+/// A log step as stored: `[name, status, detail]` since schema version 2,
+/// an object with those fields before (still read).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum StoredStep {
+    Compact(String, String, String),
+    Named(Step),
+}
+
+impl From<StoredStep> for Step {
+    fn from(s: StoredStep) -> Step {
+        match s {
+            StoredStep::Compact(name, status, detail) => Step { name, status, detail },
+            StoredStep::Named(step) => step,
+        }
+    }
+}
+
+/// A modified attribute as stored: `[attribute, old, new]` since schema
+/// version 2, an object with those fields before (still read).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum StoredChange {
+    Compact(String, serde_json::Value, serde_json::Value),
+    Named(AttributeChange),
+}
+
+impl From<StoredChange> for AttributeChange {
+    fn from(c: StoredChange) -> AttributeChange {
+        match c {
+            StoredChange::Compact(attribute, old, new) => AttributeChange { attribute, old, new },
+            StoredChange::Named(change) => change,
+        }
+    }
+}
+
+/// The log entry's steps and modified attributes in their stored form:
+/// arrays instead of objects, which drops the field names repeated in every
+/// element (a third of a created worker's log row).
+fn encode_log(l: &LogEntry) -> Result<(String, String), serde_json::Error> {
+    let steps: Vec<(&str, &str, &str)> = l.steps.iter().map(|s| (s.name.as_str(), s.status.as_str(), s.detail.as_str())).collect();
+    let modified: Vec<(&str, &serde_json::Value, &serde_json::Value)> =
+        l.modified.iter().map(|c| (c.attribute.as_str(), &c.old, &c.new)).collect();
+    Ok((serde_json::to_string(&steps)?, serde_json::to_string(&modified)?))
 }
 
 const ACCOUNT_COLUMNS: &str = "person_id, target_id, status, exported, created_ms, updated_ms";
@@ -182,7 +247,8 @@ impl Store for SqliteStore {
                 match &o.account {
                     Change::Keep => {}
                     Change::Set(a) => {
-                        let exported = serde_json::Value::Object(a.exported.clone()).to_string();
+                        let exported = serde_json::to_string(&a.exported)
+                            .map_err(|e| StoreError::Corrupt { what: "exported values", key: pid.to_owned(), cause: e.to_string() })?;
                         put_account.execute(params![
                             pid,
                             a.target_id,
@@ -226,8 +292,8 @@ impl Store for SqliteStore {
                     }
                 }
                 if let Some(l) = &o.log {
-                    let steps = serde_json::to_string(&l.steps).unwrap_or_else(|_| "[]".into());
-                    let modified = serde_json::to_string(&l.modified).unwrap_or_else(|_| "[]".into());
+                    let (steps, modified) = encode_log(l)
+                        .map_err(|e| StoreError::Corrupt { what: "log entry", key: pid.to_owned(), cause: e.to_string() })?;
                     put_log.execute(params![
                         cycle,
                         pid,
@@ -424,8 +490,11 @@ impl Store for SqliteStore {
                 action,
                 status,
                 target_id,
-                steps: json_from_str("log steps", &key, &steps)?,
-                modified: json_from_str("log modified attributes", &key, &modified)?,
+                steps: json_from_str::<Vec<StoredStep>>("log steps", &key, &steps)?.into_iter().map(Step::from).collect(),
+                modified: json_from_str::<Vec<StoredChange>>("log modified attributes", &key, &modified)?
+                    .into_iter()
+                    .map(AttributeChange::from)
+                    .collect(),
                 error,
                 person_id,
             });

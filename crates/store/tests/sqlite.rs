@@ -158,3 +158,62 @@ fn tempdir() -> std::path::PathBuf {
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
+
+#[test]
+fn a_state_file_of_the_first_schema_migrates_and_keeps_its_log() {
+    let dir = tempdir();
+    let path = dir.join("state.sqlite");
+    {
+        // What the previous version left: schema 0001 (rusqlite_migration
+        // counts in user_version) and log rows with steps and modified
+        // attributes as JSON objects.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_initial.sql")).unwrap();
+        conn.execute_batch(
+            r#"PRAGMA user_version = 1;
+            INSERT INTO cycle (kind, started_ms, status) VALUES ('full', 1767312000000, 'completed');
+            INSERT INTO provisioning_log (cycle_id, person_id, at_ms, action, status, target_id, steps, modified, error)
+            VALUES (1, 'p1', 1767312000000, 'create', 'success', 't1',
+                '[{"name":"import","status":"success","detail":"1 record"}]',
+                '[{"attribute":"title","old":null,"new":"Engineer"}]', NULL);
+            INSERT INTO account (person_id, target_id, status, exported, created_ms, updated_ms)
+            VALUES ('p1', 't1', 'active', '{"title":"Engineer"}', 1767312000000, 1767312000000);"#,
+        )
+        .unwrap();
+    }
+    let mut s = SqliteStore::open(&path).unwrap();
+    let old = s.log(&LogQuery::default()).unwrap();
+    assert_eq!(old.len(), 1);
+    let mut want = log("create", "success");
+    want.id = old[0].id;
+    want.cycle_id = 1;
+    want.person_id = "p1".into();
+    want.at = t("2026-01-02T00:00:00Z");
+    want.target_id = Some("t1".into());
+    assert_eq!(old[0], want, "an entry written by the previous version reads back unchanged");
+    assert_eq!(s.load(&["p1"]).unwrap()["p1"].account.as_ref().map(|a| a.exported["title"].clone()), Some(serde_json::json!("Engineer")));
+
+    // New entries (stored compactly) read back the same, after the old ones.
+    let c = s.begin_cycle(CycleKind::Incremental, None, t("2026-01-03T00:00:00Z")).unwrap();
+    let mut newer = outcome("p1", Change::Keep, "update");
+    if let Some(l) = newer.log.as_mut() {
+        l.modified.push(AttributeChange { attribute: "mail".into(), old: serde_json::json!(["a@x"]), new: serde_json::Value::Null });
+        l.error = Some("partly".into());
+    }
+    s.commit(c, std::slice::from_ref(&newer)).unwrap();
+    let logs = s.log(&LogQuery { person_id: Some("p1".into()), ..Default::default() }).unwrap();
+    assert_eq!(logs.iter().map(|l| l.action.as_str()).collect::<Vec<_>>(), ["update", "create"], "newest first");
+    assert!(logs[0].id > logs[1].id);
+    let mut want = newer.log.unwrap();
+    want.id = logs[0].id;
+    want.cycle_id = c;
+    want.person_id = "p1".into();
+    assert_eq!(logs[0], want);
+    drop(s);
+    let version: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 2, "migrated to the latest schema");
+    // Reopening an up-to-date file migrates nothing and loses nothing.
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.log(&LogQuery::default()).unwrap().len(), 2);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -90,3 +90,18 @@ async fn find_works_on_unindexed_attributes_and_after_the_index_set_changes() {
     drop(t);
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn ids_are_opaque_distinct_and_time_ordered() {
+    let t = EmbeddedTarget::in_memory(&[]).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(t.create(&attrs(&[("employeeID", json!(i))])).await.unwrap().id);
+    }
+    assert!(ids.iter().all(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())));
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+    // The first 12 digits are the creation millisecond: later objects never
+    // sort before earlier ones, so ids append to the id index.
+    assert!(ids.windows(2).all(|w| w[0][..12] <= w[1][..12]), "{ids:?}");
+}

@@ -2,7 +2,7 @@
 //!
 //! It stands in for a real directory in the demo and the engine tests, so it
 //! behaves like one where the engine can tell the difference: objects get
-//! opaque ids the engine does not choose, writes become durable at
+//! opaque ids the engine does not choose (32 hex digits, time-ordered), writes become durable at
 //! [`Target::flush`] (the engine flushes before recording a page in its store;
 //! each object's write is atomic), values are matched case-insensitively as
 //! Active Directory does, and a create that would duplicate a unique
@@ -15,6 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
+
+mod wal;
 
 use crate::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
 
@@ -56,6 +58,9 @@ pub const DISABLED_ATTRIBUTE: &str = "accountDisabled";
 
 /// A directory in one SQLite file.
 pub struct EmbeddedTarget {
+    /// Declared first so that it stops before the writer's connection closes
+    /// (the last connection to close checkpoints and removes the WAL).
+    _checkpointer: Option<wal::Checkpointer>,
     conn: Mutex<Connection>,
     /// Attributes that must be unique across objects (create is refused otherwise).
     unique: Vec<String>,
@@ -75,7 +80,13 @@ impl EmbeddedTarget {
     /// the one the file was built with, the index is rebuilt.
     pub fn open_indexed(path: &Path, unique: &[&str], indexed: &[&str]) -> Result<Self, TargetError> {
         let conn = Connection::open(path).map_err(|e| unavailable("open", e))?;
-        Self::init(conn, unique, indexed)
+        let mut t = Self::init(conn, unique, indexed)?;
+        let checkpoints = Connection::open(path).map_err(|e| unavailable("open", e))?;
+        t._checkpointer = Some(wal::Checkpointer::start(checkpoints, wal::INTERVAL).map_err(|e| TargetError::Unavailable {
+            operation: "open",
+            message: format!("starting the WAL checkpoint thread: {e}"),
+        })?);
+        Ok(t)
     }
 
     /// A private in-memory directory.
@@ -92,10 +103,8 @@ impl EmbeddedTarget {
     fn init(conn: Connection, unique: &[&str], indexed: &[&str]) -> Result<Self, TargetError> {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| unavailable("open", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| unavailable("open", e))?;
-        // Checkpoint every ~40 MB of WAL instead of every 4 MB: a first sync
-        // rewrites the same index pages page after page, and each checkpoint
-        // copies them back (it was an eighth of a full sync's commit path).
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(|e| unavailable("open", e))?;
+        // Checkpoints run on their own thread (see `wal`); this is the net.
+        conn.pragma_update(None, "wal_autocheckpoint", wal::WRITER_AUTOCHECKPOINT).map_err(|e| unavailable("open", e))?;
         // Uniqueness and matching read the value index for every worker.
         conn.pragma_update(None, "cache_size", -32_768).map_err(|e| unavailable("open", e))?;
         // Per-object savepoints inside the grouped transaction journal into
@@ -109,7 +118,7 @@ impl EmbeddedTarget {
         let mut all: Vec<String> = unique.iter().cloned().chain(indexed.iter().map(|s| (*s).to_owned())).collect();
         all.sort();
         all.dedup();
-        let t = EmbeddedTarget { conn: Mutex::new(conn), unique, indexed: all };
+        let t = EmbeddedTarget { _checkpointer: None, conn: Mutex::new(conn), unique, indexed: all };
         t.ensure_index()?;
         Ok(t)
     }
@@ -476,9 +485,14 @@ impl Target for EmbeddedTarget {
         let enabled = is_enabled(attributes);
         let json = to_json(attributes, "create")?;
         let id = atomically(&conn, "create", |conn| {
+            // Opaque but time-ordered (milliseconds, then 80 random bits, as
+            // UUIDv7): new ids append to the id index, here and in the
+            // engine's store, instead of touching a random page each.
             let mut insert = conn
                 .prepare_cached(
-                    "INSERT INTO object (id, enabled, attributes) VALUES (lower(hex(randomblob(16))), ?1, ?2) RETURNING id",
+                    "INSERT INTO object (id, enabled, attributes) VALUES \
+                     (printf('%012x', CAST(unixepoch('subsec') * 1000 AS INTEGER)) || lower(hex(randomblob(10))), ?1, ?2) \
+                     RETURNING id",
                 )
                 .map_err(|e| unavailable("create", e))?;
             let id: String = insert.query_row(params![enabled, json], |r| r.get(0)).map_err(|e| unavailable("create", e))?;
