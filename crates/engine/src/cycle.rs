@@ -274,7 +274,8 @@ impl Uniqueness for TargetUniqueness<'_> {
 /// The sync engine for one flow.
 pub struct Engine<S: Store, T: Target> {
     sf: Arc<SfClient>,
-    flow: Flow,
+    /// Shared with the read-ahead task, which imports records as it parses them.
+    flow: Arc<Flow>,
     store: S,
     target: T,
     clock: Arc<dyn Clock + Send + Sync>,
@@ -307,7 +308,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         let seed = clock.now().as_nanosecond() as u64;
         let select = flow.select().unwrap_or_default();
         let keep = (!select.is_empty()).then(|| Arc::new(Projection::from_paths(&select)));
-        Engine { sf: Arc::new(sf), flow, store, target, clock, settings, random: SplitMix64(seed), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
+        Engine { sf: Arc::new(sf), flow: Arc::new(flow), store, target, clock, settings, random: SplitMix64(seed), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
     }
 
     /// Called after every page with the report so far (progress bars).
@@ -505,16 +506,13 @@ impl<S: Store, T: Target> Engine<S, T> {
             report.queries.push(query.relative_url());
             // The next page is fetched and parsed on another task while this
             // one is processed: reading and writing overlap.
-            let mut pages = prefetch(Arc::clone(&self.sf), query);
-            while let Some(page) = pages.recv().await {
-                let page = page?;
+            let importer = Importer { flow: Arc::clone(&self.flow), now, tz: self.settings.time_zone.clone() };
+            let mut pages = prefetch(Arc::clone(&self.sf), query, importer);
+            while let Some(records) = pages.recv().await {
+                let records = records?;
                 report.requests += 1;
-                for r in &page.records {
-                    if let Some(id) = person_id(r) {
-                        seen.insert(id.to_owned());
-                    }
-                }
-                self.process_batch(cycle, page.records, now, false, report, held).await?;
+                seen.extend(records.iter().filter_map(|r| r.pid.clone()));
+                self.process_batch(cycle, records, now, false, report, held).await?;
             }
         }
         let extra: Vec<String> = extra.into_iter().filter(|id| !seen.contains(id)).collect();
@@ -526,13 +524,18 @@ impl<S: Store, T: Target> Engine<S, T> {
             let mut pages = sf.persons(&query)?;
             while let Some(page) = pages.next_page().await? {
                 report.requests += 1;
-                self.process_batch(cycle, page.records, now, false, report, held).await?;
+                let records = self.import_page(page.records, now);
+                self.process_batch(cycle, records, now, false, report, held).await?;
             }
         }
         if self.mode == Mode::Apply && person.is_none() {
             self.store.clear_wakeups(&seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
         }
         Ok(())
+    }
+
+    fn import_page(&self, records: Vec<Value>, now: Timestamp) -> Vec<Imported> {
+        records.into_iter().map(|r| import(&self.flow, r, now, &self.settings.time_zone)).collect()
     }
 
     /// Process one page of records and commit their outcomes in one
@@ -552,19 +555,19 @@ impl<S: Store, T: Target> Engine<S, T> {
     async fn process_batch(
         &mut self,
         cycle: CycleId,
-        records: Vec<Value>,
+        records: Vec<Imported>,
         now: Timestamp,
         prehire_view: bool,
         report: &mut CycleReport,
         held: &mut Vec<Held>,
     ) -> Result<(), EngineError> {
         self.crash_point("page-read");
-        let ids: Vec<String> = records.iter().filter_map(|r| person_id(r).map(str::to_owned)).collect();
-        let mut states = self.store.load(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let ids: Vec<&str> = records.iter().filter_map(|r| r.pid.as_deref()).collect();
+        let mut states = self.store.load(&ids)?;
         let mut slots = Vec::with_capacity(records.len());
         let mut prehires: BTreeMap<jiff::civil::Date, Vec<String>> = BTreeMap::new();
         for record in records {
-            let Some(pid) = person_id(&record).map(str::to_owned) else {
+            let Some(pid) = record.pid.clone() else {
                 tracing::warn!(message = "Skipping a PerPerson record without personIdExternal.");
                 *report.counts.entry("failed".into()).or_default() += 1;
                 continue;
@@ -574,7 +577,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 report.workers += 1;
             }
             let state = states.remove(&pid).unwrap_or_default();
-            match self.prepare(pid, record, state, now, prehire_view) {
+            match self.prepare(record, state, now, prehire_view) {
                 Prepared::Slot(s) => slots.push(s),
                 Prepared::Requery(start, pid) => prehires.entry(start).or_default().push(pid),
             }
@@ -609,21 +612,21 @@ impl<S: Store, T: Target> Engine<S, T> {
                 let mut pages = sf.persons(&query)?;
                 while let Some(page) = pages.next_page().await? {
                     report.requests += 1;
-                    Box::pin(self.process_batch(cycle, page.records, now, true, report, held)).await?;
+                    let records = self.import_page(page.records, now);
+                    Box::pin(self.process_batch(cycle, records, now, true, report, held)).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Stage 1: lifecycle, pre-hire lead time and re-read, source values and
-    /// scoping of one worker.
-    fn prepare(&self, pid: String, mut record: Value, state: WorkerState, now: Timestamp, prehire_view: bool) -> Prepared {
+    /// Stage 1: what needs the store — pre-hire lead time and re-read — on
+    /// top of the pure import ([`import`]) done on the read-ahead task.
+    fn prepare(&self, imported: Imported, state: WorkerState, now: Timestamp, prehire_view: bool) -> Prepared {
         let tz = &self.settings.time_zone;
-        let mut steps = Vec::new();
-        let notes = lifecycle::normalize(&mut record, now, tz);
-        let life = lifecycle::decide(&record, now, tz);
-        steps.push(step("import", "success", format!("stage {:?}{}", life.stage, notes_text(&notes))));
+        let Imported { pid, life, import, source, scope } = imported;
+        let pid = pid.unwrap_or_default();
+        let mut steps = vec![import];
         let mut wakeups = life.wakeups;
         if let Stage::PreHire { start } = life.stage {
             let lead_start = start.checked_sub(jiff::Span::new().days(self.settings.prehire_lead_days)).unwrap_or(start);
@@ -642,18 +645,8 @@ impl<S: Store, T: Target> Engine<S, T> {
                 return Prepared::Requery(start, pid);
             }
         }
-        let source = self.flow.source.extract(&record);
-        let in_scope = match &self.flow.scope {
-            Some(scope) => {
-                let r = scope.evaluate(&source);
-                steps.push(step("scope", if r.in_scope { "success" } else { "skipped" }, format!("{r:?}")));
-                r.in_scope
-            }
-            None => {
-                steps.push(step("scope", "success", "no scoping filter".into()));
-                true
-            }
-        };
+        let (in_scope, scope_step) = scope;
+        steps.push(scope_step);
         if let Some(a) = &state.account {
             steps.push(step("match", "success", format!("joined to {}", a.target_id)));
         }
@@ -1104,9 +1097,11 @@ impl<S: Store, T: Target> Engine<S, T> {
     }
 }
 
-/// Pages of a query, read ahead by one on their own task. Dropping the
-/// receiver stops the reader.
-fn prefetch(sf: Arc<SfClient>, query: PersonQuery) -> tokio::sync::mpsc::Receiver<Result<hrsync_source_sf::Page, SourceError>> {
+/// Pages of a query, read ahead by one on their own task, which also
+/// imports each record ([`import`]: pure, so it runs beside the processing
+/// of the previous page on the other core). Dropping the receiver stops the
+/// reader.
+fn prefetch(sf: Arc<SfClient>, query: PersonQuery, importer: Importer) -> tokio::sync::mpsc::Receiver<Result<Vec<Imported>, SourceError>> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
         let mut pages = match sf.persons(&query) {
@@ -1121,6 +1116,7 @@ fn prefetch(sf: Arc<SfClient>, query: PersonQuery) -> tokio::sync::mpsc::Receive
             let last = !matches!(next, Some(Ok(_)));
             match next {
                 Some(item) => {
+                    let item = item.map(|page| page.records.into_iter().map(|r| import(&importer.flow, r, importer.now, &importer.tz)).collect());
                     if tx.send(item).await.is_err() || last {
                         return;
                     }
@@ -1130,6 +1126,44 @@ fn prefetch(sf: Arc<SfClient>, query: PersonQuery) -> tokio::sync::mpsc::Receive
         }
     });
     rx
+}
+
+/// What the read-ahead task needs to import records.
+struct Importer {
+    flow: Arc<Flow>,
+    now: Timestamp,
+    tz: TimeZone,
+}
+
+/// A record as read: its lifecycle, source values and scoping. The record
+/// itself is dropped once its values are extracted.
+struct Imported {
+    pid: Option<String>,
+    life: lifecycle::Lifecycle,
+    /// The `import` step of the provisioning log.
+    import: Step,
+    source: hrsync_mapping::SourceRecord,
+    /// In scope, and the `scope` step.
+    scope: (bool, Step),
+}
+
+/// Normalize, decide the lifecycle, extract the mapped source values and
+/// evaluate the scoping filter: everything about a record that needs
+/// neither the store nor the target.
+fn import(flow: &Flow, mut record: Value, now: Timestamp, tz: &TimeZone) -> Imported {
+    let pid = person_id(&record).map(str::to_owned);
+    let notes = lifecycle::normalize(&mut record, now, tz);
+    let life = lifecycle::decide(&record, now, tz);
+    let import = step("import", "success", format!("stage {:?}{}", life.stage, notes_text(&notes)));
+    let source = flow.source.extract(&record);
+    let scope = match &flow.scope {
+        Some(scope) => {
+            let r = scope.evaluate(&source);
+            (r.in_scope, step("scope", if r.in_scope { "success" } else { "skipped" }, format!("{r:?}")))
+        }
+        None => (true, step("scope", "success", "no scoping filter".into())),
+    };
+    Imported { pid, life, import, source, scope }
 }
 
 /// A decided worker: action, new account state, target id, modified attributes.
