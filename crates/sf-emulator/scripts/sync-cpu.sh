@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# CPU seconds the emulator spends serving one full sync: for each hrsync binary
-# given, start `hrsync emulator` as its own process (N workers, seed 42, the
-# real clock as in scripts/bench-sync.sh, so pre-hires are re-queried), run `hrsync sync --full` from the same binary against it into the
-# embedded target (the set-up of scripts/bench-sync.sh), and print the
-# emulator's utime+stime during the sync (generation excluded), the sync's
-# wall time, the number of OData requests and the load average. Give the
-# baseline and the candidate binaries in one call so they share run conditions.
+# CPU seconds the emulator spends serving one full sync. For each hrsync binary
+# given: start `hrsync emulator` as its own process (N workers, seed 42, the
+# real clock as scripts/bench-sync.sh does, so pre-hires are re-queried), run
+# `hrsync sync --full` from the same binary against it into the embedded target
+# (bench-sync.sh's set-up), and print the emulator's utime+stime during the sync
+# (generation excluded), the sync's wall time, the number of OData requests and
+# the load average. Give the baseline and the candidate binaries in one call so
+# they share run conditions.
 #
 #   [SELECT=all|mapped] [ROUNDS=1] crates/sf-emulator/scripts/sync-cpu.sh WORKERS BIN [BIN...]
 set -euo pipefail
