@@ -291,9 +291,11 @@ pub struct Engine<S: Store, T: Target> {
     mode: Mode,
     /// Collect per-worker log entries into the report (plan, on-demand).
     detail: bool,
-    progress: Option<Box<dyn Fn(&CycleReport) + Send + Sync>>,
+    progress: Option<ProgressHook>,
     crash: Option<Arc<dyn Fn(&'static str) + Send + Sync>>,
 }
+
+type ProgressHook = Box<dyn Fn(&CycleReport) + Send + Sync>;
 
 /// A deprovisioning held until the end of the cycle.
 struct Held {
@@ -466,6 +468,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn read_and_process(
         &mut self,
         cycle: CycleId,
