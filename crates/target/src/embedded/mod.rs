@@ -2,9 +2,9 @@
 //!
 //! It stands in for a real directory in the demo and the engine tests, so it
 //! behaves like one where the engine can tell the difference: objects get
-//! opaque ids the engine does not choose (32 hex digits, time-ordered), writes become durable at
-//! [`Target::flush`] (the engine flushes before recording a page in its store;
-//! each object's write is atomic), values are matched case-insensitively as
+//! opaque ids the engine does not choose (32 hex digits, time-ordered),
+//! writes become durable at [`Target::flush`] (the engine flushes before
+//! recording a page in its store; each object's write is atomic), values are matched case-insensitively as
 //! Active Directory does, and a create that would duplicate a unique
 //! attribute is refused.
 
@@ -151,7 +151,7 @@ impl EmbeddedTarget {
                 let id: String = row.get(0).map_err(|e| unavailable("open", e))?;
                 let attrs: String = row.get(1).map_err(|e| unavailable("open", e))?;
                 let obj = object(id, true, &attrs, "open")?;
-                add_keys(&tx, &obj.id, &self.keys(&obj.attributes), "open")?;
+                index_object(&tx, ADD_KEY, &obj.id, &self.keys(&obj.attributes), "open")?;
             }
         }
         for (key, value) in [("layout", LAYOUT), ("indexed", want.as_str())] {
@@ -279,30 +279,18 @@ fn is_enabled(attrs: &Attributes) -> bool {
     !attrs.get(DISABLED_ATTRIBUTE).is_some_and(is_truthy)
 }
 
-fn add_keys<'a>(
-    conn: &Connection,
-    id: &str,
-    keys: impl IntoIterator<Item = &'a (&'a str, String)>,
-    operation: &'static str,
-) -> Result<(), TargetError> {
-    let mut stmt = conn
-        .prepare_cached("INSERT OR IGNORE INTO value_index (name, value, id) VALUES (?1, ?2, ?3)")
-        .map_err(|e| unavailable(operation, e))?;
-    for (name, key) in keys {
-        stmt.execute(params![name, key, id]).map_err(|e| unavailable(operation, e))?;
-    }
-    Ok(())
-}
+const ADD_KEY: &str = "INSERT OR IGNORE INTO value_index (name, value, id) VALUES (?1, ?2, ?3)";
+const REMOVE_KEY: &str = "DELETE FROM value_index WHERE name = ?1 AND value = ?2 AND id = ?3";
 
-fn remove_keys<'a>(
+/// Run `sql` ([`ADD_KEY`] or [`REMOVE_KEY`]) for each of an object's keys.
+fn index_object<'a>(
     conn: &Connection,
+    sql: &str,
     id: &str,
     keys: impl IntoIterator<Item = &'a (&'a str, String)>,
     operation: &'static str,
 ) -> Result<(), TargetError> {
-    let mut stmt = conn
-        .prepare_cached("DELETE FROM value_index WHERE name = ?1 AND value = ?2 AND id = ?3")
-        .map_err(|e| unavailable(operation, e))?;
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| unavailable(operation, e))?;
     for (name, key) in keys {
         stmt.execute(params![name, key, id]).map_err(|e| unavailable(operation, e))?;
     }
@@ -496,7 +484,7 @@ impl Target for EmbeddedTarget {
                 )
                 .map_err(|e| unavailable("create", e))?;
             let id: String = insert.query_row(params![enabled, json], |r| r.get(0)).map_err(|e| unavailable("create", e))?;
-            add_keys(conn, &id, &keys, "create")?;
+            index_object(conn, ADD_KEY, &id, &keys, "create")?;
             Ok(id)
         })?;
         Ok(TargetObject { id, name: None, attributes: attributes.clone(), enabled: Some(enabled) })
@@ -529,8 +517,8 @@ impl Target for EmbeddedTarget {
                 .prepare_cached("UPDATE object SET attributes = ?2, enabled = ?3 WHERE id = ?1")
                 .map_err(|e| unavailable("update", e))?;
             stmt.execute(params![id, json, is_enabled(&obj.attributes)]).map_err(|e| unavailable("update", e))?;
-            remove_keys(conn, id, before.difference(&after), "update")?;
-            add_keys(conn, id, after.difference(&before), "update")
+            index_object(conn, REMOVE_KEY, id, before.difference(&after), "update")?;
+            index_object(conn, ADD_KEY, id, after.difference(&before), "update")
         })
     }
 
@@ -550,7 +538,7 @@ impl Target for EmbeddedTarget {
         };
         let keys = self.keys(&obj.attributes);
         atomically(&conn, "delete", |conn| {
-            remove_keys(conn, id, &keys, "delete")?;
+            index_object(conn, REMOVE_KEY, id, &keys, "delete")?;
             conn.prepare_cached("DELETE FROM object WHERE id = ?1")
                 .and_then(|mut s| s.execute([id]))
                 .map(drop)
