@@ -24,7 +24,6 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 mod sqlite;
-mod wal;
 
 pub use sqlite::SqliteStore;
 

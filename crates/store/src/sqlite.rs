@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 
-use crate::wal::{self, Checkpointer};
+use hrsync_sqlite_wal::{self as wal, Checkpointer};
 use crate::*;
 
 /// A [`Store`] in one SQLite file.

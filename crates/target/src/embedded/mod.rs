@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-mod wal;
+use hrsync_sqlite_wal as wal;
 
 use crate::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
 

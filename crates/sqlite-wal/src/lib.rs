@@ -1,4 +1,5 @@
-//! WAL checkpoints off the commit path.
+//! WAL checkpoints off the commit path, for every SQLite file hrsync writes
+//! (the state store and the embedded target).
 //!
 //! SQLite's automatic checkpoint runs inside the `COMMIT` that crosses its
 //! threshold: that commit copies the WAL back into the database and fsyncs
