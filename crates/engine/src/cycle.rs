@@ -26,7 +26,8 @@ use hrsync_store::{
     Account, AccountStatus, Change as StoreChange, CycleId, CycleKind, CycleStatus, Escrow, LogEntry, Outcome as StoreOutcome,
     Step, Store, StoreError, WorkerState,
 };
-use futures_util::stream::{self, StreamExt};
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use hrsync_target::{AttributeUpdate, Target, TargetError, TargetObject};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -282,7 +283,7 @@ pub struct Engine<S: Store, T: Target> {
     settings: Settings,
     /// Randomness for `RandomString`/`Guid` in mappings: seeded from the
     /// clock; not secret material (initial passwords are the target's job).
-    random: SplitMix64,
+    random: std::sync::Mutex<SplitMix64>,
     /// `$select` when [`Settings::select`] is on (empty: everything).
     select: Vec<String>,
     /// The same paths applied while parsing, whether or not `$select` is
@@ -310,7 +311,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         let seed = clock.now().as_nanosecond() as u64;
         let select = flow.select().unwrap_or_default();
         let keep = (!select.is_empty()).then(|| Arc::new(Projection::from_paths(&select)));
-        Engine { sf: Arc::new(sf), flow: Arc::new(flow), store, target, clock, settings, random: SplitMix64(seed), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
+        Engine { sf: Arc::new(sf), flow: Arc::new(flow), store, target, clock, settings, random: std::sync::Mutex::new(SplitMix64(seed)), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
     }
 
     /// Called after every page with the report so far (progress bars).
@@ -587,14 +588,7 @@ impl<S: Store, T: Target> Engine<S, T> {
         }
         self.match_page(&mut slots).await;
         let unique = self.page_candidates(&slots).await;
-        let mut decided = Vec::with_capacity(slots.len());
-        for slot in slots {
-            decided.push(match slot {
-                Slot::Ready(r) => self.decide(r, &unique, now, held),
-                other => other,
-            });
-        }
-        let slots = self.write_page(decided, now).await;
+        let slots = self.decide_and_write(slots, &unique, now, held).await;
         let mut outcomes = Vec::with_capacity(slots.len());
         for slot in slots {
             if let Slot::Done(outcome, action) = slot {
@@ -665,7 +659,8 @@ impl<S: Store, T: Target> Engine<S, T> {
             .filter(|(_, s)| matches!(s, Slot::Ready(r) if r.state.account.is_none()))
             .map(|(i, _)| i)
             .collect();
-        let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut self.random);
+        let random = self.random.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (flow, target, clock) = (&self.flow, &self.target, &self.clock);
         for m in flow.mapping.matching() {
             if waiting.is_empty() {
                 break;
@@ -764,7 +759,7 @@ impl<S: Store, T: Target> Engine<S, T> {
 
     /// Stage 4: map and plan one worker (page order). Writes go to stage 5;
     /// everything else is concluded here.
-    fn decide(&mut self, mut r: Box<Ready>, unique: &PageUnique, now: Timestamp, held: &mut Vec<Held>) -> Slot {
+    fn decide(&self, mut r: Box<Ready>, unique: &PageUnique, now: Timestamp, held: &mut Vec<Held>) -> Slot {
         if let Some(error) = r.error.take() {
             return self.conclude(*r, Err(error), now);
         }
@@ -773,7 +768,8 @@ impl<S: Store, T: Target> Engine<S, T> {
         let mut errors = Vec::new();
         // Disjoint borrows: the mappings are read while the random source is
         // advanced and the target is asked about uniqueness.
-        let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut self.random);
+        let mut random = self.random.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut *random);
         for m in flow.mapping.mappings() {
             if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
                 continue;
@@ -850,29 +846,42 @@ impl<S: Store, T: Target> Engine<S, T> {
         }
     }
 
-    /// Stage 5: the page's creates and updates, a bounded number in flight,
-    /// concluded in page order.
-    async fn write_page(&self, slots: Vec<Slot>, now: Timestamp) -> Vec<Slot> {
-        let mut slots = slots;
-        let writes = slots.iter_mut().filter_map(|s| match s {
-            Slot::Write(r, plan) => Some((r, std::mem::replace(plan, Plan::Skip { reason: String::new(), target_id: None }))),
-            _ => None,
-        });
-        let results: Vec<_> = stream::iter(writes.map(|(r, plan)| self.apply(r, plan, now)))
-            .buffered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        let mut results = results.into_iter();
-        slots
-            .into_iter()
-            .map(|s| match s {
-                Slot::Write(r, _) => {
-                    let result = results.next().unwrap_or_else(|| Err("internal: a write had no result".into()));
-                    self.conclude(*r, result, now)
-                }
+    /// Stages 4 and 5 interleaved: each worker is decided in page order and
+    /// its create or update sent at once, at most [`Settings::concurrency`]
+    /// in flight, so the target works while the next workers are mapped.
+    /// Outcomes come back in page order.
+    async fn decide_and_write(&self, slots: Vec<Slot>, unique: &PageUnique, now: Timestamp, held: &mut Vec<Held>) -> Vec<Slot> {
+        let limit = self.settings.concurrency.max(1);
+        let mut out: Vec<Option<Slot>> = Vec::with_capacity(slots.len());
+        let mut writes = FuturesUnordered::new();
+        for (i, slot) in slots.into_iter().enumerate() {
+            out.push(None);
+            let slot = match slot {
+                Slot::Ready(r) => self.decide(r, unique, now, held),
                 other => other,
-            })
-            .collect()
+            };
+            let Slot::Write(mut r, plan) = slot else {
+                out[i] = Some(slot);
+                continue;
+            };
+            writes.push(async move {
+                let result = self.apply(&mut r, plan, now).await;
+                (i, r, result)
+            });
+            // One poll sends the request; completed writes are concluded.
+            while let Some(Some((i, r, result))) = writes.next().now_or_never() {
+                out[i] = Some(self.conclude(*r, result, now));
+            }
+            while writes.len() >= limit {
+                if let Some((i, r, result)) = writes.next().await {
+                    out[i] = Some(self.conclude(*r, result, now));
+                }
+            }
+        }
+        while let Some((i, r, result)) = writes.next().await {
+            out[i] = Some(self.conclude(*r, result, now));
+        }
+        out.into_iter().flatten().collect()
     }
 
     /// Apply one create or update to the target.
