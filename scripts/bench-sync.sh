@@ -2,10 +2,11 @@
 # Benchmark of issue 4: a full sync of N workers from the emulator into the
 # embedded target (workers/s, peak RSS of the sync process), then an
 # incremental cycle with 100 changes among them (seconds, requests sent).
-# The emulator runs as its own process so its memory is not counted.
+# The emulator runs as its own process so its memory is not counted; the CPU
+# seconds it spends serving the full sync are printed (generation excluded).
 #
 #   [SELECT=all|mapped] [HRSYNC_BIN=path] [PERF=perf.data] scripts/bench-sync.sh [WORKERS]
-#   (defaults: mapped, 100000). HRSYNC_BIN runs a binary built before (to
+#   (defaults: all, as the config, 100000). HRSYNC_BIN runs a binary built before (to
 #   compare two builds in one session) instead of building; PERF records the
 #   full sync with `perf record -g` into that file.
 set -euo pipefail
@@ -33,7 +34,7 @@ cat >"$DIR/hrsync.toml" <<TOML
 url = "http://127.0.0.1:$PORT"
 company_id = "HRSYNCTEST"
 page_size = 200
-select = "${SELECT:-mapped}"
+select = "${SELECT:-all}"
 [source.auth]
 method = "basic"
 username = "sfapi"
@@ -53,12 +54,15 @@ path = "state.sqlite"
 TOML
 export BENCH_SF_PASSWORD=hrsync-emulator
 
-echo "== full sync of $WORKERS workers (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== full sync of $WORKERS workers, select = ${SELECT:-all} (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+emulator_ticks() { awk '{print $14 + $15}' "/proc/$EMU/stat"; }
+TICKS_BEFORE="$(emulator_ticks)"
 if [ -n "${PERF:-}" ]; then
   perf record ${PERF_ARGS:--g} -o "$PERF" -- "$BIN" sync --full --config "$DIR/hrsync.toml"
 else
   /usr/bin/time -f "peak RSS %M KiB, wall %e s" "$BIN" sync --full --config "$DIR/hrsync.toml"
 fi
+awk -v b="$TICKS_BEFORE" -v a="$(emulator_ticks)" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "emulator CPU during the full sync: %.2f s\n", (a - b) / t }'
 
 # 100 changes: transfers of 100 active workers.
 python3 - "$PORT" <<'PY'
