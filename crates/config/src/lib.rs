@@ -90,8 +90,9 @@ pub struct Source {
     /// Server page size (`customPageSize`), 1..=1000.
     pub page_size: u32,
     /// `select = "mapped"`: request only the properties the mapping reads
-    /// (`$select` derived from its JSONPaths); `"all"` (default) reads whole
-    /// records, as Entra does.
+    /// (`$select` derived from its JSONPaths); `"all"` (default) sends no
+    /// `$select`, as Entra does. Either way hrsync parses only those
+    /// properties of each record.
     pub select: bool,
     /// The `[source.auth]` block as [`hrsync_sf_auth::AuthConfig`], paths
     /// resolved and `company_id` filled from `[source]` (for `hrsync check`,
