@@ -770,13 +770,16 @@ impl<S: Store, T: Target> Engine<S, T> {
         // advanced and the target is asked about uniqueness.
         let mut random = self.random.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut *random);
-        for m in flow.mapping.mappings() {
+        for (i, m) in flow.mapping.mappings().iter().enumerate() {
             if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
                 continue;
             }
             let attribute = m.config.target.as_str();
             // On update, the worker's own value does not make a candidate taken.
-            let own = r.state.account.as_ref().and_then(|a| a.exported.get(attribute)).and_then(Value::as_str).map(str::to_lowercase);
+            let own = match &r.state.account {
+                Some(a) if flow.unique.contains(&i) => a.exported.get(attribute).and_then(Value::as_str).map(str::to_lowercase),
+                _ => None,
+            };
             let uniq = PageUniqueness { page: unique, attribute, own, fallback: TargetUniqueness { target, attribute } };
             let mut ctx = EvalContext::new(&**clock, random, Some(&uniq));
             let outcome = match m.expr() {

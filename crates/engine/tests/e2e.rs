@@ -429,3 +429,35 @@ async fn parsing_only_the_mapped_paths_changes_no_value() {
         }
     }
 }
+
+/// A `SelectUniqueValue` mapping that flows on every update: a worker's own
+/// current value is not "taken" by itself, so a second full cycle keeps every
+/// value instead of moving each worker to its next candidate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_flowing_unique_value_is_not_taken_by_its_own_worker() {
+    let mut h = Harness::start(200, 9).await;
+    let mut config = hrsync_mapping::MappingConfig::sf_to_ad().expect("mapping");
+    for m in &mut config.mappings {
+        if m.target == "cn" {
+            m.apply = hrsync_mapping::Apply::Always;
+        }
+    }
+    h.flow = common::flow_from(&hrsync_mapping::SourceSchema::builtin().expect("schema"), &config);
+    let mut engine = h.engine();
+    let first = engine.run_cycle(CycleKind::Full).await.expect("full");
+    assert!(first.counts.get("create").copied().unwrap_or(0) > 150, "{first:?}");
+    let cns: BTreeMap<String, String> = engine
+        .target()
+        .all()
+        .expect("list")
+        .iter()
+        .filter_map(|o| Some((attr(o, "employeeID")?.to_owned(), attr(o, "cn")?.to_owned())))
+        .collect();
+    h.advance_ms(60_000);
+    let again = engine.run_cycle(CycleKind::Full).await.expect("second full");
+    assert_eq!(again.counts.get("update"), None, "{again:?}");
+    for o in engine.target().all().expect("list") {
+        let id = attr(&o, "employeeID").expect("employeeID");
+        assert_eq!(attr(&o, "cn"), cns.get(id).map(String::as_str), "{id}");
+    }
+}
