@@ -770,7 +770,12 @@ impl<S: Store, T: Target> Engine<S, T> {
         // advanced and the target is asked about uniqueness.
         let mut random = self.random.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (flow, target, clock, random) = (&self.flow, &self.target, &self.clock, &mut *random);
-        for (i, m) in flow.mapping.mappings().iter().enumerate() {
+        // A scoped-out worker's plan needs no mapped value (skip, disable or
+        // delete): mapping it would only ask the target about unique values
+        // it will never use (and reserve them in the page) or fail it on a
+        // required attribute.
+        let mappings = if r.in_scope { flow.mapping.mappings() } else { &[] };
+        for (i, m) in mappings.iter().enumerate() {
             if phase == Phase::Update && m.config.apply == hrsync_mapping::Apply::OnCreate {
                 continue;
             }
@@ -803,7 +808,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 Err(e) => errors.push(format!("{attribute}: {e}")),
             }
         }
-        if phase == Phase::Create {
+        if phase == Phase::Create && r.in_scope {
             for m in flow.mapping.mappings().iter().filter(|m| m.config.required) {
                 let empty = desired.get(&m.config.target).is_none_or(|d| match &d.value {
                     Value::Null => true,

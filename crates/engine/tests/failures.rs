@@ -16,7 +16,7 @@ use common::{Harness, attr, one, sf_client};
 use hrsync_engine::cycle::{Engine, EscrowPolicy, Flow};
 use hrsync_expr::Clock;
 use hrsync_mapping::{MappingConfig, ScopingFilter, SourceSchema};
-use hrsync_store::{CycleKind, CycleStatus, SqliteStore, Store};
+use hrsync_store::{CycleKind, CycleStatus, LogQuery, SqliteStore, Store};
 use hrsync_target::embedded::EmbeddedTarget;
 use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
 use sf_emulator::events::HrEvent;
@@ -217,4 +217,35 @@ async fn an_incremental_cycle_over_100000_workers_with_100_changes_sends_a_handf
     let requests = h.emu.requests();
     assert!(requests.len() <= 3, "count probe + one page of 200: {:?}", requests.iter().map(|q| &q.url).collect::<Vec<_>>());
     assert!(requests[0].url.contains("$count"));
+}
+
+/// A scoped-out worker is not mapped: a required attribute it lacks does
+/// not fail it, it is skipped (and never created).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_out_worker_is_skipped_not_failed_on_a_required_attribute() {
+    let mut h = Harness::start(30, 22).await;
+    let person = h.emu.scenarios()[&Scenario::Active][0].clone();
+    for t in ["B", "P"] {
+        let _ = h.emu.apply(&HrEvent::EmailChange { person_id_external: person.clone(), email_type: t.into(), address: None, is_primary: None });
+    }
+    let schema = SourceSchema::builtin().expect("schema");
+    let mut config = MappingConfig::sf_to_ad().expect("mapping");
+    for m in config.mappings.iter_mut().filter(|m| m.target == "mail") {
+        m.required = true;
+    }
+    let scope: MappingConfig = toml::from_str(&format!(
+        "[[scope.groups]]\nname = \"all but one\"\n[[scope.groups.clauses]]\nattribute = \"personIdExternal\"\noperator = \"NOT EQUALS\"\nvalues = [\"{person}\"]\n"
+    ))
+    .expect("scope toml");
+    config.scope = scope.scope;
+    h.flow = Flow::compile(&schema, &config).expect("flow");
+    let mut engine = h.engine();
+    let r = engine.run_cycle(CycleKind::Full).await.expect("full");
+    let escrows = engine.store().escrows().expect("escrows");
+    assert!(escrows.iter().all(|e| e.person_id != person), "{escrows:?}");
+    let log = engine.store().log(&LogQuery { person_id: Some(person.clone()), ..Default::default() }).expect("log");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!((log[0].action.as_str(), log[0].status.as_str()), ("skip", "skipped"), "{log:?}");
+    assert!(common::by_employee(&engine, &person).await.is_empty());
+    assert!(r.counts.get("create").copied().unwrap_or(0) > 20, "{r:?}");
 }
