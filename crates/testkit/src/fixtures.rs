@@ -1,12 +1,36 @@
-//! Small fixtures every end-to-end test needs: a private directory and a
+//! Small fixtures every end-to-end test needs: a private directory, a
 //! clock the test steps (shared by the engine and, through the test, the
-//! emulator).
+//! emulator) and a SuccessFactors client for a running emulator.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use hrsync_expr::Clock;
+use hrsync_source_sf::{Credentials, RetryPolicy, SfClient, SourceConfig};
+use secrecy::SecretString;
+use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, RunningEmulator};
+
+/// A client for `emu` with its default credentials and quick retries (the
+/// fault-injection tests retry often; waiting seconds each time would only
+/// slow them). Panics if the client cannot be built.
+pub fn sf_client(emu: &RunningEmulator) -> SfClient {
+    let mut c = SourceConfig::new(
+        emu.base_url(),
+        Credentials::Basic {
+            username: DEFAULT_USERNAME.into(),
+            company_id: DEFAULT_COMPANY_ID.into(),
+            password: SecretString::from(DEFAULT_PASSWORD.to_owned()),
+        },
+    );
+    c.retry = RetryPolicy {
+        max_attempts: 12,
+        base_delay: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(50),
+        max_retry_after: std::time::Duration::from_secs(2),
+    };
+    SfClient::new(&c).unwrap_or_else(|e| panic!("SuccessFactors client for the emulator: {e}"))
+}
 
 /// A private directory under the system temp dir, removed on drop.
 #[derive(Debug)]

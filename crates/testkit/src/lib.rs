@@ -28,7 +28,7 @@ mod fixtures;
 mod samba;
 mod slapd;
 
-pub use fixtures::{TempDir, TestClock};
+pub use fixtures::{TempDir, TestClock, sf_client};
 
 pub use samba::SambaDc;
 pub use slapd::{Slapd, SlapdOptions};

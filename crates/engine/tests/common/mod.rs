@@ -4,23 +4,18 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use hrsync_engine::cycle::{Engine, Flow, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
-use hrsync_source_sf::{Credentials, RetryPolicy, SfClient, SourceConfig};
 use hrsync_store::SqliteStore;
 use hrsync_target::embedded::EmbeddedTarget;
 use hrsync_target::{Target, TargetObject};
-pub use hrsync_testkit::{TempDir, TestClock};
-use secrecy::SecretString;
-use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, Emulator, EmulatorBuilder, RunningEmulator};
+pub use hrsync_testkit::{TempDir, TestClock, sf_client};
+use sf_emulator::{Emulator, EmulatorBuilder, RunningEmulator};
 
 /// 2026-11-24T10:00:00Z: a Tuesday, mid-morning in Europe.
 pub const T0_MS: i64 = 1_795_514_400_000;
 pub const DAY_MS: i64 = 86_400_000;
-
-
 
 pub fn default_flow() -> Flow {
     let schema = SourceSchema::builtin().expect("builtin schema");
@@ -32,23 +27,6 @@ pub fn flow_from(schema: &SourceSchema, config: &MappingConfig) -> Flow {
     Flow::compile(schema, config).expect("mapping compiles")
 }
 
-pub fn sf_client(emu: &RunningEmulator) -> SfClient {
-    let mut c = SourceConfig::new(
-        emu.base_url(),
-        Credentials::Basic {
-            username: DEFAULT_USERNAME.into(),
-            company_id: DEFAULT_COMPANY_ID.into(),
-            password: SecretString::from(DEFAULT_PASSWORD.to_owned()),
-        },
-    );
-    c.retry = RetryPolicy {
-        max_attempts: 12,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(2),
-    };
-    SfClient::new(&c).expect("client")
-}
 
 pub const UNIQUE: &[&str] = &["sAMAccountName", "userPrincipalName"];
 

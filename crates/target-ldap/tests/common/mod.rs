@@ -8,18 +8,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hrsync_engine::cycle::{Engine, Flow, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
-use hrsync_source_sf::{Credentials, RetryPolicy, SfClient, SourceConfig};
 use hrsync_store::{CycleId, LogQuery, SqliteStore, Store};
 use hrsync_target_ldap::{LdapConfig, LdapTarget};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-pub use hrsync_testkit::{TempDir, TestClock};
-use secrecy::SecretString;
-use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorBuilder, RunningEmulator};
+pub use hrsync_testkit::{TempDir, TestClock, sf_client};
+use sf_emulator::{EmulatorBuilder, RunningEmulator};
 
 /// 2026-11-24T10:00:00Z.
 pub const T0_MS: i64 = 1_795_514_400_000;
@@ -102,18 +99,6 @@ pub fn flow(config: &MappingConfig) -> Flow {
 
 
 
-pub fn sf_client(emu: &RunningEmulator) -> SfClient {
-    let mut c = SourceConfig::new(
-        emu.base_url(),
-        Credentials::Basic {
-            username: DEFAULT_USERNAME.into(),
-            company_id: DEFAULT_COMPANY_ID.into(),
-            password: SecretString::from(DEFAULT_PASSWORD.to_owned()),
-        },
-    );
-    c.retry = RetryPolicy { max_attempts: 12, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(50), max_retry_after: Duration::from_secs(2) };
-    SfClient::new(&c).expect("client")
-}
 
 pub type LdapEngine = Engine<SqliteStore, LdapTarget>;
 
