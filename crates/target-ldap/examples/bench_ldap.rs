@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use common::{Entry, Harness, Reader, ad_mapping, flow, openldap_mapping, openldap_ous_ldif};
+use common::{Entry, Harness, Reader, ad_mapping, ad_target, flow, openldap_mapping, openldap_ous_ldif, openldap_target};
 use hrsync_engine::cycle::Engine;
 use hrsync_store::{CycleKind, SqliteStore};
 use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
-use hrsync_target_ldap::{DisableStrategy, LdapConfig, LdapTarget, Profile};
+use hrsync_target_ldap::LdapTarget;
 use hrsync_testkit::{SambaDc, Slapd};
-use secrecy::SecretString;
 use sf_emulator::Emulator;
 
 /// The target with the wall time of each operation added up, and the wall
@@ -237,11 +236,7 @@ async fn openldap(workers: usize) {
     let t = Instant::now();
     let emu = Emulator::builder().workers(workers).seed(1);
     let a = Slapd::start().expect("slapd A");
-    let people = format!("ou=hr,{}", a.suffix());
-    a.add_ldif(&openldap_ous_ldif(&people)).expect("OUs");
-    let mut ldap = LdapConfig::new(a.url(), a.service_dn(), SecretString::from(a.service_password()), a.suffix(), Profile::InetOrgPerson);
-    ldap.default_container = Some(people.clone());
-    ldap.disable = Some(DisableStrategy::Attribute { attribute: "employeeType".into(), value: "disabled".into() });
+    let (ldap, people) = openldap_target(&a);
     let h = Harness::start(emu, flow(&openldap_mapping(&people)), ldap).await;
     println!("  set-up (emulator data, slapd) {:.1} s", t.elapsed().as_secs_f64());
     let (took, created, stats, busy) = sync(&h).await;
@@ -264,27 +259,13 @@ async fn openldap(workers: usize) {
     println!("  ratio hrsync / ldapadd = {:.2}", took.as_secs_f64() / add.as_secs_f64());
 }
 
-fn ad_tree(dc: &SambaDc) -> String {
-    let root = dc.create_ou("bench").expect("OU");
-    let users = format!("OU=Users,{root}");
-    let mut ldif = format!("dn: {users}\nobjectClass: organizationalUnit\nou: Users\n\n");
-    for country in ["Germany", "United States", "France"] {
-        ldif.push_str(&format!("dn: OU={country},{users}\nobjectClass: organizationalUnit\nou: {country}\n\n"));
-    }
-    dc.add_ldif(&ldif).expect("country OUs");
-    root
-}
-
 async fn active_directory(workers: usize) {
     println!("Samba AD, {workers} workers (each with a password)");
     let a = SambaDc::start().expect("Samba DC A");
-    let root = ad_tree(&a);
+    let (ldap, root) = ad_target(&a, "bench");
     let realm = a.realm().to_lowercase();
     let mapping = ad_mapping(&root, &realm);
     let names: Vec<String> = mapping.mappings.iter().map(|m| m.target.to_lowercase()).collect();
-    let mut ldap = LdapConfig::new(a.ldaps_url(), a.admin_upn(), SecretString::from(a.admin_password()), a.base_dn(), Profile::ActiveDirectory);
-    ldap.ca_file = Some(a.ca_file());
-    ldap.default_container = Some(format!("OU=Users,{root}"));
     let h = Harness::start(Emulator::builder().workers(workers).seed(1), flow(&mapping), ldap).await;
     let (took, created, stats, busy) = sync(&h).await;
 
@@ -306,7 +287,7 @@ async fn active_directory(workers: usize) {
     drop(a);
 
     let b = SambaDc::start().expect("Samba DC B");
-    let root_b = ad_tree(&b);
+    let (_, root_b) = ad_target(&b, "bench");
     assert_eq!(root_b, root, "identical trees");
     let (add, failed) = ldapadd(&b.ldaps_url(), &b.admin_upn(), b.admin_password(), Some(&b.ca_file()), &ldif);
     print_stats("sync", took, created, &stats, busy);

@@ -8,12 +8,10 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{Entry, Harness, Reader, ad_mapping, failures, flow, hire, manager_of};
+use common::{Entry, Harness, Reader, ad_mapping, ad_target, failures, flow, hire, manager_of};
 use hrsync_store::CycleKind;
 use hrsync_target_ldap::dn::Dn;
-use hrsync_target_ldap::{LdapConfig, Profile};
 use hrsync_testkit::SambaDc;
-use secrecy::SecretString;
 use sf_emulator::Emulator;
 use sf_emulator::model::Scenario;
 
@@ -29,17 +27,9 @@ fn uac(e: &Entry) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sf_population_into_samba_ad() {
     let dc = SambaDc::shared().unwrap_or_else(|e| panic!("the Samba AD DC is required for this test: {e}"));
-    let root = dc.create_ou("e2e").expect("test OU");
+    let (ldap, root) = ad_target(dc, "e2e");
     let users = format!("OU=Users,{root}");
-    let mut ldif = format!("dn: {users}\nobjectClass: organizationalUnit\nou: Users\n\n");
-    for country in ["Germany", "United States", "France"] {
-        ldif.push_str(&format!("dn: OU={country},{users}\nobjectClass: organizationalUnit\nou: {country}\n\n"));
-    }
-    dc.add_ldif(&ldif).expect("country OUs");
     let realm = dc.realm().to_lowercase();
-    let mut ldap = LdapConfig::new(dc.ldaps_url(), dc.admin_upn(), SecretString::from(dc.admin_password()), dc.base_dn(), Profile::ActiveDirectory);
-    ldap.ca_file = Some(dc.ca_file());
-    ldap.default_container = Some(users.clone());
     let reader = Reader { url: dc.ldaps_url(), bind_dn: dc.admin_upn(), password: dc.admin_password().into(), ca_file: Some(dc.ca_file()) };
 
     let h = Harness::start(Emulator::builder().workers(WORKERS).seed(7), flow(&ad_mapping(&root, &realm)), ldap).await;

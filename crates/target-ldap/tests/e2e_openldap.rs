@@ -7,12 +7,10 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{COMPANIES, Entry, Harness, Reader, failures, flow, hire, manager_of, openldap_mapping, openldap_ous_ldif};
+use common::{COMPANIES, Entry, Harness, Reader, failures, flow, hire, manager_of, openldap_mapping, openldap_target};
 use hrsync_store::CycleKind;
 use hrsync_target_ldap::dn::Dn;
-use hrsync_target_ldap::{DisableStrategy, LdapConfig, Profile};
 use hrsync_testkit::Slapd;
-use secrecy::SecretString;
 use sf_emulator::Emulator;
 use sf_emulator::events::HrEvent;
 use sf_emulator::model::Scenario;
@@ -42,11 +40,7 @@ fn parent(dn: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sf_population_into_openldap() {
     let slapd = Slapd::start().expect("slapd starts (needs the slapd package)");
-    let people = format!("ou=hr,{}", slapd.suffix());
-    slapd.add_ldif(&openldap_ous_ldif(&people)).expect("OUs");
-    let mut ldap = LdapConfig::new(slapd.url(), slapd.service_dn(), SecretString::from(slapd.service_password()), slapd.suffix(), Profile::InetOrgPerson);
-    ldap.default_container = Some(people.clone());
-    ldap.disable = Some(DisableStrategy::Attribute { attribute: "employeeType".into(), value: "disabled".into() });
+    let (ldap, people) = openldap_target(&slapd);
     let reader = Reader { url: slapd.url(), bind_dn: slapd.root_dn().into(), password: slapd.root_password().into(), ca_file: None };
 
     let h = Harness::start(Emulator::builder().workers(WORKERS).seed(42), flow(&openldap_mapping(&people)), ldap).await;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use hrsync_engine::cycle::{Engine, Flow, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_store::{CycleId, LogQuery, SqliteStore, Store};
-use hrsync_target_ldap::{LdapConfig, LdapTarget};
+use hrsync_target_ldap::{DisableStrategy, LdapConfig, LdapTarget, Profile};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 pub use hrsync_testkit::{TempDir, TestClock, sf_client};
@@ -45,6 +45,35 @@ pub fn openldap_ous_ldif(people: &str) -> String {
 }
 
 /// The built-in OpenLDAP mapping with its people container replaced.
+/// A slapd prepared for the built-in OpenLDAP mapping: the OUs under
+/// `ou=hr`, and the target's config (service account, people container,
+/// disabling by `employeeType`). Returns the config and the people DN.
+pub fn openldap_target(slapd: &hrsync_testkit::Slapd) -> (LdapConfig, String) {
+    let people = format!("ou=hr,{}", slapd.suffix());
+    slapd.add_ldif(&openldap_ous_ldif(&people)).expect("OUs");
+    let mut ldap = LdapConfig::new(slapd.url(), slapd.service_dn(), secrecy::SecretString::from(slapd.service_password()), slapd.suffix(), Profile::InetOrgPerson);
+    ldap.default_container = Some(people.clone());
+    ldap.disable = Some(DisableStrategy::Attribute { attribute: "employeeType".into(), value: "disabled".into() });
+    (ldap, people)
+}
+
+/// An OU of its own on the Samba DC, prepared for the AD mapping: `OU=Users`
+/// with one OU per country, and the target's config (LDAPS with the DC's CA,
+/// `OU=Users` as the default container). Returns the config and the OU's DN.
+pub fn ad_target(dc: &hrsync_testkit::SambaDc, ou: &str) -> (LdapConfig, String) {
+    let root = dc.create_ou(ou).expect("test OU");
+    let users = format!("OU=Users,{root}");
+    let mut ldif = format!("dn: {users}\nobjectClass: organizationalUnit\nou: Users\n\n");
+    for country in ["Germany", "United States", "France"] {
+        ldif.push_str(&format!("dn: OU={country},{users}\nobjectClass: organizationalUnit\nou: {country}\n\n"));
+    }
+    dc.add_ldif(&ldif).expect("country OUs");
+    let mut ldap = LdapConfig::new(dc.ldaps_url(), dc.admin_upn(), secrecy::SecretString::from(dc.admin_password()), dc.base_dn(), Profile::ActiveDirectory);
+    ldap.ca_file = Some(dc.ca_file());
+    ldap.default_container = Some(users);
+    (ldap, root)
+}
+
 pub fn openldap_mapping(people: &str) -> MappingConfig {
     let text = hrsync_mapping::mapping::SF_TO_OPENLDAP_TOML.replace("ou=people,dc=example,dc=org", people);
     MappingConfig::from_toml(&text).expect("rewritten OpenLDAP mapping parses")
