@@ -278,7 +278,8 @@ pub struct Engine<S: Store, T: Target> {
     /// Shared with the read-ahead task, which imports records as it parses them.
     flow: Arc<Flow>,
     store: S,
-    target: T,
+    /// Shared with the writes in flight, which outlive a page.
+    target: Arc<T>,
     clock: Arc<dyn Clock + Send + Sync>,
     settings: Settings,
     /// Randomness for `RandomString`/`Guid` in mappings: seeded from the
@@ -306,12 +307,12 @@ struct Held {
     steps: Vec<Step>,
 }
 
-impl<S: Store, T: Target> Engine<S, T> {
+impl<S: Store, T: Target + 'static> Engine<S, T> {
     pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
         let seed = clock.now().as_nanosecond() as u64;
         let select = flow.select().unwrap_or_default();
         let keep = (!select.is_empty()).then(|| Arc::new(Projection::from_paths(&select)));
-        Engine { sf: Arc::new(sf), flow: Arc::new(flow), store, target, clock, settings, random: std::sync::Mutex::new(SplitMix64(seed)), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
+        Engine { sf: Arc::new(sf), flow: Arc::new(flow), store, target: Arc::new(target), clock, settings, random: std::sync::Mutex::new(SplitMix64(seed)), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
     }
 
     /// Called after every page with the report so far (progress bars).
@@ -480,6 +481,31 @@ impl<S: Store, T: Target> Engine<S, T> {
         report: &mut CycleReport,
         held: &mut Vec<Held>,
     ) -> Result<(), EngineError> {
+        let mut pipe = Pipeline::default();
+        let read = self.read_pages(&mut pipe, cycle, kind, window, person, now, report, held).await;
+        // Whatever stopped the reading, the writes already sent are awaited
+        // and recorded: nothing the target did goes unrecorded.
+        let settled = self.commit_landed(&mut pipe, cycle, now, report, true).await;
+        read?;
+        settled?;
+        if self.mode == Mode::Apply && person.is_none() {
+            self.store.clear_wakeups(&pipe.seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn read_pages(
+        &mut self,
+        pipe: &mut Pipeline,
+        cycle: CycleId,
+        kind: CycleKind,
+        window: Option<(Timestamp, Timestamp)>,
+        person: Option<&str>,
+        now: Timestamp,
+        report: &mut CycleReport,
+        held: &mut Vec<Held>,
+    ) -> Result<(), EngineError> {
         // Workers due for a retry or a wake-up are read by id whatever the window.
         let mut extra: Vec<String> = Vec::new();
         if person.is_none() {
@@ -504,7 +530,6 @@ impl<S: Store, T: Target> Engine<S, T> {
             }
             _ => vec![filter::full_sync(ceil_second(now)), filter::missing_termination_info(ceil_second(now))],
         };
-        let mut seen: HashSet<String> = HashSet::new();
         for f in filters {
             let query = self.query(f, now);
             report.queries.push(query.relative_url());
@@ -515,11 +540,11 @@ impl<S: Store, T: Target> Engine<S, T> {
             while let Some(records) = pages.recv().await {
                 let records = records?;
                 report.requests += 1;
-                seen.extend(records.iter().filter_map(|r| r.pid.clone()));
-                self.process_batch(cycle, records, now, false, report, held).await?;
+                pipe.seen.extend(records.iter().filter_map(|r| r.pid.clone()));
+                self.feed(pipe, cycle, records, now, false, report, held).await?;
             }
         }
-        let extra: Vec<String> = extra.into_iter().filter(|id| !seen.contains(id)).collect();
+        let extra: Vec<String> = extra.into_iter().filter(|id| !pipe.seen.contains(id)).collect();
         for chunk in extra.chunks(50) {
             let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let query = self.query(Filter::is_in("personIdExternal", ids.iter().copied()), now);
@@ -529,11 +554,8 @@ impl<S: Store, T: Target> Engine<S, T> {
             while let Some(page) = pages.next_page().await? {
                 report.requests += 1;
                 let records = self.import_page(page.records, now);
-                self.process_batch(cycle, records, now, false, report, held).await?;
+                self.feed(pipe, cycle, records, now, false, report, held).await?;
             }
-        }
-        if self.mode == Mode::Apply && person.is_none() {
-            self.store.clear_wakeups(&seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
         }
         Ok(())
     }
@@ -542,22 +564,27 @@ impl<S: Store, T: Target> Engine<S, T> {
         records.into_iter().map(|r| import(&self.flow, r, now, &self.settings.time_zone)).collect()
     }
 
-    /// Process one page of records and commit their outcomes in one
-    /// transaction. The page goes through in stages so that the target is
-    /// asked once per page, not once per worker:
+    /// Put one page of records through its stages; its outcomes are
+    /// committed (in one transaction) once all its writes are back. The
+    /// target is asked once per page, not once per worker:
     /// 1. per worker: lifecycle, pre-hire handling, source values, scoping;
     /// 2. matching: one [`Target::find_many`] per matching attribute;
     /// 3. the page's `SelectUniqueValue` candidates: one [`Target::taken`]
     ///    per attribute;
     /// 4. mapping and planning in page order, a value picked by an earlier
-    ///    worker of the page counting as taken for the later ones, so the
-    ///    picks are exactly those of one-worker-at-a-time processing;
-    /// 5. the page's creates and updates, at most
-    ///    [`Settings::concurrency`] in flight (a pipelining target such as
-    ///    LDAP keeps its connections busy);
-    /// 6. one flush of the target, then one store commit.
-    async fn process_batch(
+    ///    worker of the page, or of a page whose writes are still in flight,
+    ///    counting as taken, so the picks are exactly those of
+    ///    one-worker-at-a-time processing;
+    /// 5. the creates and updates, at most [`Settings::concurrency`] in
+    ///    flight across pages: stages 2 and 3 of a page run while the
+    ///    previous page's writes are still out, so the target never idles
+    ///    at a page boundary;
+    /// 6. when all of a page's writes are back (and every earlier page is
+    ///    committed): one flush of the target, then one store commit.
+    #[allow(clippy::too_many_arguments)]
+    async fn feed(
         &mut self,
+        pipe: &mut Pipeline,
         cycle: CycleId,
         records: Vec<Imported>,
         now: Timestamp,
@@ -565,10 +592,16 @@ impl<S: Store, T: Target> Engine<S, T> {
         report: &mut CycleReport,
         held: &mut Vec<Held>,
     ) -> Result<(), EngineError> {
+        // A worker read again, or a matching value a write in flight sets or
+        // changes, must see those writes: the earlier pages land first.
+        if self.depends_on_writes(pipe, &records) {
+            self.commit_landed(pipe, cycle, now, report, true).await?;
+        }
         self.crash_point("page-read");
         let ids: Vec<&str> = records.iter().filter_map(|r| r.pid.as_deref()).collect();
         let mut states = self.store.load(&ids)?;
         let mut slots = Vec::with_capacity(records.len());
+        let mut pids = HashSet::with_capacity(records.len());
         let mut prehires: BTreeMap<jiff::civil::Date, Vec<String>> = BTreeMap::new();
         for record in records {
             let Some(pid) = record.pid.clone() else {
@@ -582,21 +615,24 @@ impl<S: Store, T: Target> Engine<S, T> {
             }
             let state = states.remove(&pid).unwrap_or_default();
             match self.prepare(record, state, now, prehire_view) {
-                Prepared::Slot(s) => slots.push(s),
+                Prepared::Slot(s) => {
+                    pids.insert(pid);
+                    slots.push(s);
+                }
+                // Read again below, as of the start date: not part of this page.
                 Prepared::Requery(start, pid) => prehires.entry(start).or_default().push(pid),
             }
         }
-        self.match_page(&mut slots).await;
-        let unique = self.page_candidates(&slots).await;
-        let slots = self.decide_and_write(slots, &unique, now, held).await;
-        let mut outcomes = Vec::with_capacity(slots.len());
-        for slot in slots {
-            if let Slot::Done(outcome, action) = slot {
-                *report.counts.entry(action).or_default() += 1;
-                outcomes.push(*outcome);
-            }
-        }
-        self.record(cycle, outcomes, report).await?;
+        let carried = pipe.picked();
+        let this = &*self;
+        let unique = this
+            .alongside(pipe, now, async {
+                this.match_page(&mut slots).await;
+                this.page_candidates(&slots, carried).await
+            })
+            .await;
+        self.decide_and_write(pipe, slots, pids, unique, now, held).await;
+        self.commit_landed(pipe, cycle, now, report, false).await?;
         // Pre-hires: SuccessFactors returns little before the start date; read
         // them again as of their start date, as Entra does.
         for (start, ids) in prehires {
@@ -610,9 +646,104 @@ impl<S: Store, T: Target> Engine<S, T> {
                 while let Some(page) = pages.next_page().await? {
                     report.requests += 1;
                     let records = self.import_page(page.records, now);
-                    Box::pin(self.process_batch(cycle, records, now, true, report, held)).await?;
+                    Box::pin(self.feed(pipe, cycle, records, now, true, report, held)).await?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Whether a page must wait for the writes in flight: it holds a worker
+    /// of a page not committed yet, or a matching value that a write in
+    /// flight sets or changes (its `find_many` could miss the object being
+    /// created and create a second one).
+    fn depends_on_writes(&self, pipe: &Pipeline, records: &[Imported]) -> bool {
+        if pipe.pages.is_empty() {
+            return false;
+        }
+        if records.iter().any(|r| r.pid.as_ref().is_some_and(|p| pipe.pages.iter().any(|page| page.pids.contains(p)))) {
+            return true;
+        }
+        if pipe.pages.iter().all(|p| p.matching.is_empty()) {
+            return false;
+        }
+        let mut random = self.random.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.flow.mapping.matching().into_iter().any(|m| {
+            let Some(expr) = m.expr() else { return false };
+            let attribute = m.config.target.to_lowercase();
+            records.iter().any(|r| {
+                matching_value(expr, &r.source, &*self.clock, &mut random)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|v| pipe.pages.iter().any(|p| p.matching.contains(&(attribute.clone(), v.to_lowercase()))))
+            })
+        })
+    }
+
+    /// The matching-attribute values a create or update sets or changes
+    /// (attribute and value in lower case).
+    fn matching_values(&self, plan: &Plan) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for m in self.flow.mapping.matching() {
+            let name = m.config.target.as_str();
+            let mut add = |v: &Value| {
+                if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
+                    out.push((name.to_lowercase(), s.to_lowercase()));
+                }
+            };
+            match plan {
+                Plan::Create { attributes } => {
+                    if let Some(v) = attributes.get(name) {
+                        add(v);
+                    }
+                }
+                Plan::Update { changes, .. } => {
+                    for c in changes.iter().filter(|c| c.attribute.eq_ignore_ascii_case(name)) {
+                        add(&c.old);
+                        add(&c.new);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Run `work` while concluding the writes in flight as they come back.
+    async fn alongside<F: std::future::Future>(&self, pipe: &mut Pipeline, now: Timestamp, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            while let std::task::Poll::Ready(Some(w)) = pipe.writes.poll_next_unpin(cx) {
+                self.land(pipe, w, now);
+            }
+            work.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// Conclude a write that came back into its page.
+    fn land(&self, pipe: &mut Pipeline, (page, i, r, result): Written, now: Timestamp) {
+        let slot = self.conclude(*r, result, now);
+        pipe.land(page, i, slot);
+    }
+
+    /// Commit, in order, the pages at the head of the pipeline whose writes
+    /// are all back; with `all`, wait for every write first.
+    async fn commit_landed(&mut self, pipe: &mut Pipeline, cycle: CycleId, now: Timestamp, report: &mut CycleReport, all: bool) -> Result<(), EngineError> {
+        if all {
+            while let Some(w) = pipe.writes.next().await {
+                self.land(pipe, w, now);
+            }
+        }
+        while let Some(page) = pipe.pop_landed() {
+            let mut outcomes = Vec::with_capacity(page.slots.len());
+            for slot in page.slots.into_iter().flatten() {
+                if let Slot::Done(outcome, action) = slot {
+                    *report.counts.entry(action).or_default() += 1;
+                    outcomes.push(*outcome);
+                }
+            }
+            self.record(cycle, outcomes, report).await?;
         }
         Ok(())
     }
@@ -652,15 +783,16 @@ impl<S: Store, T: Target> Engine<S, T> {
 
     /// Stage 2: look the page's unjoined workers up by the matching
     /// attributes in precedence order, one `find_many` per attribute.
-    async fn match_page(&mut self, slots: &mut [Slot]) {
+    async fn match_page(&self, slots: &mut [Slot]) {
         let mut waiting: Vec<usize> = slots
             .iter()
             .enumerate()
             .filter(|(_, s)| matches!(s, Slot::Ready(r) if r.state.account.is_none()))
             .map(|(i, _)| i)
             .collect();
-        let random = self.random.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (flow, target, clock) = (&self.flow, &self.target, &self.clock);
+        // Target id -> the worker of this page it was matched to.
+        let mut claimed: HashMap<String, String> = HashMap::new();
         for m in flow.mapping.matching() {
             if waiting.is_empty() {
                 break;
@@ -669,16 +801,15 @@ impl<S: Store, T: Target> Engine<S, T> {
             let attribute = m.config.target.as_str();
             let mut asked: Vec<(usize, String)> = Vec::new();
             let mut next = Vec::new();
-            for &i in &waiting {
-                let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
-                let mut ctx = EvalContext::new(&**clock, random, None);
-                match hrsync_expr::eval(expr, &r.source, &mut ctx) {
-                    Ok(Outcome::Value(v)) => match v.as_str_lossy().filter(|s| !s.is_empty()) {
-                        Some(s) => asked.push((i, s.into_owned())),
-                        None => next.push(i),
-                    },
-                    Ok(Outcome::IgnoreFlow) => next.push(i),
-                    Err(e) => r.error = Some(format!("matching attribute {attribute}: {e}")),
+            {
+                let mut random = self.random.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                for &i in &waiting {
+                    let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
+                    match matching_value(expr, &r.source, &**clock, &mut random) {
+                        Ok(Some(v)) => asked.push((i, v)),
+                        Ok(None) => next.push(i),
+                        Err(e) => r.error = Some(format!("matching attribute {attribute}: {e}")),
+                    }
                 }
             }
             let mut values: Vec<String> = asked.iter().map(|(_, v)| v.clone()).collect();
@@ -700,8 +831,22 @@ impl<S: Store, T: Target> Engine<S, T> {
                         next.push(i);
                     }
                     [one] => {
-                        r.steps.push(step("match", "success", format!("{attribute} = {value:?}: object {}", one.id)));
-                        r.matched = Some(one.clone());
+                        // An object joins one worker: another worker that
+                        // matches it (a matching attribute that is not
+                        // unique) fails alone instead of the page's commit.
+                        let holder = match claimed.get(&one.id) {
+                            Some(pid) => Ok(Some(pid.clone())),
+                            None => self.store.account_by_target(&one.id).map(|a| a.map(|a| a.person_id).filter(|p| *p != r.pid)),
+                        };
+                        match holder {
+                            Ok(None) => {
+                                r.steps.push(step("match", "success", format!("{attribute} = {value:?}: object {}", one.id)));
+                                claimed.insert(one.id.clone(), r.pid.clone());
+                                r.matched = Some(one.clone());
+                            }
+                            Ok(Some(other)) => r.error = Some(format!("{attribute} = {value:?} matches object {}, which is joined to worker {other}", one.id)),
+                            Err(e) => r.error = Some(format!("{attribute} = {value:?} matches object {}: {e}", one.id)),
+                        }
                     }
                     many => {
                         r.error = Some(format!("{attribute} = {value:?} matches {} objects in the target (DuplicateTargetEntries)", many.len()));
@@ -719,7 +864,7 @@ impl<S: Store, T: Target> Engine<S, T> {
     /// answered "taken" (so all are listed). A target that cannot answer
     /// leaves its attribute unasked: stage 4 then asks per candidate, and a
     /// failure there escrows only the worker concerned.
-    async fn page_candidates(&self, slots: &[Slot]) -> PageUnique {
+    async fn page_candidates(&self, slots: &[Slot], carried: HashMap<String, HashSet<String>>) -> PageUnique {
         let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let mut scratch = SplitMix64(0);
         for slot in slots {
@@ -739,7 +884,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 wanted.entry(m.config.target.as_str()).or_default().extend(recorder.0.into_inner());
             }
         }
-        let mut page = PageUnique::default();
+        let mut page = PageUnique { carried, ..PageUnique::default() };
         for (attribute, mut candidates) in wanted {
             candidates.sort_unstable();
             candidates.dedup();
@@ -785,7 +930,7 @@ impl<S: Store, T: Target> Engine<S, T> {
                 Some(a) if flow.unique.contains(&i) => a.exported.get(attribute).and_then(Value::as_str).map(str::to_lowercase),
                 _ => None,
             };
-            let uniq = PageUniqueness { page: unique, attribute, own, fallback: TargetUniqueness { target, attribute } };
+            let uniq = PageUniqueness { page: unique, attribute, own, fallback: TargetUniqueness { target: &**target, attribute } };
             let mut ctx = EvalContext::new(&**clock, random, Some(&uniq));
             let outcome = match m.expr() {
                 Some(e) => hrsync_expr::eval(e, &r.source, &mut ctx),
@@ -856,84 +1001,39 @@ impl<S: Store, T: Target> Engine<S, T> {
 
     /// Stages 4 and 5 interleaved: each worker is decided in page order and
     /// its create or update sent at once, at most [`Settings::concurrency`]
-    /// in flight, so the target works while the next workers are mapped.
-    /// Outcomes come back in page order.
-    async fn decide_and_write(&self, slots: Vec<Slot>, unique: &PageUnique, now: Timestamp, held: &mut Vec<Held>) -> Vec<Slot> {
+    /// in flight (across pages), so the target works while the next workers
+    /// are mapped. The page joins the pipeline; its outcomes are concluded
+    /// as its writes come back.
+    async fn decide_and_write(&self, pipe: &mut Pipeline, slots: Vec<Slot>, pids: HashSet<String>, unique: PageUnique, now: Timestamp, held: &mut Vec<Held>) {
         let limit = self.settings.concurrency.max(1);
-        let mut out: Vec<Option<Slot>> = Vec::with_capacity(slots.len());
-        let mut writes = FuturesUnordered::new();
+        let seq = pipe.first + pipe.pages.len() as u64;
+        pipe.pages.push_back(InFlight { slots: Vec::with_capacity(slots.len()), outstanding: 0, pids, picked: HashMap::new(), matching: HashSet::new() });
         for (i, slot) in slots.into_iter().enumerate() {
-            out.push(None);
             let slot = match slot {
-                Slot::Ready(r) => self.decide(r, unique, now, held),
+                Slot::Ready(r) => self.decide(r, &unique, now, held),
                 other => other,
             };
-            let Slot::Write(mut r, plan) = slot else {
-                out[i] = Some(slot);
+            let Slot::Write(r, plan) = slot else {
+                pipe.tail().slots.push(Some(slot));
                 continue;
             };
-            writes.push(async move {
-                let result = self.apply(&mut r, plan, now).await;
-                (i, r, result)
-            });
+            let matching = self.matching_values(&plan);
+            let page = pipe.tail();
+            page.slots.push(None);
+            page.outstanding += 1;
+            page.matching.extend(matching);
+            pipe.writes.push(Box::pin(write(Arc::clone(&self.target), self.crash.clone(), seq, i, r, plan, now)));
             // One poll sends the request; completed writes are concluded.
-            while let Some(Some((i, r, result))) = writes.next().now_or_never() {
-                out[i] = Some(self.conclude(*r, result, now));
+            while let Some(Some(w)) = pipe.writes.next().now_or_never() {
+                self.land(pipe, w, now);
             }
-            while writes.len() >= limit {
-                if let Some((i, r, result)) = writes.next().await {
-                    out[i] = Some(self.conclude(*r, result, now));
+            while pipe.writes.len() >= limit {
+                if let Some(w) = pipe.writes.next().await {
+                    self.land(pipe, w, now);
                 }
             }
         }
-        while let Some((i, r, result)) = writes.next().await {
-            out[i] = Some(self.conclude(*r, result, now));
-        }
-        out.into_iter().flatten().collect()
-    }
-
-    /// Apply one create or update to the target.
-    async fn apply(&self, r: &mut Ready, plan: Plan, now: Timestamp) -> Result<Decided, String> {
-        let pid = r.pid.as_str();
-        let mut exported = r.state.account.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
-        match plan {
-            Plan::Create { attributes } => {
-                let obj = self.target.create(&attributes).await.map_err(|e| e.to_string())?;
-                self.crash_point("after-create");
-                r.steps.push(step("export", "success", format!("created {}", obj.id)));
-                let modified = attributes
-                    .iter()
-                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
-                    .collect();
-                exported.extend(attributes);
-                let account = Account { person_id: pid.to_owned(), target_id: obj.id.clone(), status: AccountStatus::Active, exported, created_at: now, updated_at: now };
-                Ok(("create".into(), Some(account), Some(obj.id), modified))
-            }
-            Plan::Update { target_id, changes, join } => {
-                if !changes.is_empty() {
-                    let updates: Vec<AttributeUpdate> = changes.iter().map(|c| AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() }).collect();
-                    self.target.update(&target_id, &updates).await.map_err(|e| e.to_string())?;
-                    self.crash_point("after-update");
-                }
-                r.steps.push(step("export", "success", format!("updated {} attributes{}", changes.len(), if join { ", joined" } else { "" })));
-                if join && let Some(m) = &r.matched {
-                    for (k, v) in &m.attributes {
-                        exported.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                }
-                let modified = changes
-                    .into_iter()
-                    .map(|c| {
-                        exported.insert(c.attribute.clone(), c.new.clone());
-                        hrsync_store::AttributeChange { attribute: c.attribute, old: c.old, new: c.new }
-                    })
-                    .collect();
-                let (created_at, status) = r.state.account.as_ref().map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
-                let account = Account { person_id: pid.to_owned(), target_id: target_id.clone(), status, exported, created_at, updated_at: now };
-                Ok(("update".into(), Some(account), Some(target_id), modified))
-            }
-            _ => Err("internal: only creates and updates are written in stage 5".into()),
-        }
+        pipe.tail().picked = unique.picked.into_inner();
     }
 
     /// The store outcome and log entry of a worker.
@@ -1091,7 +1191,7 @@ impl<S: Store, T: Target> Engine<S, T> {
     }
 }
 
-impl<S: Store, T: Target> Engine<S, T> {
+impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// Commit outcomes (apply mode) and keep their log entries for the report
     /// when detail is on.
     async fn record(&mut self, cycle: CycleId, outcomes: Vec<StoreOutcome>, report: &mut CycleReport) -> Result<(), EngineError> {
@@ -1186,6 +1286,142 @@ fn import(flow: &Flow, mut record: Value, now: Timestamp, tz: &TimeZone) -> Impo
     Imported { pid, life, import, source, scope }
 }
 
+/// A write that came back: its page (sequence number), its place in the
+/// page, the worker and the outcome.
+type Written = (u64, usize, Box<Ready>, Result<Decided, String>);
+
+type WriteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Written> + Send>>;
+
+/// Pages not committed yet, oldest first, and their writes in flight. A
+/// page is committed once all its writes are back and every older page is
+/// committed, so the store never records a write that has not happened and
+/// a crash loses at most uncommitted pages (whose writes the next cycle
+/// finds by the matching attributes).
+#[derive(Default)]
+struct Pipeline {
+    pages: std::collections::VecDeque<InFlight>,
+    /// The sequence number of `pages[0]`.
+    first: u64,
+    writes: FuturesUnordered<WriteFuture>,
+    /// Every worker read by the cycle's main queries (not the retries).
+    seen: HashSet<String>,
+}
+
+/// A page in the pipeline, and what a later page must not assume before
+/// its writes are back.
+struct InFlight {
+    /// Page order; `None` while the worker's write is out.
+    slots: Vec<Option<Slot>>,
+    outstanding: usize,
+    pids: HashSet<String>,
+    /// Attribute -> `SelectUniqueValue` values its workers picked (lower case).
+    picked: HashMap<String, HashSet<String>>,
+    /// (attribute, value) in lower case: matching values its writes set or change.
+    matching: HashSet<(String, String)>,
+}
+
+impl Pipeline {
+    fn tail(&mut self) -> &mut InFlight {
+        if self.pages.is_empty() {
+            // Unreachable: a page is pushed before it is filled.
+            self.pages.push_back(InFlight { slots: Vec::new(), outstanding: 0, pids: HashSet::new(), picked: HashMap::new(), matching: HashSet::new() });
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
+    }
+
+    fn land(&mut self, page: u64, i: usize, slot: Slot) {
+        let Some(p) = page.checked_sub(self.first).and_then(|k| self.pages.get_mut(k as usize)) else { return };
+        if let Some(place) = p.slots.get_mut(i) {
+            *place = Some(slot);
+            p.outstanding = p.outstanding.saturating_sub(1);
+        }
+    }
+
+    /// The oldest page, when all its writes are back.
+    fn pop_landed(&mut self) -> Option<InFlight> {
+        if self.pages.front()?.outstanding > 0 {
+            return None;
+        }
+        self.first += 1;
+        self.pages.pop_front()
+    }
+
+    /// The values picked by the pages not committed yet: the next page's
+    /// uniqueness answers may predate their writes.
+    fn picked(&self) -> HashMap<String, HashSet<String>> {
+        let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+        for p in &self.pages {
+            for (attribute, values) in &p.picked {
+                out.entry(attribute.clone()).or_default().extend(values.iter().cloned());
+            }
+        }
+        out
+    }
+}
+
+/// Apply one create or update to the target (stage 5). Owns what it needs:
+/// a write may still be out when its page's engine call has returned.
+async fn write<T: Target + ?Sized>(
+    target: Arc<T>,
+    crash: Option<Arc<dyn Fn(&'static str) + Send + Sync>>,
+    page: u64,
+    i: usize,
+    mut r: Box<Ready>,
+    plan: Plan,
+    now: Timestamp,
+) -> Written {
+    let crash_point = |name| {
+        if let Some(f) = &crash {
+            f(name);
+        }
+    };
+    let result = async {
+        let pid = r.pid.as_str();
+        let mut exported = r.state.account.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
+        match plan {
+            Plan::Create { attributes } => {
+                let obj = target.create(&attributes).await.map_err(|e| e.to_string())?;
+                crash_point("after-create");
+                r.steps.push(step("export", "success", format!("created {}", obj.id)));
+                let modified = attributes
+                    .iter()
+                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
+                    .collect();
+                exported.extend(attributes);
+                let account = Account { person_id: pid.to_owned(), target_id: obj.id.clone(), status: AccountStatus::Active, exported, created_at: now, updated_at: now };
+                Ok(("create".into(), Some(account), Some(obj.id), modified))
+            }
+            Plan::Update { target_id, changes, join } => {
+                if !changes.is_empty() {
+                    let updates: Vec<AttributeUpdate> = changes.iter().map(|c| AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() }).collect();
+                    target.update(&target_id, &updates).await.map_err(|e| e.to_string())?;
+                    crash_point("after-update");
+                }
+                r.steps.push(step("export", "success", format!("updated {} attributes{}", changes.len(), if join { ", joined" } else { "" })));
+                if join && let Some(m) = &r.matched {
+                    for (k, v) in &m.attributes {
+                        exported.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                let modified = changes
+                    .into_iter()
+                    .map(|c| {
+                        exported.insert(c.attribute.clone(), c.new.clone());
+                        hrsync_store::AttributeChange { attribute: c.attribute, old: c.old, new: c.new }
+                    })
+                    .collect();
+                let (created_at, status) = r.state.account.as_ref().map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
+                let account = Account { person_id: pid.to_owned(), target_id: target_id.clone(), status, exported, created_at, updated_at: now };
+                Ok(("update".into(), Some(account), Some(target_id), modified))
+            }
+            _ => Err("internal: only creates and updates are written in stage 5".into()),
+        }
+    }
+    .await;
+    (page, i, r, result)
+}
+
 /// A decided worker: action, new account state, target id, modified attributes.
 type Decided = (String, Option<Account>, Option<String>, Vec<hrsync_store::AttributeChange>);
 
@@ -1224,6 +1460,16 @@ impl Ready {
     }
 }
 
+/// A worker's value of a matching attribute; `None` when it has none (the
+/// next matching attribute is tried).
+fn matching_value(expr: &hrsync_expr::Expr, source: &hrsync_mapping::SourceRecord, clock: &dyn Clock, random: &mut SplitMix64) -> Result<Option<String>, hrsync_expr::EvalError> {
+    let mut ctx = EvalContext::new(clock, random, None);
+    Ok(match hrsync_expr::eval(expr, source, &mut ctx)? {
+        Outcome::Value(v) => v.as_str_lossy().filter(|s| !s.is_empty()).map(std::borrow::Cow::into_owned),
+        Outcome::IgnoreFlow => None,
+    })
+}
+
 fn uses_unique(m: &hrsync_mapping::CompiledAttributeMapping) -> bool {
     m.expr().is_some_and(|e| e.source().to_ascii_lowercase().contains("selectuniquevalue"))
 }
@@ -1237,6 +1483,9 @@ struct PageUnique {
     asked: HashMap<String, HashMap<String, bool>>,
     /// Attribute -> values picked by earlier workers of the page.
     picked: RefCell<HashMap<String, HashSet<String>>>,
+    /// Attribute -> values picked by the pages whose writes were still in
+    /// flight when this page was asked about (the answers may predate them).
+    carried: HashMap<String, HashSet<String>>,
 }
 
 /// Stage 3's listener: answers "taken" to every candidate so that
@@ -1251,7 +1500,8 @@ impl Uniqueness for Recorder {
     }
 }
 
-/// Stage 4's uniqueness: the page's picks, then the page's answers, then
+/// Stage 4's uniqueness: the picks of the page and of the pages in flight,
+/// then the page's answers, then
 /// (a candidate stage 3 did not see, e.g. one with `RandomString`) the
 /// target itself. A candidate answered "free" is picked: `SelectUniqueValue`
 /// returns the first free candidate.
@@ -1269,7 +1519,8 @@ impl Uniqueness for PageUniqueness<'_> {
         if self.own.as_deref() == Some(key.as_str()) {
             return Ok(false);
         }
-        if self.page.picked.borrow().get(self.attribute).is_some_and(|p| p.contains(&key)) {
+        let picked = |p: &HashMap<String, HashSet<String>>| p.get(self.attribute).is_some_and(|p| p.contains(&key));
+        if picked(&self.page.picked.borrow()) || picked(&self.page.carried) {
             return Ok(true);
         }
         let taken = match self.page.asked.get(self.attribute).and_then(|a| a.get(&key)) {

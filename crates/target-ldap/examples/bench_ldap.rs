@@ -27,39 +27,69 @@ use hrsync_target_ldap::LdapTarget;
 use hrsync_testkit::{SambaDc, Slapd};
 use sf_emulator::Emulator;
 
+// The allocator the hrsync binary ships with: the benchmark measures the
+// product, not glibc's malloc under a JSON-heavy load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Wall time during which at least one operation of a kind is in flight.
+#[derive(Default)]
+struct Busy {
+    in_flight: usize,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+impl Busy {
+    fn begin(&mut self, now: Instant) {
+        if self.in_flight == 0 {
+            self.since = Some(now);
+        }
+        self.in_flight += 1;
+    }
+
+    fn end(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0
+            && let Some(since) = self.since.take()
+        {
+            self.total += since.elapsed();
+        }
+    }
+}
+
 /// The target with the wall time of each operation added up, and the wall
-/// time during which at least one operation was in flight (the engine
-/// issues a page's writes concurrently, so per-operation times overlap).
+/// time during which at least one operation (and at least one write) was in
+/// flight: the engine issues a page's writes concurrently, so
+/// per-operation times overlap.
 struct Timed {
     inner: LdapTarget,
     stats: Mutex<BTreeMap<&'static str, (u64, Duration)>>,
-    /// (operations in flight, since when some are, busy time so far).
-    busy: Mutex<(usize, Option<Instant>, Duration)>,
+    /// Any operation; creates and updates only.
+    busy: Mutex<(Busy, Busy)>,
 }
 
 impl Timed {
     fn new(inner: LdapTarget) -> Timed {
-        Timed { inner, stats: Mutex::new(BTreeMap::new()), busy: Mutex::new((0, None, Duration::ZERO)) }
+        Timed { inner, stats: Mutex::new(BTreeMap::new()), busy: Mutex::new(Default::default()) }
     }
 
-    fn begin(&self) -> Instant {
+    fn begin(&self, write: bool) -> Instant {
         let now = Instant::now();
         let mut b = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        if b.0 == 0 {
-            b.1 = Some(now);
+        b.0.begin(now);
+        if write {
+            b.1.begin(now);
         }
-        b.0 += 1;
         now
     }
 
-    fn record(&self, op: &'static str, started: Instant) {
+    fn record(&self, op: &'static str, write: bool, started: Instant) {
         {
             let mut b = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-            b.0 = b.0.saturating_sub(1);
-            if b.0 == 0
-                && let Some(since) = b.1.take()
-            {
-                b.2 += since.elapsed();
+            b.0.end();
+            if write {
+                b.1.end();
             }
         }
         let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
@@ -68,8 +98,10 @@ impl Timed {
         e.1 += started.elapsed();
     }
 
-    fn busy(&self) -> Duration {
-        self.busy.lock().unwrap_or_else(|p| p.into_inner()).2
+    /// (any operation in flight, a write in flight).
+    fn busy(&self) -> (Duration, Duration) {
+        let b = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        (b.0.total, b.1.total)
     }
 }
 
@@ -82,27 +114,27 @@ impl Target for Timed {
         self.inner.check().await
     }
     async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
-        let t = self.begin();
+        let t = self.begin(false);
         let r = self.inner.find(attribute, value).await;
-        self.record("find (matching)", t);
+        self.record("find (matching)", false, t);
         r
     }
     async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
-        let t = self.begin();
+        let t = self.begin(false);
         let r = self.inner.get(id).await;
-        self.record("get", t);
+        self.record("get", false, t);
         r
     }
     async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
-        let t = self.begin();
+        let t = self.begin(true);
         let r = self.inner.create(attributes).await;
-        self.record("create (manager lookup, add, read-back)", t);
+        self.record("create (manager lookup, add, read-back)", true, t);
         r
     }
     async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
-        let t = self.begin();
+        let t = self.begin(true);
         let r = self.inner.update(id, changes).await;
-        self.record("update", t);
+        self.record("update", true, t);
         r
     }
     async fn disable(&self, id: &str) -> Result<(), TargetError> {
@@ -112,21 +144,21 @@ impl Target for Timed {
         self.inner.delete(id).await
     }
     async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
-        let t = self.begin();
+        let t = self.begin(false);
         let r = self.inner.is_taken(attribute, value, except_id).await;
-        self.record("is_taken (SelectUniqueValue)", t);
+        self.record("is_taken (SelectUniqueValue)", false, t);
         r
     }
     async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
-        let t = self.begin();
+        let t = self.begin(false);
         let r = self.inner.find_many(attribute, values).await;
-        self.record("find_many (matching, per page)", t);
+        self.record("find_many (matching, per page)", false, t);
         r
     }
     async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
-        let t = self.begin();
+        let t = self.begin(false);
         let r = self.inner.taken(attribute, candidates).await;
-        self.record("taken (SelectUniqueValue, per page)", t);
+        self.record("taken (SelectUniqueValue, per page)", false, t);
         r
     }
     async fn flush(&self) -> Result<(), TargetError> {
@@ -204,19 +236,42 @@ fn ldapadd(url: &str, bind_dn: &str, password: &str, ca: Option<&std::path::Path
     (took, failed)
 }
 
-fn print_stats(label: &str, hrsync: Duration, workers: u64, stats: &BTreeMap<&'static str, (u64, Duration)>, busy: Duration) {
+fn print_stats(label: &str, hrsync: Duration, workers: u64, stats: &BTreeMap<&'static str, (u64, Duration)>, (busy, writing): (Duration, Duration)) {
     println!("  {label}: hrsync {:.1} s ({:.0} workers/s)", hrsync.as_secs_f64(), workers as f64 / hrsync.as_secs_f64());
     println!("    (per operation: the sum of its calls' wall times; concurrent calls overlap, so the shares can add up to more than 100%)");
     for (op, (n, d)) in stats {
         println!("    {op:<42} {n:>7} calls {:>8.1} s {:>5.0}% of the sync, {:>6.0} us/call", d.as_secs_f64(), 100.0 * d.as_secs_f64() / hrsync.as_secs_f64(), d.as_micros() as f64 / (*n).max(1) as f64);
     }
     println!("    {:<42} {:>21.1} s {:>5.0}%", "some target operation in flight", busy.as_secs_f64(), 100.0 * busy.as_secs_f64() / hrsync.as_secs_f64());
+    println!("    {:<42} {:>21.1} s {:>5.0}%", "a create or update in flight", writing.as_secs_f64(), 100.0 * writing.as_secs_f64() / hrsync.as_secs_f64());
     let rest = hrsync.saturating_sub(busy);
     println!("    {:<42} {:>21.1} s {:>5.0}% (source read, mapping, store)", "outside the target", rest.as_secs_f64(), 100.0 * rest.as_secs_f64() / hrsync.as_secs_f64());
 }
 
+/// CPU time (user + system) of a process so far, from /proc; zero where
+/// /proc cannot tell.
+fn cpu_of(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
+    // Fields after the command name, which may hold spaces: utime and stime
+    // are the 12th and 13th of them, in clock ticks (100 per second here).
+    let Some((_, rest)) = stat.rsplit_once(") ") else { return Duration::ZERO };
+    let f: Vec<u64> = rest.split(' ').map(|x| x.parse().unwrap_or(0)).collect();
+    Duration::from_millis((f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10)
+}
+
+/// The pid of the slapd serving from `dir`, found by its config path.
+fn slapd_pid(dir: &std::path::Path) -> Option<String> {
+    let conf = dir.join("slapd.conf").display().to_string();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let name = e.file_name().into_string().ok()?;
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd);
+        (name.bytes().all(|b| b.is_ascii_digit()) && cmd.starts_with("/") && cmd.contains("slapd\0") && cmd.contains(&conf)).then_some(name)
+    })
+}
+
 /// Run one full cycle; its wall time, workers and the target's stats.
-async fn sync(h: &Harness) -> (Duration, u64, BTreeMap<&'static str, (u64, Duration)>, Duration) {
+async fn sync(h: &Harness) -> (Duration, u64, BTreeMap<&'static str, (u64, Duration)>, (Duration, Duration)) {
     let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store");
     let target = Timed::new(LdapTarget::new(h.ldap.clone()).expect("target config"));
     let mut engine = Engine::new(common::sf_client(&h.emu), h.flow.clone(), store, target, h.clock.clone(), h.settings.clone());
@@ -239,7 +294,10 @@ async fn openldap(workers: usize) {
     let (ldap, people) = openldap_target(&a);
     let h = Harness::start(emu, flow(&openldap_mapping(&people)), ldap).await;
     println!("  set-up (emulator data, slapd) {:.1} s", t.elapsed().as_secs_f64());
+    let pid_a = slapd_pid(a.dir()).unwrap_or_default();
+    let (own0, slapd0) = (cpu_of("self"), cpu_of(&pid_a));
     let (took, created, stats, busy) = sync(&h).await;
+    let (own, slapd_a) = (cpu_of("self") - own0, cpu_of(&pid_a) - slapd0);
 
     let reader = Reader { url: a.url(), bind_dn: a.root_dn().into(), password: a.root_password().into(), ca_file: None };
     let mut entries = reader.search(&people, "(objectClass=inetOrgPerson)", &["*", "entryCSN"]).await;
@@ -249,13 +307,18 @@ async fn openldap(workers: usize) {
 
     let b = Slapd::start().expect("slapd B");
     b.add_ldif(&openldap_ous_ldif(&people)).expect("OUs");
+    let pid_b = slapd_pid(b.dir()).unwrap_or_default();
+    let slapd0 = cpu_of(&pid_b);
     let (add, failed) = ldapadd(&b.url(), b.service_dn(), b.service_password(), None, &ldif);
+    let slapd_b = cpu_of(&pid_b) - slapd0;
     let count = Reader { url: b.url(), bind_dn: b.root_dn().into(), password: b.root_password().into(), ca_file: None }
         .search(&people, "(objectClass=inetOrgPerson)", &["1.1"])
         .await
         .len();
     print_stats("sync", took, created, &stats, busy);
+    println!("    CPU: hrsync and the emulator {:.2} s, slapd {:.2} s", own.as_secs_f64(), slapd_a.as_secs_f64());
     println!("  ldapadd -c: {:.1} s ({:.0} entries/s), {count} entries, {failed} failed records", add.as_secs_f64(), entries.len() as f64 / add.as_secs_f64());
+    println!("    CPU: slapd {:.2} s", slapd_b.as_secs_f64());
     println!("  ratio hrsync / ldapadd = {:.2}", took.as_secs_f64() / add.as_secs_f64());
 }
 

@@ -137,7 +137,7 @@ pub fn summary(r: &CycleReport) -> String {
 }
 
 /// A progress bar on a terminal, nothing otherwise.
-pub fn progress_bar<S: hrsync_store::Store, T: Target>(engine: &mut Engine<S, T>) -> Option<indicatif::ProgressBar> {
+pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(engine: &mut Engine<S, T>) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return None;

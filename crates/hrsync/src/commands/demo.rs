@@ -127,7 +127,7 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-async fn with_bar<T: Target>(engine: &mut Engine<SqliteStore, T>, kind: CycleKind) -> anyhow::Result<hrsync_engine::cycle::CycleReport> {
+async fn with_bar<T: Target + 'static>(engine: &mut Engine<SqliteStore, T>, kind: CycleKind) -> anyhow::Result<hrsync_engine::cycle::CycleReport> {
     let bar = app::progress_bar(engine);
     let r = engine.run_cycle(kind).await;
     if let Some(b) = bar {

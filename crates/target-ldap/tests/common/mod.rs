@@ -198,7 +198,7 @@ pub fn manager_of(emu: &RunningEmulator, person: &str) -> Option<(String, String
 }
 
 /// `(person, error)` of every worker that failed in the cycle.
-pub fn failures<T: hrsync_target::Target>(engine: &Engine<SqliteStore, T>, cycle: CycleId) -> Vec<(String, String)> {
+pub fn failures<T: hrsync_target::Target + 'static>(engine: &Engine<SqliteStore, T>, cycle: CycleId) -> Vec<(String, String)> {
     let log = engine.store().log(&LogQuery { cycle_id: Some(cycle), status: Some("failure".into()), ..Default::default() }).expect("log");
     log.into_iter().map(|e| (e.person_id, e.error.unwrap_or_default())).collect()
 }

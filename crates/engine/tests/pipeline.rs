@@ -1,0 +1,218 @@
+//! Pages overlap: a page is matched, checked for unique values and written
+//! while the previous page's writes are still out. These tests slow the
+//! target's writes down (each by its own delay, so they come back out of
+//! order) and check what must hold anyway: a value picked by a page in
+//! flight is not picked again, and the store records a worker only after
+//! its write came back, every worker exactly once.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::{Harness, UNIQUE, attr, sf_client};
+use hrsync_engine::cycle::{Engine, Flow};
+use hrsync_mapping::{MappingConfig, SourceSchema};
+use hrsync_store::{CycleKind, SqliteStore, Store};
+use hrsync_target::embedded::EmbeddedTarget;
+use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
+use sf_emulator::events::HrEvent;
+
+/// The embedded target with every create and update held back for a
+/// while: 1 to 4 times `unit`, by the worker's employeeID, so later writes
+/// often come back first. Records which objects' creates came back and how
+/// many writes are out.
+struct Slow {
+    inner: EmbeddedTarget,
+    unit: Duration,
+    created: Created,
+    out: Arc<AtomicUsize>,
+}
+
+impl Slow {
+    async fn hold(&self, key: &str) {
+        let n = key.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 4 + 1;
+        tokio::time::sleep(self.unit * n).await;
+    }
+}
+
+#[async_trait]
+impl Target for Slow {
+    fn kind(&self) -> &'static str {
+        "slow"
+    }
+    async fn check(&self) -> Vec<CheckStep> {
+        self.inner.check().await
+    }
+    async fn find(&self, a: &str, v: &str) -> Result<Vec<TargetObject>, TargetError> {
+        self.inner.find(a, v).await
+    }
+    async fn find_many(&self, a: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        self.inner.find_many(a, values).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
+        self.inner.get(id).await
+    }
+    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
+        self.out.fetch_add(1, Ordering::SeqCst);
+        self.hold(attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default()).await;
+        let r = self.inner.create(attributes).await;
+        if let Ok(o) = &r {
+            self.created.lock().expect("lock").insert(o.id.clone());
+        }
+        self.out.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+        self.out.fetch_add(1, Ordering::SeqCst);
+        self.hold(id).await;
+        let r = self.inner.update(id, changes).await;
+        self.out.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+    async fn disable(&self, id: &str) -> Result<(), TargetError> {
+        self.inner.disable(id).await
+    }
+    async fn delete(&self, id: &str) -> Result<(), TargetError> {
+        self.inner.delete(id).await
+    }
+    async fn is_taken(&self, a: &str, v: &str, except: Option<&str>) -> Result<bool, TargetError> {
+        self.inner.is_taken(a, v, except).await
+    }
+    async fn taken(&self, a: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+        self.inner.taken(a, candidates).await
+    }
+    async fn flush(&self) -> Result<(), TargetError> {
+        self.inner.flush().await
+    }
+}
+
+/// Ids of the objects whose creates came back.
+type Created = Arc<Mutex<HashSet<String>>>;
+
+fn slow_engine(h: &Harness, unit: Duration) -> (Engine<SqliteStore, Slow>, Created, Arc<AtomicUsize>) {
+    let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store opens");
+    let inner = EmbeddedTarget::open_indexed(&h.dir.0.join("target.sqlite"), UNIQUE, &h.flow.lookup_attributes()).expect("target opens");
+    let created = Arc::new(Mutex::new(HashSet::new()));
+    let out = Arc::new(AtomicUsize::new(0));
+    let target = Slow { inner, unit, created: created.clone(), out: out.clone() };
+    (Engine::new(sf_client(&h.emu), h.flow.clone(), store, target, h.clock.clone(), h.settings.clone()), created, out)
+}
+
+/// Six namesakes, two per page: each page asks the target about its
+/// candidates while the earlier namesakes' creates are still held back, so
+/// only the picks carried over from the pages in flight keep the values
+/// apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namesakes_across_pages_in_flight_get_distinct_unique_values() {
+    let mut h = Harness::start(0, 4).await;
+    h.settings.page_size = 2;
+    let ids = ["920001", "920002", "920003", "920004", "920005", "920006"];
+    for id in ids {
+        h.emu
+            .apply(&HrEvent::Hire { person_id_external: Some(id.into()), first_name: Some("Quintus".into()), last_name: Some("Zebulon".into()), start_date: None, company: None, manager_id: None })
+            .expect("hire");
+    }
+    h.advance_ms(60_000);
+    let (mut engine, _, _) = slow_engine(&h, Duration::from_millis(150));
+    let report = engine.run_cycle(CycleKind::Full).await.expect("full");
+    assert_eq!(report.status, "completed", "{report:?}");
+    assert_eq!(report.counts.get("create"), Some(&6), "{report:?}");
+    let objects = engine.target().inner.all().expect("list");
+    let sams: HashSet<String> = objects.iter().filter_map(|o| attr(o, "sAMAccountName")).map(str::to_lowercase).collect();
+    let upns: HashSet<String> = objects.iter().filter_map(|o| attr(o, "userPrincipalName")).map(str::to_lowercase).collect();
+    assert_eq!((objects.len(), sams.len(), upns.len()), (6, 6, 6), "{sams:?} {upns:?}");
+    // The same picks as one worker at a time: three name candidates first.
+    for name in ["quintus.zebulon", "q.zebulon", "qu.zebulon"] {
+        assert!(sams.contains(name), "{name} in {sams:?}");
+    }
+}
+
+/// Every store commit (checked at each one, from a second connection) holds
+/// only workers whose writes came back; at least one commit happened with
+/// writes of a later page still out; in the end every worker is recorded
+/// once, with the object it was created with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_is_committed_only_after_its_own_writes_came_back() {
+    let mut h = Harness::start(120, 8).await;
+    h.settings.page_size = 10;
+    h.settings.concurrency = 8;
+    let persons: Vec<String> = h.emu.scenarios().into_values().flatten().collect::<HashSet<_>>().into_iter().collect();
+    let (mut engine, created, out) = slow_engine(&h, Duration::from_millis(15));
+    let reader = Arc::new(Mutex::new(SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("reader")));
+    let checked = Arc::new(Mutex::new((0usize, 0usize, Vec::<String>::new())));
+    {
+        let (reader, checked, created, out) = (reader.clone(), checked.clone(), created.clone(), out.clone());
+        engine.on_crash_point(Arc::new(move |point| {
+            if point != "after-commit" {
+                return;
+            }
+            let ids: Vec<&str> = persons.iter().map(String::as_str).collect();
+            let states = reader.lock().expect("lock").load(&ids).expect("load");
+            let created = created.lock().expect("lock");
+            let mut c = checked.lock().expect("lock");
+            c.0 += 1;
+            if out.load(Ordering::SeqCst) > 0 {
+                c.1 += 1;
+            }
+            for (pid, s) in states {
+                if let Some(a) = s.account.filter(|a| !created.contains(&a.target_id)) {
+                    c.2.push(format!("{pid} recorded with {} before its create came back", a.target_id));
+                }
+            }
+        }));
+    }
+    let report = engine.run_cycle(CycleKind::Full).await.expect("full");
+    assert_eq!(report.counts.get("failed"), None, "{report:?}");
+    let (commits, overlapped, wrong) = checked.lock().expect("lock").clone();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert!(commits >= 10, "a commit per page: {commits}");
+    assert!(overlapped > 0, "some commit happened while later writes were out ({commits} commits)");
+
+    let objects = engine.target().inner.all().expect("list");
+    let created = report.counts.get("create").copied().unwrap_or_default();
+    assert_eq!(objects.len() as u64, created, "{report:?}");
+    for o in &objects {
+        let pid = attr(o, "employeeID").expect("employeeID");
+        let state = engine.store().load(&[pid]).expect("load");
+        let account = state.get(pid).and_then(|s| s.account.as_ref());
+        assert_eq!(account.map(|a| a.target_id.as_str()), Some(o.id.as_str()), "{pid}");
+    }
+    // A second full cycle finds everything in place.
+    h.advance_ms(60_000);
+    let again = engine.run_cycle(CycleKind::Full).await.expect("second full");
+    assert_eq!((again.counts.get("create"), again.counts.get("failed")), (None, None), "{again:?}");
+}
+
+/// With a matching attribute two workers share (here employeeID from the
+/// last name), the second worker's page waits for the first one's create,
+/// still out when the page is read: it then finds that object, which is
+/// joined to the first worker, and fails alone, instead of missing it and
+/// creating a second object with the same matching value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_matching_a_value_a_write_in_flight_sets_waits_for_that_write() {
+    let mut h = Harness::start(0, 5).await;
+    h.settings.page_size = 1;
+    let mut config = MappingConfig::sf_to_ad().expect("mapping");
+    for m in config.mappings.iter_mut().filter(|m| m.target == "employeeID") {
+        m.expression = Some("[lastName]".into());
+    }
+    h.flow = Flow::compile(&SourceSchema::builtin().expect("schema"), &config).expect("flow");
+    for (id, first) in [("930001", "Quintus"), ("930002", "Septima")] {
+        h.emu
+            .apply(&HrEvent::Hire { person_id_external: Some(id.into()), first_name: Some(first.into()), last_name: Some("Yarrow".into()), start_date: None, company: None, manager_id: None })
+            .expect("hire");
+    }
+    h.advance_ms(60_000);
+    let (mut engine, _, _) = slow_engine(&h, Duration::from_millis(200));
+    let report = engine.run_cycle(CycleKind::Full).await.expect("full");
+    assert_eq!((report.counts.get("create"), report.counts.get("failed")), (Some(&1), Some(&1)), "{report:?}");
+    let yarrows = engine.target().inner.find("employeeID", "Yarrow").await.expect("find");
+    assert_eq!(yarrows.len(), 1, "{yarrows:?}");
+    let escrows = engine.store().escrows().expect("escrows");
+    assert_eq!(escrows.len(), 1, "{escrows:?}");
+    assert!(escrows[0].last_error.contains("joined to worker 930001"), "{escrows:?}");
+}
