@@ -65,8 +65,8 @@ pub struct Config {
     pub source: Source,
     /// Where accounts are provisioned.
     pub target: TargetSettings,
-    /// `[target] concurrency`: how many creates and updates of a page are
-    /// in flight at once (1..=256, default 16).
+    /// `[target] concurrency`: how many creates and updates are in flight
+    /// at once (1..=256, default 32).
     pub target_concurrency: u32,
     /// What is provisioned and how.
     pub flow: Flow,

@@ -1045,7 +1045,7 @@ fn load_escrow(doc: &Doc<'_>, errs: &mut Errors, raw: RawEscrow) -> EscrowSettin
 // ---------------------------------------------------------------- scalars
 
 /// Target writes in flight at once when `[target] concurrency` is not given.
-const DEFAULT_TARGET_CONCURRENCY: u32 = 16;
+const DEFAULT_TARGET_CONCURRENCY: u32 = 32;
 
 fn int_in(
     doc: &Doc<'_>,

@@ -24,7 +24,7 @@ fn base_config_loads_with_values_and_defaults() {
     assert_eq!(config.source.client.base_url, "https://api4.successfactors.com");
     assert_eq!(config.source.company_id, "ACME");
     assert_eq!(config.source.page_size, 500);
-    assert_eq!(config.target_concurrency, 16, "default target concurrency");
+    assert_eq!(config.target_concurrency, 32, "default target concurrency");
     assert_eq!(config.source.client.timeout, Duration::from_secs(120));
     assert!(!config.source.client.danger_accept_invalid_certs, "TLS verification is on by default");
     match &config.source.client.credentials {

@@ -176,7 +176,7 @@ pub struct Settings {
     /// Ask SuccessFactors only for the properties the flow reads
     /// ([`Flow::select`]) instead of Entra's everything-expanded records.
     pub select: bool,
-    /// Target writes of a page in flight at once.
+    /// Target writes in flight at once (across pages).
     pub concurrency: usize,
     pub guard: DeletionGuard,
     pub escrow: EscrowPolicy,
@@ -193,7 +193,7 @@ impl Default for Settings {
             onboarding_prehires: true,
             overlap: Duration::from_secs(10),
             select: false,
-            concurrency: 16,
+            concurrency: 32,
             guard: DeletionGuard { max_count: 500, max_share: 0.2 },
             escrow: EscrowPolicy {
                 first_retry: Duration::from_secs(60),

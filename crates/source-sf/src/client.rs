@@ -222,7 +222,7 @@ impl SfClient {
 
     /// GET with authentication and retries; returns the body of a 2xx answer.
     async fn get(&self, url: &Url) -> Result<Vec<u8>, SourceError> {
-        self.with_retries(url, Ok).await
+        self.with_retries(url, |body| Ok(body.to_vec())).await
     }
 
     /// Run a GET until `accept` takes the body, retrying transport errors,
@@ -230,7 +230,8 @@ impl SfClient {
     async fn with_retries<T>(
         &self,
         url: &Url,
-        mut accept: impl FnMut(Vec<u8>) -> Result<T, String>,
+        // A borrowed body: a page is parsed in place, not copied first.
+        mut accept: impl FnMut(&[u8]) -> Result<T, String>,
     ) -> Result<T, SourceError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
@@ -260,7 +261,7 @@ impl SfClient {
                         attempt
                     );
                     match (status, body) {
-                        (s, Ok(body)) if s.is_success() => match accept(body.to_vec()) {
+                        (s, Ok(body)) if s.is_success() => match accept(&body) {
                             Ok(v) => return Ok(v),
                             Err(e) => cause = format!("damaged response body: {e}"),
                         },
@@ -350,7 +351,7 @@ impl PageStream<'_> {
     pub async fn next_page(&mut self) -> Result<Option<Page>, SourceError> {
         let Some(url) = self.next.take() else { return Ok(None) };
         let keep = self.keep.as_deref();
-        let page = self.client.with_retries(&url, |body| wire::parse_page_keeping(&body, keep).map_err(|e| e.to_string())).await?;
+        let page = self.client.with_retries(&url, |body| wire::parse_page_keeping(body, keep).map_err(|e| e.to_string())).await?;
         self.pages += 1;
         if let Some(next) = &page.next {
             let next_url = Url::parse(next)

@@ -273,8 +273,22 @@ fn slapd_pid(dir: &std::path::Path) -> Option<String> {
 /// Run one full cycle; its wall time, workers and the target's stats.
 async fn sync(h: &Harness) -> (Duration, u64, BTreeMap<&'static str, (u64, Duration)>, (Duration, Duration)) {
     let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store");
-    let target = Timed::new(LdapTarget::new(h.ldap.clone()).expect("target config"));
-    let mut engine = Engine::new(common::sf_client(&h.emu), h.flow.clone(), store, target, h.clock.clone(), h.settings.clone());
+    let mut ldap = h.ldap.clone();
+    // `BENCH_POOL=connections:in_flight` tries another connection pool.
+    if let Some((c, f)) = std::env::var("BENCH_POOL").ok().and_then(|v| Some((v.split_once(':')?.0.parse().ok()?, v.split_once(':')?.1.parse().ok()?))) {
+        (ldap.pool_size, ldap.in_flight_per_connection) = (c, f);
+    }
+    let target = Timed::new(LdapTarget::new(ldap).expect("target config"));
+    let mut settings = h.settings.clone();
+    // `BENCH_CONCURRENCY` and `BENCH_PAGE_SIZE` try other `[target]
+    // concurrency` and `[source] page_size` values.
+    if let Some(n) = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()) {
+        settings.concurrency = n;
+    }
+    if let Some(n) = std::env::var("BENCH_PAGE_SIZE").ok().and_then(|v| v.parse().ok()) {
+        settings.page_size = n;
+    }
+    let mut engine = Engine::new(common::sf_client(&h.emu), h.flow.clone(), store, target, h.clock.clone(), settings);
     let t = Instant::now();
     let report = engine.run_cycle(CycleKind::Full).await.expect("cycle");
     let took = t.elapsed();
