@@ -1194,7 +1194,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
 impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// Commit outcomes (apply mode) and keep their log entries for the report
     /// when detail is on.
-    async fn record(&mut self, cycle: CycleId, outcomes: Vec<StoreOutcome>, report: &mut CycleReport) -> Result<(), EngineError> {
+    async fn record(&mut self, cycle: CycleId, mut outcomes: Vec<StoreOutcome>, report: &mut CycleReport) -> Result<(), EngineError> {
         if self.detail {
             for o in &outcomes {
                 if let Some(log) = &o.log {
@@ -1206,6 +1206,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             // The target's writes must be durable before the store says
             // they happened.
             self.target.flush().await?;
+            forget_unapplied(&mut outcomes, self.target.unapplied());
             self.crash_point("before-commit");
             self.store.commit(cycle, &outcomes)?;
             self.crash_point("after-commit");
@@ -1214,6 +1215,29 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             p(report);
         }
         Ok(())
+    }
+}
+
+/// A value the target accepted but has not applied (see
+/// [`Target::unapplied`]) is recorded as not exported: the next cycle sees
+/// it differ from the mapped value and sends it again.
+fn forget_unapplied(outcomes: &mut [StoreOutcome], unapplied: Vec<(String, String)>) {
+    if unapplied.is_empty() {
+        return;
+    }
+    let mut by_object: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, attribute) in unapplied {
+        by_object.entry(id.to_lowercase()).or_default().push(attribute);
+    }
+    for o in outcomes {
+        let StoreChange::Set(account) = &mut o.account else { continue };
+        let Some(attributes) = by_object.get(&account.target_id.to_lowercase()) else { continue };
+        for (name, value) in account.exported.iter_mut() {
+            if attributes.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+                tracing::debug!(person = %o.person_id, attribute = %name, "not applied by the target yet; sent again next cycle");
+                *value = Value::Null;
+            }
+        }
     }
 }
 

@@ -164,6 +164,9 @@ impl Target for Timed {
     async fn flush(&self) -> Result<(), TargetError> {
         self.inner.flush().await
     }
+    fn unapplied(&self) -> Vec<(String, String)> {
+        self.inner.unapplied()
+    }
 }
 
 /// One LDIF value line: base64 unless it is a SAFE-STRING (RFC 2849).

@@ -684,6 +684,12 @@ impl Target for LdapTarget {
         "ldap"
     }
 
+    /// Reports whose manager is not provisioned yet: the fix-up waiting for
+    /// it lives in this process only.
+    fn unapplied(&self) -> Vec<(String, String)> {
+        self.managers().waiting().into_iter().map(|(_, report)| (report, MANAGER.to_owned())).collect()
+    }
+
     /// Steps: connect and bind; (AD) whether the connection can carry
     /// passwords; the base DN and the default container exist; the account
     /// may create objects in the default container. Nothing is changed.

@@ -122,6 +122,15 @@ pub trait Target: Send + Sync {
     async fn flush(&self) -> Result<(), TargetError> {
         Ok(())
     }
+    /// `(object id, attribute)` of values a create or update accepted but
+    /// could not apply yet: an LDAP `manager` whose account does not exist
+    /// so far, set by the target when that account is created. The engine
+    /// records such values as not exported, so that a later cycle (in this
+    /// process or another) sends them again instead of trusting a link the
+    /// target may never make.
+    fn unapplied(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// A target chosen at run time (from the config's `kind`).
@@ -162,5 +171,8 @@ impl Target for Box<dyn Target> {
     }
     async fn flush(&self) -> Result<(), TargetError> {
         (**self).flush().await
+    }
+    fn unapplied(&self) -> Vec<(String, String)> {
+        (**self).unapplied()
     }
 }
