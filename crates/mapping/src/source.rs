@@ -270,9 +270,8 @@ pub fn parse_sf_datetime(s: &str) -> Option<jiff::Timestamp> {
             .find(|(_, c)| *c == '+' || *c == '-')
             .map_or(body.len(), |(i, _)| i);
         let (ms, offset) = body.split_at(digits_end);
-        if !offset.is_empty()
-            && !(offset.len() == 5 && offset[1..].bytes().all(|b| b.is_ascii_digit()))
-        {
+        let offset_ok = offset.is_empty() || (offset.len() == 5 && offset[1..].bytes().all(|b| b.is_ascii_digit()));
+        if !offset_ok {
             return None;
         }
         let ms: i64 = ms.parse().ok()?;

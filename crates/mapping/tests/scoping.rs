@@ -32,7 +32,8 @@ fn one_clause(attribute: &str, operator: &str, values: &[&str]) -> ScopingFilter
 fn operators_table() {
     let schema = SourceSchema::builtin().unwrap();
     // (attribute, operator as Entra spells it, values, attribute value, expected)
-    let cases: Vec<(&str, &str, Vec<&str>, Option<Value>, bool)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<&'a str>, Option<Value>, bool);
+    let cases: Vec<Case> = vec![
         ("emplStatus", "EQUALS", vec!["A"], Some(s("A")), true),
         ("emplStatus", "EQUALS", vec!["A"], Some(s("a")), false),
         ("emplStatus", "EQUALS", vec!["A", "U"], Some(s("U")), true),
@@ -121,7 +122,7 @@ fn groups_or_clauses_and_deciding_clause() {
     let fr_contractor = attrs(&[("twoCharCountryCode", s("FR")), ("isContingentWorker", Value::Bool(true))]);
     let r = scope.evaluate(&fr_contractor);
     assert!(r.in_scope);
-    assert_eq!(r.groups[0].passed, false);
+    assert!(!r.groups[0].passed);
     assert_eq!(r.groups[1].name.as_deref(), Some("Contractors"));
 
     let de_intern = attrs(&[("twoCharCountryCode", s("DE")), ("employeeClass", s("INT"))]);

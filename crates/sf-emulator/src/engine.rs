@@ -192,11 +192,10 @@ fn candidates(db: &Database, set: &'static EntityType, window: Window) -> Vec<Ro
             _ => break,
         }
     }
-    if rows.is_empty() {
-        if let Some(ids) = db.refs.by_entity.get(set.name) {
+    if rows.is_empty()
+        && let Some(ids) = db.refs.by_entity.get(set.name) {
             rows.extend(ids.iter().map(|&id| Row::Ref(id)));
         }
-    }
     rows
 }
 

@@ -95,11 +95,10 @@ impl Faults {
     pub fn draw(&self) -> FaultDraw {
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut draw = FaultDraw::default();
-        if let Some((d, rate)) = self.spec.latency {
-            if rng.random_bool(rate) {
+        if let Some((d, rate)) = self.spec.latency
+            && rng.random_bool(rate) {
                 draw.delay = Some(d);
             }
-        }
         for (rate, fault) in [
             (self.spec.throttle, Fault::Throttle),
             (self.spec.unavailable, Fault::Unavailable),

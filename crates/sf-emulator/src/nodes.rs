@@ -196,11 +196,10 @@ impl EntityNode for EmailNode<'_> {
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
-        if nav == "emailTypeNav" {
-            if let Some(&id) = self.db.refs.options_by_id.get(&self.e.email_type) {
+        if nav == "emailTypeNav"
+            && let Some(&id) = self.db.refs.options_by_id.get(&self.e.email_type) {
                 visit(&RefNode { db: self.db, id });
             }
-        }
     }
 }
 
@@ -229,11 +228,10 @@ impl EntityNode for PhoneNode<'_> {
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
-        if nav == "phoneTypeNav" {
-            if let Some(&id) = self.db.refs.options_by_id.get(&self.ph.phone_type) {
+        if nav == "phoneTypeNav"
+            && let Some(&id) = self.db.refs.options_by_id.get(&self.ph.phone_type) {
                 visit(&RefNode { db: self.db, id });
             }
-        }
     }
 }
 

@@ -409,23 +409,20 @@ fn store_snapshot(s: &Shared, rows: Arc<Vec<Row>>) -> u64 {
     let id = s.next_snapshot.fetch_add(1, Ordering::Relaxed);
     let mut snaps = s.snapshots.lock().unwrap_or_else(|e| e.into_inner());
     snaps.retain(|_, v| v.last_used.elapsed() < SNAPSHOT_TTL);
-    if snaps.len() >= MAX_SNAPSHOTS {
-        if let Some(oldest) = snaps.iter().min_by_key(|(_, v)| v.last_used).map(|(k, _)| *k) {
+    if snaps.len() >= MAX_SNAPSHOTS
+        && let Some(oldest) = snaps.iter().min_by_key(|(_, v)| v.last_used).map(|(k, _)| *k) {
             snaps.remove(&oldest);
         }
-    }
     snaps.insert(id, Snapshot { rows, last_used: Instant::now() });
     id
 }
 
 // ----- admin API -------------------------------------------------------------
 
-fn loopback_only(peer: &SocketAddr) -> Result<(), Response> {
-    if peer.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err((StatusCode::FORBIDDEN, Json(json!({"error": "the /_emulator/ admin API only answers loopback clients"}))).into_response())
-    }
+/// The refusal for a client that is not on loopback, if it is not.
+fn refuse_remote(peer: &SocketAddr) -> Option<Response> {
+    (!peer.ip().is_loopback())
+        .then(|| (StatusCode::FORBIDDEN, Json(json!({"error": "the /_emulator/ admin API only answers loopback clients"}))).into_response())
 }
 
 fn admin_error(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -435,7 +432,7 @@ fn admin_error(status: StatusCode, message: impl std::fmt::Display) -> Response 
 /// `POST /_emulator/events`: one event or a list; applied in order, stopping at
 /// the first rejected one (earlier ones stay applied and are reported).
 async fn admin_events(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Bytes) -> Response {
-    if let Err(r) = loopback_only(&peer) {
+    if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     let value: Value = match serde_json::from_slice(&body) {
@@ -476,7 +473,7 @@ fn clock_json(s: &Shared) -> Value {
 }
 
 async fn admin_clock_get(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(r) = loopback_only(&peer) {
+    if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     Json(clock_json(&s)).into_response()
@@ -484,7 +481,7 @@ async fn admin_clock_get(State(s): State<Arc<Shared>>, ConnectInfo(peer): Connec
 
 /// `{"set":"RFC3339"}` or `{"advance":"P1DT2H"}` / `{"advance":3600}` (seconds).
 async fn admin_clock_set(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Bytes) -> Response {
-    if let Err(r) = loopback_only(&peer) {
+    if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     let value: Value = match serde_json::from_slice(&body) {
@@ -542,14 +539,14 @@ pub fn parse_iso_duration(text: &str) -> Option<i64> {
 }
 
 async fn admin_requests(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(r) = loopback_only(&peer) {
+    if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     Json(s.log.entries()).into_response()
 }
 
 async fn admin_clear_requests(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(r) = loopback_only(&peer) {
+    if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     s.log.clear();
@@ -557,7 +554,7 @@ async fn admin_clear_requests(State(s): State<Arc<Shared>>, ConnectInfo(peer): C
 }
 
 async fn admin_worker(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(id): Path<String>) -> Response {
-    if let Err(r) = loopback_only(&peer) {
+    if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     let db = s.read();
@@ -568,7 +565,7 @@ async fn admin_worker(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectIn
 }
 
 async fn admin_scenarios(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(r) = loopback_only(&peer) {
+    if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     Json(json!(s.scenarios())).into_response()

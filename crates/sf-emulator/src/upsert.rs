@@ -78,11 +78,11 @@ fn split_key_parts(inner: &str) -> Vec<String> {
         match c {
             '\'' => {
                 quoted = !quoted;
-                parts.last_mut().map(|p| p.push(c));
+                if let Some(p) = parts.last_mut() { p.push(c) }
             }
             ',' if !quoted => parts.push(String::new()),
             _ => {
-                parts.last_mut().map(|p| p.push(c));
+                if let Some(p) = parts.last_mut() { p.push(c) }
             }
         }
     }

@@ -81,7 +81,7 @@ async fn faults_are_retried_and_retry_after_is_honoured() {
     let faulted: Vec<_> = reqs.iter().filter(|r| r.fault.is_some()).collect();
     assert!(!faulted.is_empty(), "the fault rates must have fired");
     let throttled = reqs.iter().filter(|r| r.status == 429).count();
-    let kinds: HashSet<&str> = faulted.iter().filter_map(|r| r.fault.as_deref()).collect();
+    let kinds: HashSet<&str> = faulted.iter().filter_map(|r| r.fault).collect();
     assert!(throttled >= 1 && kinds.len() == 4, "every fault kind must fire: {kinds:?}, {throttled} x 429");
     // Every 429 asked for one second; the client waited at least that long overall.
     assert!(started.elapsed() >= Duration::from_secs(throttled as u64), "{throttled} x 429 in {:?}", started.elapsed());
@@ -130,11 +130,10 @@ async fn literals_with_quotes_and_non_ascii_round_trip() {
     while let Some(page) = pages.next_page().await.unwrap() {
         for r in page.records {
             for p in r["personalInfoNav"]["results"].as_array().into_iter().flatten() {
-                if let Some(last) = p["lastName"].as_str() {
-                    if last.contains('\'') || last.contains('"') || !last.is_ascii() || last.contains('&') {
+                if let Some(last) = p["lastName"].as_str()
+                    && (last.contains('\'') || last.contains('"') || !last.is_ascii() || last.contains('&')) {
                         awkward.push((r["personIdExternal"].as_str().unwrap_or_default().to_owned(), last.to_owned()));
                     }
-                }
             }
         }
     }

@@ -72,7 +72,7 @@ fn outcome(pid: &str, n: usize, now: Timestamp) -> Outcome {
             updated_at: now,
         }),
         escrow: Change::Clear,
-        wakeups: if n % 30 == 0 { Change::Set(vec![(now, "pre-hire lead time".into())]) } else { Change::Clear },
+        wakeups: if n.is_multiple_of(30) { Change::Set(vec![(now, "pre-hire lead time".into())]) } else { Change::Clear },
         log: Some(LogEntry {
             id: 0,
             cycle_id: 0,
