@@ -354,7 +354,9 @@ impl LdapTarget {
         Ok(entry.map(|mut e| {
             for (name, vals) in attrs {
                 let name = String::from_utf8_lossy(name).into_owned();
-                if e.attrs.keys().any(|k| k.eq_ignore_ascii_case(&name)) {
+                // A password is never handed back (the server hides it too).
+                let secret = name.eq_ignore_ascii_case("userPassword") || name.eq_ignore_ascii_case(UNICODE_PWD);
+                if secret || e.attrs.keys().any(|k| k.eq_ignore_ascii_case(&name)) {
                     continue;
                 }
                 // Text only, as a search would return it (binary values go

@@ -49,7 +49,10 @@ async fn create_find_get_update_move_rename_disable_delete() {
     a.insert("mail".into(), json!("jane@hrsync.test"));
     a.insert("telephoneNumber".into(), json!(["+1 555 0100", "+1 555 0101"]));
     a.insert("uid".into(), json!("jdoe"));
+    a.insert("userPassword".into(), json!("initial-s3cret"));
     let created = t.create(&a).await.unwrap();
+    assert!(!created.attributes.keys().any(|k| k.eq_ignore_ascii_case("userPassword")), "a password is never handed back");
+    assert_eq!(created.attributes["mail"], json!("jane@hrsync.test"), "the written attributes are on the returned object");
     assert_eq!(created.name.as_deref(), Some(format!("cn=Jane Doe,{ou}").as_str()));
     assert_eq!(created.attributes["parentDistinguishedName"], json!(ou));
     assert_eq!(created.enabled, Some(true));
