@@ -278,8 +278,12 @@ async fn sync(h: &Harness) -> (Duration, u64, BTreeMap<&'static str, (u64, Durat
     let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store");
     let mut ldap = h.ldap.clone();
     // `BENCH_POOL=connections:in_flight` tries another connection pool.
-    if let Some((c, f)) = std::env::var("BENCH_POOL").ok().and_then(|v| Some((v.split_once(':')?.0.parse().ok()?, v.split_once(':')?.1.parse().ok()?))) {
-        (ldap.pool_size, ldap.in_flight_per_connection) = (c, f);
+    let pool = std::env::var("BENCH_POOL").ok().and_then(|v| {
+        let (connections, in_flight) = v.split_once(':')?;
+        Some((connections.parse().ok()?, in_flight.parse().ok()?))
+    });
+    if let Some((connections, in_flight)) = pool {
+        (ldap.pool_size, ldap.in_flight_per_connection) = (connections, in_flight);
     }
     let target = Timed::new(LdapTarget::new(ldap).expect("target config"));
     let mut settings = h.settings.clone();
