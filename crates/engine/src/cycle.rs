@@ -397,7 +397,9 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             ..Default::default()
         };
         let mut held = Vec::new();
-        let result = self.read_and_process(cycle, kind, window, person, now, &mut report, &mut held).await;
+        let mut pipe = Pipeline::default();
+        let read = self.read_and_process(&mut pipe, cycle, kind, window, person, now, &mut report, &mut held).await;
+        let result = self.settle(&mut pipe, cycle, person, now, &mut report, read).await;
         if dry {
             report.duration_ms = started.elapsed().as_millis() as u64;
             result?;
@@ -470,22 +472,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn read_and_process(
-        &mut self,
-        cycle: CycleId,
-        kind: CycleKind,
-        window: Option<(Timestamp, Timestamp)>,
-        person: Option<&str>,
-        now: Timestamp,
-        report: &mut CycleReport,
-        held: &mut Vec<Held>,
-    ) -> Result<(), EngineError> {
-        let mut pipe = Pipeline::default();
-        let read = self.read_pages(&mut pipe, cycle, kind, window, person, now, report, held).await;
-        // Whatever stopped the reading, the writes already sent are awaited
-        // and recorded: nothing the target did goes unrecorded.
-        let settled = self.commit_landed(&mut pipe, cycle, now, report, true).await;
+    /// After the reading (`read`, whatever stopped it): the writes already
+    /// sent are awaited and recorded, so nothing the target did goes
+    /// unrecorded; then the wake-ups of the workers read are cleared.
+    async fn settle(&mut self, pipe: &mut Pipeline, cycle: CycleId, person: Option<&str>, now: Timestamp, report: &mut CycleReport, read: Result<(), EngineError>) -> Result<(), EngineError> {
+        let settled = self.commit_landed(pipe, cycle, now, report, true).await;
         read?;
         settled?;
         if self.mode == Mode::Apply && person.is_none() {
@@ -495,7 +486,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn read_pages(
+    async fn read_and_process(
         &mut self,
         pipe: &mut Pipeline,
         cycle: CycleId,
@@ -667,15 +658,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         if pipe.pages.iter().all(|p| p.matching.is_empty()) {
             return false;
         }
-        let mut random = self.random.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.flow.mapping.matching().into_iter().any(|m| {
-            let Some(expr) = m.expr() else { return false };
-            let attribute = m.config.target.to_lowercase();
-            records.iter().any(|r| {
-                matching_value(expr, &r.source, &*self.clock, &mut random)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|v| pipe.pages.iter().any(|p| p.matching.contains(&(attribute.clone(), v.to_lowercase()))))
+        let attributes: Vec<String> = self.flow.mapping.matching().iter().map(|m| m.config.target.to_lowercase()).collect();
+        records.iter().any(|r| {
+            r.matching.iter().zip(&attributes).any(|(value, attribute)| {
+                let Ok(Some(v)) = value else { return false };
+                let key = (attribute.clone(), v.to_lowercase());
+                pipe.pages.iter().any(|p| p.matching.contains(&key))
             })
         })
     }
@@ -752,7 +740,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// top of the pure import ([`import`]) done on the read-ahead task.
     fn prepare(&self, imported: Imported, state: WorkerState, now: Timestamp, prehire_view: bool) -> Prepared {
         let tz = &self.settings.time_zone;
-        let Imported { pid, life, import, source, scope } = imported;
+        let Imported { pid, life, import, source, scope, matching } = imported;
         let pid = pid.unwrap_or_default();
         let mut steps = vec![import];
         let mut wakeups = life.wakeups;
@@ -778,7 +766,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         if let Some(a) = &state.account {
             steps.push(step("match", "success", format!("joined to {}", a.target_id)));
         }
-        Prepared::Slot(Slot::Ready(Box::new(Ready { pid, state, source, in_scope, steps, wakeups, matched: None, error: None })))
+        Prepared::Slot(Slot::Ready(Box::new(Ready { pid, state, source, in_scope, steps, wakeups, matching, matched: None, error: None })))
     }
 
     /// Stage 2: look the page's unjoined workers up by the matching
@@ -790,26 +778,25 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             .filter(|(_, s)| matches!(s, Slot::Ready(r) if r.state.account.is_none()))
             .map(|(i, _)| i)
             .collect();
-        let (flow, target, clock) = (&self.flow, &self.target, &self.clock);
+        let (flow, target) = (&self.flow, &self.target);
         // Target id -> the worker of this page it was matched to.
         let mut claimed: HashMap<String, String> = HashMap::new();
-        for m in flow.mapping.matching() {
+        for (k, m) in flow.mapping.matching().into_iter().enumerate() {
             if waiting.is_empty() {
                 break;
             }
-            let Some(expr) = m.expr() else { continue };
+            if m.expr().is_none() {
+                continue;
+            }
             let attribute = m.config.target.as_str();
             let mut asked: Vec<(usize, String)> = Vec::new();
             let mut next = Vec::new();
-            {
-                let mut random = self.random.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                for &i in &waiting {
-                    let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
-                    match matching_value(expr, &r.source, &**clock, &mut random) {
-                        Ok(Some(v)) => asked.push((i, v)),
-                        Ok(None) => next.push(i),
-                        Err(e) => r.error = Some(format!("matching attribute {attribute}: {e}")),
-                    }
+            for &i in &waiting {
+                let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
+                match r.matching.get(k).cloned().unwrap_or(Ok(None)) {
+                    Ok(Some(v)) => asked.push((i, v)),
+                    Ok(None) => next.push(i),
+                    Err(e) => r.error = Some(format!("matching attribute {attribute}: {e}")),
                 }
             }
             let mut values: Vec<String> = asked.iter().map(|(_, v)| v.clone()).collect();
@@ -1008,17 +995,19 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let limit = self.settings.concurrency.max(1);
         let seq = pipe.first + pipe.pages.len() as u64;
         pipe.pages.push_back(InFlight { slots: Vec::with_capacity(slots.len()), outstanding: 0, pids, picked: HashMap::new(), matching: HashSet::new() });
+        // Pages leave the pipeline only in `commit_landed`: this one stays last.
+        let last = pipe.pages.len() - 1;
         for (i, slot) in slots.into_iter().enumerate() {
             let slot = match slot {
                 Slot::Ready(r) => self.decide(r, &unique, now, held),
                 other => other,
             };
             let Slot::Write(r, plan) = slot else {
-                pipe.tail().slots.push(Some(slot));
+                pipe.pages[last].slots.push(Some(slot));
                 continue;
             };
             let matching = self.matching_values(&plan);
-            let page = pipe.tail();
+            let page = &mut pipe.pages[last];
             page.slots.push(None);
             page.outstanding += 1;
             page.matching.extend(matching);
@@ -1033,7 +1022,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 }
             }
         }
-        pipe.tail().picked = unique.picked.into_inner();
+        pipe.pages[last].picked = unique.picked.into_inner();
     }
 
     /// The store outcome and log entry of a worker.
@@ -1289,7 +1278,16 @@ struct Imported {
     source: hrsync_mapping::SourceRecord,
     /// In scope, and the `scope` step.
     scope: (bool, Step),
+    /// Its value of each matching attribute, in precedence order
+    /// ([`Matching`]).
+    matching: Matching,
 }
+
+/// A worker's value of each matching attribute, in precedence order (`None`:
+/// no value, the next attribute is tried; `Err`: the expression failed).
+/// Evaluated once, at import: the page's `find_many` and the check against
+/// the writes in flight both read it.
+type Matching = Vec<Result<Option<String>, String>>;
 
 /// Normalize, decide the lifecycle, extract the mapped source values and
 /// evaluate the scoping filter: everything about a record that needs
@@ -1307,7 +1305,19 @@ fn import(flow: &Flow, mut record: Value, now: Timestamp, tz: &TimeZone) -> Impo
         }
         None => (true, step("scope", "success", "no scoping filter".into())),
     };
-    Imported { pid, life, import, source, scope }
+    // As of the cycle's start, like the rest of the import; a matching
+    // value drawn at random would never match anything anyway.
+    let (clock, mut random) = (hrsync_expr::FixedClock(now), SplitMix64(now.as_nanosecond() as u64));
+    let matching = flow
+        .mapping
+        .matching()
+        .into_iter()
+        .map(|m| match m.expr() {
+            Some(expr) => matching_value(expr, &source, &clock, &mut random).map_err(|e| e.to_string()),
+            None => Ok(None),
+        })
+        .collect();
+    Imported { pid, life, import, source, scope, matching }
 }
 
 /// A write that came back: its page (sequence number), its place in the
@@ -1345,15 +1355,6 @@ struct InFlight {
 }
 
 impl Pipeline {
-    fn tail(&mut self) -> &mut InFlight {
-        if self.pages.is_empty() {
-            // Unreachable: a page is pushed before it is filled.
-            self.pages.push_back(InFlight { slots: Vec::new(), outstanding: 0, pids: HashSet::new(), picked: HashMap::new(), matching: HashSet::new() });
-        }
-        let last = self.pages.len() - 1;
-        &mut self.pages[last]
-    }
-
     fn land(&mut self, page: u64, i: usize, slot: Slot) {
         let Some(p) = page.checked_sub(self.first).and_then(|k| self.pages.get_mut(k as usize)) else { return };
         if let Some(place) = p.slots.get_mut(i) {
@@ -1472,6 +1473,7 @@ struct Ready {
     in_scope: bool,
     steps: Vec<Step>,
     wakeups: Vec<(Timestamp, String)>,
+    matching: Matching,
     /// Found by a matching attribute (no join yet).
     matched: Option<TargetObject>,
     /// Matching failed: the worker is escrowed with this error.
