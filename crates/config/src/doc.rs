@@ -96,7 +96,12 @@ impl<'i> Doc<'i> {
     }
 
     /// An error at a span.
-    pub fn error_at(&self, span: Range<usize>, field: &FieldPath, cause: impl Into<String>) -> ConfigError {
+    pub fn error_at(
+        &self,
+        span: Range<usize>,
+        field: &FieldPath,
+        cause: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.origin.clone(),
             position: Some(Position::of_offset(self.text, span.start)),
@@ -161,8 +166,12 @@ impl<'i> Doc<'i> {
         }
     }
 
-    pub fn de_value<T: DeserializeOwned>(&self, v: &Spanned<DeValue<'i>>) -> Result<T, ConfigError> {
-        T::deserialize(ValueDeserializer::from(v.clone())).map_err(|e| self.serde_error(&e, v.span()))
+    pub fn de_value<T: DeserializeOwned>(
+        &self,
+        v: &Spanned<DeValue<'i>>,
+    ) -> Result<T, ConfigError> {
+        T::deserialize(ValueDeserializer::from(v.clone()))
+            .map_err(|e| self.serde_error(&e, v.span()))
     }
 
     fn serde_error(&self, e: &toml::de::Error, fallback: Range<usize>) -> ConfigError {
@@ -171,9 +180,8 @@ impl<'i> Doc<'i> {
         path_in_table(self.root.get_ref(), span.start, &mut field.0);
         let message = e.message().trim_end();
         // serde names a missing field only in the message; the span is the table's.
-        if let Some(name) = message
-            .strip_prefix("missing field `")
-            .and_then(|m| m.strip_suffix('`'))
+        if let Some(name) =
+            message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`'))
         {
             field.0.push(Seg::Key(name.to_owned()));
         }
@@ -236,7 +244,12 @@ fn path_in_value(v: &Spanned<DeValue<'_>>, offset: usize, out: &mut Vec<Seg>) ->
 /// Byte offset in the file of byte `offset` inside a string value, when the
 /// value's text in the file is exactly its content (literal strings, basic
 /// strings without escapes); otherwise the value's start.
-pub(crate) fn offset_in_string(text: &str, span: Range<usize>, content: &str, offset: usize) -> usize {
+pub(crate) fn offset_in_string(
+    text: &str,
+    span: Range<usize>,
+    content: &str,
+    offset: usize,
+) -> usize {
     let Some(raw) = text.get(span.clone()) else { return span.start };
     let quote = if raw.starts_with("'''") || raw.starts_with("\"\"\"") { 3 } else { 1 };
     if raw.len() < 2 * quote {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use hrsync_mapping::mapping::{SF_TO_AD_TOML, SF_TO_OPENLDAP_TOML};
 use hrsync_mapping::{
-    AttributeMapping, Catalog, CompiledMapping, CompiledScope, MappingConfig, MappingError, SchemaError,
-    ScopingFilter, SourceAttributeConfig, SourceSchema,
+    AttributeMapping, Catalog, CompiledMapping, CompiledScope, MappingConfig, MappingError,
+    SchemaError, ScopingFilter, SourceAttributeConfig, SourceSchema,
 };
 use hrsync_sf_auth::{AssertionSource, AuthConfig, AuthError, Diagnosis};
 use hrsync_source_sf::{Credentials, SourceConfig, SourceError};
@@ -23,17 +23,19 @@ use toml::de::DeValue;
 use crate::doc::{Doc, FieldPath, offset_in_string, path};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::{
-    AccountStatusSource, Actions, Config, EscrowSettings, Flow, Guard, MappingOrigin, Schedule, Source,
-    StateSettings, TargetSettings,
+    AccountStatusSource, Actions, Config, EscrowSettings, Flow, Guard, MappingOrigin, Schedule,
+    Source, StateSettings, TargetSettings,
 };
 
 /// The name `flow.mapping` uses for the shipped default mapping.
 const BUILTIN_SF_TO_AD: &str = "builtin:sf-to-ad";
 
 /// Every shipped mapping `flow.mapping` may name, with its text.
-const BUILTINS: [(&str, &str); 2] = [(BUILTIN_SF_TO_AD, SF_TO_AD_TOML), ("builtin:sf-to-openldap", SF_TO_OPENLDAP_TOML)];
+const BUILTINS: [(&str, &str); 2] =
+    [(BUILTIN_SF_TO_AD, SF_TO_AD_TOML), ("builtin:sf-to-openldap", SF_TO_OPENLDAP_TOML)];
 
-const EMPL_STATUS_ACCOUNT_DISABLED: &str = r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#;
+const EMPL_STATUS_ACCOUNT_DISABLED: &str =
+    r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -233,7 +235,11 @@ impl Errors {
     }
 
     /// An optional section: its defaults when absent, `None` when broken.
-    fn optional<T: serde::de::DeserializeOwned + Default>(&mut self, doc: &Doc<'_>, name: &str) -> Option<T> {
+    fn optional<T: serde::de::DeserializeOwned + Default>(
+        &mut self,
+        doc: &Doc<'_>,
+        name: &str,
+    ) -> Option<T> {
         self.ok(doc.de(&path(&[name]))).map(Option::unwrap_or_default)
     }
 }
@@ -245,30 +251,64 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
 
     errs.ok(doc.de_value::<RawRoot>(&root_value(&doc)));
 
-    let source = errs.section::<RawSource>(&doc, "source").and_then(|raw| load_source(&doc, &dir, &mut errs, raw));
+    let source = errs
+        .section::<RawSource>(&doc, "source")
+        .and_then(|raw| load_source(&doc, &dir, &mut errs, raw));
     let mut target_concurrency = DEFAULT_TARGET_CONCURRENCY;
     let target = errs.section::<RawTarget>(&doc, "target").and_then(|mut raw| {
         let field = path(&["target", "concurrency"]);
-        target_concurrency = int_in(&doc, &mut errs, &field, raw.concurrency.take(), 1..=256, DEFAULT_TARGET_CONCURRENCY);
+        target_concurrency = int_in(
+            &doc,
+            &mut errs,
+            &field,
+            raw.concurrency.take(),
+            1..=256,
+            DEFAULT_TARGET_CONCURRENCY,
+        );
         load_target(&doc, &dir, &mut errs, raw)
     });
-    let flow = errs.section::<RawFlow>(&doc, "flow").and_then(|raw| load_flow(&doc, &dir, &mut errs, raw));
-    let guard = errs.optional::<RawGuard>(&doc, "guard").map(|raw| load_guard(&doc, &mut errs, raw));
-    let escrow = errs.optional::<RawEscrow>(&doc, "escrow").map(|raw| load_escrow(&doc, &mut errs, raw));
+    let flow =
+        errs.section::<RawFlow>(&doc, "flow").and_then(|raw| load_flow(&doc, &dir, &mut errs, raw));
+    let guard =
+        errs.optional::<RawGuard>(&doc, "guard").map(|raw| load_guard(&doc, &mut errs, raw));
+    let escrow =
+        errs.optional::<RawEscrow>(&doc, "escrow").map(|raw| load_escrow(&doc, &mut errs, raw));
     let schedule = errs.optional::<RawSchedule>(&doc, "schedule").map(|raw| Schedule {
-        interval: duration(&doc, &mut errs, &path(&["schedule", "interval"]), raw.interval, Duration::from_secs(60)),
+        interval: duration(
+            &doc,
+            &mut errs,
+            &path(&["schedule", "interval"]),
+            raw.interval,
+            Duration::from_secs(60),
+        ),
     });
     let state = errs.optional::<RawState>(&doc, "state");
     let state = state.map(|raw| StateSettings {
-        path: raw.path.map_or_else(|| dir.join("hrsync-state.sqlite"), |p| dir.join(p.into_inner())),
+        path: raw
+            .path
+            .map_or_else(|| dir.join("hrsync-state.sqlite"), |p| dir.join(p.into_inner())),
     });
 
     match (source, target, flow, guard, escrow, schedule, state) {
-        (Some(source), Some(target), Some(flow), Some(guard), Some(escrow), Some(schedule), Some(state))
-            if errs.0.is_empty() =>
-        {
-            Ok(Config { path: origin.to_owned(), source, target, target_concurrency, flow, guard, escrow, schedule, state })
-        }
+        (
+            Some(source),
+            Some(target),
+            Some(flow),
+            Some(guard),
+            Some(escrow),
+            Some(schedule),
+            Some(state),
+        ) if errs.0.is_empty() => Ok(Config {
+            path: origin.to_owned(),
+            source,
+            target,
+            target_concurrency,
+            flow,
+            guard,
+            escrow,
+            schedule,
+            state,
+        }),
         _ => {
             errs.0.sort_by_key(|e| (e.file.clone(), e.position.map(|p| (p.line, p.column))));
             Err(ConfigErrors(errs.0))
@@ -286,19 +326,29 @@ fn load_source(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawSource) -> 
     let url = check_url(doc, errs, &raw.url);
     let company_id = raw.company_id.get_ref().trim().to_owned();
     if company_id.is_empty() {
-        errs.push(doc.error_at(raw.company_id.span(), &path(&["source", "company_id"]), "must not be empty"));
+        errs.push(doc.error_at(
+            raw.company_id.span(),
+            &path(&["source", "company_id"]),
+            "must not be empty",
+        ));
     }
-    let page_size = int_in(doc, errs, &path(&["source", "page_size"]), raw.page_size, 1..=1000, 500);
+    let page_size =
+        int_in(doc, errs, &path(&["source", "page_size"]), raw.page_size, 1..=1000, 500);
     let select = match raw.select.as_ref().map(|s| s.get_ref().as_str()) {
         None | Some("all") => false,
         Some("mapped") => true,
         Some(other) => {
             let span = raw.select.as_ref().map(|s| s.span()).unwrap_or_default();
-            errs.push(doc.error_at(span, &path(&["source", "select"]), format!("`{other}` is not `all` or `mapped`")));
+            errs.push(doc.error_at(
+                span,
+                &path(&["source", "select"]),
+                format!("`{other}` is not `all` or `mapped`"),
+            ));
             false
         }
     };
-    let timeout = duration(doc, errs, &path(&["source", "timeout"]), raw.timeout, Duration::from_secs(120));
+    let timeout =
+        duration(doc, errs, &path(&["source", "timeout"]), raw.timeout, Duration::from_secs(120));
     let ca_file = raw.ca_file.and_then(|f| {
         let resolved = dir.join(f.get_ref());
         match std::fs::metadata(&resolved) {
@@ -358,7 +408,9 @@ fn check_url(doc: &Doc<'_>, errs: &mut Errors, raw: &Spanned<String>) -> Option<
         "http" if is_loopback(&url) => {
             tracing::info!(url = %url, "source.url uses plain http to a loopback host (emulator or test set-up)");
         }
-        "http" => return fail(errs, "plain http is allowed only for loopback hosts; use https".into()),
+        "http" => {
+            return fail(errs, "plain http is allowed only for loopback hosts; use https".into());
+        }
         other => return fail(errs, format!("scheme `{other}` is not supported; use https")),
     }
     Some(raw.get_ref().clone())
@@ -377,10 +429,23 @@ fn is_loopback(url: &url::Url) -> bool {
 /// Returns the [`AuthConfig`] with paths resolved against the config's
 /// directory (and `company_id` taken from `[source]`), plus the basic
 /// credentials with the password already read.
-fn load_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, company_id: &str) -> Option<(AuthConfig, Option<Credentials>)> {
+fn load_auth(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    company_id: &str,
+) -> Option<(AuthConfig, Option<Credentials>)> {
     let auth = path(&["source", "auth"]);
     let value = doc.get(&auth)?;
-    let method = tag(doc, errs, value, &auth, "method", &["basic", "saml-bearer", "workload-identity"], "auth method")?;
+    let method = tag(
+        doc,
+        errs,
+        value,
+        &auth,
+        "method",
+        &["basic", "saml-bearer", "workload-identity"],
+        "auth method",
+    )?;
     match method {
         "saml-bearer" => load_saml_auth(doc, dir, errs, value, company_id).map(|a| (a, None)),
         "workload-identity" => load_workload_auth(doc, dir, errs, value).map(|a| (a, None)),
@@ -406,7 +471,11 @@ fn tag(
     };
     let tag_field = field.key(key);
     let Some((_, tag)) = table.iter().find(|(k, _)| k.get_ref() == key) else {
-        errs.push(doc.error_at(value.span(), &tag_field, format!("missing field `{key}` ({})", allowed.join(" | "))));
+        errs.push(doc.error_at(
+            value.span(),
+            &tag_field,
+            format!("missing field `{key}` ({})", allowed.join(" | ")),
+        ));
         return None;
     };
     let Some(name) = tag.get_ref().as_str() else {
@@ -416,7 +485,11 @@ fn tag(
     match allowed.iter().find(|a| **a == name) {
         Some(a) => Some(a),
         None => {
-            errs.push(doc.error_at(tag.span(), &tag_field, format!("unknown {what} `{name}`, expected one of {expected}")));
+            errs.push(doc.error_at(
+                tag.span(),
+                &tag_field,
+                format!("unknown {what} `{name}`, expected one of {expected}"),
+            ));
             None
         }
     }
@@ -428,7 +501,11 @@ fn refuse_inline_key(doc: &Doc<'_>, errs: &mut Errors, table: &FieldPath, given:
     if given {
         let field = table.key("private_key");
         let span = doc.key_span(&field).unwrap_or(0..0);
-        errs.push(doc.error_at(span, &field, "inline private keys are not accepted; use `private_key_file`"));
+        errs.push(doc.error_at(
+            span,
+            &field,
+            "inline private keys are not accepted; use `private_key_file`",
+        ));
     }
     given
 }
@@ -459,11 +536,19 @@ fn load_basic_auth(
         (None, Some(file)) => secret_from_file(doc, dir, errs, &auth.key("password_file"), &file)?,
         (Some(_), Some(_)) => {
             let span = doc.key_span(&auth.key("password_file")).unwrap_or(value.span());
-            errs.push(doc.error_at(span, &auth.key("password_file"), "give exactly one of `password_env` and `password_file`"));
+            errs.push(doc.error_at(
+                span,
+                &auth.key("password_file"),
+                "give exactly one of `password_env` and `password_file`",
+            ));
             return None;
         }
         (None, None) => {
-            errs.push(doc.error_at(value.span(), &auth, "missing field `password_env` or `password_file`"));
+            errs.push(doc.error_at(
+                value.span(),
+                &auth,
+                "missing field `password_env` or `password_file`",
+            ));
             return None;
         }
     };
@@ -472,11 +557,22 @@ fn load_basic_auth(
         errs.push(doc.error_at(raw.username.span(), &auth.key("username"), "must not be empty"));
         return None;
     }
-    let config = AuthConfig::Basic { username: username.clone(), company_id: Some(company_id.to_owned()), password_env, password_file };
+    let config = AuthConfig::Basic {
+        username: username.clone(),
+        company_id: Some(company_id.to_owned()),
+        password_env,
+        password_file,
+    };
     Some((config, Credentials::Basic { username, company_id: company_id.to_owned(), password }))
 }
 
-fn load_saml_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Spanned<DeValue<'_>>, company_id: &str) -> Option<AuthConfig> {
+fn load_saml_auth(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    value: &Spanned<DeValue<'_>>,
+    company_id: &str,
+) -> Option<AuthConfig> {
     let auth = path(&["source", "auth"]);
     let raw: RawSamlAuth = errs.ok(doc.de_value(value))?;
     if refuse_inline_key(doc, errs, &auth, raw.private_key.is_some()) {
@@ -484,9 +580,18 @@ fn load_saml_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Spanned<
     }
     let client_id = non_empty(doc, errs, &auth.key("client_id"), raw.client_id);
     let user_id = non_empty(doc, errs, &auth.key("user_id"), raw.user_id);
-    let private_key_file = readable_file(doc, dir, errs, &auth.key("private_key_file"), &raw.private_key_file, "private key");
+    let private_key_file = readable_file(
+        doc,
+        dir,
+        errs,
+        &auth.key("private_key_file"),
+        &raw.private_key_file,
+        "private key",
+    );
     let certificate_file = match &raw.certificate_file {
-        Some(f) => Some(readable_file(doc, dir, errs, &auth.key("certificate_file"), f, "certificate")?),
+        Some(f) => {
+            Some(readable_file(doc, dir, errs, &auth.key("certificate_file"), f, "certificate")?)
+        }
         None => None,
     };
     let token_url = match &raw.token_url {
@@ -497,7 +602,8 @@ fn load_saml_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Spanned<
         Some(a) => non_empty(doc, errs, &auth.key("audience"), a)?,
         None => hrsync_sf_auth::config::SF_AUDIENCE.to_owned(),
     };
-    let assertion_lifetime = int_in(doc, errs, &auth.key("assertion_lifetime"), raw.assertion_lifetime, 10..=3600, 300);
+    let assertion_lifetime =
+        int_in(doc, errs, &auth.key("assertion_lifetime"), raw.assertion_lifetime, 10..=3600, 300);
     Some(AuthConfig::SamlBearer {
         client_id: client_id?,
         user_id: user_id?,
@@ -510,7 +616,12 @@ fn load_saml_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Spanned<
     })
 }
 
-fn load_workload_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Spanned<DeValue<'_>>) -> Option<AuthConfig> {
+fn load_workload_auth(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    value: &Spanned<DeValue<'_>>,
+) -> Option<AuthConfig> {
     let auth = path(&["source", "auth"]);
     let raw: RawWorkloadAuth = errs.ok(doc.de_value(value))?;
     let ias_url = http_url(doc, errs, &auth.key("ias_url"), &raw.ias_url);
@@ -522,7 +633,15 @@ fn load_workload_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Span
             errs.push(doc.error_at(value.span(), &field, "missing field `assertion` (a table with type = \"federated-file\" or \"self-signed\")"));
             None
         }
-        Some(a) => match tag(doc, errs, a, &field, "type", &["federated-file", "self-signed"], "assertion type")? {
+        Some(a) => match tag(
+            doc,
+            errs,
+            a,
+            &field,
+            "type",
+            &["federated-file", "self-signed"],
+            "assertion type",
+        )? {
             "federated-file" => {
                 let raw: RawFederatedFile = errs.ok(doc.de_value(a))?;
                 // The platform may write the token only after start; its
@@ -535,12 +654,20 @@ fn load_workload_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Span
                 if refuse_inline_key(doc, errs, &field, raw.private_key.is_some()) {
                     return None;
                 }
-                let private_key_file = readable_file(doc, dir, errs, &field.key("private_key_file"), &raw.private_key_file, "private key");
+                let private_key_file = readable_file(
+                    doc,
+                    dir,
+                    errs,
+                    &field.key("private_key_file"),
+                    &raw.private_key_file,
+                    "private key",
+                );
                 let key_id = non_empty(doc, errs, &field.key("key_id"), raw.key_id);
                 let issuer = non_empty(doc, errs, &field.key("issuer"), raw.issuer);
                 let subject = non_empty(doc, errs, &field.key("subject"), raw.subject);
                 let audience = non_empty(doc, errs, &field.key("audience"), raw.audience);
-                let lifetime = int_in(doc, errs, &field.key("lifetime"), raw.lifetime, 10..=3600, 300);
+                let lifetime =
+                    int_in(doc, errs, &field.key("lifetime"), raw.lifetime, 10..=3600, 300);
                 Some(AssertionSource::SelfSigned {
                     private_key_file: private_key_file?,
                     key_id: key_id?,
@@ -552,11 +679,21 @@ fn load_workload_auth(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, value: &Span
             }
         },
     };
-    Some(AuthConfig::WorkloadIdentity { ias_url: ias_url?, client_id: client_id?, dependency: dependency?, assertion: assertion? })
+    Some(AuthConfig::WorkloadIdentity {
+        ias_url: ias_url?,
+        client_id: client_id?,
+        dependency: dependency?,
+        assertion: assertion?,
+    })
 }
 
 /// The trimmed string, or an error at it when empty.
-fn non_empty(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: Spanned<String>) -> Option<String> {
+fn non_empty(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    field: &FieldPath,
+    raw: Spanned<String>,
+) -> Option<String> {
     let v = raw.get_ref().trim();
     if v.is_empty() {
         errs.push(doc.error_at(raw.span(), field, "must not be empty"));
@@ -566,22 +703,40 @@ fn non_empty(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: Spanned<S
 }
 
 /// The file resolved against the config's directory, if it can be read.
-fn readable_file(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, field: &FieldPath, raw: &Spanned<PathBuf>, what: &str) -> Option<PathBuf> {
+fn readable_file(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    field: &FieldPath,
+    raw: &Spanned<PathBuf>,
+    what: &str,
+) -> Option<PathBuf> {
     let resolved = dir.join(raw.get_ref());
     match std::fs::File::open(&resolved) {
         Ok(_) => Some(resolved),
         Err(e) => {
-            errs.push(doc.error_at(raw.span(), field, format!("cannot read {what} file `{}`: {}", resolved.display(), e.kind())));
+            errs.push(doc.error_at(
+                raw.span(),
+                field,
+                format!("cannot read {what} file `{}`: {}", resolved.display(), e.kind()),
+            ));
             None
         }
     }
 }
 
 /// An endpoint URL: https, or plain http to a loopback host (emulator).
-fn http_url(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: &Spanned<String>) -> Option<String> {
+fn http_url(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    field: &FieldPath,
+    raw: &Spanned<String>,
+) -> Option<String> {
     let cause = match url::Url::parse(raw.get_ref()) {
         Err(e) => format!("not a valid URL: {e}"),
-        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => return Some(raw.get_ref().clone()),
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {
+            return Some(raw.get_ref().clone());
+        }
         Ok(_) => "use https (plain http is allowed only for loopback hosts)".to_owned(),
     };
     errs.push(doc.error_at(raw.span(), field, cause));
@@ -600,28 +755,45 @@ fn token_setup_error(doc: &Doc<'_>, auth: &AuthConfig, e: &SourceError) -> Confi
     }
     let culprit = match err {
         AuthError::Key { path, .. } => Some(path),
-        AuthError::Certificate { path, .. } | AuthError::CertificateExpired { path, .. } | AuthError::CertificateNotYetValid { path, .. } => Some(path),
+        AuthError::Certificate { path, .. }
+        | AuthError::CertificateExpired { path, .. }
+        | AuthError::CertificateNotYetValid { path, .. } => Some(path),
         AuthError::KeyMismatch { certificate, .. } => Some(certificate),
         _ => None,
     };
     let field = match (auth, culprit) {
-        (AuthConfig::SamlBearer { private_key_file, .. }, Some(p)) if p == private_key_file => base.key("private_key_file"),
-        (AuthConfig::SamlBearer { certificate_file: Some(c), .. }, Some(p)) if p == c => base.key("certificate_file"),
-        (AuthConfig::WorkloadIdentity { assertion: AssertionSource::SelfSigned { private_key_file, .. }, .. }, Some(p)) if p == private_key_file => {
-            base.key("assertion").key("private_key_file")
+        (AuthConfig::SamlBearer { private_key_file, .. }, Some(p)) if p == private_key_file => {
+            base.key("private_key_file")
         }
+        (AuthConfig::SamlBearer { certificate_file: Some(c), .. }, Some(p)) if p == c => {
+            base.key("certificate_file")
+        }
+        (
+            AuthConfig::WorkloadIdentity {
+                assertion: AssertionSource::SelfSigned { private_key_file, .. },
+                ..
+            },
+            Some(p),
+        ) if p == private_key_file => base.key("assertion").key("private_key_file"),
         _ => base,
     };
     doc.error(&field, cause)
 }
 
-fn secret_from_env(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, var: &Spanned<String>) -> Option<SecretString> {
+fn secret_from_env(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    field: &FieldPath,
+    var: &Spanned<String>,
+) -> Option<SecretString> {
     let name = var.get_ref();
     let cause = match std::env::var(name) {
         Ok(v) if !v.is_empty() => return Some(SecretString::from(v)),
         Ok(_) => format!("environment variable `{name}` is empty"),
         Err(std::env::VarError::NotPresent) => format!("environment variable `{name}` is not set"),
-        Err(std::env::VarError::NotUnicode(_)) => format!("environment variable `{name}` is not valid UTF-8"),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            format!("environment variable `{name}` is not valid UTF-8")
+        }
     };
     errs.push(doc.error_at(var.span(), field, cause));
     None
@@ -652,7 +824,12 @@ fn secret_from_file(
 
 // ---------------------------------------------------------------- target
 
-fn load_target(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawTarget) -> Option<TargetSettings> {
+fn load_target(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    raw: RawTarget,
+) -> Option<TargetSettings> {
     let field = |k: &str| path(&["target", k]);
     let unused = |errs: &mut Errors, k: &str, kind: &str| {
         let f = field(k);
@@ -666,10 +843,16 @@ fn load_target(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawTarget) -> 
                 return None;
             }
             let Some(p) = raw.path else {
-                errs.push(doc.error(&field("path"), "missing field `path` (the embedded target's database file)"));
+                errs.push(doc.error(
+                    &field("path"),
+                    "missing field `path` (the embedded target's database file)",
+                ));
                 return None;
             };
-            Some(TargetSettings::Embedded { path: dir.join(p.into_inner()), unique: raw.unique.unwrap_or_default() })
+            Some(TargetSettings::Embedded {
+                path: dir.join(p.into_inner()),
+                unique: raw.unique.unwrap_or_default(),
+            })
         }
         kind @ (TargetKind::Ldap | TargetKind::Scim) => {
             let name = if kind == TargetKind::Ldap { "ldap" } else { "scim" };
@@ -679,11 +862,18 @@ fn load_target(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawTarget) -> 
                 }
             }
             let Some(mut table) = raw.connection else {
-                errs.push(doc.error(&field("connection"), format!("missing table `[target.connection]` for kind `{name}`")));
+                errs.push(doc.error(
+                    &field("connection"),
+                    format!("missing table `[target.connection]` for kind `{name}`"),
+                ));
                 return None;
             };
             let password = connection_secret(doc, dir, errs, &mut table)?;
-            Some(if kind == TargetKind::Ldap { TargetSettings::Ldap { table, password } } else { TargetSettings::Scim { table, password } })
+            Some(if kind == TargetKind::Ldap {
+                TargetSettings::Ldap { table, password }
+            } else {
+                TargetSettings::Scim { table, password }
+            })
         }
     }
 }
@@ -691,7 +881,12 @@ fn load_target(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawTarget) -> 
 /// The connection's secret from `password_env` or `password_file` (both
 /// keys are taken out of the table); `Some(None)` when neither is given,
 /// `None` after an error (inline `password`, both keys, unreadable secret).
-fn connection_secret(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, table: &mut toml::Table) -> Option<Option<SecretString>> {
+fn connection_secret(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    table: &mut toml::Table,
+) -> Option<Option<SecretString>> {
     let conn = path(&["target", "connection"]);
     if table.contains_key("password") {
         let f = conn.key("password");
@@ -718,10 +913,16 @@ fn connection_secret(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, table: &mut t
             None
         }
         (Some(Ok(_)), Some(Ok(file))) => {
-            errs.push(doc.error_at(file.span(), &conn.key("password_file"), "give exactly one of `password_env` and `password_file`"));
+            errs.push(doc.error_at(
+                file.span(),
+                &conn.key("password_file"),
+                "give exactly one of `password_env` and `password_file`",
+            ));
             None
         }
-        (Some(Ok(var)), None) => secret_from_env(doc, errs, &conn.key("password_env"), &var).map(Some),
+        (Some(Ok(var)), None) => {
+            secret_from_env(doc, errs, &conn.key("password_env"), &var).map(Some)
+        }
         (None, Some(Ok(file))) => {
             let file = Spanned::new(file.span(), PathBuf::from(file.into_inner()));
             secret_from_file(doc, dir, errs, &conn.key("password_file"), &file).map(Some)
@@ -744,26 +945,36 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
         match jiff::tz::TimeZone::get(tz.get_ref()) {
             Ok(z) => Some(z),
             Err(_) => {
-                let msg = format!("unknown time zone `{}`; use an IANA name such as `Europe/Berlin` or `UTC`", tz.get_ref());
+                let msg = format!(
+                    "unknown time zone `{}`; use an IANA name such as `Europe/Berlin` or `UTC`",
+                    tz.get_ref()
+                );
                 errs.push(doc.error_at(tz.span(), &flow.key("time_zone"), msg));
                 None
             }
         }
     };
     let actions = load_actions(doc, errs, raw.actions);
-    let prehire_lead_days = int_in(doc, errs, &flow.key("prehire_lead_days"), raw.prehire_lead_days, 0..=365, 14);
+    let prehire_lead_days =
+        int_in(doc, errs, &flow.key("prehire_lead_days"), raw.prehire_lead_days, 0..=365, 14);
     let account_status = raw.account_status.unwrap_or_default();
 
     // The mapping document: the config itself (inline), a file, or the built-in text.
     let mapping_field = flow.key("mapping");
     let file_text: String;
-    let (origin, mapping_doc): (MappingOrigin, Option<Doc<'_>>) = match doc.get(&mapping_field).map(|v| (v.span(), v.get_ref())) {
-        None => (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(BUILTINS[0], errs)?)),
+    let (origin, mapping_doc): (MappingOrigin, Option<Doc<'_>>) = match doc
+        .get(&mapping_field)
+        .map(|v| (v.span(), v.get_ref()))
+    {
+        None => {
+            (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(BUILTINS[0], errs)?))
+        }
         Some((_, DeValue::Array(_))) => (MappingOrigin::Inline, None),
         Some((span, DeValue::String(s))) if s.starts_with("builtin:") => {
             let Some(builtin) = BUILTINS.into_iter().find(|(name, _)| *name == s.as_ref()) else {
                 let names = BUILTINS.map(|(name, _)| format!("`{name}`")).join(", ");
-                let msg = format!("unknown built-in mapping `{s}`; the built-in mappings are {names}");
+                let msg =
+                    format!("unknown built-in mapping `{s}`; the built-in mappings are {names}");
                 errs.push(doc.error_at(span, &mapping_field, msg));
                 return None;
             };
@@ -783,7 +994,9 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
             (MappingOrigin::File(resolved), Some(file_doc))
         }
         Some((span, _)) => {
-            let msg = format!("expected `\"{BUILTIN_SF_TO_AD}\"`, a mapping file path, or [[flow.mapping]] tables");
+            let msg = format!(
+                "expected `\"{BUILTIN_SF_TO_AD}\"`, a mapping file path, or [[flow.mapping]] tables"
+            );
             errs.push(doc.error_at(span, &mapping_field, msg));
             return None;
         }
@@ -792,14 +1005,18 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
     let inline = Part { doc, base: flow.clone() };
     let file = mapping_doc.as_ref().map(|m| Part { doc: m, base: FieldPath::default() });
     let mut name = None;
-    let in_file = |key: &str| -> bool { file.as_ref().is_some_and(|f| f.doc.get(&path(&[key])).is_some()) };
+    let in_file =
+        |key: &str| -> bool { file.as_ref().is_some_and(|f| f.doc.get(&path(&[key])).is_some()) };
     let (attrs_in_file, scope_in_file) = (in_file("source_attribute"), in_file("scope"));
     if let Some(f) = &file {
         name = errs.ok(f.doc.de_value::<RawMappingFile>(&root_value(f.doc)))?.name;
         // scope and source attributes may come from the mapping file or from [flow], not both.
         for (key, given) in [("source_attribute", attrs_in_file), ("scope", scope_in_file)] {
             if given && doc.get(&flow.key(key)).is_some() {
-                let msg = format!("`{key}` is also given in the mapping file `{}`; give it in one place", f.doc.origin.display());
+                let msg = format!(
+                    "`{key}` is also given in the mapping file `{}`; give it in one place",
+                    f.doc.origin.display()
+                );
                 errs.push(doc.error(&flow.key(key), msg));
             }
         }
@@ -810,10 +1027,14 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
 
     // Well-formed mapping entries are compiled even when others are not, so
     // their problems show up in the same run.
-    let (mut mappings, mappings_ok) = read_entries::<AttributeMapping>(mapping_part, "mapping", errs);
-    let (attrs, attrs_ok) = read_entries::<SourceAttributeConfig>(attrs_part, "source_attribute", errs);
-    let scope: Option<Option<ScopingFilter>> = errs.ok(scope_part.doc.de(&scope_part.base.key("scope")));
-    if let (MappingOrigin::Builtin(_), AccountStatusSource::EmplStatus) = (&origin, account_status) {
+    let (mut mappings, mappings_ok) =
+        read_entries::<AttributeMapping>(mapping_part, "mapping", errs);
+    let (attrs, attrs_ok) =
+        read_entries::<SourceAttributeConfig>(attrs_part, "source_attribute", errs);
+    let scope: Option<Option<ScopingFilter>> =
+        errs.ok(scope_part.doc.de(&scope_part.base.key("scope")));
+    if let (MappingOrigin::Builtin(_), AccountStatusSource::EmplStatus) = (&origin, account_status)
+    {
         for (_, m) in mappings.iter_mut().filter(|(_, m)| m.target == "accountDisabled") {
             m.expression = Some(EMPL_STATUS_ACCOUNT_DISABLED.to_owned());
         }
@@ -855,8 +1076,10 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
         Some(filter) => match filter.compile(&schema) {
             Ok(c) => Some(c),
             Err(e) => {
-                let groups = scope_part.base.key("scope").key("groups").index(e.group.saturating_sub(1));
-                let field = if e.clause == 0 { groups } else { groups.key("clauses").index(e.clause - 1) };
+                let groups =
+                    scope_part.base.key("scope").key("groups").index(e.group.saturating_sub(1));
+                let field =
+                    if e.clause == 0 { groups } else { groups.key("clauses").index(e.clause - 1) };
                 errs.push(scope_part.doc.error(&field, e.to_string()));
                 None
             }
@@ -867,7 +1090,12 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
         return None;
     }
     Some(Flow {
-        mapping: MappingConfig { name, source_attributes: attr_configs, scope, mappings: mapping_configs },
+        mapping: MappingConfig {
+            name,
+            source_attributes: attr_configs,
+            scope,
+            mappings: mapping_configs,
+        },
         origin,
         schema,
         compiled: compiled?,
@@ -880,17 +1108,28 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
     })
 }
 
-fn builtin_doc((name, text): (&'static str, &'static str), errs: &mut Errors) -> Option<Doc<'static>> {
+fn builtin_doc(
+    (name, text): (&'static str, &'static str),
+    errs: &mut Errors,
+) -> Option<Doc<'static>> {
     errs.ok(Doc::parse(Path::new(name), text))
 }
 
 /// Every table of the array `key` under the part, each deserialized on its
 /// own, with its index; and whether all of them (and the array) were well-formed.
-fn read_entries<T: serde::de::DeserializeOwned>(part: &Part<'_, '_>, key: &str, errs: &mut Errors) -> (Vec<(usize, T)>, bool) {
+fn read_entries<T: serde::de::DeserializeOwned>(
+    part: &Part<'_, '_>,
+    key: &str,
+    errs: &mut Errors,
+) -> (Vec<(usize, T)>, bool) {
     let field = part.base.key(key);
     let Some(value) = part.doc.get(&field) else { return (Vec::new(), true) };
     let Some(array) = value.get_ref().as_array() else {
-        errs.push(part.doc.error_at(value.span(), &field, format!("expected an array of tables ([[{}]])", field.render())));
+        errs.push(part.doc.error_at(
+            value.span(),
+            &field,
+            format!("expected an array of tables ([[{}]])", field.render()),
+        ));
         return (Vec::new(), false);
     };
     let mut out = Vec::with_capacity(array.len());
@@ -907,7 +1146,11 @@ fn read_entries<T: serde::de::DeserializeOwned>(part: &Part<'_, '_>, key: &str, 
     (out, ok)
 }
 
-fn load_actions(doc: &Doc<'_>, errs: &mut Errors, raw: Option<Vec<Spanned<String>>>) -> Option<Actions> {
+fn load_actions(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    raw: Option<Vec<Spanned<String>>>,
+) -> Option<Actions> {
     let Some(list) = raw else {
         return Some(Actions { create: true, update: true, disable: true, delete: false });
     };
@@ -920,7 +1163,9 @@ fn load_actions(doc: &Doc<'_>, errs: &mut Errors, raw: Option<Vec<Spanned<String
             "disable" => &mut a.disable,
             "delete" => &mut a.delete,
             other => {
-                let msg = format!("unknown action `{other}`, expected a subset of `create`, `update`, `disable`, `delete`");
+                let msg = format!(
+                    "unknown action `{other}`, expected a subset of `create`, `update`, `disable`, `delete`"
+                );
                 errs.push(doc.error_at(item.span(), &path(&["flow", "actions"]).index(i), msg));
                 ok = false;
                 continue;
@@ -937,9 +1182,17 @@ fn load_actions(doc: &Doc<'_>, errs: &mut Errors, raw: Option<Vec<Spanned<String
 }
 
 /// Attach a schema error to the source attribute entry it names.
-fn schema_error(part: &Part<'_, '_>, attrs: &[(usize, SourceAttributeConfig)], e: &SchemaError) -> ConfigError {
+fn schema_error(
+    part: &Part<'_, '_>,
+    attrs: &[(usize, SourceAttributeConfig)],
+    e: &SchemaError,
+) -> ConfigError {
     let entry = |name: &str, nth: usize| {
-        attrs.iter().filter(|(_, a)| a.name == name).nth(nth).map(|(i, _)| part.base.key("source_attribute").index(*i))
+        attrs
+            .iter()
+            .filter(|(_, a)| a.name == name)
+            .nth(nth)
+            .map(|(i, _)| part.base.key("source_attribute").index(*i))
     };
     let field = match e {
         SchemaError::Duplicate(n) => entry(n, 1).map(|f| f.key("name")),
@@ -952,9 +1205,18 @@ fn schema_error(part: &Part<'_, '_>, attrs: &[(usize, SourceAttributeConfig)], e
 
 /// Attach a mapping error to its entry's line, and inside the expression
 /// where the error has a position.
-fn mapping_errors(part: &Part<'_, '_>, entries: &[(usize, AttributeMapping)], e: &MappingError, errs: &mut Errors) {
+fn mapping_errors(
+    part: &Part<'_, '_>,
+    entries: &[(usize, AttributeMapping)],
+    e: &MappingError,
+    errs: &mut Errors,
+) {
     let entry = |target: &str, nth: usize| {
-        entries.iter().filter(|(_, m)| m.target == target).nth(nth).map(|(i, _)| part.base.key("mapping").index(*i))
+        entries
+            .iter()
+            .filter(|(_, m)| m.target == target)
+            .nth(nth)
+            .map(|(i, _)| part.base.key("mapping").index(*i))
     };
     let fallback = || part.base.key("mapping");
     match e {
@@ -1001,7 +1263,13 @@ fn compact(expression: &str) -> String {
     }
 }
 
-fn at_expression(part: &Part<'_, '_>, field: &FieldPath, expression: &str, offset: usize, cause: String) -> ConfigError {
+fn at_expression(
+    part: &Part<'_, '_>,
+    field: &FieldPath,
+    expression: &str,
+    offset: usize,
+    cause: String,
+) -> ConfigError {
     match part.doc.get(field) {
         Some(v) => {
             let at = offset_in_string(part.doc.text, v.span(), expression, offset);
@@ -1014,12 +1282,17 @@ fn at_expression(part: &Part<'_, '_>, field: &FieldPath, expression: &str, offse
 // ---------------------------------------------------------------- guard, escrow
 
 fn load_guard(doc: &Doc<'_>, errs: &mut Errors, raw: RawGuard) -> Guard {
-    let max_count = int_in(doc, errs, &path(&["guard", "max_count"]), raw.max_count, 0..=u32::MAX as i64, 500);
+    let max_count =
+        int_in(doc, errs, &path(&["guard", "max_count"]), raw.max_count, 0..=u32::MAX as i64, 500);
     let max_share = match raw.max_share {
         None => 0.2,
         Some(s) if *s.get_ref() > 0.0 && *s.get_ref() <= 1.0 => *s.get_ref(),
         Some(s) => {
-            errs.push(doc.error_at(s.span(), &path(&["guard", "max_share"]), "must be a share in (0, 1], e.g. 0.2 for 20 %"));
+            errs.push(doc.error_at(
+                s.span(),
+                &path(&["guard", "max_share"]),
+                "must be a share in (0, 1], e.g. 0.2 for 20 %",
+            ));
             0.2
         }
     };
@@ -1028,8 +1301,20 @@ fn load_guard(doc: &Doc<'_>, errs: &mut Errors, raw: RawGuard) -> Guard {
 
 fn load_escrow(doc: &Doc<'_>, errs: &mut Errors, raw: RawEscrow) -> EscrowSettings {
     let first_span = raw.first_retry.as_ref().map(Spanned::span);
-    let first_retry = duration(doc, errs, &path(&["escrow", "first_retry"]), raw.first_retry, Duration::from_secs(60));
-    let max_retry = duration(doc, errs, &path(&["escrow", "max_retry"]), raw.max_retry, Duration::from_secs(6 * 3600));
+    let first_retry = duration(
+        doc,
+        errs,
+        &path(&["escrow", "first_retry"]),
+        raw.first_retry,
+        Duration::from_secs(60),
+    );
+    let max_retry = duration(
+        doc,
+        errs,
+        &path(&["escrow", "max_retry"]),
+        raw.max_retry,
+        Duration::from_secs(6 * 3600),
+    );
     if first_retry > max_retry {
         let field = path(&["escrow", "first_retry"]);
         let e = match first_span {
@@ -1038,7 +1323,8 @@ fn load_escrow(doc: &Doc<'_>, errs: &mut Errors, raw: RawEscrow) -> EscrowSettin
         };
         errs.push(e);
     }
-    let flag_after = int_in(doc, errs, &path(&["escrow", "flag_after"]), raw.flag_after, 1..=10_000, 10);
+    let flag_after =
+        int_in(doc, errs, &path(&["escrow", "flag_after"]), raw.flag_after, 1..=10_000, 10);
     EscrowSettings { first_retry, max_retry, flag_after }
 }
 
@@ -1059,7 +1345,8 @@ fn int_in(
     match u32::try_from(*v.get_ref()) {
         Ok(n) if range.contains(v.get_ref()) => n,
         _ => {
-            let msg = format!("{} is out of range {}..={}", v.get_ref(), range.start(), range.end());
+            let msg =
+                format!("{} is out of range {}..={}", v.get_ref(), range.start(), range.end());
             errs.push(doc.error_at(v.span(), field, msg));
             default
         }
@@ -1067,7 +1354,13 @@ fn int_in(
 }
 
 /// `"90s"`, `"1m"`, `"6h"`, `"1h 30m"` (jiff's friendly format) or ISO 8601 (`"PT40M"`); positive.
-fn duration(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: Option<Spanned<String>>, default: Duration) -> Duration {
+fn duration(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    field: &FieldPath,
+    raw: Option<Spanned<String>>,
+    default: Duration,
+) -> Duration {
     let Some(v) = raw else { return default };
     // jiff's own messages talk about its types; say what to write instead.
     let parsed = match v.get_ref().parse::<jiff::SignedDuration>() {
@@ -1078,7 +1371,10 @@ fn duration(doc: &Doc<'_>, errs: &mut Errors, field: &FieldPath, raw: Option<Spa
     match parsed {
         Ok(d) => d,
         Err(cause) => {
-            let msg = format!("invalid duration `{}`: {cause}; write e.g. \"90s\", \"10m\", \"6h\", \"1h 30m\"", v.get_ref());
+            let msg = format!(
+                "invalid duration `{}`: {cause}; write e.g. \"90s\", \"10m\", \"6h\", \"1h 30m\"",
+                v.get_ref()
+            );
             errs.push(doc.error_at(v.span(), field, msg));
             default
         }

@@ -43,7 +43,11 @@ pub fn write_starter(config_path: &Path, force: bool) -> Result<Vec<PathBuf>, In
         let mut options = std::fs::OpenOptions::new();
         options.write(true);
         // create_new closes the race with a file appearing after the check above.
-        if force { options.create(true).truncate(true) } else { options.create_new(true) };
+        if force {
+            options.create(true).truncate(true)
+        } else {
+            options.create_new(true)
+        };
         let io = |source| InitError::Io { path: path.clone(), source };
         let mut file = options.open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => InitError::Exists(path.clone()),

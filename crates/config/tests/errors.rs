@@ -16,59 +16,221 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { name: "toml syntax", lines: &[(3, r#"company_id = "ACME"#)], at: "3:19", field: "source.company_id", cause: "TOML syntax" },
-    Case { name: "unknown field", lines: &[(4, "pagesize = 500")], at: "4:1", field: "source.pagesize", cause: "unknown field `pagesize`" },
-    Case { name: "unknown section", lines: &[(24, "[escrows]")], at: "24:2", field: "escrows", cause: "unknown field `escrows`" },
-    Case { name: "unknown field in a mapping entry", lines: &[(22, r#"defualt = "none""#)], at: "22:1", field: "flow.mapping[0].defualt", cause: "unknown field `defualt`" },
-    Case { name: "wrong type", lines: &[(4, r#"page_size = "500""#)], at: "4:13", field: "source.page_size", cause: "invalid type, expected i64" },
-    Case { name: "page size out of range", lines: &[(4, "page_size = 5000")], at: "4:13", field: "source.page_size", cause: "out of range 1..=1000" },
-    Case { name: "missing field", lines: &[(3, "")], at: "1:1", field: "source.company_id", cause: "missing field `company_id`" },
-    Case { name: "bad url", lines: &[(2, r#"url = "not a url""#)], at: "2:7", field: "source.url", cause: "not a valid URL" },
-    Case { name: "plain http to a remote host", lines: &[(2, r#"url = "http://api4.successfactors.com""#)], at: "2:7", field: "source.url", cause: "plain http is allowed only for loopback hosts" },
-    Case { name: "credentials in the url", lines: &[(2, r#"url = "https://sfapi:pw@api4.successfactors.com""#)], at: "2:7", field: "source.url", cause: "must not carry credentials" },
-    Case { name: "bad duration", lines: &[(5, r#"timeout = "2 fortnights""#)], at: "5:11", field: "source.timeout", cause: "invalid duration `2 fortnights`" },
-    Case { name: "negative duration", lines: &[(26, r#"max_retry = "-6h""#)], at: "26:13", field: "escrow.max_retry", cause: "must be positive" },
-    Case { name: "first retry after max retry", lines: &[(25, r#"first_retry = "7h""#)], at: "25:15", field: "escrow.first_retry", cause: "must not exceed `escrow.max_retry`" },
-    Case { name: "bad time zone", lines: &[(17, r#"time_zone = "Mars/Olympus""#)], at: "17:13", field: "flow.time_zone", cause: "unknown time zone `Mars/Olympus`" },
-    Case { name: "unknown action", lines: &[(18, r#"actions = ["create", "explode"]"#)], at: "18:22", field: "flow.actions[1]", cause: "unknown action `explode`" },
-    Case { name: "duplicate action", lines: &[(18, r#"actions = ["create", "create"]"#)], at: "18:22", field: "flow.actions[1]", cause: "listed twice" },
-    Case { name: "unset secret env var", lines: &[(10, r#"password_env = "HRSYNC_CONFIG_TEST_UNSET""#)], at: "10:16", field: "source.auth.password_env", cause: "environment variable `HRSYNC_CONFIG_TEST_UNSET` is not set" },
-    Case { name: "secret file missing", lines: &[(10, r#"password_file = "no-such-secret""#)], at: "10:17", field: "source.auth.password_file", cause: "cannot read password file `/etc/hrsync/no-such-secret`" },
-    Case { name: "inline password", lines: &[(10, r#"password = "hunter2""#)], at: "10:1", field: "source.auth.password", cause: "inline passwords are not accepted" },
-    Case { name: "no password source", lines: &[(10, "")], at: "7:1", field: "source.auth", cause: "missing field `password_env` or `password_file`" },
-    Case { name: "saml-bearer without client_id", lines: &[(8, r#"method = "saml-bearer""#), (9, r#"user_id = "sfapi""#), (10, r#"private_key_file = "key.pem""#)], at: "7:1", field: "source.auth.client_id", cause: "missing field `client_id`" },
+    Case {
+        name: "toml syntax",
+        lines: &[(3, r#"company_id = "ACME"#)],
+        at: "3:19",
+        field: "source.company_id",
+        cause: "TOML syntax",
+    },
+    Case {
+        name: "unknown field",
+        lines: &[(4, "pagesize = 500")],
+        at: "4:1",
+        field: "source.pagesize",
+        cause: "unknown field `pagesize`",
+    },
+    Case {
+        name: "unknown section",
+        lines: &[(24, "[escrows]")],
+        at: "24:2",
+        field: "escrows",
+        cause: "unknown field `escrows`",
+    },
+    Case {
+        name: "unknown field in a mapping entry",
+        lines: &[(22, r#"defualt = "none""#)],
+        at: "22:1",
+        field: "flow.mapping[0].defualt",
+        cause: "unknown field `defualt`",
+    },
+    Case {
+        name: "wrong type",
+        lines: &[(4, r#"page_size = "500""#)],
+        at: "4:13",
+        field: "source.page_size",
+        cause: "invalid type, expected i64",
+    },
+    Case {
+        name: "page size out of range",
+        lines: &[(4, "page_size = 5000")],
+        at: "4:13",
+        field: "source.page_size",
+        cause: "out of range 1..=1000",
+    },
+    Case {
+        name: "missing field",
+        lines: &[(3, "")],
+        at: "1:1",
+        field: "source.company_id",
+        cause: "missing field `company_id`",
+    },
+    Case {
+        name: "bad url",
+        lines: &[(2, r#"url = "not a url""#)],
+        at: "2:7",
+        field: "source.url",
+        cause: "not a valid URL",
+    },
+    Case {
+        name: "plain http to a remote host",
+        lines: &[(2, r#"url = "http://api4.successfactors.com""#)],
+        at: "2:7",
+        field: "source.url",
+        cause: "plain http is allowed only for loopback hosts",
+    },
+    Case {
+        name: "credentials in the url",
+        lines: &[(2, r#"url = "https://sfapi:pw@api4.successfactors.com""#)],
+        at: "2:7",
+        field: "source.url",
+        cause: "must not carry credentials",
+    },
+    Case {
+        name: "bad duration",
+        lines: &[(5, r#"timeout = "2 fortnights""#)],
+        at: "5:11",
+        field: "source.timeout",
+        cause: "invalid duration `2 fortnights`",
+    },
+    Case {
+        name: "negative duration",
+        lines: &[(26, r#"max_retry = "-6h""#)],
+        at: "26:13",
+        field: "escrow.max_retry",
+        cause: "must be positive",
+    },
+    Case {
+        name: "first retry after max retry",
+        lines: &[(25, r#"first_retry = "7h""#)],
+        at: "25:15",
+        field: "escrow.first_retry",
+        cause: "must not exceed `escrow.max_retry`",
+    },
+    Case {
+        name: "bad time zone",
+        lines: &[(17, r#"time_zone = "Mars/Olympus""#)],
+        at: "17:13",
+        field: "flow.time_zone",
+        cause: "unknown time zone `Mars/Olympus`",
+    },
+    Case {
+        name: "unknown action",
+        lines: &[(18, r#"actions = ["create", "explode"]"#)],
+        at: "18:22",
+        field: "flow.actions[1]",
+        cause: "unknown action `explode`",
+    },
+    Case {
+        name: "duplicate action",
+        lines: &[(18, r#"actions = ["create", "create"]"#)],
+        at: "18:22",
+        field: "flow.actions[1]",
+        cause: "listed twice",
+    },
+    Case {
+        name: "unset secret env var",
+        lines: &[(10, r#"password_env = "HRSYNC_CONFIG_TEST_UNSET""#)],
+        at: "10:16",
+        field: "source.auth.password_env",
+        cause: "environment variable `HRSYNC_CONFIG_TEST_UNSET` is not set",
+    },
+    Case {
+        name: "secret file missing",
+        lines: &[(10, r#"password_file = "no-such-secret""#)],
+        at: "10:17",
+        field: "source.auth.password_file",
+        cause: "cannot read password file `/etc/hrsync/no-such-secret`",
+    },
+    Case {
+        name: "inline password",
+        lines: &[(10, r#"password = "hunter2""#)],
+        at: "10:1",
+        field: "source.auth.password",
+        cause: "inline passwords are not accepted",
+    },
+    Case {
+        name: "no password source",
+        lines: &[(10, "")],
+        at: "7:1",
+        field: "source.auth",
+        cause: "missing field `password_env` or `password_file`",
+    },
+    Case {
+        name: "saml-bearer without client_id",
+        lines: &[
+            (8, r#"method = "saml-bearer""#),
+            (9, r#"user_id = "sfapi""#),
+            (10, r#"private_key_file = "key.pem""#),
+        ],
+        at: "7:1",
+        field: "source.auth.client_id",
+        cause: "missing field `client_id`",
+    },
     Case {
         name: "saml-bearer private key unreadable",
-        lines: &[(8, r#"method = "saml-bearer""#), (9, "client_id = \"HRSYNC-KEY\"\nuser_id = \"sfapi\""), (10, r#"private_key_file = "no-such-key.pem""#)],
+        lines: &[
+            (8, r#"method = "saml-bearer""#),
+            (9, "client_id = \"HRSYNC-KEY\"\nuser_id = \"sfapi\""),
+            (10, r#"private_key_file = "no-such-key.pem""#),
+        ],
         at: "11:20",
         field: "source.auth.private_key_file",
         cause: "cannot read private key file `/etc/hrsync/no-such-key.pem`",
     },
     Case {
         name: "saml-bearer inline private key",
-        lines: &[(8, r#"method = "saml-bearer""#), (9, "client_id = \"K\"\nuser_id = \"sfapi\"\nprivate_key_file = \"k.pem\""), (10, r#"private_key = "-----BEGIN PRIVATE KEY-----""#)],
+        lines: &[
+            (8, r#"method = "saml-bearer""#),
+            (9, "client_id = \"K\"\nuser_id = \"sfapi\"\nprivate_key_file = \"k.pem\""),
+            (10, r#"private_key = "-----BEGIN PRIVATE KEY-----""#),
+        ],
         at: "12:1",
         field: "source.auth.private_key",
         cause: "inline private keys are not accepted",
     },
-    Case { name: "basic field under saml-bearer", lines: &[(8, r#"method = "saml-bearer""#), (9, "client_id = \"K\"\nuser_id = \"sfapi\"\nprivate_key_file = \"k.pem\"")], at: "12:1", field: "source.auth.password_env", cause: "unknown field `password_env`" },
+    Case {
+        name: "basic field under saml-bearer",
+        lines: &[
+            (8, r#"method = "saml-bearer""#),
+            (9, "client_id = \"K\"\nuser_id = \"sfapi\"\nprivate_key_file = \"k.pem\""),
+        ],
+        at: "12:1",
+        field: "source.auth.password_env",
+        cause: "unknown field `password_env`",
+    },
     Case {
         name: "workload-identity without assertion",
-        lines: &[(8, r#"method = "workload-identity""#), (9, r#"ias_url = "https://t.accounts.ondemand.com""#), (10, "client_id = \"c\"\ndependency = \"SF\"")],
+        lines: &[
+            (8, r#"method = "workload-identity""#),
+            (9, r#"ias_url = "https://t.accounts.ondemand.com""#),
+            (10, "client_id = \"c\"\ndependency = \"SF\""),
+        ],
         at: "7:1",
         field: "source.auth.assertion",
         cause: "missing field `assertion`",
     },
     Case {
         name: "workload-identity without client_id",
-        lines: &[(8, r#"method = "workload-identity""#), (9, r#"ias_url = "https://t.accounts.ondemand.com""#), (10, "dependency = \"SF\"\nassertion = { type = \"federated-file\", path = \"token\" }")],
+        lines: &[
+            (8, r#"method = "workload-identity""#),
+            (9, r#"ias_url = "https://t.accounts.ondemand.com""#),
+            (
+                10,
+                "dependency = \"SF\"\nassertion = { type = \"federated-file\", path = \"token\" }",
+            ),
+        ],
         at: "7:1",
         field: "source.auth.client_id",
         cause: "missing field `client_id`",
     },
     Case {
         name: "workload-identity unknown assertion type",
-        lines: &[(8, r#"method = "workload-identity""#), (9, r#"ias_url = "https://t.accounts.ondemand.com""#), (10, "client_id = \"c\"\ndependency = \"SF\"\nassertion = { type = \"x509\" }")],
+        lines: &[
+            (8, r#"method = "workload-identity""#),
+            (9, r#"ias_url = "https://t.accounts.ondemand.com""#),
+            (10, "client_id = \"c\"\ndependency = \"SF\"\nassertion = { type = \"x509\" }"),
+        ],
         at: "12:22",
         field: "source.auth.assertion.type",
         cause: "unknown assertion type `x509`, expected one of `federated-file`, `self-signed`",
@@ -78,7 +240,10 @@ const CASES: &[Case] = &[
         lines: &[
             (8, r#"method = "workload-identity""#),
             (9, r#"ias_url = "https://t.accounts.ondemand.com""#),
-            (10, "client_id = \"c\"\ndependency = \"SF\"\n[source.auth.assertion]\ntype = \"self-signed\"\nprivate_key_file = \"nokey.pem\"\nkey_id = \"k1\"\nissuer = \"https://hrsync.example\"\nsubject = \"hrsync\"\naudience = \"https://t.accounts.ondemand.com\""),
+            (
+                10,
+                "client_id = \"c\"\ndependency = \"SF\"\n[source.auth.assertion]\ntype = \"self-signed\"\nprivate_key_file = \"nokey.pem\"\nkey_id = \"k1\"\nissuer = \"https://hrsync.example\"\nsubject = \"hrsync\"\naudience = \"https://t.accounts.ondemand.com\"",
+            ),
         ],
         at: "14:20",
         field: "source.auth.assertion.private_key_file",
@@ -89,23 +254,90 @@ const CASES: &[Case] = &[
         lines: &[
             (8, r#"method = "workload-identity""#),
             (9, r#"ias_url = "https://t.accounts.ondemand.com""#),
-            (10, "client_id = \"c\"\ndependency = \"SF\"\n[source.auth.assertion]\ntype = \"self-signed\"\nprivate_key_file = \"nokey.pem\"\nkey_id = \"k1\"\nissuer = \"https://hrsync.example\"\naudience = \"https://t.accounts.ondemand.com\""),
+            (
+                10,
+                "client_id = \"c\"\ndependency = \"SF\"\n[source.auth.assertion]\ntype = \"self-signed\"\nprivate_key_file = \"nokey.pem\"\nkey_id = \"k1\"\nissuer = \"https://hrsync.example\"\naudience = \"https://t.accounts.ondemand.com\"",
+            ),
         ],
         at: "12:1",
         field: "source.auth.assertion.subject",
         cause: "missing field `subject`",
     },
-    Case { name: "workload-identity ias_url over plain http", lines: &[(8, r#"method = "workload-identity""#), (9, r#"ias_url = "http://t.accounts.ondemand.com""#), (10, "client_id = \"c\"\ndependency = \"SF\"\nassertion = { type = \"federated-file\", path = \"token\" }")], at: "9:11", field: "source.auth.ias_url", cause: "use https" },
-    Case { name: "unknown auth method", lines: &[(8, r#"method = "oauth""#)], at: "8:10", field: "source.auth.method", cause: "unknown auth method `oauth`" },
-    Case { name: "unknown target kind", lines: &[(13, r#"kind = "ftp""#)], at: "13:8", field: "target.kind", cause: "unknown variant `ftp`" },
-    Case { name: "bad mapping file path", lines: &[(18, r#"mapping = "no-such-mapping.toml""#), (20, ""), (21, ""), (22, ""), (23, "")], at: "18:11", field: "flow.mapping", cause: "cannot read mapping file `/etc/hrsync/no-such-mapping.toml`" },
-    Case { name: "unknown built-in mapping", lines: &[(18, r#"mapping = "builtin:sf-to-ldap""#), (20, ""), (21, ""), (22, ""), (23, "")], at: "18:11", field: "flow.mapping", cause: "unknown built-in mapping `builtin:sf-to-ldap`" },
-    Case { name: "mapping without expression or default", lines: &[(22, "")], at: "20:1", field: "flow.mapping[0]", cause: "has neither expression nor default" },
-    Case { name: "no matching attribute", lines: &[(23, "")], at: "20:1", field: "flow.mapping", cause: "no matching attribute" },
-    Case { name: "source attribute without path", lines: &[(18, r#"source_attribute = [{ name = "custom" }]"#)], at: "18:21", field: "flow.source_attribute[0]", cause: "`custom` is not in the catalog and has no jsonpath" },
+    Case {
+        name: "workload-identity ias_url over plain http",
+        lines: &[
+            (8, r#"method = "workload-identity""#),
+            (9, r#"ias_url = "http://t.accounts.ondemand.com""#),
+            (
+                10,
+                "client_id = \"c\"\ndependency = \"SF\"\nassertion = { type = \"federated-file\", path = \"token\" }",
+            ),
+        ],
+        at: "9:11",
+        field: "source.auth.ias_url",
+        cause: "use https",
+    },
+    Case {
+        name: "unknown auth method",
+        lines: &[(8, r#"method = "oauth""#)],
+        at: "8:10",
+        field: "source.auth.method",
+        cause: "unknown auth method `oauth`",
+    },
+    Case {
+        name: "unknown target kind",
+        lines: &[(13, r#"kind = "ftp""#)],
+        at: "13:8",
+        field: "target.kind",
+        cause: "unknown variant `ftp`",
+    },
+    Case {
+        name: "bad mapping file path",
+        lines: &[
+            (18, r#"mapping = "no-such-mapping.toml""#),
+            (20, ""),
+            (21, ""),
+            (22, ""),
+            (23, ""),
+        ],
+        at: "18:11",
+        field: "flow.mapping",
+        cause: "cannot read mapping file `/etc/hrsync/no-such-mapping.toml`",
+    },
+    Case {
+        name: "unknown built-in mapping",
+        lines: &[(18, r#"mapping = "builtin:sf-to-ldap""#), (20, ""), (21, ""), (22, ""), (23, "")],
+        at: "18:11",
+        field: "flow.mapping",
+        cause: "unknown built-in mapping `builtin:sf-to-ldap`",
+    },
+    Case {
+        name: "mapping without expression or default",
+        lines: &[(22, "")],
+        at: "20:1",
+        field: "flow.mapping[0]",
+        cause: "has neither expression nor default",
+    },
+    Case {
+        name: "no matching attribute",
+        lines: &[(23, "")],
+        at: "20:1",
+        field: "flow.mapping",
+        cause: "no matching attribute",
+    },
+    Case {
+        name: "source attribute without path",
+        lines: &[(18, r#"source_attribute = [{ name = "custom" }]"#)],
+        at: "18:21",
+        field: "flow.source_attribute[0]",
+        cause: "`custom` is not in the catalog and has no jsonpath",
+    },
     Case {
         name: "scope on an unknown attribute",
-        lines: &[(18, r#"scope = { groups = [{ clauses = [{ attribute = "nope", operator = "EQUALS", values = ["x"] }] }] }"#)],
+        lines: &[(
+            18,
+            r#"scope = { groups = [{ clauses = [{ attribute = "nope", operator = "EQUALS", values = ["x"] }] }] }"#,
+        )],
         at: "18:34",
         field: "flow.scope.groups[0].clauses[0]",
         cause: "unknown source attribute",
@@ -125,10 +357,18 @@ fn each_error_names_file_line_and_field() {
             }
             Err(e) => e,
         };
-        let expected_prefix = format!("/etc/hrsync/hrsync.toml:{}: field `{}`: ", case.at, case.field);
-        let found = errs.errors().iter().map(ToString::to_string).find(|m| m.starts_with(&expected_prefix) && m.contains(case.cause));
+        let expected_prefix =
+            format!("/etc/hrsync/hrsync.toml:{}: field `{}`: ", case.at, case.field);
+        let found = errs
+            .errors()
+            .iter()
+            .map(ToString::to_string)
+            .find(|m| m.starts_with(&expected_prefix) && m.contains(case.cause));
         if found.is_none() {
-            failures.push(format!("{}: expected `{expected_prefix}...{}...`, got:\n{errs}", case.name, case.cause));
+            failures.push(format!(
+                "{}: expected `{expected_prefix}...{}...`, got:\n{errs}",
+                case.name, case.cause
+            ));
         }
         let all = errs.to_string();
         for secret in [PASSWORD, "hunter2"] {
@@ -150,7 +390,8 @@ fn all_problems_are_reported_in_file_order() {
         (18, r#"actions = ["erase"]"#),
     ]);
     let errs = errors(&text);
-    let fields: Vec<_> = errs.errors().iter().map(|e| (e.position.map(|p| p.line), e.field.clone())).collect();
+    let fields: Vec<_> =
+        errs.errors().iter().map(|e| (e.position.map(|p| p.line), e.field.clone())).collect();
     assert_eq!(
         fields,
         vec![
@@ -167,8 +408,17 @@ fn ldap_target_needs_a_connection_table_and_no_path() {
     setup();
     let errs = errors(&with_lines(&[(13, r#"kind = "ldap""#)]));
     let msgs: Vec<_> = errs.errors().iter().map(ToString::to_string).collect();
-    assert!(msgs.iter().any(|m| m.starts_with("/etc/hrsync/hrsync.toml:14:1: field `target.path`: not used by kind `ldap`")), "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.contains("field `target.connection`: missing table `[target.connection]`")), "{msgs:#?}");
+    assert!(
+        msgs.iter().any(|m| m.starts_with(
+            "/etc/hrsync/hrsync.toml:14:1: field `target.path`: not used by kind `ldap`"
+        )),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("field `target.connection`: missing table `[target.connection]`")),
+        "{msgs:#?}"
+    );
 }
 
 #[test]

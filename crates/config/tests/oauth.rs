@@ -32,7 +32,11 @@ fn saml_bearer_loads_with_resolved_paths_and_a_token_provider() {
     setup();
     let dir = temp_dir("oauth-saml");
     let generated = write_keys(&dir, Validity::years_from_today(1));
-    let config = load(&dir, &[(8, r#"method = "saml-bearer""#), (9, SAML), (10, "assertion_lifetime = 120")]).unwrap_or_else(|e| panic!("{e}"));
+    let config = load(
+        &dir,
+        &[(8, r#"method = "saml-bearer""#), (9, SAML), (10, "assertion_lifetime = 120")],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         config.source.auth,
         AuthConfig::SamlBearer {
@@ -50,7 +54,8 @@ fn saml_bearer_loads_with_resolved_paths_and_a_token_provider() {
     assert_eq!(provider.method(), "saml-bearer");
     assert_eq!(provider.token_url(), "https://api4.successfactors.com/oauth/token");
     let debug = format!("{config:#?}");
-    let key_line = generated.private_key_pem.expose_secret().lines().nth(1).expect("PEM body").to_owned();
+    let key_line =
+        generated.private_key_pem.expose_secret().lines().nth(1).expect("PEM body").to_owned();
     assert!(!debug.contains(&key_line), "Debug shows key material");
 }
 
@@ -68,18 +73,30 @@ fn workload_identity_loads_both_assertion_sources() {
     let ias = r#"ias_url = "https://t.accounts.ondemand.com""#;
     let wi = r#"method = "workload-identity""#;
 
-    let config = load(&dir, &[(8, wi), (9, ias), (10, &self_signed)]).unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        load(&dir, &[(8, wi), (9, ias), (10, &self_signed)]).unwrap_or_else(|e| panic!("{e}"));
     match &config.source.auth {
-        AuthConfig::WorkloadIdentity { assertion: AssertionSource::SelfSigned { private_key_file, key_id, lifetime, .. }, dependency, .. } => {
+        AuthConfig::WorkloadIdentity {
+            assertion: AssertionSource::SelfSigned { private_key_file, key_id, lifetime, .. },
+            dependency,
+            ..
+        } => {
             assert_eq!(private_key_file, &dir.join("keys/private-key.pem"));
-            assert_eq!((key_id.as_str(), *lifetime, dependency.as_str()), (generated.key_id.as_str(), 300, "SF-EC"));
+            assert_eq!(
+                (key_id.as_str(), *lifetime, dependency.as_str()),
+                (generated.key_id.as_str(), 300, "SF-EC")
+            );
         }
         other => panic!("expected self-signed workload identity, got {other:?}"),
     }
-    assert_eq!(config.source.client.token_provider.as_ref().map(|p| p.token_url()), Some("https://t.accounts.ondemand.com/oauth2/token"));
+    assert_eq!(
+        config.source.client.token_provider.as_ref().map(|p| p.token_url()),
+        Some("https://t.accounts.ondemand.com/oauth2/token")
+    );
 
     // A federated token file need not exist yet: the platform may write it after start.
-    let config = load(&dir, &[(8, wi), (9, ias), (10, &federated)]).unwrap_or_else(|e| panic!("{e}"));
+    let config =
+        load(&dir, &[(8, wi), (9, ias), (10, &federated)]).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         matches!(&config.source.auth, AuthConfig::WorkloadIdentity { assertion: AssertionSource::FederatedFile { path }, .. } if path == &dir.join("token")),
         "{:?}",
@@ -97,10 +114,28 @@ fn key_and_certificate_problems_point_at_the_file_with_an_explanation() {
     std::fs::write(dir.join("other-cert.pem"), &other.certificate_pem).expect("write cert");
     std::fs::write(dir.join("not-a-key.pem"), "hello\n").expect("write");
 
-    let saml = |key: &str, cert: &str| format!("client_id = \"K\"\nuser_id = \"sfapi\"\nprivate_key_file = \"{key}\"\ncertificate_file = \"{cert}\"");
+    let saml = |key: &str, cert: &str| {
+        format!(
+            "client_id = \"K\"\nuser_id = \"sfapi\"\nprivate_key_file = \"{key}\"\ncertificate_file = \"{cert}\""
+        )
+    };
     let cases = [
-        ("key mismatch", saml("keys/private-key.pem", "other-cert.pem"), "12:20", "certificate_file", "does not belong to the certificate", "are not a pair"),
-        ("not a key", saml("not-a-key.pem", "keys/certificate.pem"), "11:20", "private_key_file", "not a PEM file", ""),
+        (
+            "key mismatch",
+            saml("keys/private-key.pem", "other-cert.pem"),
+            "12:20",
+            "certificate_file",
+            "does not belong to the certificate",
+            "are not a pair",
+        ),
+        (
+            "not a key",
+            saml("not-a-key.pem", "keys/certificate.pem"),
+            "11:20",
+            "private_key_file",
+            "not a PEM file",
+            "",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, block, at, field, cause, explanation) in cases {
@@ -111,7 +146,8 @@ fn key_and_certificate_problems_point_at_the_file_with_an_explanation() {
             }
             Err(e) => e.to_string(),
         };
-        let prefix = format!("{}:{at}: field `source.auth.{field}`: ", dir.join("hrsync.toml").display());
+        let prefix =
+            format!("{}:{at}: field `source.auth.{field}`: ", dir.join("hrsync.toml").display());
         if !(errs.starts_with(&prefix) && errs.contains(cause) && errs.contains(explanation)) {
             failures.push(format!("{name}: expected `{prefix}…{cause}…{explanation}`, got {errs}"));
         }

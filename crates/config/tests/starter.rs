@@ -4,16 +4,21 @@
 mod common;
 
 use common::*;
-use hrsync_config::{Config, InitError, MAPPING_FILE_NAME, MappingOrigin, STARTER, TargetSettings, write_starter};
+use hrsync_config::{
+    Config, InitError, MAPPING_FILE_NAME, MappingOrigin, STARTER, TargetSettings, write_starter,
+};
 use hrsync_mapping::MappingConfig;
 
 #[test]
 fn starter_loads_with_the_builtin_mapping() {
     setup();
-    let config = Config::parse(STARTER, "/etc/hrsync/hrsync.toml").unwrap_or_else(|e| panic!("starter does not load:\n{e}"));
+    let config = Config::parse(STARTER, "/etc/hrsync/hrsync.toml")
+        .unwrap_or_else(|e| panic!("starter does not load:\n{e}"));
     assert_eq!(config.flow.origin, MappingOrigin::Builtin("builtin:sf-to-ad".into()));
     assert_eq!(config.flow.mapping, MappingConfig::sf_to_ad().expect("shipped mapping"));
-    assert!(matches!(config.target, TargetSettings::Embedded { ref unique, .. } if unique.len() == 2));
+    assert!(
+        matches!(config.target, TargetSettings::Embedded { ref unique, .. } if unique.len() == 2)
+    );
     assert!(!config.source.client.danger_accept_invalid_certs);
     assert!(!format!("{config:?}").contains(PASSWORD));
 }
@@ -21,7 +26,10 @@ fn starter_loads_with_the_builtin_mapping() {
 #[test]
 fn starter_keeps_secrets_out_and_explains_every_section() {
     assert!(STARTER.contains("password_env = \"HRSYNC_SF_PASSWORD\""));
-    assert!(!STARTER.lines().any(|l| l.trim_start().starts_with("password =")), "no inline password, even commented");
+    assert!(
+        !STARTER.lines().any(|l| l.trim_start().starts_with("password =")),
+        "no inline password, even commented"
+    );
     // Each section header is introduced by a comment.
     let lines: Vec<&str> = STARTER.lines().collect();
     for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with('[')) {
@@ -41,7 +49,8 @@ fn init_writes_config_and_mapping_copy_and_refuses_to_overwrite() {
 
     // The starter loads as written, and pointed at the mapping copy.
     let builtin = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
-    let switched = STARTER.replace("mapping = \"builtin:sf-to-ad\"", "mapping = \"hrsync-mapping.toml\"");
+    let switched =
+        STARTER.replace("mapping = \"builtin:sf-to-ad\"", "mapping = \"hrsync-mapping.toml\"");
     assert_ne!(switched, STARTER);
     std::fs::write(&config_path, &switched).expect("switch mapping");
     let copy = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
@@ -74,7 +83,9 @@ fn starter_with(method: &str, assertion: Option<&str>) -> String {
     let mut in_block = false;
     let start = format!("# method = \"{method}\"");
     for line in STARTER.lines() {
-        if ["method = \"basic\"", "username = \"sfapi\"", "password_env = \"HRSYNC_SF_PASSWORD\""].contains(&line) {
+        if ["method = \"basic\"", "username = \"sfapi\"", "password_env = \"HRSYNC_SF_PASSWORD\""]
+            .contains(&line)
+        {
             continue;
         }
         if line == start {
@@ -106,7 +117,10 @@ fn starter_oauth_examples_use_the_real_fields() {
     ];
     for (method, assertion, fields) in cases {
         let text = starter_with(method, *assertion);
-        assert!(text.contains(&format!("\nmethod = \"{method}\"")), "{method} uncommented:\n{text}");
+        assert!(
+            text.contains(&format!("\nmethod = \"{method}\"")),
+            "{method} uncommented:\n{text}"
+        );
         assert!(!text.contains("\nmethod = \"basic\""));
         let got: Vec<String> = match Config::parse(&text, "/etc/hrsync/hrsync.toml") {
             Ok(c) => {

@@ -28,7 +28,9 @@ fn base_config_loads_with_values_and_defaults() {
     assert_eq!(config.source.client.timeout, Duration::from_secs(120));
     assert!(!config.source.client.danger_accept_invalid_certs, "TLS verification is on by default");
     match &config.source.client.credentials {
-        Credentials::Basic { username, company_id, .. } => assert_eq!((username.as_str(), company_id.as_str()), ("sfapi", "ACME")),
+        Credentials::Basic { username, company_id, .. } => {
+            assert_eq!((username.as_str(), company_id.as_str()), ("sfapi", "ACME"))
+        }
     }
     assert_eq!(password(&config), PASSWORD);
     match &config.target {
@@ -41,7 +43,10 @@ fn base_config_loads_with_values_and_defaults() {
     assert_eq!(config.flow.origin, MappingOrigin::Inline);
     assert_eq!(config.flow.compiled.mappings().len(), 1);
     assert_eq!(config.flow.time_zone.iana_name(), Some("Europe/Berlin"));
-    assert_eq!(config.flow.actions, Actions { create: true, update: true, disable: true, delete: false });
+    assert_eq!(
+        config.flow.actions,
+        Actions { create: true, update: true, disable: true, delete: false }
+    );
     assert_eq!(config.flow.prehire_lead_days, 14);
     assert!(!config.flow.onboarding_prehires);
     assert_eq!(config.flow.account_status, AccountStatusSource::ActiveEmploymentsCount);
@@ -68,7 +73,10 @@ fn every_setting_is_read() {
     assert_eq!(config.source.client.base_url, "http://127.0.0.1:18080");
     assert!(config.source.client.danger_accept_invalid_certs);
     assert_eq!(config.source.client.timeout, Duration::from_secs(90));
-    assert_eq!(config.flow.actions, Actions { create: false, update: true, disable: false, delete: true });
+    assert_eq!(
+        config.flow.actions,
+        Actions { create: false, update: true, disable: false, delete: true }
+    );
     assert_eq!(config.flow.prehire_lead_days, 0);
     assert!(config.flow.onboarding_prehires);
     assert_eq!(config.flow.account_status, AccountStatusSource::EmplStatus);
@@ -90,7 +98,10 @@ fn ldap_and_scim_keep_their_connection_table() {
     for kind in ["ldap", "scim"] {
         let text = with_lines(&[
             (13, &format!("kind = \"{kind}\"")),
-            (14, "connection = { url = \"ldaps://dc1.example.com\", bind_dn_env = \"HRSYNC_LDAP_DN\" }"),
+            (
+                14,
+                "connection = { url = \"ldaps://dc1.example.com\", bind_dn_env = \"HRSYNC_LDAP_DN\" }",
+            ),
         ]);
         let config = parse(&text).expect("loads");
         let table = match config.target {
@@ -116,7 +127,10 @@ fn password_file_is_read_relative_to_the_config_and_trimmed() {
 
     std::fs::write(dir.join("sf-password"), "\n").expect("write empty secret");
     let errs = Config::load(dir.join("hrsync.toml")).expect_err("empty secret");
-    assert!(errs.to_string().contains("field `source.auth.password_file`: password file"), "{errs}");
+    assert!(
+        errs.to_string().contains("field `source.auth.password_file`: password file"),
+        "{errs}"
+    );
     assert!(errs.to_string().contains("is empty"), "{errs}");
 }
 
@@ -134,7 +148,10 @@ fn debug_output_never_shows_the_password() {
 #[test]
 fn an_env_var_and_a_file_are_exclusive() {
     setup();
-    let text = with_lines(&[(10, "password_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\npassword_file = \"x\"")]);
+    let text = with_lines(&[(
+        10,
+        "password_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\npassword_file = \"x\"",
+    )]);
     let errs = errors(&text);
     assert_eq!(
         errs.to_string(),
@@ -147,40 +164,71 @@ fn config_parse_uses_the_origin_for_messages_and_paths() {
     setup();
     let config = Config::parse(BASE, Path::new("relative/dir/cfg.toml")).expect("loads");
     assert_eq!(config.state.path, PathBuf::from("relative/dir/hrsync-state.sqlite"));
-    let errs = Config::parse(&with_lines(&[(4, "page_size = 0")]), Path::new("relative/dir/cfg.toml")).expect_err("bad");
-    assert!(errs.to_string().starts_with("relative/dir/cfg.toml:4:13: field `source.page_size`"), "{errs}");
+    let errs =
+        Config::parse(&with_lines(&[(4, "page_size = 0")]), Path::new("relative/dir/cfg.toml"))
+            .expect_err("bad");
+    assert!(
+        errs.to_string().starts_with("relative/dir/cfg.toml:4:13: field `source.page_size`"),
+        "{errs}"
+    );
 }
 
 #[test]
 fn target_connection_secret_comes_from_env_or_file_never_inline() {
     setup();
-    let ldap = |conn: &str| with_lines(&[(13, "kind = \"ldap\""), (14, &format!("connection = {{ url = \"ldaps://dc1.example.com\", {conn} }}"))]);
+    let ldap = |conn: &str| {
+        with_lines(&[
+            (13, "kind = \"ldap\""),
+            (14, &format!("connection = {{ url = \"ldaps://dc1.example.com\", {conn} }}")),
+        ])
+    };
     let config = parse(&ldap(&format!("password_env = \"{PASSWORD_VAR}\""))).expect("loads");
     match &config.target {
         TargetSettings::Ldap { table, password: Some(p) } => {
             assert_eq!(p.expose_secret(), PASSWORD);
-            assert!(!table.contains_key("password_env"), "the secret's key is taken out of the table");
+            assert!(
+                !table.contains_key("password_env"),
+                "the secret's key is taken out of the table"
+            );
         }
         other => panic!("ldap with a password expected: {other:?}"),
     }
     assert!(!format!("{config:?}").contains(PASSWORD), "Debug never shows the secret");
 
     let inline = errors(&ldap(&format!("password = \"{PASSWORD}\"")));
-    let msg = inline.errors().iter().map(ToString::to_string).find(|m| m.contains("target.connection.password")).expect("inline password refused");
+    let msg = inline
+        .errors()
+        .iter()
+        .map(ToString::to_string)
+        .find(|m| m.contains("target.connection.password"))
+        .expect("inline password refused");
     assert!(msg.contains(":14:") && msg.contains("inline passwords are not accepted"), "{msg}");
     assert!(!msg.contains(PASSWORD), "{msg}");
 
     let unset = errors(&ldap("password_env = \"HRSYNC_CONFIG_TEST_UNSET_VAR\""));
-    let msg = unset.errors().iter().map(ToString::to_string).find(|m| m.contains("target.connection.password_env")).expect("unset variable named");
-    assert!(msg.contains(":14:") && msg.contains("HRSYNC_CONFIG_TEST_UNSET_VAR` is not set"), "{msg}");
+    let msg = unset
+        .errors()
+        .iter()
+        .map(ToString::to_string)
+        .find(|m| m.contains("target.connection.password_env"))
+        .expect("unset variable named");
+    assert!(
+        msg.contains(":14:") && msg.contains("HRSYNC_CONFIG_TEST_UNSET_VAR` is not set"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn target_concurrency_is_read_and_bounded() {
     setup();
-    let config = parse(&with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 4")])).expect("loads");
+    let config =
+        parse(&with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 4")])).expect("loads");
     assert_eq!(config.target_concurrency, 4);
-    let errs = Config::parse(&with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 0")]), Path::new("cfg.toml")).expect_err("0 is refused");
+    let errs = Config::parse(
+        &with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 0")]),
+        Path::new("cfg.toml"),
+    )
+    .expect_err("0 is refused");
     assert!(errs.to_string().starts_with("cfg.toml:15:15: field `target.concurrency`"), "{errs}");
     assert!(errs.to_string().contains("out of range 1..=256"), "{errs}");
 }

@@ -18,16 +18,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use hrsync_expr::{Clock, EvalContext, Outcome, SplitMix64, Uniqueness};
 use hrsync_mapping::{CompiledMapping, CompiledScope, CompiledSource, Phase};
 use hrsync_source_sf::wire::Projection;
 use hrsync_source_sf::{Filter, PersonQuery, SfClient, SourceError, filter};
 use hrsync_store::{
-    Account, AccountStatus, Change as StoreChange, CycleId, CycleKind, CycleStatus, Escrow, LogEntry, Outcome as StoreOutcome,
-    Step, Store, StoreError, WorkerState,
+    Account, AccountStatus, Change as StoreChange, CycleId, CycleKind, CycleStatus, Escrow,
+    LogEntry, Outcome as StoreOutcome, Step, Store, StoreError, WorkerState,
 };
-use futures_util::FutureExt;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use hrsync_target::{AttributeUpdate, Target, TargetError, TargetObject};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -85,15 +85,25 @@ impl Flow {
 
     /// Compile a mapping against a source schema: the mapped attributes'
     /// paths, the expressions (with static checks) and the scoping filter.
-    pub fn compile(schema: &hrsync_mapping::SourceSchema, config: &hrsync_mapping::MappingConfig) -> Result<Flow, FlowError> {
-        let mapping = CompiledMapping::compile(&config.mappings, schema).map_err(FlowError::Mapping)?;
+    pub fn compile(
+        schema: &hrsync_mapping::SourceSchema,
+        config: &hrsync_mapping::MappingConfig,
+    ) -> Result<Flow, FlowError> {
+        let mapping =
+            CompiledMapping::compile(&config.mappings, schema).map_err(FlowError::Mapping)?;
         let scope = config.scope.as_ref().map(|s| s.compile(schema)).transpose()?;
         let mut names: Vec<&str> = mapping.referenced_attributes();
         if let Some(s) = &config.scope {
             names.extend(s.attributes());
         }
         let source = schema.compile(names)?;
-        let unique = mapping.mappings().iter().enumerate().filter(|(_, m)| uses_unique(m)).map(|(i, _)| i).collect();
+        let unique = mapping
+            .mappings()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| uses_unique(m))
+            .map(|(i, _)| i)
+            .collect();
         Ok(Flow { source, mapping, scope, unique })
     }
 
@@ -241,7 +251,11 @@ pub struct CycleReport {
 impl CycleReport {
     /// Workers per second over the cycle's wall time.
     pub fn rate(&self) -> f64 {
-        if self.duration_ms == 0 { 0.0 } else { self.workers as f64 * 1000.0 / self.duration_ms as f64 }
+        if self.duration_ms == 0 {
+            0.0
+        } else {
+            self.workers as f64 * 1000.0 / self.duration_ms as f64
+        }
     }
 }
 
@@ -265,10 +279,14 @@ impl Uniqueness for TargetUniqueness<'_> {
     fn is_taken(&self, candidate: &str) -> Result<bool, String> {
         let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
         if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return Err("SelectUniqueValue needs the multi-threaded tokio runtime to ask the target".into());
+            return Err(
+                "SelectUniqueValue needs the multi-threaded tokio runtime to ask the target".into(),
+            );
         }
-        tokio::task::block_in_place(|| handle.block_on(self.target.is_taken(self.attribute, candidate, None)))
-            .map_err(|e| e.to_string())
+        tokio::task::block_in_place(|| {
+            handle.block_on(self.target.is_taken(self.attribute, candidate, None))
+        })
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -308,11 +326,32 @@ struct Held {
 }
 
 impl<S: Store, T: Target + 'static> Engine<S, T> {
-    pub fn new(sf: SfClient, flow: Flow, store: S, target: T, clock: Arc<dyn Clock + Send + Sync>, settings: Settings) -> Self {
+    pub fn new(
+        sf: SfClient,
+        flow: Flow,
+        store: S,
+        target: T,
+        clock: Arc<dyn Clock + Send + Sync>,
+        settings: Settings,
+    ) -> Self {
         let seed = clock.now().as_nanosecond() as u64;
         let select = flow.select().unwrap_or_default();
         let keep = (!select.is_empty()).then(|| Arc::new(Projection::from_paths(&select)));
-        Engine { sf: Arc::new(sf), flow: Arc::new(flow), store, target: Arc::new(target), clock, settings, random: std::sync::Mutex::new(SplitMix64(seed)), select, keep, mode: Mode::Apply, detail: false, progress: None, crash: None }
+        Engine {
+            sf: Arc::new(sf),
+            flow: Arc::new(flow),
+            store,
+            target: Arc::new(target),
+            clock,
+            settings,
+            random: std::sync::Mutex::new(SplitMix64(seed)),
+            select,
+            keep,
+            mode: Mode::Apply,
+            detail: false,
+            progress: None,
+            crash: None,
+        }
     }
 
     /// Called after every page with the report so far (progress bars).
@@ -354,7 +393,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// worker) would do. Reads SuccessFactors and the target; writes nothing
     /// to either, nor to the store. The report's `details` hold one entry per
     /// worker with its steps and attribute changes.
-    pub async fn plan(&mut self, requested: CycleKind, person: Option<&str>) -> Result<CycleReport, EngineError> {
+    pub async fn plan(
+        &mut self,
+        requested: CycleKind,
+        person: Option<&str>,
+    ) -> Result<CycleReport, EngineError> {
         self.mode = Mode::DryRun;
         self.detail = true;
         let r = self.cycle(requested, person).await;
@@ -370,7 +413,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         self.cycle(CycleKind::OnDemand, Some(person)).await
     }
 
-    async fn cycle(&mut self, requested: CycleKind, person: Option<&str>) -> Result<CycleReport, EngineError> {
+    async fn cycle(
+        &mut self,
+        requested: CycleKind,
+        person: Option<&str>,
+    ) -> Result<CycleReport, EngineError> {
         let started = Instant::now();
         let now = self.clock.now();
         let dry = self.mode == Mode::DryRun;
@@ -385,7 +432,9 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         };
         let overlap = jiff::SignedDuration::try_from(self.settings.overlap).unwrap_or_default();
         let window = match (kind, watermark) {
-            (CycleKind::Incremental, Some(w)) => Some((floor_second(w.checked_sub(overlap).unwrap_or(w)), ceil_second(now))),
+            (CycleKind::Incremental, Some(w)) => {
+                Some((floor_second(w.checked_sub(overlap).unwrap_or(w)), ceil_second(now)))
+            }
             _ => None,
         };
         let cycle = if dry { 0 } else { self.store.begin_cycle(kind, window, now)? };
@@ -398,7 +447,9 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         };
         let mut held = Vec::new();
         let mut pipe = Pipeline::default();
-        let read = self.read_and_process(&mut pipe, cycle, kind, window, person, now, &mut report, &mut held).await;
+        let read = self
+            .read_and_process(&mut pipe, cycle, kind, window, person, now, &mut report, &mut held)
+            .await;
         let result = self.settle(&mut pipe, cycle, person, now, &mut report, read).await;
         if dry {
             report.duration_ms = started.elapsed().as_millis() as u64;
@@ -416,7 +467,15 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let (status, message, advance) = match result {
             Err(e) => {
                 let msg = e.to_string();
-                self.finish(cycle, &mut report, started, CycleStatus::Failed, Some(msg), now, false)?;
+                self.finish(
+                    cycle,
+                    &mut report,
+                    started,
+                    CycleStatus::Failed,
+                    Some(msg),
+                    now,
+                    false,
+                )?;
                 return Err(e);
             }
             Ok(()) => match self.apply_held(cycle, held, now, &mut report).await? {
@@ -443,7 +502,10 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         advance: bool,
     ) -> Result<(), EngineError> {
         report.duration_ms = started.elapsed().as_millis() as u64;
-        report.status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        report.status = serde_json::to_value(status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         report.message = message.clone();
         let summary = serde_json::to_value(&*report).unwrap_or(Value::Null);
         self.crash_point("before-finish-cycle");
@@ -475,12 +537,21 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// After the reading (`read`, whatever stopped it): the writes already
     /// sent are awaited and recorded, so nothing the target did goes
     /// unrecorded; then the wake-ups of the workers read are cleared.
-    async fn settle(&mut self, pipe: &mut Pipeline, cycle: CycleId, person: Option<&str>, now: Timestamp, report: &mut CycleReport, read: Result<(), EngineError>) -> Result<(), EngineError> {
+    async fn settle(
+        &mut self,
+        pipe: &mut Pipeline,
+        cycle: CycleId,
+        person: Option<&str>,
+        now: Timestamp,
+        report: &mut CycleReport,
+        read: Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
         let settled = self.commit_landed(pipe, cycle, now, report, true).await;
         read?;
         settled?;
         if self.mode == Mode::Apply && person.is_none() {
-            self.store.clear_wakeups(&pipe.seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
+            self.store
+                .clear_wakeups(&pipe.seen.iter().map(String::as_str).collect::<Vec<_>>(), now)?;
         }
         Ok(())
     }
@@ -512,21 +583,25 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 let delta = filter::delta(from, to);
                 let probe = self.query(delta.clone(), now);
                 report.requests += 1;
-                report.queries.push(probe.relative_url().replacen("PerPerson?", "PerPerson/$count?", 1));
-                if self.sf.count(&probe).await? == 0 {
-                    vec![]
-                } else {
-                    vec![delta]
-                }
+                report.queries.push(probe.relative_url().replacen(
+                    "PerPerson?",
+                    "PerPerson/$count?",
+                    1,
+                ));
+                if self.sf.count(&probe).await? == 0 { vec![] } else { vec![delta] }
             }
-            _ => vec![filter::full_sync(ceil_second(now)), filter::missing_termination_info(ceil_second(now))],
+            _ => vec![
+                filter::full_sync(ceil_second(now)),
+                filter::missing_termination_info(ceil_second(now)),
+            ],
         };
         for f in filters {
             let query = self.query(f, now);
             report.queries.push(query.relative_url());
             // The next page is fetched and parsed on another task while this
             // one is processed: reading and writing overlap.
-            let importer = Importer { flow: Arc::clone(&self.flow), now, tz: self.settings.time_zone.clone() };
+            let importer =
+                Importer { flow: Arc::clone(&self.flow), now, tz: self.settings.time_zone.clone() };
             let mut pages = prefetch(Arc::clone(&self.sf), query, importer);
             while let Some(records) = pages.recv().await {
                 let records = records?;
@@ -628,7 +703,10 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         // them again as of their start date, as Entra does.
         for (start, ids) in prehires {
             for chunk in ids.chunks(50) {
-                let f = filter::prehire(&chunk.iter().map(String::as_str).collect::<Vec<_>>(), self.settings.onboarding_prehires);
+                let f = filter::prehire(
+                    &chunk.iter().map(String::as_str).collect::<Vec<_>>(),
+                    self.settings.onboarding_prehires,
+                );
                 let mut query = self.query(f, now);
                 query.as_of = Some(start);
                 report.queries.push(query.relative_url());
@@ -652,13 +730,16 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         if pipe.pages.is_empty() {
             return false;
         }
-        if records.iter().any(|r| r.pid.as_ref().is_some_and(|p| pipe.pages.iter().any(|page| page.pids.contains(p)))) {
+        if records.iter().any(|r| {
+            r.pid.as_ref().is_some_and(|p| pipe.pages.iter().any(|page| page.pids.contains(p)))
+        }) {
             return true;
         }
         if pipe.pages.iter().all(|p| p.matching.is_empty()) {
             return false;
         }
-        let attributes: Vec<String> = self.flow.mapping.matching().iter().map(|m| m.config.target.to_lowercase()).collect();
+        let attributes: Vec<String> =
+            self.flow.mapping.matching().iter().map(|m| m.config.target.to_lowercase()).collect();
         records.iter().any(|r| {
             r.matching.iter().zip(&attributes).any(|(value, attribute)| {
                 let Ok(Some(v)) = value else { return false };
@@ -698,7 +779,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
     }
 
     /// Run `work` while concluding the writes in flight as they come back.
-    async fn alongside<F: std::future::Future>(&self, pipe: &mut Pipeline, now: Timestamp, work: F) -> F::Output {
+    async fn alongside<F: std::future::Future>(
+        &self,
+        pipe: &mut Pipeline,
+        now: Timestamp,
+        work: F,
+    ) -> F::Output {
         let mut work = std::pin::pin!(work);
         std::future::poll_fn(|cx| {
             while let std::task::Poll::Ready(Some(w)) = pipe.writes.poll_next_unpin(cx) {
@@ -717,7 +803,14 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
 
     /// Commit, in order, the pages at the head of the pipeline whose writes
     /// are all back; with `all`, wait for every write first.
-    async fn commit_landed(&mut self, pipe: &mut Pipeline, cycle: CycleId, now: Timestamp, report: &mut CycleReport, all: bool) -> Result<(), EngineError> {
+    async fn commit_landed(
+        &mut self,
+        pipe: &mut Pipeline,
+        cycle: CycleId,
+        now: Timestamp,
+        report: &mut CycleReport,
+        all: bool,
+    ) -> Result<(), EngineError> {
         if all {
             while let Some(w) = pipe.writes.next().await {
                 self.land(pipe, w, now);
@@ -738,22 +831,44 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
 
     /// Stage 1: what needs the store — pre-hire lead time and re-read — on
     /// top of the pure import ([`import`]) done on the read-ahead task.
-    fn prepare(&self, imported: Imported, state: WorkerState, now: Timestamp, prehire_view: bool) -> Prepared {
+    fn prepare(
+        &self,
+        imported: Imported,
+        state: WorkerState,
+        now: Timestamp,
+        prehire_view: bool,
+    ) -> Prepared {
         let tz = &self.settings.time_zone;
         let Imported { pid, life, import, source, scope, matching } = imported;
         let pid = pid.unwrap_or_default();
         let mut steps = vec![import];
         let mut wakeups = life.wakeups;
         if let Stage::PreHire { start } = life.stage {
-            let lead_start = start.checked_sub(jiff::Span::new().days(self.settings.prehire_lead_days)).unwrap_or(start);
+            let lead_start = start
+                .checked_sub(jiff::Span::new().days(self.settings.prehire_lead_days))
+                .unwrap_or(start);
             let today = now.to_zoned_datetime(tz.clone()).date();
             if lead_start > today && state.account.is_none() {
                 if let Ok(at) = lead_start.to_zoned_datetime(tz.clone()) {
                     wakeups.push((at.timestamp(), format!("pre-hire lead time before {start}")));
                 }
-                let log = log_entry(now, "skip", "skipped", None, steps, vec![], Some(format!("pre-hire starting {start}: provisioned from {lead_start}")));
+                let log = log_entry(
+                    now,
+                    "skip",
+                    "skipped",
+                    None,
+                    steps,
+                    vec![],
+                    Some(format!("pre-hire starting {start}: provisioned from {lead_start}")),
+                );
                 return Prepared::Slot(Slot::Done(
-                    Box::new(StoreOutcome { person_id: pid, account: StoreChange::Keep, escrow: StoreChange::Clear, wakeups: StoreChange::Set(wakeups), log: Some(log) }),
+                    Box::new(StoreOutcome {
+                        person_id: pid,
+                        account: StoreChange::Keep,
+                        escrow: StoreChange::Clear,
+                        wakeups: StoreChange::Set(wakeups),
+                        log: Some(log),
+                    }),
                     "skip".into(),
                 ));
             }
@@ -766,7 +881,17 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         if let Some(a) = &state.account {
             steps.push(step("match", "success", format!("joined to {}", a.target_id)));
         }
-        Prepared::Slot(Slot::Ready(Box::new(Ready { pid, state, source, in_scope, steps, wakeups, matching, matched: None, error: None })))
+        Prepared::Slot(Slot::Ready(Box::new(Ready {
+            pid,
+            state,
+            source,
+            in_scope,
+            steps,
+            wakeups,
+            matching,
+            matched: None,
+            error: None,
+        })))
     }
 
     /// Stage 2: look the page's unjoined workers up by the matching
@@ -802,7 +927,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             let mut values: Vec<String> = asked.iter().map(|(_, v)| v.clone()).collect();
             values.sort_unstable();
             values.dedup();
-            let found = if values.is_empty() { Ok(Default::default()) } else { target.find_many(attribute, &values).await };
+            let found = if values.is_empty() {
+                Ok(Default::default())
+            } else {
+                target.find_many(attribute, &values).await
+            };
             for (i, value) in asked {
                 let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
                 let objects = match &found {
@@ -814,7 +943,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 };
                 match objects {
                     [] => {
-                        r.steps.push(step("match", "success", format!("{attribute} = {value:?}: no object")));
+                        r.steps.push(step(
+                            "match",
+                            "success",
+                            format!("{attribute} = {value:?}: no object"),
+                        ));
                         next.push(i);
                     }
                     [one] => {
@@ -823,20 +956,40 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         // unique) fails alone instead of the page's commit.
                         let holder = match claimed.get(&one.id) {
                             Some(pid) => Ok(Some(pid.clone())),
-                            None => self.store.account_by_target(&one.id).map(|a| a.map(|a| a.person_id).filter(|p| *p != r.pid)),
+                            None => self
+                                .store
+                                .account_by_target(&one.id)
+                                .map(|a| a.map(|a| a.person_id).filter(|p| *p != r.pid)),
                         };
                         match holder {
                             Ok(None) => {
-                                r.steps.push(step("match", "success", format!("{attribute} = {value:?}: object {}", one.id)));
+                                r.steps.push(step(
+                                    "match",
+                                    "success",
+                                    format!("{attribute} = {value:?}: object {}", one.id),
+                                ));
                                 claimed.insert(one.id.clone(), r.pid.clone());
                                 r.matched = Some(one.clone());
                             }
-                            Ok(Some(other)) => r.error = Some(format!("{attribute} = {value:?} matches object {}, which is joined to worker {other}", one.id)),
-                            Err(e) => r.error = Some(format!("{attribute} = {value:?} matches object {}: {e}", one.id)),
+                            Ok(Some(other)) => {
+                                r.error = Some(format!(
+                                    "{attribute} = {value:?} matches object {}, which is joined to worker {other}",
+                                    one.id
+                                ))
+                            }
+                            Err(e) => {
+                                r.error = Some(format!(
+                                    "{attribute} = {value:?} matches object {}: {e}",
+                                    one.id
+                                ))
+                            }
                         }
                     }
                     many => {
-                        r.error = Some(format!("{attribute} = {value:?} matches {} objects in the target (DuplicateTargetEntries)", many.len()));
+                        r.error = Some(format!(
+                            "{attribute} = {value:?} matches {} objects in the target (DuplicateTargetEntries)",
+                            many.len()
+                        ));
                     }
                 }
             }
@@ -851,7 +1004,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// answered "taken" (so all are listed). A target that cannot answer
     /// leaves its attribute unasked: stage 4 then asks per candidate, and a
     /// failure there escrows only the worker concerned.
-    async fn page_candidates(&self, slots: &[Slot], carried: HashMap<String, HashSet<String>>) -> PageUnique {
+    async fn page_candidates(
+        &self,
+        slots: &[Slot],
+        carried: HashMap<String, HashSet<String>>,
+    ) -> PageUnique {
         let mut wanted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let mut scratch = SplitMix64(0);
         for slot in slots {
@@ -883,7 +1040,9 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         *answers.entry(c.to_lowercase()).or_default() |= t;
                     }
                 }
-                Err(e) => tracing::warn!(message = "Could not check a page's unique-value candidates; checking per worker.", attribute, error = %e),
+                Err(e) => {
+                    tracing::warn!(message = "Could not check a page's unique-value candidates; checking per worker.", attribute, error = %e)
+                }
             }
         }
         page
@@ -891,7 +1050,13 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
 
     /// Stage 4: map and plan one worker (page order). Writes go to stage 5;
     /// everything else is concluded here.
-    fn decide(&self, mut r: Box<Ready>, unique: &PageUnique, now: Timestamp, held: &mut Vec<Held>) -> Slot {
+    fn decide(
+        &self,
+        mut r: Box<Ready>,
+        unique: &PageUnique,
+        now: Timestamp,
+        held: &mut Vec<Held>,
+    ) -> Slot {
         if let Some(error) = r.error.take() {
             return self.conclude(*r, Err(error), now);
         }
@@ -914,10 +1079,17 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             let attribute = m.config.target.as_str();
             // On update, the worker's own value does not make a candidate taken.
             let own = match &r.state.account {
-                Some(a) if flow.unique.contains(&i) => a.exported.get(attribute).and_then(Value::as_str).map(str::to_lowercase),
+                Some(a) if flow.unique.contains(&i) => {
+                    a.exported.get(attribute).and_then(Value::as_str).map(str::to_lowercase)
+                }
                 _ => None,
             };
-            let uniq = PageUniqueness { page: unique, attribute, own, fallback: TargetUniqueness { target: &**target, attribute } };
+            let uniq = PageUniqueness {
+                page: unique,
+                attribute,
+                own,
+                fallback: TargetUniqueness { target: &**target, attribute },
+            };
             let mut ctx = EvalContext::new(&**clock, random, Some(&uniq));
             let outcome = match m.expr() {
                 Some(e) => hrsync_expr::eval(e, &r.source, &mut ctx),
@@ -927,10 +1099,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Ok(Outcome::IgnoreFlow) => {}
                 Ok(Outcome::Value(v)) => {
                     let mut value = v.to_json();
-                    if value.is_null() && phase == Phase::Create
-                        && let Some(d) = &m.config.default {
-                            value = Value::String(d.clone());
-                        }
+                    if value.is_null()
+                        && phase == Phase::Create
+                        && let Some(d) = &m.config.default
+                    {
+                        value = Value::String(d.clone());
+                    }
                     let rule = FlowRule {
                         always: m.config.flow == hrsync_mapping::Flow::Always,
                         on_create_only: m.config.apply == hrsync_mapping::Apply::OnCreate,
@@ -949,16 +1123,32 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     _ => false,
                 });
                 if empty {
-                    errors.push(format!("{}: required, but the mapping gives no value", m.config.target));
+                    errors.push(format!(
+                        "{}: required, but the mapping gives no value",
+                        m.config.target
+                    ));
                 }
             }
         }
         if !errors.is_empty() {
-            return self.conclude(*r, Err(format!("mapping failed for {}", errors.join("; "))), now);
+            return self.conclude(
+                *r,
+                Err(format!("mapping failed for {}", errors.join("; "))),
+                now,
+            );
         }
-        let worker = MappedWorker { person_id: r.pid.clone(), in_scope: r.in_scope, scope_detail: String::new(), desired };
+        let worker = MappedWorker {
+            person_id: r.pid.clone(),
+            in_scope: r.in_scope,
+            scope_detail: String::new(),
+            desired,
+        };
         let existing = match (&r.state.account, &r.matched) {
-            (Some(a), _) => Existing::Joined { target_id: &a.target_id, exported: &a.exported, disabled: a.status != AccountStatus::Active },
+            (Some(a), _) => Existing::Joined {
+                target_id: &a.target_id,
+                exported: &a.exported,
+                disabled: a.status != AccountStatus::Active,
+            },
             (None, Some(o)) => Existing::Matched { target_id: &o.id, attributes: &o.attributes },
             (None, None) => Existing::Absent,
         };
@@ -972,7 +1162,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
                 let result = match r.state.account.clone() {
                     Some(account) => {
-                        held.push(Held { person_id: r.pid.clone(), plan: p, account: account.clone(), steps: r.steps.clone() });
+                        held.push(Held {
+                            person_id: r.pid.clone(),
+                            plan: p,
+                            account: account.clone(),
+                            steps: r.steps.clone(),
+                        });
                         Ok(("held".into(), None, Some(account.target_id), vec![]))
                     }
                     None => Err("deprovisioning without a join".into()),
@@ -991,10 +1186,24 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// in flight (across pages), so the target works while the next workers
     /// are mapped. The page joins the pipeline; its outcomes are concluded
     /// as its writes come back.
-    async fn decide_and_write(&self, pipe: &mut Pipeline, slots: Vec<Slot>, pids: HashSet<String>, unique: PageUnique, now: Timestamp, held: &mut Vec<Held>) {
+    async fn decide_and_write(
+        &self,
+        pipe: &mut Pipeline,
+        slots: Vec<Slot>,
+        pids: HashSet<String>,
+        unique: PageUnique,
+        now: Timestamp,
+        held: &mut Vec<Held>,
+    ) {
         let limit = self.settings.concurrency.max(1);
         let seq = pipe.first + pipe.pages.len() as u64;
-        pipe.pages.push_back(InFlight { slots: Vec::with_capacity(slots.len()), outstanding: 0, pids, picked: HashMap::new(), matching: HashSet::new() });
+        pipe.pages.push_back(InFlight {
+            slots: Vec::with_capacity(slots.len()),
+            outstanding: 0,
+            pids,
+            picked: HashMap::new(),
+            matching: HashSet::new(),
+        });
         // Pages leave the pipeline only in `commit_landed`: this one stays last.
         let last = pipe.pages.len() - 1;
         for (i, slot) in slots.into_iter().enumerate() {
@@ -1011,7 +1220,15 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             page.slots.push(None);
             page.outstanding += 1;
             page.matching.extend(matching);
-            pipe.writes.push(Box::pin(write(Arc::clone(&self.target), self.crash.clone(), seq, i, r, plan, now)));
+            pipe.writes.push(Box::pin(write(
+                Arc::clone(&self.target),
+                self.crash.clone(),
+                seq,
+                i,
+                r,
+                plan,
+                now,
+            )));
             // One poll sends the request; completed writes are concluded.
             while let Some(Some(w)) = pipe.writes.next().now_or_never() {
                 self.land(pipe, w, now);
@@ -1032,7 +1249,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             Ok((action, account, target_id, modified)) => {
                 let status = if action == "skip" { "skipped" } else { "success" };
                 // A held deprovisioning is logged when it is applied (or guarded).
-                let log = (action != "held").then(|| log_entry(now, &action, status, target_id, steps, modified, None));
+                let log = (action != "held")
+                    .then(|| log_entry(now, &action, status, target_id, steps, modified, None));
                 Slot::Done(
                     Box::new(StoreOutcome {
                         person_id: pid,
@@ -1048,16 +1266,36 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 let escrow = self.escrow_after(&pid, state.escrow.as_ref(), &error, now);
                 tracing::warn!(message = "Worker failed; escrowed for retry.", person = %pid, %error, attempts = escrow.attempts);
                 steps.push(step("export", "failure", error.clone()));
-                let log = log_entry(now, "none", "failure", state.account.as_ref().map(|a| a.target_id.clone()), steps, vec![], Some(error));
+                let log = log_entry(
+                    now,
+                    "none",
+                    "failure",
+                    state.account.as_ref().map(|a| a.target_id.clone()),
+                    steps,
+                    vec![],
+                    Some(error),
+                );
                 Slot::Done(
-                    Box::new(StoreOutcome { person_id: pid, account: StoreChange::Keep, escrow: StoreChange::Set(escrow), wakeups: StoreChange::Keep, log: Some(log) }),
+                    Box::new(StoreOutcome {
+                        person_id: pid,
+                        account: StoreChange::Keep,
+                        escrow: StoreChange::Set(escrow),
+                        wakeups: StoreChange::Keep,
+                        log: Some(log),
+                    }),
                     "failed".into(),
                 )
             }
         }
     }
 
-    fn escrow_after(&self, pid: &str, previous: Option<&Escrow>, error: &str, now: Timestamp) -> Escrow {
+    fn escrow_after(
+        &self,
+        pid: &str,
+        previous: Option<&Escrow>,
+        error: &str,
+        now: Timestamp,
+    ) -> Escrow {
         let attempts = previous.map_or(1, |e| e.attempts + 1);
         let p = self.settings.escrow;
         let factor = 1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
@@ -1086,21 +1324,49 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let action = plan.action().to_owned();
         match plan {
             Plan::Create { attributes } => {
-                steps.push(step("export", "planned", format!("would create with {} attributes", attributes.len())));
+                steps.push(step(
+                    "export",
+                    "planned",
+                    format!("would create with {} attributes", attributes.len()),
+                ));
                 let modified = attributes
                     .into_iter()
-                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k, old: Value::Null, new: v })
+                    .map(|(k, v)| hrsync_store::AttributeChange {
+                        attribute: k,
+                        old: Value::Null,
+                        new: v,
+                    })
                     .collect();
                 (action, None, None, modified)
             }
             Plan::Update { target_id, changes, join } => {
-                steps.push(step("export", "planned", format!("would update {} attributes{}", changes.len(), if join { " and join" } else { "" })));
-                let modified = changes.into_iter().map(|c| hrsync_store::AttributeChange { attribute: c.attribute, old: c.old, new: c.new }).collect();
+                steps.push(step(
+                    "export",
+                    "planned",
+                    format!(
+                        "would update {} attributes{}",
+                        changes.len(),
+                        if join { " and join" } else { "" }
+                    ),
+                ));
+                let modified = changes
+                    .into_iter()
+                    .map(|c| hrsync_store::AttributeChange {
+                        attribute: c.attribute,
+                        old: c.old,
+                        new: c.new,
+                    })
+                    .collect();
                 (action, None, Some(target_id), modified)
             }
             p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
                 if let Some(account) = state.account.clone() {
-                    held.push(Held { person_id: pid.to_owned(), plan: p, account: account.clone(), steps: steps.clone() });
+                    held.push(Held {
+                        person_id: pid.to_owned(),
+                        plan: p,
+                        account: account.clone(),
+                        steps: steps.clone(),
+                    });
                     return ("held".into(), None, Some(account.target_id), vec![]);
                 }
                 ("skip".into(), None, None, vec![])
@@ -1114,7 +1380,13 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
 
     /// Apply held disables/deletes unless they exceed the guard; returns the
     /// guard's message when it stopped them.
-    async fn apply_held(&mut self, cycle: CycleId, held: Vec<Held>, now: Timestamp, report: &mut CycleReport) -> Result<Option<String>, EngineError> {
+    async fn apply_held(
+        &mut self,
+        cycle: CycleId,
+        held: Vec<Held>,
+        now: Timestamp,
+        report: &mut CycleReport,
+    ) -> Result<Option<String>, EngineError> {
         report.counts.remove("held");
         if held.is_empty() {
             return Ok(None);
@@ -1142,7 +1414,15 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 let mut steps = h.steps;
                 steps.push(step("export", "planned", detail.into()));
                 *report.counts.entry(action.to_owned()).or_default() += 1;
-                let log = log_entry(now, action, "planned", Some(h.account.target_id.clone()), steps, vec![], None);
+                let log = log_entry(
+                    now,
+                    action,
+                    "planned",
+                    Some(h.account.target_id.clone()),
+                    steps,
+                    vec![],
+                    None,
+                );
                 report.details.push(LogEntry { person_id: h.person_id, ..log });
             }
             return Ok(None);
@@ -1157,18 +1437,60 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             let outcome = match result {
                 Ok(()) | Err(TargetError::NotFound { .. }) if action == "delete" => {
                     steps.push(step("export", "success", "deleted".into()));
-                    StoreOutcome { person_id: h.person_id.clone(), account: StoreChange::Clear, escrow: StoreChange::Clear, wakeups: StoreChange::Clear, log: Some(log_entry(now, action, "success", Some(h.account.target_id.clone()), steps, vec![], None)) }
+                    StoreOutcome {
+                        person_id: h.person_id.clone(),
+                        account: StoreChange::Clear,
+                        escrow: StoreChange::Clear,
+                        wakeups: StoreChange::Clear,
+                        log: Some(log_entry(
+                            now,
+                            action,
+                            "success",
+                            Some(h.account.target_id.clone()),
+                            steps,
+                            vec![],
+                            None,
+                        )),
+                    }
                 }
                 Ok(()) => {
                     steps.push(step("export", "success", "disabled".into()));
                     let mut account = h.account.clone();
                     account.status = AccountStatus::Disabled;
                     account.updated_at = now;
-                    StoreOutcome { person_id: h.person_id.clone(), account: StoreChange::Set(account), escrow: StoreChange::Clear, wakeups: StoreChange::Keep, log: Some(log_entry(now, action, "success", Some(h.account.target_id.clone()), steps, vec![], None)) }
+                    StoreOutcome {
+                        person_id: h.person_id.clone(),
+                        account: StoreChange::Set(account),
+                        escrow: StoreChange::Clear,
+                        wakeups: StoreChange::Keep,
+                        log: Some(log_entry(
+                            now,
+                            action,
+                            "success",
+                            Some(h.account.target_id.clone()),
+                            steps,
+                            vec![],
+                            None,
+                        )),
+                    }
                 }
                 Err(e) => {
                     let escrow = self.escrow_after(&h.person_id, None, &e.to_string(), now);
-                    StoreOutcome { person_id: h.person_id.clone(), account: StoreChange::Keep, escrow: StoreChange::Set(escrow), wakeups: StoreChange::Keep, log: Some(log_entry(now, action, "failure", Some(h.account.target_id.clone()), steps, vec![], Some(e.to_string()))) }
+                    StoreOutcome {
+                        person_id: h.person_id.clone(),
+                        account: StoreChange::Keep,
+                        escrow: StoreChange::Set(escrow),
+                        wakeups: StoreChange::Keep,
+                        log: Some(log_entry(
+                            now,
+                            action,
+                            "failure",
+                            Some(h.account.target_id.clone()),
+                            steps,
+                            vec![],
+                            Some(e.to_string()),
+                        )),
+                    }
                 }
             };
             let counted = if outcome.escrow == StoreChange::Clear { action } else { "failed" };
@@ -1183,11 +1505,20 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
 impl<S: Store, T: Target + 'static> Engine<S, T> {
     /// Commit outcomes (apply mode) and keep their log entries for the report
     /// when detail is on.
-    async fn record(&mut self, cycle: CycleId, mut outcomes: Vec<StoreOutcome>, report: &mut CycleReport) -> Result<(), EngineError> {
+    async fn record(
+        &mut self,
+        cycle: CycleId,
+        mut outcomes: Vec<StoreOutcome>,
+        report: &mut CycleReport,
+    ) -> Result<(), EngineError> {
         if self.detail {
             for o in &outcomes {
                 if let Some(log) = &o.log {
-                    report.details.push(LogEntry { person_id: o.person_id.clone(), cycle_id: cycle, ..log.clone() });
+                    report.details.push(LogEntry {
+                        person_id: o.person_id.clone(),
+                        cycle_id: cycle,
+                        ..log.clone()
+                    });
                 }
             }
         }
@@ -1234,7 +1565,11 @@ fn forget_unapplied(outcomes: &mut [StoreOutcome], unapplied: Vec<(String, Strin
 /// imports each record ([`import`]: pure, so it runs beside the processing
 /// of the previous page on the other core). Dropping the receiver stops the
 /// reader.
-fn prefetch(sf: Arc<SfClient>, query: PersonQuery, importer: Importer) -> tokio::sync::mpsc::Receiver<Result<Vec<Imported>, SourceError>> {
+fn prefetch(
+    sf: Arc<SfClient>,
+    query: PersonQuery,
+    importer: Importer,
+) -> tokio::sync::mpsc::Receiver<Result<Vec<Imported>, SourceError>> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
         let mut pages = match sf.persons(&query) {
@@ -1249,7 +1584,12 @@ fn prefetch(sf: Arc<SfClient>, query: PersonQuery, importer: Importer) -> tokio:
             let last = !matches!(next, Some(Ok(_)));
             match next {
                 Some(item) => {
-                    let item = item.map(|page| page.records.into_iter().map(|r| import(&importer.flow, r, importer.now, &importer.tz)).collect());
+                    let item = item.map(|page| {
+                        page.records
+                            .into_iter()
+                            .map(|r| import(&importer.flow, r, importer.now, &importer.tz))
+                            .collect()
+                    });
                     if tx.send(item).await.is_err() || last {
                         return;
                     }
@@ -1301,19 +1641,25 @@ fn import(flow: &Flow, mut record: Value, now: Timestamp, tz: &TimeZone) -> Impo
     let scope = match &flow.scope {
         Some(scope) => {
             let r = scope.evaluate(&source);
-            (r.in_scope, step("scope", if r.in_scope { "success" } else { "skipped" }, format!("{r:?}")))
+            (
+                r.in_scope,
+                step("scope", if r.in_scope { "success" } else { "skipped" }, format!("{r:?}")),
+            )
         }
         None => (true, step("scope", "success", "no scoping filter".into())),
     };
     // As of the cycle's start, like the rest of the import; a matching
     // value drawn at random would never match anything anyway.
-    let (clock, mut random) = (hrsync_expr::FixedClock(now), SplitMix64(now.as_nanosecond() as u64));
+    let (clock, mut random) =
+        (hrsync_expr::FixedClock(now), SplitMix64(now.as_nanosecond() as u64));
     let matching = flow
         .mapping
         .matching()
         .into_iter()
         .map(|m| match m.expr() {
-            Some(expr) => matching_value(expr, &source, &clock, &mut random).map_err(|e| e.to_string()),
+            Some(expr) => {
+                matching_value(expr, &source, &clock, &mut random).map_err(|e| e.to_string())
+            }
             None => Ok(None),
         })
         .collect();
@@ -1356,7 +1702,10 @@ struct InFlight {
 
 impl Pipeline {
     fn land(&mut self, page: u64, i: usize, slot: Slot) {
-        let Some(p) = page.checked_sub(self.first).and_then(|k| self.pages.get_mut(k as usize)) else { return };
+        let Some(p) = page.checked_sub(self.first).and_then(|k| self.pages.get_mut(k as usize))
+        else {
+            return;
+        };
         if let Some(place) = p.slots.get_mut(i) {
             *place = Some(slot);
             p.outstanding = p.outstanding.saturating_sub(1);
@@ -1411,19 +1760,44 @@ async fn write<T: Target + ?Sized>(
                 r.steps.push(step("export", "success", format!("created {}", obj.id)));
                 let modified = attributes
                     .iter()
-                    .map(|(k, v)| hrsync_store::AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
+                    .map(|(k, v)| hrsync_store::AttributeChange {
+                        attribute: k.clone(),
+                        old: Value::Null,
+                        new: v.clone(),
+                    })
                     .collect();
                 exported.extend(attributes);
-                let account = Account { person_id: pid.to_owned(), target_id: obj.id.clone(), status: AccountStatus::Active, exported, created_at: now, updated_at: now };
+                let account = Account {
+                    person_id: pid.to_owned(),
+                    target_id: obj.id.clone(),
+                    status: AccountStatus::Active,
+                    exported,
+                    created_at: now,
+                    updated_at: now,
+                };
                 Ok(("create".into(), Some(account), Some(obj.id), modified))
             }
             Plan::Update { target_id, changes, join } => {
                 if !changes.is_empty() {
-                    let updates: Vec<AttributeUpdate> = changes.iter().map(|c| AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() }).collect();
+                    let updates: Vec<AttributeUpdate> = changes
+                        .iter()
+                        .map(|c| AttributeUpdate {
+                            name: c.attribute.clone(),
+                            value: c.new.clone(),
+                        })
+                        .collect();
                     target.update(&target_id, &updates).await.map_err(|e| e.to_string())?;
                     crash_point("after-update");
                 }
-                r.steps.push(step("export", "success", format!("updated {} attributes{}", changes.len(), if join { ", joined" } else { "" })));
+                r.steps.push(step(
+                    "export",
+                    "success",
+                    format!(
+                        "updated {} attributes{}",
+                        changes.len(),
+                        if join { ", joined" } else { "" }
+                    ),
+                ));
                 if join && let Some(m) = &r.matched {
                     for (k, v) in &m.attributes {
                         exported.entry(k.clone()).or_insert_with(|| v.clone());
@@ -1433,11 +1807,26 @@ async fn write<T: Target + ?Sized>(
                     .into_iter()
                     .map(|c| {
                         exported.insert(c.attribute.clone(), c.new.clone());
-                        hrsync_store::AttributeChange { attribute: c.attribute, old: c.old, new: c.new }
+                        hrsync_store::AttributeChange {
+                            attribute: c.attribute,
+                            old: c.old,
+                            new: c.new,
+                        }
                     })
                     .collect();
-                let (created_at, status) = r.state.account.as_ref().map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
-                let account = Account { person_id: pid.to_owned(), target_id: target_id.clone(), status, exported, created_at, updated_at: now };
+                let (created_at, status) = r
+                    .state
+                    .account
+                    .as_ref()
+                    .map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
+                let account = Account {
+                    person_id: pid.to_owned(),
+                    target_id: target_id.clone(),
+                    status,
+                    exported,
+                    created_at,
+                    updated_at: now,
+                };
                 Ok(("update".into(), Some(account), Some(target_id), modified))
             }
             _ => Err("internal: only creates and updates are written in stage 5".into()),
@@ -1482,16 +1871,27 @@ struct Ready {
 
 impl Ready {
     fn phase(&self) -> Phase {
-        if self.state.account.is_some() || self.matched.is_some() { Phase::Update } else { Phase::Create }
+        if self.state.account.is_some() || self.matched.is_some() {
+            Phase::Update
+        } else {
+            Phase::Create
+        }
     }
 }
 
 /// A worker's value of a matching attribute; `None` when it has none (the
 /// next matching attribute is tried).
-fn matching_value(expr: &hrsync_expr::Expr, source: &hrsync_mapping::SourceRecord, clock: &dyn Clock, random: &mut SplitMix64) -> Result<Option<String>, hrsync_expr::EvalError> {
+fn matching_value(
+    expr: &hrsync_expr::Expr,
+    source: &hrsync_mapping::SourceRecord,
+    clock: &dyn Clock,
+    random: &mut SplitMix64,
+) -> Result<Option<String>, hrsync_expr::EvalError> {
     let mut ctx = EvalContext::new(clock, random, None);
     Ok(match hrsync_expr::eval(expr, source, &mut ctx)? {
-        Outcome::Value(v) => v.as_str_lossy().filter(|s| !s.is_empty()).map(std::borrow::Cow::into_owned),
+        Outcome::Value(v) => {
+            v.as_str_lossy().filter(|s| !s.is_empty()).map(std::borrow::Cow::into_owned)
+        }
         Outcome::IgnoreFlow => None,
     })
 }
@@ -1545,7 +1945,9 @@ impl Uniqueness for PageUniqueness<'_> {
         if self.own.as_deref() == Some(key.as_str()) {
             return Ok(false);
         }
-        let picked = |p: &HashMap<String, HashSet<String>>| p.get(self.attribute).is_some_and(|p| p.contains(&key));
+        let picked = |p: &HashMap<String, HashSet<String>>| {
+            p.get(self.attribute).is_some_and(|p| p.contains(&key))
+        };
         if picked(&self.page.picked.borrow()) || picked(&self.page.carried) {
             return Ok(true);
         }
@@ -1597,5 +1999,16 @@ fn log_entry(
     modified: Vec<hrsync_store::AttributeChange>,
     error: Option<String>,
 ) -> LogEntry {
-    LogEntry { id: 0, cycle_id: 0, person_id: String::new(), at, action: action.into(), status: status.into(), target_id, steps, modified, error }
+    LogEntry {
+        id: 0,
+        cycle_id: 0,
+        person_id: String::new(),
+        at,
+        action: action.into(),
+        status: status.into(),
+        target_id,
+        steps,
+        modified,
+        error,
+    }
 }

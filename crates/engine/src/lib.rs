@@ -6,6 +6,6 @@
 //! - [`plan`]: what one worker needs in the target (create, update with
 //!   attribute diffs, disable, delete, skip). Pure.
 
-pub mod lifecycle;
 pub mod cycle;
+pub mod lifecycle;
 pub mod plan;

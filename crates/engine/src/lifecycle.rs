@@ -107,7 +107,9 @@ impl Employment {
         };
         let class_rank = if self.global { 3 } else { status_rank };
         match self.when {
-            When::Current => (When::Current, class_rank, std::cmp::Reverse(self.start), None, &self.user_id),
+            When::Current => {
+                (When::Current, class_rank, std::cmp::Reverse(self.start), None, &self.user_id)
+            }
             // Earliest start first.
             When::Future => (When::Future, 0, std::cmp::Reverse(None), self.start, &self.user_id),
             // Latest end first.
@@ -121,7 +123,11 @@ impl Employment {
 pub fn sf_day(v: &Value) -> Option<Date> {
     let s = v.as_str()?;
     let inner = s.strip_prefix("/Date(")?.strip_suffix(")/")?;
-    let end = inner.char_indices().skip(1).find(|&(_, c)| c == '+' || c == '-').map_or(inner.len(), |(i, _)| i);
+    let end = inner
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| c == '+' || c == '-')
+        .map_or(inner.len(), |(i, _)| i);
     let ms: i64 = inner[..end].parse().ok()?;
     const DAY_MS: i64 = 86_400_000;
     let days = ms.div_euclid(DAY_MS);
@@ -150,7 +156,10 @@ fn current_job(jobs: &[Value], today: Date) -> Option<usize> {
 }
 
 fn job_status(job: &Value) -> Option<String> {
-    job.get("emplStatusNav").and_then(|n| n.get("externalCode")).and_then(Value::as_str).map(str::to_owned)
+    job.get("emplStatusNav")
+        .and_then(|n| n.get("externalCode"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 fn read_employments(record: &Value, today: Date) -> Vec<Employment> {
@@ -213,13 +222,15 @@ pub fn decide(record: &Value, now: Timestamp, tz: &TimeZone) -> Lifecycle {
     // a last working day, the first day of a future employment.
     for e in &emps {
         if let (When::Current, Some(end)) = (e.when, e.end)
-            && let Some(at) = end.tomorrow().ok().and_then(|d| start_of(d, tz)) {
-                wakeups.push((at, format!("end of last working day {end} (userId {})", e.user_id)));
-            }
+            && let Some(at) = end.tomorrow().ok().and_then(|d| start_of(d, tz))
+        {
+            wakeups.push((at, format!("end of last working day {end} (userId {})", e.user_id)));
+        }
         if let (When::Future, Some(start)) = (e.when, e.start)
-            && let Some(at) = start_of(start, tz) {
-                wakeups.push((at, format!("start of employment {start} (userId {})", e.user_id)));
-            }
+            && let Some(at) = start_of(start, tz)
+        {
+            wakeups.push((at, format!("start of employment {start} (userId {})", e.user_id)));
+        }
     }
     wakeups.sort();
     Lifecycle { stage, user_id: Some(primary.user_id.clone()).filter(|u| !u.is_empty()), wakeups }
@@ -233,10 +244,15 @@ pub fn normalize(record: &mut Value, now: Timestamp, tz: &TimeZone) -> Vec<Note>
     let mut emps = read_employments(record, today);
     emps.sort_by(|a, b| a.rank().cmp(&b.rank()));
     let order: Vec<usize> = emps.iter().map(|e| e.index).collect();
-    let current = emps.iter().filter(|e| e.when == When::Current && e.status.as_deref() != Some("T")).count();
+    let current =
+        emps.iter().filter(|e| e.when == When::Current && e.status.as_deref() != Some("T")).count();
     let latest_end = emps.iter().filter_map(|e| e.end).max();
 
-    if let Some(list) = record.get_mut("employmentNav").and_then(|n| n.get_mut("results")).and_then(Value::as_array_mut) {
+    if let Some(list) = record
+        .get_mut("employmentNav")
+        .and_then(|n| n.get_mut("results"))
+        .and_then(Value::as_array_mut)
+    {
         if order.iter().enumerate().any(|(pos, &i)| pos != i) {
             let mut taken: Vec<Option<Value>> = list.drain(..).map(Some).collect();
             for &i in &order {
@@ -250,12 +266,16 @@ pub fn normalize(record: &mut Value, now: Timestamp, tz: &TimeZone) -> Vec<Note>
             )));
         }
         for e in list.iter_mut() {
-            if let Some(jobs) = e.get_mut("jobInfoNav").and_then(|n| n.get_mut("results")).and_then(Value::as_array_mut)
+            if let Some(jobs) = e
+                .get_mut("jobInfoNav")
+                .and_then(|n| n.get_mut("results"))
+                .and_then(Value::as_array_mut)
                 && let Some(j) = current_job(jobs, today)
-                    && j != 0 {
-                        let slice = jobs.remove(j);
-                        jobs.insert(0, slice);
-                    }
+                && j != 0
+            {
+                let slice = jobs.remove(j);
+                jobs.insert(0, slice);
+            }
         }
     }
 
@@ -297,7 +317,11 @@ mod tests {
     use serde_json::json;
 
     fn d(y: i16, m: i8, day: i8) -> String {
-        let ms = jiff::civil::date(y, m, day).to_zoned_datetime(TimeZone::UTC).unwrap().timestamp().as_millisecond();
+        let ms = jiff::civil::date(y, m, day)
+            .to_zoned_datetime(TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+            .as_millisecond();
         format!("/Date({ms})/")
     }
 
@@ -320,7 +344,8 @@ mod tests {
 
     #[test]
     fn rehire_is_chosen_by_dates_whatever_the_order() {
-        let old = emp("u1", d(2015, 1, 1), Some(d(2020, 6, 30)), "ST", vec![job(d(2020, 7, 1), "T")]);
+        let old =
+            emp("u1", d(2015, 1, 1), Some(d(2020, 6, 30)), "ST", vec![job(d(2020, 7, 1), "T")]);
         let new = emp("u1R", d(2024, 3, 1), None, "ST", vec![job(d(2024, 3, 1), "A")]);
         for employments in [vec![old.clone(), new.clone()], vec![new.clone(), old.clone()]] {
             let mut rec = json!({"employmentNav": {"results": employments},
@@ -337,7 +362,8 @@ mod tests {
     fn terminated_at_end_of_last_day_in_company_time_zone() {
         // SuccessFactors already reports 0 active employments once the
         // termination is entered; the last day (Nov 30) is still a working day.
-        let e = emp("u1", d(2020, 1, 1), Some(d(2026, 11, 30)), "ST", vec![job(d(2020, 1, 1), "A")]);
+        let e =
+            emp("u1", d(2020, 1, 1), Some(d(2026, 11, 30)), "ST", vec![job(d(2020, 1, 1), "A")]);
         let mut rec = json!({"employmentNav": {"results": [e]},
                              "personEmpTerminationInfoNav": {"activeEmploymentsCount": 0, "latestTerminationDate": d(2026, 11, 30)}});
         let tz = berlin();
@@ -379,34 +405,64 @@ mod tests {
         assert_eq!(rec2["personEmpTerminationInfoNav"]["activeEmploymentsCount"], 0);
         assert!(notes.iter().any(|n| n.0.contains("was null")));
 
-        let leave = emp("l1", d(2020, 1, 1), None, "ST", vec![job(d(2020, 1, 1), "A"), job(d(2026, 10, 1), "U")]);
-        let l = decide(&json!({"employmentNav": {"results": [leave]}}), at("2026-11-24T00:00:00Z"), &TimeZone::UTC);
+        let leave = emp(
+            "l1",
+            d(2020, 1, 1),
+            None,
+            "ST",
+            vec![job(d(2020, 1, 1), "A"), job(d(2026, 10, 1), "U")],
+        );
+        let l = decide(
+            &json!({"employmentNav": {"results": [leave]}}),
+            at("2026-11-24T00:00:00Z"),
+            &TimeZone::UTC,
+        );
         assert_eq!(l.stage, Stage::Leave { status: "U".into() });
         assert!(l.enabled());
 
         let home = emp("h1", d(2020, 1, 1), None, "ST", vec![job(d(2020, 1, 1), "A")]);
         let ga = emp("g1", d(2025, 1, 1), None, "GA", vec![job(d(2025, 1, 1), "A")]);
-        let l = decide(&json!({"employmentNav": {"results": [ga, home]}}), at("2026-11-24T00:00:00Z"), &TimeZone::UTC);
+        let l = decide(
+            &json!({"employmentNav": {"results": [ga, home]}}),
+            at("2026-11-24T00:00:00Z"),
+            &TimeZone::UTC,
+        );
         assert_eq!(l.user_id.as_deref(), Some("h1"), "the home assignment is primary");
 
-        let l = decide(&json!({"personIdExternal": "x"}), at("2026-11-24T00:00:00Z"), &TimeZone::UTC);
+        let l =
+            decide(&json!({"personIdExternal": "x"}), at("2026-11-24T00:00:00Z"), &TimeZone::UTC);
         assert_eq!(l.stage, Stage::NoEmployment);
     }
 
     #[test]
     fn current_job_slice_moves_first() {
-        let e = emp("u", d(2020, 1, 1), None, "ST", vec![job(d(2020, 1, 1), "A"), job(d(2025, 1, 1), "P")]);
+        let e = emp(
+            "u",
+            d(2020, 1, 1),
+            None,
+            "ST",
+            vec![job(d(2020, 1, 1), "A"), job(d(2025, 1, 1), "P")],
+        );
         let mut rec = json!({"employmentNav": {"results": [e]}});
         normalize(&mut rec, at("2026-01-01T00:00:00Z"), &TimeZone::UTC);
-        assert_eq!(rec["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["emplStatusNav"]["externalCode"], "P");
+        assert_eq!(
+            rec["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["emplStatusNav"]["externalCode"],
+            "P"
+        );
     }
 
     #[test]
     fn sf_days() {
         assert_eq!(sf_day(&json!("/Date(1672531200000)/")), Some(jiff::civil::date(2023, 1, 1)));
-        assert_eq!(sf_day(&json!("/Date(1672531200000+0100)/")), Some(jiff::civil::date(2023, 1, 1)));
+        assert_eq!(
+            sf_day(&json!("/Date(1672531200000+0100)/")),
+            Some(jiff::civil::date(2023, 1, 1))
+        );
         assert_eq!(sf_day(&json!("/Date(-86400000)/")), Some(jiff::civil::date(1969, 12, 31)));
-        assert_eq!(sf_day(&json!("/Date(253402214400000)/")), Some(jiff::civil::date(9999, 12, 31)));
+        assert_eq!(
+            sf_day(&json!("/Date(253402214400000)/")),
+            Some(jiff::civil::date(9999, 12, 31))
+        );
         assert_eq!(sf_day(&json!("2023-01-01")), None);
         assert_eq!(sf_day(&json!(null)), None);
     }

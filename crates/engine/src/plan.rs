@@ -76,12 +76,25 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Plan {
-    Create { attributes: BTreeMap<String, Value> },
-    Update { target_id: String, changes: Vec<Change>, join: bool },
-    Disable { target_id: String },
-    Delete { target_id: String },
+    Create {
+        attributes: BTreeMap<String, Value>,
+    },
+    Update {
+        target_id: String,
+        changes: Vec<Change>,
+        join: bool,
+    },
+    Disable {
+        target_id: String,
+    },
+    Delete {
+        target_id: String,
+    },
     /// Nothing to do; `reason` says why.
-    Skip { reason: String, target_id: Option<String> },
+    Skip {
+        reason: String,
+        target_id: Option<String>,
+    },
 }
 
 impl Plan {
@@ -101,7 +114,9 @@ impl Plan {
 pub fn plan(worker: &MappedWorker, existing: &Existing<'_>, actions: Actions) -> Plan {
     if !worker.in_scope {
         return match existing {
-            Existing::Joined { target_id, .. } if actions.delete => Plan::Delete { target_id: (*target_id).to_owned() },
+            Existing::Joined { target_id, .. } if actions.delete => {
+                Plan::Delete { target_id: (*target_id).to_owned() }
+            }
             Existing::Joined { target_id, disabled: false, .. } if actions.disable => {
                 Plan::Disable { target_id: (*target_id).to_owned() }
             }
@@ -109,16 +124,26 @@ pub fn plan(worker: &MappedWorker, existing: &Existing<'_>, actions: Actions) ->
                 reason: format!("out of scope ({}); account already handled", worker.scope_detail),
                 target_id: Some((*target_id).to_owned()),
             },
-            _ => Plan::Skip { reason: format!("out of scope ({})", worker.scope_detail), target_id: None },
+            _ => Plan::Skip {
+                reason: format!("out of scope ({})", worker.scope_detail),
+                target_id: None,
+            },
         };
     }
     match existing {
         Existing::Absent => {
             if !actions.create {
-                return Plan::Skip { reason: "not in the target and creating is not allowed".into(), target_id: None };
+                return Plan::Skip {
+                    reason: "not in the target and creating is not allowed".into(),
+                    target_id: None,
+                };
             }
-            let attributes =
-                worker.desired.iter().filter(|(_, d)| !d.value.is_null()).map(|(k, d)| (k.clone(), d.value.clone())).collect();
+            let attributes = worker
+                .desired
+                .iter()
+                .filter(|(_, d)| !d.value.is_null())
+                .map(|(k, d)| (k.clone(), d.value.clone()))
+                .collect();
             Plan::Create { attributes }
         }
         Existing::Joined { target_id, exported, .. } => {
@@ -134,10 +159,16 @@ pub fn plan(worker: &MappedWorker, existing: &Existing<'_>, actions: Actions) ->
 
 fn update_or_skip(target_id: &str, changes: Vec<Change>, join: bool, actions: Actions) -> Plan {
     if changes.is_empty() && !join {
-        return Plan::Skip { reason: "nothing to change".into(), target_id: Some(target_id.to_owned()) };
+        return Plan::Skip {
+            reason: "nothing to change".into(),
+            target_id: Some(target_id.to_owned()),
+        };
     }
     if !actions.update && !changes.is_empty() {
-        return Plan::Skip { reason: "updating is not allowed".into(), target_id: Some(target_id.to_owned()) };
+        return Plan::Skip {
+            reason: "updating is not allowed".into(),
+            target_id: Some(target_id.to_owned()),
+        };
     }
     Plan::Update { target_id: target_id.to_owned(), changes, join }
 }
@@ -187,7 +218,13 @@ mod tests {
             desired: pairs
                 .iter()
                 .map(|(k, v, always, create_only)| {
-                    ((*k).to_owned(), Desired { value: v.clone(), rule: FlowRule { always: *always, on_create_only: *create_only } })
+                    (
+                        (*k).to_owned(),
+                        Desired {
+                            value: v.clone(),
+                            rule: FlowRule { always: *always, on_create_only: *create_only },
+                        },
+                    )
                 })
                 .collect(),
         }
@@ -195,9 +232,22 @@ mod tests {
 
     #[test]
     fn create_when_absent_without_nulls() {
-        let w = worker(&[("employeeID", json!("1"), false, false), ("mobile", Value::Null, false, false), ("upn", json!("a@x"), false, true)]);
+        let w = worker(&[
+            ("employeeID", json!("1"), false, false),
+            ("mobile", Value::Null, false, false),
+            ("upn", json!("a@x"), false, true),
+        ]);
         let p = plan(&w, &Existing::Absent, Actions::default());
-        assert_eq!(p, Plan::Create { attributes: [("employeeID".to_owned(), json!("1")), ("upn".to_owned(), json!("a@x"))].into() });
+        assert_eq!(
+            p,
+            Plan::Create {
+                attributes: [
+                    ("employeeID".to_owned(), json!("1")),
+                    ("upn".to_owned(), json!("a@x"))
+                ]
+                .into()
+            }
+        );
         let p = plan(&w, &Existing::Absent, Actions { create: false, ..Actions::default() });
         assert_eq!(p.action(), "skip");
     }
@@ -210,27 +260,53 @@ mod tests {
             ("userId", json!("u1"), true, false),
             ("upn", json!("new@x"), false, true),
         ]);
-        let exported = json!({"title": "Engineer", "department": "IT", "userId": "u1", "upn": "old@x"});
+        let exported =
+            json!({"title": "Engineer", "department": "IT", "userId": "u1", "upn": "old@x"});
         let exported = exported.as_object().unwrap();
-        let p = plan(&w, &Existing::Joined { target_id: "t1", exported, disabled: false }, Actions::default());
+        let p = plan(
+            &w,
+            &Existing::Joined { target_id: "t1", exported, disabled: false },
+            Actions::default(),
+        );
         let Plan::Update { changes, join, .. } = p else { panic!("{p:?}") };
         assert!(!join);
         assert_eq!(
             changes,
             vec![
-                Change { attribute: "title".into(), old: json!("Engineer"), new: json!("Engineer II") },
+                Change {
+                    attribute: "title".into(),
+                    old: json!("Engineer"),
+                    new: json!("Engineer II")
+                },
                 Change { attribute: "userId".into(), old: json!("u1"), new: json!("u1") },
             ]
         );
         let unchanged = worker(&[("title", json!("Engineer"), false, false)]);
-        assert_eq!(plan(&unchanged, &Existing::Joined { target_id: "t1", exported, disabled: false }, Actions::default()).action(), "skip");
+        assert_eq!(
+            plan(
+                &unchanged,
+                &Existing::Joined { target_id: "t1", exported, disabled: false },
+                Actions::default()
+            )
+            .action(),
+            "skip"
+        );
     }
 
     #[test]
     fn matched_object_is_joined_even_without_changes() {
-        let w = worker(&[("employeeID", json!("1"), false, false), ("employeeNumber", json!(7), false, false)]);
-        let attrs: BTreeMap<String, Value> = [("employeeID".to_owned(), json!("1")), ("employeeNumber".to_owned(), json!("7"))].into();
-        let p = plan(&w, &Existing::Matched { target_id: "t9", attributes: &attrs }, Actions::default());
+        let w = worker(&[
+            ("employeeID", json!("1"), false, false),
+            ("employeeNumber", json!(7), false, false),
+        ]);
+        let attrs: BTreeMap<String, Value> =
+            [("employeeID".to_owned(), json!("1")), ("employeeNumber".to_owned(), json!("7"))]
+                .into();
+        let p = plan(
+            &w,
+            &Existing::Matched { target_id: "t9", attributes: &attrs },
+            Actions::default(),
+        );
         assert_eq!(p, Plan::Update { target_id: "t9".into(), changes: vec![], join: true });
     }
 
@@ -242,7 +318,10 @@ mod tests {
         let exported = serde_json::Map::new();
         let joined = Existing::Joined { target_id: "t1", exported: &exported, disabled: false };
         assert_eq!(plan(&w, &joined, Actions::default()), Plan::Disable { target_id: "t1".into() });
-        assert_eq!(plan(&w, &joined, Actions { delete: true, ..Actions::default() }), Plan::Delete { target_id: "t1".into() });
+        assert_eq!(
+            plan(&w, &joined, Actions { delete: true, ..Actions::default() }),
+            Plan::Delete { target_id: "t1".into() }
+        );
         let disabled = Existing::Joined { target_id: "t1", exported: &exported, disabled: true };
         assert_eq!(plan(&w, &disabled, Actions::default()).action(), "skip");
         assert_eq!(plan(&w, &Existing::Absent, Actions::default()).action(), "skip");

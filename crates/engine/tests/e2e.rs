@@ -39,42 +39,83 @@ async fn full_sync_provisions_every_seeded_scenario() {
             match scenario {
                 // Seeded pre-hires start 5..60 days out; the default lead time
                 // is 14 days, so some are created and some wait.
-                Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding => {
+                Scenario::PreHireActive
+                | Scenario::PreHireInactive
+                | Scenario::PreHireOnboarding => {
                     let p = h.emu.worker(person).expect("person");
                     let start = p.employments[0].start as i64 * DAY_MS;
                     if start - h.clock.ms() > 15 * DAY_MS {
-                        assert!(found.is_empty(), "{person} ({scenario:?}) starts later than the lead time: {found:?}");
+                        assert!(
+                            found.is_empty(),
+                            "{person} ({scenario:?}) starts later than the lead time: {found:?}"
+                        );
                     } else if start - h.clock.ms() < 13 * DAY_MS {
-                        assert_eq!(found.len(), 1, "{person} ({scenario:?}) starts within the lead time");
-                        assert_eq!(attr(&found[0], "employeeNumber"), Some(p.employments[0].user_id.as_str()));
+                        assert_eq!(
+                            found.len(),
+                            1,
+                            "{person} ({scenario:?}) starts within the lead time"
+                        );
+                        assert_eq!(
+                            attr(&found[0], "employeeNumber"),
+                            Some(p.employments[0].user_id.as_str())
+                        );
                     }
                 }
                 Scenario::Terminated | Scenario::TerminationInfoNull => {
                     assert_eq!(found.len(), 1, "{person} ({scenario:?})");
-                    assert_eq!(attr(&found[0], "accountDisabled"), Some("True"), "{person} ({scenario:?}) is disabled");
+                    assert_eq!(
+                        attr(&found[0], "accountDisabled"),
+                        Some("True"),
+                        "{person} ({scenario:?}) is disabled"
+                    );
                 }
                 _ => {
                     assert_eq!(found.len(), 1, "{person} ({scenario:?})");
                     let o = &found[0];
-                    assert_eq!(attr(o, "accountDisabled"), Some("False"), "{person} ({scenario:?}) is enabled");
+                    assert_eq!(
+                        attr(o, "accountDisabled"),
+                        Some("False"),
+                        "{person} ({scenario:?}) is enabled"
+                    );
                     // Rehire, conversion, global assignment, concurrent jobs:
                     // the active home employment, not the first in the array.
-                    assert_eq!(attr(o, "employeeNumber"), Some(expected_user(&h, person).as_str()), "{person} ({scenario:?}) userId");
+                    assert_eq!(
+                        attr(o, "employeeNumber"),
+                        Some(expected_user(&h, person).as_str()),
+                        "{person} ({scenario:?}) userId"
+                    );
                     if matches!(scenario, Scenario::PaidLeave | Scenario::UnpaidLeave) {
                         let want = if *scenario == Scenario::PaidLeave { "P" } else { "U" };
-                        assert_eq!(attr(o, "extensionAttribute2"), Some(want), "{person} leave status");
+                        assert_eq!(
+                            attr(o, "extensionAttribute2"),
+                            Some(want),
+                            "{person} leave status"
+                        );
                     }
                 }
             }
             *checked.entry(format!("{scenario:?}")).or_insert(0) += 1;
         }
     }
-    for s in ["Active", "Terminated", "TerminationInfoNull", "Rehire", "Conversion", "GlobalAssignment", "ConcurrentJobs", "PaidLeave", "UnpaidLeave"] {
+    for s in [
+        "Active",
+        "Terminated",
+        "TerminationInfoNull",
+        "Rehire",
+        "Conversion",
+        "GlobalAssignment",
+        "ConcurrentJobs",
+        "PaidLeave",
+        "UnpaidLeave",
+    ] {
         assert!(checked.get(s).copied().unwrap_or(0) > 0, "population has {s}: {checked:?}");
     }
 
     // Every worker was logged in this cycle.
-    let log = engine.store().log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() }).expect("log");
+    let log = engine
+        .store()
+        .log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() })
+        .expect("log");
     assert_eq!(log.len() as u64, report.workers);
     assert!(log.iter().any(|e| e.action == "create" && !e.modified.is_empty()));
 
@@ -98,20 +139,65 @@ async fn incremental_cycle_applies_hr_events_with_a_handful_of_requests() {
     h.advance_ms(60_000);
     let hire = h
         .emu
-        .apply(&HrEvent::Hire { person_id_external: Some("900001".into()), first_name: Some("Zoë".into()), last_name: Some("O'Brien".into()), start_date: None, company: None, manager_id: None })
+        .apply(&HrEvent::Hire {
+            person_id_external: Some("900001".into()),
+            first_name: Some("Zoë".into()),
+            last_name: Some("O'Brien".into()),
+            start_date: None,
+            company: None,
+            manager_id: None,
+        })
         .expect("hire");
     h.emu
-        .apply(&HrEvent::Transfer { person_id_external: active[0].clone(), effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some("Chief Tester".into()) })
+        .apply(&HrEvent::Transfer {
+            person_id_external: active[0].clone(),
+            effective: None,
+            department: None,
+            location: None,
+            company: None,
+            manager_id: None,
+            job_title: Some("Chief Tester".into()),
+        })
         .expect("transfer");
     h.emu
-        .apply(&HrEvent::NameChange { person_id_external: active[1].clone(), effective: None, first_name: None, last_name: Some("Renamed-Müller".into()), preferred_name: None })
+        .apply(&HrEvent::NameChange {
+            person_id_external: active[1].clone(),
+            effective: None,
+            first_name: None,
+            last_name: Some("Renamed-Müller".into()),
+            preferred_name: None,
+        })
         .expect("name change");
-    h.emu.apply(&HrEvent::Leave { person_id_external: active[2].clone(), paid: false, from: h.day(0), to: None }).expect("leave");
-    h.emu.apply(&HrEvent::Terminate { person_id_external: active[3].clone(), last_day: h.day(-1), user_id: None }).expect("terminate");
-    let rehire = h.emu.apply(&HrEvent::Rehire { person_id_external: terminated.clone(), start_date: None }).expect("rehire");
-    let conversion = h.emu.apply(&HrEvent::Convert { person_id_external: active[4].clone(), start_date: None }).expect("convert");
     h.emu
-        .apply(&HrEvent::EmailChange { person_id_external: active[5].clone(), email_type: "B".into(), address: Some("new.address@example.com".into()), is_primary: Some(true) })
+        .apply(&HrEvent::Leave {
+            person_id_external: active[2].clone(),
+            paid: false,
+            from: h.day(0),
+            to: None,
+        })
+        .expect("leave");
+    h.emu
+        .apply(&HrEvent::Terminate {
+            person_id_external: active[3].clone(),
+            last_day: h.day(-1),
+            user_id: None,
+        })
+        .expect("terminate");
+    let rehire = h
+        .emu
+        .apply(&HrEvent::Rehire { person_id_external: terminated.clone(), start_date: None })
+        .expect("rehire");
+    let conversion = h
+        .emu
+        .apply(&HrEvent::Convert { person_id_external: active[4].clone(), start_date: None })
+        .expect("convert");
+    h.emu
+        .apply(&HrEvent::EmailChange {
+            person_id_external: active[5].clone(),
+            email_type: "B".into(),
+            address: Some("new.address@example.com".into()),
+            is_primary: Some(true),
+        })
         .expect("email");
     let sam_before = attr(&one(&engine, &active[1]).await, "sAMAccountName").map(str::to_owned);
 
@@ -121,8 +207,15 @@ async fn incremental_cycle_applies_hr_events_with_a_handful_of_requests() {
     assert_eq!(report.kind, "incremental");
     assert_eq!(report.status, "completed", "{report:?}");
     let requests = h.emu.requests();
-    assert!(requests.len() <= 4, "a $count probe and a page or two, not a full read: {:?}", requests.iter().map(|r| &r.url).collect::<Vec<_>>());
-    assert!(report.workers >= 8 && report.workers < 40, "only changed workers were read: {report:?}");
+    assert!(
+        requests.len() <= 4,
+        "a $count probe and a page or two, not a full read: {:?}",
+        requests.iter().map(|r| &r.url).collect::<Vec<_>>()
+    );
+    assert!(
+        report.workers >= 8 && report.workers < 40,
+        "only changed workers were read: {report:?}"
+    );
 
     let new = one(&engine, &hire.person_id_external).await;
     assert_eq!(attr(&new, "givenName"), Some("Zoë"));
@@ -131,23 +224,49 @@ async fn incremental_cycle_applies_hr_events_with_a_handful_of_requests() {
     assert_eq!(attr(&one(&engine, &active[0]).await, "title"), Some("Chief Tester"));
     let renamed = one(&engine, &active[1]).await;
     assert_eq!(attr(&renamed, "sn"), Some("Renamed-Müller"));
-    assert_eq!(attr(&renamed, "sAMAccountName").map(str::to_owned), sam_before, "create-only attributes keep their value");
+    assert_eq!(
+        attr(&renamed, "sAMAccountName").map(str::to_owned),
+        sam_before,
+        "create-only attributes keep their value"
+    );
     let on_leave = one(&engine, &active[2]).await;
-    assert_eq!(attr(&on_leave, "accountDisabled"), Some("False"), "leave keeps the account enabled");
+    assert_eq!(
+        attr(&on_leave, "accountDisabled"),
+        Some("False"),
+        "leave keeps the account enabled"
+    );
     assert_eq!(attr(&on_leave, "extensionAttribute2"), Some("U"));
-    assert_eq!(attr(&one(&engine, &active[3]).await, "accountDisabled"), Some("True"), "terminated yesterday");
+    assert_eq!(
+        attr(&one(&engine, &active[3]).await, "accountDisabled"),
+        Some("True"),
+        "terminated yesterday"
+    );
     let rehired = one(&engine, &terminated).await;
-    assert_eq!(attr(&rehired, "accountDisabled"), Some("False"), "rehire re-enables the same account");
+    assert_eq!(
+        attr(&rehired, "accountDisabled"),
+        Some("False"),
+        "rehire re-enables the same account"
+    );
     assert_eq!(attr(&rehired, "employeeNumber"), rehire.user_id.as_deref());
     let converted = one(&engine, &active[4]).await;
-    assert_eq!(attr(&converted, "employeeNumber"), conversion.user_id.as_deref(), "conversion: the new employment's user");
+    assert_eq!(
+        attr(&converted, "employeeNumber"),
+        conversion.user_id.as_deref(),
+        "conversion: the new employment's user"
+    );
     assert_eq!(attr(&converted, "accountDisabled"), Some("False"));
     assert_eq!(attr(&one(&engine, &active[5]).await, "mail"), Some("new.address@example.com"));
 
     // The log says what changed, old -> new.
-    let log = engine.store().log(&LogQuery { person_id: Some(active[0].clone()), ..Default::default() }).expect("log");
+    let log = engine
+        .store()
+        .log(&LogQuery { person_id: Some(active[0].clone()), ..Default::default() })
+        .expect("log");
     let update = log.iter().find(|e| e.action == "update").expect("an update entry");
-    assert!(update.modified.iter().any(|c| c.attribute == "title" && c.new == "Chief Tester"), "{update:?}");
+    assert!(
+        update.modified.iter().any(|c| c.attribute == "title" && c.new == "Chief Tester"),
+        "{update:?}"
+    );
 
     // Nothing changed since: the next cycle is the $count probe alone.
     h.advance_ms(60_000);
@@ -168,13 +287,26 @@ async fn termination_disables_at_the_end_of_the_last_day_in_the_company_time_zon
     engine.run_cycle(CycleKind::Full).await.expect("full");
     let person = h.emu.scenarios()[&Scenario::Active][0].clone();
     h.advance_ms(60_000);
-    h.emu.apply(&HrEvent::Terminate { person_id_external: person.clone(), last_day: "2026-11-24".into(), user_id: None }).expect("terminate");
+    h.emu
+        .apply(&HrEvent::Terminate {
+            person_id_external: person.clone(),
+            last_day: "2026-11-24".into(),
+            user_id: None,
+        })
+        .expect("terminate");
 
     // 23:30 in Los Angeles on the last day (07:30Z next day): still working.
     h.set_ms(common::T0_MS + 21 * 3_600_000 + 30 * 60_000);
     engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
-    assert_eq!(attr(&one(&engine, &person).await, "accountDisabled"), Some("False"), "not a day early");
-    assert!(engine.store().next_wakeup().expect("wakeup").is_some(), "a wake-up is scheduled for the end of the day");
+    assert_eq!(
+        attr(&one(&engine, &person).await, "accountDisabled"),
+        Some("False"),
+        "not a day early"
+    );
+    assert!(
+        engine.store().next_wakeup().expect("wakeup").is_some(),
+        "a wake-up is scheduled for the end of the day"
+    );
 
     // 00:30 the next day in Los Angeles: no SuccessFactors change since, the
     // wake-up alone brings the worker back.
@@ -194,11 +326,20 @@ async fn future_dated_change_is_applied_when_it_becomes_effective() {
     let mut set = serde_json::Map::new();
     set.insert("jobTitle".into(), "Future Title".into());
     h.emu
-        .apply(&HrEvent::FutureDatedChange { person_id_external: person.clone(), effective: h.day(3), entity: "EmpJob".into(), set })
+        .apply(&HrEvent::FutureDatedChange {
+            person_id_external: person.clone(),
+            effective: h.day(3),
+            entity: "EmpJob".into(),
+            set,
+        })
         .expect("future change");
     h.advance_ms(60_000);
     engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
-    assert_eq!(attr(&one(&engine, &person).await, "title").map(str::to_owned), before, "not yet effective");
+    assert_eq!(
+        attr(&one(&engine, &person).await, "title").map(str::to_owned),
+        before,
+        "not yet effective"
+    );
 
     h.advance_ms(3 * DAY_MS);
     engine.run_cycle(CycleKind::Incremental).await.expect("on the day");
@@ -213,16 +354,30 @@ async fn prehires_are_provisioned_within_the_lead_time_and_onboarding_can_be_sco
     let mut engine = h.engine();
     engine.run_cycle(CycleKind::Full).await.expect("full");
     h.advance_ms(60_000);
-    for (id, days, status) in [("800001", 5, UserStatus::Active), ("800002", 5, UserStatus::ActiveExternalSuite), ("800003", 20, UserStatus::Inactive)] {
+    for (id, days, status) in [
+        ("800001", 5, UserStatus::Active),
+        ("800002", 5, UserStatus::ActiveExternalSuite),
+        ("800003", 20, UserStatus::Inactive),
+    ] {
         h.emu
-            .apply(&HrEvent::PreHire { person_id_external: Some(id.into()), first_name: Some("Pre".into()), last_name: Some(format!("Hire{id}")), start_date: h.day(days), status, company: None })
+            .apply(&HrEvent::PreHire {
+                person_id_external: Some(id.into()),
+                first_name: Some("Pre".into()),
+                last_name: Some(format!("Hire{id}")),
+                start_date: h.day(days),
+                status,
+                company: None,
+            })
             .expect("pre-hire");
     }
     h.advance_ms(60_000);
     let report = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
     let soon = one(&engine, "800001").await;
     assert_eq!(attr(&soon, "sn"), Some("Hire800001"), "read as of the start date");
-    assert!(by_employee(&engine, "800002").await.is_empty(), "Onboarding pre-hire scoped out: {report:?}");
+    assert!(
+        by_employee(&engine, "800002").await.is_empty(),
+        "Onboarding pre-hire scoped out: {report:?}"
+    );
     assert!(by_employee(&engine, "800003").await.is_empty(), "starts after the lead time");
 
     // Ten days before the start date the wake-up provisions it, with no HR change.
@@ -238,7 +393,13 @@ async fn plan_shows_the_changes_and_writes_nothing() {
     let plan = engine.plan(CycleKind::Full, None).await.expect("plan");
     assert!(plan.counts.get("create").copied().unwrap_or(0) > 20, "{:?}", plan.counts);
     let create = plan.details.iter().find(|d| d.action == "create").expect("a create");
-    assert!(create.modified.iter().any(|c| c.attribute == "employeeID" && c.new == create.person_id.as_str()), "{create:?}");
+    assert!(
+        create
+            .modified
+            .iter()
+            .any(|c| c.attribute == "employeeID" && c.new == create.person_id.as_str()),
+        "{create:?}"
+    );
     assert!(engine.target().all().expect("list").is_empty(), "plan created nothing");
     assert!(engine.store().cycles(10).expect("cycles").is_empty(), "plan recorded no cycle");
     assert_eq!(engine.store().watermark("successfactors:PerPerson").expect("wm"), None);
@@ -247,15 +408,32 @@ async fn plan_shows_the_changes_and_writes_nothing() {
     let person = h.emu.scenarios()[&Scenario::Active][0].clone();
     h.advance_ms(60_000);
     h.emu
-        .apply(&HrEvent::Transfer { person_id_external: person.clone(), effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some("Planned Title".into()) })
+        .apply(&HrEvent::Transfer {
+            person_id_external: person.clone(),
+            effective: None,
+            department: None,
+            location: None,
+            company: None,
+            manager_id: None,
+            job_title: Some("Planned Title".into()),
+        })
         .expect("transfer");
     h.advance_ms(60_000);
     let one_plan = engine.plan(CycleKind::Incremental, Some(&person)).await.expect("plan one");
     assert_eq!(one_plan.details.len(), 1);
     let d = &one_plan.details[0];
     assert_eq!(d.action, "update");
-    assert!(d.modified.iter().any(|c| c.attribute == "title" && c.new == "Planned Title" && c.old != c.new), "{d:?}");
-    assert_ne!(attr(&one(&engine, &person).await, "title"), Some("Planned Title"), "still not applied");
+    assert!(
+        d.modified
+            .iter()
+            .any(|c| c.attribute == "title" && c.new == "Planned Title" && c.old != c.new),
+        "{d:?}"
+    );
+    assert_ne!(
+        attr(&one(&engine, &person).await, "title"),
+        Some("Planned Title"),
+        "still not applied"
+    );
 
     // On demand applies it, and says each step.
     let od = engine.on_demand(&person).await.expect("on demand");
@@ -289,7 +467,10 @@ async fn a_sync_under_faults_reaches_the_same_state() {
     let want = snapshot(&engine);
 
     let spec = "latency=20ms@0.2,429@0.15,503@0.15,drop@0.1".parse().expect("fault spec");
-    let mut faulty = Harness::start_with(sf_emulator::Emulator::builder().workers(250).seed(12).faults(spec).retry_after_secs(1)).await;
+    let mut faulty = Harness::start_with(
+        sf_emulator::Emulator::builder().workers(250).seed(12).faults(spec).retry_after_secs(1),
+    )
+    .await;
     faulty.settings.page_size = 20;
     let mut engine = faulty.engine();
     let report = engine.run_cycle(CycleKind::Full).await.expect("completes under faults");
@@ -311,10 +492,11 @@ fn snapshot(engine: &common::TestEngine) -> BTreeMap<String, BTreeMap<String, se
         .collect()
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_only_the_selected_properties_changes_no_value() {
-    async fn run(select: bool) -> (BTreeMap<String, BTreeMap<String, serde_json::Value>>, Vec<String>) {
+    async fn run(
+        select: bool,
+    ) -> (BTreeMap<String, BTreeMap<String, serde_json::Value>>, Vec<String>) {
         let mut h = Harness::start(600, 31).await;
         h.settings.select = select;
         let mut engine = h.engine();
@@ -322,11 +504,38 @@ async fn reading_only_the_selected_properties_changes_no_value() {
         h.advance_ms(60_000);
         let active = h.emu.scenarios()[&Scenario::Active].clone();
         let terminated = h.emu.scenarios()[&Scenario::Terminated][0].clone();
-        h.emu.apply(&HrEvent::Transfer { person_id_external: active[0].clone(), effective: None, department: Some("D104".into()), location: None, company: None, manager_id: None, job_title: Some("Selected".into()) }).expect("transfer");
-        h.emu.apply(&HrEvent::Rehire { person_id_external: terminated, start_date: None }).expect("rehire");
-        h.emu.apply(&HrEvent::Convert { person_id_external: active[1].clone(), start_date: None }).expect("convert");
-        h.emu.apply(&HrEvent::Terminate { person_id_external: active[2].clone(), last_day: h.day(-1), user_id: None }).expect("terminate");
-        h.emu.apply(&HrEvent::PhoneChange { person_id_external: active[3].clone(), phone_type: "B".into(), number: Some("+49 30 1234".into()), is_primary: Some(true) }).expect("phone");
+        h.emu
+            .apply(&HrEvent::Transfer {
+                person_id_external: active[0].clone(),
+                effective: None,
+                department: Some("D104".into()),
+                location: None,
+                company: None,
+                manager_id: None,
+                job_title: Some("Selected".into()),
+            })
+            .expect("transfer");
+        h.emu
+            .apply(&HrEvent::Rehire { person_id_external: terminated, start_date: None })
+            .expect("rehire");
+        h.emu
+            .apply(&HrEvent::Convert { person_id_external: active[1].clone(), start_date: None })
+            .expect("convert");
+        h.emu
+            .apply(&HrEvent::Terminate {
+                person_id_external: active[2].clone(),
+                last_day: h.day(-1),
+                user_id: None,
+            })
+            .expect("terminate");
+        h.emu
+            .apply(&HrEvent::PhoneChange {
+                person_id_external: active[3].clone(),
+                phone_type: "B".into(),
+                number: Some("+49 30 1234".into()),
+                is_primary: Some(true),
+            })
+            .expect("phone");
         h.advance_ms(60_000);
         engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
         let urls = h.emu.requests().into_iter().map(|r| r.url).collect();
@@ -353,7 +562,14 @@ async fn namesakes_in_one_page_get_distinct_unique_values() {
     let ids = ["910001", "910002", "910003", "910004"];
     for id in ids {
         h.emu
-            .apply(&HrEvent::Hire { person_id_external: Some(id.into()), first_name: Some("Quintus".into()), last_name: Some("Zebulon".into()), start_date: None, company: None, manager_id: None })
+            .apply(&HrEvent::Hire {
+                person_id_external: Some(id.into()),
+                first_name: Some("Quintus".into()),
+                last_name: Some("Zebulon".into()),
+                start_date: None,
+                company: None,
+                manager_id: None,
+            })
             .expect("hire");
     }
     h.advance_ms(60_000);
@@ -371,7 +587,11 @@ async fn namesakes_in_one_page_get_distinct_unique_values() {
     let fourth = sams.iter().find(|s| s.starts_with("zebulon.")).cloned().unwrap_or_default();
     assert!(ids.iter().any(|id| fourth == format!("zebulon.{id}")), "{sams:?}");
     sams.sort();
-    assert_eq!(sams, vec!["q.zebulon".to_owned(), "qu.zebulon".to_owned(), "quintus.zebulon".to_owned(), fourth], "{sams:?}");
+    assert_eq!(
+        sams,
+        vec!["q.zebulon".to_owned(), "qu.zebulon".to_owned(), "quintus.zebulon".to_owned(), fourth],
+        "{sams:?}"
+    );
     assert_eq!(upns.len(), 4, "{upns:?}");
 }
 
@@ -390,7 +610,10 @@ async fn parsing_only_the_mapped_paths_changes_no_value() {
     let schema = hrsync_mapping::SourceSchema::builtin().expect("schema");
     let now = jiff::Timestamp::from_millisecond(h.clock.ms()).expect("now");
     let tz = jiff::tz::TimeZone::UTC;
-    for (name, config) in [("sf-to-ad", hrsync_mapping::MappingConfig::sf_to_ad()), ("sf-to-openldap", hrsync_mapping::MappingConfig::sf_to_openldap())] {
+    for (name, config) in [
+        ("sf-to-ad", hrsync_mapping::MappingConfig::sf_to_ad()),
+        ("sf-to-openldap", hrsync_mapping::MappingConfig::sf_to_openldap()),
+    ] {
         let flow = common::flow_from(&schema, &config.expect("mapping"));
         let select = flow.select().expect("the built-in mappings' paths are bounded");
         let query = PersonQuery {
@@ -412,7 +635,11 @@ async fn parsing_only_the_mapped_paths_changes_no_value() {
             }
         };
         let whole = read(query.clone()).await;
-        let kept = read(PersonQuery { keep: Some(std::sync::Arc::new(Projection::from_paths(&select))), ..query }).await;
+        let kept = read(PersonQuery {
+            keep: Some(std::sync::Arc::new(Projection::from_paths(&select))),
+            ..query
+        })
+        .await;
         assert_eq!(whole.len(), kept.len());
         assert!(whole.len() > 500, "{}", whole.len());
         let names: Vec<String> = flow.source.attribute_names().map(str::to_owned).collect();
@@ -420,7 +647,11 @@ async fn parsing_only_the_mapped_paths_changes_no_value() {
             let pid = w["personIdExternal"].clone();
             lifecycle::normalize(&mut w, now, &tz);
             lifecycle::normalize(&mut k, now, &tz);
-            assert_eq!(format!("{:?}", lifecycle::decide(&w, now, &tz)), format!("{:?}", lifecycle::decide(&k, now, &tz)), "{name}: lifecycle of {pid}");
+            assert_eq!(
+                format!("{:?}", lifecycle::decide(&w, now, &tz)),
+                format!("{:?}", lifecycle::decide(&k, now, &tz)),
+                "{name}: lifecycle of {pid}"
+            );
             let (sw, sk) = (flow.source.extract(&w), flow.source.extract(&k));
             for n in &names {
                 use hrsync_expr::Attributes;

@@ -45,7 +45,10 @@ impl Target for Refusing {
     async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
         let id = attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default();
         if self.refuse.lock().expect("lock").contains(id) {
-            return Err(TargetError::Rejected { operation: "create", message: format!("constraint violation for {id}") });
+            return Err(TargetError::Rejected {
+                operation: "create",
+                message: format!("constraint violation for {id}"),
+            });
         }
         self.inner.create(attributes).await
     }
@@ -73,17 +76,36 @@ fn store(h: &Harness) -> SqliteStore {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_worker_is_escrowed_retried_with_backoff_then_flagged_and_never_blocks_others() {
     let mut h = Harness::start(60, 21).await;
-    h.settings.escrow = EscrowPolicy { first_retry: Duration::from_secs(60), max_retry: Duration::from_secs(3600), flag_after: 3 };
+    h.settings.escrow = EscrowPolicy {
+        first_retry: Duration::from_secs(60),
+        max_retry: Duration::from_secs(3600),
+        flag_after: 3,
+    };
     let bad = h.emu.scenarios()[&Scenario::Active][0].clone();
     let refuse = Arc::new(Mutex::new(HashSet::from([bad.clone()])));
-    let target = Refusing { inner: EmbeddedTarget::in_memory(common::UNIQUE).expect("target"), refuse: refuse.clone() };
-    let mut engine = Engine::new(sf_client(&h.emu), h.flow.clone(), store(&h), target, h.clock.clone(), h.settings.clone());
+    let target = Refusing {
+        inner: EmbeddedTarget::in_memory(common::UNIQUE).expect("target"),
+        refuse: refuse.clone(),
+    };
+    let mut engine = Engine::new(
+        sf_client(&h.emu),
+        h.flow.clone(),
+        store(&h),
+        target,
+        h.clock.clone(),
+        h.settings.clone(),
+    );
 
     let first = engine.run_cycle(CycleKind::Full).await.expect("full");
     assert_eq!(first.status, "completed-with-errors", "{first:?}");
     assert_eq!(first.counts.get("failed"), Some(&1));
-    assert!(first.counts.get("create").copied().unwrap_or(0) > 30, "the others were created: {first:?}");
-    let escrow = |e: &Engine<SqliteStore, Refusing>| e.store().escrows().expect("escrows").into_iter().find(|x| x.person_id == bad);
+    assert!(
+        first.counts.get("create").copied().unwrap_or(0) > 30,
+        "the others were created: {first:?}"
+    );
+    let escrow = |e: &Engine<SqliteStore, Refusing>| {
+        e.store().escrows().expect("escrows").into_iter().find(|x| x.person_id == bad)
+    };
     let e1 = escrow(&engine).expect("escrowed");
     assert_eq!(e1.attempts, 1);
     assert!(e1.last_error.contains("constraint violation"), "{}", e1.last_error);
@@ -127,7 +149,12 @@ async fn a_required_attribute_without_a_value_fails_that_worker_only() {
     let person = h.emu.scenarios()[&Scenario::Active][0].clone();
     for t in ["B", "P"] {
         // Remove every email: the worker has no mail to map.
-        let _ = h.emu.apply(&HrEvent::EmailChange { person_id_external: person.clone(), email_type: t.into(), address: None, is_primary: None });
+        let _ = h.emu.apply(&HrEvent::EmailChange {
+            person_id_external: person.clone(),
+            email_type: t.into(),
+            address: None,
+            is_primary: None,
+        });
     }
     let mut engine = h.engine();
     let r = engine.run_cycle(CycleKind::Full).await.expect("full");
@@ -147,7 +174,9 @@ fn scoped(h: &Harness, excluded: &[&str]) -> Flow {
         .iter()
         .map(|id| format!("[[scope.groups.clauses]]\nattribute = \"personIdExternal\"\noperator = \"NOT EQUALS\"\nvalues = [\"{id}\"]\n"))
         .collect::<String>();
-    let scope: MappingConfig = toml::from_str(&format!("[[scope.groups]]\nname = \"all but some\"\n{clauses}")).expect("scope toml");
+    let scope: MappingConfig =
+        toml::from_str(&format!("[[scope.groups]]\nname = \"all but some\"\n{clauses}"))
+            .expect("scope toml");
     config.scope = scope.scope.or_else(|| Some(ScopingFilter::default()));
     let _ = h;
     Flow::compile(&schema, &config).expect("flow")
@@ -183,9 +212,16 @@ async fn scoped_out_workers_are_disabled_unless_the_deletion_guard_trips() {
     let mut engine = h.engine();
     let r = engine.run_cycle(CycleKind::Full).await.expect("guarded cycle");
     assert_eq!(r.status, "guarded", "{r:?}");
-    assert!(r.message.as_deref().unwrap_or_default().contains("accidental-deletion guard"), "{r:?}");
+    assert!(
+        r.message.as_deref().unwrap_or_default().contains("accidental-deletion guard"),
+        "{r:?}"
+    );
     for p in &active[2..8] {
-        assert_eq!(attr(&one(&engine, p).await, "accountDisabled"), Some("False"), "{p} left alone");
+        assert_eq!(
+            attr(&one(&engine, p).await, "accountDisabled"),
+            Some("False"),
+            "{p} left alone"
+        );
     }
     let last = engine.store().cycles(1).expect("cycles");
     assert_eq!(last[0].status, CycleStatus::Guarded);
@@ -200,13 +236,29 @@ async fn an_incremental_cycle_over_100000_workers_with_100_changes_sends_a_handf
         let mut s = store(&h);
         let at = h.clock.now();
         let c = s.begin_cycle(CycleKind::Full, None, at).expect("begin");
-        s.finish_cycle(c, CycleStatus::Completed, &serde_json::json!({}), None, at, Some(("successfactors:PerPerson", at))).expect("finish");
+        s.finish_cycle(
+            c,
+            CycleStatus::Completed,
+            &serde_json::json!({}),
+            None,
+            at,
+            Some(("successfactors:PerPerson", at)),
+        )
+        .expect("finish");
     }
     h.advance_ms(60_000);
     let active = h.emu.scenarios()[&Scenario::Active].clone();
     for (i, p) in active.iter().take(100).enumerate() {
         h.emu
-            .apply(&HrEvent::Transfer { person_id_external: p.clone(), effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some(format!("T{i}")) })
+            .apply(&HrEvent::Transfer {
+                person_id_external: p.clone(),
+                effective: None,
+                department: None,
+                location: None,
+                company: None,
+                manager_id: None,
+                job_title: Some(format!("T{i}")),
+            })
             .expect("transfer");
     }
     h.advance_ms(60_000);
@@ -215,7 +267,11 @@ async fn an_incremental_cycle_over_100000_workers_with_100_changes_sends_a_handf
     let r = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
     assert_eq!(r.workers, 100, "{r:?}");
     let requests = h.emu.requests();
-    assert!(requests.len() <= 3, "count probe + one page of 200: {:?}", requests.iter().map(|q| &q.url).collect::<Vec<_>>());
+    assert!(
+        requests.len() <= 3,
+        "count probe + one page of 200: {:?}",
+        requests.iter().map(|q| &q.url).collect::<Vec<_>>()
+    );
     assert!(requests[0].url.contains("$count"));
 }
 
@@ -226,7 +282,12 @@ async fn a_scoped_out_worker_is_skipped_not_failed_on_a_required_attribute() {
     let mut h = Harness::start(30, 22).await;
     let person = h.emu.scenarios()[&Scenario::Active][0].clone();
     for t in ["B", "P"] {
-        let _ = h.emu.apply(&HrEvent::EmailChange { person_id_external: person.clone(), email_type: t.into(), address: None, is_primary: None });
+        let _ = h.emu.apply(&HrEvent::EmailChange {
+            person_id_external: person.clone(),
+            email_type: t.into(),
+            address: None,
+            is_primary: None,
+        });
     }
     let schema = SourceSchema::builtin().expect("schema");
     let mut config = MappingConfig::sf_to_ad().expect("mapping");
@@ -243,7 +304,10 @@ async fn a_scoped_out_worker_is_skipped_not_failed_on_a_required_attribute() {
     let r = engine.run_cycle(CycleKind::Full).await.expect("full");
     let escrows = engine.store().escrows().expect("escrows");
     assert!(escrows.iter().all(|e| e.person_id != person), "{escrows:?}");
-    let log = engine.store().log(&LogQuery { person_id: Some(person.clone()), ..Default::default() }).expect("log");
+    let log = engine
+        .store()
+        .log(&LogQuery { person_id: Some(person.clone()), ..Default::default() })
+        .expect("log");
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!((log[0].action.as_str(), log[0].status.as_str()), ("skip", "skipped"), "{log:?}");
     assert!(common::by_employee(&engine, &person).await.is_empty());

@@ -34,7 +34,8 @@ struct Slow {
 
 impl Slow {
     async fn hold(&self, key: &str) {
-        let n = key.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 4 + 1;
+        let n =
+            key.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 4 + 1;
         tokio::time::sleep(self.unit * n).await;
     }
 }
@@ -50,7 +51,11 @@ impl Target for Slow {
     async fn find(&self, a: &str, v: &str) -> Result<Vec<TargetObject>, TargetError> {
         self.inner.find(a, v).await
     }
-    async fn find_many(&self, a: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+    async fn find_many(
+        &self,
+        a: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
         self.inner.find_many(a, values).await
     }
     async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
@@ -93,13 +98,32 @@ impl Target for Slow {
 /// Ids of the objects whose creates came back.
 type Created = Arc<Mutex<HashSet<String>>>;
 
-fn slow_engine(h: &Harness, unit: Duration) -> (Engine<SqliteStore, Slow>, Created, Arc<AtomicUsize>) {
+fn slow_engine(
+    h: &Harness,
+    unit: Duration,
+) -> (Engine<SqliteStore, Slow>, Created, Arc<AtomicUsize>) {
     let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store opens");
-    let inner = EmbeddedTarget::open_indexed(&h.dir.0.join("target.sqlite"), UNIQUE, &h.flow.lookup_attributes()).expect("target opens");
+    let inner = EmbeddedTarget::open_indexed(
+        &h.dir.0.join("target.sqlite"),
+        UNIQUE,
+        &h.flow.lookup_attributes(),
+    )
+    .expect("target opens");
     let created = Arc::new(Mutex::new(HashSet::new()));
     let out = Arc::new(AtomicUsize::new(0));
     let target = Slow { inner, unit, created: created.clone(), out: out.clone() };
-    (Engine::new(sf_client(&h.emu), h.flow.clone(), store, target, h.clock.clone(), h.settings.clone()), created, out)
+    (
+        Engine::new(
+            sf_client(&h.emu),
+            h.flow.clone(),
+            store,
+            target,
+            h.clock.clone(),
+            h.settings.clone(),
+        ),
+        created,
+        out,
+    )
 }
 
 /// Six namesakes, two per page: each page asks the target about its
@@ -113,7 +137,14 @@ async fn namesakes_across_pages_in_flight_get_distinct_unique_values() {
     let ids = ["920001", "920002", "920003", "920004", "920005", "920006"];
     for id in ids {
         h.emu
-            .apply(&HrEvent::Hire { person_id_external: Some(id.into()), first_name: Some("Quintus".into()), last_name: Some("Zebulon".into()), start_date: None, company: None, manager_id: None })
+            .apply(&HrEvent::Hire {
+                person_id_external: Some(id.into()),
+                first_name: Some("Quintus".into()),
+                last_name: Some("Zebulon".into()),
+                start_date: None,
+                company: None,
+                manager_id: None,
+            })
             .expect("hire");
     }
     h.advance_ms(60_000);
@@ -122,8 +153,13 @@ async fn namesakes_across_pages_in_flight_get_distinct_unique_values() {
     assert_eq!(report.status, "completed", "{report:?}");
     assert_eq!(report.counts.get("create"), Some(&6), "{report:?}");
     let objects = engine.target().inner.all().expect("list");
-    let sams: HashSet<String> = objects.iter().filter_map(|o| attr(o, "sAMAccountName")).map(str::to_lowercase).collect();
-    let upns: HashSet<String> = objects.iter().filter_map(|o| attr(o, "userPrincipalName")).map(str::to_lowercase).collect();
+    let sams: HashSet<String> =
+        objects.iter().filter_map(|o| attr(o, "sAMAccountName")).map(str::to_lowercase).collect();
+    let upns: HashSet<String> = objects
+        .iter()
+        .filter_map(|o| attr(o, "userPrincipalName"))
+        .map(str::to_lowercase)
+        .collect();
     assert_eq!((objects.len(), sams.len(), upns.len()), (6, 6, 6), "{sams:?} {upns:?}");
     // The same picks as one worker at a time: three name candidates first.
     for name in ["quintus.zebulon", "q.zebulon", "qu.zebulon"] {
@@ -140,12 +176,15 @@ async fn a_page_is_committed_only_after_its_own_writes_came_back() {
     let mut h = Harness::start(120, 8).await;
     h.settings.page_size = 10;
     h.settings.concurrency = 8;
-    let persons: Vec<String> = h.emu.scenarios().into_values().flatten().collect::<HashSet<_>>().into_iter().collect();
+    let persons: Vec<String> =
+        h.emu.scenarios().into_values().flatten().collect::<HashSet<_>>().into_iter().collect();
     let (mut engine, created, out) = slow_engine(&h, Duration::from_millis(15));
-    let reader = Arc::new(Mutex::new(SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("reader")));
+    let reader =
+        Arc::new(Mutex::new(SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("reader")));
     let checked = Arc::new(Mutex::new((0usize, 0usize, Vec::<String>::new())));
     {
-        let (reader, checked, created, out) = (reader.clone(), checked.clone(), created.clone(), out.clone());
+        let (reader, checked, created, out) =
+            (reader.clone(), checked.clone(), created.clone(), out.clone());
         engine.on_crash_point(Arc::new(move |point| {
             if point != "after-commit" {
                 return;
@@ -160,7 +199,10 @@ async fn a_page_is_committed_only_after_its_own_writes_came_back() {
             }
             for (pid, s) in states {
                 if let Some(a) = s.account.filter(|a| !created.contains(&a.target_id)) {
-                    c.2.push(format!("{pid} recorded with {} before its create came back", a.target_id));
+                    c.2.push(format!(
+                        "{pid} recorded with {} before its create came back",
+                        a.target_id
+                    ));
                 }
             }
         }));
@@ -203,13 +245,24 @@ async fn a_page_matching_a_value_a_write_in_flight_sets_waits_for_that_write() {
     h.flow = Flow::compile(&SourceSchema::builtin().expect("schema"), &config).expect("flow");
     for (id, first) in [("930001", "Quintus"), ("930002", "Septima")] {
         h.emu
-            .apply(&HrEvent::Hire { person_id_external: Some(id.into()), first_name: Some(first.into()), last_name: Some("Yarrow".into()), start_date: None, company: None, manager_id: None })
+            .apply(&HrEvent::Hire {
+                person_id_external: Some(id.into()),
+                first_name: Some(first.into()),
+                last_name: Some("Yarrow".into()),
+                start_date: None,
+                company: None,
+                manager_id: None,
+            })
             .expect("hire");
     }
     h.advance_ms(60_000);
     let (mut engine, _, _) = slow_engine(&h, Duration::from_millis(200));
     let report = engine.run_cycle(CycleKind::Full).await.expect("full");
-    assert_eq!((report.counts.get("create"), report.counts.get("failed")), (Some(&1), Some(&1)), "{report:?}");
+    assert_eq!(
+        (report.counts.get("create"), report.counts.get("failed")),
+        (Some(&1), Some(&1)),
+        "{report:?}"
+    );
     let yarrows = engine.target().inner.find("employeeID", "Yarrow").await.expect("find");
     assert_eq!(yarrows.len(), 1, "{yarrows:?}");
     let escrows = engine.store().escrows().expect("escrows");

@@ -13,10 +13,21 @@ const NANOS_PER_SEC: i64 = 1_000_000_000;
 const FILETIME_UNIX_EPOCH: i64 = 116_444_736_000_000_000;
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
     "December",
 ];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const DAYS: [&str; 7] =
+    ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /// Broken-down UTC time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +105,16 @@ pub(crate) fn from_civil(c: Civil, offset_secs: i64) -> Result<Timestamp, String
     if !(-9999..=9999).contains(&c.year) {
         return Err(format!("year {} out of range", c.year));
     }
-    let secs = days_from_civil(c.year, c.month, c.day) * 86_400 + c.hour * 3600 + c.minute * 60 + c.second - offset_secs;
+    let secs =
+        days_from_civil(c.year, c.month, c.day) * 86_400 + c.hour * 3600 + c.minute * 60 + c.second
+            - offset_secs;
     timestamp(secs, c.nanos)
 }
 
 fn timestamp(secs: i64, nanos: i64) -> Result<Timestamp, String> {
     let nanos = i32::try_from(nanos).map_err(|_| "fraction out of range".to_owned())?;
-    Timestamp::new(secs, nanos).map_err(|_| "date out of the supported range (years -9999..9999)".to_owned())
+    Timestamp::new(secs, nanos)
+        .map_err(|_| "date out of the supported range (years -9999..9999)".to_owned())
 }
 
 /// .NET en-US default `DateTime.ToString()`: `M/d/yyyy h:mm:ss tt`.
@@ -161,7 +175,10 @@ fn tokenize(fmt: &str) -> Result<Vec<Tok>, String> {
                     n += 1;
                 }
                 if matches!(c, 'f' | 'F') && n > 7 {
-                    return Err(format!("'{}' has more than 7 fraction digits", c.to_string().repeat(n)));
+                    return Err(format!(
+                        "'{}' has more than 7 fraction digits",
+                        c.to_string().repeat(n)
+                    ));
                 }
                 out.push(Tok::Spec(c, n));
                 i += n;
@@ -171,7 +188,9 @@ fn tokenize(fmt: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("unterminated quoted literal in format '{fmt}'")),
+                        None => {
+                            return Err(format!("unterminated quoted literal in format '{fmt}'"));
+                        }
                         Some(&q) if q == c => break,
                         Some('\\') => {
                             if let Some(&n) = chars.get(i + 1) {
@@ -236,7 +255,9 @@ pub(crate) fn format(ts: Timestamp, fmt: &str) -> Result<String, String> {
                     ('s', 1) => c.second.to_string(),
                     ('s', _) => format!("{:02}", c.second),
                     ('f', n) => format!("{:07}", c.nanos / 100)[..n].to_owned(),
-                    ('F', n) => format!("{:07}", c.nanos / 100)[..n].trim_end_matches('0').to_owned(),
+                    ('F', n) => {
+                        format!("{:07}", c.nanos / 100)[..n].trim_end_matches('0').to_owned()
+                    }
                     ('t', 1) => (if c.hour < 12 { "A" } else { "P" }).to_owned(),
                     ('t', _) => (if c.hour < 12 { "AM" } else { "PM" }).to_owned(),
                     ('z', 1) => "+0".to_owned(),
@@ -322,7 +343,9 @@ pub(crate) fn parse_exact(s: &str, fmt: &str) -> Result<Timestamp, String> {
     let mut pm: Option<bool> = None;
     let mut h12 = false;
     let mut offset = 0;
-    let fail = |what: &str, cur: &Cursor| format!("'{s}' does not match format '{fmt}': expected {what} at '{}'", cur.rest());
+    let fail = |what: &str, cur: &Cursor| {
+        format!("'{s}' does not match format '{fmt}': expected {what} at '{}'", cur.rest())
+    };
     for tok in &toks {
         match *tok {
             Tok::Lit(ref l) => {
@@ -338,16 +361,23 @@ pub(crate) fn parse_exact(s: &str, fmt: &str) -> Result<Timestamp, String> {
             }
             Tok::Spec(ch, n) => {
                 let ok = match (ch, n) {
-                    ('y', 1) => cur.digits(1, 4).map(|v| c.year = if v < 100 { two_digit_year(v) } else { v }),
+                    ('y', 1) => cur
+                        .digits(1, 4)
+                        .map(|v| c.year = if v < 100 { two_digit_year(v) } else { v }),
                     ('y', 2) => cur.digits(2, 2).map(|v| c.year = two_digit_year(v)),
                     ('y', n) => cur.digits(n.min(4), n.max(4)).map(|v| c.year = v),
                     ('M', 1 | 2) => cur.digits(n, 2).map(|v| c.month = v),
-                    ('M', n) => (1..=12).find(|&m| {
-                        let name = month_name(m);
-                        cur.eat_ci(if n == 3 { &name[..3] } else { name })
-                    }).map(|m| c.month = m),
+                    ('M', n) => (1..=12)
+                        .find(|&m| {
+                            let name = month_name(m);
+                            cur.eat_ci(if n == 3 { &name[..3] } else { name })
+                        })
+                        .map(|m| c.month = m),
                     ('d', 1 | 2) => cur.digits(n, 2).map(|v| c.day = v),
-                    ('d', n) => DAYS.iter().find(|d| cur.eat_ci(if n == 3 { &d[..3] } else { d })).map(|_| ()),
+                    ('d', n) => DAYS
+                        .iter()
+                        .find(|d| cur.eat_ci(if n == 3 { &d[..3] } else { d }))
+                        .map(|_| ()),
                     ('H', _) => cur.digits(n.min(2), 2).map(|v| c.hour = v),
                     ('h', _) => cur.digits(n.min(2), 2).map(|v| {
                         h12 = true;
@@ -366,7 +396,13 @@ pub(crate) fn parse_exact(s: &str, fmt: &str) -> Result<Timestamp, String> {
                     }
                     ('t', _) => {
                         let (am, p) = if n == 1 { ("A", "P") } else { ("AM", "PM") };
-                        let found = if cur.eat_ci(am) { Some(false) } else if cur.eat_ci(p) { Some(true) } else { None };
+                        let found = if cur.eat_ci(am) {
+                            Some(false)
+                        } else if cur.eat_ci(p) {
+                            Some(true)
+                        } else {
+                            None
+                        };
                         found.map(|is_pm| pm = Some(is_pm))
                     }
                     ('z', _) => cur.offset(false).map(|o| offset = o),
@@ -389,7 +425,10 @@ pub(crate) fn parse_exact(s: &str, fmt: &str) -> Result<Timestamp, String> {
         }
     }
     if !cur.rest().is_empty() {
-        return Err(format!("'{s}' does not match format '{fmt}': unexpected trailing text '{}'", cur.rest()));
+        return Err(format!(
+            "'{s}' does not match format '{fmt}': unexpected trailing text '{}'",
+            cur.rest()
+        ));
     }
     if let Some(pm) = pm {
         if c.hour > 12 {
@@ -418,8 +457,13 @@ fn two_digit_year(v: i64) -> i64 {
 pub(crate) fn parse_loose(s: &str) -> Result<Timestamp, String> {
     let t = s.trim();
     if let Some(ms) = t.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
-        let digits_end = ms.char_indices().skip(1).find(|&(_, ch)| ch == '+' || ch == '-').map_or(ms.len(), |(i, _)| i);
-        let ms: i64 = ms[..digits_end].parse().map_err(|_| format!("cannot convert '{s}' to a date"))?;
+        let digits_end = ms
+            .char_indices()
+            .skip(1)
+            .find(|&(_, ch)| ch == '+' || ch == '-')
+            .map_or(ms.len(), |(i, _)| i);
+        let ms: i64 =
+            ms[..digits_end].parse().map_err(|_| format!("cannot convert '{s}' to a date"))?;
         return timestamp(ms.div_euclid(1000), ms.rem_euclid(1000) * 1_000_000);
     }
     iso(t).or_else(|| us(t)).ok_or_else(|| format!("cannot convert '{s}' to a date"))?
@@ -475,7 +519,9 @@ pub(crate) fn add(ts: Timestamp, interval: &str, n: i64) -> Result<Timestamp, St
     };
     let months = |mul: i64| -> Result<Timestamp, String> {
         let c = to_civil(ts);
-        let total = (c.year * 12 + c.month - 1).checked_add(n.checked_mul(mul).ok_or("amount out of range")?).ok_or("date out of range")?;
+        let total = (c.year * 12 + c.month - 1)
+            .checked_add(n.checked_mul(mul).ok_or("amount out of range")?)
+            .ok_or("date out of range")?;
         let (year, month) = (total.div_euclid(12), total.rem_euclid(12) + 1);
         if !(-9999..=9999).contains(&year) {
             return Err("date out of the supported range (years -9999..9999)".into());

@@ -32,20 +32,35 @@ type R<'e> = Result<Cow<'e, Value>, Stop>;
 /// Compile a .NET-flavoured pattern. The `regex` crate has no lookaround,
 /// backreferences or atomic groups; those get a clear message instead.
 pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(&dotnet_to_rust_regex(pattern)).size_limit(1 << 22).build().map_err(|e| {
-        let unsupported = [("(?=", "lookahead"), ("(?!", "negative lookahead"), ("(?<=", "lookbehind"), ("(?<!", "negative lookbehind"), ("(?>", "atomic group")]
+    regex::RegexBuilder::new(&dotnet_to_rust_regex(pattern)).size_limit(1 << 22).build().map_err(
+        |e| {
+            let unsupported = [
+                ("(?=", "lookahead"),
+                ("(?!", "negative lookahead"),
+                ("(?<=", "lookbehind"),
+                ("(?<!", "negative lookbehind"),
+                ("(?>", "atomic group"),
+            ]
             .iter()
             .find(|(p, _)| pattern.contains(p))
             .map(|(_, what)| *what)
             .or_else(|| {
                 let b = pattern.as_bytes();
-                b.windows(2).any(|w| w[0] == b'\\' && w[1].is_ascii_digit() && w[1] != b'0').then_some("backreference")
+                b.windows(2)
+                    .any(|w| w[0] == b'\\' && w[1].is_ascii_digit() && w[1] != b'0')
+                    .then_some("backreference")
             });
-        match unsupported {
-            Some(what) => format!("regex '{pattern}' uses a .NET feature that is not supported ({what})"),
-            None => format!("invalid regex '{pattern}': {}", e.to_string().lines().last().unwrap_or("")),
-        }
-    })
+            match unsupported {
+                Some(what) => {
+                    format!("regex '{pattern}' uses a .NET feature that is not supported ({what})")
+                }
+                None => format!(
+                    "invalid regex '{pattern}': {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ),
+            }
+        },
+    )
 }
 
 /// .NET lets `\<` / `\>` mean literal angle brackets (the sAMAccountName
@@ -121,7 +136,8 @@ fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
     if matches!(a, Value::Null) || matches!(b, Value::Null) {
         return false;
     }
-    let numeric = matches!(a, Value::Int(_) | Value::Number(_)) || matches!(b, Value::Int(_) | Value::Number(_));
+    let numeric = matches!(a, Value::Int(_) | Value::Number(_))
+        || matches!(b, Value::Int(_) | Value::Number(_));
     let ord = match (a, b) {
         (Value::DateTime(x), Value::DateTime(y)) => Some(x.cmp(y)),
         (Value::DateTime(x), other) | (other, Value::DateTime(x)) => {
@@ -130,7 +146,8 @@ fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
             y.map(|y| if flip { y.cmp(x) } else { x.cmp(&y) })
         }
         (Value::Bool(_), _) | (_, Value::Bool(_)) => {
-            let (x, y) = (a.as_str_lossy().unwrap_or_default(), b.as_str_lossy().unwrap_or_default());
+            let (x, y) =
+                (a.as_str_lossy().unwrap_or_default(), b.as_str_lossy().unwrap_or_default());
             Some(x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()))
         }
         _ if numeric => match (as_f64(a), as_f64(b)) {
@@ -142,7 +159,8 @@ fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
     let ord = match ord {
         Some(o) => o,
         None => {
-            let (x, y) = (a.as_str_lossy().unwrap_or_default(), b.as_str_lossy().unwrap_or_default());
+            let (x, y) =
+                (a.as_str_lossy().unwrap_or_default(), b.as_str_lossy().unwrap_or_default());
             x.as_ref().cmp(y.as_ref())
         }
     };
@@ -215,11 +233,15 @@ fn expand_dotnet(repl: &str, caps: &regex::Captures, input: &str, out: &mut Stri
             Some(b'`') => (1, whole.map(|m| &input[..m.start()])),
             Some(b'\'') => (1, whole.map(|m| &input[m.end()..])),
             Some(b'_') => (1, Some(input)),
-            Some(b'+') => (1, (1..caps.len()).rev().find_map(|g| caps.get(g)).map(|m| m.as_str()).or(Some(""))),
+            Some(b'+') => (
+                1,
+                (1..caps.len()).rev().find_map(|g| caps.get(g)).map(|m| m.as_str()).or(Some("")),
+            ),
             Some(b'{') => match after.find('}') {
                 Some(end) => {
                     let name = &after[1..end];
-                    let m = name.parse::<usize>().ok().map_or_else(|| caps.name(name), |n| caps.get(n));
+                    let m =
+                        name.parse::<usize>().ok().map_or_else(|| caps.name(name), |n| caps.get(n));
                     (end + 1, Some(m.map_or("", |m| m.as_str())))
                 }
                 None => (0, None),
@@ -261,7 +283,9 @@ impl<'e> Evaluator<'e, '_, '_> {
             let mut value = match &result {
                 Ok(v) => Ok(v.as_ref().clone()),
                 Err(Stop::Error(e)) => Err(e.message.clone()),
-                Err(Stop::Ignore) => Err("IgnoreFlowIfNullOrEmpty: attribute not flowed".to_owned()),
+                Err(Stop::Ignore) => {
+                    Err("IgnoreFlowIfNullOrEmpty: attribute not flowed".to_owned())
+                }
             };
             if let Kind::Call(c) = &node.kind
                 && c.func == Some(Func::Redact)
@@ -292,7 +316,9 @@ impl<'e> Evaluator<'e, '_, '_> {
                 None => Err(Stop::Error(EvalError {
                     function: String::new(),
                     span: node.span.clone(),
-                    message: format!("unknown identifier '{name}' (expected vbBinaryCompare, vbTextCompare, True or False)"),
+                    message: format!(
+                        "unknown identifier '{name}' (expected vbBinaryCompare, vbTextCompare, True or False)"
+                    ),
                 })),
             },
             Kind::Compare(l, op, r) => {
@@ -310,10 +336,15 @@ impl<'e> Evaluator<'e, '_, '_> {
     }
 
     fn arg_fail(&self, c: &Call, i: usize, msg: impl std::fmt::Display) -> Stop {
-        let span = c.args.get(i).and_then(|a| a.as_ref()).map_or(c.name_span.clone(), |n| n.span.clone());
+        let span =
+            c.args.get(i).and_then(|a| a.as_ref()).map_or(c.name_span.clone(), |n| n.span.clone());
         let f = fname(c);
         let param = c.func.map_or("argument", |func| func.param(i));
-        Stop::Error(EvalError { message: format!("{f} argument {} ({param}): {msg}", i + 1), function: f, span })
+        Stop::Error(EvalError {
+            message: format!("{f} argument {} ({param}): {msg}", i + 1),
+            function: f,
+            span,
+        })
     }
 
     fn present(c: &Call, i: usize) -> bool {
@@ -348,12 +379,26 @@ impl<'e> Evaluator<'e, '_, '_> {
 
     fn call(&mut self, node: &'e Node, c: &'e Call) -> R<'e> {
         let Some(func) = c.func else {
-            return Err(self.fail(c, c.name_span.clone(), format!("unknown function '{}'", c.name)));
+            return Err(self.fail(
+                c,
+                c.name_span.clone(),
+                format!("unknown function '{}'", c.name),
+            ));
         };
         let (min, max) = func.arity();
         if c.args.len() < min || c.args.len() > max {
-            let want = if min == max { format!("{min}") } else if max == usize::MAX { format!("at least {min}") } else { format!("{min} to {max}") };
-            return Err(self.fail(c, node.span.clone(), format!("expects {want} arguments, got {}", c.args.len())));
+            let want = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(self.fail(
+                c,
+                node.span.clone(),
+                format!("expects {want} arguments, got {}", c.args.len()),
+            ));
         }
         let owned = |v: Value| -> R<'e> { Ok(Cow::Owned(v)) };
         match func {
@@ -362,7 +407,11 @@ impl<'e> Evaluator<'e, '_, '_> {
                 let b = self.arg(c, 1)?;
                 match (a.as_str_lossy(), b.as_str_lossy()) {
                     (None, None) => owned(Value::Null),
-                    (x, y) => owned(Value::String(format!("{}{}", x.unwrap_or_default(), y.unwrap_or_default()))),
+                    (x, y) => owned(Value::String(format!(
+                        "{}{}",
+                        x.unwrap_or_default(),
+                        y.unwrap_or_default()
+                    ))),
                 }
             }
             Func::AppRoleAssignmentsComplex | Func::AssertiveAppRoleAssignmentsComplex => {
@@ -376,8 +425,12 @@ impl<'e> Evaluator<'e, '_, '_> {
             Func::SingleAppRoleAssignment => {
                 let v = self.arg(c, 0)?;
                 match v {
-                    Cow::Borrowed(Value::Array(a)) => Ok(Cow::Borrowed(a.iter().find(|x| !matches!(x, Value::Null)).unwrap_or(&NULL))),
-                    Cow::Owned(Value::Array(a)) => owned(a.into_iter().find(|x| !matches!(x, Value::Null)).unwrap_or(Value::Null)),
+                    Cow::Borrowed(Value::Array(a)) => Ok(Cow::Borrowed(
+                        a.iter().find(|x| !matches!(x, Value::Null)).unwrap_or(&NULL),
+                    )),
+                    Cow::Owned(Value::Array(a)) => owned(
+                        a.into_iter().find(|x| !matches!(x, Value::Null)).unwrap_or(Value::Null),
+                    ),
                     other => Ok(other),
                 }
             }
@@ -405,10 +458,20 @@ impl<'e> Evaluator<'e, '_, '_> {
                         } else if let Ok(n) = t.parse::<f64>() {
                             n != 0.0
                         } else {
-                            return Err(self.arg_fail(c, 0, format!("{} is not a boolean", show(&v))));
+                            return Err(self.arg_fail(
+                                c,
+                                0,
+                                format!("{} is not a boolean", show(&v)),
+                            ));
                         }
                     }
-                    other => return Err(self.arg_fail(c, 0, format!("{} is not a boolean", show(other)))),
+                    other => {
+                        return Err(self.arg_fail(
+                            c,
+                            0,
+                            format!("{} is not a boolean", show(other)),
+                        ));
+                    }
                 };
                 owned(Value::Bool(b))
             }
@@ -449,7 +512,9 @@ impl<'e> Evaluator<'e, '_, '_> {
                 let v = self.arg(c, 0)?;
                 owned(Value::Int(match v.as_ref() {
                     Value::Null => 0,
-                    Value::Array(a) => a.iter().filter(|x| !matches!(x, Value::Null)).count() as i64,
+                    Value::Array(a) => {
+                        a.iter().filter(|x| !matches!(x, Value::Null)).count() as i64
+                    }
                     _ => 1,
                 }))
             }
@@ -461,27 +526,41 @@ impl<'e> Evaluator<'e, '_, '_> {
                 owned(Value::String(v.as_str_lossy().map(Cow::into_owned).unwrap_or_default()))
             }
             Func::DateAdd => {
-                let interval = self.str_arg(c, 0)?.ok_or_else(|| self.arg_fail(c, 0, "an interval is required, got null"))?;
+                let interval = self
+                    .str_arg(c, 0)?
+                    .ok_or_else(|| self.arg_fail(c, 0, "an interval is required, got null"))?;
                 let n = self.arg(c, 1)?;
                 let n = to_int(&n).map_err(|m| self.arg_fail(c, 1, m))?;
                 let Some(t) = self.date_arg(c, 2)? else { return owned(Value::Null) };
                 let Some(n) = n else { return owned(Value::Null) };
-                dates::add(t, &interval, n).map(|t| Cow::Owned(Value::DateTime(t))).map_err(|m| self.arg_fail(c, 0, m))
+                dates::add(t, &interval, n)
+                    .map(|t| Cow::Owned(Value::DateTime(t)))
+                    .map_err(|m| self.arg_fail(c, 0, m))
             }
             Func::DateDiff => {
-                let interval = self.str_arg(c, 0)?.ok_or_else(|| self.arg_fail(c, 0, "an interval is required, got null"))?;
+                let interval = self
+                    .str_arg(c, 0)?
+                    .ok_or_else(|| self.arg_fail(c, 0, "an interval is required, got null"))?;
                 let a = self.date_arg(c, 1)?;
                 let b = self.date_arg(c, 2)?;
                 let (Some(a), Some(b)) = (a, b) else { return owned(Value::Null) };
-                dates::diff(&interval, a, b).map(|d| Cow::Owned(Value::Int(d))).map_err(|m| self.arg_fail(c, 0, m))
+                dates::diff(&interval, a, b)
+                    .map(|d| Cow::Owned(Value::Int(d)))
+                    .map_err(|m| self.arg_fail(c, 0, m))
             }
             Func::DateFromNum => {
                 let Some(n) = self.int_arg(c, 0)? else { return owned(Value::Null) };
-                dates::from_filetime(n).map(|t| Cow::Owned(Value::DateTime(t))).map_err(|m| self.arg_fail(c, 0, m))
+                dates::from_filetime(n)
+                    .map(|t| Cow::Owned(Value::DateTime(t)))
+                    .map_err(|m| self.arg_fail(c, 0, m))
             }
             Func::DefaultDomain => match self.ctx.default_domain.as_deref() {
                 Some(d) => owned(Value::String(d.to_owned())),
-                None => Err(self.fail(c, node.span.clone(), "no default domain is configured for this tenant")),
+                None => Err(self.fail(
+                    c,
+                    node.span.clone(),
+                    "no default domain is configured for this tenant",
+                )),
             },
             Func::FormatDateTime => self.format_date_time(c),
             Func::Guid => {
@@ -512,7 +591,11 @@ impl<'e> Evaluator<'e, '_, '_> {
                 let start = self.int_arg(c, 2)?.unwrap_or(1);
                 let cmp = self.int_arg(c, 3)?.unwrap_or(0);
                 if start < 1 {
-                    return Err(self.arg_fail(c, 2, format!("start must be at least 1, got {start}")));
+                    return Err(self.arg_fail(
+                        c,
+                        2,
+                        format!("start must be at least 1, got {start}"),
+                    ));
                 }
                 let (Some(hay), Some(needle)) = (hay, needle) else { return owned(Value::Null) };
                 let (hay, needle) = match cmp {
@@ -521,7 +604,11 @@ impl<'e> Evaluator<'e, '_, '_> {
                     other => return Err(self.arg_fail(c, 3, format!("compare type must be 0 (vbBinaryCompare) or 1 (vbTextCompare), got {other}"))),
                 };
                 let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
-                let Some((byte, _)) = hay.char_indices().nth(skip).or((skip == hay.chars().count()).then_some((hay.len(), ' '))) else {
+                let Some((byte, _)) = hay
+                    .char_indices()
+                    .nth(skip)
+                    .or((skip == hay.chars().count()).then_some((hay.len(), ' ')))
+                else {
                     return owned(Value::Int(0));
                 };
                 owned(Value::Int(match hay[byte..].find(&needle) {
@@ -601,10 +688,18 @@ impl<'e> Evaluator<'e, '_, '_> {
                 let start = self.required_int(c, 1)?;
                 let len = self.required_int(c, 2)?;
                 if start < 1 {
-                    return Err(self.arg_fail(c, 1, format!("start must be at least 1, got {start}")));
+                    return Err(self.arg_fail(
+                        c,
+                        1,
+                        format!("start must be at least 1, got {start}"),
+                    ));
                 }
                 if len < 0 {
-                    return Err(self.arg_fail(c, 2, format!("length must not be negative, got {len}")));
+                    return Err(self.arg_fail(
+                        c,
+                        2,
+                        format!("length must not be negative, got {len}"),
+                    ));
                 }
                 let s = s.unwrap_or_default();
                 let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
@@ -633,7 +728,9 @@ impl<'e> Evaluator<'e, '_, '_> {
             Func::Now => owned(Value::DateTime(self.ctx.clock.now())),
             Func::NumFromDate => {
                 let Some(t) = self.date_arg(c, 0)? else { return owned(Value::Null) };
-                dates::to_filetime(t).map(|n| Cow::Owned(Value::Int(n))).map_err(|m| self.arg_fail(c, 0, m))
+                dates::to_filetime(t)
+                    .map(|n| Cow::Owned(Value::Int(n)))
+                    .map_err(|m| self.arg_fail(c, 0, m))
             }
             Func::PCase => {
                 let v = self.arg(c, 0)?;
@@ -664,7 +761,9 @@ impl<'e> Evaluator<'e, '_, '_> {
                     let v = self.arg(c, i)?;
                     let Some(s) = v.as_str_lossy().filter(|s| !s.is_empty()) else { continue };
                     let taken = match self.ctx.uniqueness {
-                        Some(u) => u.is_taken(&s).map_err(|m| self.arg_fail(c, i, format!("uniqueness check for {s:?} failed: {m}")))?,
+                        Some(u) => u.is_taken(&s).map_err(|m| {
+                            self.arg_fail(c, i, format!("uniqueness check for {s:?} failed: {m}"))
+                        })?,
                         None => false,
                     };
                     if !taken {
@@ -686,7 +785,10 @@ impl<'e> Evaluator<'e, '_, '_> {
                 let mut out = Vec::new();
                 match v.as_ref() {
                     Value::Null => return owned(Value::Null),
-                    Value::Array(items) => items.iter().filter_map(|i| i.as_str_lossy()).for_each(|s| split(&s, &mut out)),
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(|i| i.as_str_lossy())
+                        .for_each(|s| split(&s, &mut out)),
                     other => split(&other.as_str_lossy().unwrap_or_default(), &mut out),
                 }
                 owned(Value::Array(out))
@@ -698,7 +800,11 @@ impl<'e> Evaluator<'e, '_, '_> {
             }
             Func::Switch => {
                 if !c.args.len().is_multiple_of(2) {
-                    return Err(self.fail(c, node.span.clone(), "needs a source, a default and key/value pairs (a key has no value)"));
+                    return Err(self.fail(
+                        c,
+                        node.span.clone(),
+                        "needs a source, a default and key/value pairs (a key has no value)",
+                    ));
                 }
                 let src = self.arg(c, 0)?;
                 let Some(src) = src.as_str_lossy() else { return self.arg(c, 1) };
@@ -718,7 +824,9 @@ impl<'e> Evaluator<'e, '_, '_> {
                     None => text::Culture::Invariant,
                 };
                 let upper = func == Func::ToUpper;
-                let r = map_str(&v, |s| Ok(if upper { text::to_upper(s, culture) } else { text::to_lower(s, culture) }));
+                let r = map_str(&v, |s| {
+                    Ok(if upper { text::to_upper(s, culture) } else { text::to_lower(s, culture) })
+                });
                 r.map(Cow::Owned).map_err(|m| self.arg_fail(c, 0, m))
             }
             Func::Word => {
@@ -744,7 +852,9 @@ impl<'e> Evaluator<'e, '_, '_> {
         let (in_i, out_i) = if c.args.len() == 4 { (2, 3) } else { (1, 2) };
         let src = self.arg(c, 0)?;
         let in_fmt = self.str_arg(c, in_i)?;
-        let out_fmt = self.str_arg(c, out_i)?.ok_or_else(|| self.arg_fail(c, out_i, "an output format is required, got null"))?;
+        let out_fmt = self
+            .str_arg(c, out_i)?
+            .ok_or_else(|| self.arg_fail(c, out_i, "an output format is required, got null"))?;
         let ts = match src.as_ref() {
             Value::Null => return Ok(Cow::Owned(Value::Null)),
             Value::DateTime(t) => *t,
@@ -757,7 +867,9 @@ impl<'e> Evaluator<'e, '_, '_> {
                 parsed.map_err(|m| self.arg_fail(c, 0, m))?
             }
         };
-        dates::format(ts, &out_fmt).map(|s| Cow::Owned(Value::String(s))).map_err(|m| self.arg_fail(c, out_i, m))
+        dates::format(ts, &out_fmt)
+            .map(|s| Cow::Owned(Value::String(s)))
+            .map_err(|m| self.arg_fail(c, out_i, m))
     }
 
     fn random_string(&mut self, c: &'e Call) -> R<'e> {
@@ -778,14 +890,25 @@ impl<'e> Evaluator<'e, '_, '_> {
             return Err(self.arg_fail(c, 0, format!("length must be at most 256, got {len}")));
         }
         if n[1..].iter().try_fold(0i64, |acc, &x| acc.checked_add(x)).is_none_or(|sum| sum > len) {
-            return Err(self.fail(c, c.name_span.clone(), format!("the minimum counts add up to more than the length {len}")));
+            return Err(self.fail(
+                c,
+                c.name_span.clone(),
+                format!("the minimum counts add up to more than the length {len}"),
+            ));
         }
-        let classes: Vec<Vec<char>> = [DIGITS, SPECIAL, UPPER, LOWER].iter().map(|cl| cl.chars().filter(|ch| !avoid.contains(*ch)).collect()).collect();
+        let classes: Vec<Vec<char>> = [DIGITS, SPECIAL, UPPER, LOWER]
+            .iter()
+            .map(|cl| cl.chars().filter(|ch| !avoid.contains(*ch)).collect())
+            .collect();
         let all: Vec<char> = classes.iter().flatten().copied().collect();
         let mut out: Vec<char> = Vec::with_capacity(len as usize);
         for (k, class) in classes.iter().enumerate() {
             if n[k + 1] > 0 && class.is_empty() {
-                return Err(self.arg_fail(c, k + 1, "every character of this class is in charactersToAvoid"));
+                return Err(self.arg_fail(
+                    c,
+                    k + 1,
+                    "every character of this class is in charactersToAvoid",
+                ));
             }
             for _ in 0..n[k + 1] {
                 out.push(class[self.uniform(class.len())]);
@@ -810,11 +933,16 @@ impl<'e> Evaluator<'e, '_, '_> {
 
     fn regex_for(&mut self, c: &'e Call, i: usize) -> Result<Option<Cow<'e, regex::Regex>>, Stop> {
         if let Some(compiled) = &c.regex {
-            return compiled.as_ref().map(|r| Some(Cow::Borrowed(r))).map_err(|m| self.arg_fail(c, i, m));
+            return compiled
+                .as_ref()
+                .map(|r| Some(Cow::Borrowed(r)))
+                .map_err(|m| self.arg_fail(c, i, m));
         }
         match self.str_arg(c, i)? {
             None => Ok(None),
-            Some(p) => compile_regex(&p).map(|r| Some(Cow::Owned(r))).map_err(|m| self.arg_fail(c, i, m)),
+            Some(p) => {
+                compile_regex(&p).map(|r| Some(Cow::Owned(r))).map_err(|m| self.arg_fail(c, i, m))
+            }
         }
     }
 
@@ -838,7 +966,11 @@ impl<'e> Evaluator<'e, '_, '_> {
             return self.replace_plain(c, &src, old, |s, old| s.replace(old, &new));
         }
         let Some(re) = self.regex_for(c, 2)? else {
-            return Err(self.fail(c, c.name_span.clone(), "needs either oldValue (argument 2) or regexPattern (argument 3)"));
+            return Err(self.fail(
+                c,
+                c.name_span.clone(),
+                "needs either oldValue (argument 2) or regexPattern (argument 3)",
+            ));
         };
         let group = self.str_arg(c, 3)?;
         if let Some(g) = &group
@@ -855,7 +987,11 @@ impl<'e> Evaluator<'e, '_, '_> {
                 return Ok(src);
             }
             let other = self.str_arg(c, 5)?;
-            let found = other.and_then(|o| re.captures(&o).and_then(|caps| group_match(&caps, g)).map(|m| m.as_str().to_owned()));
+            let found = other.and_then(|o| {
+                re.captures(&o)
+                    .and_then(|caps| group_match(&caps, g))
+                    .map(|m| m.as_str().to_owned())
+            });
             return Ok(Cow::Owned(found.map_or(Value::Null, Value::String)));
         }
         let repl = self.str_arg(c, 4)?.unwrap_or_default();
@@ -885,7 +1021,13 @@ impl<'e> Evaluator<'e, '_, '_> {
         r.map(Cow::Owned).map_err(|m| self.arg_fail(c, 0, m))
     }
 
-    fn replace_plain(&self, c: &'e Call, src: &Value, old: Option<String>, f: impl Fn(&str, &str) -> String) -> R<'e> {
+    fn replace_plain(
+        &self,
+        c: &'e Call,
+        src: &Value,
+        old: Option<String>,
+        f: impl Fn(&str, &str) -> String,
+    ) -> R<'e> {
         let Some(old) = old else { return Ok(Cow::Owned(src.clone())) };
         if old.is_empty() {
             return Err(self.arg_fail(c, 1, "oldValue must not be empty"));

@@ -58,7 +58,13 @@ const MANY: usize = usize::MAX;
 const TABLE: &[(&str, Func, usize, usize, &[&str])] = &[
     ("Append", Func::Append, 2, 2, &["source", "suffix"]),
     ("AppRoleAssignmentsComplex", Func::AppRoleAssignmentsComplex, 1, 1, &["appRoleAssignments"]),
-    ("AssertiveAppRoleAssignmentsComplex", Func::AssertiveAppRoleAssignmentsComplex, 1, 1, &["appRoleAssignments"]),
+    (
+        "AssertiveAppRoleAssignmentsComplex",
+        Func::AssertiveAppRoleAssignmentsComplex,
+        1,
+        1,
+        &["appRoleAssignments"],
+    ),
     ("BitAnd", Func::BitAnd, 2, 2, &["value1", "value2"]),
     ("CBool", Func::CBool, 1, 1, &["expression"]),
     ("CDate", Func::CDate, 1, 1, &["expression"]),
@@ -71,7 +77,13 @@ const TABLE: &[(&str, Func, usize, usize, &[&str])] = &[
     ("DateDiff", Func::DateDiff, 3, 3, &["interval", "date1", "date2"]),
     ("DateFromNum", Func::DateFromNum, 1, 1, &["value"]),
     ("DefaultDomain", Func::DefaultDomain, 0, 0, &[]),
-    ("FormatDateTime", Func::FormatDateTime, 3, 4, &["source", "dateTimeStyles", "inputFormat", "outputFormat"]),
+    (
+        "FormatDateTime",
+        Func::FormatDateTime,
+        3,
+        4,
+        &["source", "dateTimeStyles", "inputFormat", "outputFormat"],
+    ),
     ("Guid", Func::Guid, 0, 0, &[]),
     ("IgnoreFlowIfNullOrEmpty", Func::IgnoreFlowIfNullOrEmpty, 1, 1, &["expression"]),
     ("IIF", Func::Iif, 3, 3, &["condition", "valueIfTrue", "valueIfFalse"]),
@@ -90,10 +102,37 @@ const TABLE: &[(&str, Func, usize, usize, &[&str])] = &[
     ("Now", Func::Now, 0, 0, &[]),
     ("NumFromDate", Func::NumFromDate, 1, 1, &["value"]),
     ("PCase", Func::PCase, 1, 2, &["source", "wordSeparators"]),
-    ("RandomString", Func::RandomString, 5, 6, &["length", "minimumNumbers", "minimumSpecialCharacters", "minimumCapital", "minimumLowerCase", "charactersToAvoid"]),
+    (
+        "RandomString",
+        Func::RandomString,
+        5,
+        6,
+        &[
+            "length",
+            "minimumNumbers",
+            "minimumSpecialCharacters",
+            "minimumCapital",
+            "minimumLowerCase",
+            "charactersToAvoid",
+        ],
+    ),
     ("Redact", Func::Redact, 1, 1, &["source"]),
     ("RemoveDuplicates", Func::RemoveDuplicates, 1, 1, &["attribute"]),
-    ("Replace", Func::Replace, 3, 7, &["source", "oldValue", "regexPattern", "regexGroupName", "replacementValue", "replacementAttributeName", "template"]),
+    (
+        "Replace",
+        Func::Replace,
+        3,
+        7,
+        &[
+            "source",
+            "oldValue",
+            "regexPattern",
+            "regexGroupName",
+            "replacementValue",
+            "replacementAttributeName",
+            "template",
+        ],
+    ),
     ("SelectUniqueValue", Func::SelectUniqueValue, 2, MANY, &["uniqueValueRule"]),
     ("SingleAppRoleAssignment", Func::SingleAppRoleAssignment, 1, 1, &["appRoleAssignments"]),
     ("Split", Func::Split, 2, 2, &["source", "delimiter"]),
@@ -131,7 +170,11 @@ impl Func {
         let names = entry(self).4;
         match self {
             Func::Switch if index >= 2 => {
-                if index.is_multiple_of(2) { "key" } else { "value" }
+                if index.is_multiple_of(2) {
+                    "key"
+                } else {
+                    "value"
+                }
             }
             _ => names.get(index).or(names.last()).copied().unwrap_or("argument"),
         }

@@ -135,7 +135,9 @@ impl Value {
             Value::Null => J::Null,
             Value::String(s) => J::String(s.clone()),
             Value::Int(i) => J::from(*i),
-            Value::Number(n) => serde_json::Number::from_f64(*n).map_or_else(|| J::String(n.to_string()), J::Number),
+            Value::Number(n) => {
+                serde_json::Number::from_f64(*n).map_or_else(|| J::String(n.to_string()), J::Number)
+            }
             Value::Bool(b) => J::Bool(*b),
             Value::DateTime(t) => J::String(dates::format_default(*t)),
             Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
@@ -245,7 +247,8 @@ pub struct CheckError {
 /// Returns every problem found, in source order.
 pub fn check(expr: &Expr, is_known_attribute: &dyn Fn(&str) -> bool) -> Vec<CheckError> {
     let mut out = Vec::new();
-    walk(&expr.root, &mut |n| match &n.kind {
+    walk(&expr.root, &mut |n| {
+        match &n.kind {
         Kind::Attr(name) if !is_known_attribute(name) => out.push(CheckError {
             span: n.span.clone(),
             message: format!("unknown attribute [{name}]"),
@@ -282,6 +285,7 @@ pub fn check(expr: &Expr, is_known_attribute: &dyn Fn(&str) -> bool) -> Vec<Chec
             }
         }
         _ => {}
+    }
     });
     out
 }
@@ -294,13 +298,15 @@ pub trait Attributes {
 
 impl Attributes for HashMap<String, Value> {
     fn get(&self, name: &str) -> Option<&Value> {
-        HashMap::get(self, name).or_else(|| self.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+        HashMap::get(self, name)
+            .or_else(|| self.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
     }
 }
 
 impl Attributes for BTreeMap<String, Value> {
     fn get(&self, name: &str) -> Option<&Value> {
-        BTreeMap::get(self, name).or_else(|| self.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+        BTreeMap::get(self, name)
+            .or_else(|| self.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
     }
 }
 
@@ -413,7 +419,11 @@ impl EvalError {
     /// The message followed by the source line and a caret under the span.
     pub fn render(&self, source: &str) -> String {
         let (line, column) = parser::line_column(source, self.span.start);
-        format!("{} at line {line}, column {column}\n{}", self.message, caret_snippet(source, self.span.clone()))
+        format!(
+            "{} at line {line}, column {column}\n{}",
+            self.message,
+            caret_snippet(source, self.span.clone())
+        )
     }
 }
 
@@ -427,7 +437,11 @@ fn finish(r: Result<Cow<'_, Value>, eval::Stop>) -> Result<Outcome, EvalError> {
 
 /// Evaluate against one record. Never panics; errors name the function,
 /// argument and cause.
-pub fn eval(expr: &Expr, attrs: &dyn Attributes, ctx: &mut EvalContext) -> Result<Outcome, EvalError> {
+pub fn eval(
+    expr: &Expr,
+    attrs: &dyn Attributes,
+    ctx: &mut EvalContext,
+) -> Result<Outcome, EvalError> {
     let mut ev = eval::Evaluator { src: &expr.source, attrs, ctx, trace: None };
     finish(ev.eval(&expr.root))
 }
@@ -469,7 +483,11 @@ impl fmt::Display for Trace {
 }
 
 /// [`eval`] that also records every evaluated sub-expression and its value.
-pub fn eval_traced(expr: &Expr, attrs: &dyn Attributes, ctx: &mut EvalContext) -> (Result<Outcome, EvalError>, Trace) {
+pub fn eval_traced(
+    expr: &Expr,
+    attrs: &dyn Attributes,
+    ctx: &mut EvalContext,
+) -> (Result<Outcome, EvalError>, Trace) {
     let mut ev = eval::Evaluator { src: &expr.source, attrs, ctx, trace: Some(Vec::new()) };
     let r = ev.eval(&expr.root);
     let nodes = ev.trace.take().unwrap_or_default().into_iter().flatten().collect();

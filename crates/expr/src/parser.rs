@@ -48,14 +48,25 @@ pub fn caret_snippet(src: &str, span: std::ops::Range<usize>) -> String {
     let end = floor_boundary(src, span.end.max(start)).min(line_end);
     let pad = src[line_start..start].chars().count();
     let width = src[start..end].chars().count().max(1);
-    format!("  {}\n  {}{}", src[line_start..line_end].replace('\t', " "), " ".repeat(pad), "^".repeat(width))
+    format!(
+        "  {}\n  {}{}",
+        src[line_start..line_end].replace('\t', " "),
+        " ".repeat(pad),
+        "^".repeat(width)
+    )
 }
 
 impl ParseError {
     fn new(src: &str, offset: usize, len: usize, message: String) -> Self {
         let offset = floor_boundary(src, offset);
         let (line, column) = line_column(src, offset);
-        ParseError { message, offset, line, column, snippet: caret_snippet(src, offset..offset + len.max(1)) }
+        ParseError {
+            message,
+            offset,
+            line,
+            column,
+            snippet: caret_snippet(src, offset..offset + len.max(1)),
+        }
     }
 
     /// Byte offset of the offending text.
@@ -167,12 +178,21 @@ impl<'s> Lexer<'s> {
             }
             '[' => {
                 let rest = &self.src[start + 1..];
-                let Some(end) = rest.find([']', '\n']).filter(|&i| rest.as_bytes()[i] == b']') else {
-                    return Err(self.err(start, 1, "unterminated attribute reference: expected ']'"));
+                let Some(end) = rest.find([']', '\n']).filter(|&i| rest.as_bytes()[i] == b']')
+                else {
+                    return Err(self.err(
+                        start,
+                        1,
+                        "unterminated attribute reference: expected ']'",
+                    ));
                 };
                 let name = rest[..end].trim();
                 if name.is_empty() {
-                    return Err(self.err(start, end + 2, "empty attribute reference: expected a name inside [ ]"));
+                    return Err(self.err(
+                        start,
+                        end + 2,
+                        "empty attribute reference: expected a name inside [ ]",
+                    ));
                 }
                 self.pos = start + 1 + end + 1;
                 Tok::Attr(name.to_owned())
@@ -182,7 +202,11 @@ impl<'s> Lexer<'s> {
                 let mut s = String::new();
                 loop {
                     let Some(ch) = self.peek_char() else {
-                        return Err(self.err(start, 1, "unterminated string: expected a closing '\"'"));
+                        return Err(self.err(
+                            start,
+                            1,
+                            "unterminated string: expected a closing '\"'",
+                        ));
                     };
                     self.pos += ch.len_utf8();
                     match ch {
@@ -203,15 +227,22 @@ impl<'s> Lexer<'s> {
             '&' => {
                 let rest = &self.src[start + 1..];
                 if !rest.starts_with(['H', 'h']) {
-                    return Err(self.err(start, 1, "unexpected '&': expected a hex literal such as &HFF"));
+                    return Err(self.err(
+                        start,
+                        1,
+                        "unexpected '&': expected a hex literal such as &HFF",
+                    ));
                 }
-                let digits: &str = &rest[1..rest[1..].find(|ch: char| !ch.is_ascii_hexdigit()).map_or(rest.len(), |i| i + 1)];
+                let digits: &str = &rest[1..rest[1..]
+                    .find(|ch: char| !ch.is_ascii_hexdigit())
+                    .map_or(rest.len(), |i| i + 1)];
                 let len = 2 + digits.len();
                 if digits.is_empty() {
                     return Err(self.err(start, 2, "expected hex digits after &H"));
                 }
-                let v = i64::from_str_radix(digits, 16)
-                    .map_err(|_| self.err(start, len, "hex literal out of range (max 64-bit signed)"))?;
+                let v = i64::from_str_radix(digits, 16).map_err(|_| {
+                    self.err(start, len, "hex literal out of range (max 64-bit signed)")
+                })?;
                 self.pos = start + len;
                 Tok::Int(v)
             }
@@ -225,7 +256,11 @@ impl<'s> Lexer<'s> {
                 let text = &rest[..end];
                 let tok = if let Ok(i) = text.parse::<i64>() {
                     Tok::Int(i)
-                } else if let Ok(f) = text.parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() && text != "-" { Ok(f) } else { Err(()) }) {
+                } else if let Ok(f) = text
+                    .parse::<f64>()
+                    .map_err(|_| ())
+                    .and_then(|f| if f.is_finite() && text != "-" { Ok(f) } else { Err(()) })
+                {
                     Tok::Num(f)
                 } else {
                     return Err(self.err(start, end.max(1), format!("invalid number '{text}'")));
@@ -235,7 +270,9 @@ impl<'s> Lexer<'s> {
             }
             c if c.is_alphabetic() || c == '_' => {
                 let rest = &self.src[start..];
-                let end = rest.find(|ch: char| !(ch.is_alphanumeric() || ch == '_')).unwrap_or(rest.len());
+                let end = rest
+                    .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                    .unwrap_or(rest.len());
                 self.pos = start + end;
                 Tok::Ident(rest[..end].to_owned())
             }
@@ -268,7 +305,11 @@ impl<'s> Parser<'s> {
 
     fn unexpected(&self, expected: &str) -> ParseError {
         let len = self.span.len();
-        self.lex.err(self.span.start, len, format!("expected {expected}, found {}", describe(&self.tok)))
+        self.lex.err(
+            self.span.start,
+            len,
+            format!("expected {expected}, found {}", describe(&self.tok)),
+        )
     }
 
     fn expr(&mut self) -> Result<Node, ParseError> {
@@ -298,7 +339,8 @@ impl<'s> Parser<'s> {
             }
             other => {
                 self.tok = other;
-                return Err(self.unexpected("an attribute [name], a \"string\", a number or a function call"));
+                return Err(self
+                    .unexpected("an attribute [name], a \"string\", a number or a function call"));
             }
         };
         self.bump()?;
@@ -306,10 +348,18 @@ impl<'s> Parser<'s> {
     }
 
     /// Called with the current token on '('.
-    fn call(&mut self, name: String, name_span: std::ops::Range<usize>) -> Result<Node, ParseError> {
+    fn call(
+        &mut self,
+        name: String,
+        name_span: std::ops::Range<usize>,
+    ) -> Result<Node, ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.lex.err(name_span.start, name_span.len(), format!("nesting deeper than {MAX_DEPTH} calls")));
+            return Err(self.lex.err(
+                name_span.start,
+                name_span.len(),
+                format!("nesting deeper than {MAX_DEPTH} calls"),
+            ));
         }
         self.bump()?;
         let mut args = Vec::new();
@@ -325,7 +375,11 @@ impl<'s> Parser<'s> {
                 match self.tok {
                     Tok::Comma => self.bump()?,
                     Tok::RParen => break,
-                    _ => return Err(self.unexpected(&format!("',' or ')' to continue the arguments of {name}"))),
+                    _ => {
+                        return Err(self.unexpected(&format!(
+                            "',' or ')' to continue the arguments of {name}"
+                        )));
+                    }
                 }
             }
         }
@@ -334,7 +388,9 @@ impl<'s> Parser<'s> {
         self.depth -= 1;
         let func = Func::lookup(&name);
         let regex = func.and_then(|f| f.regex_arg(args.len())).and_then(|i| match args.get(i) {
-            Some(Some(Node { kind: Kind::Literal(Value::String(p)), .. })) => Some(crate::eval::compile_regex(p)),
+            Some(Some(Node { kind: Kind::Literal(Value::String(p)), .. })) => {
+                Some(crate::eval::compile_regex(p))
+            }
             _ => None,
         });
         Ok(Node {

@@ -57,12 +57,18 @@ pub(crate) fn culture(tag: &str) -> Result<Culture, String> {
     if t.is_empty() {
         return Ok(Culture::Invariant);
     }
-    let well_formed = t.split(['-', '_']).all(|p| !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    let well_formed = t
+        .split(['-', '_'])
+        .all(|p| !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric()));
     if !well_formed {
         return Err(format!("'{tag}' is not an RFC 4646 culture name"));
     }
     let lang = t.split(['-', '_']).next().unwrap_or("");
-    Ok(if lang.eq_ignore_ascii_case("tr") || lang.eq_ignore_ascii_case("az") { Culture::Turkic } else { Culture::Invariant })
+    Ok(if lang.eq_ignore_ascii_case("tr") || lang.eq_ignore_ascii_case("az") {
+        Culture::Turkic
+    } else {
+        Culture::Invariant
+    })
 }
 
 /// .NET uses simple (1:1) case mapping: `ß` stays `ß` when upper-cased.

@@ -16,7 +16,8 @@ impl Uniqueness for Taken {
 
 #[test]
 fn corpus() {
-    let cases: Vec<Json> = serde_json::from_str(include_str!("corpus.json")).expect("corpus.json is valid JSON");
+    let cases: Vec<Json> =
+        serde_json::from_str(include_str!("corpus.json")).expect("corpus.json is valid JSON");
     let mut failures = Vec::new();
     for case in &cases {
         let id = case["id"].as_str().unwrap_or("?");
@@ -50,8 +51,18 @@ fn corpus() {
             _ => false,
         };
         if !ok {
-            failures.push(format!("#{id}: {src}\n   expected {:?} ignore={:?}\n   got {got:?}", case.get("expected"), case.get("ignore")));
+            failures.push(format!(
+                "#{id}: {src}\n   expected {:?} ignore={:?}\n   got {got:?}",
+                case.get("expected"),
+                case.get("ignore")
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} corpus cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

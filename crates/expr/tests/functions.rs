@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use hrsync_expr::{EvalContext, FixedClock, Outcome, SplitMix64, Uniqueness, Value, check, eval, eval_traced, parse};
+use hrsync_expr::{
+    EvalContext, FixedClock, Outcome, SplitMix64, Uniqueness, Value, check, eval, eval_traced,
+    parse,
+};
 use serde_json::{Value as Json, json};
 
 fn attrs() -> HashMap<String, Value> {
@@ -68,10 +71,22 @@ fn values_and_nulls() {
         ("NumFromDate([missing])", json!(null)),
         ("NumFromDate(DateFromNum(129699324000000000))", json!(129699324000000000i64)),
         (r#"FormatDateTime([dt], , "yyyy-MM-ddTHH:mm:ssZ", "yyyyMMdd")"#, json!("20210824")),
-        (r#"FormatDateTime("20150123105347.1Z", "yyyyMMddHHmmss.fZ", "dddd, MMMM d yyyy h:mm tt")"#, json!("Friday, January 23 2015 10:53 AM")),
-        (r#"FormatDateTime("2015-01-23T10:53:47.1234567+02:00", , "o", "o")"#, json!("2015-01-23T08:53:47.1234567Z")),
-        (r#"FormatDateTime("23/01/2015", , "dd/MM/yyyy", "'Day' d 'of' MMM\, yy")"#, json!("Day 23 of Jan, 15")),
-        (r#"FormatDateTime("2015-01-23 8:05:03 PM", , "yyyy-MM-dd h:mm:ss tt", "HH:mm:ss zzz K")"#, json!("20:05:03 +00:00 Z")),
+        (
+            r#"FormatDateTime("20150123105347.1Z", "yyyyMMddHHmmss.fZ", "dddd, MMMM d yyyy h:mm tt")"#,
+            json!("Friday, January 23 2015 10:53 AM"),
+        ),
+        (
+            r#"FormatDateTime("2015-01-23T10:53:47.1234567+02:00", , "o", "o")"#,
+            json!("2015-01-23T08:53:47.1234567Z"),
+        ),
+        (
+            r#"FormatDateTime("23/01/2015", , "dd/MM/yyyy", "'Day' d 'of' MMM\, yy")"#,
+            json!("Day 23 of Jan, 15"),
+        ),
+        (
+            r#"FormatDateTime("2015-01-23 8:05:03 PM", , "yyyy-MM-dd h:mm:ss tt", "HH:mm:ss zzz K")"#,
+            json!("20:05:03 +00:00 Z"),
+        ),
         (r#"FormatDateTime([missing], , "yyyy", "yyyy")"#, json!(null)),
         (r#"FormatDateTime(Now(), , "", "s")"#, json!("2026-03-05T14:07:09")),
         ("Now()", json!("3/5/2026 2:07:09 PM")),
@@ -157,7 +172,10 @@ fn values_and_nulls() {
         (r#"Word("a b", 3, " ")"#, json!("")),
         (r#"Word([missing], 1, " ")"#, json!("")),
         // Normalize / case / PCase / StripSpaces
-        (r#"NormalizeDiacritics("Ærøskøbing Łódź Straße İıčćđ àáâãäåāąă")"#, json!("AEroeskoebing Lodz Strasse Iiccd aaaaaaaaa")),
+        (
+            r#"NormalizeDiacritics("Ærøskøbing Łódź Straße İıčćđ àáâãäåāąă")"#,
+            json!("AEroeskoebing Lodz Strasse Iiccd aaaaaaaaa"),
+        ),
         ("NormalizeDiacritics([missing])", json!(null)),
         (r#"NormalizeDiacritics("a̱ ā")"#, json!("a a")),
         ("ToLower([upper])", json!("école")),
@@ -188,10 +206,19 @@ fn values_and_nulls() {
         (r#"Replace([s], "o", , , , , )"#, json!("Hell Wrld")),
         (r#"Replace([s], "O", , , "0", , )"#, json!("Hello World")),
         (r#"Replace([s], "l", "L")"#, json!("HeLLo WorLd")),
-        (r#"Replace([s], , "(?<first>\\w+) (?<second>\\w+)", , "${second} $1 $$ $&", , )"#, json!("World Hello $ Hello World")),
-        (r#"Replace([s], , "(?<first>\\w+) (?<second>\\w+)", "second", "Earth", , )"#, json!("Hello Earth")),
+        (
+            r#"Replace([s], , "(?<first>\\w+) (?<second>\\w+)", , "${second} $1 $$ $&", , )"#,
+            json!("World Hello $ Hello World"),
+        ),
+        (
+            r#"Replace([s], , "(?<first>\\w+) (?<second>\\w+)", "second", "Earth", , )"#,
+            json!("Hello Earth"),
+        ),
         (r#"Replace([s], , "(?<user>\\w+)@", "user", , [other], )"#, json!("Hello World")),
-        (r#"Replace([missing], , "(?<user>\\w+)@", "user", , "jdoe@contoso.com", )"#, json!("jdoe")),
+        (
+            r#"Replace([missing], , "(?<user>\\w+)@", "user", , "jdoe@contoso.com", )"#,
+            json!("jdoe"),
+        ),
         (r#"Replace([missing], , "(?<user>\\w+)@", "user", , "nomatch", )"#, json!(null)),
         (r#"Replace([multi], , "a", , "x", , )"#, json!(["x", "b", "x", ""])),
         (r#"Replace("a<b>c", , "[\\<\\>]", , "", , )"#, json!("abc")),
@@ -220,7 +247,13 @@ fn values_and_nulls() {
             other => failures.push(format!("{src}\n   want {want}\n   got  {other:?}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -231,7 +264,10 @@ fn evaluation_errors_name_function_argument_and_cause() {
         ("Mid([s], 1, -2)", "Mid argument 3 (length): length must not be negative"),
         ("Left([s], [missing])", "Left argument 2 (numChars): a number is required"),
         (r#"CBool("maybe")"#, "CBool argument 1 (expression): \"maybe\" is not a boolean"),
-        (r#"CDate("yesterday")"#, "CDate argument 1 (expression): cannot convert 'yesterday' to a date"),
+        (
+            r#"CDate("yesterday")"#,
+            "CDate argument 1 (expression): cannot convert 'yesterday' to a date",
+        ),
         (r#"CDate("2021-02-30")"#, "day 30 out of range"),
         (r#"DateAdd("x", 1, "2021-01-01")"#, "DateAdd argument 1 (interval): unknown interval 'x'"),
         (r#"DateDiff("q2", "2021-01-01", "2021-01-01")"#, "unknown interval 'q2'"),
@@ -241,7 +277,10 @@ fn evaluation_errors_name_function_argument_and_cause() {
         (r#"Replace([s], , "(?=x)", , "", , )"#, "not supported (lookahead)"),
         (r#"Replace([s], , "(a)\\1", , "", , )"#, "not supported (backreference)"),
         (r#"Replace([s], , "(", , "", , )"#, "invalid regex '('"),
-        (r#"Replace([s], , "(?<a>x)", "b", "", , )"#, "Replace argument 4 (regexGroupName): the pattern has no group named 'b'"),
+        (
+            r#"Replace([s], , "(?<a>x)", "b", "", , )"#,
+            "Replace argument 4 (regexGroupName): the pattern has no group named 'b'",
+        ),
         (r#"Replace([s], , , , "", , )"#, "needs either oldValue"),
         (r#"Replace([s], "", , , "x", , )"#, "oldValue must not be empty"),
         (r#"ToUpper("a", "not a culture!")"#, "not an RFC 4646 culture name"),
@@ -249,7 +288,10 @@ fn evaluation_errors_name_function_argument_and_cause() {
         (r#"InStr("abc", "b", 1, 7)"#, "compare type must be 0"),
         ("RandomString(300, 0, 0, 0, 0)", "length must be at most 256"),
         ("RandomString(3, 2, 2, 0, 0)", "add up to more than the length 3"),
-        ("RandomString(3, 9223372036854775807, 9223372036854775807, 0, 0)", "add up to more than the length 3"),
+        (
+            "RandomString(3, 9223372036854775807, 9223372036854775807, 0, 0)",
+            "add up to more than the length 3",
+        ),
         (r#"RandomString(3, 1, 0, 0, 0, "0123456789")"#, "every character of this class"),
         ("Nope([s])", "unknown function 'Nope'"),
         ("Mid([s], 1)", "Mid: expects 3 arguments, got 2"),
@@ -260,10 +302,17 @@ fn evaluation_errors_name_function_argument_and_cause() {
     for (src, want) in cases {
         match run(src) {
             Err(msg) if msg.contains(want) => {}
-            other => failures.push(format!("{src}\n   want error containing {want:?}\n   got  {other:?}")),
+            other => failures
+                .push(format!("{src}\n   want error containing {want:?}\n   got  {other:?}")),
         }
     }
-    assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -277,7 +326,10 @@ fn error_span_points_at_the_argument() {
     assert_eq!(err.function, "Mid");
     assert_eq!(&src[err.span.clone()], "\"x\"");
     let rendered = err.render(src);
-    assert!(rendered.ends_with("\n  Append(\"a\", Mid([s], \"x\", 2))\n                       ^^^"), "{rendered}");
+    assert!(
+        rendered.ends_with("\n  Append(\"a\", Mid([s], \"x\", 2))\n                       ^^^"),
+        "{rendered}"
+    );
 }
 
 struct Taken(&'static [&'static str]);
@@ -345,13 +397,28 @@ fn static_checks() {
         ("Join()", &[("Join()", "Join expects at least 1 arguments, got 0")]),
         ("Append([s], [nope])", &[("[nope]", "unknown attribute [nope]")]),
         (r#"Switch([s], "d", "k")"#, &[(r#"Switch([s], "d", "k")"#, "key/value pairs")]),
-        (r#"Replace([s], , "(?<=a)b", , "", , )"#, &[(r#""(?<=a)b""#, "not supported (lookbehind)")]),
-        ("InStr([s], [n], 1, vbTextComparez)", &[("vbTextComparez", "unknown identifier 'vbTextComparez'")]),
-        ("Nope([x], Mid([y]))", &[("Nope", "unknown function"), ("[x]", "unknown attribute [x]"), ("Mid([y])", "Mid expects 3"), ("[y]", "unknown attribute [y]")]),
+        (
+            r#"Replace([s], , "(?<=a)b", , "", , )"#,
+            &[(r#""(?<=a)b""#, "not supported (lookbehind)")],
+        ),
+        (
+            "InStr([s], [n], 1, vbTextComparez)",
+            &[("vbTextComparez", "unknown identifier 'vbTextComparez'")],
+        ),
+        (
+            "Nope([x], Mid([y]))",
+            &[
+                ("Nope", "unknown function"),
+                ("[x]", "unknown attribute [x]"),
+                ("Mid([y])", "Mid expects 3"),
+                ("[y]", "unknown attribute [y]"),
+            ],
+        ),
     ];
     for (src, want) in cases {
         let expr = parse(src).unwrap();
-        let got: Vec<(&str, String)> = check(&expr, &known).into_iter().map(|e| (&src[e.span], e.message)).collect();
+        let got: Vec<(&str, String)> =
+            check(&expr, &known).into_iter().map(|e| (&src[e.span], e.message)).collect();
         assert_eq!(got.len(), want.len(), "{src}: {got:?}");
         for ((gs, gm), (ws, wm)) in got.iter().zip(want.iter()) {
             assert_eq!(gs, ws, "{src}: span");
@@ -399,5 +466,8 @@ fn trace_records_errors() {
     let mut ctx = EvalContext::new(&clock, &mut rng, None);
     let (out, trace) = eval_traced(&expr, &attrs(), &mut ctx);
     assert!(out.is_err());
-    assert!(trace.to_string().contains("  Mid(\"b\", 0, 1) => error: Mid argument 2 (start)"), "{trace}");
+    assert!(
+        trace.to_string().contains("  Mid(\"b\", 0, 1) => error: Mid argument 2 (start)"),
+        "{trace}"
+    );
 }

@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use hrsync_expr::{EvalContext, FixedClock, SplitMix64, Uniqueness, Value, check, eval, eval_traced, function_arity, function_names, parse};
+use hrsync_expr::{
+    EvalContext, FixedClock, SplitMix64, Uniqueness, Value, check, eval, eval_traced,
+    function_arity, function_names, parse,
+};
 use proptest::prelude::*;
 
 struct Odd;
@@ -36,7 +39,8 @@ fn value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::Int),
         any::<f64>().prop_map(Value::Number),
         any::<bool>().prop_map(Value::Bool),
-        (-200_000_000_000i64..200_000_000_000).prop_map(|s| Value::DateTime(jiff::Timestamp::from_second(s).unwrap())),
+        (-200_000_000_000i64..200_000_000_000)
+            .prop_map(|s| Value::DateTime(jiff::Timestamp::from_second(s).unwrap())),
     ];
     leaf.prop_recursive(2, 8, 4, |inner| prop::collection::vec(inner, 0..4).prop_map(Value::Array))
 }
@@ -45,8 +49,23 @@ fn literal() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z0-9 ,.;()<>+*?\\\\\\[\\]{}$^|-]{0,10}".prop_map(|s| format!("{s:?}")),
         prop::sample::select(vec![
-            "\"yyyy-MM-dd\"", "\"d\"", "\"m\"", "\"ww\"", "\"yyyy\"", "\"h\"", "\"o\"", "\"(?<g>\\\\w+)\"", "\"g\"",
-            "\"tr-TR\"", "\"2021-08-24\"", "\"${g}\"", "\"\"", "\"'x\"", "\"fffffff\"", "\"(?=a)\"", "\"[\"",
+            "\"yyyy-MM-dd\"",
+            "\"d\"",
+            "\"m\"",
+            "\"ww\"",
+            "\"yyyy\"",
+            "\"h\"",
+            "\"o\"",
+            "\"(?<g>\\\\w+)\"",
+            "\"g\"",
+            "\"tr-TR\"",
+            "\"2021-08-24\"",
+            "\"${g}\"",
+            "\"\"",
+            "\"'x\"",
+            "\"fffffff\"",
+            "\"(?=a)\"",
+            "\"[\"",
         ])
         .prop_map(str::to_owned),
         any::<i32>().prop_map(|i| i.to_string()),
@@ -63,14 +82,26 @@ fn expression() -> impl Strategy<Value = String> {
     literal().prop_recursive(5, 40, 7, move |inner| {
         prop_oneof![
             // Mostly the right number of arguments so function bodies run; sometimes any number.
-            (prop::sample::select(names.clone()), prop::collection::vec(prop::option::weighted(0.85, inner.clone()), 0..8), 0..10u8)
+            (
+                prop::sample::select(names.clone()),
+                prop::collection::vec(prop::option::weighted(0.85, inner.clone()), 0..8),
+                0..10u8
+            )
                 .prop_map(|(f, mut args, roll)| {
-                    if roll > 0 && let Some((min, max)) = function_arity(f) {
+                    if roll > 0
+                        && let Some((min, max)) = function_arity(f)
+                    {
                         let max = max.unwrap_or(min + 4).min(min + 4);
                         let want = min + args.len() % (max - min + 1);
                         args.resize(want, Some("\"x\"".to_owned()));
                     }
-                    format!("{f}({})", args.into_iter().map(Option::unwrap_or_default).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "{f}({})",
+                        args.into_iter()
+                            .map(Option::unwrap_or_default)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 }),
             (inner.clone(), prop::sample::select(vec!["=", "<>", "<", "<=", ">", ">="]), inner)
                 .prop_map(|(a, op, b)| format!("IIF({a} {op} {b}, \"t\", \"f\")")),

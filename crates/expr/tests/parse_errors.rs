@@ -37,7 +37,11 @@ fn unexpected_character() {
 #[test]
 fn missing_close_paren() {
     let e = parse("Mid([x], 1, 3").unwrap_err();
-    assert!(e.message().contains("expected ',' or ')' to continue the arguments of Mid, found end of input"), "{e}");
+    assert!(
+        e.message()
+            .contains("expected ',' or ')' to continue the arguments of Mid, found end of input"),
+        "{e}"
+    );
     assert_eq!(e.offset(), 13);
 }
 
@@ -53,7 +57,13 @@ fn trailing_text() {
 
 #[test]
 fn empty_expression() {
-    assert_err("", 0, "expected an attribute [name], a \"string\", a number or a function call, found end of input", 0, 1);
+    assert_err(
+        "",
+        0,
+        "expected an attribute [name], a \"string\", a number or a function call, found end of input",
+        0,
+        1,
+    );
 }
 
 #[test]

@@ -42,7 +42,14 @@ async fn setup(dir: &Path) -> (GeneratedKeys, RunningEmulator) {
         oidc_mappings: vec![(IAS_CLIENT.into(), sf_emulator::DEFAULT_USERNAME.into())],
         ..OAuthConfig::default()
     };
-    let emu = Emulator::builder().workers(40).seed(11).basic_auth(false).oauth(oauth).start().await.expect("emulator");
+    let emu = Emulator::builder()
+        .workers(40)
+        .seed(11)
+        .basic_auth(false)
+        .oauth(oauth)
+        .start()
+        .await
+        .expect("emulator");
     (generated, emu)
 }
 
@@ -73,7 +80,11 @@ fn write_oauth_config(dir: &Path, base_url: &str, auth_block: &str) -> std::path
     path
 }
 
-async fn run(config: &Path, args: &'static [&'static str], env: Vec<(&'static str, String)>) -> std::process::Output {
+async fn run(
+    config: &Path,
+    args: &'static [&'static str],
+    env: Vec<(&'static str, String)>,
+) -> std::process::Output {
     let config = config.to_owned();
     tokio::task::spawn_blocking(move || hrsync(&config, args, &env)).await.expect("task")
 }
@@ -93,40 +104,81 @@ async fn check_and_sync_with_each_oauth_method() {
         assert!(check.status.success(), "{method}: {}", text(&check));
         let out = String::from_utf8_lossy(&check.stdout).to_string();
         let steps: &[&str] = match method {
-            "saml-bearer" => &["sign SAML assertion and get an access token", "call OData PerPerson?$top=1"],
-            _ => &["obtain AT1", "exchange AT1 for AT2 at SAP Cloud Identity Service", "call OData PerPerson?$top=1"],
+            "saml-bearer" => {
+                &["sign SAML assertion and get an access token", "call OData PerPerson?$top=1"]
+            }
+            _ => &[
+                "obtain AT1",
+                "exchange AT1 for AT2 at SAP Cloud Identity Service",
+                "call OData PerPerson?$top=1",
+            ],
         };
         for step in steps {
-            let line = out.lines().find(|l| l.contains(step)).unwrap_or_else(|| panic!("{method}: no step {step:?}:\n{out}"));
-            assert!(line.starts_with(&format!("ok   SuccessFactors auth ({method}): ")), "{method}: {line}");
+            let line = out
+                .lines()
+                .find(|l| l.contains(step))
+                .unwrap_or_else(|| panic!("{method}: no step {step:?}:\n{out}"));
+            assert!(
+                line.starts_with(&format!("ok   SuccessFactors auth ({method}): ")),
+                "{method}: {line}"
+            );
             assert!(line.contains(" ms)"), "{method}: step timing: {line}");
         }
         assert!(!out.contains("FAIL"), "{method}: {out}");
-        assert!(out.contains("ok   SuccessFactors OData read PerPerson"), "{method}: engine client read: {out}");
+        assert!(
+            out.contains("ok   SuccessFactors OData read PerPerson"),
+            "{method}: engine client read: {out}"
+        );
         assert!(out.contains("target"), "{method}: the target check still runs: {out}");
-        let odata = emu.requests().into_iter().filter(|r| r.url.contains("/odata/v2/")).collect::<Vec<_>>();
-        assert!(!odata.is_empty() && odata.iter().all(|r| r.status == 200), "{method}: OData calls with bearer tokens: {odata:?}");
+        let odata =
+            emu.requests().into_iter().filter(|r| r.url.contains("/odata/v2/")).collect::<Vec<_>>();
+        assert!(
+            !odata.is_empty() && odata.iter().all(|r| r.status == 200),
+            "{method}: OData calls with bearer tokens: {odata:?}"
+        );
 
         let sync = run(&config, &["sync", "--full"], vec![("HRSYNC_LOG", "trace".into())]).await;
         assert!(sync.status.success(), "{method}: {}", text(&sync));
         let accounts = common::snapshot(&dir.0);
         let active = &emu.scenarios()[&sf_emulator::model::Scenario::Active];
-        assert!(!active.is_empty() && active.iter().all(|p| accounts.contains_key(p)), "{method}: every active worker provisioned ({} accounts)", accounts.len());
+        assert!(
+            !active.is_empty() && active.iter().all(|p| accounts.contains_key(p)),
+            "{method}: every active worker provisioned ({} accounts)",
+            accounts.len()
+        );
 
         // What could leak: the private key, assertions and tokens. The
         // emulator's tokens are 43 random base64url characters, assertions
         // and IAS tokens base64url too: no long mixed-case alphanumeric run
         // may appear at all.
-        let key_lines: Vec<String> =
-            generated.private_key_pem.expose_secret().lines().filter(|l| !l.starts_with("-----") && l.len() > 20).map(str::to_owned).collect();
-        let logs = String::from_utf8_lossy(&sync.stderr).to_string() + &String::from_utf8_lossy(&sync.stdout);
-        assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "{method}: trace logging is on: {}", text(&sync));
+        let key_lines: Vec<String> = generated
+            .private_key_pem
+            .expose_secret()
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() > 20)
+            .map(str::to_owned)
+            .collect();
+        let logs = String::from_utf8_lossy(&sync.stderr).to_string()
+            + &String::from_utf8_lossy(&sync.stdout);
+        assert!(
+            logs.contains("TRACE") || logs.contains("DEBUG"),
+            "{method}: trace logging is on: {}",
+            text(&sync)
+        );
         for line in &key_lines {
-            assert!(!logs.contains(line.as_str()), "{method}: private key text is in the sync output");
+            assert!(
+                !logs.contains(line.as_str()),
+                "{method}: private key text is in the sync output"
+            );
         }
         let suspicious = token_like(&logs);
-        assert!(suspicious.is_empty(), "{method}: token-like text in the sync output: {suspicious:?}");
-        for marker in ["PRIVATE KEY", "access_token", "client_assertion=", "Bearer ey", "PHNhbWw", "PD94bWw"] {
+        assert!(
+            suspicious.is_empty(),
+            "{method}: token-like text in the sync output: {suspicious:?}"
+        );
+        for marker in
+            ["PRIVATE KEY", "access_token", "client_assertion=", "Bearer ey", "PHNhbWw", "PD94bWw"]
+        {
             assert!(!logs.contains(marker), "{method}: `{marker}` is in the sync output");
         }
         emu.shutdown().await;
@@ -137,8 +189,10 @@ async fn check_and_sync_with_each_oauth_method() {
 /// with upper case, lower case and digits (hex digests and names have not).
 /// OData paging skiptokens (base64 of the next page's position) are not secrets.
 fn token_like(text: &str) -> Vec<&str> {
-    let not_word = |c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '+' || c == '/');
-    let skiptokens: Vec<&str> = text.split("skiptoken=").skip(1).filter_map(|rest| rest.split(not_word).next()).collect();
+    let not_word =
+        |c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '+' || c == '/');
+    let skiptokens: Vec<&str> =
+        text.split("skiptoken=").skip(1).filter_map(|rest| rest.split(not_word).next()).collect();
     text.split(not_word)
         .filter(|w| {
             w.len() >= 32
@@ -162,7 +216,12 @@ async fn broken_trust_fails_check_with_the_explanation() {
     let dir = TempDir::new("auth-broken");
     let (generated, emu) = setup(&dir.0).await;
     let cases = [
-        ("unknown SuccessFactors client", saml_block("NO-SUCH-KEY"), "sign SAML assertion and get an access token", "The client id is not registered"),
+        (
+            "unknown SuccessFactors client",
+            saml_block("NO-SUCH-KEY"),
+            "sign SAML assertion and get an access token",
+            "The client id is not registered",
+        ),
         (
             "wrong JWT audience",
             workload_block(&emu.base_url(), &generated.key_id, "https://elsewhere.example"),
@@ -176,12 +235,20 @@ async fn broken_trust_fails_check_with_the_explanation() {
         assert_eq!(check.status.code(), Some(1), "{name}: {}", text(&check));
         let out = String::from_utf8_lossy(&check.stdout).to_string();
         let lines: Vec<&str> = out.lines().collect();
-        let failed = lines.iter().position(|l| l.starts_with("FAIL SuccessFactors auth") && l.contains(step));
+        let failed = lines
+            .iter()
+            .position(|l| l.starts_with("FAIL SuccessFactors auth") && l.contains(step));
         let Some(i) = failed else { panic!("{name}: no failed step {step:?}:\n{out}") };
         assert!(lines[i].contains(" ms)"), "{name}: step timing: {}", lines[i]);
         let next = lines.get(i + 1).copied().unwrap_or_default();
-        assert!(next.starts_with("     what to check: ") && next.contains(explanation), "{name}: explanation after the step:\n{out}");
-        assert!(!out.contains("call OData PerPerson?$top=1 ("), "{name}: the flow stops at the failed step:\n{out}");
+        assert!(
+            next.starts_with("     what to check: ") && next.contains(explanation),
+            "{name}: explanation after the step:\n{out}"
+        );
+        assert!(
+            !out.contains("call OData PerPerson?$top=1 ("),
+            "{name}: the flow stops at the failed step:\n{out}"
+        );
         assert!(out.contains("target"), "{name}: the target check still runs: {out}");
     }
     emu.shutdown().await;
@@ -197,14 +264,23 @@ async fn switching_the_auth_method_keeps_the_state_and_watermark() {
     let before = common::snapshot(&dir.0);
 
     // Same state and target, now with workload identity.
-    let config = write_oauth_config(&dir.0, &emu.base_url(), &workload_block(&emu.base_url(), &generated.key_id, IAS_AUDIENCE));
+    let config = write_oauth_config(
+        &dir.0,
+        &emu.base_url(),
+        &workload_block(&emu.base_url(), &generated.key_id, IAS_AUDIENCE),
+    );
     emu.clear_requests();
     let next = run(&config, &["sync", "--json"], vec![]).await;
     assert!(next.status.success(), "{}", text(&next));
     let report: serde_json::Value = serde_json::from_slice(&next.stdout).expect("report JSON");
     assert_eq!(report["kind"], "incremental", "no full resync after switching: {report}");
     assert_eq!(report["workers"], 0, "{report}");
-    let odata: Vec<String> = emu.requests().into_iter().filter(|r| r.url.contains("/odata/v2/")).map(|r| r.url).collect();
+    let odata: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.url.contains("/odata/v2/"))
+        .map(|r| r.url)
+        .collect();
     assert_eq!(odata.len(), 1, "one $count probe: {odata:?}");
     assert_eq!(common::snapshot(&dir.0), before);
     emu.shutdown().await;

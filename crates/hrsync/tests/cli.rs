@@ -14,12 +14,29 @@ fn expr(args: &[&str]) -> std::process::Output {
 #[test]
 fn expr_contract() {
     let cases: &[(&[&str], &str)] = &[
-        (&[r#"Join(".", [firstName], [lastName])"#, "--attrs", r#"{"firstName":"Ana","lastName":"Müller"}"#], "\"Ana.Müller\""),
-        (&[r#"Switch([emplStatus], "True", "A", "False")"#, "--attrs", r#"{"emplStatus":"A"}"#], "\"False\""),
+        (
+            &[
+                r#"Join(".", [firstName], [lastName])"#,
+                "--attrs",
+                r#"{"firstName":"Ana","lastName":"Müller"}"#,
+            ],
+            "\"Ana.Müller\"",
+        ),
+        (
+            &[r#"Switch([emplStatus], "True", "A", "False")"#, "--attrs", r#"{"emplStatus":"A"}"#],
+            "\"False\"",
+        ),
         (&["IsPresent([x])", "--attrs", "{}"], "false"),
         (&["[missing]", "--attrs", "{}"], "null"),
         (&[r#"Split("a,b", ",")"#], "[\"a\",\"b\"]"),
-        (&[r#"FormatDateTime(Now(), , "yyyy-MM-ddTHH:mm:ssZ", "yyyy-MM-dd")"#, "--now", "2026-11-24T10:00:00Z"], "\"2026-11-24\""),
+        (
+            &[
+                r#"FormatDateTime(Now(), , "yyyy-MM-ddTHH:mm:ssZ", "yyyy-MM-dd")"#,
+                "--now",
+                "2026-11-24T10:00:00Z",
+            ],
+            "\"2026-11-24\"",
+        ),
     ];
     for (args, want) in cases {
         let out = expr(args);
@@ -29,7 +46,11 @@ fn expr_contract() {
     let bad = expr(&["Join(\".\", [a]", "--attrs", "{}"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     assert!(bad.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains('^'), "caret under the error: {}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains('^'),
+        "caret under the error: {}",
+        text(&bad)
+    );
     let bad_attrs = expr(&["[a]", "--attrs", "{not json"]);
     assert_eq!(bad_attrs.status.code(), Some(2), "{}", text(&bad_attrs));
 }
@@ -49,7 +70,10 @@ async fn plan_sync_status_logs_and_on_demand_through_a_config_file() {
     assert!(plan.status.success(), "{}", text(&plan));
     let v: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
     assert!(v["counts"]["create"].as_u64().unwrap_or(0) > 40, "{v}");
-    assert!(!dir.0.join("target.sqlite").exists() || common::snapshot(&dir.0).is_empty(), "plan wrote nothing");
+    assert!(
+        !dir.0.join("target.sqlite").exists() || common::snapshot(&dir.0).is_empty(),
+        "plan wrote nothing"
+    );
 
     let sync = run(vec!["sync", "--full"]).await.expect("task");
     assert!(sync.status.success(), "{}", text(&sync));
@@ -63,16 +87,28 @@ async fn plan_sync_status_logs_and_on_demand_through_a_config_file() {
     assert!(v["watermark"].is_string(), "{v}");
     assert_eq!(v["accounts"]["active"].as_u64(), Some(accounts.len() as u64), "{v}");
 
-    emu.apply(&sf_emulator::events::HrEvent::Transfer { person_id_external: person.clone(), effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some("On Demand Title".into()) })
-        .expect("transfer");
+    emu.apply(&sf_emulator::events::HrEvent::Transfer {
+        person_id_external: person.clone(),
+        effective: None,
+        department: None,
+        location: None,
+        company: None,
+        manager_id: None,
+        job_title: Some("On Demand Title".into()),
+    })
+    .expect("transfer");
     let p = person.clone();
     let od = {
         let config = dir.0.join("hrsync.toml");
-        tokio::task::spawn_blocking(move || hrsync(&config, &["on-demand", &p], &[])).await.expect("task")
+        tokio::task::spawn_blocking(move || hrsync(&config, &["on-demand", &p], &[]))
+            .await
+            .expect("task")
     };
     assert!(od.status.success(), "{}", text(&od));
     let out = String::from_utf8_lossy(&od.stdout).to_string();
-    for want in ["request: GET ", "import", "scope", "match", "export", "title: ", "On Demand Title"] {
+    for want in
+        ["request: GET ", "import", "scope", "match", "export", "title: ", "On Demand Title"]
+    {
         assert!(out.contains(want), "on-demand output has {want:?}: {out}");
     }
     assert_eq!(common::snapshot(&dir.0)[&person]["title"], "On Demand Title");
@@ -80,10 +116,15 @@ async fn plan_sync_status_logs_and_on_demand_through_a_config_file() {
     let p = person.clone();
     let logs = {
         let config = dir.0.join("hrsync.toml");
-        tokio::task::spawn_blocking(move || hrsync(&config, &["logs", "--person", &p, "--json"], &[])).await.expect("task")
+        tokio::task::spawn_blocking(move || {
+            hrsync(&config, &["logs", "--person", &p, "--json"], &[])
+        })
+        .await
+        .expect("task")
     };
     let v: serde_json::Value = serde_json::from_slice(&logs.stdout).expect("logs JSON");
-    let actions: Vec<&str> = v.as_array().expect("array").iter().filter_map(|e| e["action"].as_str()).collect();
+    let actions: Vec<&str> =
+        v.as_array().expect("array").iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["update", "create"], "newest first: {v}");
     emu.shutdown().await;
 }
@@ -118,7 +159,9 @@ async fn run_holds_the_lock_wakes_on_its_interval_and_stops_on_sigterm() {
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let c = config.clone();
-        let status = tokio::task::spawn_blocking(move || hrsync(&c, &["status", "--json"], &[])).await.expect("task");
+        let status = tokio::task::spawn_blocking(move || hrsync(&c, &["status", "--json"], &[]))
+            .await
+            .expect("task");
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&status.stdout) {
             cycles = v["cycles"].as_array().map_or(0, Vec::len);
             if cycles >= 2 {
@@ -130,14 +173,22 @@ async fn run_holds_the_lock_wakes_on_its_interval_and_stops_on_sigterm() {
 
     // A second syncer on the same state is refused while run holds the lock.
     let c = config.clone();
-    let second = tokio::task::spawn_blocking(move || hrsync(&c, &["sync"], &[])).await.expect("task");
+    let second =
+        tokio::task::spawn_blocking(move || hrsync(&c, &["sync"], &[])).await.expect("task");
     assert!(!second.status.success());
-    assert!(String::from_utf8_lossy(&second.stderr).contains("another hrsync is running"), "{}", text(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another hrsync is running"),
+        "{}",
+        text(&second)
+    );
 
     let pid = child.id().to_string();
     let kill = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
     assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("task").expect("wait");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("task")
+        .expect("wait");
     assert!(out.status.success(), "stops cleanly on SIGTERM: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SIGTERM"), "{}", text(&out));
     emu.shutdown().await;

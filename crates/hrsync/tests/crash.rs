@@ -31,13 +31,22 @@ async fn killed_at_any_point_and_restarted_ends_in_the_same_state() {
     assert!(want.len() > WORKERS / 2, "{}", want.len());
 
     // Spread over the ~8 pages and ~300 writes of a full sync.
-    let points = [1u64, 2, 3, 4, 6, 9, 13, 20, 30, 45, 60, 80, 100, 125, 150, 175, 200, 225, 250, 270, 285];
+    let points =
+        [1u64, 2, 3, 4, 6, 9, 13, 20, 30, 45, 60, 80, 100, 125, 150, 175, 200, 225, 250, 270, 285];
     for n in points {
         let dir = TempDir::new("crash");
         let config = write_config(&dir.0, &base, 40);
         let c = config.clone();
-        let out = blocking(move || hrsync(&c, &["sync", "--full"], &[("HRSYNC_CRASH_AFTER", n.to_string())])).await;
-        assert_eq!(out.status.signal(), Some(6), "crash point {n} must abort the process: {}", text(&out));
+        let out = blocking(move || {
+            hrsync(&c, &["sync", "--full"], &[("HRSYNC_CRASH_AFTER", n.to_string())])
+        })
+        .await;
+        assert_eq!(
+            out.status.signal(),
+            Some(6),
+            "crash point {n} must abort the process: {}",
+            text(&out)
+        );
         let c = config.clone();
         let out = blocking(move || hrsync(&c, &["sync", "--full"], &[])).await;
         assert!(out.status.success(), "restart after crash point {n}: {}", text(&out));
@@ -57,13 +66,22 @@ async fn a_crash_during_an_incremental_cycle_loses_no_change() {
 
     let active = emu.scenarios()[&sf_emulator::model::Scenario::Active].clone();
     for (i, p) in active.iter().take(12).enumerate() {
-        emu.apply(&HrEvent::Transfer { person_id_external: p.clone(), effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some(format!("Title {i}")) })
-            .expect("transfer");
+        emu.apply(&HrEvent::Transfer {
+            person_id_external: p.clone(),
+            effective: None,
+            department: None,
+            location: None,
+            company: None,
+            manager_id: None,
+            job_title: Some(format!("Title {i}")),
+        })
+        .expect("transfer");
     }
     // Crash twice in the same incremental window, at different points.
     for n in [3u64, 9] {
         let c = config.clone();
-        let out = blocking(move || hrsync(&c, &["sync"], &[("HRSYNC_CRASH_AFTER", n.to_string())])).await;
+        let out =
+            blocking(move || hrsync(&c, &["sync"], &[("HRSYNC_CRASH_AFTER", n.to_string())])).await;
         assert_eq!(out.status.signal(), Some(6), "crash point {n}: {}", text(&out));
     }
     let c = config.clone();
@@ -71,7 +89,11 @@ async fn a_crash_during_an_incremental_cycle_loses_no_change() {
     assert!(out.status.success(), "{}", text(&out));
     let state = snapshot(&dir.0);
     for (i, p) in active.iter().take(12).enumerate() {
-        assert_eq!(state[p.as_str()]["title"], format!("Title {i}"), "change of {p} applied after the crashes");
+        assert_eq!(
+            state[p.as_str()]["title"],
+            format!("Title {i}"),
+            "change of {p} applied after the crashes"
+        );
     }
     emu.shutdown().await;
 }

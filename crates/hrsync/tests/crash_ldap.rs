@@ -28,7 +28,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// `ou=<run>` with the company and department OUs the mapping places into.
 fn make_tree(slapd: &Slapd, run: &str) -> String {
     let base = format!("ou={run},{}", slapd.suffix());
-    let ou = |dn: &str, name: &str| format!("dn: {dn}\nobjectClass: organizationalUnit\nou: {name}\n\n");
+    let ou =
+        |dn: &str, name: &str| format!("dn: {dn}\nobjectClass: organizationalUnit\nou: {name}\n\n");
     let mut ldif = ou(&base, run);
     for c in COMPANIES {
         let company = format!("ou={c},{base}");
@@ -44,7 +45,8 @@ fn make_tree(slapd: &Slapd, run: &str) -> String {
 /// A config syncing the emulator into `base` with the built-in OpenLDAP
 /// mapping, its container rewritten to `base`.
 fn write_config(dir: &Path, emulator: &str, slapd: &Slapd, base: &str) -> PathBuf {
-    let mapping = hrsync_mapping::mapping::SF_TO_OPENLDAP_TOML.replace("ou=people,dc=example,dc=org", base);
+    let mapping =
+        hrsync_mapping::mapping::SF_TO_OPENLDAP_TOML.replace("ou=people,dc=example,dc=org", base);
     std::fs::write(dir.join("mapping.toml"), mapping).expect("write mapping");
     let text = format!(
         r#"[source]
@@ -102,18 +104,44 @@ async fn run(config: &Path, slapd: &Slapd, crash_after: Option<u64>) -> std::pro
 async fn snapshot(slapd: &Slapd, base: &str) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
     let (conn, mut ldap) = LdapConnAsync::new(&slapd.url()).await.expect("connect");
     ldap3::drive!(conn);
-    ldap.simple_bind(slapd.root_dn(), slapd.root_password()).await.expect("bind").success().expect("bind accepted");
-    let adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(500))];
-    let mut stream = ldap.streaming_search_with(adapters, base, Scope::Subtree, "(objectClass=inetOrgPerson)", vec!["*"]).await.expect("search");
+    ldap.simple_bind(slapd.root_dn(), slapd.root_password())
+        .await
+        .expect("bind")
+        .success()
+        .expect("bind accepted");
+    let adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> =
+        vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(500))];
+    let mut stream = ldap
+        .streaming_search_with(
+            adapters,
+            base,
+            Scope::Subtree,
+            "(objectClass=inetOrgPerson)",
+            vec!["*"],
+        )
+        .await
+        .expect("search");
     let relative = |s: &str| s.replace(base, "BASE");
     let mut out = BTreeMap::new();
     while let Some(re) = stream.next().await.expect("entry") {
         let e = SearchEntry::construct(re);
-        let mut attrs: BTreeMap<String, Vec<String>> =
-            e.attrs.into_iter().map(|(k, mut v)| (k.to_ascii_lowercase(), { v.sort(); v.iter().map(|x| relative(x)).collect() })).collect();
+        let mut attrs: BTreeMap<String, Vec<String>> = e
+            .attrs
+            .into_iter()
+            .map(|(k, mut v)| {
+                (k.to_ascii_lowercase(), {
+                    v.sort();
+                    v.iter().map(|x| relative(x)).collect()
+                })
+            })
+            .collect();
         attrs.insert("dn".into(), vec![relative(&e.dn)]);
-        let number = attrs.get("employeenumber").and_then(|v| v.first()).cloned().unwrap_or_default();
-        assert!(out.insert(number.clone(), attrs).is_none(), "two entries for employeeNumber {number}");
+        let number =
+            attrs.get("employeenumber").and_then(|v| v.first()).cloned().unwrap_or_default();
+        assert!(
+            out.insert(number.clone(), attrs).is_none(),
+            "two entries for employeeNumber {number}"
+        );
     }
     let _ = stream.finish().await;
     out
@@ -138,13 +166,21 @@ async fn killed_at_any_point_and_restarted_ends_with_the_clean_runs_entries() {
         let base = make_tree(&slapd, &format!("crash-{n}"));
         let config = write_config(&dir.0, &emu.base_url(), &slapd, &base);
         let out = run(&config, &slapd, Some(n)).await;
-        assert_eq!(out.status.signal(), Some(6), "crash point {n} must abort the process: {}", text(&out));
+        assert_eq!(
+            out.status.signal(),
+            Some(6),
+            "crash point {n} must abort the process: {}",
+            text(&out)
+        );
         let out = run(&config, &slapd, None).await;
         assert!(out.status.success(), "restart after crash point {n}: {}", text(&out));
         let got = snapshot(&slapd, &base).await;
         let missing: Vec<&String> = want.keys().filter(|k| !got.contains_key(*k)).collect();
         let extra: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).collect();
-        assert!(missing.is_empty() && extra.is_empty(), "crash point {n}: missing {missing:?}, extra {extra:?}");
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "crash point {n}: missing {missing:?}, extra {extra:?}"
+        );
         for (k, v) in &want {
             assert_eq!(&got[k], v, "entry {k} after a crash at point {n} and a restart");
         }

@@ -20,7 +20,8 @@ impl Uniqueness for NothingTaken {
 
 fn bench(c: &mut Criterion) {
     let pretty: serde_json::Value =
-        serde_json::from_slice(include_bytes!("../tests/fixtures/standard_worker.json")).expect("fixture");
+        serde_json::from_slice(include_bytes!("../tests/fixtures/standard_worker.json"))
+            .expect("fixture");
     // Compact, as the wire sends it.
     let bytes = serde_json::to_vec(&pretty).expect("serialize");
 
@@ -33,16 +34,24 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("map_worker");
     group.throughput(Throughput::Elements(1));
-    group.bench_function(format!("parse+extract+evaluate ({} bytes, {} mappings)", bytes.len(), mapping.mappings().len()), |b| {
-        b.iter(|| {
-            let record: serde_json::Value = serde_json::from_slice(black_box(&bytes)).expect("json");
-            let attrs = source.extract(&record);
-            let mut random = SplitMix64(7);
-            let mut ctx = EvalContext::new(&clock, &mut random, Some(&uniqueness));
-            let out = mapping.evaluate(&attrs, &mut ctx, Phase::Create);
-            black_box(out.iter().filter(|t| matches!(t.outcome, Ok(Outcome::Value(_)))).count())
-        })
-    });
+    group.bench_function(
+        format!(
+            "parse+extract+evaluate ({} bytes, {} mappings)",
+            bytes.len(),
+            mapping.mappings().len()
+        ),
+        |b| {
+            b.iter(|| {
+                let record: serde_json::Value =
+                    serde_json::from_slice(black_box(&bytes)).expect("json");
+                let attrs = source.extract(&record);
+                let mut random = SplitMix64(7);
+                let mut ctx = EvalContext::new(&clock, &mut random, Some(&uniqueness));
+                let out = mapping.evaluate(&attrs, &mut ctx, Phase::Create);
+                black_box(out.iter().filter(|t| matches!(t.outcome, Ok(Outcome::Value(_)))).count())
+            })
+        },
+    );
     group.bench_function("parse only", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&bytes)).expect("json"))
     });

@@ -169,10 +169,8 @@ impl Catalog {
     /// navigation table's order, then anything else alphabetically.
     fn order_expand(&self, wanted: BTreeSet<String>) -> Vec<String> {
         let mut out: Vec<String> = Vec::with_capacity(wanted.len());
-        let canonical = self
-            .always_expand
-            .iter()
-            .chain(self.navigation.iter().flat_map(|n| n.expand.iter()));
+        let canonical =
+            self.always_expand.iter().chain(self.navigation.iter().flat_map(|n| n.expand.iter()));
         for e in canonical {
             if wanted.contains(e) && !out.contains(e) {
                 out.push(e.clone());
@@ -230,11 +228,8 @@ impl SourceSchema {
     /// error naming its attribute.
     pub fn new(catalog: Catalog, config: &[SourceAttributeConfig]) -> Result<Self, SchemaError> {
         let mut attributes = catalog.attribute.clone();
-        let mut by_name: HashMap<String, usize> = attributes
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.name.clone(), i))
-            .collect();
+        let mut by_name: HashMap<String, usize> =
+            attributes.iter().enumerate().map(|(i, a)| (a.name.clone(), i)).collect();
         let mut configured = BTreeSet::new();
         for c in config {
             if !configured.insert(c.name.as_str()) {
@@ -276,18 +271,11 @@ impl SourceSchema {
         let paths = attributes
             .iter()
             .map(|a| {
-                SourcePath::parse(&a.jsonpath).map_err(|error| SchemaError::Path {
-                    attribute: a.name.clone(),
-                    error,
-                })
+                SourcePath::parse(&a.jsonpath)
+                    .map_err(|error| SchemaError::Path { attribute: a.name.clone(), error })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            catalog,
-            attributes,
-            paths,
-            by_name,
-        })
+        Ok(Self { catalog, attributes, paths, by_name })
     }
 
     /// A copy of the schema with `find` replaced by `replace` in every
@@ -302,10 +290,8 @@ impl SourceSchema {
                 continue;
             }
             def.jsonpath = def.jsonpath.replace(find, replace);
-            *path = SourcePath::parse(&def.jsonpath).map_err(|error| SchemaError::Path {
-                attribute: def.name.clone(),
-                error,
-            })?;
+            *path = SourcePath::parse(&def.jsonpath)
+                .map_err(|error| SchemaError::Path { attribute: def.name.clone(), error })?;
         }
         Ok(next)
     }
@@ -331,9 +317,7 @@ impl SourceSchema {
     }
 
     pub(crate) fn compiled_path(&self, name: &str) -> Option<(&AttributeDef, &SourcePath)> {
-        self.by_name
-            .get(name)
-            .map(|&i| (&self.attributes[i], &self.paths[i]))
+        self.by_name.get(name).map(|&i| (&self.attributes[i], &self.paths[i]))
     }
 
     /// The `$expand` list for a set of mapped attributes, following the
@@ -343,8 +327,7 @@ impl SourceSchema {
     /// navigation table. Unknown names are ignored (they fail elsewhere).
     /// The order is canonical and does not depend on the input order.
     pub fn expand_for<'a>(&self, attributes: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-        self.catalog
-            .expand_for_defs(attributes.into_iter().filter_map(|n| self.get(n)))
+        self.catalog.expand_for_defs(attributes.into_iter().filter_map(|n| self.get(n)))
     }
 }
 

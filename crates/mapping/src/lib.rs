@@ -42,8 +42,8 @@ pub use catalog::{
     expand_for,
 };
 pub use mapping::{
-    Apply, AttributeMapping, CompiledAttributeMapping, ConfigError, CompiledMapping, Flow, MappingConfig,
-    MappingError, Phase, TargetValue,
+    Apply, AttributeMapping, CompiledAttributeMapping, CompiledMapping, ConfigError, Flow,
+    MappingConfig, MappingError, Phase, TargetValue,
 };
 pub use path::{PathError, SourcePath};
 pub use scope::{Clause, CompiledScope, ScopeGroup, ScopeOperator, ScopeResult, ScopingFilter};

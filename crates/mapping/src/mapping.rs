@@ -157,11 +157,7 @@ pub enum MappingError {
 }
 
 fn join_errors(errors: &[hrsync_expr::CheckError]) -> String {
-    errors
-        .iter()
-        .map(|e| format!("{e} (at byte {})", e.span.start))
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.iter().map(|e| format!("{e} (at byte {})", e.span.start)).collect::<Vec<_>>().join("; ")
 }
 
 /// One compiled mapping.
@@ -254,16 +250,9 @@ impl CompiledMapping {
                     }
                 },
             };
-            out.push(CompiledAttributeMapping {
-                config: m.clone(),
-                expr,
-            });
+            out.push(CompiledAttributeMapping { config: m.clone(), expr });
         }
-        if errors.is_empty() {
-            Ok(Self { mappings: out })
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(Self { mappings: out }) } else { Err(errors) }
     }
 
     /// The compiled mappings, in config order.
@@ -273,11 +262,7 @@ impl CompiledMapping {
 
     /// Matching mappings, by precedence (lowest first).
     pub fn matching(&self) -> Vec<&CompiledAttributeMapping> {
-        let mut m: Vec<_> = self
-            .mappings
-            .iter()
-            .filter(|m| m.config.matching.is_some())
-            .collect();
+        let mut m: Vec<_> = self.mappings.iter().filter(|m| m.config.matching.is_some()).collect();
         m.sort_by_key(|m| m.config.matching);
         m
     }
@@ -350,10 +335,5 @@ fn finish(
         (Some(d), Phase::Create) if null => (Ok(Outcome::Value(Value::String(d.clone()))), true),
         _ => (outcome, false),
     };
-    TargetValue {
-        target: &m.config.target,
-        mapping: m,
-        outcome,
-        defaulted,
-    }
+    TargetValue { target: &m.config.target, mapping: m, outcome, defaulted }
 }

@@ -67,14 +67,9 @@ impl SourcePath {
     /// Compile a path written in Entra's dialect.
     pub fn parse(path: &str) -> Result<Self, PathError> {
         let translated = translate_entra_dialect(path);
-        let compiled = JsonPath::parse(&translated).map_err(|e| PathError {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        Ok(Self {
-            source: path.to_owned(),
-            compiled,
-        })
+        let compiled = JsonPath::parse(&translated)
+            .map_err(|e| PathError { path: path.to_owned(), message: e.to_string() })?;
+        Ok(Self { source: path.to_owned(), compiled })
     }
 
     /// The path as written (before dialect translation).
@@ -92,19 +87,13 @@ impl SourcePath {
         self.compiled
             .query_located(record)
             .into_iter()
-            .map(|node| LocatedMatch {
-                location: node.location().to_string(),
-                value: node.node(),
-            })
+            .map(|node| LocatedMatch { location: node.location().to_string(), value: node.node() })
             .collect()
     }
 
     /// The first non-null match (the result rule for single-valued attributes).
     pub fn first<'a>(&self, record: &'a Json) -> Option<&'a Json> {
-        self.compiled
-            .query(record)
-            .into_iter()
-            .find(|v| !v.is_null())
+        self.compiled.query(record).into_iter().find(|v| !v.is_null())
     }
 
     /// The first non-null match with its normalized path.
@@ -113,27 +102,16 @@ impl SourcePath {
             .query_located(record)
             .into_iter()
             .find(|n| !n.node().is_null())
-            .map(|node| LocatedMatch {
-                location: node.location().to_string(),
-                value: node.node(),
-            })
+            .map(|node| LocatedMatch { location: node.location().to_string(), value: node.node() })
     }
 
     /// Apply the result rule: first non-null match for single-valued
     /// attributes, every non-null match for multi-valued ones.
     pub fn select<'a>(&self, record: &'a Json, multivalued: bool) -> Selected<'a> {
         if multivalued {
-            let all: Vec<&Json> = self
-                .compiled
-                .query(record)
-                .into_iter()
-                .filter(|v| !v.is_null())
-                .collect();
-            if all.is_empty() {
-                Selected::Nothing
-            } else {
-                Selected::Many(all)
-            }
+            let all: Vec<&Json> =
+                self.compiled.query(record).into_iter().filter(|v| !v.is_null()).collect();
+            if all.is_empty() { Selected::Nothing } else { Selected::Many(all) }
         } else {
             match self.first(record) {
                 Some(v) => Selected::One(v),
@@ -199,9 +177,9 @@ fn translate_regex_comparisons(path: &str) -> String {
             .map_or(0, |i| i + 1);
         let operand = &before_trimmed[operand_start..];
         let after_trimmed = after.trim_start();
-        let literal = after_trimmed
-            .strip_prefix('/')
-            .and_then(|body| find_unescaped_slash(body).map(|end| (&body[..end], &body[end + 1..])));
+        let literal = after_trimmed.strip_prefix('/').and_then(|body| {
+            find_unescaped_slash(body).map(|end| (&body[..end], &body[end + 1..]))
+        });
         match literal {
             Some((regex, tail)) if operand.starts_with('@') || operand.starts_with('$') => {
                 out.push_str(&before_trimmed[..operand_start]);

@@ -153,10 +153,7 @@ impl ScopeOperator {
     }
 
     fn is_unary(self) -> bool {
-        matches!(
-            self,
-            Self::IsTrue | Self::IsFalse | Self::IsNull | Self::IsNotNull
-        )
+        matches!(self, Self::IsTrue | Self::IsFalse | Self::IsNull | Self::IsNotNull)
     }
 
     fn is_integer(self) -> bool {
@@ -181,11 +178,8 @@ pub struct UnknownOperator(pub String);
 impl FromStr for ScopeOperator {
     type Err = UnknownOperator;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let norm: String = s
-            .trim()
-            .chars()
-            .map(|c| if c == ' ' { '_' } else { c.to_ascii_uppercase() })
-            .collect();
+        let norm: String =
+            s.trim().chars().map(|c| if c == ' ' { '_' } else { c.to_ascii_uppercase() }).collect();
         ScopeOperator::ALL
             .into_iter()
             .find(|op| op.entra_name().replace(' ', "_").to_ascii_uppercase() == norm)
@@ -301,10 +295,7 @@ impl ScopingFilter {
                 } else {
                     Operand::Texts(clause.values.clone())
                 };
-                clauses.push(CompiledClause {
-                    clause: clause.clone(),
-                    operand,
-                });
+                clauses.push(CompiledClause { clause: clause.clone(), operand });
             }
             groups.push((group.name.clone(), clauses));
         }
@@ -313,9 +304,7 @@ impl ScopingFilter {
 
     /// Every attribute the filter reads (for `$expand` derivation).
     pub fn attributes(&self) -> impl Iterator<Item = &str> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.clauses.iter().map(|c| c.attribute.as_str()))
+        self.groups.iter().flat_map(|g| g.clauses.iter().map(|c| c.attribute.as_str()))
     }
 }
 
@@ -364,10 +353,7 @@ impl ScopeResult {
                 .map(|g| g.clauses.iter().collect())
                 .unwrap_or_default()
         } else {
-            self.groups
-                .iter()
-                .filter_map(|g| g.clauses.iter().find(|c| !c.passed))
-                .collect()
+            self.groups.iter().filter_map(|g| g.clauses.iter().find(|c| !c.passed)).collect()
         }
     }
 }
@@ -381,19 +367,15 @@ impl CompiledScope {
     /// Fast path: in scope or not.
     pub fn is_in_scope(&self, attrs: &dyn Attributes) -> bool {
         self.groups.is_empty()
-            || self
-                .groups
-                .iter()
-                .any(|(_, clauses)| clauses.iter().all(|c| c.test(attrs.get(&c.clause.attribute)).1))
+            || self.groups.iter().any(|(_, clauses)| {
+                clauses.iter().all(|c| c.test(attrs.get(&c.clause.attribute)).1)
+            })
     }
 
     /// Evaluate with the per-clause trace.
     pub fn evaluate(&self, attrs: &dyn Attributes) -> ScopeResult {
         if self.groups.is_empty() {
-            return ScopeResult {
-                in_scope: true,
-                groups: Vec::new(),
-            };
+            return ScopeResult { in_scope: true, groups: Vec::new() };
         }
         let mut groups = Vec::new();
         for (name, clauses) in &self.groups {
@@ -401,41 +383,25 @@ impl CompiledScope {
             let mut passed = true;
             for c in clauses {
                 let (actual, ok) = c.test(attrs.get(&c.clause.attribute));
-                results.push(ClauseResult {
-                    clause: c.clause.clone(),
-                    actual,
-                    passed: ok,
-                });
+                results.push(ClauseResult { clause: c.clause.clone(), actual, passed: ok });
                 if !ok {
                     passed = false;
                     break;
                 }
             }
-            groups.push(GroupResult {
-                name: name.clone(),
-                passed,
-                clauses: results,
-            });
+            groups.push(GroupResult { name: name.clone(), passed, clauses: results });
             if passed {
-                return ScopeResult {
-                    in_scope: true,
-                    groups,
-                };
+                return ScopeResult { in_scope: true, groups };
             }
         }
-        ScopeResult {
-            in_scope: false,
-            groups,
-        }
+        ScopeResult { in_scope: false, groups }
     }
 }
 
 impl CompiledClause {
     /// Returns the compared text and whether the clause passed.
     fn test(&self, value: Option<&Value>) -> (Option<String>, bool) {
-        let text = value
-            .filter(|v| !v.is_null_or_empty())
-            .and_then(|v| v.as_str_lossy());
+        let text = value.filter(|v| !v.is_null_or_empty()).and_then(|v| v.as_str_lossy());
         let Some(text) = text else {
             return (None, self.clause.operator == ScopeOperator::IsNull);
         };

@@ -38,7 +38,9 @@ pub fn select_for_path(path: &str) -> Option<Vec<String>> {
                     return None;
                 }
                 segments.push(name);
-            } else if !(inner == "*" || inner.chars().all(|c| c.is_ascii_digit() || matches!(c, ':' | '-' | ',' | ' '))) {
+            } else if !(inner == "*"
+                || inner.chars().all(|c| c.is_ascii_digit() || matches!(c, ':' | '-' | ',' | ' ')))
+            {
                 return None;
             }
             rest = &r[end + 1..];
@@ -67,7 +69,9 @@ fn is_name(s: &str) -> bool {
 }
 
 fn quoted(s: &str) -> Option<&str> {
-    s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).or_else(|| s.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
+    s.strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .or_else(|| s.strip_prefix('"').and_then(|r| r.strip_suffix('"')))
 }
 
 /// Index of the `]` closing a bracket whose content starts `r`, skipping
@@ -103,7 +107,9 @@ fn filter_references(filter: &str) -> Vec<Vec<&str>> {
             (None, '\'' | '"') => quote = Some(c),
             (None, '@') => {
                 let tail = &filter[i + 1..];
-                let end = tail.find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')).unwrap_or(tail.len());
+                let end = tail
+                    .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '.'))
+                    .unwrap_or(tail.len());
                 let names: Vec<&str> = tail[..end].split('.').filter(|s| !s.is_empty()).collect();
                 if !names.is_empty() {
                     out.push(names);
@@ -119,7 +125,12 @@ fn filter_references(filter: &str) -> Vec<Vec<&str>> {
 /// Navigation and property names joined with `/`, without OData's
 /// `results` collection wrapper. `None` for the record itself.
 fn join(segments: &[&str], tail: &[&str]) -> Option<String> {
-    let names: Vec<&str> = segments.iter().chain(tail).copied().filter(|s| *s != "results" && *s != "__metadata").collect();
+    let names: Vec<&str> = segments
+        .iter()
+        .chain(tail)
+        .copied()
+        .filter(|s| *s != "results" && *s != "__metadata")
+        .collect();
     (!names.is_empty()).then(|| names.join("/"))
 }
 
@@ -131,13 +142,22 @@ mod tests {
     fn paths_become_select_entries() {
         let cases: &[(&str, Option<&[&str]>)] = &[
             ("$.personIdExternal", Some(&["personIdExternal"])),
-            ("$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name_localized", Some(&["employmentNav/jobInfoNav/departmentNav/name_localized"])),
-            ("$.emailNav.results[?(@.isPrimary == true)].emailAddress", Some(&["emailNav/isPrimary", "emailNav/emailAddress"])),
+            (
+                "$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name_localized",
+                Some(&["employmentNav/jobInfoNav/departmentNav/name_localized"]),
+            ),
+            (
+                "$.emailNav.results[?(@.isPrimary == true)].emailAddress",
+                Some(&["emailNav/isPrimary", "emailNav/emailAddress"]),
+            ),
             (
                 "$.employmentNav.results[?(@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A' || @.assignmentClass == 'ST')].userId",
                 None, // `results[0]` inside a filter: not a plain name chain
             ),
-            ("$.employmentNav.results[-1:].userNav.username", Some(&["employmentNav/userNav/username"])),
+            (
+                "$.employmentNav.results[-1:].userNav.username",
+                Some(&["employmentNav/userNav/username"]),
+            ),
             ("$['personalInfoNav'].results[0]['firstName']", Some(&["personalInfoNav/firstName"])),
             ("$.emailNav.results", Some(&["emailNav"])),
             ("$..emailAddress", None),
@@ -150,7 +170,10 @@ mod tests {
             let want = want.map(|w| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
             if path.contains("results[0].emplStatusNav") {
                 // The filter's reference chain stops at `jobInfoNav.results`.
-                assert!(got.as_ref().is_some_and(|g| g.iter().any(|s| s == "employmentNav/userId")), "{path}: {got:?}");
+                assert!(
+                    got.as_ref().is_some_and(|g| g.iter().any(|s| s == "employmentNav/userId")),
+                    "{path}: {got:?}"
+                );
                 continue;
             }
             assert_eq!(got, want, "{path}");
@@ -159,7 +182,8 @@ mod tests {
 
     #[test]
     fn a_quote_in_a_filter_literal_is_not_a_reference() {
-        let got = select_for_path("$.emailNav.results[?(@.emailType == 'B@x.y')].emailAddress").expect("bounded");
+        let got = select_for_path("$.emailNav.results[?(@.emailType == 'B@x.y')].emailAddress")
+            .expect("bounded");
         assert_eq!(got, ["emailNav/emailType", "emailNav/emailAddress"]);
     }
 }

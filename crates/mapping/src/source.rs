@@ -64,23 +64,13 @@ impl SourceSchema {
             if index.contains_key(name) {
                 continue;
             }
-            let (def, path) = self
-                .compiled_path(name)
-                .ok_or_else(|| SchemaError::Unknown(name.to_owned()))?;
+            let (def, path) =
+                self.compiled_path(name).ok_or_else(|| SchemaError::Unknown(name.to_owned()))?;
             index.insert(name.to_owned(), attrs.len());
-            attrs.push(CompiledAttr {
-                def: def.clone(),
-                path: path.clone(),
-            });
+            attrs.push(CompiledAttr { def: def.clone(), path: path.clone() });
         }
         let expand = self.expand_for(attrs.iter().map(|a| a.def.name.as_str()));
-        Ok(CompiledSource {
-            inner: Arc::new(SourceInner {
-                attrs,
-                index,
-                expand,
-            }),
-        })
+        Ok(CompiledSource { inner: Arc::new(SourceInner { attrs, index, expand }) })
     }
 }
 
@@ -133,14 +123,12 @@ impl CompiledSource {
             .map(|a| match a.path.select(record, a.def.multivalued) {
                 Selected::Nothing => Value::Null,
                 Selected::One(v) => convert(a.def.ty, v),
-                Selected::Many(vs) => Value::Array(vs.into_iter().map(|v| convert(a.def.ty, v)).collect()),
+                Selected::Many(vs) => {
+                    Value::Array(vs.into_iter().map(|v| convert(a.def.ty, v)).collect())
+                }
             })
             .collect();
-        SourceRecord {
-            source: Arc::clone(&self.inner),
-            values,
-            explain: None,
-        }
+        SourceRecord { source: Arc::clone(&self.inner), values, explain: None }
     }
 
     /// Like [`extract`](Self::extract), and also record for each attribute
@@ -150,21 +138,16 @@ impl CompiledSource {
         let mut values = Vec::with_capacity(self.inner.attrs.len());
         let mut explain = Vec::with_capacity(self.inner.attrs.len());
         for a in &self.inner.attrs {
-            let located: Vec<_> = a
-                .path
-                .query_located(record)
-                .into_iter()
-                .filter(|m| !m.value.is_null())
-                .collect();
-            let used: Vec<_> = if a.def.multivalued {
-                located
-            } else {
-                located.into_iter().take(1).collect()
-            };
+            let located: Vec<_> =
+                a.path.query_located(record).into_iter().filter(|m| !m.value.is_null()).collect();
+            let used: Vec<_> =
+                if a.def.multivalued { located } else { located.into_iter().take(1).collect() };
             let value = match (a.def.multivalued, used.as_slice()) {
                 (_, []) => Value::Null,
                 (false, [one, ..]) => convert(a.def.ty, one.value),
-                (true, many) => Value::Array(many.iter().map(|m| convert(a.def.ty, m.value)).collect()),
+                (true, many) => {
+                    Value::Array(many.iter().map(|m| convert(a.def.ty, m.value)).collect())
+                }
             };
             let raw = match (a.def.multivalued, used.as_slice()) {
                 (_, []) => None,
@@ -179,11 +162,7 @@ impl CompiledSource {
             });
             values.push(value);
         }
-        SourceRecord {
-            source: Arc::clone(&self.inner),
-            values,
-            explain: Some(explain),
-        }
+        SourceRecord { source: Arc::clone(&self.inner), values, explain: Some(explain) }
     }
 }
 
@@ -196,11 +175,7 @@ impl SourceRecord {
 
     /// Every compiled attribute with its value, in compile order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.source
-            .attrs
-            .iter()
-            .map(|a| a.def.name.as_str())
-            .zip(self.values.iter())
+        self.source.attrs.iter().map(|a| a.def.name.as_str()).zip(self.values.iter())
     }
 
     /// Explanation of one attribute; `None` unless the record came from
@@ -270,7 +245,8 @@ pub fn parse_sf_datetime(s: &str) -> Option<jiff::Timestamp> {
             .find(|(_, c)| *c == '+' || *c == '-')
             .map_or(body.len(), |(i, _)| i);
         let (ms, offset) = body.split_at(digits_end);
-        let offset_ok = offset.is_empty() || (offset.len() == 5 && offset[1..].bytes().all(|b| b.is_ascii_digit()));
+        let offset_ok = offset.is_empty()
+            || (offset.len() == 5 && offset[1..].bytes().all(|b| b.is_ascii_digit()));
         if !offset_ok {
             return None;
         }

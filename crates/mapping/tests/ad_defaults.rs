@@ -19,7 +19,8 @@ fn eval(target: &str, attrs: &[(&str, &str)], taken: &'static [&'static str]) ->
     let config = MappingConfig::sf_to_ad().expect("default mapping");
     let m = config.mappings.iter().find(|m| m.target == target).expect("mapped");
     let expr = hrsync_expr::parse(m.expression.as_deref().expect("expression")).expect("parses");
-    let values: HashMap<String, Value> = attrs.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect();
+    let values: HashMap<String, Value> =
+        attrs.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect();
     let clock = FixedClock(jiff::Timestamp::UNIX_EPOCH);
     let mut random = SplitMix64(1);
     let uniq = Taken(taken);
@@ -35,7 +36,11 @@ fn names_fit_active_directory() {
     let long = "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissenhaftschaferswessenschafewarenwohlgepflege";
     assert_eq!(eval("sn", &[("lastName", long)], &[]).chars().count(), 64);
     assert_eq!(eval("givenName", &[("firstName", long)], &[]).chars().count(), 64);
-    let cn = eval("cn", &[("firstName", "Ana"), ("lastName", long), ("personIdExternal", "100042")], &[]);
+    let cn = eval(
+        "cn",
+        &[("firstName", "Ana"), ("lastName", long), ("personIdExternal", "100042")],
+        &[],
+    );
     assert_eq!(cn.chars().count(), 64, "{cn}");
 }
 

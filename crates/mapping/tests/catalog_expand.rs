@@ -19,13 +19,41 @@ fn catalog_has_entras_predefined_attributes() {
     let c = Catalog::builtin();
     assert!(c.attribute.len() >= 90, "only {} attributes", c.attribute.len());
     let mut required: Vec<String> = [
-        "personIdExternal", "personId", "perPersonUuid", "userId", "emplStatus",
-        "activeEmploymentsCount", "latestTerminationDate", "startDate", "username",
-        "firstName", "lastName", "displayName", "emailAddress", "jobTitle", "managerId",
-        "twoCharCountryCode", "department", "division", "officeLocationAddress",
-        "officeLocationZipCode", "officeLocationCity", "company", "companyId", "costCenter",
-        "businessUnit", "jobCode", "payGrade", "location", "eventReason", "assignmentType",
-        "employmentType", "employeeClass", "addressLIne3", "businessPhone", "cellPhone",
+        "personIdExternal",
+        "personId",
+        "perPersonUuid",
+        "userId",
+        "emplStatus",
+        "activeEmploymentsCount",
+        "latestTerminationDate",
+        "startDate",
+        "username",
+        "firstName",
+        "lastName",
+        "displayName",
+        "emailAddress",
+        "jobTitle",
+        "managerId",
+        "twoCharCountryCode",
+        "department",
+        "division",
+        "officeLocationAddress",
+        "officeLocationZipCode",
+        "officeLocationCity",
+        "company",
+        "companyId",
+        "costCenter",
+        "businessUnit",
+        "jobCode",
+        "payGrade",
+        "location",
+        "eventReason",
+        "assignmentType",
+        "employmentType",
+        "employeeClass",
+        "addressLIne3",
+        "businessPhone",
+        "cellPhone",
     ]
     .map(String::from)
     .to_vec();
@@ -60,10 +88,24 @@ fn retrieval_rules_table() {
     let ji = "employmentNav/jobInfoNav";
     // (mapped attributes, extra expand entries beyond the always-expanded ones)
     let rows: Vec<(Vec<&str>, Vec<String>)> = vec![
-        (vec!["personIdExternal", "firstName", "username", "activeEmploymentsCount", "emailAddress", "businessPhone", "managerPersonIdExternal"], vec![]),
+        (
+            vec![
+                "personIdExternal",
+                "firstName",
+                "username",
+                "activeEmploymentsCount",
+                "emailAddress",
+                "businessPhone",
+                "managerPersonIdExternal",
+            ],
+            vec![],
+        ),
         (vec!["company"], vec![format!("{ji}/companyNav")]),
         (vec!["companyId"], vec![format!("{ji}/companyNav")]),
-        (vec!["twoCharCountryCode"], vec![format!("{ji}/companyNav"), format!("{ji}/companyNav/countryOfRegistrationNav")]),
+        (
+            vec!["twoCharCountryCode"],
+            vec![format!("{ji}/companyNav"), format!("{ji}/companyNav/countryOfRegistrationNav")],
+        ),
         (vec!["department"], vec![format!("{ji}/departmentNav")]),
         (vec!["departmentId"], vec![format!("{ji}/departmentNav")]),
         (vec!["businessUnit", "businessUnitId"], vec![format!("{ji}/businessUnitNav")]),
@@ -75,11 +117,26 @@ fn retrieval_rules_table() {
         (vec!["jobCodeId"], vec![format!("{ji}/jobCodeNav")]),
         (vec!["payGrade"], vec![format!("{ji}/payGradeNav")]),
         (vec!["location"], vec![format!("{ji}/locationNav")]),
-        (vec!["officeLocationAddress"], vec![format!("{ji}/locationNav"), format!("{ji}/locationNav/addressNavDEFLT")]),
-        (vec!["officeLocationCity"], vec![format!("{ji}/locationNav"), format!("{ji}/locationNav/addressNavDEFLT")]),
-        (vec!["officeLocationZipCode"], vec![format!("{ji}/locationNav"), format!("{ji}/locationNav/addressNavDEFLT")]),
+        (
+            vec!["officeLocationAddress"],
+            vec![format!("{ji}/locationNav"), format!("{ji}/locationNav/addressNavDEFLT")],
+        ),
+        (
+            vec!["officeLocationCity"],
+            vec![format!("{ji}/locationNav"), format!("{ji}/locationNav/addressNavDEFLT")],
+        ),
+        (
+            vec!["officeLocationZipCode"],
+            vec![format!("{ji}/locationNav"), format!("{ji}/locationNav/addressNavDEFLT")],
+        ),
         (vec!["eventReason"], vec![format!("{ji}/eventReasonNav")]),
-        (vec!["assignmentType"], vec!["employmentNav/empGlobalAssignmentNav".into(), "employmentNav/empGlobalAssignmentNav/assignmentTypeNav".into()]),
+        (
+            vec!["assignmentType"],
+            vec![
+                "employmentNav/empGlobalAssignmentNav".into(),
+                "employmentNav/empGlobalAssignmentNav/assignmentTypeNav".into(),
+            ],
+        ),
         (vec!["employmentType"], vec![format!("{ji}/employmentTypeNav")]),
         (vec!["employeeClass"], vec![format!("{ji}/employeeClassNav")]),
         (vec!["emplStatus"], vec![format!("{ji}/emplStatusNav")]),
@@ -140,7 +197,10 @@ fn config_errors_name_the_attribute() {
         ..Default::default()
     }];
     let err = SourceSchema::new(Catalog::builtin().clone(), &bad).unwrap_err();
-    assert!(matches!(&err, SchemaError::Path { attribute, .. } if attribute == "brokenPath"), "{err}");
+    assert!(
+        matches!(&err, SchemaError::Path { attribute, .. } if attribute == "brokenPath"),
+        "{err}"
+    );
     assert!(err.to_string().contains("brokenPath"));
 
     let no_path = vec![SourceAttributeConfig { name: "newThing".into(), ..Default::default() }];
@@ -150,7 +210,9 @@ fn config_errors_name_the_attribute() {
     );
     let schema = SourceSchema::builtin().unwrap();
     assert_eq!(schema.compile(["nope"]).unwrap_err(), SchemaError::Unknown("nope".into()));
-    let err = schema.with_replaced_paths("$.employmentNav.results[0]", "$.employmentNav.results[").unwrap_err();
+    let err = schema
+        .with_replaced_paths("$.employmentNav.results[0]", "$.employmentNav.results[")
+        .unwrap_err();
     assert!(matches!(err, SchemaError::Path { .. }));
 }
 

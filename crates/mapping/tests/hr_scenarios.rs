@@ -32,7 +32,11 @@ fn standard_worker_default_mapping() {
     let r = flow.source.extract(&fixture("standard_worker"));
     assert_eq!(text_of(&r, "personIdExternal"), "103208");
     assert_eq!(text_of(&r, "activeEmploymentsCount"), "1");
-    assert_eq!(text_of(&r, "emailAddress"), "ana.mueller@example.com", "primary email, not the first");
+    assert_eq!(
+        text_of(&r, "emailAddress"),
+        "ana.mueller@example.com",
+        "primary email, not the first"
+    );
     assert_eq!(datetime(&r, "startDate"), ms(D2023));
     assert_eq!(text(&r, "latestTerminationDate"), None);
 
@@ -154,7 +158,13 @@ fn worker_conversion_needs_the_active_employment_paths() {
 #[test]
 fn active_employment_paths_on_terminated_worker_yield_nothing() {
     let schema = active_employment_schema();
-    let flow = flow(&schema, &[("accountDisabled", r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#)]);
+    let flow = flow(
+        &schema,
+        &[(
+            "accountDisabled",
+            r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#,
+        )],
+    );
     let r = flow.source.extract(&fixture("terminated"));
     assert_eq!(text(&r, "userId"), None);
     assert_eq!(text(&r, "emplStatus"), None);
@@ -198,7 +208,11 @@ fn global_assignment() {
     assert_eq!(text_of(&r, "userId"), "106003");
     assert_eq!(text_of(&r, "department"), "IT");
     assert_eq!(text_of(&r, "globalAssignmentDepartment"), "Singapore Hub");
-    assert!(home.source.expand().contains(&"employmentNav/empGlobalAssignmentNav/assignmentTypeNav".to_string()));
+    assert!(
+        home.source
+            .expand()
+            .contains(&"employmentNav/empGlobalAssignmentNav/assignmentTypeNav".to_string())
+    );
     let t = targets(&home, &r);
     assert_eq!(target(&t, "department"), "IT");
     assert_eq!(target(&t, "employeeNumber"), "106003");
@@ -208,7 +222,10 @@ fn global_assignment() {
     // The reference's expression: prefer the GA department when present.
     let ga = flow(
         &schema,
-        &[("department", "IIF(IsPresent([globalAssignmentDepartment]),[globalAssignmentDepartment],[department])")],
+        &[(
+            "department",
+            "IIF(IsPresent([globalAssignmentDepartment]),[globalAssignmentDepartment],[department])",
+        )],
     );
     let t = targets(&ga, &ga.source.extract(&record));
     assert_eq!(target(&t, "department"), "Singapore Hub");
@@ -237,8 +254,14 @@ fn concurrent_jobs_second_employment() {
 #[test]
 fn position_localized_names() {
     let schema = schema_with(&[
-        ("positionNameFR", "$.employmentNav.results[0].jobInfoNav.results[0].positionNav.externalName_fr_FR"),
-        ("positionNameDE", "$.employmentNav.results[0].jobInfoNav.results[0].positionNav.externalName_de_DE"),
+        (
+            "positionNameFR",
+            "$.employmentNav.results[0].jobInfoNav.results[0].positionNav.externalName_fr_FR",
+        ),
+        (
+            "positionNameDE",
+            "$.employmentNav.results[0].jobInfoNav.results[0].positionNav.externalName_de_DE",
+        ),
     ]);
     let flow = flow(
         &schema,
@@ -262,7 +285,10 @@ fn account_status_from_active_employments_count_and_empl_status() {
     let by_count = flow(&schema, &[]);
     let by_status = flow(
         &schema,
-        &[("accountDisabled", r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#)],
+        &[(
+            "accountDisabled",
+            r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#,
+        )],
     );
     // (fixture, activeEmploymentsCount, emplStatus, disabled by count, disabled by status)
     let cases = [
@@ -274,10 +300,18 @@ fn account_status_from_active_employments_count_and_empl_status() {
         let record = fixture(name);
         let r = by_count.source.extract(&record);
         assert_eq!(text_of(&r, "activeEmploymentsCount"), count, "{name}");
-        assert_eq!(target(&targets(&by_count, &r), "accountDisabled"), by_count_want, "{name} by count");
+        assert_eq!(
+            target(&targets(&by_count, &r), "accountDisabled"),
+            by_count_want,
+            "{name} by count"
+        );
         let r = by_status.source.extract(&record);
         assert_eq!(text_of(&r, "emplStatus"), status, "{name}");
-        assert_eq!(target(&targets(&by_status, &r), "accountDisabled"), by_status_want, "{name} by status");
+        assert_eq!(
+            target(&targets(&by_status, &r), "accountDisabled"),
+            by_status_want,
+            "{name} by status"
+        );
     }
     // Terminated worker's accountExpires: end of the termination day (FILETIME).
     let r = by_count.source.extract(&fixture("terminated"));
@@ -292,7 +326,10 @@ fn explain_names_path_and_matched_node() {
     let r = flow.source.extract_explained(&fixture("conversion"));
     let e = r.explain("username").unwrap();
     assert_eq!(e.jsonpath, format!("{ACTIVE_EMPLOYMENT}.userNav.username"));
-    assert_eq!(e.matched, vec!["$['employmentNav']['results'][0]['userNav']['username']".to_string()]);
+    assert_eq!(
+        e.matched,
+        vec!["$['employmentNav']['results'][0]['userNav']['username']".to_string()]
+    );
     assert_eq!(e.raw, Some(serde_json::json!("cdubois")));
     let e = r.explain("middleName").unwrap();
     assert!(e.matched.is_empty());

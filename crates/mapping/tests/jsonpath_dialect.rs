@@ -1,7 +1,6 @@
 use hrsync_mapping::path::{SourcePath, translate_entra_dialect};
 use serde_json::json;
 
-
 #[test]
 fn entra_paths_parse_verbatim() {
     let paths = [
@@ -44,7 +43,10 @@ fn entra_paths_select_what_the_reference_says() {
         ("$.employmentNav.results[-1:].userId".into(), json!(["ga"])),
         ("$.employmentNav.results[1].userId".into(), json!(["new"])),
         ("$.employmentNav.results[?(@.assignmentClass == 'GA')].userId".into(), json!(["ga"])),
-        ("$.employmentNav.results[?(@.assignmentClass == 'ST')].userId".into(), json!(["old", "new"])),
+        (
+            "$.employmentNav.results[?(@.assignmentClass == 'ST')].userId".into(),
+            json!(["old", "new"]),
+        ),
         (format!("{active}.userId"), json!(["new", "ga"])),
         (format!("{active_job}.jobTitle"), json!(["Engineer", "Expat"])),
         (format!("{active_job}.emplStatusNav.externalCode"), json!(["A", "U"])),

@@ -24,7 +24,14 @@ fn default_sf_to_ad_mapping_loads_and_checks() {
         .collect();
     assert_eq!(on_create, ["sAMAccountName", "userPrincipalName", "cn"]);
     let refs = mapping.referenced_attributes();
-    for name in ["personIdExternal", "activeEmploymentsCount", "firstName", "lastName", "twoCharCountryCode", "officeLocationAddress"] {
+    for name in [
+        "personIdExternal",
+        "activeEmploymentsCount",
+        "firstName",
+        "lastName",
+        "twoCharCountryCode",
+        "officeLocationAddress",
+    ] {
         assert!(refs.contains(&name), "{name} not referenced: {refs:?}");
     }
     // The expand list follows from what is mapped.
@@ -70,11 +77,14 @@ default = "Provisioned by hrsync"
     assert_eq!(config.mappings[1].flow, FlowBehavior::Always);
     let again = MappingConfig::from_toml(&toml::to_string(&config).unwrap()).unwrap();
     assert_eq!(again, config);
-    let schema = SourceSchema::new(hrsync_mapping::Catalog::builtin().clone(), &config.source_attributes).unwrap();
+    let schema =
+        SourceSchema::new(hrsync_mapping::Catalog::builtin().clone(), &config.source_attributes)
+            .unwrap();
     config.scope.as_ref().unwrap().compile(&schema).unwrap();
     CompiledMapping::compile(&config.mappings, &schema).unwrap();
 
-    let unknown_key = MappingConfig::from_toml("[[mapping]]\ntarget = \"x\"\nexpresion = \"[a]\"\n");
+    let unknown_key =
+        MappingConfig::from_toml("[[mapping]]\ntarget = \"x\"\nexpresion = \"[a]\"\n");
     assert!(unknown_key.unwrap_err().to_string().contains("expresion"));
 }
 

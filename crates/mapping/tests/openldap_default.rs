@@ -32,10 +32,17 @@ fn record(pairs: &[(&str, &str)]) -> BTreeMap<String, Value> {
 }
 
 /// Create-phase values as text (`None` for null).
-fn evaluate(mapping: &CompiledMapping, rec: &BTreeMap<String, Value>, taken: &[&str]) -> BTreeMap<String, Option<String>> {
+fn evaluate(
+    mapping: &CompiledMapping,
+    rec: &BTreeMap<String, Value>,
+    taken: &[&str],
+) -> BTreeMap<String, Option<String>> {
     let clock = FixedClock(jiff::Timestamp::UNIX_EPOCH);
     let mut random = SplitMix64(7);
-    let uniq = Taken { taken: taken.iter().map(|s| (*s).to_owned()).collect(), asked: RefCell::new(Vec::new()) };
+    let uniq = Taken {
+        taken: taken.iter().map(|s| (*s).to_owned()).collect(),
+        asked: RefCell::new(Vec::new()),
+    };
     let mut ctx = EvalContext::new(&clock, &mut random, Some(&uniq));
     mapping
         .evaluate(rec, &mut ctx, Phase::Create)
@@ -56,13 +63,30 @@ fn shape_matching_and_on_create() {
     let mapping = compiled();
     let matching: Vec<&str> = mapping.matching().iter().map(|m| m.config.target.as_str()).collect();
     assert_eq!(matching, ["employeeNumber"]);
-    let on_create: Vec<&str> =
-        mapping.mappings().iter().filter(|m| m.config.apply == Apply::OnCreate).map(|m| m.config.target.as_str()).collect();
+    let on_create: Vec<&str> = mapping
+        .mappings()
+        .iter()
+        .filter(|m| m.config.apply == Apply::OnCreate)
+        .map(|m| m.config.target.as_str())
+        .collect();
     assert_eq!(on_create, ["uid", "cn"]);
-    let targets: HashSet<&str> = mapping.mappings().iter().map(|m| m.config.target.as_str()).collect();
+    let targets: HashSet<&str> =
+        mapping.mappings().iter().map(|m| m.config.target.as_str()).collect();
     for t in [
-        "cn", "sn", "givenName", "displayName", "mail", "employeeNumber", "title", "departmentNumber", "ou", "telephoneNumber", "manager",
-        "parentDistinguishedName", "accountDisabled", "uid",
+        "cn",
+        "sn",
+        "givenName",
+        "displayName",
+        "mail",
+        "employeeNumber",
+        "title",
+        "departmentNumber",
+        "ou",
+        "telephoneNumber",
+        "manager",
+        "parentDistinguishedName",
+        "accountDisabled",
+        "uid",
     ] {
         assert!(targets.contains(t), "{t} is mapped");
     }
@@ -73,11 +97,18 @@ fn values_for_awkward_names_and_placement() {
     let mapping = compiled();
     let base = [("personIdExternal", "100042"), ("activeEmploymentsCount", "1")];
     // (case, extra source attributes, taken candidates, expected target values)
-    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>, Vec<(&'a str, Option<&'a str>)>);
+    type Case<'a> =
+        (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>, Vec<(&'a str, Option<&'a str>)>);
     let cases: Vec<Case<'_>> = vec![
         (
             "plain, placed by department and company",
-            vec![("firstName", "John"), ("lastName", "Smith"), ("companyId", "ACE_US"), ("departmentId", "D100"), ("managerPersonIdExternal", "100001")],
+            vec![
+                ("firstName", "John"),
+                ("lastName", "Smith"),
+                ("companyId", "ACE_US"),
+                ("departmentId", "D100"),
+                ("managerPersonIdExternal", "100001"),
+            ],
             vec![],
             vec![
                 ("uid", Some("john.smith")),
@@ -102,13 +133,20 @@ fn values_for_awkward_names_and_placement() {
             "every name candidate taken",
             vec![("firstName", "John"), ("lastName", "Smith")],
             vec!["john.smith", "j.smith", "jo.smith"],
-            vec![("uid", Some("john.smith.100042")), ("parentDistinguishedName", Some("ou=people,dc=example,dc=org"))],
+            vec![
+                ("uid", Some("john.smith.100042")),
+                ("parentDistinguishedName", Some("ou=people,dc=example,dc=org")),
+            ],
         ),
         (
             "DN specials and diacritics",
             vec![("firstName", " #Zoë"), ("lastName", "O'Brien, Jr.+\"\\<>;")],
             vec![],
-            vec![("uid", Some("zoe.obrienjr")), ("cn", Some(" #Zoë O'Brien, Jr.+\"\\<>;")), ("sn", Some("O'Brien, Jr.+\"\\<>;"))],
+            vec![
+                ("uid", Some("zoe.obrienjr")),
+                ("cn", Some(" #Zoë O'Brien, Jr.+\"\\<>;")),
+                ("sn", Some("O'Brien, Jr.+\"\\<>;")),
+            ],
         ),
         (
             "no ASCII letter: uid from personIdExternal",
@@ -118,14 +156,21 @@ fn values_for_awkward_names_and_placement() {
         ),
         (
             "rehired manager: the link is their personIdExternal, not their new userId",
-            vec![("firstName", "Ann"), ("lastName", "Lee"), ("managerId", "100001-R2"), ("managerPersonIdExternal", "100001")],
+            vec![
+                ("firstName", "Ann"),
+                ("lastName", "Lee"),
+                ("managerId", "100001-R2"),
+                ("managerPersonIdExternal", "100001"),
+            ],
             vec![],
             vec![("manager", Some("100001"))],
         ),
-        ("no employment: disabled, sn falls back", vec![("activeEmploymentsCount", "0"), ("firstName", "Ann")], vec![], vec![
-            ("accountDisabled", Some("True")),
-            ("sn", Some("Ann")),
-        ]),
+        (
+            "no employment: disabled, sn falls back",
+            vec![("activeEmploymentsCount", "0"), ("firstName", "Ann")],
+            vec![],
+            vec![("accountDisabled", Some("True")), ("sn", Some("Ann"))],
+        ),
     ];
     for (name, extra, taken, expected) in cases {
         let mut rec = record(&base);

@@ -63,8 +63,20 @@ fn operators_table() {
         ("activeEmploymentsCount", "Greater_Than", vec!["1"], Some(Value::Number(1.0)), false),
         ("activeEmploymentsCount", "Greater_Than", vec!["0"], Some(s("7")), true),
         ("activeEmploymentsCount", "Greater_Than", vec!["0"], Some(s("seven")), false),
-        ("activeEmploymentsCount", "Greater_Than_OR_EQUALS", vec!["1"], Some(Value::Number(1.0)), true),
-        ("activeEmploymentsCount", "greater_than_or_equals", vec!["2"], Some(Value::Number(1.0)), false),
+        (
+            "activeEmploymentsCount",
+            "Greater_Than_OR_EQUALS",
+            vec!["1"],
+            Some(Value::Number(1.0)),
+            true,
+        ),
+        (
+            "activeEmploymentsCount",
+            "greater_than_or_equals",
+            vec!["2"],
+            Some(Value::Number(1.0)),
+            false,
+        ),
         ("department", "Includes", vec!["Eng"], Some(s("Platform Engineering")), true),
         ("department", "Includes", vec!["eng"], Some(s("Platform Engineering")), false),
         ("custom01", "&", vec!["2"], Some(s("514")), true),
@@ -119,7 +131,8 @@ fn groups_or_clauses_and_deciding_clause() {
     assert_eq!(r.groups.len(), 1);
     assert_eq!(r.deciding_clauses().len(), 2);
 
-    let fr_contractor = attrs(&[("twoCharCountryCode", s("FR")), ("isContingentWorker", Value::Bool(true))]);
+    let fr_contractor =
+        attrs(&[("twoCharCountryCode", s("FR")), ("isContingentWorker", Value::Bool(true))]);
     let r = scope.evaluate(&fr_contractor);
     assert!(r.in_scope);
     assert!(!r.groups[0].passed);

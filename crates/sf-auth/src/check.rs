@@ -21,24 +21,42 @@ pub struct Step {
 /// `api_base_url`: obtain the assertion or AT1, exchange it for an access
 /// token, then `GET /odata/v2/PerPerson?$top=1`. Stops at the first failed
 /// step; every failed step's error has an [`AuthError::explanation`].
-pub async fn check(config: &AuthConfig, api_base_url: &str, http: reqwest::Client, options: ProviderOptions) -> Vec<Step> {
+pub async fn check(
+    config: &AuthConfig,
+    api_base_url: &str,
+    http: reqwest::Client,
+    options: ProviderOptions,
+) -> Vec<Step> {
     let mut steps = Vec::new();
-    let timed = |steps: &mut Vec<Step>, name: &str, started: Instant, outcome: Result<String, AuthError>| {
+    let timed = |steps: &mut Vec<Step>,
+                 name: &str,
+                 started: Instant,
+                 outcome: Result<String, AuthError>| {
         let ok = outcome.is_ok();
         steps.push(Step { name: name.to_owned(), duration: started.elapsed(), outcome });
         ok
     };
     let started = Instant::now();
     if let AuthConfig::Basic { .. } = config {
-        let creds = config.basic_credentials().and_then(|c| c.ok_or_else(|| AuthError::Config("no basic credentials".into())));
+        let creds = config
+            .basic_credentials()
+            .and_then(|c| c.ok_or_else(|| AuthError::Config("no basic credentials".into())));
         let Ok((user, company, password)) = creds else {
-            let err = creds.err().unwrap_or_else(|| AuthError::Config("no basic credentials".into()));
+            let err =
+                creds.err().unwrap_or_else(|| AuthError::Config("no basic credentials".into()));
             timed(&mut steps, "read basic credentials", started, Err(err));
             return steps;
         };
-        timed(&mut steps, "read basic credentials", started, Ok(format!("{user}@{company} (SAP retired basic authentication on 2026-11-20)")));
+        timed(
+            &mut steps,
+            "read basic credentials",
+            started,
+            Ok(format!("{user}@{company} (SAP retired basic authentication on 2026-11-20)")),
+        );
         let started = Instant::now();
-        let req = |r: reqwest::RequestBuilder| r.basic_auth(format!("{user}@{company}"), Some(password.expose_secret()));
+        let req = |r: reqwest::RequestBuilder| {
+            r.basic_auth(format!("{user}@{company}"), Some(password.expose_secret()))
+        };
         let outcome = odata_probe(&http, api_base_url, req).await;
         timed(&mut steps, "call OData PerPerson?$top=1", started, outcome);
         return steps;
@@ -67,11 +85,25 @@ pub async fn check(config: &AuthConfig, api_base_url: &str, http: reqwest::Clien
             let started = Instant::now();
             match provider.exchange_at1(&at1).await {
                 Ok(t) => {
-                    timed(&mut steps, "exchange AT1 for AT2 at SAP Cloud Identity Service", started, Ok(format!("{} (expires in {} s)", provider.token_url(), t.lifetime.as_secs())));
+                    timed(
+                        &mut steps,
+                        "exchange AT1 for AT2 at SAP Cloud Identity Service",
+                        started,
+                        Ok(format!(
+                            "{} (expires in {} s)",
+                            provider.token_url(),
+                            t.lifetime.as_secs()
+                        )),
+                    );
                     t.value
                 }
                 Err(e) => {
-                    timed(&mut steps, "exchange AT1 for AT2 at SAP Cloud Identity Service", started, Err(e));
+                    timed(
+                        &mut steps,
+                        "exchange AT1 for AT2 at SAP Cloud Identity Service",
+                        started,
+                        Err(e),
+                    );
                     return steps;
                 }
             }
@@ -80,11 +112,25 @@ pub async fn check(config: &AuthConfig, api_base_url: &str, http: reqwest::Clien
             let started = Instant::now();
             match provider.fetch().await {
                 Ok(t) => {
-                    timed(&mut steps, "sign SAML assertion and get an access token", started, Ok(format!("{} (expires in {} s)", provider.token_url(), t.lifetime.as_secs())));
+                    timed(
+                        &mut steps,
+                        "sign SAML assertion and get an access token",
+                        started,
+                        Ok(format!(
+                            "{} (expires in {} s)",
+                            provider.token_url(),
+                            t.lifetime.as_secs()
+                        )),
+                    );
                     t.value
                 }
                 Err(e) => {
-                    timed(&mut steps, "sign SAML assertion and get an access token", started, Err(e));
+                    timed(
+                        &mut steps,
+                        "sign SAML assertion and get an access token",
+                        started,
+                        Err(e),
+                    );
                     return steps;
                 }
             }
@@ -103,10 +149,15 @@ async fn odata_probe(
     auth: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
 ) -> Result<String, AuthError> {
     let base = api_base_url.trim_end_matches('/');
-    let root = if base.ends_with("/odata/v2") { base.to_owned() } else { format!("{base}/odata/v2") };
+    let root =
+        if base.ends_with("/odata/v2") { base.to_owned() } else { format!("{base}/odata/v2") };
     let url = format!("{root}/PerPerson?$top=1&$select=personIdExternal&$format=json");
-    let transport = |e: reqwest::Error| AuthError::Transport { url: url.clone(), cause: error_chain(&e) };
-    let resp = auth(http.get(&url).header(reqwest::header::ACCEPT, "application/json")).send().await.map_err(transport)?;
+    let transport =
+        |e: reqwest::Error| AuthError::Transport { url: url.clone(), cause: error_chain(&e) };
+    let resp = auth(http.get(&url).header(reqwest::header::ACCEPT, "application/json"))
+        .send()
+        .await
+        .map_err(transport)?;
     let status = resp.status().as_u16();
     let body = resp.bytes().await.map_err(transport)?;
     if (200..300).contains(&status) {

@@ -100,21 +100,36 @@ impl AuthConfig {
     /// For `basic`: (`username`, `companyId`, password) with the password read
     /// from its env variable or file. `None` for the token methods.
     pub fn basic_credentials(&self) -> Result<Option<(String, String, SecretString)>, AuthError> {
-        let AuthConfig::Basic { username, company_id, password_env, password_file } = self else { return Ok(None) };
+        let AuthConfig::Basic { username, company_id, password_env, password_file } = self else {
+            return Ok(None);
+        };
         // `user@company` in `username` is the form SuccessFactors shows admins.
         let (user, company) = match (username.rsplit_once('@'), company_id) {
             (_, Some(c)) => (username.clone(), c.clone()),
             (Some((u, c)), None) => (u.to_owned(), c.to_owned()),
-            (None, None) => return Err(AuthError::Config("basic: company_id is missing (or write username as user@companyId)".into())),
+            (None, None) => {
+                return Err(AuthError::Config(
+                    "basic: company_id is missing (or write username as user@companyId)".into(),
+                ));
+            }
         };
         let password = match (password_env, password_file) {
-            (Some(var), None) => std::env::var(var)
-                .map_err(|_| AuthError::Config(format!("basic: environment variable {var} (password_env) is not set")))?,
+            (Some(var), None) => std::env::var(var).map_err(|_| {
+                AuthError::Config(format!(
+                    "basic: environment variable {var} (password_env) is not set"
+                ))
+            })?,
             (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|e| AuthError::Config(format!("basic: password_file {}: {e}", path.display())))?
+                .map_err(|e| {
+                    AuthError::Config(format!("basic: password_file {}: {e}", path.display()))
+                })?
                 .trim_end_matches(['\r', '\n'])
                 .to_owned(),
-            _ => return Err(AuthError::Config("basic: set exactly one of password_env and password_file".into())),
+            _ => {
+                return Err(AuthError::Config(
+                    "basic: set exactly one of password_env and password_file".into(),
+                ));
+            }
         };
         Ok(Some((user, company, SecretString::from(password))))
     }
@@ -139,16 +154,26 @@ mod tests {
             r#"{"method":"saml-bearer","client_id":"K","user_id":"sfapi","company_id":"C","private_key_file":"k.pem"}"#,
         )
         .unwrap();
-        assert!(matches!(&saml, AuthConfig::SamlBearer { audience, assertion_lifetime: 300, .. } if audience == SF_AUDIENCE));
+        assert!(
+            matches!(&saml, AuthConfig::SamlBearer { audience, assertion_lifetime: 300, .. } if audience == SF_AUDIENCE)
+        );
         let wi: AuthConfig = serde_json::from_str(
             r#"{"method":"workload-identity","ias_url":"https://t.accounts.ondemand.com","client_id":"c","dependency":"SF",
                 "assertion":{"type":"federated-file","path":"/var/run/token"}}"#,
         )
         .unwrap();
         assert_eq!(wi.method(), "workload-identity");
-        let bad = serde_json::from_str::<AuthConfig>(r#"{"method":"basic","username":"u","password":"x"}"#);
+        let bad = serde_json::from_str::<AuthConfig>(
+            r#"{"method":"basic","username":"u","password":"x"}"#,
+        );
         assert!(bad.is_err(), "a literal password field is refused");
-        assert_eq!(dependency_resource("SF-EC"), "urn:sap:identity:application:provider:name:SF-EC");
-        assert_eq!(dependency_resource("urn:sap:identity:application:provider:name:X"), "urn:sap:identity:application:provider:name:X");
+        assert_eq!(
+            dependency_resource("SF-EC"),
+            "urn:sap:identity:application:provider:name:SF-EC"
+        );
+        assert_eq!(
+            dependency_resource("urn:sap:identity:application:provider:name:X"),
+            "urn:sap:identity:application:provider:name:X"
+        );
     }
 }

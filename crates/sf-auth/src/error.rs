@@ -69,9 +69,13 @@ pub enum AuthError {
     FederatedTokenExpired { path: PathBuf, expired_at: String },
     #[error("cannot reach {url}: {cause}")]
     Transport { url: String, cause: String },
-    #[error("SuccessFactors token endpoint {url} rejected the SAML assertion: HTTP {status}: {message}")]
+    #[error(
+        "SuccessFactors token endpoint {url} rejected the SAML assertion: HTTP {status}: {message}"
+    )]
     SfTokenRejected { url: String, status: u16, message: String },
-    #[error("SAP Cloud Identity Service {url} rejected the token request: HTTP {status} {error}: {description}")]
+    #[error(
+        "SAP Cloud Identity Service {url} rejected the token request: HTTP {status} {error}: {description}"
+    )]
     IasRejected { url: String, status: u16, error: String, description: String },
     #[error("token endpoint {url} answered HTTP {status} with a body hrsync cannot read: {cause}")]
     BadTokenResponse { url: String, status: u16, cause: String },
@@ -83,18 +87,27 @@ impl AuthError {
     /// Which troubleshooting case this failure is.
     pub fn diagnosis(&self) -> Diagnosis {
         match self {
-            AuthError::Config(_) | AuthError::Key { .. } | AuthError::Certificate { .. } | AuthError::FederatedToken { .. } => {
-                Diagnosis::Configuration
+            AuthError::Config(_)
+            | AuthError::Key { .. }
+            | AuthError::Certificate { .. }
+            | AuthError::FederatedToken { .. } => Diagnosis::Configuration,
+            AuthError::CertificateExpired { .. } | AuthError::CertificateNotYetValid { .. } => {
+                Diagnosis::CertificateExpired
             }
-            AuthError::CertificateExpired { .. } | AuthError::CertificateNotYetValid { .. } => Diagnosis::CertificateExpired,
             AuthError::KeyMismatch { .. } => Diagnosis::KeyMismatch,
             AuthError::FederatedTokenExpired { .. } => Diagnosis::StaleFederatedToken,
             AuthError::Transport { .. } => Diagnosis::Unreachable,
             AuthError::BadTokenResponse { status, .. } if *status >= 500 => Diagnosis::Unreachable,
             AuthError::BadTokenResponse { .. } => Diagnosis::Other,
-            AuthError::SfTokenRejected { status, message, .. } => sf_token_diagnosis(*status, message),
-            AuthError::IasRejected { status, error, description, .. } => ias_diagnosis(*status, error, description),
-            AuthError::ODataRefused { status: 403, message, .. } if message.contains("LGN0022") => Diagnosis::ClockSkew,
+            AuthError::SfTokenRejected { status, message, .. } => {
+                sf_token_diagnosis(*status, message)
+            }
+            AuthError::IasRejected { status, error, description, .. } => {
+                ias_diagnosis(*status, error, description)
+            }
+            AuthError::ODataRefused { status: 403, message, .. } if message.contains("LGN0022") => {
+                Diagnosis::ClockSkew
+            }
             AuthError::ODataRefused { status: 403, .. } => Diagnosis::NotMappedOrNoPermission,
             AuthError::ODataRefused { status: 401, .. } => Diagnosis::CredentialsRefused,
             AuthError::ODataRefused { .. } => Diagnosis::Other,
@@ -104,22 +117,54 @@ impl AuthError {
     /// What to check, in the admin's terms (one or two sentences).
     pub fn explanation(&self) -> String {
         let text = match self.diagnosis() {
-            Diagnosis::Configuration => "The auth block of the SuccessFactors source is incomplete or names a file hrsync cannot read; fix the path or value named above.",
-            Diagnosis::SubjectOrAudienceMismatch => "The subject or audience of the token (AT1) does not match the trust rule: compare `sub` and `aud` of the token with the Subject and Audience of the JWT Trust-by-Issuer rule in the SAP Cloud Identity Service application (Trust > Client Authentication).",
-            Diagnosis::SignatureOrIssuer => "SAP Cloud Identity Service could not validate the token's signature: the JWKS URI is unreachable from SAP IAS, the key id is not in it, the signature is invalid, or the issuer (tenant) in the token does not match the trust rule's Issuer.",
-            Diagnosis::UnknownClient => "The client id is not registered: for SAML bearer it must be the API key of an application under Admin Center > Manage OAuth2 Client Applications; for workload identity the Client ID of the SAP Cloud Identity Service OIDC application.",
-            Diagnosis::UnknownDependency => "The app dependency name is wrong: it must be `urn:sap:identity:application:provider:name:` followed by the Dependency Name under Trust > Dependencies of the SAP Cloud Identity Service application.",
-            Diagnosis::AssertionSignature => "SuccessFactors could not verify the SAML assertion's signature: the private key hrsync signs with does not belong to the X.509 certificate registered for this client id under Manage OAuth2 Client Applications.",
-            Diagnosis::AssertionAudience => "The SAML assertion's audience or recipient is wrong: the audience must be `www.successfactors.com` and the token URL must be this tenant's `/oauth/token`.",
-            Diagnosis::UnknownUser => "The API user does not exist: `user_id` must be the SuccessFactors userId (not the user name or e-mail) of the technical API user.",
-            Diagnosis::WrongCompany => "The company id does not match the tenant this OAuth client is registered in.",
-            Diagnosis::ClockSkew => "The assertion or token was outside its validity window when the server checked it: this machine's clock is off (check NTP), or the lifetime is too short for the network delay.",
-            Diagnosis::CertificateExpired => "The X.509 certificate is outside its validity period: create a new key pair with `hrsync keys generate`, register the new certificate in SuccessFactors, and point the auth block at the new files.",
-            Diagnosis::KeyMismatch => "The private key and the certificate are not a pair: use the private key generated together with the certificate registered in SuccessFactors.",
-            Diagnosis::StaleFederatedToken => "The federated token file is no longer refreshed: check the platform component that writes it (Kubernetes projected service-account token, Azure workload identity, GitHub OIDC).",
-            Diagnosis::NotMappedOrNoPermission => "The OData call was refused (403): the client id is not mapped to an API user (Security Center > Manage OIDC OAuth Client Application > Application Map), or that user's permission group lacks OData API and Employee Central read permissions.",
-            Diagnosis::CredentialsRefused => "SuccessFactors refused the credentials (401): check the user name, company id and password, or that the token was issued for this tenant.",
-            Diagnosis::Unreachable => "A server could not be reached or failed; check the URL, network path, proxy and TLS settings.",
+            Diagnosis::Configuration => {
+                "The auth block of the SuccessFactors source is incomplete or names a file hrsync cannot read; fix the path or value named above."
+            }
+            Diagnosis::SubjectOrAudienceMismatch => {
+                "The subject or audience of the token (AT1) does not match the trust rule: compare `sub` and `aud` of the token with the Subject and Audience of the JWT Trust-by-Issuer rule in the SAP Cloud Identity Service application (Trust > Client Authentication)."
+            }
+            Diagnosis::SignatureOrIssuer => {
+                "SAP Cloud Identity Service could not validate the token's signature: the JWKS URI is unreachable from SAP IAS, the key id is not in it, the signature is invalid, or the issuer (tenant) in the token does not match the trust rule's Issuer."
+            }
+            Diagnosis::UnknownClient => {
+                "The client id is not registered: for SAML bearer it must be the API key of an application under Admin Center > Manage OAuth2 Client Applications; for workload identity the Client ID of the SAP Cloud Identity Service OIDC application."
+            }
+            Diagnosis::UnknownDependency => {
+                "The app dependency name is wrong: it must be `urn:sap:identity:application:provider:name:` followed by the Dependency Name under Trust > Dependencies of the SAP Cloud Identity Service application."
+            }
+            Diagnosis::AssertionSignature => {
+                "SuccessFactors could not verify the SAML assertion's signature: the private key hrsync signs with does not belong to the X.509 certificate registered for this client id under Manage OAuth2 Client Applications."
+            }
+            Diagnosis::AssertionAudience => {
+                "The SAML assertion's audience or recipient is wrong: the audience must be `www.successfactors.com` and the token URL must be this tenant's `/oauth/token`."
+            }
+            Diagnosis::UnknownUser => {
+                "The API user does not exist: `user_id` must be the SuccessFactors userId (not the user name or e-mail) of the technical API user."
+            }
+            Diagnosis::WrongCompany => {
+                "The company id does not match the tenant this OAuth client is registered in."
+            }
+            Diagnosis::ClockSkew => {
+                "The assertion or token was outside its validity window when the server checked it: this machine's clock is off (check NTP), or the lifetime is too short for the network delay."
+            }
+            Diagnosis::CertificateExpired => {
+                "The X.509 certificate is outside its validity period: create a new key pair with `hrsync keys generate`, register the new certificate in SuccessFactors, and point the auth block at the new files."
+            }
+            Diagnosis::KeyMismatch => {
+                "The private key and the certificate are not a pair: use the private key generated together with the certificate registered in SuccessFactors."
+            }
+            Diagnosis::StaleFederatedToken => {
+                "The federated token file is no longer refreshed: check the platform component that writes it (Kubernetes projected service-account token, Azure workload identity, GitHub OIDC)."
+            }
+            Diagnosis::NotMappedOrNoPermission => {
+                "The OData call was refused (403): the client id is not mapped to an API user (Security Center > Manage OIDC OAuth Client Application > Application Map), or that user's permission group lacks OData API and Employee Central read permissions."
+            }
+            Diagnosis::CredentialsRefused => {
+                "SuccessFactors refused the credentials (401): check the user name, company id and password, or that the token was issued for this tenant."
+            }
+            Diagnosis::Unreachable => {
+                "A server could not be reached or failed; check the URL, network path, proxy and TLS settings."
+            }
             Diagnosis::Other => "The server's message above names the cause.",
         };
         text.to_owned()
@@ -141,7 +186,11 @@ fn sf_token_diagnosis(status: u16, message: &str) -> Diagnosis {
         Diagnosis::UnknownUser
     } else if m.contains("audience") || m.contains("recipient") {
         Diagnosis::AssertionAudience
-    } else if m.contains("expired") || m.contains("not yet valid") || m.contains("notbefore") || m.contains("notonorafter") {
+    } else if m.contains("expired")
+        || m.contains("not yet valid")
+        || m.contains("notbefore")
+        || m.contains("notonorafter")
+    {
         Diagnosis::ClockSkew
     } else if m.contains("company") {
         Diagnosis::WrongCompany
@@ -158,7 +207,9 @@ fn ias_diagnosis(status: u16, error: &str, description: &str) -> Diagnosis {
     let d = description.to_ascii_lowercase();
     match error {
         _ if status >= 500 => Diagnosis::Unreachable,
-        "invalid_client_assertion" if d.contains("expired") || d.contains("not yet valid") => Diagnosis::ClockSkew,
+        "invalid_client_assertion" if d.contains("expired") || d.contains("not yet valid") => {
+            Diagnosis::ClockSkew
+        }
         "invalid_client_assertion" => Diagnosis::SubjectOrAudienceMismatch,
         "unauthorized_client" => Diagnosis::SignatureOrIssuer,
         "invalid_client" => Diagnosis::UnknownClient,

@@ -27,7 +27,11 @@ pub struct Claims<'a> {
 }
 
 /// Signs `claims` as a compact RS256 JWT with header `kid`.
-pub fn sign(key: &SigningKey, key_id: &str, claims: &Claims<'_>) -> Result<SecretString, AuthError> {
+pub fn sign(
+    key: &SigningKey,
+    key_id: &str,
+    claims: &Claims<'_>,
+) -> Result<SecretString, AuthError> {
     let header = json!({ "alg": "RS256", "typ": "JWT", "kid": key_id });
     let iat = claims.issued_at.as_second();
     let body = json!({

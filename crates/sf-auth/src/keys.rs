@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
@@ -45,7 +45,11 @@ impl SigningKey {
         let pair = match pem.tag() {
             "PRIVATE KEY" => RsaKeyPair::from_pkcs8(pem.contents()),
             "RSA PRIVATE KEY" => RsaKeyPair::from_der(pem.contents()),
-            other => return Err(err(format!("expected an RSA PRIVATE KEY or PRIVATE KEY block, found {other}"))),
+            other => {
+                return Err(err(format!(
+                    "expected an RSA PRIVATE KEY or PRIVATE KEY block, found {other}"
+                )));
+            }
         }
         .map_err(|e| err(format!("not a usable RSA key: {e}")))?;
         Ok(SigningKey { pair })
@@ -53,7 +57,8 @@ impl SigningKey {
 
     /// A fresh 2048-bit key.
     pub fn generate() -> Result<Self, AuthError> {
-        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| AuthError::Config("RSA key generation failed".into()))?;
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| AuthError::Config("RSA key generation failed".into()))?;
         Ok(SigningKey { pair })
     }
 
@@ -68,7 +73,10 @@ impl SigningKey {
 
     /// The key as PKCS#8 PEM (a secret).
     pub fn to_pkcs8_pem(&self) -> Result<SecretString, AuthError> {
-        let der: Pkcs8V1Der<'static> = self.pair.as_der().map_err(|_| AuthError::Config("cannot encode the key as PKCS#8".into()))?;
+        let der: Pkcs8V1Der<'static> = self
+            .pair
+            .as_der()
+            .map_err(|_| AuthError::Config("cannot encode the key as PKCS#8".into()))?;
         Ok(SecretString::from(pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref()))))
     }
 
@@ -100,7 +108,8 @@ impl SigningKey {
             URL_SAFE_NO_PAD.encode(self.exponent()),
             URL_SAFE_NO_PAD.encode(self.modulus())
         );
-        URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()))
+        URL_SAFE_NO_PAD
+            .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()))
     }
 }
 
@@ -134,13 +143,20 @@ impl Validity {
 pub fn generate(common_name: &str, validity: Validity) -> Result<GeneratedKeys, AuthError> {
     let key = SigningKey::generate()?;
     let private_key_pem = key.to_pkcs8_pem()?;
-    let cert_err = |e: rcgen::Error| AuthError::Config(format!("cannot create the certificate: {e}"));
-    let rc_key = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(private_key_pem.expose_secret(), &rcgen::PKCS_RSA_SHA256).map_err(cert_err)?;
+    let cert_err =
+        |e: rcgen::Error| AuthError::Config(format!("cannot create the certificate: {e}"));
+    let rc_key = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(
+        private_key_pem.expose_secret(),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .map_err(cert_err)?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(cert_err)?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
     // rcgen takes `time` dates; a closure avoids naming that crate here.
-    let ymd = |d: jiff::civil::Date| rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8);
+    let ymd = |d: jiff::civil::Date| {
+        rcgen::date_time_ymd(i32::from(d.year()), d.month() as u8, d.day() as u8)
+    };
     params.not_before = ymd(validity.not_before);
     params.not_after = ymd(validity.not_after);
     let cert = params.self_signed(&rc_key).map_err(cert_err)?;
@@ -148,17 +164,27 @@ pub fn generate(common_name: &str, validity: Validity) -> Result<GeneratedKeys, 
     let mut jwk = key.jwk(&key_id);
     if let Some(obj) = jwk.as_object_mut() {
         obj.insert("x5c".into(), json!([STANDARD.encode(cert.der())]));
-        let x5t = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.der()));
+        let x5t = URL_SAFE_NO_PAD
+            .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.der()));
         obj.insert("x5t#S256".into(), json!(x5t));
     }
-    Ok(GeneratedKeys { key, private_key_pem, certificate_pem: cert.pem(), key_id, jwks: json!({ "keys": [jwk] }) })
+    Ok(GeneratedKeys {
+        key,
+        private_key_pem,
+        certificate_pem: cert.pem(),
+        key_id,
+        jwks: json!({ "keys": [jwk] }),
+    })
 }
 
 /// Writes `private-key.pem` (mode 0600, created new: an existing key is never
 /// overwritten, since it may be the one registered in SuccessFactors),
 /// `certificate.pem` and `jwks.json` into `dir` (created if missing).
 pub fn write(dir: &Path, keys: &GeneratedKeys) -> Result<Vec<PathBuf>, AuthError> {
-    let io = |path: &Path, e: std::io::Error| AuthError::Key { path: path.to_owned(), cause: e.to_string() };
+    let io = |path: &Path, e: std::io::Error| AuthError::Key {
+        path: path.to_owned(),
+        cause: e.to_string(),
+    };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let key_path = dir.join(PRIVATE_KEY_FILE);
     let mut options = std::fs::OpenOptions::new();
@@ -169,7 +195,8 @@ pub fn write(dir: &Path, keys: &GeneratedKeys) -> Result<Vec<PathBuf>, AuthError
         options.mode(0o600);
     }
     let mut file = options.open(&key_path).map_err(|e| io(&key_path, e))?;
-    file.write_all(keys.private_key_pem.expose_secret().as_bytes()).map_err(|e| io(&key_path, e))?;
+    file.write_all(keys.private_key_pem.expose_secret().as_bytes())
+        .map_err(|e| io(&key_path, e))?;
     let cert_path = dir.join(CERTIFICATE_FILE);
     std::fs::write(&cert_path, &keys.certificate_pem).map_err(|e| io(&cert_path, e))?;
     let jwks_path = dir.join(JWKS_FILE);
@@ -202,23 +229,37 @@ impl CertificateInfo {
 
     /// Parses a DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, String> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
-        let ts = |t: x509_parser::time::ASN1Time| jiff::Timestamp::from_second(t.timestamp()).map_err(|e| e.to_string());
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        let ts = |t: x509_parser::time::ASN1Time| {
+            jiff::Timestamp::from_second(t.timestamp()).map_err(|e| e.to_string())
+        };
         let validity = cert.validity();
         let modulus = match cert.public_key().parsed() {
             Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => strip_zeros(rsa.modulus).to_vec(),
             _ => Vec::new(),
         };
-        Ok(CertificateInfo { der: der.to_vec(), not_before: ts(validity.not_before)?, not_after: ts(validity.not_after)?, modulus })
+        Ok(CertificateInfo {
+            der: der.to_vec(),
+            not_before: ts(validity.not_before)?,
+            not_after: ts(validity.not_after)?,
+            modulus,
+        })
     }
 
     /// Errors when `now` is outside the validity period.
     pub fn check_validity(&self, path: &Path, now: jiff::Timestamp) -> Result<(), AuthError> {
         if now > self.not_after {
-            return Err(AuthError::CertificateExpired { path: path.to_owned(), not_after: self.not_after.to_string() });
+            return Err(AuthError::CertificateExpired {
+                path: path.to_owned(),
+                not_after: self.not_after.to_string(),
+            });
         }
         if now < self.not_before {
-            return Err(AuthError::CertificateNotYetValid { path: path.to_owned(), not_before: self.not_before.to_string() });
+            return Err(AuthError::CertificateNotYetValid {
+                path: path.to_owned(),
+                not_before: self.not_before.to_string(),
+            });
         }
         Ok(())
     }
@@ -243,7 +284,10 @@ mod tests {
         assert!(info.not_after > jiff::Timestamp::now());
         assert!(info.check_validity(Path::new("c.pem"), jiff::Timestamp::now()).is_ok());
         let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365 * 3);
-        assert!(matches!(info.check_validity(Path::new("c.pem"), later), Err(AuthError::CertificateExpired { .. })));
+        assert!(matches!(
+            info.check_validity(Path::new("c.pem"), later),
+            Err(AuthError::CertificateExpired { .. })
+        ));
         assert_eq!(keys.jwks["keys"][0]["kid"], keys.key_id.as_str());
         assert!(!format!("{:?}", keys.key).contains("PRIVATE"));
     }

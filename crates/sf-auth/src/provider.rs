@@ -46,7 +46,10 @@ pub struct Token {
 
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token").field("value", &"<redacted>").field("lifetime", &self.lifetime).finish()
+        f.debug_struct("Token")
+            .field("value", &"<redacted>")
+            .field("lifetime", &self.lifetime)
+            .finish()
     }
 }
 
@@ -58,7 +61,10 @@ pub struct TokenProvider {
 
 impl std::fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenProvider").field("method", &self.method()).field("token_url", &self.token_url()).finish()
+        f.debug_struct("TokenProvider")
+            .field("method", &self.method())
+            .field("token_url", &self.token_url())
+            .finish()
     }
 }
 
@@ -103,12 +109,20 @@ struct WorkloadFlow {
 
 enum At1 {
     File(PathBuf),
-    SelfSigned { key: SigningKey, key_id: String, issuer: String, subject: String, audience: String, lifetime: u64 },
+    SelfSigned {
+        key: SigningKey,
+        key_id: String,
+        issuer: String,
+        subject: String,
+        audience: String,
+        lifetime: u64,
+    },
 }
 
 /// The origin (`scheme://host[:port]`) of the SuccessFactors API server URL.
 pub(crate) fn api_origin(api_base_url: &str) -> Result<String, AuthError> {
-    let url = reqwest::Url::parse(api_base_url).map_err(|e| AuthError::Config(format!("SuccessFactors URL `{api_base_url}`: {e}")))?;
+    let url = reqwest::Url::parse(api_base_url)
+        .map_err(|e| AuthError::Config(format!("SuccessFactors URL `{api_base_url}`: {e}")))?;
     Ok(url.origin().ascii_serialization())
 }
 
@@ -116,17 +130,38 @@ impl TokenProvider {
     /// A provider for a token method; `api_base_url` is the SuccessFactors API
     /// server (its origin gives the default `/oauth/token`). Reads and checks
     /// key and certificate files now, so a broken set-up fails at start.
-    pub fn new(config: &AuthConfig, api_base_url: &str, http: reqwest::Client, options: ProviderOptions) -> Result<Self, AuthError> {
+    pub fn new(
+        config: &AuthConfig,
+        api_base_url: &str,
+        http: reqwest::Client,
+        options: ProviderOptions,
+    ) -> Result<Self, AuthError> {
         let flow = match config {
-            AuthConfig::Basic { .. } => return Err(AuthError::Config("basic authentication has no tokens".into())),
-            AuthConfig::SamlBearer { client_id, user_id, company_id, private_key_file, certificate_file, token_url, audience, assertion_lifetime } => {
-                let company_id = company_id.clone().ok_or_else(|| AuthError::Config("saml-bearer: company_id is missing".into()))?;
+            AuthConfig::Basic { .. } => {
+                return Err(AuthError::Config("basic authentication has no tokens".into()));
+            }
+            AuthConfig::SamlBearer {
+                client_id,
+                user_id,
+                company_id,
+                private_key_file,
+                certificate_file,
+                token_url,
+                audience,
+                assertion_lifetime,
+            } => {
+                let company_id = company_id.clone().ok_or_else(|| {
+                    AuthError::Config("saml-bearer: company_id is missing".into())
+                })?;
                 let key = SigningKey::load(private_key_file)?;
                 let certificate = match certificate_file {
                     Some(path) => {
                         let info = CertificateInfo::load(path)?;
                         if info.modulus != key.modulus() {
-                            return Err(AuthError::KeyMismatch { key: private_key_file.clone(), certificate: path.clone() });
+                            return Err(AuthError::KeyMismatch {
+                                key: private_key_file.clone(),
+                                certificate: path.clone(),
+                            });
                         }
                         Some((path.clone(), info))
                     }
@@ -150,7 +185,14 @@ impl TokenProvider {
             AuthConfig::WorkloadIdentity { ias_url, client_id, dependency, assertion } => {
                 let at1 = match assertion {
                     AssertionSource::FederatedFile { path } => At1::File(path.clone()),
-                    AssertionSource::SelfSigned { private_key_file, key_id, issuer, subject, audience, lifetime } => At1::SelfSigned {
+                    AssertionSource::SelfSigned {
+                        private_key_file,
+                        key_id,
+                        issuer,
+                        subject,
+                        audience,
+                        lifetime,
+                    } => At1::SelfSigned {
                         key: SigningKey::load(private_key_file)?,
                         key_id: key_id.clone(),
                         issuer: issuer.clone(),
@@ -221,7 +263,10 @@ impl TokenProvider {
                         tracing::warn!(message = "Token refresh failed; using the current token until it expires.", error = %e);
                         let mut cache = self.lock_cache();
                         if let Some(c) = cache.as_mut() {
-                            c.refresh_at = Instant::now() + Duration::from_secs(5).min(c.expires_at.saturating_duration_since(Instant::now()) / 2);
+                            c.refresh_at = Instant::now()
+                                + Duration::from_secs(5).min(
+                                    c.expires_at.saturating_duration_since(Instant::now()) / 2,
+                                );
                         }
                         Ok(c.token.clone())
                     }
@@ -242,7 +287,10 @@ impl TokenProvider {
     pub fn invalidate(&self, token: &SecretString) {
         let mut cache = self.lock_cache();
         if cache.as_ref().is_some_and(|c| c.token.expose_secret() == token.expose_secret()) {
-            tracing::debug!(message = "Access token rejected by SuccessFactors; it will be refreshed.", method = self.method());
+            tracing::debug!(
+                message = "Access token rejected by SuccessFactors; it will be refreshed.",
+                method = self.method()
+            );
             *cache = None;
         }
     }
@@ -262,7 +310,11 @@ impl TokenProvider {
         let token = self.fetch().await?;
         let lifetime = token.lifetime;
         let margin = (lifetime / 5).min(Duration::from_secs(60));
-        let cached = Cached { token: token.value.clone(), refresh_at: started + lifetime - margin, expires_at: started + lifetime };
+        let cached = Cached {
+            token: token.value.clone(),
+            refresh_at: started + lifetime - margin,
+            expires_at: started + lifetime,
+        };
         *self.lock_cache() = Some(cached);
         Ok(token.value)
     }
@@ -284,12 +336,16 @@ impl TokenProvider {
     }
 
     fn now(&self) -> jiff::Timestamp {
-        jiff::Timestamp::now().saturating_add(self.inner.clock_offset).unwrap_or_else(|_| jiff::Timestamp::now())
+        jiff::Timestamp::now()
+            .saturating_add(self.inner.clock_offset)
+            .unwrap_or_else(|_| jiff::Timestamp::now())
     }
 
     /// A freshly signed SAML assertion, base64 as the `assertion` form field wants it.
     pub fn saml_assertion(&self) -> Result<SecretString, AuthError> {
-        let Flow::Saml(f) = &self.inner.flow else { return Err(AuthError::Config("not a saml-bearer provider".into())) };
+        let Flow::Saml(f) = &self.inner.flow else {
+            return Err(AuthError::Config("not a saml-bearer provider".into()));
+        };
         if let Some((path, info)) = &f.certificate {
             info.check_validity(path, jiff::Timestamp::now())?;
         }
@@ -303,37 +359,62 @@ impl TokenProvider {
             lifetime_secs: f.lifetime,
             id: &id,
         };
-        let xml = saml::signed_assertion(&params, &f.key, f.certificate.as_ref().map(|(_, c)| c.der.as_slice()))?;
+        let xml = saml::signed_assertion(
+            &params,
+            &f.key,
+            f.certificate.as_ref().map(|(_, c)| c.der.as_slice()),
+        )?;
         Ok(SecretString::from(base64::engine::general_purpose::STANDARD.encode(xml)))
     }
 
     /// AT1: the federated token file's content (checked for expiry) or a fresh self-signed JWT.
     pub fn at1(&self) -> Result<SecretString, AuthError> {
-        let Flow::Workload(f) = &self.inner.flow else { return Err(AuthError::Config("not a workload-identity provider".into())) };
+        let Flow::Workload(f) = &self.inner.flow else {
+            return Err(AuthError::Config("not a workload-identity provider".into()));
+        };
         match &f.at1 {
             At1::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| AuthError::FederatedToken { path: path.clone(), cause: e.to_string() })?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    AuthError::FederatedToken { path: path.clone(), cause: e.to_string() }
+                })?;
                 let token = text.trim();
-                let claims = jwt::unverified_claims(token)
-                    .ok_or_else(|| AuthError::FederatedToken { path: path.clone(), cause: "the file does not hold a JWT".into() })?;
+                let claims =
+                    jwt::unverified_claims(token).ok_or_else(|| AuthError::FederatedToken {
+                        path: path.clone(),
+                        cause: "the file does not hold a JWT".into(),
+                    })?;
                 if let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_i64)
                     && exp <= jiff::Timestamp::now().as_second()
                 {
-                    let expired_at = jiff::Timestamp::from_second(exp).map(|t| t.to_string()).unwrap_or_else(|_| exp.to_string());
-                    return Err(AuthError::FederatedTokenExpired { path: path.clone(), expired_at });
+                    let expired_at = jiff::Timestamp::from_second(exp)
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|_| exp.to_string());
+                    return Err(AuthError::FederatedTokenExpired {
+                        path: path.clone(),
+                        expired_at,
+                    });
                 }
                 Ok(SecretString::from(token.to_owned()))
             }
             At1::SelfSigned { key, key_id, issuer, subject, audience, lifetime } => {
                 let id = random_id();
-                let claims = jwt::Claims { issuer, subject, audience, issued_at: self.now(), lifetime_secs: *lifetime, id: &id };
+                let claims = jwt::Claims {
+                    issuer,
+                    subject,
+                    audience,
+                    issued_at: self.now(),
+                    lifetime_secs: *lifetime,
+                    id: &id,
+                };
                 jwt::sign(key, key_id, &claims)
             }
         }
     }
 
     async fn exchange_saml(&self, assertion: &SecretString) -> Result<Token, AuthError> {
-        let Flow::Saml(f) = &self.inner.flow else { return Err(AuthError::Config("not a saml-bearer provider".into())) };
+        let Flow::Saml(f) = &self.inner.flow else {
+            return Err(AuthError::Config("not a saml-bearer provider".into()));
+        };
         let form = [
             ("company_id", f.company_id.as_str()),
             ("client_id", f.client_id.as_str()),
@@ -360,7 +441,9 @@ impl TokenProvider {
 
     /// Exchanges AT1 for AT2 at SAP Cloud Identity Service.
     pub async fn exchange_at1(&self, at1: &SecretString) -> Result<Token, AuthError> {
-        let Flow::Workload(f) = &self.inner.flow else { return Err(AuthError::Config("not a workload-identity provider".into())) };
+        let Flow::Workload(f) = &self.inner.flow else {
+            return Err(AuthError::Config("not a workload-identity provider".into()));
+        };
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", f.client_id.as_str()),
@@ -379,7 +462,12 @@ impl TokenProvider {
             error_description: String,
         }
         match serde_json::from_slice::<OAuthError>(&body) {
-            Ok(e) => Err(AuthError::IasRejected { url: f.token_url.clone(), status, error: e.error, description: e.error_description }),
+            Ok(e) => Err(AuthError::IasRejected {
+                url: f.token_url.clone(),
+                status,
+                error: e.error,
+                description: e.error_description,
+            }),
             Err(_) => Err(AuthError::BadTokenResponse {
                 url: f.token_url.clone(),
                 status,
@@ -388,13 +476,34 @@ impl TokenProvider {
         }
     }
 
-    async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Vec<u8>), AuthError> {
+    async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Vec<u8>), AuthError> {
         let started = Instant::now();
-        let transport = |e: reqwest::Error| AuthError::Transport { url: url.to_owned(), cause: error_chain(&e) };
-        let resp = self.inner.http.post(url).header(reqwest::header::ACCEPT, "application/json").form(form).send().await.map_err(transport)?;
+        let transport = |e: reqwest::Error| AuthError::Transport {
+            url: url.to_owned(),
+            cause: error_chain(&e),
+        };
+        let resp = self
+            .inner
+            .http
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(transport)?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(transport)?.to_vec();
-        tracing::debug!(message = "Token request.", method = self.method(), url, status, ms = started.elapsed().as_millis() as u64);
+        tracing::debug!(
+            message = "Token request.",
+            method = self.method(),
+            url,
+            status,
+            ms = started.elapsed().as_millis() as u64
+        );
         Ok((status, body))
     }
 }
@@ -410,7 +519,8 @@ fn parse_token(url: &str, status: u16, body: &[u8]) -> Result<Token, AuthError> 
         expires_in: serde_json::Value,
     }
     let bad = |cause: String| AuthError::BadTokenResponse { url: url.to_owned(), status, cause };
-    let a: Answer = serde_json::from_slice(body).map_err(|e| bad(format!("not a token answer: {e}")))?;
+    let a: Answer =
+        serde_json::from_slice(body).map_err(|e| bad(format!("not a token answer: {e}")))?;
     if a.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
         return Err(bad(format!("token_type {:?} is not Bearer", a.token_type)));
     }

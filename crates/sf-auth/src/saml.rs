@@ -44,28 +44,62 @@ pub struct AssertionParams<'a> {
 
 /// A signed assertion as XML text (base64 it for the `assertion` form field).
 /// `certificate_der`, when given, goes into `KeyInfo/X509Data`.
-pub fn signed_assertion(p: &AssertionParams<'_>, key: &SigningKey, certificate_der: Option<&[u8]>) -> Result<String, AuthError> {
-    for (what, value) in [("client_id", p.client_id), ("user_id", p.user_id), ("audience", p.audience), ("token URL", p.recipient)] {
+pub fn signed_assertion(
+    p: &AssertionParams<'_>,
+    key: &SigningKey,
+    certificate_der: Option<&[u8]>,
+) -> Result<String, AuthError> {
+    for (what, value) in [
+        ("client_id", p.client_id),
+        ("user_id", p.user_id),
+        ("audience", p.audience),
+        ("token URL", p.recipient),
+    ] {
         if value.is_empty() || value.chars().any(|c| !is_xml_char(c)) {
-            return Err(AuthError::Config(format!("{what} `{}` cannot be written into a SAML assertion", value.escape_debug())));
+            return Err(AuthError::Config(format!(
+                "{what} `{}` cannot be written into a SAML assertion",
+                value.escape_debug()
+            )));
         }
     }
-    if !p.id.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic()) || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+    if !p.id.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+        || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
         return Err(AuthError::Config(format!("assertion ID `{}` is not an NCName", p.id)));
     }
     let lifetime = i64::try_from(p.lifetime_secs).unwrap_or(i64::MAX);
     let now = instant(p.issued_at);
-    let until = instant(p.issued_at.saturating_add(jiff::SignedDuration::from_secs(lifetime)).unwrap_or(p.issued_at));
+    let until = instant(
+        p.issued_at
+            .saturating_add(jiff::SignedDuration::from_secs(lifetime))
+            .unwrap_or(p.issued_at),
+    );
 
     let mut head = Xml::default();
-    head.open("saml2:Assertion", Some(("saml2", SAML_NS)), &[("ID", p.id), ("IssueInstant", &now), ("Version", "2.0")]);
+    head.open(
+        "saml2:Assertion",
+        Some(("saml2", SAML_NS)),
+        &[("ID", p.id), ("IssueInstant", &now), ("Version", "2.0")],
+    );
     head.text_element("saml2:Issuer", &[], p.client_id);
 
     let mut tail = Xml::default();
     tail.open("saml2:Subject", None, &[]);
-    tail.text_element("saml2:NameID", &[("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")], p.user_id);
-    tail.open("saml2:SubjectConfirmation", None, &[("Method", "urn:oasis:names:tc:SAML:2.0:cm:bearer")]);
-    tail.text_element("saml2:SubjectConfirmationData", &[("NotOnOrAfter", &until), ("Recipient", p.recipient)], "");
+    tail.text_element(
+        "saml2:NameID",
+        &[("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")],
+        p.user_id,
+    );
+    tail.open(
+        "saml2:SubjectConfirmation",
+        None,
+        &[("Method", "urn:oasis:names:tc:SAML:2.0:cm:bearer")],
+    );
+    tail.text_element(
+        "saml2:SubjectConfirmationData",
+        &[("NotOnOrAfter", &until), ("Recipient", p.recipient)],
+        "",
+    );
     tail.close("saml2:SubjectConfirmation");
     tail.close("saml2:Subject");
     tail.open("saml2:Conditions", None, &[("NotBefore", &now), ("NotOnOrAfter", &until)]);
@@ -75,7 +109,11 @@ pub fn signed_assertion(p: &AssertionParams<'_>, key: &SigningKey, certificate_d
     tail.close("saml2:Conditions");
     tail.open("saml2:AuthnStatement", None, &[("AuthnInstant", &now), ("SessionIndex", p.id)]);
     tail.open("saml2:AuthnContext", None, &[]);
-    tail.text_element("saml2:AuthnContextClassRef", &[], "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport");
+    tail.text_element(
+        "saml2:AuthnContextClassRef",
+        &[],
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+    );
     tail.close("saml2:AuthnContext");
     tail.close("saml2:AuthnStatement");
     tail.open("saml2:AttributeStatement", None, &[]);
@@ -87,7 +125,10 @@ pub fn signed_assertion(p: &AssertionParams<'_>, key: &SigningKey, certificate_d
 
     // Enveloped-signature transform: the digest covers the assertion without
     // its Signature, i.e. exactly head + tail.
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, [head.0.as_bytes(), tail.0.as_bytes()].concat().as_slice());
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        [head.0.as_bytes(), tail.0.as_bytes()].concat().as_slice(),
+    );
     let reference = format!("#{}", p.id);
     let signed_info = |ns: Option<(&str, &str)>| {
         let mut x = Xml::default();
@@ -228,7 +269,8 @@ mod tests {
             id: "_a",
         };
         assert!(matches!(signed_assertion(&p, &key, None), Err(AuthError::Config(_))));
-        let ok = signed_assertion(&AssertionParams { user_id: "O'Neil & Co <x>", ..p }, &key, None).unwrap();
+        let ok = signed_assertion(&AssertionParams { user_id: "O'Neil & Co <x>", ..p }, &key, None)
+            .unwrap();
         assert!(ok.contains("<saml2:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\">O'Neil &amp; Co &lt;x&gt;</saml2:NameID>"));
         assert!(ok.starts_with("<saml2:Assertion xmlns:saml2=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_a\" IssueInstant=\"1970-01-01T00:00:00Z\" Version=\"2.0\"><saml2:Issuer>K</saml2:Issuer><ds:Signature xmlns:ds="));
     }

@@ -19,7 +19,14 @@ fn scratch(name: &str) -> PathBuf {
 fn self_signed_jwt_verifies_with_jsonwebtoken_against_the_generated_jwks() {
     let generated = keys::generate("hrsync", Validity::years_from_today(1)).unwrap();
     let now = jiff::Timestamp::now();
-    let claims = jwt::Claims { issuer: "https://hrsync.example", subject: "hrsync-prod", audience: "https://tenant.accounts.ondemand.com", issued_at: now, lifetime_secs: 300, id: "_j1" };
+    let claims = jwt::Claims {
+        issuer: "https://hrsync.example",
+        subject: "hrsync-prod",
+        audience: "https://tenant.accounts.ondemand.com",
+        issued_at: now,
+        lifetime_secs: 300,
+        id: "_j1",
+    };
     let token = jwt::sign(&generated.key, &generated.key_id, &claims).unwrap();
 
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(generated.jwks.clone()).unwrap();
@@ -31,13 +38,20 @@ fn self_signed_jwt_verifies_with_jsonwebtoken_against_the_generated_jwks() {
     validation.set_audience(&["https://tenant.accounts.ondemand.com"]);
     validation.set_issuer(&["https://hrsync.example"]);
     validation.sub = Some("hrsync-prod".into());
-    let data = jsonwebtoken::decode::<serde_json::Value>(token.expose_secret(), &key, &validation).unwrap();
+    let data = jsonwebtoken::decode::<serde_json::Value>(token.expose_secret(), &key, &validation)
+        .unwrap();
     assert_eq!(data.claims["exp"].as_i64(), Some(now.as_second() + 300));
 
     // A different key's JWKS must not verify it.
     let other = keys::generate("other", Validity::years_from_today(1)).unwrap();
-    let other_key = jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(other.jwks["keys"][0].clone()).unwrap()).unwrap();
-    assert!(jsonwebtoken::decode::<serde_json::Value>(token.expose_secret(), &other_key, &validation).is_err());
+    let other_key = jsonwebtoken::DecodingKey::from_jwk(
+        &serde_json::from_value(other.jwks["keys"][0].clone()).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        jsonwebtoken::decode::<serde_json::Value>(token.expose_secret(), &other_key, &validation)
+            .is_err()
+    );
 }
 
 #[test]
@@ -48,20 +62,25 @@ fn keys_are_written_with_a_private_key_only_the_owner_reads_and_never_overwritte
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join(keys::PRIVATE_KEY_FILE)).unwrap().permissions().mode();
+        let mode =
+            std::fs::metadata(dir.join(keys::PRIVATE_KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let loaded = keys::SigningKey::load(&dir.join(keys::PRIVATE_KEY_FILE)).unwrap();
     assert_eq!(loaded.modulus(), generated.key.modulus());
     let cert = keys::CertificateInfo::load(&dir.join(keys::CERTIFICATE_FILE)).unwrap();
     assert_eq!(cert.modulus, generated.key.modulus());
-    let jwks: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(keys::JWKS_FILE)).unwrap()).unwrap();
+    let jwks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(keys::JWKS_FILE)).unwrap()).unwrap();
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
     assert_eq!(jwks["keys"][0]["use"], "sig");
     assert_eq!(jwks["keys"][0]["kid"], generated.key_id.as_str());
     let again = keys::generate("hrsync", Validity::years_from_today(1)).unwrap();
     assert!(keys::write(&dir, &again).is_err(), "an existing private key is kept");
-    assert_eq!(keys::SigningKey::load(&dir.join(keys::PRIVATE_KEY_FILE)).unwrap().modulus(), generated.key.modulus());
+    assert_eq!(
+        keys::SigningKey::load(&dir.join(keys::PRIVATE_KEY_FILE)).unwrap().modulus(),
+        generated.key.modulus()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -99,12 +118,21 @@ fn saml_assertion_verifies_with_xmlsec1_and_tampering_is_detected() {
     let ok = xmlsec_verify(&dir, &xml, &generated.certificate_pem);
     assert!(ok.is_ok(), "xmlsec1 rejected the assertion: {ok:?}\n{xml}");
 
-    let tampered = xml.replace("<saml2:Audience>www.successfactors.com<", "<saml2:Audience>www.successfactors.org<");
+    let tampered = xml.replace(
+        "<saml2:Audience>www.successfactors.com<",
+        "<saml2:Audience>www.successfactors.org<",
+    );
     assert_ne!(tampered, xml);
-    assert!(xmlsec_verify(&dir, &tampered, &generated.certificate_pem).is_err(), "xmlsec1 accepted a tampered assertion");
+    assert!(
+        xmlsec_verify(&dir, &tampered, &generated.certificate_pem).is_err(),
+        "xmlsec1 accepted a tampered assertion"
+    );
 
     let other = keys::generate("other", Validity::years_from_today(1)).unwrap();
-    assert!(xmlsec_verify(&dir, &xml, &other.certificate_pem).is_err(), "xmlsec1 accepted another key's certificate");
+    assert!(
+        xmlsec_verify(&dir, &xml, &other.certificate_pem).is_err(),
+        "xmlsec1 accepted another key's certificate"
+    );
 
     // Without KeyInfo (no certificate configured) it still verifies.
     let bare = saml::signed_assertion(&params, &generated.key, None).unwrap();

@@ -6,9 +6,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use sf_emulator::engine;
-use sf_emulator::generate::{generate, PopulationConfig};
+use sf_emulator::generate::{PopulationConfig, generate};
 use sf_emulator::time::days_from_civil;
 use sf_odata::edm::schema;
 use sf_odata::query::QueryOptions;
@@ -18,7 +18,10 @@ const FULL_EXPAND: &str = "personalInfoNav,phoneNav,emailNav,employmentNav,emplo
 
 fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn benches(c: &mut Criterion) {
@@ -60,7 +63,10 @@ fn benches(c: &mut Criterion) {
     });
     drop(db);
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let emu = rt
         .block_on(sf_emulator::Emulator::builder().workers(100_000).seed(42).start())
         .unwrap_or_else(|e| panic!("{e}"));
@@ -69,7 +75,12 @@ fn benches(c: &mut Criterion) {
     group.bench_function("http_get_1000_expanded_of_100k", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let r = client.get(&url).basic_auth("sfapi@HRSYNCTEST", Some("hrsync-emulator")).send().await.unwrap_or_else(|e| panic!("{e}"));
+                let r = client
+                    .get(&url)
+                    .basic_auth("sfapi@HRSYNCTEST", Some("hrsync-emulator"))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
                 black_box(r.bytes().await.map(|b| b.len()).unwrap_or(0))
             })
         })
@@ -79,7 +90,12 @@ fn benches(c: &mut Criterion) {
     group.bench_function("http_get_1000_expanded_of_100k_with_full_sync_filter", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let r = client.get(&filtered).basic_auth("sfapi@HRSYNCTEST", Some("hrsync-emulator")).send().await.unwrap_or_else(|e| panic!("{e}"));
+                let r = client
+                    .get(&filtered)
+                    .basic_auth("sfapi@HRSYNCTEST", Some("hrsync-emulator"))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
                 black_box(r.bytes().await.map(|b| b.len()).unwrap_or(0))
             })
         })

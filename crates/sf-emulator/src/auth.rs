@@ -36,7 +36,10 @@ impl AuthScheme for BasicAuth {
             .ok_or_else(ODataError::unauthorized)?;
         let (user, password) = decoded.split_once(':').ok_or_else(ODataError::unauthorized)?;
         let (name, company) = user.rsplit_once('@').ok_or_else(ODataError::unauthorized)?;
-        if name == self.username && company.eq_ignore_ascii_case(&self.company_id) && password == self.password {
+        if name == self.username
+            && company.eq_ignore_ascii_case(&self.company_id)
+            && password == self.password
+        {
             Ok(user.to_owned())
         } else {
             Err(ODataError::unauthorized())

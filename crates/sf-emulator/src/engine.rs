@@ -11,7 +11,7 @@ use sf_odata::value::ODataValue;
 
 use crate::model::*;
 use crate::nodes::*;
-use crate::time::{day_ms, ms_day, Day};
+use crate::time::{Day, day_ms, ms_day};
 
 /// A stable reference to one entity instance of a set. Person indexes never
 /// change (persons are only appended), so PerPerson rows survive HR events;
@@ -115,7 +115,11 @@ pub fn node(db: &Database, row: Row) -> Option<AnyNode<'_>> {
         }
         Row::GlobalAssignment(i, k) => {
             let e = person(i)?.employments.get(k as usize)?;
-            AnyNode::GlobalAssignment(GlobalAssignmentNode { db, e, ga: e.global_assignment.as_ref()? })
+            AnyNode::GlobalAssignment(GlobalAssignmentNode {
+                db,
+                e,
+                ga: e.global_assignment.as_ref()?,
+            })
         }
         Row::Ref(id) => {
             if id as usize >= db.refs.records.len() {
@@ -170,17 +174,22 @@ fn candidates(db: &Database, set: &'static EntityType, window: Window) -> Vec<Ro
             }
             "PerEmail" => rows.extend((0..p.emails.len()).map(|k| Row::Email(pi, k as u16))),
             "PerPhone" => rows.extend((0..p.phones.len()).map(|k| Row::Phone(pi, k as u16))),
-            "PersonEmpTerminationInfo" if p.termination.is_some() => rows.push(Row::Termination(pi)),
+            "PersonEmpTerminationInfo" if p.termination.is_some() => {
+                rows.push(Row::Termination(pi))
+            }
             "EmpEmployment" | "User" | "EmpJob" | "EmpGlobalAssignment" => {
                 for (k, e) in p.employments.iter().enumerate() {
                     let k = k as u16;
                     match set.name {
                         "EmpEmployment" => rows.push(Row::Employment(pi, k)),
                         "User" if e.user.is_some() => rows.push(Row::User(pi, k)),
-                        "EmpGlobalAssignment" if e.global_assignment.is_some() => rows.push(Row::GlobalAssignment(pi, k)),
+                        "EmpGlobalAssignment" if e.global_assignment.is_some() => {
+                            rows.push(Row::GlobalAssignment(pi, k))
+                        }
                         "EmpJob" => {
                             for j in 0..e.jobs.len() {
-                                if window.keeps(e.jobs[j].start, slice_end(&e.jobs, j, |s| s.start)) {
+                                if window.keeps(e.jobs[j].start, slice_end(&e.jobs, j, |s| s.start))
+                                {
                                     rows.push(Row::Job(pi, k, j as u16));
                                 }
                             }
@@ -193,14 +202,20 @@ fn candidates(db: &Database, set: &'static EntityType, window: Window) -> Vec<Ro
         }
     }
     if rows.is_empty()
-        && let Some(ids) = db.refs.by_entity.get(set.name) {
-            rows.extend(ids.iter().map(|&id| Row::Ref(id)));
-        }
+        && let Some(ids) = db.refs.by_entity.get(set.name)
+    {
+        rows.extend(ids.iter().map(|&id| Row::Ref(id)));
+    }
     rows
 }
 
 /// The rows of `set` matching the request, in the set's natural order.
-pub fn matching_rows(db: &Database, set: &'static EntityType, opts: &QueryOptions, today: Day) -> Vec<Row> {
+pub fn matching_rows(
+    db: &Database,
+    set: &'static EntityType,
+    opts: &QueryOptions,
+    today: Day,
+) -> Vec<Row> {
     let Some(filter) = &opts.filter else { return candidates(db, set, Window::of(opts, today)) };
     // A re-query by personIdExternal (Entra's pre-hire query, hrsync's
     // per-worker reads) evaluates the filter on the pinned persons only, not
@@ -220,7 +235,8 @@ fn pinned_persons(db: &Database, set: &'static EntityType, filter: &Filter) -> O
         return None;
     }
     let ids = filter.pinned_root_values("personIdExternal")?;
-    let mut idx: Vec<usize> = ids.into_iter().filter_map(|id| db.person_index.get(id).copied()).collect();
+    let mut idx: Vec<usize> =
+        ids.into_iter().filter_map(|id| db.person_index.get(id).copied()).collect();
     idx.sort_unstable();
     idx.dedup();
     Some(idx.into_iter().map(|i| Row::Person(i as u32)).collect())
@@ -253,7 +269,13 @@ pub fn find_by_key(db: &Database, set: &'static EntityType, key: &str) -> Option
                 return Some(Row::Termination(i as u32));
             }
             "Picklist" => return db.refs.picklists.get(&text).map(|&id| Row::Ref(id)),
-            "PicklistOption" => return text.parse().ok().and_then(|id: i64| db.refs.options_by_id.get(&id)).map(|&id| Row::Ref(id)),
+            "PicklistOption" => {
+                return text
+                    .parse()
+                    .ok()
+                    .and_then(|id: i64| db.refs.options_by_id.get(&id))
+                    .map(|&id| Row::Ref(id));
+            }
             _ => {}
         }
     }
@@ -266,12 +288,24 @@ pub fn find_by_key(db: &Database, set: &'static EntityType, key: &str) -> Option
 }
 
 /// Render context for a request.
-pub fn render_context<'a>(service_root: &'a str, opts: &QueryOptions, today: Day) -> RenderContext<'a> {
+pub fn render_context<'a>(
+    service_root: &'a str,
+    opts: &QueryOptions,
+    today: Day,
+) -> RenderContext<'a> {
     RenderContext { service_root, as_of_date: opts.as_of_date, today: day_ms(today) }
 }
 
 /// Writes one page of `rows` as an OData collection.
-pub fn write_page(out: &mut String, db: &Database, rows: &[Row], ctx: &RenderContext<'_>, opts: &QueryOptions, next: Option<&str>, count: Option<u64>) {
+pub fn write_page(
+    out: &mut String,
+    db: &Database,
+    rows: &[Row],
+    ctx: &RenderContext<'_>,
+    opts: &QueryOptions,
+    next: Option<&str>,
+    count: Option<u64>,
+) {
     let nodes = rows.iter().filter_map(|&row| node(db, row));
     render::write_collection_page(out, nodes, ctx, opts.select.as_ref(), &opts.expand, next, count);
 }
@@ -282,8 +316,8 @@ mod tests {
 
     use super::*;
     use crate::events::HrEvent;
-    use crate::generate::{generate, PopulationConfig};
-    use crate::time::{days_from_civil, Clock};
+    use crate::generate::{PopulationConfig, generate};
+    use crate::time::{Clock, days_from_civil};
 
     /// The pinned-person path returns exactly what scanning every person does,
     /// in the same order, including persons hired after generation.
@@ -292,7 +326,14 @@ mod tests {
         let today = days_from_civil(2025, 3, 1);
         let mut db = generate(&PopulationConfig { workers: 200, seed: 7, today });
         let clock = Clock::new(Some(day_ms(today) + 3_600_000));
-        let hire = HrEvent::Hire { person_id_external: Some("zz-late".into()), first_name: None, last_name: None, start_date: None, company: None, manager_id: None };
+        let hire = HrEvent::Hire {
+            person_id_external: Some("zz-late".into()),
+            first_name: None,
+            last_name: None,
+            start_date: None,
+            company: None,
+            manager_id: None,
+        };
         if let Err(e) = db.apply(&hire, &clock, 1) {
             panic!("hire: {e}");
         }
@@ -304,7 +345,9 @@ mod tests {
             format!("'{b}' eq personIdExternal"),
             format!("personIdExternal in '{c}','{a}','{last}','{a}','nobody'"),
             format!("personIdExternal in '{a}','{b}' and employmentNav/userNav/status in 't','f'"),
-            format!("(personIdExternal eq '{c}' or personIdExternal eq '{b}') and personEmpTerminationInfoNav/activeEmploymentsCount ne null"),
+            format!(
+                "(personIdExternal eq '{c}' or personIdExternal eq '{b}') and personEmpTerminationInfoNav/activeEmploymentsCount ne null"
+            ),
             format!("personIdExternal eq '{c}' or personalInfoNav/firstName ne 'x'"),
             format!("not (personIdExternal eq '{a}')"),
             format!("personIdExternal ne '{a}'"),
@@ -318,13 +361,25 @@ mod tests {
             let opts = QueryOptions::parse(&query, set).unwrap_or_else(|e| panic!("{text}: {e}"));
             let Some(filter) = &opts.filter else { panic!("{text}: no filter") };
             pinned_cases.push(pinned_persons(&db, set, filter).is_some());
-            let scanned: Vec<Row> = candidates(&db, set, Window::of(&opts, today)).into_iter().filter(|&r| node(&db, r).is_some_and(|n| filter.matches(&n))).collect();
+            let scanned: Vec<Row> = candidates(&db, set, Window::of(&opts, today))
+                .into_iter()
+                .filter(|&r| node(&db, r).is_some_and(|n| filter.matches(&n)))
+                .collect();
             assert_eq!(matching_rows(&db, set, &opts, today), scanned, "{text}");
         }
         let t = true;
-        assert_eq!(pinned_cases, [t, t, t, t, t, false, false, false, t, t, false], "which filters take the pinned path");
+        assert_eq!(
+            pinned_cases,
+            [t, t, t, t, t, false, false, false, t, t, false],
+            "which filters take the pinned path"
+        );
         let in_order = format!("personIdExternal in '{last}','{a}'");
-        let opts = QueryOptions::parse(&format!("$filter={}", in_order.replace(' ', "%20")), set).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(matching_rows(&db, set, &opts, today), vec![Row::Person(5), Row::Person(ids.len() as u32 - 1)], "person order, the late hire included");
+        let opts = QueryOptions::parse(&format!("$filter={}", in_order.replace(' ', "%20")), set)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            matching_rows(&db, set, &opts, today),
+            vec![Row::Person(5), Row::Person(ids.len() as u32 - 1)],
+            "person order, the late hire included"
+        );
     }
 }

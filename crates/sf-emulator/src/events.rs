@@ -10,14 +10,19 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::generate::{hired_person, HireSpec};
+use crate::generate::{HireSpec, hired_person};
 use crate::model::*;
 use crate::refdata;
-use crate::time::{format_day, parse_day, Clock, Day};
+use crate::time::{Clock, Day, format_day, parse_day};
 
 /// One HR event. JSON form (admin API): `{"type":"terminate","personIdExternal":"100042","lastDay":"2025-03-31"}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum HrEvent {
     /// A new person with one active employment starting `startDate` (default today).
     Hire {
@@ -211,11 +216,17 @@ impl Database {
     }
 
     fn code(&self, entity: &'static str, field: &str, code: &str) -> Result<RefId, EventError> {
-        self.refs.code(entity, code).ok_or_else(|| EventError::UnknownCode { field: field.to_owned(), value: code.to_owned() })
+        self.refs.code(entity, code).ok_or_else(|| EventError::UnknownCode {
+            field: field.to_owned(),
+            value: code.to_owned(),
+        })
     }
 
     fn status(&self, code: &str) -> Result<RefId, EventError> {
-        self.refs.option(refdata::EMPL_STATUS, code).ok_or_else(|| EventError::UnknownCode { field: "emplStatus".into(), value: code.to_owned() })
+        self.refs.option(refdata::EMPL_STATUS, code).ok_or_else(|| EventError::UnknownCode {
+            field: "emplStatus".into(),
+            value: code.to_owned(),
+        })
     }
 
     fn reason(&self, code: &str) -> RefId {
@@ -225,7 +236,11 @@ impl Database {
     /// Inserts or edits the job slice starting `at`, copying the slice valid then.
     fn change_job(&mut self, p: usize, e: usize, at: Day, change: JobChange, stamp: i64) {
         let emp = &mut self.persons[p].employments[e];
-        let base = slice_at(&emp.jobs, at, |j| j.start).or(if emp.jobs.is_empty() { None } else { Some(0) });
+        let base = slice_at(&emp.jobs, at, |j| j.start).or(if emp.jobs.is_empty() {
+            None
+        } else {
+            Some(0)
+        });
         let existing = emp.jobs.iter().position(|j| j.start == at);
         let mut job = match (existing, base) {
             (Some(i), _) => emp.jobs.remove(i),
@@ -239,7 +254,9 @@ impl Database {
         if let Some(v) = change.status {
             job.empl_status = v;
         }
-        job.event_reason = change.reason.unwrap_or_else(|| self.refs.code("FOEventReason", "DATACHG").unwrap_or(job.event_reason));
+        job.event_reason = change.reason.unwrap_or_else(|| {
+            self.refs.code("FOEventReason", "DATACHG").unwrap_or(job.event_reason)
+        });
         if let Some(v) = change.company {
             job.company = v;
         }
@@ -261,7 +278,8 @@ impl Database {
         let emp = &mut self.persons[p].employments[e];
         if same_day {
             let seq = job.seq;
-            let at_idx = emp.jobs.partition_point(|j| j.start < at || (j.start == at && j.seq < seq));
+            let at_idx =
+                emp.jobs.partition_point(|j| j.start < at || (j.start == at && j.seq < seq));
             emp.jobs.insert(at_idx, job);
         } else {
             emp.insert_job(job);
@@ -272,7 +290,11 @@ impl Database {
     fn change_personal(&mut self, p: usize, at: Day, change: NameChangeSet, stamp: i64) {
         let person = &mut self.persons[p];
         let existing = person.personal.iter().position(|s| s.start == at);
-        let base = slice_at(&person.personal, at, |s| s.start).or(if person.personal.is_empty() { None } else { Some(0) });
+        let base = slice_at(&person.personal, at, |s| s.start).or(if person.personal.is_empty() {
+            None
+        } else {
+            Some(0)
+        });
         let mut slice = match (existing, base) {
             (Some(i), _) => person.personal.remove(i),
             (None, Some(i)) => person.personal[i].clone(),
@@ -319,15 +341,23 @@ impl Database {
         at
     }
 
-    fn new_employment(&self, p: usize, user_id: String, start: Day, reason: &str, stamp: i64) -> Employment {
+    fn new_employment(
+        &self,
+        p: usize,
+        user_id: String,
+        start: Day,
+        reason: &str,
+        stamp: i64,
+    ) -> Employment {
         let person = &self.persons[p];
-        let template = person
-            .employments
-            .iter()
-            .max_by_key(|e| e.start)
-            .cloned();
-        let names = person.latest_personal().map(|s| (s.first_name.clone(), s.last_name.clone())).unwrap_or_default();
-        let mut job = template.as_ref().and_then(|t| t.jobs.iter().rev().find(|j| self.refs.option_code(j.empl_status) != "T").cloned());
+        let template = person.employments.iter().max_by_key(|e| e.start).cloned();
+        let names = person
+            .latest_personal()
+            .map(|s| (s.first_name.clone(), s.last_name.clone()))
+            .unwrap_or_default();
+        let mut job = template.as_ref().and_then(|t| {
+            t.jobs.iter().rev().find(|j| self.refs.option_code(j.empl_status) != "T").cloned()
+        });
         let user_template = template.as_ref().and_then(|t| t.user.clone());
         let mut employment = template.unwrap_or_else(|| Employment {
             user_id: String::new(),
@@ -396,17 +426,56 @@ impl Database {
 
     /// Applies one event. `seed` makes any random choice (new person's data,
     /// position of a new employment) reproducible.
-    pub fn apply(&mut self, event: &HrEvent, clock: &Clock, seed: u64) -> Result<EventOutcome, EventError> {
+    pub fn apply(
+        &mut self,
+        event: &HrEvent,
+        clock: &Clock,
+        seed: u64,
+    ) -> Result<EventOutcome, EventError> {
         let today = clock.today();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (pid, user_id) = match event {
-            HrEvent::Hire { person_id_external, first_name, last_name, start_date, company, manager_id } => {
+            HrEvent::Hire {
+                person_id_external,
+                first_name,
+                last_name,
+                start_date,
+                company,
+                manager_id,
+            } => {
                 let start = day_or("startDate", start_date, today)?;
-                self.hire(person_id_external, first_name, last_name, start, None, company, manager_id, clock, seed)?
+                self.hire(
+                    person_id_external,
+                    first_name,
+                    last_name,
+                    start,
+                    None,
+                    company,
+                    manager_id,
+                    clock,
+                    seed,
+                )?
             }
-            HrEvent::PreHire { person_id_external, first_name, last_name, start_date, status, company } => {
+            HrEvent::PreHire {
+                person_id_external,
+                first_name,
+                last_name,
+                start_date,
+                status,
+                company,
+            } => {
                 let start = day("startDate", start_date)?;
-                self.hire(person_id_external, first_name, last_name, start, Some(*status), company, &None, clock, seed)?
+                self.hire(
+                    person_id_external,
+                    first_name,
+                    last_name,
+                    start,
+                    Some(*status),
+                    company,
+                    &None,
+                    clock,
+                    seed,
+                )?
             }
             HrEvent::Terminate { person_id_external, last_day, user_id } => {
                 let last = day("lastDay", last_day)?;
@@ -416,14 +485,25 @@ impl Database {
                         .employments
                         .iter()
                         .position(|e| &e.user_id == u)
-                        .ok_or_else(|| EventError::UnknownUser { person: person_id_external.clone(), user_id: u.clone() })?,
+                        .ok_or_else(|| EventError::UnknownUser {
+                            person: person_id_external.clone(),
+                            user_id: u.clone(),
+                        })?,
                     None => self.active_employment(p)?,
                 };
                 if last < self.persons[p].employments[e].start {
-                    return Err(EventError::DateOrder { what: "lastDay", start: format_day(self.persons[p].employments[e].start), end: last_day.clone() });
+                    return Err(EventError::DateOrder {
+                        what: "lastDay",
+                        start: format_day(self.persons[p].employments[e].start),
+                        end: last_day.clone(),
+                    });
                 }
                 let stamp = clock.stamp();
-                let term = JobChange { status: Some(self.status("T")?), reason: Some(self.reason("TERMRES")), ..Default::default() };
+                let term = JobChange {
+                    status: Some(self.status("T")?),
+                    reason: Some(self.reason("TERMRES")),
+                    ..Default::default()
+                };
                 self.change_job(p, e, last + 1, term, stamp);
                 let emp = &mut self.persons[p].employments[e];
                 emp.end = Some(last);
@@ -455,10 +535,18 @@ impl Database {
                 let e = self.active_employment(p)?;
                 let start = day_or("startDate", start_date, today)?;
                 if start <= self.persons[p].employments[e].start {
-                    return Err(EventError::DateOrder { what: "startDate", start: format_day(self.persons[p].employments[e].start), end: format_day(start) });
+                    return Err(EventError::DateOrder {
+                        what: "startDate",
+                        start: format_day(self.persons[p].employments[e].start),
+                        end: format_day(start),
+                    });
                 }
                 let stamp = clock.stamp();
-                let term = JobChange { status: Some(self.status("T")?), reason: Some(self.reason("TERMRES")), ..Default::default() };
+                let term = JobChange {
+                    status: Some(self.status("T")?),
+                    reason: Some(self.reason("TERMRES")),
+                    ..Default::default()
+                };
                 self.change_job(p, e, start, term, stamp);
                 let uid = self.next_user_id(p, 'C');
                 let mut employment = self.new_employment(p, uid.clone(), start, "CONV", stamp);
@@ -473,11 +561,23 @@ impl Database {
                 self.refresh_termination(p, stamp);
                 (person_id_external.clone(), Some(uid))
             }
-            HrEvent::Transfer { person_id_external, effective, department, location, company, manager_id, job_title } => {
+            HrEvent::Transfer {
+                person_id_external,
+                effective,
+                department,
+                location,
+                company,
+                manager_id,
+                job_title,
+            } => {
                 let p = self.person_idx(person_id_external)?;
                 let e = self.active_employment(p)?;
                 let at = day_or("effective", effective, today)?;
-                let mut change = JobChange { reason: Some(self.reason("TRANSFER")), title: job_title.clone(), ..Default::default() };
+                let mut change = JobChange {
+                    reason: Some(self.reason("TRANSFER")),
+                    title: job_title.clone(),
+                    ..Default::default()
+                };
                 if let Some(d) = department {
                     change.department = Some(self.code("FODepartment", "department", d)?);
                 }
@@ -489,7 +589,10 @@ impl Database {
                 }
                 if let Some(m) = manager_id {
                     if !self.user_index.contains_key(m) {
-                        return Err(EventError::UnknownCode { field: "managerId".into(), value: m.clone() });
+                        return Err(EventError::UnknownCode {
+                            field: "managerId".into(),
+                            value: m.clone(),
+                        });
                     }
                     change.manager = Some(Some(m.clone()));
                 }
@@ -504,23 +607,46 @@ impl Database {
                 let from_day = day("from", from)?;
                 let to_day = to.as_deref().map(|t| day("to", t)).transpose()?;
                 if let Some(t) = to_day.filter(|t| *t < from_day) {
-                    return Err(EventError::DateOrder { what: "leave", start: from.clone(), end: format_day(t) });
+                    return Err(EventError::DateOrder {
+                        what: "leave",
+                        start: from.clone(),
+                        end: format_day(t),
+                    });
                 }
                 let stamp = clock.stamp();
                 let (code, reason) = if *paid { ("P", "LOAPAID") } else { ("U", "LOAUNPAID") };
-                let leave = JobChange { status: Some(self.status(code)?), reason: Some(self.reason(reason)), ..Default::default() };
+                let leave = JobChange {
+                    status: Some(self.status(code)?),
+                    reason: Some(self.reason(reason)),
+                    ..Default::default()
+                };
                 self.change_job(p, e, from_day, leave, stamp);
                 if let Some(t) = to_day {
-                    let back = JobChange { status: Some(self.status("A")?), reason: Some(self.reason("RETLOA")), ..Default::default() };
+                    let back = JobChange {
+                        status: Some(self.status("A")?),
+                        reason: Some(self.reason("RETLOA")),
+                        ..Default::default()
+                    };
                     self.change_job(p, e, t + 1, back, stamp);
                 }
                 (person_id_external.clone(), Some(self.persons[p].employments[e].user_id.clone()))
             }
-            HrEvent::NameChange { person_id_external, effective, first_name, last_name, preferred_name } => {
+            HrEvent::NameChange {
+                person_id_external,
+                effective,
+                first_name,
+                last_name,
+                preferred_name,
+            } => {
                 let p = self.person_idx(person_id_external)?;
                 let at = day_or("effective", effective, today)?;
                 let stamp = clock.stamp();
-                let change = NameChangeSet { first: first_name.clone(), last: last_name.clone(), preferred: preferred_name.clone().map(Some), ..Default::default() };
+                let change = NameChangeSet {
+                    first: first_name.clone(),
+                    last: last_name.clone(),
+                    preferred: preferred_name.clone().map(Some),
+                    ..Default::default()
+                };
                 self.change_personal(p, at, change, stamp);
                 self.sync_users_from_names(p, at, today, stamp);
                 (person_id_external.clone(), None)
@@ -535,7 +661,10 @@ impl Database {
                         let stamp = clock.stamp();
                         self.change_job(p, e, at, change, stamp);
                         self.sync_user_from_job(p, e, at, today, stamp);
-                        (person_id_external.clone(), Some(self.persons[p].employments[e].user_id.clone()))
+                        (
+                            person_id_external.clone(),
+                            Some(self.persons[p].employments[e].user_id.clone()),
+                        )
                     }
                     "PerPersonal" => {
                         let change = name_change_from_json(set)?;
@@ -545,7 +674,11 @@ impl Database {
                         (person_id_external.clone(), None)
                     }
                     other => {
-                        return Err(EventError::UnsupportedField { entity: other.to_owned(), field: "*".into(), value: "effective-dated change".into() });
+                        return Err(EventError::UnsupportedField {
+                            entity: other.to_owned(),
+                            field: "*".into(),
+                            value: "effective-dated change".into(),
+                        });
                     }
                 }
             }
@@ -578,21 +711,29 @@ impl Database {
     }
 
     fn option_id(&self, picklist: &str, field: &str, code: &str) -> Result<i64, EventError> {
-        self.refs
-            .option(picklist, code)
-            .map(|o| self.refs.option_id(o))
-            .ok_or_else(|| EventError::UnknownCode { field: field.to_owned(), value: code.to_owned() })
+        self.refs.option(picklist, code).map(|o| self.refs.option_id(o)).ok_or_else(|| {
+            EventError::UnknownCode { field: field.to_owned(), value: code.to_owned() }
+        })
     }
 
     /// Sets, replaces or deletes (`address` None) the email of type `ty`.
     /// `demote` makes a new primary demote the previous one (HR UI behaviour).
-    pub(crate) fn set_email(&mut self, p: usize, ty: i64, address: Option<&str>, is_primary: Option<bool>, demote: bool, stamp: i64) {
+    pub(crate) fn set_email(
+        &mut self,
+        p: usize,
+        ty: i64,
+        address: Option<&str>,
+        is_primary: Option<bool>,
+        demote: bool,
+        stamp: i64,
+    ) {
         let person = &mut self.persons[p];
         match address {
             None => person.emails.retain(|e| e.email_type != ty),
             Some(a) => {
                 if demote && is_primary == Some(true) {
-                    for e in person.emails.iter_mut().filter(|e| e.is_primary && e.email_type != ty) {
+                    for e in person.emails.iter_mut().filter(|e| e.is_primary && e.email_type != ty)
+                    {
                         e.is_primary = false;
                         e.last_modified = stamp;
                     }
@@ -605,12 +746,19 @@ impl Database {
                         }
                         e.last_modified = stamp;
                     }
-                    None => person.emails.push(Email { email_type: ty, address: a.to_owned(), is_primary: is_primary.unwrap_or(false), last_modified: stamp, created: stamp }),
+                    None => person.emails.push(Email {
+                        email_type: ty,
+                        address: a.to_owned(),
+                        is_primary: is_primary.unwrap_or(false),
+                        last_modified: stamp,
+                        created: stamp,
+                    }),
                 }
             }
         }
         if ty == 8448 {
-            let business = person.emails.iter().find(|e| e.email_type == 8448).map(|e| e.address.clone());
+            let business =
+                person.emails.iter().find(|e| e.email_type == 8448).map(|e| e.address.clone());
             for u in person.employments.iter_mut().filter_map(|e| e.user.as_mut()) {
                 if u.email != business {
                     u.email = business.clone();
@@ -621,13 +769,23 @@ impl Database {
     }
 
     /// Sets, replaces or deletes (`phone` None) the phone of type `ty`.
-    pub(crate) fn set_phone(&mut self, p: usize, ty: i64, phone: Option<Phone>, is_primary: Option<bool>, demote: bool, stamp: i64) {
+    pub(crate) fn set_phone(
+        &mut self,
+        p: usize,
+        ty: i64,
+        phone: Option<Phone>,
+        is_primary: Option<bool>,
+        demote: bool,
+        stamp: i64,
+    ) {
         let person = &mut self.persons[p];
         match phone {
             None => person.phones.retain(|ph| ph.phone_type != ty),
             Some(new) => {
                 if demote && is_primary == Some(true) {
-                    for ph in person.phones.iter_mut().filter(|ph| ph.is_primary && ph.phone_type != ty) {
+                    for ph in
+                        person.phones.iter_mut().filter(|ph| ph.is_primary && ph.phone_type != ty)
+                    {
                         ph.is_primary = false;
                         ph.last_modified = stamp;
                     }
@@ -649,11 +807,14 @@ impl Database {
                         }
                         ph.last_modified = stamp;
                     }
-                    None => person.phones.push(Phone { is_primary: is_primary.unwrap_or(false), ..new }),
+                    None => {
+                        person.phones.push(Phone { is_primary: is_primary.unwrap_or(false), ..new })
+                    }
                 }
             }
         }
-        let number = |t: i64| person.phones.iter().find(|ph| ph.phone_type == t).map(|ph| ph.number.clone());
+        let number =
+            |t: i64| person.phones.iter().find(|ph| ph.phone_type == t).map(|ph| ph.number.clone());
         let (business, cell) = (number(10605), number(10606));
         for u in person.employments.iter_mut().filter_map(|e| e.user.as_mut()) {
             if u.business_phone != business || u.cell_phone != cell {
@@ -746,20 +907,42 @@ impl Database {
         Ok((pid.clone(), Some(pid)))
     }
 
-    fn job_change_from_json(&self, set: &serde_json::Map<String, serde_json::Value>) -> Result<JobChange, EventError> {
+    fn job_change_from_json(
+        &self,
+        set: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<JobChange, EventError> {
         let mut change = JobChange::default();
         for (field, value) in set {
             let text = value.as_str().map(str::to_owned);
-            let bad = || EventError::UnsupportedField { entity: "EmpJob".into(), field: field.clone(), value: value.to_string() };
+            let bad = || EventError::UnsupportedField {
+                entity: "EmpJob".into(),
+                field: field.clone(),
+                value: value.to_string(),
+            };
             match field.as_str() {
                 "jobTitle" => change.title = Some(text.ok_or_else(bad)?),
-                "department" => change.department = Some(self.code("FODepartment", field, &text.ok_or_else(bad)?)?),
-                "location" => change.location = Some(self.code("FOLocation", field, &text.ok_or_else(bad)?)?),
-                "company" => change.company = Some(self.code("FOCompany", field, &text.ok_or_else(bad)?)?),
+                "department" => {
+                    change.department =
+                        Some(self.code("FODepartment", field, &text.ok_or_else(bad)?)?)
+                }
+                "location" => {
+                    change.location =
+                        Some(self.code("FOLocation", field, &text.ok_or_else(bad)?)?)
+                }
+                "company" => {
+                    change.company = Some(self.code("FOCompany", field, &text.ok_or_else(bad)?)?)
+                }
                 "emplStatus" => change.status = Some(self.status(&text.ok_or_else(bad)?)?),
-                "eventReason" => change.reason = Some(self.code("FOEventReason", field, &text.ok_or_else(bad)?)?),
+                "eventReason" => {
+                    change.reason =
+                        Some(self.code("FOEventReason", field, &text.ok_or_else(bad)?)?)
+                }
                 "managerId" => change.manager = Some(text),
-                f => match f.strip_prefix("customString").and_then(|n| n.parse::<u8>().ok()).filter(|n| (1..=15).contains(n)) {
+                f => match f
+                    .strip_prefix("customString")
+                    .and_then(|n| n.parse::<u8>().ok())
+                    .filter(|n| (1..=15).contains(n))
+                {
                     Some(n) if text.is_some() || value.is_null() => change.custom.push((n, text)),
                     _ => return Err(bad()),
                 },
@@ -769,11 +952,17 @@ impl Database {
     }
 }
 
-fn name_change_from_json(set: &serde_json::Map<String, serde_json::Value>) -> Result<NameChangeSet, EventError> {
+fn name_change_from_json(
+    set: &serde_json::Map<String, serde_json::Value>,
+) -> Result<NameChangeSet, EventError> {
     let mut change = NameChangeSet::default();
     for (field, value) in set {
         let text = value.as_str().map(str::to_owned);
-        let bad = || EventError::UnsupportedField { entity: "PerPersonal".into(), field: field.clone(), value: value.to_string() };
+        let bad = || EventError::UnsupportedField {
+            entity: "PerPersonal".into(),
+            field: field.clone(),
+            value: value.to_string(),
+        };
         match field.as_str() {
             "firstName" => change.first = Some(text.ok_or_else(bad)?),
             "lastName" => change.last = Some(text.ok_or_else(bad)?),

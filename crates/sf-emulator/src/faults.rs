@@ -33,7 +33,11 @@ fn duration(text: &str) -> Option<Duration> {
     if let Some(ms) = text.strip_suffix("ms") {
         return ms.parse().ok().map(Duration::from_millis);
     }
-    text.strip_suffix('s')?.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    text.strip_suffix('s')?
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 impl std::str::FromStr for FaultSpec {
@@ -55,7 +59,10 @@ impl std::str::FromStr for FaultSpec {
                 "truncate" => out.truncate = rate,
                 k => {
                     let d = k.strip_prefix("latency=").ok_or_else(|| err("unknown fault kind"))?;
-                    out.latency = Some((duration(d).ok_or_else(|| err("bad duration (use 200ms or 2s)"))?, rate));
+                    out.latency = Some((
+                        duration(d).ok_or_else(|| err("bad duration (use 200ms or 2s)"))?,
+                        rate,
+                    ));
                 }
             }
         }
@@ -96,9 +103,10 @@ impl Faults {
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut draw = FaultDraw::default();
         if let Some((d, rate)) = self.spec.latency
-            && rng.random_bool(rate) {
-                draw.delay = Some(d);
-            }
+            && rng.random_bool(rate)
+        {
+            draw.delay = Some(d);
+        }
         for (rate, fault) in [
             (self.spec.throttle, Fault::Throttle),
             (self.spec.unavailable, Fault::Unavailable),
@@ -120,9 +128,14 @@ mod tests {
 
     #[test]
     fn parses_the_documented_example_and_rejects_garbage() {
-        let spec: FaultSpec = "latency=200ms@0.1,429@0.05,503@0.02,drop@0.01,truncate@0.01".parse().unwrap_or_default();
+        let spec: FaultSpec = "latency=200ms@0.1,429@0.05,503@0.02,drop@0.01,truncate@0.01"
+            .parse()
+            .unwrap_or_default();
         assert_eq!(spec.latency, Some((Duration::from_millis(200), 0.1)));
-        assert_eq!((spec.throttle, spec.unavailable, spec.drop, spec.truncate), (0.05, 0.02, 0.01, 0.01));
+        assert_eq!(
+            (spec.throttle, spec.unavailable, spec.drop, spec.truncate),
+            (0.05, 0.02, 0.01, 0.01)
+        );
         for bad in ["429", "429@2", "boom@0.1", "latency=fast@0.1", "503@x"] {
             assert!(bad.parse::<FaultSpec>().is_err(), "{bad}");
         }

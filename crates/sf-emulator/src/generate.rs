@@ -38,7 +38,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::model::*;
 use crate::refdata::{self, RefIndex};
-use crate::time::{day_ms, Day, MS_PER_DAY};
+use crate::time::{Day, MS_PER_DAY, day_ms};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -72,27 +72,103 @@ pub const MIX: &[(Scenario, u32)] = &[
 pub fn mix_table() -> String {
     let mut out = String::new();
     for (scenario, per_mille) in MIX {
-        let name = serde_json::to_value(scenario).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let name = serde_json::to_value(scenario)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         out.push_str(&format!("  {name:<24} {:>5.1}%\n", *per_mille as f64 / 10.0));
     }
     out
 }
 
 const FIRST: &[&str] = &[
-    "Ana", "José", "Zoë", "François", "Łukasz", "Søren", "Chloé", "Björn", "Renée", "Jürgen",
-    "Maria", "John", "Emma", "Liam", "Olivia", "Noah", "Sofia", "Lucas", "Mia", "Ethan",
-    "Ingrid", "Mateo", "Amélie", "Håkon", "Dvořák", "Ayşe", "Nikolaj", "Inès", "Raúl", "Priya",
-    "Wei", "Aiko", "Kwame", "Fatima", "Oliver", "Charlotte", "James", "Harper", "Elif", "Tomás",
+    "Ana",
+    "José",
+    "Zoë",
+    "François",
+    "Łukasz",
+    "Søren",
+    "Chloé",
+    "Björn",
+    "Renée",
+    "Jürgen",
+    "Maria",
+    "John",
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Sofia",
+    "Lucas",
+    "Mia",
+    "Ethan",
+    "Ingrid",
+    "Mateo",
+    "Amélie",
+    "Håkon",
+    "Dvořák",
+    "Ayşe",
+    "Nikolaj",
+    "Inès",
+    "Raúl",
+    "Priya",
+    "Wei",
+    "Aiko",
+    "Kwame",
+    "Fatima",
+    "Oliver",
+    "Charlotte",
+    "James",
+    "Harper",
+    "Elif",
+    "Tomás",
 ];
 const LAST: &[&str] = &[
-    "Müller", "García", "Núñez", "Ångström", "Dubois", "Schröder", "Kowalski", "Jørgensen", "Smith", "Johnson",
-    "Williams", "Brown", "Jones", "Miller", "Davis", "Martínez", "Hernández", "López", "Wilson", "Anderson",
-    "Taylor", "Thomas", "Moore", "Jackson", "Martin", "Lee", "Pérez", "Thompson", "White", "Harris",
-    "Çelik", "Nováková", "Łęcki", "Fernández", "Weiß", "Öztürk", "Sánchez", "Clark", "Lewis", "Walker",
+    "Müller",
+    "García",
+    "Núñez",
+    "Ångström",
+    "Dubois",
+    "Schröder",
+    "Kowalski",
+    "Jørgensen",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Martínez",
+    "Hernández",
+    "López",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Pérez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Çelik",
+    "Nováková",
+    "Łęcki",
+    "Fernández",
+    "Weiß",
+    "Öztürk",
+    "Sánchez",
+    "Clark",
+    "Lewis",
+    "Walker",
 ];
 const APOSTROPHE_LAST: &[&str] = &["O'Neil", "D'Angelo", "O'Brien", "D'Souza", "N'Diaye"];
 const QUOTED_FIRST: &[&str] = &["Robert \"Bob\"", "Elizabeth \"Liz\"", "William \"Bill\""];
-const CJK: &[(&str, &str)] = &[("伟", "王"), ("花子", "山田"), ("민준", "김"), ("秀英", "李"), ("太郎", "佐藤")];
+const CJK: &[(&str, &str)] =
+    &[("伟", "王"), ("花子", "山田"), ("민준", "김"), ("秀英", "李"), ("太郎", "佐藤")];
 const LONG_LAST: &str = "Wolfeschlegelsteinhausenbergerdorff-Montgomery de la Cruz y Fernández-Habsburg-Lothringen von und zu Liechtenstein";
 
 /// Folds a name to lowercase ASCII letters for usernames and email local parts.
@@ -167,7 +243,8 @@ impl Gen<'_> {
     fn username(&mut self, first: &str, last: &str, pid: &str) -> String {
         let f = ascii_fold(first);
         let l = ascii_fold(last);
-        let mut base: String = format!("{}{}", f.chars().next().map(String::from).unwrap_or_default(), l);
+        let mut base: String =
+            format!("{}{}", f.chars().next().map(String::from).unwrap_or_default(), l);
         base.truncate(16);
         if base.len() < 2 {
             base = format!("user{pid}");
@@ -195,17 +272,37 @@ impl Gen<'_> {
         }
     }
 
-    fn job(&mut self, start: Day, status: &str, reason: &str, company_idx: usize, manager: Option<String>) -> JobSlice {
+    fn job(
+        &mut self,
+        start: Day,
+        status: &str,
+        reason: &str,
+        company_idx: usize,
+        manager: Option<String>,
+    ) -> JobSlice {
         let (company, ref locations, _) = self.ri.companies[company_idx];
         let locations = locations.clone();
         let d = self.rng.random_range(0..self.ri.departments.len());
         let position = self.pick(&self.ri.positions.clone());
         let job_code = self.ri.job_codes[(position as usize) % self.ri.job_codes.len()];
-        let job_title = self.refs.get(position).text("externalName_defaultValue").unwrap_or("Employee").to_owned();
+        let job_title = self
+            .refs
+            .get(position)
+            .text("externalName_defaultValue")
+            .unwrap_or("Employee")
+            .to_owned();
         let mut custom = Customs::new();
         custom.push((1, format!("JF-{:02}", d + 1).into()));
         if self.chance(300) {
-            custom.push((15, format!("Floor {} — Wing {}", self.rng.random_range(1..40), self.pick(&["A", "B", "Nord", "Süd"])).into()));
+            custom.push((
+                15,
+                format!(
+                    "Floor {} — Wing {}",
+                    self.rng.random_range(1..40),
+                    self.pick(&["A", "B", "Nord", "Süd"])
+                )
+                .into(),
+            ));
         }
         JobSlice {
             start,
@@ -235,7 +332,17 @@ impl Gen<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn employment(&mut self, user_id: String, start: Day, end: Option<Day>, status: UserStatus, names: &(String, String), pid: &str, manager: Option<String>, jobs: Vec<JobSlice>) -> Employment {
+    fn employment(
+        &mut self,
+        user_id: String,
+        start: Day,
+        end: Option<Day>,
+        status: UserStatus,
+        names: &(String, String),
+        pid: &str,
+        manager: Option<String>,
+        jobs: Vec<JobSlice>,
+    ) -> Employment {
         let username = match status {
             // Pre-hires get their username from onboarding/writeback later.
             _ if start > self.today => None,
@@ -260,7 +367,8 @@ impl Gen<'_> {
             business_phone: None,
             cell_phone: None,
             title: job0.map(|j| j.job_title.clone()),
-            department: job0.and_then(|j| self.refs.get(j.department).text("name").map(str::to_owned)),
+            department: job0
+                .and_then(|j| self.refs.get(j.department).text("name").map(str::to_owned)),
             location: job0.and_then(|j| self.refs.get(j.location).text("name").map(str::to_owned)),
             custom: user_custom,
             last_modified: self.stamp(start),
@@ -284,7 +392,12 @@ impl Gen<'_> {
         }
     }
 
-    fn terminate_slice(&mut self, last_day: Day, company: usize, manager: Option<String>) -> JobSlice {
+    fn terminate_slice(
+        &mut self,
+        last_day: Day,
+        company: usize,
+        manager: Option<String>,
+    ) -> JobSlice {
         self.job(last_day + 1, "T", "TERMRES", company, manager)
     }
 }
@@ -333,16 +446,24 @@ pub fn generate(config: &PopulationConfig) -> Database {
         }
         let person = person(&mut g, i, scenario, manager);
         let active_user = match scenario {
-            Scenario::Terminated | Scenario::TerminationInfoNull | Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding => None,
-            _ => person
-                .current_employment()
-                .map(|e| person.employments[e].user_id.clone()),
+            Scenario::Terminated
+            | Scenario::TerminationInfoNull
+            | Scenario::PreHireActive
+            | Scenario::PreHireInactive
+            | Scenario::PreHireOnboarding => None,
+            _ => person.current_employment().map(|e| person.employments[e].user_id.clone()),
         };
         manager_of.push(active_user);
         persons.push(person);
     }
     drop(g);
-    let mut db = Database { refs, ref_index: ri, persons: Vec::new(), next_person_number: 100_000 + n as u64, ..Default::default() };
+    let mut db = Database {
+        refs,
+        ref_index: ri,
+        persons: Vec::new(),
+        next_person_number: 100_000 + n as u64,
+        ..Default::default()
+    };
     db.persons.reserve(n);
     for p in persons {
         db.push_person(p);
@@ -362,26 +483,36 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
     let birth = today - g.rng.random_range(20 * 365..65 * 365);
 
     let mut employments = Vec::new();
-    let mut termination = Some(TerminationInfo { active_employments_count: 1, latest_termination_date: None, last_modified: 0 });
+    let mut termination = Some(TerminationInfo {
+        active_employments_count: 1,
+        latest_termination_date: None,
+        last_modified: 0,
+    });
     let mut first_start = hire;
     let mut names_start = hire;
 
-    let job_history = |g: &mut Gen<'_>, start: Day, reason: &str, status: &str, manager: &Option<String>| {
-        let mut jobs = vec![g.job(start, status, reason, company, manager.clone())];
-        if g.chance(400) && today - start > 60 {
-            let change = start + g.rng.random_range(30..(today - start).max(31));
-            if change < today {
-                let mut j = g.job(change, status, "DATACHG", company, manager.clone());
-                j.department = jobs[0].department;
-                j.cost_center = jobs[0].cost_center;
-                jobs.push(j);
+    let job_history =
+        |g: &mut Gen<'_>, start: Day, reason: &str, status: &str, manager: &Option<String>| {
+            let mut jobs = vec![g.job(start, status, reason, company, manager.clone())];
+            if g.chance(400) && today - start > 60 {
+                let change = start + g.rng.random_range(30..(today - start).max(31));
+                if change < today {
+                    let mut j = g.job(change, status, "DATACHG", company, manager.clone());
+                    j.department = jobs[0].department;
+                    j.cost_center = jobs[0].cost_center;
+                    jobs.push(j);
+                }
             }
-        }
-        jobs
-    };
+            jobs
+        };
 
     match scenario {
-        Scenario::Active | Scenario::Manager | Scenario::FutureDatedChange | Scenario::PaidLeave | Scenario::UnpaidLeave | Scenario::CreatedByEvent => {
+        Scenario::Active
+        | Scenario::Manager
+        | Scenario::FutureDatedChange
+        | Scenario::PaidLeave
+        | Scenario::UnpaidLeave
+        | Scenario::CreatedByEvent => {
             let mut jobs = job_history(g, hire, "HIRE", "A", &manager);
             match scenario {
                 Scenario::FutureDatedChange => {
@@ -390,10 +521,17 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
                     jobs.push(j);
                 }
                 Scenario::PaidLeave | Scenario::UnpaidLeave => {
-                    let (code, reason) = if scenario == Scenario::PaidLeave { ("P", "LOAPAID") } else { ("U", "LOAUNPAID") };
+                    let (code, reason) = if scenario == Scenario::PaidLeave {
+                        ("P", "LOAPAID")
+                    } else {
+                        ("U", "LOAUNPAID")
+                    };
                     let from = today - g.rng.random_range(1..60).min(today - hire - 1).max(1);
                     let last = jobs.last().map(|j| j.start).unwrap_or(hire);
-                    let mut leave = jobs.last().cloned().unwrap_or_else(|| g.job(from, code, reason, company, manager.clone()));
+                    let mut leave = jobs
+                        .last()
+                        .cloned()
+                        .unwrap_or_else(|| g.job(from, code, reason, company, manager.clone()));
                     leave.start = from.max(last + 1);
                     leave.empl_status = g.option(refdata::EMPL_STATUS, code);
                     leave.event_reason = g.event_reason(reason);
@@ -410,18 +548,40 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
                 }
                 _ => {}
             }
-            employments.push(g.employment(pid.clone(), hire, None, UserStatus::Active, &names, &pid, manager.clone(), jobs));
+            employments.push(g.employment(
+                pid.clone(),
+                hire,
+                None,
+                UserStatus::Active,
+                &names,
+                &pid,
+                manager.clone(),
+                jobs,
+            ));
         }
         Scenario::Terminated | Scenario::TerminationInfoNull => {
             let last = hire + g.rng.random_range(1..(today - hire).max(2)) - 1;
             let last = last.min(today - 1);
             let mut jobs = vec![g.job(hire, "A", "HIRE", company, manager.clone())];
             jobs.push(g.terminate_slice(last, company, manager.clone()));
-            employments.push(g.employment(pid.clone(), hire, Some(last), UserStatus::Inactive, &names, &pid, manager.clone(), jobs));
+            employments.push(g.employment(
+                pid.clone(),
+                hire,
+                Some(last),
+                UserStatus::Inactive,
+                &names,
+                &pid,
+                manager.clone(),
+                jobs,
+            ));
             termination = if scenario == Scenario::TerminationInfoNull {
                 None
             } else {
-                Some(TerminationInfo { active_employments_count: 0, latest_termination_date: Some(last), last_modified: 0 })
+                Some(TerminationInfo {
+                    active_employments_count: 0,
+                    latest_termination_date: Some(last),
+                    last_modified: 0,
+                })
             };
         }
         Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding => {
@@ -432,7 +592,8 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
                 _ => UserStatus::ActiveExternalSuite,
             };
             let jobs = vec![g.job(start, "A", "HIRE", company, manager.clone())];
-            let mut e = g.employment(pid.clone(), start, None, status, &names, &pid, manager.clone(), jobs);
+            let mut e =
+                g.employment(pid.clone(), start, None, status, &names, &pid, manager.clone(), jobs);
             e.hiring_not_completed = scenario == Scenario::PreHireOnboarding;
             employments.push(e);
             first_start = start;
@@ -441,14 +602,40 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
         Scenario::Rehire | Scenario::Conversion => {
             let first = today - g.rng.random_range(3 * 365..15 * 365);
             let last = first + g.rng.random_range(200..2 * 365);
-            let second = if scenario == Scenario::Rehire { last + g.rng.random_range(30..365) } else { last + 1 };
+            let second = if scenario == Scenario::Rehire {
+                last + g.rng.random_range(30..365)
+            } else {
+                last + 1
+            };
             let mut old_jobs = vec![g.job(first, "A", "HIRE", company, manager.clone())];
             old_jobs.push(g.terminate_slice(last, company, manager.clone()));
-            let mut old = g.employment(pid.clone(), first, Some(last), UserStatus::Inactive, &names, &pid, manager.clone(), old_jobs);
+            let mut old = g.employment(
+                pid.clone(),
+                first,
+                Some(last),
+                UserStatus::Inactive,
+                &names,
+                &pid,
+                manager.clone(),
+                old_jobs,
+            );
             let reason = if scenario == Scenario::Rehire { "REHIRE" } else { "CONV" };
             let new_jobs = job_history(g, second, reason, "A", &manager);
-            let new_id = if scenario == Scenario::Rehire { format!("{pid}_R1") } else { format!("{pid}_C1") };
-            let mut new = g.employment(new_id, second, None, UserStatus::Active, &names, &pid, manager.clone(), new_jobs);
+            let new_id = if scenario == Scenario::Rehire {
+                format!("{pid}_R1")
+            } else {
+                format!("{pid}_C1")
+            };
+            let mut new = g.employment(
+                new_id,
+                second,
+                None,
+                UserStatus::Active,
+                &names,
+                &pid,
+                manager.clone(),
+                new_jobs,
+            );
             new.original_start = first;
             new.job_number = 2;
             if scenario == Scenario::Conversion {
@@ -467,18 +654,40 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
                 employments.push(old);
                 employments.push(new);
             }
-            termination = Some(TerminationInfo { active_employments_count: 1, latest_termination_date: Some(last), last_modified: 0 });
+            termination = Some(TerminationInfo {
+                active_employments_count: 1,
+                latest_termination_date: Some(last),
+                last_modified: 0,
+            });
             first_start = first;
             names_start = first;
         }
         Scenario::GlobalAssignment | Scenario::ConcurrentJobs => {
             let home_jobs = job_history(g, hire, "HIRE", "A", &manager);
-            employments.push(g.employment(pid.clone(), hire, None, UserStatus::Active, &names, &pid, manager.clone(), home_jobs));
+            employments.push(g.employment(
+                pid.clone(),
+                hire,
+                None,
+                UserStatus::Active,
+                &names,
+                &pid,
+                manager.clone(),
+                home_jobs,
+            ));
             let start = today - g.rng.random_range(1..(today - hire).clamp(2, 700));
             let other = (company + 1) % g.ri.companies.len();
             if scenario == Scenario::GlobalAssignment {
                 let jobs = vec![g.job(start, "A", "GASTART", other, manager.clone())];
-                let mut ga = g.employment(format!("{pid}_GA"), start, None, UserStatus::Active, &names, &pid, manager.clone(), jobs);
+                let mut ga = g.employment(
+                    format!("{pid}_GA"),
+                    start,
+                    None,
+                    UserStatus::Active,
+                    &names,
+                    &pid,
+                    manager.clone(),
+                    jobs,
+                );
                 ga.assignment_class = AssignmentClass::GA;
                 ga.job_number = 2;
                 ga.global_assignment = Some(GlobalAssignment {
@@ -493,7 +702,16 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
                 let mut jobs = vec![g.job(start, "A", "HIRE", other, manager.clone())];
                 jobs[0].fte = 0.5;
                 jobs[0].employment_type = g.option(refdata::EMPLOYMENT_TYPE, "PT");
-                let mut second = g.employment(format!("{pid}_2"), start, None, UserStatus::Active, &names, &pid, manager.clone(), jobs);
+                let mut second = g.employment(
+                    format!("{pid}_2"),
+                    start,
+                    None,
+                    UserStatus::Active,
+                    &names,
+                    &pid,
+                    manager.clone(),
+                    jobs,
+                );
                 second.job_number = 2;
                 employments.push(second);
             }
@@ -501,7 +719,11 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
             if g.chance(500) {
                 employments.swap(0, 1);
             }
-            termination = Some(TerminationInfo { active_employments_count: 2, latest_termination_date: None, last_modified: 0 });
+            termination = Some(TerminationInfo {
+                active_employments_count: 2,
+                latest_termination_date: None,
+                last_modified: 0,
+            });
         }
     }
 
@@ -537,7 +759,10 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
         marital_status: Some(if g.chance(500) { "M" } else { "S" }),
     });
 
-    let is_prehire = matches!(scenario, Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding);
+    let is_prehire = matches!(
+        scenario,
+        Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding
+    );
     let (emails, phones) = contacts(g, &names, company, is_prehire, first_start);
 
     // User mirrors of the primary contacts, as SuccessFactors keeps them.
@@ -545,7 +770,8 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
     for e in &mut employments {
         if let Some(u) = &mut e.user {
             u.email = business_email.clone();
-            u.business_phone = phones.iter().find(|p| p.phone_type == 10605).map(|p| p.number.clone());
+            u.business_phone =
+                phones.iter().find(|p| p.phone_type == 10605).map(|p| p.number.clone());
             u.cell_phone = phones.iter().find(|p| p.phone_type == 10606).map(|p| p.number.clone());
         }
     }
@@ -572,11 +798,21 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
 
 const COUNTRY_CODES: &[&str] = &["USA", "DEU", "FRA", "GBR", "JPN", "BRA"];
 
-fn contacts(g: &mut Gen<'_>, names: &(String, String), company: usize, prehire: bool, start: Day) -> (Vec<Email>, Vec<Phone>) {
+fn contacts(
+    g: &mut Gen<'_>,
+    names: &(String, String),
+    company: usize,
+    prehire: bool,
+    start: Day,
+) -> (Vec<Email>, Vec<Phone>) {
     let local = {
         let f = ascii_fold(&names.0);
         let l = ascii_fold(&names.1);
-        let mut s = if f.is_empty() || l.is_empty() { format!("user{}", g.rng.random_range(0..1_000_000)) } else { format!("{f}.{l}") };
+        let mut s = if f.is_empty() || l.is_empty() {
+            format!("user{}", g.rng.random_range(0..1_000_000))
+        } else {
+            format!("{f}.{l}")
+        };
         s.truncate(40);
         s
     };
@@ -653,7 +889,11 @@ mod tests {
         let mut seen = HashSet::new();
         for p in &db.persons {
             seen.insert(p.scenario);
-            assert!(p.personal.windows(2).all(|w| w[0].start < w[1].start), "{}", p.person_id_external);
+            assert!(
+                p.personal.windows(2).all(|w| w[0].start < w[1].start),
+                "{}",
+                p.person_id_external
+            );
             assert!(p.emails.iter().filter(|e| e.is_primary).count() <= 1);
             assert!(p.phones.iter().filter(|e| e.is_primary).count() <= 1);
             for e in &p.employments {
@@ -662,9 +902,13 @@ mod tests {
             }
             match p.scenario {
                 Scenario::Terminated => {
-                    let t = p.termination.as_ref().map(|t| (t.active_employments_count, t.latest_termination_date.is_some()));
+                    let t = p
+                        .termination
+                        .as_ref()
+                        .map(|t| (t.active_employments_count, t.latest_termination_date.is_some()));
                     assert_eq!(t, Some((0, true)));
-                    let last_job = p.employments[0].jobs.last().map(|j| db.refs.option_code(j.empl_status));
+                    let last_job =
+                        p.employments[0].jobs.last().map(|j| db.refs.option_code(j.empl_status));
                     assert_eq!(last_job, Some("T"));
                 }
                 Scenario::TerminationInfoNull => assert!(p.termination.is_none()),
@@ -673,7 +917,10 @@ mod tests {
                 Scenario::PreHireOnboarding => {
                     let e = &p.employments[0];
                     assert!(e.start > today);
-                    assert_eq!(e.user.as_ref().map(|u| u.status), Some(UserStatus::ActiveExternalSuite));
+                    assert_eq!(
+                        e.user.as_ref().map(|u| u.status),
+                        Some(UserStatus::ActiveExternalSuite)
+                    );
                 }
                 _ => {}
             }
@@ -717,16 +964,31 @@ pub(crate) fn hired_person(db: &Database, seed: u64, today: Day, spec: &HireSpec
         usernames: HashSet::new(),
     };
     let drawn = g.names();
-    let names = (spec.first_name.clone().unwrap_or(drawn.0), spec.last_name.clone().unwrap_or(drawn.1));
+    let names =
+        (spec.first_name.clone().unwrap_or(drawn.0), spec.last_name.clone().unwrap_or(drawn.1));
     let company = spec
         .company
         .as_deref()
-        .and_then(|c| db.ref_index.companies.iter().position(|(id, _, _)| db.refs.get(*id).text("externalCode") == Some(c)))
+        .and_then(|c| {
+            db.ref_index
+                .companies
+                .iter()
+                .position(|(id, _, _)| db.refs.get(*id).text("externalCode") == Some(c))
+        })
         .unwrap_or_else(|| g.rng.random_range(0..db.ref_index.companies.len()));
     let pid = spec.person_id_external.clone();
     let status = spec.status.unwrap_or(UserStatus::Active);
     let jobs = vec![g.job(spec.start, "A", "HIRE", company, spec.manager_id.clone())];
-    let mut employment = g.employment(pid.clone(), spec.start, None, status, &names, &pid, spec.manager_id.clone(), jobs);
+    let mut employment = g.employment(
+        pid.clone(),
+        spec.start,
+        None,
+        status,
+        &names,
+        &pid,
+        spec.manager_id.clone(),
+        jobs,
+    );
     if let Some(u) = &mut employment.user {
         // Usernames of hires must not collide with the population's.
         u.username = u.username.take().map(|n| format!("{n}.{pid}"));
@@ -761,7 +1023,11 @@ pub(crate) fn hired_person(db: &Database, seed: u64, today: Day, spec: &HireSpec
         emails,
         phones,
         employments: vec![employment],
-        termination: Some(TerminationInfo { active_employments_count: 1, latest_termination_date: None, last_modified: 0 }),
+        termination: Some(TerminationInfo {
+            active_employments_count: 1,
+            latest_termination_date: None,
+            last_modified: 0,
+        }),
         scenario: Scenario::CreatedByEvent,
     }
 }

@@ -54,7 +54,7 @@ pub mod upsert;
 use auth::{Authenticator, BasicAuth};
 use events::{EventError, EventOutcome, HrEvent};
 use faults::{FaultSpec, Faults};
-use generate::{generate, PopulationConfig};
+use generate::{PopulationConfig, generate};
 use model::{Person, Scenario};
 use reqlog::LoggedRequest;
 use server::Shared;
@@ -88,7 +88,11 @@ impl Emulator {
             seed: 42,
             now_ms: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            basic: BasicAuth { username: DEFAULT_USERNAME.into(), company_id: DEFAULT_COMPANY_ID.into(), password: DEFAULT_PASSWORD.into() },
+            basic: BasicAuth {
+                username: DEFAULT_USERNAME.into(),
+                company_id: DEFAULT_COMPANY_ID.into(),
+                password: DEFAULT_PASSWORD.into(),
+            },
             faults: FaultSpec::default(),
             latency: Duration::ZERO,
             retry_after_secs: 1,
@@ -135,7 +139,11 @@ impl EmulatorBuilder {
     }
     /// Accepted Basic credentials: user name `username@company_id`.
     pub fn credentials(mut self, company_id: &str, username: &str, password: &str) -> Self {
-        self.basic = BasicAuth { username: username.into(), company_id: company_id.into(), password: password.into() };
+        self.basic = BasicAuth {
+            username: username.into(),
+            company_id: company_id.into(),
+            password: password.into(),
+        };
         self
     }
     pub fn faults(mut self, spec: FaultSpec) -> Self {
@@ -171,7 +179,11 @@ impl EmulatorBuilder {
     /// Generates the data (without serving it).
     pub fn build_shared(&self) -> Shared {
         let clock = Clock::new(self.now_ms);
-        let db = generate(&PopulationConfig { workers: self.workers, seed: self.seed, today: clock.today() });
+        let db = generate(&PopulationConfig {
+            workers: self.workers,
+            seed: self.seed,
+            today: clock.today(),
+        });
         clock.observe_stamp(db.max_stamp());
         let mut schemes: Vec<Box<dyn auth::AuthScheme>> = Vec::new();
         if self.basic_enabled {
@@ -182,20 +194,36 @@ impl EmulatorBuilder {
             schemes.push(Box::new(oauth::BearerAuth(Arc::clone(state))));
         }
         let auth = Authenticator { schemes, oauth };
-        Shared::new(db, clock, auth, Faults::new(self.faults.clone(), self.seed), self.latency, self.retry_after_secs, self.log_capacity, self.seed)
+        Shared::new(
+            db,
+            clock,
+            auth,
+            Faults::new(self.faults.clone(), self.seed),
+            self.latency,
+            self.retry_after_secs,
+            self.log_capacity,
+            self.seed,
+        )
     }
 
     /// Generates the data, binds and serves in the background.
     pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
         let builder = self.clone();
-        let shared = Arc::new(tokio::task::spawn_blocking(move || builder.build_shared()).await.map_err(|e| EmulatorError::Generate(e.to_string()))?);
-        let listener = tokio::net::TcpListener::bind(self.listen).await.map_err(|source| EmulatorError::Bind { addr: self.listen, source })?;
+        let shared = Arc::new(
+            tokio::task::spawn_blocking(move || builder.build_shared())
+                .await
+                .map_err(|e| EmulatorError::Generate(e.to_string()))?,
+        );
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| EmulatorError::Bind { addr: self.listen, source })?;
         let addr = listener.local_addr().map_err(EmulatorError::LocalAddr)?;
         let _ = shared.base_url.set(format!("http://{addr}"));
         if let Some(oauth) = &shared.auth.oauth {
             oauth.set_issuer_url(&format!("http://{addr}"));
         }
-        let app = server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
+        let app =
+            server::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {

@@ -72,10 +72,7 @@ impl RefData {
     /// Adds a record and indexes it by its code, returning its id.
     pub fn push(&mut self, record: RefRecord) -> RefId {
         let id = self.records.len() as RefId;
-        let code = record
-            .text("externalCode")
-            .or_else(|| record.text("code"))
-            .map(str::to_owned);
+        let code = record.text("externalCode").or_else(|| record.text("code")).map(str::to_owned);
         if let Some(code) = code {
             self.by_code.insert((record.entity, code), id);
         }
@@ -91,9 +88,7 @@ impl RefData {
 
     /// The option with `external_code` in picklist `picklist`.
     pub fn option(&self, picklist: &str, external_code: &str) -> Option<RefId> {
-        self.options_by_code
-            .get(&(picklist.to_owned(), external_code.to_owned()))
-            .copied()
+        self.options_by_code.get(&(picklist.to_owned(), external_code.to_owned())).copied()
     }
 
     /// The `PicklistOption.id` of an option record.
@@ -370,7 +365,8 @@ impl Employment {
     /// Inserts a job slice keeping start order; a slice on the same day as an
     /// existing one gets the next `seqNumber` and sorts after it.
     pub fn insert_job(&mut self, mut job: JobSlice) {
-        job.seq = self.jobs.iter().filter(|j| j.start == job.start).map(|j| j.seq).max().unwrap_or(0) + 1;
+        job.seq =
+            self.jobs.iter().filter(|j| j.start == job.start).map(|j| j.seq).max().unwrap_or(0) + 1;
         let at = self.jobs.partition_point(|j| j.start <= job.start);
         self.jobs.insert(at, job);
     }

@@ -10,7 +10,7 @@ use sf_odata::value::ODataValue;
 
 use crate::model::*;
 use crate::schema::entity_type;
-use crate::time::{day_ms, Day};
+use crate::time::{Day, day_ms};
 
 /// `lastModifiedOn`/`createdOn` are Edm.DateTime in the data centre's local
 /// time written as if UTC (SESAM's payload shows +2 h); reproduced so that a
@@ -22,7 +22,8 @@ const SYSTEM_USER: &str = "sfadmin";
 /// rendered entity asks for its type several times).
 macro_rules! static_type {
     ($name:literal) => {{
-        static TYPE: std::sync::LazyLock<&'static EntityType> = std::sync::LazyLock::new(|| entity_type($name));
+        static TYPE: std::sync::LazyLock<&'static EntityType> =
+            std::sync::LazyLock::new(|| entity_type($name));
         *TYPE
     }};
 }
@@ -66,7 +67,12 @@ fn custom_number(name: &str, prefix: &str) -> Option<u8> {
 }
 
 /// Applies `visit` to the slices of an effective-dated list that `view` selects.
-fn visit_slices<T>(slices: &[T], start: impl Fn(&T) -> Day, view: NavView, mut each: impl FnMut(usize)) {
+fn visit_slices<T>(
+    slices: &[T],
+    start: impl Fn(&T) -> Day,
+    view: NavView,
+    mut each: impl FnMut(usize),
+) {
     match view {
         NavView::AllSlices => (0..slices.len()).for_each(&mut each),
         NavView::AsOf(ms) => {
@@ -129,10 +135,14 @@ impl EntityNode for PersonNode<'_> {
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         let (db, p) = (self.db, self.p);
         match nav {
-            "personalInfoNav" => visit_slices(&p.personal, |s| s.start, view, |i| visit(&PersonalNode { p, i })),
+            "personalInfoNav" => {
+                visit_slices(&p.personal, |s| s.start, view, |i| visit(&PersonalNode { p, i }))
+            }
             "emailNav" => p.emails.iter().for_each(|e| visit(&EmailNode { db, p, e })),
             "phoneNav" => p.phones.iter().for_each(|ph| visit(&PhoneNode { db, p, ph })),
-            "employmentNav" => p.employments.iter().for_each(|e| visit(&EmploymentNode { db, p, e })),
+            "employmentNav" => {
+                p.employments.iter().for_each(|e| visit(&EmploymentNode { db, p, e }))
+            }
             "personEmpTerminationInfoNav" => {
                 if let Some(t) = &p.termination {
                     visit(&TerminationNode { p, t });
@@ -163,7 +173,11 @@ impl EntityNode for PersonalNode<'_> {
             "lastName" => s(&sl.last_name),
             "middleName" => opt_s(sl.middle_name.as_deref()),
             "preferredName" => opt_s(sl.preferred_name.as_deref()),
-            "displayName" => s(&format!("{} {}", sl.preferred_name.as_deref().unwrap_or(&sl.first_name), sl.last_name)),
+            "displayName" => s(&format!(
+                "{} {}",
+                sl.preferred_name.as_deref().unwrap_or(&sl.first_name),
+                sl.last_name
+            )),
             "formalName" => s(&format!("{} {}", sl.first_name, sl.last_name)),
             "gender" => sl.gender.map(|g| s(&g.to_string())).unwrap_or(ODataValue::Null),
             "nationality" => opt_s(sl.nationality),
@@ -197,9 +211,10 @@ impl EntityNode for EmailNode<'_> {
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         if nav == "emailTypeNav"
-            && let Some(&id) = self.db.refs.options_by_id.get(&self.e.email_type) {
-                visit(&RefNode { db: self.db, id });
-            }
+            && let Some(&id) = self.db.refs.options_by_id.get(&self.e.email_type)
+        {
+            visit(&RefNode { db: self.db, id });
+        }
     }
 }
 
@@ -229,9 +244,10 @@ impl EntityNode for PhoneNode<'_> {
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         if nav == "phoneTypeNav"
-            && let Some(&id) = self.db.refs.options_by_id.get(&self.ph.phone_type) {
-                visit(&RefNode { db: self.db, id });
-            }
+            && let Some(&id) = self.db.refs.options_by_id.get(&self.ph.phone_type)
+        {
+            visit(&RefNode { db: self.db, id });
+        }
     }
 }
 
@@ -300,7 +316,9 @@ impl EntityNode for EmploymentNode<'_> {
                     visit(&UserNode { db, p, e, u });
                 }
             }
-            "jobInfoNav" => visit_slices(&e.jobs, |j| j.start, view, |i| visit(&JobNode { db, p, e, i })),
+            "jobInfoNav" => {
+                visit_slices(&e.jobs, |j| j.start, view, |i| visit(&JobNode { db, p, e, i }))
+            }
             "empGlobalAssignmentNav" => {
                 if let Some(ga) = &e.global_assignment {
                     visit(&GlobalAssignmentNode { db, e, ga });
@@ -368,7 +386,9 @@ impl EntityNode for UserNode<'_> {
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         match nav {
             "manager" => {
-                if let Some(m) = self.u.manager_id.as_deref().and_then(|m| UserNode::find(self.db, m)) {
+                if let Some(m) =
+                    self.u.manager_id.as_deref().and_then(|m| UserNode::find(self.db, m))
+                {
                     visit(&m);
                 }
             }
@@ -397,7 +417,9 @@ impl EntityNode for JobNode<'_> {
             return opt_s(custom(&j.custom, n));
         }
         let refs = &self.db.refs;
-        let code = |id: RefId| opt_s(refs.get(id).text("externalCode").or_else(|| refs.get(id).text("code")));
+        let code = |id: RefId| {
+            opt_s(refs.get(id).text("externalCode").or_else(|| refs.get(id).text("code")))
+        };
         match name {
             "userId" => s(&self.e.user_id),
             "seqNumber" => ODataValue::Int64(j.seq),

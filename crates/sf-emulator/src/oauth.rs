@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sf_odata::error::ODataError;
 
 use crate::auth::AuthScheme;
@@ -176,10 +176,10 @@ impl OAuthState {
 
     fn issue(&self, token: String, client: &str, user: Option<String>) -> Value {
         let lifetime = self.config.token_lifetime;
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(token.clone(), Issued { user, client: client.to_owned(), expires: Instant::now() + lifetime });
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            token.clone(),
+            Issued { user, client: client.to_owned(), expires: Instant::now() + lifetime },
+        );
         self.issued.fetch_add(1, Ordering::Relaxed);
         self.issue_log.lock().unwrap_or_else(|e| e.into_inner()).push(Instant::now());
         json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime.as_secs()})
@@ -211,7 +211,11 @@ impl AuthScheme for BearerAuth {
         let tokens = self.0.tokens.lock().unwrap_or_else(|e| e.into_inner());
         let t = tokens.get(credentials.trim()).ok_or_else(ODataError::unauthorized)?;
         if Instant::now() >= t.expires {
-            return Err(ODataError::new(403, "LGN0022", "[LGN0022]The access token is either rejected or expired"));
+            return Err(ODataError::new(
+                403,
+                "LGN0022",
+                "[LGN0022]The access token is either rejected or expired",
+            ));
         }
         t.user.clone().ok_or_else(|| {
             ODataError::new(403, "COE_ACCESS_DENIED", format!("[COE0022]The OIDC client {} is not mapped to a user (Manage OIDC OAuth Client Application)", t.client))
@@ -222,7 +226,12 @@ impl AuthScheme for BearerAuth {
 fn random_token() -> String {
     let mut b = [0u8; 32];
     if aws_lc_rs::rand::fill(&mut b).is_err() {
-        b = jiff::Timestamp::now().as_nanosecond().to_le_bytes().repeat(2).try_into().unwrap_or([1u8; 32]);
+        b = jiff::Timestamp::now()
+            .as_nanosecond()
+            .to_le_bytes()
+            .repeat(2)
+            .try_into()
+            .unwrap_or([1u8; 32]);
     }
     URL_SAFE_NO_PAD.encode(b)
 }
@@ -245,7 +254,9 @@ fn percent_decode(s: &[u8]) -> String {
         match s[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < s.len() => {
-                let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&s[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -265,7 +276,10 @@ fn percent_decode(s: &[u8]) -> String {
 fn sf_error(status: StatusCode, message: impl Into<String>) -> Response {
     let message = message.into();
     tracing::info!(status = status.as_u16(), %message, "SuccessFactors token request refused");
-    json_response(status, json!({"errorHttpCode": status.as_u16().to_string(), "errorMessage": message}))
+    json_response(
+        status,
+        json!({"errorHttpCode": status.as_u16().to_string(), "errorMessage": message}),
+    )
 }
 
 fn ias_error(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
@@ -276,7 +290,8 @@ fn ias_error(status: StatusCode, error: &str, description: impl Into<String>) ->
 
 fn json_response(status: StatusCode, body: Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=utf-8"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -295,33 +310,68 @@ pub async fn sf_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let form = parse_form(&body);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if get("grant_type") != SAML2_BEARER_GRANT {
-        return sf_error(StatusCode::BAD_REQUEST, format!("Unsupported grant_type '{}'", get("grant_type")));
+        return sf_error(
+            StatusCode::BAD_REQUEST,
+            format!("Unsupported grant_type '{}'", get("grant_type")),
+        );
     }
     let Some(client) = state.config.clients.iter().find(|c| c.client_id == get("client_id")) else {
-        return sf_error(StatusCode::UNAUTHORIZED, format!("Unable to authenticate the client (invalid client ID '{}')", get("client_id")));
+        return sf_error(
+            StatusCode::UNAUTHORIZED,
+            format!("Unable to authenticate the client (invalid client ID '{}')", get("client_id")),
+        );
     };
     if !get("company_id").eq_ignore_ascii_case(&client.company_id) {
-        return sf_error(StatusCode::UNAUTHORIZED, format!("Company ID '{}' is not the company this OAuth application is registered in", get("company_id")));
+        return sf_error(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "Company ID '{}' is not the company this OAuth application is registered in",
+                get("company_id")
+            ),
+        );
     }
     let cert = match parse_certificate(&client.certificate_pem) {
         Ok(c) => c,
-        Err(e) => return sf_error(StatusCode::INTERNAL_SERVER_ERROR, format!("registered certificate unusable: {e}")),
+        Err(e) => {
+            return sf_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("registered certificate unusable: {e}"),
+            );
+        }
     };
     let now = jiff::Timestamp::now().as_second();
     if now > cert.not_after {
-        let when = jiff::Timestamp::from_second(cert.not_after).map(|t| t.to_string()).unwrap_or_default();
-        return sf_error(StatusCode::UNAUTHORIZED, format!("The X.509 certificate registered for this client expired on {when}"));
+        let when =
+            jiff::Timestamp::from_second(cert.not_after).map(|t| t.to_string()).unwrap_or_default();
+        return sf_error(
+            StatusCode::UNAUTHORIZED,
+            format!("The X.509 certificate registered for this client expired on {when}"),
+        );
     }
     if now < cert.not_before {
-        return sf_error(StatusCode::UNAUTHORIZED, "The X.509 certificate registered for this client is not yet valid");
+        return sf_error(
+            StatusCode::UNAUTHORIZED,
+            "The X.509 certificate registered for this client is not yet valid",
+        );
     }
-    let xml = match STANDARD.decode(get("assertion").trim()).ok().and_then(|b| String::from_utf8(b).ok()) {
+    let xml = match STANDARD
+        .decode(get("assertion").trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+    {
         Some(x) => x,
-        None => return sf_error(StatusCode::BAD_REQUEST, "The assertion is not base64-encoded XML"),
+        None => {
+            return sf_error(StatusCode::BAD_REQUEST, "The assertion is not base64-encoded XML");
+        }
     };
     let root = match parse_xml(&xml) {
         Ok(r) => r,
-        Err(e) => return sf_error(StatusCode::BAD_REQUEST, format!("The SAML assertion cannot be parsed: {e}")),
+        Err(e) => {
+            return sf_error(
+                StatusCode::BAD_REQUEST,
+                format!("The SAML assertion cannot be parsed: {e}"),
+            );
+        }
     };
     const SIG_FAIL: &str = "Unable to verify the signature of the SAML assertion. Please ensure that the assertion has a signature and the key pairs match the client ID";
     if let Err(e) = verify_enveloped(&root, &cert.public_key) {
@@ -335,26 +385,47 @@ pub async fn sf_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             {
                 return json_response(StatusCode::OK, v);
             }
-            json_response(StatusCode::OK, state.issue(random_token(), &client.client_id, Some(user)))
+            json_response(
+                StatusCode::OK,
+                state.issue(random_token(), &client.client_id, Some(user)),
+            )
         }
         Err(message) => sf_error(StatusCode::UNAUTHORIZED, message),
     }
 }
 
 /// Conditions, audience, recipient and user of a signature-checked assertion.
-fn check_assertion(root: &Element, config: &OAuthConfig, now: i64, s: &Shared) -> Result<String, String> {
-    let conditions = root.child(SAML_NS, "Conditions").ok_or("The SAML assertion has no Conditions")?;
-    let time = |el: &Element, attr: &str| el.attr(attr).and_then(|v| v.parse::<jiff::Timestamp>().ok()).map(|t| t.as_second());
+fn check_assertion(
+    root: &Element,
+    config: &OAuthConfig,
+    now: i64,
+    s: &Shared,
+) -> Result<String, String> {
+    let conditions =
+        root.child(SAML_NS, "Conditions").ok_or("The SAML assertion has no Conditions")?;
+    let time = |el: &Element, attr: &str| {
+        el.attr(attr).and_then(|v| v.parse::<jiff::Timestamp>().ok()).map(|t| t.as_second())
+    };
     if let Some(nb) = time(conditions, "NotBefore")
         && now + LEEWAY_SECS < nb
     {
-        return Err(format!("The SAML assertion is not yet valid (NotBefore {})", conditions.attr("NotBefore").unwrap_or("")));
+        return Err(format!(
+            "The SAML assertion is not yet valid (NotBefore {})",
+            conditions.attr("NotBefore").unwrap_or("")
+        ));
     }
     let subject = root.child(SAML_NS, "Subject").ok_or("The SAML assertion has no Subject")?;
-    let data = subject.child(SAML_NS, "SubjectConfirmation").and_then(|c| c.child(SAML_NS, "SubjectConfirmationData"));
-    let until = time(conditions, "NotOnOrAfter").or_else(|| data.and_then(|d| time(d, "NotOnOrAfter"))).ok_or("The SAML assertion has no NotOnOrAfter")?;
+    let data = subject
+        .child(SAML_NS, "SubjectConfirmation")
+        .and_then(|c| c.child(SAML_NS, "SubjectConfirmationData"));
+    let until = time(conditions, "NotOnOrAfter")
+        .or_else(|| data.and_then(|d| time(d, "NotOnOrAfter")))
+        .ok_or("The SAML assertion has no NotOnOrAfter")?;
     if now - LEEWAY_SECS >= until {
-        return Err(format!("The SAML assertion has expired (NotOnOrAfter {})", conditions.attr("NotOnOrAfter").unwrap_or("")));
+        return Err(format!(
+            "The SAML assertion has expired (NotOnOrAfter {})",
+            conditions.attr("NotOnOrAfter").unwrap_or("")
+        ));
     }
     let audiences: Vec<String> = conditions
         .children_named(SAML_NS, "AudienceRestriction")
@@ -413,7 +484,11 @@ fn verify_enveloped(root: &Element, public_key: &[u8]) -> Result<(), String> {
     }
     let transforms: Vec<String> = reference
         .child(DS_NS, "Transforms")
-        .map(|t| t.children_named(DS_NS, "Transform").map(|x| x.attr("Algorithm").unwrap_or("").to_owned()).collect())
+        .map(|t| {
+            t.children_named(DS_NS, "Transform")
+                .map(|x| x.attr("Algorithm").unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     if transforms != [ENVELOPED, EXC_C14N] {
         return Err(format!("unsupported transforms {transforms:?}"));
@@ -421,7 +496,9 @@ fn verify_enveloped(root: &Element, public_key: &[u8]) -> Result<(), String> {
     if alg(reference.child(DS_NS, "DigestMethod")) != SHA256 {
         return Err("digest method is not sha256".into());
     }
-    let expected = STANDARD.decode(reference.child(DS_NS, "DigestValue").map(Element::text).unwrap_or_default().trim()).map_err(|_| "DigestValue is not base64")?;
+    let expected = STANDARD
+        .decode(reference.child(DS_NS, "DigestValue").map(Element::text).unwrap_or_default().trim())
+        .map_err(|_| "DigestValue is not base64")?;
     let mut canonical = String::new();
     c14n(root, &BTreeMap::new(), Some(sig), &mut canonical);
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
@@ -430,11 +507,19 @@ fn verify_enveloped(root: &Element, public_key: &[u8]) -> Result<(), String> {
     }
     let mut signed_info = String::new();
     c14n(info, &BTreeMap::new(), None, &mut signed_info);
-    let value: String = sig.child(DS_NS, "SignatureValue").map(Element::text).unwrap_or_default().split_whitespace().collect();
+    let value: String = sig
+        .child(DS_NS, "SignatureValue")
+        .map(Element::text)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     let signature = STANDARD.decode(value).map_err(|_| "SignatureValue is not base64")?;
-    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256, public_key)
-        .verify(signed_info.as_bytes(), &signature)
-        .map_err(|_| "signature does not verify".to_owned())
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        public_key,
+    )
+    .verify(signed_info.as_bytes(), &signature)
+    .map_err(|_| "signature does not verify".to_owned())
 }
 
 // ----- a minimal XML tree and exclusive canonicalization ---------------------
@@ -462,7 +547,11 @@ impl Element {
     fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
-    fn children_named<'a, 'n>(&'a self, ns: &'n str, local: &'n str) -> impl Iterator<Item = &'a Element> + use<'a, 'n> {
+    fn children_named<'a, 'n>(
+        &'a self,
+        ns: &'n str,
+        local: &'n str,
+    ) -> impl Iterator<Item = &'a Element> + use<'a, 'n> {
         self.children.iter().filter_map(move |c| match c {
             Node::Element(e) if e.ns == ns && e.local == local => Some(e),
             _ => None,
@@ -472,7 +561,10 @@ impl Element {
         self.children_named(ns, local).next()
     }
     fn text(&self) -> String {
-        self.children.iter().filter_map(|c| if let Node::Text(t) = c { Some(t.as_str()) } else { None }).collect()
+        self.children
+            .iter()
+            .filter_map(|c| if let Node::Text(t) = c { Some(t.as_str()) } else { None })
+            .collect()
     }
 }
 
@@ -485,13 +577,18 @@ fn parse_xml(text: &str) -> Result<Element, String> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();
     let mut root = None;
-    let open = |e: &quick_xml::events::BytesStart<'_>, parent: Option<&Element>| -> Result<Element, String> {
+    let open = |e: &quick_xml::events::BytesStart<'_>,
+                parent: Option<&Element>|
+     -> Result<Element, String> {
         let mut scope = parent.map(|p| p.scope.clone()).unwrap_or_default();
         let mut attrs = Vec::new();
         for a in e.attributes() {
             let a = a.map_err(|e| e.to_string())?;
             let key = a.key.as_ref().to_owned();
-            let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| e.to_string())?.into_owned();
+            let value = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| e.to_string())?
+                .into_owned();
             if key == "xmlns" {
                 scope.insert(String::new(), value);
             } else if let Some(p) = key.strip_prefix("xmlns:") {
@@ -509,8 +606,12 @@ fn parse_xml(text: &str) -> Result<Element, String> {
         Ok(Element { local: local.to_owned(), qname, ns, attrs, scope, children: Vec::new() })
     };
     loop {
-        let event = reader.read_event().map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
-        let close = |el: Element, stack: &mut Vec<Element>, root: &mut Option<Element>| match stack.last_mut() {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
+        let close = |el: Element, stack: &mut Vec<Element>, root: &mut Option<Element>| match stack
+            .last_mut()
+        {
             Some(parent) => parent.children.push(Node::Element(el)),
             None => *root = Some(el),
         };
@@ -545,7 +646,9 @@ fn parse_xml(text: &str) -> Result<Element, String> {
             }
             Event::GeneralRef(r) => {
                 let c = if r.is_char_ref() {
-                    r.resolve_char_ref().map_err(|e| e.to_string())?.ok_or("bad character reference")?
+                    r.resolve_char_ref()
+                        .map_err(|e| e.to_string())?
+                        .ok_or("bad character reference")?
                 } else {
                     match &*r {
                         "amp" => '&',
@@ -583,7 +686,12 @@ fn push_text(el: &mut Element, text: &str) {
 /// Exclusive XML Canonicalization 1.0 (without comments) of `el`'s subtree,
 /// leaving out `skip` (the enveloped Signature). `rendered` holds the
 /// namespace bindings output ancestors already declared.
-fn c14n(el: &Element, rendered: &BTreeMap<String, String>, skip: Option<&Element>, out: &mut String) {
+fn c14n(
+    el: &Element,
+    rendered: &BTreeMap<String, String>,
+    skip: Option<&Element>,
+    out: &mut String,
+) {
     // Visibly utilized prefixes: the element's own and its prefixed attributes'.
     let mut used: Vec<&str> = vec![split_qname(&el.qname).0];
     for (k, _) in &el.attrs {
@@ -620,7 +728,8 @@ fn c14n(el: &Element, rendered: &BTreeMap<String, String>, skip: Option<&Element
         .iter()
         .map(|(k, v)| {
             let (p, local) = split_qname(k);
-            let ns = if p.is_empty() { "" } else { el.scope.get(p).map(String::as_str).unwrap_or("") };
+            let ns =
+                if p.is_empty() { "" } else { el.scope.get(p).map(String::as_str).unwrap_or("") };
             (ns, local, k, v)
         })
         .collect();
@@ -665,57 +774,116 @@ fn escape(out: &mut String, s: &str, attr: bool) {
 /// `POST /oauth2/token` (client credentials with a JWT client assertion).
 pub async fn ias_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let Some(state) = oauth_state(&s) else {
-        return ias_error(StatusCode::NOT_FOUND, "invalid_request", "OAuth is not configured on this emulator");
+        return ias_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "OAuth is not configured on this emulator",
+        );
     };
     let form = parse_form(&body);
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if get("grant_type") != "client_credentials" {
-        return ias_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", format!("grant_type '{}' is not supported here", get("grant_type")));
+        return ias_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("grant_type '{}' is not supported here", get("grant_type")),
+        );
     }
-    let trusts: Vec<&IasTrust> = state.config.ias.iter().filter(|t| t.client_id == get("client_id")).collect();
+    let trusts: Vec<&IasTrust> =
+        state.config.ias.iter().filter(|t| t.client_id == get("client_id")).collect();
     if trusts.is_empty() {
-        return ias_error(StatusCode::UNAUTHORIZED, "invalid_client", format!("Client authentication failed: unknown client '{}'", get("client_id")));
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            format!("Client authentication failed: unknown client '{}'", get("client_id")),
+        );
     }
     if get("client_assertion_type") != JWT_BEARER_ASSERTION || get("client_assertion").is_empty() {
-        return ias_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed: no JWT client assertion");
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed: no JWT client assertion",
+        );
     }
     if get("resource") != format!("{DEPENDENCY_PREFIX}{}", state.config.dependency) {
-        return ias_error(StatusCode::BAD_REQUEST, "invalid_target", format!("Resource '{}' is not a dependency of the application", get("resource")));
+        return ias_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            format!("Resource '{}' is not a dependency of the application", get("resource")),
+        );
     }
     let assertion = get("client_assertion");
-    let unverified: Option<Value> = jsonwebtoken::dangerous::insecure_decode::<Value>(assertion).ok().map(|d| d.claims);
+    let unverified: Option<Value> =
+        jsonwebtoken::dangerous::insecure_decode::<Value>(assertion).ok().map(|d| d.claims);
     let Some(claims) = unverified else {
-        return ias_error(StatusCode::UNAUTHORIZED, "unauthorized_client", "The client assertion is not a JWT");
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "The client assertion is not a JWT",
+        );
     };
     let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
     let Some(trust) = trusts.iter().find(|t| t.issuer == iss) else {
-        return ias_error(StatusCode::UNAUTHORIZED, "unauthorized_client", format!("No trust configured for issuer '{iss}'"));
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            format!("No trust configured for issuer '{iss}'"),
+        );
     };
     if let Err(e) = verify_signature(assertion, &trust.jwks) {
-        return ias_error(StatusCode::UNAUTHORIZED, "unauthorized_client", format!("JWT signature validation failed: {e}"));
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            format!("JWT signature validation failed: {e}"),
+        );
     }
     let now = jiff::Timestamp::now().as_second();
     let num = |k: &str| claims.get(k).and_then(Value::as_i64);
     match num("exp") {
         Some(exp) if now - LEEWAY_SECS < exp => {}
-        _ => return ias_error(StatusCode::UNAUTHORIZED, "invalid_client_assertion", "The client assertion has expired"),
+        _ => {
+            return ias_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client_assertion",
+                "The client assertion has expired",
+            );
+        }
     }
     if num("nbf").is_some_and(|nbf| now + LEEWAY_SECS < nbf) {
-        return ias_error(StatusCode::UNAUTHORIZED, "invalid_client_assertion", "The client assertion is not yet valid (nbf)");
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client_assertion",
+            "The client assertion is not yet valid (nbf)",
+        );
     }
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
     if sub != trust.subject {
-        return ias_error(StatusCode::UNAUTHORIZED, "invalid_client_assertion", format!("Subject '{sub}' does not match the trust configuration"));
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client_assertion",
+            format!("Subject '{sub}' does not match the trust configuration"),
+        );
     }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => *a == trust.audience,
-        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(trust.audience.as_str())),
+        Some(Value::Array(list)) => {
+            list.iter().any(|a| a.as_str() == Some(trust.audience.as_str()))
+        }
         _ => false,
     };
     if !aud_ok {
-        return ias_error(StatusCode::UNAUTHORIZED, "invalid_client_assertion", "Audience does not match the trust configuration");
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client_assertion",
+            "Audience does not match the trust configuration",
+        );
     }
-    let user = state.config.oidc_mappings.iter().find(|(c, _)| *c == trust.client_id).map(|(_, u)| u.clone());
+    let user = state
+        .config
+        .oidc_mappings
+        .iter()
+        .find(|(c, _)| *c == trust.client_id)
+        .map(|(_, u)| u.clone());
     let issuer = state.issuer_url.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let at2_claims = json!({
         "iss": issuer,
@@ -727,9 +895,15 @@ pub async fn ias_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         "jti": random_token(),
         "ias_apis": ["sf_technical_access"],
     });
-    let at2 = match jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &at2_claims, &jsonwebtoken::EncodingKey::from_secret(&state.at2_secret)) {
+    let at2 = match jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &at2_claims,
+        &jsonwebtoken::EncodingKey::from_secret(&state.at2_secret),
+    ) {
         Ok(t) => t,
-        Err(e) => return ias_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()),
+        Err(e) => {
+            return ias_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string());
+        }
     };
     json_response(StatusCode::OK, state.issue(at2, &trust.client_id, user))
 }
@@ -740,7 +914,8 @@ fn verify_signature(token: &str, jwks: &str) -> Result<(), String> {
     if header.alg != jsonwebtoken::Algorithm::RS256 {
         return Err(format!("algorithm {:?} is not accepted", header.alg));
     }
-    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks).map_err(|e| format!("JWKS unreadable: {e}"))?;
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(jwks).map_err(|e| format!("JWKS unreadable: {e}"))?;
     let kid = header.kid.ok_or("the JWT has no kid")?;
     let jwk = set.find(&kid).ok_or_else(|| format!("kid '{kid}' is not in the JWKS"))?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
@@ -774,7 +949,10 @@ mod tests {
         let root = parse_xml(doc).unwrap();
         let mut out = String::new();
         c14n(&root, &BTreeMap::new(), None, &mut out);
-        assert_eq!(out, r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" x="&amp;A" z="1" b:y="2"><b:c></b:c><a:d>1 &lt; 2</a:d></a:r>"#);
+        assert_eq!(
+            out,
+            r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" x="&amp;A" z="1" b:y="2"><b:c></b:c><a:d>1 &lt; 2</a:d></a:r>"#
+        );
         let d = root.child("urn:a", "d").unwrap();
         let mut sub = String::new();
         c14n(d, &BTreeMap::new(), None, &mut sub);

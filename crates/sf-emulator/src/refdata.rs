@@ -10,7 +10,7 @@
 use sf_odata::value::ODataValue;
 
 use crate::model::{RefData, RefId, RefRecord};
-use crate::time::{day_ms, days_from_civil, END_OF_TIME};
+use crate::time::{END_OF_TIME, day_ms, days_from_civil};
 
 /// The picklist id of the employment status picklist (`EmpJob.emplStatus`).
 pub const EMPL_STATUS: &str = "employee-status";
@@ -38,7 +38,12 @@ fn fo_dates() -> [(&'static str, ODataValue); 3] {
     ]
 }
 
-fn fo(entity: &'static str, code: &str, name: &str, extra: Vec<(&'static str, ODataValue)>) -> RefRecord {
+fn fo(
+    entity: &'static str,
+    code: &str,
+    name: &str,
+    extra: Vec<(&'static str, ODataValue)>,
+) -> RefRecord {
     let mut props = vec![
         ("externalCode", s(code)),
         ("name", s(name)),
@@ -96,22 +101,85 @@ fn picklist(refs: &mut RefData, id: &str, options: &[(i64, &str, &str)]) {
 
 /// Country code, name, ISO-2, company code, company name, currency, phone prefix,
 /// and (city, state, zip, street) of the company's locations.
-type CountrySpec = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static [(&'static str, &'static str, &'static str, &'static str)]);
+type CountrySpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str, &'static str)],
+);
 
 const COUNTRIES: &[CountrySpec] = &[
-    ("USA", "United States", "US", "ACE_US", "ACE Corporation", "USD", "1", &[
-        ("New York", "NY", "10001", "350 Fifth Avenue"),
-        ("San Francisco", "CA", "94105", "1 Market Street"),
-        ("Chicago", "IL", "60606", "233 S Wacker Drive"),
-    ]),
-    ("DEU", "Germany", "DE", "ACE_DE", "ACE Deutschland GmbH", "EUR", "49", &[
-        ("Berlin", "BE", "10117", "Unter den Linden 1"),
-        ("München", "BY", "80331", "Marienplatz 8"),
-    ]),
-    ("FRA", "France", "FR", "ACE_FR", "ACE France SAS", "EUR", "33", &[("Paris", "IDF", "75008", "12 Rue de l'Élysée")]),
-    ("GBR", "United Kingdom", "GB", "ACE_UK", "ACE UK Ltd", "GBP", "44", &[("London", "LND", "EC2V 7HH", "1 King's Arms Yard")]),
-    ("JPN", "Japan", "JP", "ACE_JP", "ACE Japan K.K.", "JPY", "81", &[("東京", "13", "100-0005", "丸の内1-1-1")]),
-    ("BRA", "Brazil", "BR", "ACE_BR", "ACE Brasil Ltda", "BRL", "55", &[("São Paulo", "SP", "01310-100", "Avenida Paulista 1000")]),
+    (
+        "USA",
+        "United States",
+        "US",
+        "ACE_US",
+        "ACE Corporation",
+        "USD",
+        "1",
+        &[
+            ("New York", "NY", "10001", "350 Fifth Avenue"),
+            ("San Francisco", "CA", "94105", "1 Market Street"),
+            ("Chicago", "IL", "60606", "233 S Wacker Drive"),
+        ],
+    ),
+    (
+        "DEU",
+        "Germany",
+        "DE",
+        "ACE_DE",
+        "ACE Deutschland GmbH",
+        "EUR",
+        "49",
+        &[
+            ("Berlin", "BE", "10117", "Unter den Linden 1"),
+            ("München", "BY", "80331", "Marienplatz 8"),
+        ],
+    ),
+    (
+        "FRA",
+        "France",
+        "FR",
+        "ACE_FR",
+        "ACE France SAS",
+        "EUR",
+        "33",
+        &[("Paris", "IDF", "75008", "12 Rue de l'Élysée")],
+    ),
+    (
+        "GBR",
+        "United Kingdom",
+        "GB",
+        "ACE_UK",
+        "ACE UK Ltd",
+        "GBP",
+        "44",
+        &[("London", "LND", "EC2V 7HH", "1 King's Arms Yard")],
+    ),
+    (
+        "JPN",
+        "Japan",
+        "JP",
+        "ACE_JP",
+        "ACE Japan K.K.",
+        "JPY",
+        "81",
+        &[("東京", "13", "100-0005", "丸の内1-1-1")],
+    ),
+    (
+        "BRA",
+        "Brazil",
+        "BR",
+        "ACE_BR",
+        "ACE Brasil Ltda",
+        "BRL",
+        "55",
+        &[("São Paulo", "SP", "01310-100", "Avenida Paulista 1000")],
+    ),
 ];
 
 /// Indexes into reference data that the generator and events pick from.
@@ -129,11 +197,23 @@ pub struct RefIndex {
 }
 
 const DEPARTMENTS: &[&str] = &[
-    "Engineering", "Finance", "Human Resources", "Sales", "Marketing", "Legal", "IT Operations",
-    "Customer Support", "Research & Development", "Procurement", "Logistics", "Facilities",
+    "Engineering",
+    "Finance",
+    "Human Resources",
+    "Sales",
+    "Marketing",
+    "Legal",
+    "IT Operations",
+    "Customer Support",
+    "Research & Development",
+    "Procurement",
+    "Logistics",
+    "Facilities",
 ];
-const DIVISIONS: &[&str] = &["Corporate", "Products", "Services", "Manufacturing", "Retail", "Research"];
-const BUSINESS_UNITS: &[&str] = &["Enterprise", "Consumer", "Public Sector", "Shared Services", "Digital"];
+const DIVISIONS: &[&str] =
+    &["Corporate", "Products", "Services", "Manufacturing", "Retail", "Research"];
+const BUSINESS_UNITS: &[&str] =
+    &["Enterprise", "Consumer", "Public Sector", "Shared Services", "Digital"];
 const JOBS: &[(&str, &str, &str, &str)] = &[
     // (english, german, french, level)
     ("Software Engineer", "Softwareentwickler", "Ingénieur logiciel", "L2"),
@@ -159,22 +239,46 @@ pub fn build() -> (RefData, RefIndex) {
     let mut index = RefIndex::default();
 
     picklist(&mut refs, EMAIL_TYPE, &[(8448, "B", "Business"), (8449, "P", "Personal")]);
-    picklist(&mut refs, PHONE_TYPE, &[(10605, "B", "Business"), (10606, "C", "Cell"), (10607, "H", "Home")]);
-    picklist(&mut refs, EMPL_STATUS, &[
-        (4595, "A", "Active"),
-        (4596, "U", "Unpaid Leave"),
-        (4597, "P", "Paid Leave"),
-        (4598, "S", "Suspended"),
-        (4599, "F", "Furlough"),
-        (4600, "D", "Dormant"),
-        (4601, "O", "Discarded"),
-        (4602, "R", "Retired"),
-        (4603, "T", "Terminated"),
-    ]);
-    picklist(&mut refs, EMPLOYMENT_TYPE, &[(5001, "FT", "Full-Time"), (5002, "PT", "Part-Time"), (5003, "TMP", "Temporary")]);
-    picklist(&mut refs, EMPLOYEE_CLASS, &[(6001, "1", "Employee"), (6002, "2", "Contractor"), (6003, "3", "Intern")]);
-    picklist(&mut refs, ASSIGNMENT_TYPE, &[(7001, "GA", "Global Assignment"), (7002, "BT", "Business Travel")]);
-    picklist(&mut refs, "ISOCountryList", &COUNTRIES.iter().enumerate().map(|(i, c)| (9001 + i as i64, c.0, c.1)).collect::<Vec<_>>());
+    picklist(
+        &mut refs,
+        PHONE_TYPE,
+        &[(10605, "B", "Business"), (10606, "C", "Cell"), (10607, "H", "Home")],
+    );
+    picklist(
+        &mut refs,
+        EMPL_STATUS,
+        &[
+            (4595, "A", "Active"),
+            (4596, "U", "Unpaid Leave"),
+            (4597, "P", "Paid Leave"),
+            (4598, "S", "Suspended"),
+            (4599, "F", "Furlough"),
+            (4600, "D", "Dormant"),
+            (4601, "O", "Discarded"),
+            (4602, "R", "Retired"),
+            (4603, "T", "Terminated"),
+        ],
+    );
+    picklist(
+        &mut refs,
+        EMPLOYMENT_TYPE,
+        &[(5001, "FT", "Full-Time"), (5002, "PT", "Part-Time"), (5003, "TMP", "Temporary")],
+    );
+    picklist(
+        &mut refs,
+        EMPLOYEE_CLASS,
+        &[(6001, "1", "Employee"), (6002, "2", "Contractor"), (6003, "3", "Intern")],
+    );
+    picklist(
+        &mut refs,
+        ASSIGNMENT_TYPE,
+        &[(7001, "GA", "Global Assignment"), (7002, "BT", "Business Travel")],
+    );
+    picklist(
+        &mut refs,
+        "ISOCountryList",
+        &COUNTRIES.iter().enumerate().map(|(i, c)| (9001 + i as i64, c.0, c.1)).collect::<Vec<_>>(),
+    );
 
     for &(event, name, status) in &[
         ("HIRE", "New Hire", "A"),
@@ -190,10 +294,17 @@ pub fn build() -> (RefData, RefIndex) {
         ("GASTART", "Global Assignment Start", "A"),
     ] {
         let opt = refs.option(EMPL_STATUS, status).map(|o| refs.option_id(o)).unwrap_or(0);
-        refs.push(fo("FOEventReason", event, name, vec![("event", s(event)), ("emplStatus", s(&opt.to_string()))]));
+        refs.push(fo(
+            "FOEventReason",
+            event,
+            name,
+            vec![("event", s(event)), ("emplStatus", s(&opt.to_string()))],
+        ));
     }
 
-    for (i, &(code, name, iso2, company, company_name, currency, phone, sites)) in COUNTRIES.iter().enumerate() {
+    for (i, &(code, name, iso2, company, company_name, currency, phone, sites)) in
+        COUNTRIES.iter().enumerate()
+    {
         let country = refs.push(RefRecord {
             entity: "Country",
             props: vec![
@@ -209,12 +320,17 @@ pub fn build() -> (RefData, RefIndex) {
             ],
             navs: Vec::new(),
         });
-        let mut c = fo("FOCompany", company, company_name, vec![
-            ("country", s(code)),
-            ("currency", s(currency)),
-            ("defaultLocation", s(&format!("{iso2}-{:02}", 1))),
-            ("standardHours", s("40")),
-        ]);
+        let mut c = fo(
+            "FOCompany",
+            company,
+            company_name,
+            vec![
+                ("country", s(code)),
+                ("currency", s(currency)),
+                ("defaultLocation", s(&format!("{iso2}-{:02}", 1))),
+                ("standardHours", s("40")),
+            ],
+        );
         c.navs.push(("countryOfRegistrationNav", vec![country]));
         let company_id = refs.push(c);
         let mut locations = Vec::new();
@@ -233,11 +349,16 @@ pub fn build() -> (RefData, RefIndex) {
                 ],
                 navs: Vec::new(),
             });
-            let mut loc = fo("FOLocation", &loc_code, &format!("{city} Office"), vec![
-                ("timezone", s("UTC")),
-                ("locationGroup", s(iso2)),
-                ("addressId", s(&format!("{}", 1000 + i * 10 + j))),
-            ]);
+            let mut loc = fo(
+                "FOLocation",
+                &loc_code,
+                &format!("{city} Office"),
+                vec![
+                    ("timezone", s("UTC")),
+                    ("locationGroup", s(iso2)),
+                    ("addressId", s(&format!("{}", 1000 + i * 10 + j))),
+                ],
+            );
             loc.navs.push(("addressNavDEFLT", vec![address]));
             locations.push(refs.push(loc));
         }
@@ -245,37 +366,63 @@ pub fn build() -> (RefData, RefIndex) {
     }
 
     for (i, name) in DEPARTMENTS.iter().enumerate() {
-        let cc = refs.push(fo("FOCostCenter", &format!("CC{:04}", 1000 + i * 10), &format!("{name} Cost Center"), vec![
-            ("costcenterManager", ODataValue::Null),
-        ]));
+        let cc = refs.push(fo(
+            "FOCostCenter",
+            &format!("CC{:04}", 1000 + i * 10),
+            &format!("{name} Cost Center"),
+            vec![("costcenterManager", ODataValue::Null)],
+        ));
         index.cost_centers.push(cc);
-        let dep = refs.push(fo("FODepartment", &format!("D{:03}", 100 + i), name, vec![
-            ("costCenter", s(&format!("CC{:04}", 1000 + i * 10))),
-            ("parent", ODataValue::Null),
-            ("headOfUnit", ODataValue::Null),
-        ]));
+        let dep = refs.push(fo(
+            "FODepartment",
+            &format!("D{:03}", 100 + i),
+            name,
+            vec![
+                ("costCenter", s(&format!("CC{:04}", 1000 + i * 10))),
+                ("parent", ODataValue::Null),
+                ("headOfUnit", ODataValue::Null),
+            ],
+        ));
         index.departments.push(dep);
     }
     for (i, name) in DIVISIONS.iter().enumerate() {
-        index.divisions.push(refs.push(fo("FODivision", &format!("DIV{:02}", i + 1), name, vec![])));
+        index.divisions.push(refs.push(fo(
+            "FODivision",
+            &format!("DIV{:02}", i + 1),
+            name,
+            vec![],
+        )));
     }
     for (i, name) in BUSINESS_UNITS.iter().enumerate() {
-        index.business_units.push(refs.push(fo("FOBusinessUnit", &format!("BU{:02}", i + 1), name, vec![])));
+        index.business_units.push(refs.push(fo(
+            "FOBusinessUnit",
+            &format!("BU{:02}", i + 1),
+            name,
+            vec![],
+        )));
     }
     for g in 1..=10 {
-        index.pay_grades.push(refs.push(fo("FOPayGrade", &format!("GR{g:02}"), &format!("Grade {g}"), vec![
-            ("paygradeLevel", ODataValue::Int64(g)),
-        ])));
+        index.pay_grades.push(refs.push(fo(
+            "FOPayGrade",
+            &format!("GR{g:02}"),
+            &format!("Grade {g}"),
+            vec![("paygradeLevel", ODataValue::Int64(g))],
+        )));
     }
     for (i, &(en, de, fr, level)) in JOBS.iter().enumerate() {
         let jc = format!("JC{:03}", 100 + i);
-        index.job_codes.push(refs.push(fo("FOJobCode", &jc, en, vec![
-            ("name_de_DE", s(de)),
-            ("name_fr_FR", s(fr)),
-            ("grade", s(level)),
-            ("jobFunction", s("GEN")),
-            ("isFulltimeEmployee", ODataValue::Boolean(true)),
-        ])));
+        index.job_codes.push(refs.push(fo(
+            "FOJobCode",
+            &jc,
+            en,
+            vec![
+                ("name_de_DE", s(de)),
+                ("name_fr_FR", s(fr)),
+                ("grade", s(level)),
+                ("jobFunction", s("GEN")),
+                ("isFulltimeEmployee", ODataValue::Boolean(true)),
+            ],
+        )));
         // Four positions per job, spread over departments.
         for k in 0..4 {
             let code = format!("P{:05}", 10_000 + i * 10 + k);

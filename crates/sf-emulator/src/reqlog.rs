@@ -66,7 +66,9 @@ pub fn decode_once(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(b) = hex {
                 out.push(b);
                 i += 3;
@@ -95,7 +97,16 @@ mod tests {
     fn ring_buffer_drops_oldest() {
         let log = RequestLog::new(2);
         for i in 0..3 {
-            log.push(LoggedRequest { seq: 0, method: "GET".into(), url: format!("/{i}"), status: 200, duration_ms: 0.0, user: None, at: String::new(), fault: None });
+            log.push(LoggedRequest {
+                seq: 0,
+                method: "GET".into(),
+                url: format!("/{i}"),
+                status: 200,
+                duration_ms: 0.0,
+                user: None,
+                at: String::new(),
+                fault: None,
+            });
         }
         let urls: Vec<_> = log.entries().into_iter().map(|e| (e.seq, e.url)).collect();
         assert_eq!(urls, vec![(2, "/1".to_owned()), (3, "/2".to_owned())]);

@@ -1,6 +1,6 @@
 //! Lookup of the static `SFOData` entity types (owned by `sf-odata`).
 
-use sf_odata::edm::{schema, EntityType};
+use sf_odata::edm::{EntityType, schema};
 
 /// The schema entry of an entity type the emulator serves. Every name the
 /// emulator passes exists in the schema (checked by a test); an unknown name
@@ -13,10 +13,30 @@ pub fn entity_type(name: &str) -> &'static EntityType {
 /// Every entity type name the emulator's nodes report.
 #[cfg(test)]
 pub const SERVED: &[&str] = &[
-    "PerPerson", "PerPersonal", "PerEmail", "PerPhone", "EmpEmployment", "User", "EmpJob", "PersonEmpTerminationInfo",
-    "EmpGlobalAssignment", "FOCompany", "FODepartment", "FODivision", "FOBusinessUnit", "FOCostCenter", "FOLocation",
-    "FOJobCode", "FOPayGrade", "FOEventReason", "FOCorporateAddressDEFLT", "Position", "Picklist", "PicklistOption",
-    "PicklistLabel", "Country",
+    "PerPerson",
+    "PerPersonal",
+    "PerEmail",
+    "PerPhone",
+    "EmpEmployment",
+    "User",
+    "EmpJob",
+    "PersonEmpTerminationInfo",
+    "EmpGlobalAssignment",
+    "FOCompany",
+    "FODepartment",
+    "FODivision",
+    "FOBusinessUnit",
+    "FOCostCenter",
+    "FOLocation",
+    "FOJobCode",
+    "FOPayGrade",
+    "FOEventReason",
+    "FOCorporateAddressDEFLT",
+    "Position",
+    "Picklist",
+    "PicklistOption",
+    "PicklistLabel",
+    "Country",
 ];
 
 #[cfg(test)]

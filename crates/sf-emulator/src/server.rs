@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use sf_odata::edm::{edmx, schema, EntityType};
+use serde_json::{Value, json};
+use sf_odata::edm::{EntityType, edmx, schema};
 use sf_odata::error::ODataError;
 use sf_odata::query::{Paging, QueryOptions};
 use sf_odata::render;
@@ -27,8 +27,8 @@ use crate::engine::{self, Row};
 use crate::events::{EventError, EventOutcome, HrEvent};
 use crate::faults::{Fault, Faults};
 use crate::model::{Database, Scenario};
-use crate::reqlog::{decode_once, LoggedRequest, RequestLog};
-use crate::time::{format_instant, parse_instant, Clock, MS_PER_DAY};
+use crate::reqlog::{LoggedRequest, RequestLog, decode_once};
+use crate::time::{Clock, MS_PER_DAY, format_instant, parse_instant};
 use crate::upsert::UpsertOptions;
 
 /// SuccessFactors' hard page cap (KBA-2489065); also the default page size.
@@ -67,7 +67,16 @@ struct Snapshot {
 
 impl Shared {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(db: Database, clock: Clock, auth: Authenticator, faults: Faults, latency: Duration, retry_after_secs: u64, log_capacity: usize, seed: u64) -> Self {
+    pub fn new(
+        db: Database,
+        clock: Clock,
+        auth: Authenticator,
+        faults: Faults,
+        latency: Duration,
+        retry_after_secs: u64,
+        log_capacity: usize,
+        seed: u64,
+    ) -> Self {
         Shared {
             db: RwLock::new(db),
             clock,
@@ -118,7 +127,10 @@ impl Shared {
     }
 
     fn service_root(&self) -> String {
-        format!("{}/odata/v2", self.base_url.get().map(String::as_str).unwrap_or("http://127.0.0.1"))
+        format!(
+            "{}/odata/v2",
+            self.base_url.get().map(String::as_str).unwrap_or("http://127.0.0.1")
+        )
     }
 }
 
@@ -150,7 +162,11 @@ impl Reply {
         Reply { status: StatusCode::OK, content_type: JSON, body }
     }
     fn error(e: &ODataError) -> Self {
-        Reply { status: StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), content_type: JSON, body: e.to_json() }
+        Reply {
+            status: StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            content_type: JSON,
+            body: e.to_json(),
+        }
     }
 }
 
@@ -161,12 +177,21 @@ struct DroppedBody;
 impl http_body::Body for DroppedBody {
     type Data = Bytes;
     type Error = std::io::Error;
-    fn poll_frame(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
         std::task::Poll::Ready(Some(Err(std::io::Error::other("emulated dropped connection"))))
     }
 }
 
-async fn odata(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn odata(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
     let draw = s.faults.draw();
     let delay = s.latency + draw.delay.unwrap_or_default();
@@ -180,7 +205,11 @@ async fn odata(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: 
         Ok(_) => match draw.outcome {
             Some(Fault::Throttle) => {
                 fault = Some("429");
-                let e = ODataError::new(429, "COE_TOO_MANY_REQUESTS", "[COE0046]Too many requests. Retry after the time given in Retry-After.");
+                let e = ODataError::new(
+                    429,
+                    "COE_TOO_MANY_REQUESTS",
+                    "[COE0046]Too many requests. Retry after the time given in Retry-After.",
+                );
                 let mut r = reply_response(Reply::error(&e));
                 if let Ok(v) = HeaderValue::from_str(&s.retry_after_secs.to_string()) {
                     r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -189,11 +218,18 @@ async fn odata(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: 
             }
             Some(Fault::Unavailable) => {
                 fault = Some("503");
-                reply_response(Reply::error(&ODataError::new(503, "COE_SERVICE_UNAVAILABLE", "Service temporarily unavailable")))
+                reply_response(Reply::error(&ODataError::new(
+                    503,
+                    "COE_SERVICE_UNAVAILABLE",
+                    "Service temporarily unavailable",
+                )))
             }
             Some(Fault::Drop) => {
                 fault = Some("drop");
-                Response::builder().status(StatusCode::OK).body(Body::new(DroppedBody)).unwrap_or_default()
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .body(Body::new(DroppedBody))
+                    .unwrap_or_default()
             }
             other => {
                 let mut reply = dispatch(&s, &method, &uri, &headers, body).await;
@@ -225,7 +261,9 @@ async fn odata(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: 
 
 fn reply_response(reply: Reply) -> Response {
     let mut response = (reply.status, reply.body).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     response
 }
 
@@ -252,28 +290,52 @@ fn split_path(rest: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
-async fn dispatch(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Reply {
+async fn dispatch(
+    s: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Reply {
     let rest = uri.path().strip_prefix("/odata/v2/").unwrap_or("");
     let rest = decode_once(rest);
     let query = uri.query().unwrap_or("").to_owned();
     if rest == "$metadata" || rest.ends_with("/$metadata") {
         if method != Method::GET {
-            return Reply::error(&ODataError::new(405, "COE_METHOD_NOT_ALLOWED", format!("{method} is not allowed on $metadata")));
+            return Reply::error(&ODataError::new(
+                405,
+                "COE_METHOD_NOT_ALLOWED",
+                format!("{method} is not allowed on $metadata"),
+            ));
         }
-        let wants_json = query.split('&').any(|p| p.eq_ignore_ascii_case("$format=json") || p.eq_ignore_ascii_case("%24format=json"))
-            || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json") && !a.contains("xml"));
+        let wants_json = query.split('&').any(|p| {
+            p.eq_ignore_ascii_case("$format=json") || p.eq_ignore_ascii_case("%24format=json")
+        }) || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json") && !a.contains("xml"));
         if wants_json {
             return Reply::error(&ODataError::metadata_not_acceptable());
         }
-        return Reply { status: StatusCode::OK, content_type: "application/xml;charset=utf-8", body: edmx() };
+        return Reply {
+            status: StatusCode::OK,
+            content_type: "application/xml;charset=utf-8",
+            body: edmx(),
+        };
     }
     if rest == "upsert" {
         if method != Method::POST {
-            return Reply::error(&ODataError::new(405, "COE_METHOD_NOT_ALLOWED", "upsert requires POST"));
+            return Reply::error(&ODataError::new(
+                405,
+                "COE_METHOD_NOT_ALLOWED",
+                "upsert requires POST",
+            ));
         }
         let options = UpsertOptions {
-            purge_full: query_param(&query, "purgeType").is_some_and(|v| v.eq_ignore_ascii_case("full")),
-            process_inactive: query_param(&query, "processInactiveEmployees").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            purge_full: query_param(&query, "purgeType")
+                .is_some_and(|v| v.eq_ignore_ascii_case("full")),
+            process_inactive: query_param(&query, "processInactiveEmployees")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         };
         let result = s.write().upsert(&body, options, &s.clock);
         return match result {
@@ -282,7 +344,11 @@ async fn dispatch(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderM
         };
     }
     if method != Method::GET {
-        return Reply::error(&ODataError::new(405, "COE_METHOD_NOT_ALLOWED", format!("{method} is not supported on {rest} by this emulator")));
+        return Reply::error(&ODataError::new(
+            405,
+            "COE_METHOD_NOT_ALLOWED",
+            format!("{method} is not supported on {rest} by this emulator"),
+        ));
     }
     let (set_name, key, suffix) = split_path(&rest);
     let Some(set) = schema().entity_set(set_name) else {
@@ -302,9 +368,15 @@ async fn dispatch(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderM
             (None, Some("$count")) => {
                 let db = shared.read();
                 let n = engine::matching_rows(&db, set, &opts, today).len();
-                Reply { status: StatusCode::OK, content_type: "text/plain;charset=utf-8", body: n.to_string() }
+                Reply {
+                    status: StatusCode::OK,
+                    content_type: "text/plain;charset=utf-8",
+                    body: n.to_string(),
+                }
             }
-            (None, None) => collection(&shared, set, &opts, today).unwrap_or_else(|e| Reply::error(&e)),
+            (None, None) => {
+                collection(&shared, set, &opts, today).unwrap_or_else(|e| Reply::error(&e))
+            }
             (Some(key), None) => {
                 let db = shared.read();
                 match engine::find_by_key(&db, set, &key).and_then(|row| engine::node(&db, row)) {
@@ -312,7 +384,13 @@ async fn dispatch(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderM
                         let root = shared.service_root();
                         let ctx = engine::render_context(&root, &opts, today);
                         let mut out = String::new();
-                        render::write_single(&mut out, &node, &ctx, opts.select.as_ref(), &opts.expand);
+                        render::write_single(
+                            &mut out,
+                            &node,
+                            &ctx,
+                            opts.select.as_ref(),
+                            &opts.expand,
+                        );
                         Reply::json(out)
                     }
                     None => Reply::error(&ODataError::entity_not_found(set.name, &key)),
@@ -321,7 +399,9 @@ async fn dispatch(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderM
             (_, Some(other)) => Reply::error(&ODataError::new(
                 404,
                 "COE_RESOURCE_NOT_FOUND",
-                format!("Resource not found for the segment '{other}'. Navigation by path is not supported by this emulator; use $expand."),
+                format!(
+                    "Resource not found for the segment '{other}'. Navigation by path is not supported by this emulator; use $expand."
+                ),
             )),
         }
     });
@@ -329,7 +409,11 @@ async fn dispatch(s: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderM
         Ok(reply) => reply,
         Err(e) => {
             tracing::error!(error = %e, "query task failed");
-            Reply::error(&ODataError::new(500, "COE_INTERNAL_ERROR", "internal error in the emulator"))
+            Reply::error(&ODataError::new(
+                500,
+                "COE_INTERNAL_ERROR",
+                "internal error in the emulator",
+            ))
         }
     }
 }
@@ -353,52 +437,78 @@ fn encode_token(t: &SkipToken) -> String {
 }
 
 fn decode_token(text: &str) -> Result<SkipToken, ODataError> {
-    let bad = || ODataError::bad_option_value("$skiptoken", text, "a $skiptoken taken verbatim from __next");
+    let bad = || {
+        ODataError::bad_option_value("$skiptoken", text, "a $skiptoken taken verbatim from __next")
+    };
     let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| bad())?;
     serde_json::from_slice(&bytes).map_err(|_| bad())
 }
 
-fn collection(s: &Shared, set: &'static EntityType, opts: &QueryOptions, today: i32) -> Result<Reply, ODataError> {
-    let page_size = opts.custom_page_size.map(|n| n as usize).unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+fn collection(
+    s: &Shared,
+    set: &'static EntityType,
+    opts: &QueryOptions,
+    today: i32,
+) -> Result<Reply, ODataError> {
+    let page_size =
+        opts.custom_page_size.map(|n| n as usize).unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let token = opts.skiptoken.as_deref().map(decode_token).transpose()?;
     let snapshot = opts.paging == Some(Paging::Snapshot);
     if snapshot && (opts.top.is_some() || opts.skip.is_some()) {
-        return Err(ODataError::unsupported_combination("paging=snapshot cannot be combined with $top or $skip"));
+        return Err(ODataError::unsupported_combination(
+            "paging=snapshot cannot be combined with $top or $skip",
+        ));
     }
     let db = s.read();
-    let (rows, snapshot_id): (Arc<Vec<Row>>, Option<u64>) = match token.as_ref().and_then(|t| t.snapshot_id) {
-        Some(id) => {
-            let mut snaps = s.snapshots.lock().unwrap_or_else(|e| e.into_inner());
-            let snap = snaps.get_mut(&id).ok_or_else(|| ODataError::bad_option_value("$skiptoken", opts.skiptoken.as_deref().unwrap_or(""), "a live snapshot (it expired or never existed)"))?;
-            snap.last_used = Instant::now();
-            (Arc::clone(&snap.rows), Some(id))
-        }
-        None => {
-            let mut rows = engine::matching_rows(&db, set, opts, today);
-            if let Some(skip) = opts.skip {
-                rows.drain(..(skip as usize).min(rows.len()));
+    let (rows, snapshot_id): (Arc<Vec<Row>>, Option<u64>) =
+        match token.as_ref().and_then(|t| t.snapshot_id) {
+            Some(id) => {
+                let mut snaps = s.snapshots.lock().unwrap_or_else(|e| e.into_inner());
+                let snap = snaps.get_mut(&id).ok_or_else(|| {
+                    ODataError::bad_option_value(
+                        "$skiptoken",
+                        opts.skiptoken.as_deref().unwrap_or(""),
+                        "a live snapshot (it expired or never existed)",
+                    )
+                })?;
+                snap.last_used = Instant::now();
+                (Arc::clone(&snap.rows), Some(id))
             }
-            if let Some(top) = opts.top {
-                rows.truncate(top as usize);
+            None => {
+                let mut rows = engine::matching_rows(&db, set, opts, today);
+                if let Some(skip) = opts.skip {
+                    rows.drain(..(skip as usize).min(rows.len()));
+                }
+                if let Some(top) = opts.top {
+                    rows.truncate(top as usize);
+                }
+                let rows = Arc::new(rows);
+                let id = snapshot.then(|| store_snapshot(s, Arc::clone(&rows)));
+                (rows, id)
             }
-            let rows = Arc::new(rows);
-            let id = snapshot.then(|| store_snapshot(s, Arc::clone(&rows)));
-            (rows, id)
-        }
-    };
+        };
     let total = rows.len();
     let start = token.as_ref().map(|t| t.start_row).unwrap_or(0).min(total);
     let end = (start + page_size).min(total);
     let root = s.service_root();
     let next = (end < total).then(|| {
-        let token = encode_token(&SkipToken { start_row: end, end_row: end + page_size, snapshot_id });
+        let token =
+            encode_token(&SkipToken { start_row: end, end_row: end + page_size, snapshot_id });
         opts.next_link(&root, &format!("/{}", set.set), &token)
     });
     let ctx = engine::render_context(&root, opts, today);
     // Sized from the previous page so a 4 MB page is not built by doubling.
     let per_row = s.page_bytes_per_row.load(Ordering::Relaxed).max(1024);
     let mut out = String::with_capacity(per_row.saturating_mul(end - start).saturating_add(4096));
-    engine::write_page(&mut out, &db, &rows[start..end], &ctx, opts, next.as_deref(), opts.inline_count.then_some(total as u64));
+    engine::write_page(
+        &mut out,
+        &db,
+        &rows[start..end],
+        &ctx,
+        opts,
+        next.as_deref(),
+        opts.inline_count.then_some(total as u64),
+    );
     if end > start {
         s.page_bytes_per_row.store(out.len() / (end - start) + 64, Ordering::Relaxed);
     }
@@ -410,9 +520,10 @@ fn store_snapshot(s: &Shared, rows: Arc<Vec<Row>>) -> u64 {
     let mut snaps = s.snapshots.lock().unwrap_or_else(|e| e.into_inner());
     snaps.retain(|_, v| v.last_used.elapsed() < SNAPSHOT_TTL);
     if snaps.len() >= MAX_SNAPSHOTS
-        && let Some(oldest) = snaps.iter().min_by_key(|(_, v)| v.last_used).map(|(k, _)| *k) {
-            snaps.remove(&oldest);
-        }
+        && let Some(oldest) = snaps.iter().min_by_key(|(_, v)| v.last_used).map(|(k, _)| *k)
+    {
+        snaps.remove(&oldest);
+    }
     snaps.insert(id, Snapshot { rows, last_used: Instant::now() });
     id
 }
@@ -421,8 +532,13 @@ fn store_snapshot(s: &Shared, rows: Arc<Vec<Row>>) -> u64 {
 
 /// The refusal for a client that is not on loopback, if it is not.
 fn refuse_remote(peer: &SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback())
-        .then(|| (StatusCode::FORBIDDEN, Json(json!({"error": "the /_emulator/ admin API only answers loopback clients"}))).into_response())
+    (!peer.ip().is_loopback()).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "the /_emulator/ admin API only answers loopback clients"})),
+        )
+            .into_response()
+    })
 }
 
 fn admin_error(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -431,7 +547,11 @@ fn admin_error(status: StatusCode, message: impl std::fmt::Display) -> Response 
 
 /// `POST /_emulator/events`: one event or a list; applied in order, stopping at
 /// the first rejected one (earlier ones stay applied and are reported).
-async fn admin_events(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Bytes) -> Response {
+async fn admin_events(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
     if let Some(r) = refuse_remote(&peer) {
         return r;
     }
@@ -456,7 +576,11 @@ async fn admin_events(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectIn
         match s.apply(event) {
             Ok(o) => outcomes.push(o),
             Err(e) => {
-                return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"error": format!("event {i}: {e}"), "applied": outcomes}))).into_response();
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Json(json!({"error": format!("event {i}: {e}"), "applied": outcomes})),
+                )
+                    .into_response();
             }
         }
     }
@@ -472,7 +596,10 @@ fn clock_json(s: &Shared) -> Value {
     json!({"now": format_instant(now), "nowMs": now, "today": crate::time::format_day(s.clock.today())})
 }
 
-async fn admin_clock_get(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn admin_clock_get(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     if let Some(r) = refuse_remote(&peer) {
         return r;
     }
@@ -480,7 +607,11 @@ async fn admin_clock_get(State(s): State<Arc<Shared>>, ConnectInfo(peer): Connec
 }
 
 /// `{"set":"RFC3339"}` or `{"advance":"P1DT2H"}` / `{"advance":3600}` (seconds).
-async fn admin_clock_set(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Bytes) -> Response {
+async fn admin_clock_set(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
     if let Some(r) = refuse_remote(&peer) {
         return r;
     }
@@ -491,7 +622,12 @@ async fn admin_clock_set(State(s): State<Arc<Shared>>, ConnectInfo(peer): Connec
     if let Some(set) = value.get("set") {
         match set.as_str().and_then(parse_instant) {
             Some(ms) => s.clock.set_now(ms),
-            None => return admin_error(StatusCode::BAD_REQUEST, format!("set: {set} is not an RFC 3339 instant")),
+            None => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("set: {set} is not an RFC 3339 instant"),
+                );
+            }
         }
     } else if let Some(advance) = value.get("advance") {
         let ms = match advance {
@@ -501,10 +637,20 @@ async fn admin_clock_set(State(s): State<Arc<Shared>>, ConnectInfo(peer): Connec
         };
         match ms {
             Some(ms) => s.clock.advance(ms),
-            None => return admin_error(StatusCode::BAD_REQUEST, format!("advance: {advance} is neither seconds nor an ISO 8601 duration like P1DT2H")),
+            None => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "advance: {advance} is neither seconds nor an ISO 8601 duration like P1DT2H"
+                    ),
+                );
+            }
         }
     } else {
-        return admin_error(StatusCode::BAD_REQUEST, "expected {\"set\": RFC3339} or {\"advance\": seconds | \"P1D\"}");
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"set\": RFC3339} or {\"advance\": seconds | \"P1D\"}",
+        );
     }
     Json(clock_json(&s)).into_response()
 }
@@ -519,7 +665,10 @@ pub fn parse_iso_duration(text: &str) -> Option<i64> {
     let (date, time) = body.split_once('T').unwrap_or((body, ""));
     let mut total = 0.0;
     let mut any = false;
-    for (part, units) in [(date, &[('W', 7.0 * 86_400_000.0), ('D', 86_400_000.0)][..]), (time, &[('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)][..])] {
+    for (part, units) in [
+        (date, &[('W', 7.0 * 86_400_000.0), ('D', 86_400_000.0)][..]),
+        (time, &[('H', 3_600_000.0), ('M', 60_000.0), ('S', 1000.0)][..]),
+    ] {
         let mut num = String::new();
         for c in part.chars() {
             if c.is_ascii_digit() || c == '.' {
@@ -538,14 +687,20 @@ pub fn parse_iso_duration(text: &str) -> Option<i64> {
     any.then_some((sign * total) as i64)
 }
 
-async fn admin_requests(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn admin_requests(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     Json(s.log.entries()).into_response()
 }
 
-async fn admin_clear_requests(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn admin_clear_requests(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     if let Some(r) = refuse_remote(&peer) {
         return r;
     }
@@ -553,18 +708,27 @@ async fn admin_clear_requests(State(s): State<Arc<Shared>>, ConnectInfo(peer): C
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn admin_worker(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Path(id): Path<String>) -> Response {
+async fn admin_worker(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Response {
     if let Some(r) = refuse_remote(&peer) {
         return r;
     }
     let db = s.read();
     match db.person(&id) {
         Some(p) => Json(json!(p)).into_response(),
-        None => admin_error(StatusCode::NOT_FOUND, format!("no person with personIdExternal '{id}'")),
+        None => {
+            admin_error(StatusCode::NOT_FOUND, format!("no person with personIdExternal '{id}'"))
+        }
     }
 }
 
-async fn admin_scenarios(State(s): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn admin_scenarios(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     if let Some(r) = refuse_remote(&peer) {
         return r;
     }
@@ -583,8 +747,14 @@ mod tests {
         assert_eq!(split_path("PerPerson"), ("PerPerson", None, None));
         assert_eq!(split_path("PerPerson/$count"), ("PerPerson", None, Some("$count")));
         assert_eq!(split_path("PerPerson('a/b')"), ("PerPerson", Some("'a/b'"), None));
-        assert_eq!(split_path("PerPerson('x')/emailNav"), ("PerPerson", Some("'x'"), Some("emailNav")));
-        assert_eq!(split_path("Picklist('ecEmailType')"), ("Picklist", Some("'ecEmailType'"), None));
+        assert_eq!(
+            split_path("PerPerson('x')/emailNav"),
+            ("PerPerson", Some("'x'"), Some("emailNav"))
+        );
+        assert_eq!(
+            split_path("Picklist('ecEmailType')"),
+            ("Picklist", Some("'ecEmailType'"), None)
+        );
     }
 
     #[test]

@@ -83,10 +83,7 @@ pub fn format_instant(ms: i64) -> String {
 }
 
 fn system_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// The emulator's "now": real time plus an offset, and a stamp source whose
@@ -107,12 +104,7 @@ impl Clock {
     /// A clock that reads `now_ms` at this moment (or real time when `None`).
     pub fn new(now_ms: Option<i64>) -> Self {
         let offset_ms = now_ms.map(|n| n - system_ms()).unwrap_or(0);
-        Self {
-            state: Mutex::new(ClockState {
-                offset_ms,
-                last_stamp: i64::MIN,
-            }),
-        }
+        Self { state: Mutex::new(ClockState { offset_ms, last_stamp: i64::MIN }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
@@ -170,7 +162,12 @@ mod tests {
 
     #[test]
     fn civil_round_trip() {
-        for (y, m, d, days) in [(1970, 1, 1, 0), (2023, 1, 1, 19_358), (9999, 12, 31, END_OF_TIME), (1960, 2, 29, -3_594)] {
+        for (y, m, d, days) in [
+            (1970, 1, 1, 0),
+            (2023, 1, 1, 19_358),
+            (9999, 12, 31, END_OF_TIME),
+            (1960, 2, 29, -3_594),
+        ] {
             assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
             assert_eq!(civil_from_days(days), (y, m, d));
         }

@@ -36,7 +36,9 @@ fn golden_path() -> PathBuf {
 }
 
 fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Collects the transcript of every request.
@@ -72,7 +74,8 @@ impl Transcript<'_> {
         for h in headers {
             let _ = writeln!(self.text, "header {h}");
         }
-        let _ = writeln!(self.text, "length {}\nfnv1a64 {:016x}", body.len(), fnv1a64(body.as_bytes()));
+        let _ =
+            writeln!(self.text, "length {}\nfnv1a64 {:016x}", body.len(), fnv1a64(body.as_bytes()));
         if body.len() <= INLINE_MAX {
             let _ = writeln!(self.text, "body {}", body.replace('\n', "\\n"));
         }
@@ -84,7 +87,9 @@ impl Transcript<'_> {
         let mut url = first.to_owned();
         for n in 1.. {
             let body = self.get(&format!("{label}#{n}"), &url).await;
-            let next = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["d"]["__next"].as_str().map(str::to_owned));
+            let next = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["d"]["__next"].as_str().map(str::to_owned));
             match next {
                 Some(next) => url = next.replace("http://emulator", &self.emu.base_url()),
                 None => return,
@@ -97,11 +102,15 @@ impl Transcript<'_> {
 async fn served_bytes_match_the_golden_transcript() {
     let emu = start(300).await;
     let mut t = Transcript { emu: &emu, text: String::new() };
-    let full_filter = format!("personEmpTerminationInfoNav/activeEmploymentsCount ne null and lastModifiedDateTime le datetimeoffset'{}'", ts(NOW_MS + 60_000));
+    let full_filter = format!(
+        "personEmpTerminationInfoNav/activeEmploymentsCount ne null and lastModifiedDateTime le datetimeoffset'{}'",
+        ts(NOW_MS + 60_000)
+    );
     let full = enc(&full_filter);
 
     // hrsync's full sync (Entra's query shape), snapshot paging, then with $select.
-    t.get("full sync $count", &format!("/odata/v2/PerPerson/$count?$format=json&$filter={full}")).await;
+    t.get("full sync $count", &format!("/odata/v2/PerPerson/$count?$format=json&$filter={full}"))
+        .await;
     t.pages("full sync", &format!("/odata/v2/PerPerson?$format=json&customPageSize=100&paging=snapshot&$filter={full}&asOfDate=2025-03-01&$expand={HRSYNC_EXPAND}")).await;
     t.pages("full sync, $select", &format!("/odata/v2/PerPerson?$format=json&customPageSize=120&paging=snapshot&$filter={full}&asOfDate=2025-03-01&$expand={HRSYNC_EXPAND}&$select={MAPPED_SELECT}")).await;
     // Default paging (the filter re-evaluated per page), every navigation, no asOfDate.
@@ -109,51 +118,117 @@ async fn served_bytes_match_the_golden_transcript() {
     // Entra's delta query: $count probe and pages.
     let day = sf_emulator::time::MS_PER_DAY;
     let prev = (NOW_MS / day - 1) * day;
-    let delta = enc(&delta_filter(&ts(NOW_MS - 40 * day), &ts(NOW_MS), &ts(prev), &ts(prev + day - 1000)));
-    t.get("delta $count", &format!("/odata/v2/PerPerson/$count?$format=json&$filter={delta}")).await;
-    t.pages("delta", &format!("/odata/v2/PerPerson?$format=json&customPageSize=25&$filter={delta}&$expand={EXPAND}")).await;
+    let delta =
+        enc(&delta_filter(&ts(NOW_MS - 40 * day), &ts(NOW_MS), &ts(prev), &ts(prev + day - 1000)));
+    t.get("delta $count", &format!("/odata/v2/PerPerson/$count?$format=json&$filter={delta}"))
+        .await;
+    t.pages(
+        "delta",
+        &format!(
+            "/odata/v2/PerPerson?$format=json&customPageSize=25&$filter={delta}&$expand={EXPAND}"
+        ),
+    )
+    .await;
 
     // Pre-hire re-queries by personIdExternal with asOfDate = the start date, and other key filters.
     for scenario in ["pre_hire_active", "pre_hire_inactive", "pre_hire_onboarding"] {
         for n in 0..2 {
             let id = scenario_person(&emu, scenario, n);
-            let start = emu.worker(&id).and_then(|p| p.employments.first().map(|e| e.start)).unwrap_or_default();
+            let start = emu
+                .worker(&id)
+                .and_then(|p| p.employments.first().map(|e| e.start))
+                .unwrap_or_default();
             let day = sf_emulator::time::format_day(start);
             for statuses in ["'t','f'", "'t','f','e'"] {
-                let filter = enc(&format!("personIdExternal in '{id}' and employmentNav/userNav/status in {statuses}"));
+                let filter = enc(&format!(
+                    "personIdExternal in '{id}' and employmentNav/userNav/status in {statuses}"
+                ));
                 t.get(&format!("pre-hire {scenario} {n} {statuses}"), &format!("/odata/v2/PerPerson?$format=json&customPageSize=200&paging=snapshot&$filter={filter}&asOfDate={day}&$expand={HRSYNC_EXPAND}")).await;
             }
         }
     }
-    let (a, b, c) = (scenario_person(&emu, "active", 3), scenario_person(&emu, "terminated", 1), scenario_person(&emu, "rehire", 0));
+    let (a, b, c) = (
+        scenario_person(&emu, "active", 3),
+        scenario_person(&emu, "terminated", 1),
+        scenario_person(&emu, "rehire", 0),
+    );
     for (label, filter) in [
         ("in, reversed order", format!("personIdExternal in '{c}','{b}','{a}'")),
-        ("in, with a duplicate and an unknown id", format!("personIdExternal in '{a}','nobody','{a}'")),
+        (
+            "in, with a duplicate and an unknown id",
+            format!("personIdExternal in '{a}','nobody','{a}'"),
+        ),
         ("eq", format!("personIdExternal eq '{b}'")),
         ("eq, literal first", format!("'{b}' eq personIdExternal")),
         ("or of eq", format!("personIdExternal eq '{c}' or personIdExternal eq '{a}'")),
-        ("or with an unconstrained branch", format!("personIdExternal eq '{c}' or personalInfoNav/lastName eq 'Nobody'")),
-        ("and inside and", format!("(personIdExternal in '{a}','{b}' and personEmpTerminationInfoNav/activeEmploymentsCount ne null) and lastModifiedDateTime le datetimeoffset'{}'", ts(NOW_MS))),
+        (
+            "or with an unconstrained branch",
+            format!("personIdExternal eq '{c}' or personalInfoNav/lastName eq 'Nobody'"),
+        ),
+        (
+            "and inside and",
+            format!(
+                "(personIdExternal in '{a}','{b}' and personEmpTerminationInfoNav/activeEmploymentsCount ne null) and lastModifiedDateTime le datetimeoffset'{}'",
+                ts(NOW_MS)
+            ),
+        ),
         ("not eq", format!("not (personIdExternal eq '{a}') and personIdExternal le '{a}'")),
         ("ne", format!("personIdExternal ne '{a}' and personIdExternal lt '100010'")),
         ("case differs", format!("personIdExternal eq '{}'", a.to_uppercase() + "x")),
         ("like", "personIdExternal like '10001%'".to_owned()),
         ("unknown id", "personIdExternal eq 'nobody'".to_owned()),
     ] {
-        t.get(&format!("key filter: {label}"), &format!("/odata/v2/PerPerson?$format=json&$filter={}&$expand=employmentNav/jobInfoNav", enc(&filter))).await;
-        t.get(&format!("key filter $count: {label}"), &format!("/odata/v2/PerPerson/$count?$filter={}", enc(&filter))).await;
+        t.get(
+            &format!("key filter: {label}"),
+            &format!(
+                "/odata/v2/PerPerson?$format=json&$filter={}&$expand=employmentNav/jobInfoNav",
+                enc(&filter)
+            ),
+        )
+        .await;
+        t.get(
+            &format!("key filter $count: {label}"),
+            &format!("/odata/v2/PerPerson/$count?$filter={}", enc(&filter)),
+        )
+        .await;
     }
 
     // $top/$skip/$inlinecount, by key, other entity sets.
-    let user = emu.worker(&a).and_then(|p| p.employments.first().map(|e| e.user_id.clone())).unwrap_or_default();
+    let user = emu
+        .worker(&a)
+        .and_then(|p| p.employments.first().map(|e| e.user_id.clone()))
+        .unwrap_or_default();
     t.get("top skip inlinecount", "/odata/v2/PerPerson?$format=json&$top=5&$skip=10&$inlinecount=allpages&$expand=personalInfoNav,emailNav").await;
     t.get("by key", &format!("/odata/v2/PerPerson('{a}')?$format=json&$expand=employmentNav/jobInfoNav/companyNav,employmentNav/userNav/manager")).await;
     t.get("by key, $select", &format!("/odata/v2/PerPerson('{b}')?$format=json&$select=personIdExternal,personalInfoNav/firstName")).await;
-    t.get("User by key", &format!("/odata/v2/User('{user}')?$format=json&$expand=manager,empInfo/jobInfoNav")).await;
-    t.get("EmpJob history", &format!("/odata/v2/EmpJob?$format=json&$filter={}&fromDate=1900-01-01&toDate=9999-12-31", enc(&format!("userId eq '{user}'")))).await;
-    t.pages("PerPersonal", "/odata/v2/PerPersonal?$format=json&customPageSize=400&asOfDate=2025-06-01").await;
-    t.get("PerEmail $select", "/odata/v2/PerEmail?$format=json&$top=7&$select=emailAddress,personIdExternal,isPrimary").await;
-    t.get("Picklist by key", "/odata/v2/Picklist('ecEmailType')?$format=json&$expand=picklistOptions/picklistLabels").await;
+    t.get(
+        "User by key",
+        &format!("/odata/v2/User('{user}')?$format=json&$expand=manager,empInfo/jobInfoNav"),
+    )
+    .await;
+    t.get(
+        "EmpJob history",
+        &format!(
+            "/odata/v2/EmpJob?$format=json&$filter={}&fromDate=1900-01-01&toDate=9999-12-31",
+            enc(&format!("userId eq '{user}'"))
+        ),
+    )
+    .await;
+    t.pages(
+        "PerPersonal",
+        "/odata/v2/PerPersonal?$format=json&customPageSize=400&asOfDate=2025-06-01",
+    )
+    .await;
+    t.get(
+        "PerEmail $select",
+        "/odata/v2/PerEmail?$format=json&$top=7&$select=emailAddress,personIdExternal,isPrimary",
+    )
+    .await;
+    t.get(
+        "Picklist by key",
+        "/odata/v2/Picklist('ecEmailType')?$format=json&$expand=picklistOptions/picklistLabels",
+    )
+    .await;
     t.get("FOCompany", "/odata/v2/FOCompany?$format=json").await;
     t.get("$metadata", "/odata/v2/$metadata").await;
 
@@ -185,14 +260,23 @@ async fn served_bytes_match_the_golden_transcript() {
         }
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (HRSYNC_UPDATE_GOLDEN=1 creates it)", path.display()));
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (HRSYNC_UPDATE_GOLDEN=1 creates it)", path.display()));
     if expected != text {
         let actual = path.with_extension("actual");
         let _ = std::fs::write(&actual, &text);
         let first = expected.split("\n== ").zip(text.split("\n== ")).find(|(e, a)| e != a);
         match first {
-            Some((e, a)) => panic!("served bytes changed; first differing request:\n--- golden\n{e}\n--- actual\n{a}\n(full transcript: {})", actual.display()),
-            None => panic!("served bytes changed: the transcripts differ in length ({} vs {} bytes; full transcript: {})", expected.len(), text.len(), actual.display()),
+            Some((e, a)) => panic!(
+                "served bytes changed; first differing request:\n--- golden\n{e}\n--- actual\n{a}\n(full transcript: {})",
+                actual.display()
+            ),
+            None => panic!(
+                "served bytes changed: the transcripts differ in length ({} vs {} bytes; full transcript: {})",
+                expected.len(),
+                text.len(),
+                actual.display()
+            ),
         }
     }
 }

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{json, Value};
-use sf_emulator::events::HrEvent;
+use serde_json::{Value, json};
 use sf_emulator::Emulator;
+use sf_emulator::events::HrEvent;
 
 fn results(body: &str) -> Vec<Value> {
     json(body)["d"]["results"].as_array().cloned().unwrap_or_default()
@@ -18,7 +18,10 @@ fn results(body: &str) -> Vec<Value> {
 async fn snapshot_paging_over_10000_workers_returns_each_person_once_under_concurrent_events() {
     let emu = start(10_000).await;
     let expand = "employmentNav/jobInfoNav,emailNav";
-    let mut url = format!("{}/odata/v2/PerPerson?$format=json&paging=snapshot&customPageSize=1000&$expand={expand}", emu.base_url());
+    let mut url = format!(
+        "{}/odata/v2/PerPerson?$format=json&paging=snapshot&customPageSize=1000&$expand={expand}",
+        emu.base_url()
+    );
     let mut seen = Vec::new();
     let mut page = 0;
     loop {
@@ -28,8 +31,23 @@ async fn snapshot_paging_over_10000_workers_returns_each_person_once_under_concu
         seen.extend(ids(&results(&body)));
         // HR changes between pages: hires append persons, rehires/transfers reshuffle employments.
         page += 1;
-        let _ = emu.apply(&HrEvent::Hire { person_id_external: None, first_name: None, last_name: None, start_date: None, company: None, manager_id: None });
-        let _ = emu.apply(&HrEvent::Transfer { person_id_external: format!("{}", 100_000 + page * 7), effective: None, department: Some("D101".into()), location: None, company: None, manager_id: None, job_title: None });
+        let _ = emu.apply(&HrEvent::Hire {
+            person_id_external: None,
+            first_name: None,
+            last_name: None,
+            start_date: None,
+            company: None,
+            manager_id: None,
+        });
+        let _ = emu.apply(&HrEvent::Transfer {
+            person_id_external: format!("{}", 100_000 + page * 7),
+            effective: None,
+            department: Some("D101".into()),
+            location: None,
+            company: None,
+            manager_id: None,
+            job_title: None,
+        });
         match v["d"]["__next"].as_str() {
             Some(next) => url = next.to_owned(),
             None => break,
@@ -54,7 +72,16 @@ async fn default_paging_reevaluates_each_page_so_a_hire_shows_up_on_a_later_page
         let v = json(&body);
         seen.extend(ids(&results(&body)));
         if hired.is_none() {
-            hired = emu.apply(&HrEvent::Hire { person_id_external: Some("NEW-1".into()), first_name: None, last_name: None, start_date: None, company: None, manager_id: None }).ok();
+            hired = emu
+                .apply(&HrEvent::Hire {
+                    person_id_external: Some("NEW-1".into()),
+                    first_name: None,
+                    last_name: None,
+                    start_date: None,
+                    company: None,
+                    manager_id: None,
+                })
+                .ok();
         }
         match v["d"]["__next"].as_str() {
             Some(next) => url = next.to_owned(),
@@ -89,9 +116,17 @@ async fn bad_requests_get_successfactors_errors() {
     let cases: &[(&str, u16, &str)] = &[
         ("/odata/v2/NoSuchEntity?$format=json", 404, ""),
         ("/odata/v2/PerPerson?$format=json&$filter=personIdExternal%20eq", 400, ""),
-        ("/odata/v2/PerPerson?$format=json&$filter=lastModifiedDateTime%20ge%20datetimeoffset'2024-13-45T00:00:00Z'", 400, ""),
+        (
+            "/odata/v2/PerPerson?$format=json&$filter=lastModifiedDateTime%20ge%20datetimeoffset'2024-13-45T00:00:00Z'",
+            400,
+            "",
+        ),
         ("/odata/v2/PerPerson?$format=json&$select=noSuchProperty", 400, "COE_PROPERTY_NOT_FOUND"),
-        ("/odata/v2/PerPerson?$format=json&$filter=noSuchProperty%20eq%20'x'", 400, "COE_PROPERTY_NOT_FOUND"),
+        (
+            "/odata/v2/PerPerson?$format=json&$filter=noSuchProperty%20eq%20'x'",
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+        ),
         ("/odata/v2/PerPerson?$format=json&asOfDate=2024-02-30", 400, ""),
         ("/odata/v2/PerPerson?$format=json&$skiptoken=garbage", 400, ""),
         ("/odata/v2/PerPerson?$format=json&paging=snapshot&$top=5", 400, ""),
@@ -112,7 +147,12 @@ async fn bad_requests_get_successfactors_errors() {
     // Auth: missing, wrong password, wrong company.
     let url = format!("{}/odata/v2/PerPerson?$format=json", emu.base_url());
     let c = client();
-    for request in [c.get(&url), c.get(&url).basic_auth(USER, Some("wrong")), c.get(&url).basic_auth("sfapi@OTHER", Some(PASSWORD)), c.get(&url).basic_auth("sfapi", Some(PASSWORD))] {
+    for request in [
+        c.get(&url),
+        c.get(&url).basic_auth(USER, Some("wrong")),
+        c.get(&url).basic_auth("sfapi@OTHER", Some(PASSWORD)),
+        c.get(&url).basic_auth("sfapi", Some(PASSWORD)),
+    ] {
         let r = request.send().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.status().as_u16(), 401);
         let v = json(&r.text().await.unwrap_or_default());
@@ -140,10 +180,16 @@ async fn upsert(emu: &sf_emulator::RunningEmulator, query: &str, body: Value) ->
 async fn upsert_email_and_phone_with_record_level_results() {
     let emu = start(100).await;
     // Picklist lookup of the option ids, as a writeback client does first.
-    let (status, body) = get(&emu, "/odata/v2/Picklist('ecEmailType')?$expand=picklistOptions&$format=json").await;
+    let (status, body) =
+        get(&emu, "/odata/v2/Picklist('ecEmailType')?$expand=picklistOptions&$format=json").await;
     assert_eq!(status, 200, "{body}");
-    let options = json(&body)["d"]["picklistOptions"]["results"].as_array().cloned().unwrap_or_default();
-    let business = options.iter().find(|o| o["externalCode"] == "B").map(|o| o["id"].clone()).unwrap_or_default();
+    let options =
+        json(&body)["d"]["picklistOptions"]["results"].as_array().cloned().unwrap_or_default();
+    let business = options
+        .iter()
+        .find(|o| o["externalCode"] == "B")
+        .map(|o| o["id"].clone())
+        .unwrap_or_default();
     assert_eq!(business, json!("8448"));
 
     let id = scenario_person(&emu, "active", 3);
@@ -160,23 +206,39 @@ async fn upsert_email_and_phone_with_record_level_results() {
     assert_eq!(status, 200);
     let d = v["d"].as_array().cloned().unwrap_or_default();
     assert_eq!(d.len(), 5);
-    assert_eq!(d[0], json!({"key": format!("PerEmail/emailType=8448,PerEmail/personIdExternal={id}"), "status": "OK", "editStatus": "UPSERTED", "message": null, "index": 0, "httpCode": 200, "inlineResults": null}));
+    assert_eq!(
+        d[0],
+        json!({"key": format!("PerEmail/emailType=8448,PerEmail/personIdExternal={id}"), "status": "OK", "editStatus": "UPSERTED", "message": null, "index": 0, "httpCode": 200, "inlineResults": null})
+    );
     for (i, status) in [(1, "ERROR"), (2, "ERROR"), (3, "ERROR"), (4, "OK")] {
         assert_eq!(d[i]["status"], status, "record {i}: {}", d[i]);
         assert_eq!(d[i]["index"], i);
     }
-    assert!(d[3]["message"].as_str().unwrap_or_default().contains("isPrimary contains an invalid flag"));
+    assert!(
+        d[3]["message"].as_str().unwrap_or_default().contains("isPrimary contains an invalid flag")
+    );
     assert!(d[1]["message"].as_str().unwrap_or_default().ends_with("with the index 1"));
     assert_eq!(d[4]["key"], format!("PerPhone/personIdExternal={id},PerPhone/phoneType=10607"));
 
     // The data really changed: a later GET and a delta query on emailNav/lastModifiedDateTime see it.
-    let (_, body) = get(&emu, &format!("/odata/v2/PerPerson('{id}')?$format=json&$expand=emailNav,phoneNav")).await;
+    let (_, body) =
+        get(&emu, &format!("/odata/v2/PerPerson('{id}')?$format=json&$expand=emailNav,phoneNav"))
+            .await;
     let p = json(&body)["d"].clone();
     let emails = p["emailNav"]["results"].as_array().cloned().unwrap_or_default();
-    assert!(emails.iter().any(|e| e["emailAddress"] == "written.back@ace.example.com" && e["emailType"] == "8448"));
-    assert!(p["phoneNav"]["results"].as_array().is_some_and(|a| a.iter().any(|ph| ph["phoneNumber"] == "5550101")));
+    assert!(
+        emails.iter().any(
+            |e| e["emailAddress"] == "written.back@ace.example.com" && e["emailType"] == "8448"
+        )
+    );
+    assert!(
+        p["phoneNav"]["results"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|ph| ph["phoneNumber"] == "5550101"))
+    );
     let window = format!("emailNav/lastModifiedDateTime ge datetimeoffset'{}'", ts(since));
-    let (_, body) = get(&emu, &format!("/odata/v2/PerPerson?$format=json&$filter={}", enc(&window))).await;
+    let (_, body) =
+        get(&emu, &format!("/odata/v2/PerPerson?$format=json&$filter={}", enc(&window))).await;
     assert_eq!(ids(&results(&body)), vec![id.clone()]);
 
     // A second primary email is rejected.
@@ -189,8 +251,14 @@ async fn upsert_email_and_phone_with_record_level_results() {
         {"__metadata": {"uri": format!("PerEmail(emailType='8448',personIdExternal='{id}')")}, "emailAddress": "purged@ace.example.com", "isPrimary": true},
         {"__metadata": {"uri": format!("PerEmail(emailType='1',personIdExternal='{id}')")}, "emailAddress": "x@y.z", "isPrimary": false},
     ])).await;
-    assert_eq!((v["d"][0]["status"].clone(), v["d"][1]["status"].clone()), (json!("ACCEPTED"), json!("ERROR")));
-    assert!(emu.worker(&id).is_some_and(|p| p.emails.iter().any(|e| e.address == "written.back@ace.example.com")));
+    assert_eq!(
+        (v["d"][0]["status"].clone(), v["d"][1]["status"].clone()),
+        (json!("ACCEPTED"), json!("ERROR"))
+    );
+    assert!(
+        emu.worker(&id)
+            .is_some_and(|p| p.emails.iter().any(|e| e.address == "written.back@ace.example.com"))
+    );
     // purgeType=full, all valid: omitted email types are deleted.
     let (_, v) = upsert(&emu, "?purgeType=Full", json!([{"__metadata": {"uri": format!("PerEmail(emailType='8448',personIdExternal='{id}')")}, "emailAddress": "only@ace.example.com", "isPrimary": true}])).await;
     assert_eq!(v["d"][0]["status"], "OK");
@@ -206,7 +274,12 @@ async fn faults_429_truncate_and_drop() {
         Emulator::builder().workers(20).now_ms(NOW_MS).faults(spec).retry_after_secs(7).start()
     };
     let emu = start_with("429@1").await.unwrap_or_else(|e| panic!("{e}"));
-    let r = client().get(format!("{}/odata/v2/PerPerson?$format=json", emu.base_url())).basic_auth(USER, Some(PASSWORD)).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = client()
+        .get(format!("{}/odata/v2/PerPerson?$format=json", emu.base_url()))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status().as_u16(), 429);
     assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("7"));
     assert_eq!(emu.requests().last().map(|e| (e.status, e.fault)), Some((429, Some("429"))));
@@ -221,14 +294,23 @@ async fn faults_429_truncate_and_drop() {
 
     let emu = start_with("drop@1").await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = async {
-        let r = client().get(format!("{}/odata/v2/PerPerson?$format=json", emu.base_url())).basic_auth(USER, Some(PASSWORD)).send().await?;
+        let r = client()
+            .get(format!("{}/odata/v2/PerPerson?$format=json", emu.base_url()))
+            .basic_auth(USER, Some(PASSWORD))
+            .send()
+            .await?;
         r.text().await
     }
     .await;
     assert!(outcome.is_err(), "a dropped connection is a connection error, got {outcome:?}");
     emu.shutdown().await;
 
-    let emu = Emulator::builder().workers(5).latency(Duration::from_millis(1)).start().await.unwrap_or_else(|e| panic!("{e}"));
+    let emu = Emulator::builder()
+        .workers(5)
+        .latency(Duration::from_millis(1))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let (status, _) = get(&emu, "/odata/v2/PerPerson/$count").await;
     assert_eq!(status, 200);
     emu.shutdown().await;
@@ -239,18 +321,60 @@ async fn admin_api_clock_events_scenarios_workers_and_request_log() {
     let emu = start(100).await;
     let c = client();
     let base = emu.base_url();
-    let clock: Value = c.get(format!("{base}/_emulator/clock")).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let clock: Value = c
+        .get(format!("{base}/_emulator/clock"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(clock["today"], "2025-03-01");
-    let clock: Value = c.post(format!("{base}/_emulator/clock")).json(&json!({"advance": "P2D"})).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let clock: Value = c
+        .post(format!("{base}/_emulator/clock"))
+        .json(&json!({"advance": "P2D"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(clock["today"], "2025-03-03");
-    let clock: Value = c.post(format!("{base}/_emulator/clock")).json(&json!({"set": "2026-01-01T00:00:00Z"})).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let clock: Value = c
+        .post(format!("{base}/_emulator/clock"))
+        .json(&json!({"set": "2026-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(clock["today"], "2026-01-01");
-    let bad = c.post(format!("{base}/_emulator/clock")).json(&json!({"advance": "tomorrow"})).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let bad = c
+        .post(format!("{base}/_emulator/clock"))
+        .json(&json!({"advance": "tomorrow"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(bad.status().as_u16(), 400);
 
-    let scenarios: Value = c.get(format!("{base}/_emulator/scenarios")).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let scenarios: Value = c
+        .get(format!("{base}/_emulator/scenarios"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     let rehire = scenarios["rehire"][0].as_str().unwrap_or_default().to_owned();
-    let worker: Value = c.get(format!("{base}/_emulator/workers/{rehire}")).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let worker: Value = c
+        .get(format!("{base}/_emulator/workers/{rehire}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(worker["employments"].as_array().map(Vec::len), Some(2));
 
     let active = scenarios["active"][0].as_str().unwrap_or_default().to_owned();
@@ -264,23 +388,49 @@ async fn admin_api_clock_events_scenarios_workers_and_request_log() {
     let p = emu.worker(&active).unwrap_or_else(|| panic!("{active}"));
     assert_eq!(p.employments.len(), 2);
     assert_eq!(p.termination.as_ref().map(|t| t.active_employments_count), Some(1));
-    let rejected = c.post(format!("{base}/_emulator/events")).json(&json!({"type": "terminate", "personIdExternal": "nobody", "lastDay": "2026-01-15"})).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let rejected = c
+        .post(format!("{base}/_emulator/events"))
+        .json(&json!({"type": "terminate", "personIdExternal": "nobody", "lastDay": "2026-01-15"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rejected.status().as_u16(), 422);
-    let malformed = c.post(format!("{base}/_emulator/events")).json(&json!({"type": "explode"})).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let malformed = c
+        .post(format!("{base}/_emulator/events"))
+        .json(&json!({"type": "explode"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(malformed.status().as_u16(), 400);
 
     emu.clear_requests();
-    let (_, _) = get(&emu, "/odata/v2/PerPerson?$format=json&$filter=personIdExternal%20eq%20'O''Neil'").await;
+    let (_, _) =
+        get(&emu, "/odata/v2/PerPerson?$format=json&$filter=personIdExternal%20eq%20'O''Neil'")
+            .await;
     let _ = c.get(format!("{base}/odata/v2/PerPerson")).send().await;
-    let log: Value = c.get(format!("{base}/_emulator/requests")).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let log: Value = c
+        .get(format!("{base}/_emulator/requests"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     let log = log.as_array().cloned().unwrap_or_default();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0]["method"], "GET");
-    assert_eq!(log[0]["url"], "/odata/v2/PerPerson?$format=json&$filter=personIdExternal eq 'O''Neil'");
+    assert_eq!(
+        log[0]["url"],
+        "/odata/v2/PerPerson?$format=json&$filter=personIdExternal eq 'O''Neil'"
+    );
     assert_eq!((log[0]["status"].clone(), log[0]["user"].clone()), (json!(200), json!(USER)));
     assert_eq!((log[1]["status"].clone(), log[1]["user"].clone()), (json!(401), Value::Null));
     assert!(log[0]["durationMs"].is_number());
-    let cleared = c.delete(format!("{base}/_emulator/requests")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let cleared = c
+        .delete(format!("{base}/_emulator/requests"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cleared.status().as_u16(), 204);
     assert!(emu.requests().is_empty());
     emu.shutdown().await;

@@ -196,7 +196,12 @@ impl B {
         self.navs.push(NavProperty { name, target, many: true });
         self
     }
-    fn build(self, name: &'static str, keys: &'static [&'static str], effective_dated: bool) -> EntityType {
+    fn build(
+        self,
+        name: &'static str,
+        keys: &'static [&'static str],
+        effective_dated: bool,
+    ) -> EntityType {
         EntityType {
             name,
             set: name,
@@ -398,9 +403,11 @@ fn build() -> Schema {
             .audit()
             .one("countryOfRegistrationNav", "Country")
             .build("FOCompany", FO_KEYS, true),
-        fo().strings(&["costCenter", "headOfUnit", "parent"])
-            .audit()
-            .build("FODepartment", FO_KEYS, true),
+        fo().strings(&["costCenter", "headOfUnit", "parent"]).audit().build(
+            "FODepartment",
+            FO_KEYS,
+            true,
+        ),
         fo().strings(&["headOfUnit"]).audit().build("FOBusinessUnit", FO_KEYS, true),
         fo().strings(&["costcenterManager"]).audit().build("FOCostCenter", FO_KEYS, true),
         fo().strings(&["headOfUnit", "parent"]).audit().build("FODivision", FO_KEYS, true),
@@ -417,7 +424,8 @@ fn build() -> Schema {
         B::new()
             .key("addressId", Str)
             .strings(&[
-                "address1", "address2", "address3", "city", "county", "state", "province", "zipCode", "country",
+                "address1", "address2", "address3", "city", "county", "state", "province",
+                "zipCode", "country",
             ])
             .audit()
             .build("FOCorporateAddressDEFLT", &["addressId"], false),
@@ -486,7 +494,11 @@ fn build() -> Schema {
             .p("lastModifiedDateTime", DateTimeOffset)
             .build("Country", &["code", "effectiveStartDate"], true),
     ];
-    Schema { namespace: "SFOData", container: "SFODataContainer", entities: Box::leak(entities.into_boxed_slice()) }
+    Schema {
+        namespace: "SFOData",
+        container: "SFODataContainer",
+        entities: Box::leak(entities.into_boxed_slice()),
+    }
 }
 
 /// The `$metadata` document: EDMX 1.0, `DataServiceVersion` 2.0, schema
@@ -503,7 +515,11 @@ pub fn edmx() -> String {
         r#"<edmx:DataServices m:DataServiceVersion="2.0">"#,
         "\n"
     ));
-    let _ = writeln!(x, r#"<Schema Namespace="{}" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">"#, s.namespace);
+    let _ = writeln!(
+        x,
+        r#"<Schema Namespace="{}" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">"#,
+        s.namespace
+    );
     for e in s.entities {
         let _ = writeln!(x, r#"<EntityType Name="{}">"#, e.name);
         x.push_str("<Key>");
@@ -548,9 +564,14 @@ pub fn edmx() -> String {
             );
         }
     }
-    let _ = writeln!(x, r#"<EntityContainer Name="{}" m:IsDefaultEntityContainer="true">"#, s.container);
+    let _ = writeln!(
+        x,
+        r#"<EntityContainer Name="{}" m:IsDefaultEntityContainer="true">"#,
+        s.container
+    );
     for e in s.entities {
-        let _ = writeln!(x, r#"<EntitySet Name="{}" EntityType="{}.{}"/>"#, e.set, s.namespace, e.name);
+        let _ =
+            writeln!(x, r#"<EntitySet Name="{}" EntityType="{}.{}"/>"#, e.set, s.namespace, e.name);
     }
     for e in s.entities {
         for n in e.navs {
@@ -594,7 +615,8 @@ mod tests {
             for k in e.keys {
                 assert!(e.property(k).is_some(), "{} key {k}", e.name);
             }
-            let mut names: Vec<&str> = e.properties.iter().map(|p| p.name).chain(e.navs.iter().map(|n| n.name)).collect();
+            let mut names: Vec<&str> =
+                e.properties.iter().map(|p| p.name).chain(e.navs.iter().map(|n| n.name)).collect();
             let len = names.len();
             names.sort_unstable();
             names.dedup();

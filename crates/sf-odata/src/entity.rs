@@ -1,7 +1,7 @@
 //! The one seam between the protocol layer and the HR data.
 
-use crate::value::ODataValue;
 use crate::edm::EntityType;
+use crate::value::ODataValue;
 
 /// Which instances of an effective-dated navigation to visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -38,14 +38,22 @@ impl ODataError {
     /// (verified shape: successfactors-odata.md §6, KBA-2545055).
     pub fn property_not_found(entity: &str, props: &[&str]) -> Self {
         let names: Vec<String> = props.iter().map(|p| format!("{entity}/{p}")).collect();
-        Self::new(400, "COE_PROPERTY_NOT_FOUND", format!("[COE0021]Invalid property names: {}.", names.join(",")))
+        Self::new(
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            format!("[COE0021]Invalid property names: {}.", names.join(",")),
+        )
     }
 
     /// `COE_ENTITY_NOT_FOUND` `[COE0007]invalid entity (or function) name: X`
     /// (code and text verified: KBA-2546923). Status 404 as the OData v2 spec
     /// says; note that KBA-2545055 lists this code under 400.
     pub fn entity_set_not_found(set: &str) -> Self {
-        Self::new(404, "COE_ENTITY_NOT_FOUND", format!("[COE0007]invalid entity (or function) name: {set}"))
+        Self::new(
+            404,
+            "COE_ENTITY_NOT_FOUND",
+            format!("[COE0007]invalid entity (or function) name: {set}"),
+        )
     }
 
     /// 400 for `$filter` syntax: where (0-based character offset) and what was
@@ -55,14 +63,20 @@ impl ODataError {
         Self::new(
             400,
             "COE_GENERAL_BAD_REQUEST",
-            format!("[COE0019]Invalid $filter at position {position}: expected {expected}, found {found}."),
+            format!(
+                "[COE0019]Invalid $filter at position {position}: expected {expected}, found {found}."
+            ),
         )
     }
 
     /// 400 for a filter that parses but cannot be evaluated as written
     /// (type mismatch, wrong argument count). Unverified text.
     pub fn bad_filter_expression(detail: &str) -> Self {
-        Self::new(400, "COE_GENERAL_BAD_REQUEST", format!("[COE0003]Bad property expression: {detail}"))
+        Self::new(
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            format!("[COE0003]Bad property expression: {detail}"),
+        )
     }
 
     /// 400 for a malformed date literal or date parameter. Unverified code/text.
@@ -73,12 +87,20 @@ impl ODataError {
     /// 400 for options that cannot be combined (snapshot paging with `$top`/`$skip`,
     /// cursor paging with `$orderby`, `asOfDate` with `fromDate`/`toDate`). Unverified text.
     pub fn unsupported_combination(detail: &str) -> Self {
-        Self::new(400, "COE_GENERAL_BAD_REQUEST", format!("Unsupported combination of query options: {detail}"))
+        Self::new(
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            format!("Unsupported combination of query options: {detail}"),
+        )
     }
 
     /// 400 for a bad value of a known query option. Unverified text.
     pub fn bad_option_value(option: &str, value: &str, expected: &str) -> Self {
-        Self::new(400, "COE_GENERAL_BAD_REQUEST", format!("Invalid value '{value}' for {option}: expected {expected}."))
+        Self::new(
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            format!("Invalid value '{value}' for {option}: expected {expected}."),
+        )
     }
 
     /// 400 for an unknown `$`-option. Unverified text.
@@ -117,18 +139,28 @@ impl ODataError {
         Self::new(
             403,
             "ODATA_ADMIN_PERM_REQUIRED",
-            format!("[LGN0002]Authentication failed, user doesn't have the OData Admin access permission. {detail}"),
+            format!(
+                "[LGN0002]Authentication failed, user doesn't have the OData Admin access permission. {detail}"
+            ),
         )
     }
 
     /// 404 for a key that matches no entity. Unverified code/text.
     pub fn entity_not_found(entity: &str, key: &str) -> Self {
-        Self::new(404, "COE_RESOURCE_NOT_FOUND", format!("Resource not found for the segment '{entity}{key}'."))
+        Self::new(
+            404,
+            "COE_RESOURCE_NOT_FOUND",
+            format!("Resource not found for the segment '{entity}{key}'."),
+        )
     }
 
     /// 406 for `$metadata` requested as JSON (status from the SF dev guide via
     /// TOOLKIT; code/text unverified).
     pub fn metadata_not_acceptable() -> Self {
-        Self::new(406, "COE_GENERAL_NOT_ACCEPTABLE", "$metadata is only available as XML (EDMX); JSON is not supported.")
+        Self::new(
+            406,
+            "COE_GENERAL_NOT_ACCEPTABLE",
+            "$metadata is only available as XML (EDMX); JSON is not supported.",
+        )
     }
 }

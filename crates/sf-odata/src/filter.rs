@@ -196,7 +196,9 @@ impl Filter {
             return Err(p.err_at(t, "'and', 'or' or the end of the filter"));
         }
         if !root.is_bool() {
-            return Err(ODataError::bad_filter_expression("the filter is not a boolean expression"));
+            return Err(ODataError::bad_filter_expression(
+                "the filter is not a boolean expression",
+            ));
         }
         let mut root = root;
         annotate(&mut root, &p.vars);
@@ -232,7 +234,8 @@ impl Filter {
         if let Kind::Or(items) = &n.kind {
             return items.iter().any(|i| self.eval_bool(i, frame));
         }
-        let unbound: Vec<usize> = n.bind.iter().copied().filter(|v| frame.lookup(*v).is_none()).collect();
+        let unbound: Vec<usize> =
+            n.bind.iter().copied().filter(|v| frame.lookup(*v).is_none()).collect();
         if unbound.is_empty() {
             self.eval_direct(n, frame)
         } else {
@@ -242,7 +245,12 @@ impl Filter {
 
     /// Binds `vars[0]`, then the rest, to every element in turn; true as soon
     /// as `f` is true under one full binding.
-    fn enumerate(&self, vars: &[usize], frame: &Frame<'_>, f: &mut dyn FnMut(&Frame<'_>) -> bool) -> bool {
+    fn enumerate(
+        &self,
+        vars: &[usize],
+        frame: &Frame<'_>,
+        f: &mut dyn FnMut(&Frame<'_>) -> bool,
+    ) -> bool {
         let Some((&v, rest)) = vars.split_first() else { return f(frame) };
         let var = &self.vars[v];
         let parent = frame.lookup(var.parent).flatten();
@@ -255,7 +263,11 @@ impl Filter {
         parent.navigate(nav.name, NavView::AllSlices, &mut |child| {
             any = true;
             if !found {
-                found = self.enumerate(rest, &Frame { var: v, node: Some(child), parent: Some(frame) }, f);
+                found = self.enumerate(
+                    rest,
+                    &Frame { var: v, node: Some(child), parent: Some(frame) },
+                    f,
+                );
             }
         });
         if !any {
@@ -323,7 +335,8 @@ impl<'a> Frame<'a> {
 /// See [`Filter::pinned_root_values`]. Only string literals pin: `eq` between
 /// a string and anything else is never true, and `null` is not indexable.
 fn pinned<'a>(n: &'a Node, property: &str) -> Option<Vec<&'a str>> {
-    let root_prop = |n: &Node| matches!(&n.kind, Kind::Prop { var: 0, prop } if prop.name == property);
+    let root_prop =
+        |n: &Node| matches!(&n.kind, Kind::Prop { var: 0, prop } if prop.name == property);
     let text = |n: &'a Node| match &n.kind {
         Kind::Lit(ODataValue::String(s)) => Some(s.as_str()),
         _ => None,
@@ -356,7 +369,11 @@ fn compare(op: CmpOp, a: &ODataValue, b: &ODataValue) -> bool {
     let b_null = matches!(b, ODataValue::Null);
     match op {
         CmpOp::Eq | CmpOp::Ne => {
-            let eq = if a_null || b_null { a_null && b_null } else { order(a, b) == Some(Ordering::Equal) };
+            let eq = if a_null || b_null {
+                a_null && b_null
+            } else {
+                order(a, b) == Some(Ordering::Equal)
+            };
             eq == (op == CmpOp::Eq)
         }
         CmpOp::Like => match (a, b) {
@@ -570,12 +587,18 @@ fn lex(src: &str) -> Result<Vec<Token>, ODataError> {
                 }
                 let text = &src[start..i];
                 let v = ODataValue::parse_literal(text).map_err(|_| {
-                    ODataError::bad_filter(char_pos(src, start), "a number literal", &format!("'{text}'"))
+                    ODataError::bad_filter(
+                        char_pos(src, start),
+                        "a number literal",
+                        &format!("'{text}'"),
+                    )
                 })?;
                 out.push(Token { tok: Tok::Lit(v), at: start });
             }
             c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'/' | b'$' | b'.')) {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'/' | b'$' | b'.'))
+                {
                     i += 1;
                 }
                 let name = &src[start..i];
@@ -584,11 +607,16 @@ fn lex(src: &str) -> Result<Vec<Token>, ODataError> {
                     let (body, next) = lex_string(src, i)?;
                     let pos = char_pos(src, start);
                     let v = match name.to_ascii_lowercase().as_str() {
-                        "datetime" => value::parse_datetime_body(&body)
-                            .map(ODataValue::DateTime)
-                            .map_err(|e| ODataError::bad_date("datetime literal", &e.0))?,
+                        "datetime" => {
+                            value::parse_datetime_body(&body)
+                                .map(ODataValue::DateTime)
+                                .map_err(|e| ODataError::bad_date("datetime literal", &e.0))?
+                        }
                         "datetimeoffset" => value::parse_datetimeoffset_body(&body)
-                            .map(|(ms, offset_minutes)| ODataValue::DateTimeOffset { ms, offset_minutes })
+                            .map(|(ms, offset_minutes)| ODataValue::DateTimeOffset {
+                                ms,
+                                offset_minutes,
+                            })
                             .map_err(|e| ODataError::bad_date("datetimeoffset literal", &e.0))?,
                         _ => {
                             return Err(ODataError::bad_filter(
@@ -606,7 +634,11 @@ fn lex(src: &str) -> Result<Vec<Token>, ODataError> {
             }
             _ => {
                 let ch = src[i..].chars().next().unwrap_or('?');
-                return Err(ODataError::bad_filter(char_pos(src, i), "a name, literal or '('", &format!("'{ch}'")));
+                return Err(ODataError::bad_filter(
+                    char_pos(src, i),
+                    "a name, literal or '('",
+                    &format!("'{ch}'"),
+                ));
             }
         }
     }
@@ -630,7 +662,11 @@ fn lex_string(src: &str, i: usize) -> Result<(String, usize), ODataError> {
             out.push(c);
         }
     }
-    Err(ODataError::bad_filter(char_pos(src, i), "a closing quote for the string literal", "the end of the filter"))
+    Err(ODataError::bad_filter(
+        char_pos(src, i),
+        "a closing quote for the string literal",
+        "the end of the filter",
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -683,7 +719,9 @@ impl Parser<'_> {
     fn err_here(&self, expected: &str) -> ODataError {
         match self.tokens.get(self.pos) {
             Some(t) => self.err_at(t, expected),
-            None => ODataError::bad_filter(self.src.chars().count(), expected, "the end of the filter"),
+            None => {
+                ODataError::bad_filter(self.src.chars().count(), expected, "the end of the filter")
+            }
         }
     }
     fn enter(&mut self) -> Result<(), ODataError> {
@@ -796,7 +834,11 @@ impl Parser<'_> {
                     list.push(v.clone());
                     self.pos += 1;
                 }
-                _ => return Err(self.err_here("a literal after 'in' (SuccessFactors syntax: x in 'a','b')")),
+                _ => {
+                    return Err(
+                        self.err_here("a literal after 'in' (SuccessFactors syntax: x in 'a','b')")
+                    );
+                }
             }
             if matches!(self.peek(), Some(Tok::Comma)) {
                 self.pos += 1;
@@ -944,7 +986,11 @@ impl Parser<'_> {
     }
 }
 
-fn coerce(v: ODataValue, prop: &'static Property, entity: &'static EntityType) -> Result<ODataValue, ODataError> {
+fn coerce(
+    v: ODataValue,
+    prop: &'static Property,
+    entity: &'static EntityType,
+) -> Result<ODataValue, ODataError> {
     use ODataValue as V;
     let mismatch = |v: &V| {
         ODataError::bad_filter_expression(&format!(
@@ -967,7 +1013,10 @@ fn coerce(v: ODataValue, prop: &'static Property, entity: &'static EntityType) -
             V::Int64(i) => i.to_string(),
             _ => String::new(),
         }),
-        (EdmType::DateTime | EdmType::DateTimeOffset, v @ (V::DateTime(_) | V::DateTimeOffset { .. })) => v,
+        (
+            EdmType::DateTime | EdmType::DateTimeOffset,
+            v @ (V::DateTime(_) | V::DateTimeOffset { .. }),
+        ) => v,
         // SuccessFactors also takes date-shaped strings (KBA-3575859:
         // `lastModifiedDateTime ge '2000-01-01'`).
         (EdmType::DateTime | EdmType::DateTimeOffset, V::String(s)) => {

@@ -17,7 +17,7 @@ pub mod query;
 pub mod render;
 pub mod value;
 
-pub use edm::{schema, EdmType, EntityType};
+pub use edm::{EdmType, EntityType, schema};
 pub use entity::{EntityNode, NavView};
 pub use error::ODataError;
 pub use filter::Filter;

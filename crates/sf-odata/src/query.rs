@@ -106,8 +106,24 @@ pub struct QueryOptions {
 /// Characters percent-encoded in re-encoded query values: what would end or
 /// confuse a parameter (`&`, `#`, `+`, `%`), whitespace and controls; `$ ' ( ) , / : =`
 /// stay readable as SuccessFactors leaves them.
-const QUERY_VALUE: &AsciiSet =
-    &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'&').add(b'+').add(b'<').add(b'>').add(b'?').add(b'`').add(b'{').add(b'}').add(b'|').add(b'\\').add(b'^').add(b'[').add(b']');
+const QUERY_VALUE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
 
 /// Decodes one query component: `+` is a space, `%XX` a byte; the result must be UTF-8.
 fn decode(s: &str) -> Result<String, ODataError> {
@@ -144,12 +160,28 @@ impl QueryOptions {
             let (key, value) = (decode(k)?, decode(v)?);
             let known = matches!(
                 key.as_str(),
-                "$format" | "$select" | "$expand" | "$filter" | "$top" | "$skip" | "$orderby" | "$inlinecount"
-                    | "$skiptoken" | "customPageSize" | "paging" | "asOfDate" | "fromDate" | "toDate"
+                "$format"
+                    | "$select"
+                    | "$expand"
+                    | "$filter"
+                    | "$top"
+                    | "$skip"
+                    | "$orderby"
+                    | "$inlinecount"
+                    | "$skiptoken"
+                    | "customPageSize"
+                    | "paging"
+                    | "asOfDate"
+                    | "fromDate"
+                    | "toDate"
             );
             if known {
                 if seen.contains(&key) {
-                    return Err(ODataError::bad_option_value(&key, &value, "a single occurrence of the option"));
+                    return Err(ODataError::bad_option_value(
+                        &key,
+                        &value,
+                        "a single occurrence of the option",
+                    ));
                 }
                 seen.push(key.clone());
             }
@@ -158,7 +190,9 @@ impl QueryOptions {
                     q.format = Some(match value.to_ascii_lowercase().as_str() {
                         "json" => Format::Json,
                         "atom" | "xml" => Format::Atom,
-                        _ => return Err(ODataError::bad_option_value(&key, &value, "json or atom")),
+                        _ => {
+                            return Err(ODataError::bad_option_value(&key, &value, "json or atom"));
+                        }
                     })
                 }
                 "$select" => q.select = Some(parse_select(&value, entity)?),
@@ -171,7 +205,13 @@ impl QueryOptions {
                     q.inline_count = match value.as_str() {
                         "allpages" => true,
                         "none" => false,
-                        _ => return Err(ODataError::bad_option_value(&key, &value, "allpages or none")),
+                        _ => {
+                            return Err(ODataError::bad_option_value(
+                                &key,
+                                &value,
+                                "allpages or none",
+                            ));
+                        }
                     }
                 }
                 "$skiptoken" => q.skiptoken = Some(value.clone()),
@@ -179,14 +219,26 @@ impl QueryOptions {
                     let n = parse_count(&key, &value)?;
                     q.custom_page_size = match u32::try_from(n) {
                         Ok(n) if n > 0 => Some(n),
-                        _ => return Err(ODataError::bad_option_value(&key, &value, "a positive integer")),
+                        _ => {
+                            return Err(ODataError::bad_option_value(
+                                &key,
+                                &value,
+                                "a positive integer",
+                            ));
+                        }
                     };
                 }
                 "paging" => {
                     q.paging = Some(match value.to_ascii_lowercase().as_str() {
                         "snapshot" => Paging::Snapshot,
                         "cursor" => Paging::Cursor,
-                        _ => return Err(ODataError::bad_option_value(&key, &value, "snapshot or cursor")),
+                        _ => {
+                            return Err(ODataError::bad_option_value(
+                                &key,
+                                &value,
+                                "snapshot or cursor",
+                            ));
+                        }
                     })
                 }
                 "asOfDate" => q.as_of_date = Some(parse_day_param(&key, &value)?),
@@ -198,18 +250,25 @@ impl QueryOptions {
             q.raw.push((key, value));
         }
         if q.paging == Some(Paging::Snapshot) && (q.top.is_some() || q.skip.is_some()) {
-            return Err(ODataError::unsupported_combination("paging=snapshot does not support $top or $skip"));
+            return Err(ODataError::unsupported_combination(
+                "paging=snapshot does not support $top or $skip",
+            ));
         }
         if q.paging == Some(Paging::Cursor) && !q.orderby.is_empty() {
-            return Err(ODataError::unsupported_combination("paging=cursor does not support $orderby"));
+            return Err(ODataError::unsupported_combination(
+                "paging=cursor does not support $orderby",
+            ));
         }
         if q.as_of_date.is_some() && (q.from_date.is_some() || q.to_date.is_some()) {
-            return Err(ODataError::unsupported_combination("use either asOfDate or fromDate/toDate, not both"));
+            return Err(ODataError::unsupported_combination(
+                "use either asOfDate or fromDate/toDate, not both",
+            ));
         }
         if let (Some(f), Some(t)) = (q.from_date, q.to_date)
-            && f > t {
-                return Err(ODataError::unsupported_combination("fromDate is after toDate"));
-            }
+            && f > t
+        {
+            return Err(ODataError::unsupported_combination("fromDate is after toDate"));
+        }
         Ok(q)
     }
 
@@ -246,7 +305,8 @@ fn parse_count(key: &str, value: &str) -> Result<u64, ODataError> {
 }
 
 fn parse_day_param(key: &str, value: &str) -> Result<i64, ODataError> {
-    crate::value::parse_day(value).map_err(|_| ODataError::bad_date(key, &format!("'{value}' (expected yyyy-MM-dd)")))
+    crate::value::parse_day(value)
+        .map_err(|_| ODataError::bad_date(key, &format!("'{value}' (expected yyyy-MM-dd)")))
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {
@@ -291,7 +351,11 @@ fn parse_select(value: &str, entity: &'static EntityType) -> Result<Selection, O
     Ok(root)
 }
 
-fn add_select(sel: &mut Selection, ty: &'static EntityType, segs: &[&str]) -> Result<(), ODataError> {
+fn add_select(
+    sel: &mut Selection,
+    ty: &'static EntityType,
+    segs: &[&str],
+) -> Result<(), ODataError> {
     let Some((&first, rest)) = segs.split_first() else { return Ok(()) };
     if first == "*" && rest.is_empty() {
         sel.all = true;
@@ -306,7 +370,8 @@ fn add_select(sel: &mut Selection, ty: &'static EntityType, segs: &[&str]) -> Re
         }
         return Ok(());
     }
-    let (Some(nav), Some(target)) = (ty.nav(first), ty.nav(first).and_then(|n| n.target_type())) else {
+    let (Some(nav), Some(target)) = (ty.nav(first), ty.nav(first).and_then(|n| n.target_type()))
+    else {
         return Err(ODataError::property_not_found(ty.name, &[first]));
     };
     let idx = match sel.navs.iter().position(|(n, _)| *n == nav.name) {
@@ -340,7 +405,9 @@ fn parse_orderby(value: &str, entity: &'static EntityType) -> Result<Vec<OrderBy
             None => false,
             Some(w) if w.eq_ignore_ascii_case("asc") => false,
             Some(w) if w.eq_ignore_ascii_case("desc") => true,
-            Some(_) => return Err(ODataError::bad_option_value("$orderby", item, "path [asc|desc]")),
+            Some(_) => {
+                return Err(ODataError::bad_option_value("$orderby", item, "path [asc|desc]"));
+            }
         };
         if words.next().is_some() {
             return Err(ODataError::bad_option_value("$orderby", item, "path [asc|desc]"));

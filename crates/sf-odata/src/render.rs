@@ -45,9 +45,11 @@ impl RenderContext<'_> {
         }
         let ty = node.entity_type();
         if ty.effective_dated
-            && let Some(ms) = ty.effective_start_property().and_then(|p| node.property(p).instant_ms()) {
-                return NavView::AsOf(ms);
-            }
+            && let Some(ms) =
+                ty.effective_start_property().and_then(|p| node.property(p).instant_ms())
+        {
+            return NavView::AsOf(ms);
+        }
         NavView::AsOf(self.today)
     }
 }
@@ -105,7 +107,13 @@ fn write_entity_in(
     let ty = node.entity_type();
     let key = node.fragment_key().map(|k| {
         let addr = |p: Option<*const ()>| p.map_or(0, |p| p as usize);
-        (std::ptr::from_ref(ty) as usize, k, std::ptr::from_ref(expand) as usize, addr(select.map(|s| std::ptr::from_ref(s).cast())), view)
+        (
+            std::ptr::from_ref(ty) as usize,
+            k,
+            std::ptr::from_ref(expand) as usize,
+            addr(select.map(|s| std::ptr::from_ref(s).cast())),
+            view,
+        )
     });
     if let Some(range) = key.as_ref().and_then(|k| fragments.seen.get(k)) {
         out.extend_from_within(range.clone());
@@ -175,7 +183,15 @@ fn write_fresh(
                         out.push(',');
                     }
                     first = false;
-                    write_entity_in(out, child, ctx, child_sel, sub, ctx.view_for(child), fragments);
+                    write_entity_in(
+                        out,
+                        child,
+                        ctx,
+                        child_sel,
+                        sub,
+                        ctx.view_for(child),
+                        fragments,
+                    );
                 });
                 out.push_str("]}");
             }
@@ -186,7 +202,15 @@ fn write_fresh(
                     // rather than emit invalid JSON.
                     if !written {
                         written = true;
-                        write_entity_in(out, child, ctx, child_sel, sub, ctx.view_for(child), fragments);
+                        write_entity_in(
+                            out,
+                            child,
+                            ctx,
+                            child_sel,
+                            sub,
+                            ctx.view_for(child),
+                            fragments,
+                        );
                     }
                 });
                 if !written {
@@ -202,7 +226,12 @@ fn write_fresh(
 /// not counted), for SuccessFactors' limit of 300,000 expanded records per
 /// query (`ODataError::expand_limit`, KBA-2819037). Uses the same views as
 /// [`write_entity`].
-pub fn expanded_record_count(node: &dyn EntityNode, ctx: &RenderContext<'_>, expand: &ExpandTree, view: NavView) -> u64 {
+pub fn expanded_record_count(
+    node: &dyn EntityNode,
+    ctx: &RenderContext<'_>,
+    expand: &ExpandTree,
+    view: NavView,
+) -> u64 {
     let mut n = 0u64;
     for (nav, sub) in &expand.children {
         node.navigate(nav.name, view, &mut |child| {
@@ -293,7 +322,9 @@ fn push_key_predicate(out: &mut String, node: &dyn EntityNode) {
         match node.property(k) {
             // `'` is not in KEY_VALUE, so encoding the quoted literal is
             // quoting the encoded text (with `'` doubled).
-            ODataValue::String(text) => push_quoted(out, &text, |out, part| out.extend(utf8_percent_encode(part, KEY_VALUE))),
+            ODataValue::String(text) => push_quoted(out, &text, |out, part| {
+                out.extend(utf8_percent_encode(part, KEY_VALUE))
+            }),
             v => v.push_key_literal(out),
         }
     }

@@ -16,9 +16,11 @@ pub enum ODataValue {
     /// Edm.DateTime: `/Date(ms)/`, no offset.
     DateTime(i64),
     /// Edm.DateTimeOffset: `/Date(ms+0000)/`; the offset is in minutes.
-    DateTimeOffset { ms: i64, offset_minutes: i16 },
+    DateTimeOffset {
+        ms: i64,
+        offset_minutes: i16,
+    },
 }
-
 
 use std::fmt::Write as _;
 
@@ -204,7 +206,11 @@ fn push_wire_datetimeoffset(out: &mut String, ms: i64, offset_minutes: i16) {
 
 /// `'text'` with every `'` doubled; `push_part` writes the runs between quotes
 /// (a key predicate percent-encodes them, `'` itself is never encoded).
-pub(crate) fn push_quoted(out: &mut String, text: &str, mut push_part: impl FnMut(&mut String, &str)) {
+pub(crate) fn push_quoted(
+    out: &mut String,
+    text: &str,
+    mut push_part: impl FnMut(&mut String, &str),
+) {
     out.push('\'');
     for (i, part) in text.split('\'').enumerate() {
         if i > 0 {
@@ -278,7 +284,9 @@ fn parse_offset(text: &str) -> Option<i16> {
 pub fn parse_datetime_body(s: &str) -> Result<i64, ValueError> {
     let civil = s.strip_suffix('Z').unwrap_or(s);
     civil_ms(civil).ok_or_else(|| {
-        ValueError(format!("invalid datetime literal '{s}': expected yyyy-MM-ddTHH:mm[:ss[.fffffff]]"))
+        ValueError(format!(
+            "invalid datetime literal '{s}': expected yyyy-MM-ddTHH:mm[:ss[.fffffff]]"
+        ))
     })
 }
 
@@ -287,7 +295,9 @@ pub fn parse_datetime_body(s: &str) -> Result<i64, ValueError> {
 /// Returns (UTC ms, offset minutes).
 pub fn parse_datetimeoffset_body(s: &str) -> Result<(i64, i16), ValueError> {
     let bad = || {
-        ValueError(format!("invalid datetimeoffset literal '{s}': expected yyyy-MM-ddTHH:mm[:ss[.fffffff]] followed by Z or ±hh:mm"))
+        ValueError(format!(
+            "invalid datetimeoffset literal '{s}': expected yyyy-MM-ddTHH:mm[:ss[.fffffff]] followed by Z or ±hh:mm"
+        ))
     };
     let (civil, off) = if let Some(c) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
         (c, 0i16)
@@ -337,7 +347,11 @@ fn civil_ms(s: &str) -> Option<i64> {
             sec = two(17)?;
             if n > 19 {
                 let frac = s.get(20..)?;
-                if b[19] != b'.' || frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+                if b[19] != b'.'
+                    || frac.is_empty()
+                    || frac.len() > 9
+                    || !frac.bytes().all(|c| c.is_ascii_digit())
+                {
                     return None;
                 }
                 let padded = format!("{frac:0<3}");
@@ -365,7 +379,13 @@ fn push_iso_civil(out: &mut String, ms: i64) {
         return;
     };
     let (h, m, s, f) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    let _ = write!(out, "{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}", date.year(), date.month(), date.day());
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}",
+        date.year(),
+        date.month(),
+        date.day()
+    );
     if f != 0 {
         let _ = write!(out, ".{f:03}");
     }
@@ -379,15 +399,19 @@ fn quoted_after(s: &str, prefix: &str) -> Option<String> {
 
 /// `'O''Neil'` → `O'Neil`.
 fn unquote(s: &str) -> Result<String, ValueError> {
-    let bad = || ValueError(format!("invalid string literal {s}: expected '…' with ' written as ''"));
-    let inner = s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).filter(|_| s.len() >= 2).ok_or_else(bad)?;
+    let bad =
+        || ValueError(format!("invalid string literal {s}: expected '…' with ' written as ''"));
+    let inner = s
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .filter(|_| s.len() >= 2)
+        .ok_or_else(bad)?;
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\''
-            && chars.next() != Some('\'') {
-                return Err(bad());
-            }
+        if c == '\'' && chars.next() != Some('\'') {
+            return Err(bad());
+        }
         out.push(c);
     }
     Ok(out)
@@ -396,7 +420,9 @@ fn unquote(s: &str) -> Result<String, ValueError> {
 fn parse_number(s: &str) -> Result<ODataValue, ValueError> {
     let bad = || ValueError(format!("invalid literal {s:?}"));
     let (body, suffix) = match s.as_bytes().last() {
-        Some(c @ (b'L' | b'l' | b'M' | b'm' | b'd' | b'D' | b'f' | b'F')) => (&s[..s.len() - 1], Some(c.to_ascii_uppercase())),
+        Some(c @ (b'L' | b'l' | b'M' | b'm' | b'd' | b'D' | b'f' | b'F')) => {
+            (&s[..s.len() - 1], Some(c.to_ascii_uppercase()))
+        }
         _ => (s, None),
     };
     let digits = body.strip_prefix(['-', '+']).unwrap_or(body);
@@ -405,7 +431,9 @@ fn parse_number(s: &str) -> Result<ODataValue, ValueError> {
         let mut parts = digits.splitn(2, '.');
         let a = parts.next().unwrap_or("");
         let b = parts.next();
-        !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.is_some_and(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()))
+        !a.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.is_some_and(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()))
     };
     match suffix {
         None if int_like => match body.parse::<i32>() {
@@ -413,8 +441,12 @@ fn parse_number(s: &str) -> Result<ODataValue, ValueError> {
             Err(_) => body.parse::<i64>().map(ODataValue::Int64).map_err(|_| bad()),
         },
         Some(b'L') if int_like => body.parse::<i64>().map(ODataValue::Int64).map_err(|_| bad()),
-        None | Some(b'M') if int_like || dec_like => Ok(ODataValue::Decimal(body.trim_start_matches('+').to_owned())),
-        Some(b'D' | b'F') if int_like || dec_like => body.parse::<f64>().map(ODataValue::Double).map_err(|_| bad()),
+        None | Some(b'M') if int_like || dec_like => {
+            Ok(ODataValue::Decimal(body.trim_start_matches('+').to_owned()))
+        }
+        Some(b'D' | b'F') if int_like || dec_like => {
+            body.parse::<f64>().map(ODataValue::Double).map_err(|_| bad())
+        }
         _ => Err(bad()),
     }
 }

@@ -6,10 +6,30 @@ use sf_odata::edm::{EdmType, edmx, schema};
 fn entities_navs_and_types() {
     let s = schema();
     for name in [
-        "PerPerson", "PerPersonal", "PerEmail", "PerPhone", "EmpEmployment", "User", "EmpJob",
-        "PersonEmpTerminationInfo", "FOCompany", "FODepartment", "FOBusinessUnit", "FOCostCenter", "FODivision",
-        "FOJobCode", "FOPayGrade", "FOLocation", "FOCorporateAddressDEFLT", "FOEventReason", "EmpGlobalAssignment",
-        "PicklistOption", "Picklist", "PicklistLabel", "Position", "Country",
+        "PerPerson",
+        "PerPersonal",
+        "PerEmail",
+        "PerPhone",
+        "EmpEmployment",
+        "User",
+        "EmpJob",
+        "PersonEmpTerminationInfo",
+        "FOCompany",
+        "FODepartment",
+        "FOBusinessUnit",
+        "FOCostCenter",
+        "FODivision",
+        "FOJobCode",
+        "FOPayGrade",
+        "FOLocation",
+        "FOCorporateAddressDEFLT",
+        "FOEventReason",
+        "EmpGlobalAssignment",
+        "PicklistOption",
+        "Picklist",
+        "PicklistLabel",
+        "Position",
+        "Country",
     ] {
         let e = s.entity(name).unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(s.entity_set(e.set).map(|x| x.name), Some(name));
@@ -75,23 +95,31 @@ fn entities_navs_and_types() {
         ("FOCorporateAddressDEFLT", "zipCode", EdmType::String),
     ];
     for (e, p, ty) in props {
-        let prop = s.entity(e).and_then(|t| t.property(p)).unwrap_or_else(|| panic!("{e}/{p} missing"));
+        let prop =
+            s.entity(e).and_then(|t| t.property(p)).unwrap_or_else(|| panic!("{e}/{p} missing"));
         assert_eq!(prop.ty, ty, "{e}/{p}");
     }
     assert!(s.entity("User").and_then(|u| u.property("custom16")).is_none());
-    assert!(s.entity("EmpJob").is_some_and(|t| t.effective_dated && t.keys == ["seqNumber", "startDate", "userId"]));
+    assert!(
+        s.entity("EmpJob")
+            .is_some_and(|t| t.effective_dated && t.keys == ["seqNumber", "startDate", "userId"])
+    );
     assert!(s.entity("PerPerson").is_some_and(|t| !t.effective_dated));
 }
 
 #[test]
 fn edmx_document() {
     let x = edmx();
-    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"1.0\""));
+    assert!(
+        x.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"1.0\"")
+    );
     assert!(x.contains(r#"m:DataServiceVersion="2.0""#));
     assert!(x.contains(r#"<Schema Namespace="SFOData""#));
     assert!(x.contains(r#"<EntityContainer Name="SFODataContainer""#));
     assert!(x.contains(r#"<EntityType Name="EmpJob"><Key><PropertyRef Name="seqNumber"/><PropertyRef Name="startDate"/><PropertyRef Name="userId"/></Key>"#.replace("><Key>", ">\n<Key>").as_str()));
-    assert!(x.contains(r#"<Property Name="lastModifiedDateTime" Type="Edm.DateTimeOffset" Nullable="true"/>"#));
+    assert!(x.contains(
+        r#"<Property Name="lastModifiedDateTime" Type="Edm.DateTimeOffset" Nullable="true"/>"#
+    ));
     assert!(x.contains(r#"<NavigationProperty Name="manager" Relationship="SFOData.User_manager" FromRole="User" ToRole="User_manager"/>"#));
     assert!(x.contains(r#"<EntitySet Name="PerPerson" EntityType="SFOData.PerPerson"/>"#));
     assert_eq!(x.matches("<EntityType ").count(), schema().entities.len());
@@ -99,7 +127,12 @@ fn edmx_document() {
     assert_eq!(x.matches("<Association ").count(), navs);
     assert_eq!(x.matches("<AssociationSet ").count(), navs);
     // Balanced elements.
-    for tag in ["EntityType", "Schema", "EntityContainer", "edmx:Edmx", "edmx:DataServices", "Key"] {
-        assert_eq!(x.matches(&format!("<{tag}")).count(), x.matches(&format!("</{tag}>")).count(), "{tag}");
+    for tag in ["EntityType", "Schema", "EntityContainer", "edmx:Edmx", "edmx:DataServices", "Key"]
+    {
+        assert_eq!(
+            x.matches(&format!("<{tag}")).count(),
+            x.matches(&format!("</{tag}>")).count(),
+            "{tag}"
+        );
     }
 }

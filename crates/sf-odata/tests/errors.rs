@@ -65,8 +65,18 @@ fn error_kinds() {
             "ODATA_ADMIN_PERM_REQUIRED",
             "[LGN0002]Authentication failed, user doesn't have the OData Admin access permission. Check role X.",
         ),
-        (ODataError::metadata_not_acceptable(), 406, "COE_GENERAL_NOT_ACCEPTABLE", "$metadata is only available as XML (EDMX); JSON is not supported."),
-        (ODataError::unknown_system_option("$foo"), 400, "COE_GENERAL_BAD_REQUEST", "Unknown system query option: $foo"),
+        (
+            ODataError::metadata_not_acceptable(),
+            406,
+            "COE_GENERAL_NOT_ACCEPTABLE",
+            "$metadata is only available as XML (EDMX); JSON is not supported.",
+        ),
+        (
+            ODataError::unknown_system_option("$foo"),
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Unknown system query option: $foo",
+        ),
         (
             ODataError::entity_not_found("PerPerson", "('x')"),
             404,

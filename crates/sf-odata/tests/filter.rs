@@ -75,7 +75,10 @@ fn operators_and_functions() {
         ("personEmpTerminationInfoNav/activeEmploymentsCount ne null", true),
         ("personEmpTerminationInfoNav/activeEmploymentsCount eq 1", true),
         ("personEmpTerminationInfoNav/latestTerminationDate eq null", true),
-        ("personEmpTerminationInfoNav/latestTerminationDate lt datetime'2030-01-01T00:00:00'", false),
+        (
+            "personEmpTerminationInfoNav/latestTerminationDate lt datetime'2030-01-01T00:00:00'",
+            false,
+        ),
         ("employmentNav/userNav/username eq 'amueller'", true),
         ("employmentNav/jobInfoNav/jobTitle eq 'Senior Engineer'", true),
         ("employmentNav/jobInfoNav/seqNumber eq 1L", true),
@@ -113,7 +116,9 @@ fn strings_with_quotes_and_non_ascii() {
 const NOW: &str = "2024-05-03T00:00:00Z";
 
 fn entra_full_sync(now: &str) -> String {
-    format!("(personEmpTerminationInfoNav/activeEmploymentsCount ne null) and (lastModifiedDateTime le datetimeoffset'{now}')")
+    format!(
+        "(personEmpTerminationInfoNav/activeEmploymentsCount ne null) and (lastModifiedDateTime le datetimeoffset'{now}')"
+    )
 }
 
 /// Microsoft's delta template, verbatim (including its missing `or`),
@@ -126,7 +131,8 @@ fn entra_delta(last: &str, now: &str, prev_day_start: &str, prev_day_end: &str) 
         .replace("<previousDayDateTime24hrs>", prev_day_end)
 }
 
-const PRE_HIRE: &str = "(personIdExternal in '1234' and employmentNav/userNav/status in 't','f','e')";
+const PRE_HIRE: &str =
+    "(personIdExternal in '1234' and employmentNav/userNav/status in 't','f','e')";
 
 #[test]
 fn entra_full_sync_query() {
@@ -151,13 +157,14 @@ fn set_jobs(mut w: Toy, jobs: Vec<Toy>) -> Toy {
     let mut jobs = Some(jobs);
     for (name, children) in w.navs.iter_mut() {
         if *name == "employmentNav"
-            && let Some(e) = children.first_mut() {
-                for (n, list) in e.navs.iter_mut() {
-                    if *n == "jobInfoNav" {
-                        *list = jobs.take().unwrap_or_default();
-                    }
+            && let Some(e) = children.first_mut()
+        {
+            for (n, list) in e.navs.iter_mut() {
+                if *n == "jobInfoNav" {
+                    *list = jobs.take().unwrap_or_default();
                 }
             }
+        }
     }
     w
 }
@@ -165,8 +172,11 @@ fn set_jobs(mut w: Toy, jobs: Vec<Toy>) -> Toy {
 #[test]
 fn entra_delta_query_parses_verbatim_and_correlates_job_slices() {
     // Parses as written (two adjacent parenthesised groups = `or`).
-    let delta = |last: &str, now: &str| entra_delta(last, now, "2024-05-01T00:00:00Z", "2024-05-01T23:59:59Z");
-    let f = Filter::parse(&delta("2024-05-02T00:00:00Z", NOW), person()).expect("Entra's delta template parses");
+    let delta = |last: &str, now: &str| {
+        entra_delta(last, now, "2024-05-01T00:00:00Z", "2024-05-01T23:59:59Z")
+    };
+    let f = Filter::parse(&delta("2024-05-02T00:00:00Z", NOW), person())
+        .expect("Entra's delta template parses");
 
     // A future-dated promotion entered on 2024-05-02, effective 2024-07-01.
     let future = quiet_worker(vec![
@@ -179,7 +189,8 @@ fn entra_delta_query_parses_verbatim_and_correlates_job_slices() {
     assert!(!f.matches(&future));
 
     // The day it becomes effective, the startDate window picks it up.
-    let on_start = Filter::parse(&delta("2024-06-30T12:00:00Z", "2024-07-01T12:00:00Z"), person()).expect("parses");
+    let on_start = Filter::parse(&delta("2024-06-30T12:00:00Z", "2024-07-01T12:00:00Z"), person())
+        .expect("parses");
     assert!(on_start.matches(&future));
 
     // A change effective immediately is delivered by the modified window.
@@ -190,7 +201,14 @@ fn entra_delta_query_parses_verbatim_and_correlates_job_slices() {
     assert!(f.matches(&immediate));
 
     // Nothing changed at all.
-    let idle = quiet_worker(vec![job("1", 1, "2023-01-01", "9999-12-31", "2023-01-01T09:00:00Z", "Engineer")]);
+    let idle = quiet_worker(vec![job(
+        "1",
+        1,
+        "2023-01-01",
+        "9999-12-31",
+        "2023-01-01T09:00:00Z",
+        "Engineer",
+    )]);
     assert!(!f.matches(&idle));
 
     // A plain lastModifiedDateTime window sees every slice, including one
@@ -205,7 +223,14 @@ fn entra_delta_query_parses_verbatim_and_correlates_job_slices() {
 
 #[test]
 fn entra_delta_termination_window() {
-    let mut w = quiet_worker(vec![job("1", 1, "2023-01-01", "9999-12-31", "2023-01-01T09:00:00Z", "Engineer")]);
+    let mut w = quiet_worker(vec![job(
+        "1",
+        1,
+        "2023-01-01",
+        "9999-12-31",
+        "2023-01-01T09:00:00Z",
+        "Engineer",
+    )]);
     for (n, list) in w.navs.iter_mut() {
         if *n == "personEmpTerminationInfoNav" {
             *list = vec![
@@ -215,16 +240,22 @@ fn entra_delta_termination_window() {
             ];
         }
     }
-    let yesterday = entra_delta("2024-05-02T00:00:00Z", NOW, "2024-05-01T00:00:00Z", "2024-05-01T23:59:59Z");
+    let yesterday =
+        entra_delta("2024-05-02T00:00:00Z", NOW, "2024-05-01T00:00:00Z", "2024-05-01T23:59:59Z");
     assert!(eval(&yesterday, &w));
-    let other_day = entra_delta("2024-05-02T00:00:00Z", NOW, "2024-04-20T00:00:00Z", "2024-04-20T23:59:59Z");
+    let other_day =
+        entra_delta("2024-05-02T00:00:00Z", NOW, "2024-04-20T00:00:00Z", "2024-04-20T23:59:59Z");
     assert!(!eval(&other_day, &w));
 }
 
 fn pre_hire(status: &str, id: &str) -> Toy {
     Toy::new("PerPerson").s("personIdExternal", id).nav(
         "employmentNav",
-        vec![Toy::new("EmpEmployment").s("userId", id).one("userNav", Toy::new("User").s("userId", id).s("status", status))],
+        vec![
+            Toy::new("EmpEmployment")
+                .s("userId", id)
+                .one("userNav", Toy::new("User").s("userId", id).s("status", status)),
+        ],
     )
 }
 
@@ -238,7 +269,10 @@ fn entra_pre_hire_query_uses_status_short_codes() {
     assert!(!f.matches(&pre_hire("active", "9999")));
     // Long names and the short codes are interchangeable.
     assert!(eval("employmentNav/userNav/status eq 'e'", &pre_hire("active_external_suite", "1")));
-    assert!(eval("employmentNav/userNav/status eq 'active_external_suite'", &pre_hire("active_external_suite", "1")));
+    assert!(eval(
+        "employmentNav/userNav/status eq 'active_external_suite'",
+        &pre_hire("active_external_suite", "1")
+    ));
     // The mapping is specific to User.status.
     assert!(!eval("personIdExternal eq 't'", &pre_hire("active", "active")));
 }
@@ -254,10 +288,19 @@ fn correlated_binding_semantics() {
     );
     let cases: &[(&str, bool)] = &[
         // The same slice must satisfy both sides of `and`.
-        ("employmentNav/jobInfoNav/jobTitle eq 'A' and employmentNav/jobInfoNav/seqNumber eq 2L", false),
-        ("employmentNav/jobInfoNav/jobTitle eq 'B' and employmentNav/jobInfoNav/seqNumber eq 2L", true),
+        (
+            "employmentNav/jobInfoNav/jobTitle eq 'A' and employmentNav/jobInfoNav/seqNumber eq 2L",
+            false,
+        ),
+        (
+            "employmentNav/jobInfoNav/jobTitle eq 'B' and employmentNav/jobInfoNav/seqNumber eq 2L",
+            true,
+        ),
         // `or` branches bind independently.
-        ("employmentNav/jobInfoNav/jobTitle eq 'A' or employmentNav/jobInfoNav/seqNumber eq 2L", true),
+        (
+            "employmentNav/jobInfoNav/jobTitle eq 'A' or employmentNav/jobInfoNav/seqNumber eq 2L",
+            true,
+        ),
         // Nested `or` inside `and`: the `and` binds one slice for both operands.
         (
             "employmentNav/jobInfoNav/jobTitle eq 'A' and (employmentNav/jobInfoNav/seqNumber eq 2L or employmentNav/jobInfoNav/seqNumber eq 3L)",
@@ -280,12 +323,24 @@ fn correlated_binding_semantics() {
     let two = Toy::new("PerPerson").nav(
         "employmentNav",
         vec![
-            Toy::new("EmpEmployment").s("userId", "u1").nav("jobInfoNav", vec![job("u1", 1, "2020-01-01", "9999-12-31", "2020-01-01T00:00:00Z", "X")]),
-            Toy::new("EmpEmployment").s("userId", "u2").nav("jobInfoNav", vec![job("u2", 1, "2020-01-01", "9999-12-31", "2020-01-01T00:00:00Z", "Y")]),
+            Toy::new("EmpEmployment").s("userId", "u1").nav(
+                "jobInfoNav",
+                vec![job("u1", 1, "2020-01-01", "9999-12-31", "2020-01-01T00:00:00Z", "X")],
+            ),
+            Toy::new("EmpEmployment").s("userId", "u2").nav(
+                "jobInfoNav",
+                vec![job("u2", 1, "2020-01-01", "9999-12-31", "2020-01-01T00:00:00Z", "Y")],
+            ),
         ],
     );
-    assert!(!eval("employmentNav/userId eq 'u1' and employmentNav/jobInfoNav/jobTitle eq 'Y'", &two));
-    assert!(eval("employmentNav/userId eq 'u2' and employmentNav/jobInfoNav/jobTitle eq 'Y'", &two));
+    assert!(!eval(
+        "employmentNav/userId eq 'u1' and employmentNav/jobInfoNav/jobTitle eq 'Y'",
+        &two
+    ));
+    assert!(eval(
+        "employmentNav/userId eq 'u2' and employmentNav/jobInfoNav/jobTitle eq 'Y'",
+        &two
+    ));
     assert!(eval("employmentNav/userId eq 'u1' or employmentNav/jobInfoNav/jobTitle eq 'Y'", &two));
 }
 
@@ -326,8 +381,18 @@ fn errors() {
             "COE_PROPERTY_NOT_FOUND",
             "[COE0021]Invalid property names: EmpJob/personIdExternal.",
         ),
-        ("nosuch eq 1", 400, "COE_PROPERTY_NOT_FOUND", "[COE0021]Invalid property names: PerPerson/nosuch."),
-        ("noNav/x eq 1", 400, "COE_PROPERTY_NOT_FOUND", "[COE0021]Invalid property names: PerPerson/noNav."),
+        (
+            "nosuch eq 1",
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            "[COE0021]Invalid property names: PerPerson/nosuch.",
+        ),
+        (
+            "noNav/x eq 1",
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            "[COE0021]Invalid property names: PerPerson/noNav.",
+        ),
         (
             "(personIdExternal eq 'x'",
             400,
@@ -436,11 +501,20 @@ fn errors() {
             "COE_GENERAL_BAD_REQUEST",
             "[COE0019]Invalid $filter at position 0: expected datetime'…' or datetimeoffset'…', found guid'…'.",
         ),
-        ("", 400, "COE_GENERAL_BAD_REQUEST", "[COE0019]Invalid $filter at position 0: expected a name, literal or '(', found the end of the filter."),
+        (
+            "",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "[COE0019]Invalid $filter at position 0: expected a name, literal or '(', found the end of the filter.",
+        ),
     ];
     for (src, status, code, message) in cases {
         let e = err(src);
-        assert_eq!((e.status, e.code.as_str(), e.message.as_str()), (*status, *code, *message), "{src}");
+        assert_eq!(
+            (e.status, e.code.as_str(), e.message.as_str()),
+            (*status, *code, *message),
+            "{src}"
+        );
     }
     let deep = format!("{}personIdExternal eq 'x'{}", "(".repeat(500), ")".repeat(500));
     assert_eq!(err(&deep).code, "COE_GENERAL_BAD_REQUEST");
@@ -461,10 +535,13 @@ fn long_or_chains_and_in_lists_are_fine() {
 #[test]
 fn filters_bind_on_other_entity_sets() {
     let user = schema().entity("User").expect("User");
-    let f = Filter::parse("status in 't','e' and empInfo/personNav/personIdExternal eq '1'", user).expect("parses");
-    let u = Toy::new("User")
-        .s("status", "active")
-        .one("empInfo", Toy::new("EmpEmployment").one("personNav", Toy::new("PerPerson").s("personIdExternal", "1")));
+    let f = Filter::parse("status in 't','e' and empInfo/personNav/personIdExternal eq '1'", user)
+        .expect("parses");
+    let u = Toy::new("User").s("status", "active").one(
+        "empInfo",
+        Toy::new("EmpEmployment")
+            .one("personNav", Toy::new("PerPerson").s("personIdExternal", "1")),
+    );
     assert!(f.matches(&u));
     let e = Filter::parse("manager/nosuch eq 1", user).expect_err("unknown property");
     assert_eq!(e.message, "[COE0021]Invalid property names: User/nosuch.");

@@ -10,39 +10,121 @@ use sf_odata::render::{RenderContext, write_single};
 use sf_odata::{Filter, QueryOptions};
 
 const TOKENS: &[&str] = &[
-    "personIdExternal", "personId", "lastModifiedDateTime", "dateOfBirth", "employmentNav/jobInfoNav/startDate",
-    "employmentNav/userNav/status", "emailNav/isPrimary", "personalInfoNav/lastName", "employmentNav",
-    "personEmpTerminationInfoNav/activeEmploymentsCount", "nosuch", "employmentNav/nosuch", "/", "//",
-    "eq", "ne", "lt", "le", "gt", "ge", "like", "in", "and", "or", "not", "null", "true", "false",
-    "(", ")", "((", "))", ",", "'", "''", "'a'", "'O''Neil'", "'t'", "'e'", "'%'", "1", "-1", "1L", "1.5M", "2.5d",
-    "99999999999999999999", "datetime'2024-01-01T00:00:00'", "datetimeoffset'2024-01-01T00:00:00Z'",
-    "datetimeoffset'2024-01-01T00:00:00+05:30'", "datetime'", "datetimeoffset'x'", "guid'1'",
-    "startswith(", "endswith(", "substringof(", "tolower(", "toupper(", "trim(", "length(", "indexof(", "concat(",
-    "é", "😀", "\t", "\n", "$", "&", "=", "%", "%2", "%ZZ", "%C3%A9", "+",
+    "personIdExternal",
+    "personId",
+    "lastModifiedDateTime",
+    "dateOfBirth",
+    "employmentNav/jobInfoNav/startDate",
+    "employmentNav/userNav/status",
+    "emailNav/isPrimary",
+    "personalInfoNav/lastName",
+    "employmentNav",
+    "personEmpTerminationInfoNav/activeEmploymentsCount",
+    "nosuch",
+    "employmentNav/nosuch",
+    "/",
+    "//",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "like",
+    "in",
+    "and",
+    "or",
+    "not",
+    "null",
+    "true",
+    "false",
+    "(",
+    ")",
+    "((",
+    "))",
+    ",",
+    "'",
+    "''",
+    "'a'",
+    "'O''Neil'",
+    "'t'",
+    "'e'",
+    "'%'",
+    "1",
+    "-1",
+    "1L",
+    "1.5M",
+    "2.5d",
+    "99999999999999999999",
+    "datetime'2024-01-01T00:00:00'",
+    "datetimeoffset'2024-01-01T00:00:00Z'",
+    "datetimeoffset'2024-01-01T00:00:00+05:30'",
+    "datetime'",
+    "datetimeoffset'x'",
+    "guid'1'",
+    "startswith(",
+    "endswith(",
+    "substringof(",
+    "tolower(",
+    "toupper(",
+    "trim(",
+    "length(",
+    "indexof(",
+    "concat(",
+    "é",
+    "😀",
+    "\t",
+    "\n",
+    "$",
+    "&",
+    "=",
+    "%",
+    "%2",
+    "%ZZ",
+    "%C3%A9",
+    "+",
 ];
 
 fn soup() -> impl Strategy<Value = String> {
-    prop::collection::vec((prop::sample::select(TOKENS), prop::bool::ANY), 0..40).prop_map(|items| {
-        let mut s = String::new();
-        for (t, space) in items {
-            s.push_str(t);
-            if space {
-                s.push(' ');
+    prop::collection::vec((prop::sample::select(TOKENS), prop::bool::ANY), 0..40).prop_map(
+        |items| {
+            let mut s = String::new();
+            for (t, space) in items {
+                s.push_str(t);
+                if space {
+                    s.push(' ');
+                }
             }
-        }
-        s
-    })
+            s
+        },
+    )
 }
 
 const OPTS: &[&str] = &[
-    "$filter", "$select", "$expand", "$top", "$skip", "$orderby", "$inlinecount", "$format", "$skiptoken",
-    "customPageSize", "paging", "asOfDate", "fromDate", "toDate", "$bogus", "other", "",
+    "$filter",
+    "$select",
+    "$expand",
+    "$top",
+    "$skip",
+    "$orderby",
+    "$inlinecount",
+    "$format",
+    "$skiptoken",
+    "customPageSize",
+    "paging",
+    "asOfDate",
+    "fromDate",
+    "toDate",
+    "$bogus",
+    "other",
+    "",
 ];
 
 fn query_soup() -> impl Strategy<Value = String> {
-    prop::collection::vec((prop::sample::select(OPTS), prop_oneof![soup(), ".{0,20}"]), 0..6).prop_map(|pairs| {
-        pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
-    })
+    prop::collection::vec((prop::sample::select(OPTS), prop_oneof![soup(), ".{0,20}"]), 0..6)
+        .prop_map(|pairs| {
+            pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+        })
 }
 
 fn check_filter(src: &str) {
@@ -58,10 +140,17 @@ fn check_query(raw: &str) {
         if let Some(f) = &q.filter {
             let _ = f.matches(&worker("1"));
         }
-        let ctx = RenderContext { service_root: "https://h/odata/v2", as_of_date: q.as_of_date, today: 0 };
+        let ctx = RenderContext {
+            service_root: "https://h/odata/v2",
+            as_of_date: q.as_of_date,
+            today: 0,
+        };
         let mut out = String::new();
         write_single(&mut out, &worker("1"), &ctx, q.select.as_ref(), &q.expand);
-        assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "invalid JSON for {raw:?}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+            "invalid JSON for {raw:?}"
+        );
         let _ = q.next_link("https://h", "/odata/v2/PerPerson", "t");
     }
 }

@@ -30,8 +30,12 @@ fn entra_full_sync_request() {
     assert_eq!(q.format, Some(Format::Json));
     assert_eq!(q.custom_page_size, Some(100));
     assert!(q.filter.is_some());
-    let names = |t: &sf_odata::ExpandTree| t.children.iter().map(|(n, _)| n.name).collect::<Vec<_>>();
-    assert_eq!(names(&q.expand), ["employmentNav", "personalInfoNav", "personEmpTerminationInfoNav", "phoneNav", "emailNav"]);
+    let names =
+        |t: &sf_odata::ExpandTree| t.children.iter().map(|(n, _)| n.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(&q.expand),
+        ["employmentNav", "personalInfoNav", "personEmpTerminationInfoNav", "phoneNav", "emailNav"]
+    );
     let emp = q.expand.child("employmentNav").expect("employmentNav");
     assert_eq!(names(emp), ["userNav", "jobInfoNav"]);
     let job = emp.child("jobInfoNav").expect("jobInfoNav");
@@ -88,7 +92,12 @@ fn every_option() {
 fn option_errors() {
     let cases: &[(&str, u16, &str, &str)] = &[
         ("$foo=1", 400, "COE_GENERAL_BAD_REQUEST", "Unknown system query option: $foo"),
-        ("$select=nosuch", 400, "COE_PROPERTY_NOT_FOUND", "[COE0021]Invalid property names: PerPerson/nosuch."),
+        (
+            "$select=nosuch",
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            "[COE0021]Invalid property names: PerPerson/nosuch.",
+        ),
         (
             "$select=employmentNav/jobInfoNav/personIdExternal",
             400,
@@ -113,12 +122,42 @@ fn option_errors() {
             "COE_PROPERTY_NOT_FOUND",
             "[COE0021]Invalid property names: PerPerson/personId.",
         ),
-        ("$top=-1", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value '-1' for $top: expected a non-negative integer."),
-        ("$skip=x", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value 'x' for $skip: expected a non-negative integer."),
-        ("customPageSize=0", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value '0' for customPageSize: expected a positive integer."),
-        ("paging=fast", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value 'fast' for paging: expected snapshot or cursor."),
-        ("$format=csv", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value 'csv' for $format: expected json or atom."),
-        ("$inlinecount=some", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value 'some' for $inlinecount: expected allpages or none."),
+        (
+            "$top=-1",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value '-1' for $top: expected a non-negative integer.",
+        ),
+        (
+            "$skip=x",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value 'x' for $skip: expected a non-negative integer.",
+        ),
+        (
+            "customPageSize=0",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value '0' for customPageSize: expected a positive integer.",
+        ),
+        (
+            "paging=fast",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value 'fast' for paging: expected snapshot or cursor.",
+        ),
+        (
+            "$format=csv",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value 'csv' for $format: expected json or atom.",
+        ),
+        (
+            "$inlinecount=some",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value 'some' for $inlinecount: expected allpages or none.",
+        ),
         (
             "asOfDate=2023-6-1",
             400,
@@ -149,9 +188,24 @@ fn option_errors() {
             "COE_GENERAL_BAD_REQUEST",
             "Unsupported combination of query options: use either asOfDate or fromDate/toDate, not both",
         ),
-        ("$orderby=personIdExternal sideways", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value 'personIdExternal sideways' for $orderby: expected path [asc|desc]."),
-        ("$top=1&$top=2", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value '2' for $top: expected a single occurrence of the option."),
-        ("$filter=%FF", 400, "COE_GENERAL_BAD_REQUEST", "Invalid value '%FF' for query string: expected percent-encoded UTF-8."),
+        (
+            "$orderby=personIdExternal sideways",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value 'personIdExternal sideways' for $orderby: expected path [asc|desc].",
+        ),
+        (
+            "$top=1&$top=2",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value '2' for $top: expected a single occurrence of the option.",
+        ),
+        (
+            "$filter=%FF",
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            "Invalid value '%FF' for query string: expected percent-encoded UTF-8.",
+        ),
         (
             "$filter=nosuch%20eq%201",
             400,
@@ -161,7 +215,11 @@ fn option_errors() {
     ];
     for (q, status, code, message) in cases {
         let e = err(q);
-        assert_eq!((e.status, e.code.as_str(), e.message.as_str()), (*status, *code, *message), "{q}");
+        assert_eq!(
+            (e.status, e.code.as_str(), e.message.as_str()),
+            (*status, *code, *message),
+            "{q}"
+        );
     }
 }
 
@@ -171,7 +229,11 @@ fn next_link_reencodes_and_replaces_skiptoken() {
         "$format=json&customPageSize=100&$filter=personIdExternal+in+'O''Neil','a%26b'&$expand=employmentNav/userNav&$skiptoken=old",
     );
     assert_eq!(
-        q.next_link("https://api4.successfactors.com:443", "/odata/v2/PerPerson", "eyJzdGFydFJvdyI6MTAwfQ=="),
+        q.next_link(
+            "https://api4.successfactors.com:443",
+            "/odata/v2/PerPerson",
+            "eyJzdGFydFJvdyI6MTAwfQ=="
+        ),
         "https://api4.successfactors.com:443/odata/v2/PerPerson?$format=json&customPageSize=100&$filter=personIdExternal%20in%20'O''Neil','a%26b'&$expand=employmentNav/userNav&$skiptoken=eyJzdGFydFJvdyI6MTAwfQ=="
     );
     // The link parses back to the same options.

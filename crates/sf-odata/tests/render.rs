@@ -6,7 +6,9 @@ use common::*;
 use sf_odata::edm::{EntityType, schema};
 use sf_odata::entity::NavView;
 use sf_odata::query::QueryOptions;
-use sf_odata::render::{RenderContext, key_predicate, write_collection_page, write_entity, write_single};
+use sf_odata::render::{
+    RenderContext, key_predicate, write_collection_page, write_entity, write_single,
+};
 use sf_odata::value::ODataValue;
 
 const ROOT: &str = "https://api4.successfactors.com:443/odata/v2";
@@ -24,7 +26,8 @@ fn render(node: &Toy, query: &str, c: &RenderContext<'_>) -> String {
     let mut out = String::new();
     write_single(&mut out, node, c, q.select.as_ref(), &q.expand);
     // Every rendering is valid JSON.
-    serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|e| panic!("invalid JSON {e}: {out}"));
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap_or_else(|e| panic!("invalid JSON {e}: {out}"));
     out
 }
 
@@ -43,7 +46,10 @@ fn key_predicates() {
             Toy::new("PerPersonal").s("personIdExternal", "x").p("startDate", date("2023-01-01")),
             "(personIdExternal='x',startDate=datetime'2023-01-01T00:00:00')",
         ),
-        (Toy::new("PerEmail").s("emailType", "8448").s("personIdExternal", "x"), "(emailType='8448',personIdExternal='x')"),
+        (
+            Toy::new("PerEmail").s("emailType", "8448").s("personIdExternal", "x"),
+            "(emailType='8448',personIdExternal='x')",
+        ),
         (Toy::new("PicklistOption").p("id", ODataValue::Int64(4595)), "(4595L)"),
     ];
     for (node, want) in cases {
@@ -53,8 +59,15 @@ fn key_predicates() {
 
 #[test]
 fn deferred_navigations_and_property_order() {
-    let p = Toy::new("PerPerson").s("personIdExternal", "1").p("personId", ODataValue::Int64(5)).p("dateOfBirth", date("1969-12-31"));
-    let got = render(&p, "$select=personId,personIdExternal,dateOfBirth,emailNav", &ctx(None, "2024-05-01"));
+    let p = Toy::new("PerPerson")
+        .s("personIdExternal", "1")
+        .p("personId", ODataValue::Int64(5))
+        .p("dateOfBirth", date("1969-12-31"));
+    let got = render(
+        &p,
+        "$select=personId,personIdExternal,dateOfBirth,emailNav",
+        &ctx(None, "2024-05-01"),
+    );
     assert_eq!(
         got,
         concat!(
@@ -81,7 +94,10 @@ fn deferred_navigations_and_property_order() {
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "schema order: {want:?} at {positions:?}");
     assert_eq!(d["perPersonUuid"], serde_json::Value::Null);
-    assert_eq!(d["employmentNav"]["__deferred"]["uri"], format!("{ROOT}/PerPerson('1')/employmentNav"));
+    assert_eq!(
+        d["employmentNav"]["__deferred"]["uri"],
+        format!("{ROOT}/PerPerson('1')/employmentNav")
+    );
 }
 
 #[test]
@@ -129,22 +145,36 @@ fn effective_dating_view() {
         Toy::new("FOCompany").s("externalCode", "OLD").p("startDate", date("2020-01-01")),
     );
     let mut j = j;
-    j.navs[0].1.push(Toy::new("FOCompany").s("externalCode", "NEW").p("startDate", date("2024-07-01")));
+    j.navs[0]
+        .1
+        .push(Toy::new("FOCompany").s("externalCode", "NEW").p("startDate", date("2024-07-01")));
     let c = ctx(None, "2024-05-01");
     let mut out = String::new();
-    let expand = QueryOptions::parse("$expand=companyNav&$select=companyNav/externalCode", j.ty).expect("query");
+    let expand = QueryOptions::parse("$expand=companyNav&$select=companyNav/externalCode", j.ty)
+        .expect("query");
     write_entity(&mut out, &j, &c, expand.select.as_ref(), &expand.expand, c.view_for(&j));
     assert!(out.contains(r#""externalCode":"NEW""#), "{out}");
     // The caller's view is used for the top node's navigations.
     out.clear();
-    write_entity(&mut out, &j, &c, expand.select.as_ref(), &expand.expand, NavView::AsOf(day("2021-01-01")));
+    write_entity(
+        &mut out,
+        &j,
+        &c,
+        expand.select.as_ref(),
+        &expand.expand,
+        NavView::AsOf(day("2021-01-01")),
+    );
     assert!(out.contains(r#""externalCode":"OLD""#), "{out}");
 }
 
 #[test]
 fn expanded_to_one_null_and_empty_to_many() {
     let p = Toy::new("PerPerson").s("personIdExternal", "9");
-    let got = render(&p, "$select=personEmpTerminationInfoNav,emailNav&$expand=personEmpTerminationInfoNav,emailNav", &ctx(None, "2024-01-01"));
+    let got = render(
+        &p,
+        "$select=personEmpTerminationInfoNav,emailNav&$expand=personEmpTerminationInfoNav,emailNav",
+        &ctx(None, "2024-01-01"),
+    );
     assert_eq!(
         got,
         r#"{"d":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PerPerson('9')","type":"SFOData.PerPerson"},"emailNav":{"results":[]},"personEmpTerminationInfoNav":null}}"#
@@ -153,7 +183,11 @@ fn expanded_to_one_null_and_empty_to_many() {
 
 #[test]
 fn expanded_record_count_follows_the_rendered_view() {
-    let q = QueryOptions::parse("$expand=employmentNav/jobInfoNav,employmentNav/userNav,emailNav", entity("PerPerson")).expect("query");
+    let q = QueryOptions::parse(
+        "$expand=employmentNav/jobInfoNav,employmentNav/userNav,emailNav",
+        entity("PerPerson"),
+    )
+    .expect("query");
     let w = worker("1");
     let c = ctx(None, "2024-05-01");
     // employment + its user + one current job slice + one email.
@@ -165,11 +199,22 @@ fn expanded_record_count_follows_the_rendered_view() {
 
 #[test]
 fn collection_pages() {
-    let people = [Toy::new("PerPerson").s("personIdExternal", "a\"b"), Toy::new("PerPerson").s("personIdExternal", "c")];
+    let people = [
+        Toy::new("PerPerson").s("personIdExternal", "a\"b"),
+        Toy::new("PerPerson").s("personIdExternal", "c"),
+    ];
     let q = QueryOptions::parse("$select=personIdExternal", entity("PerPerson")).expect("query");
     let c = ctx(None, "2024-01-01");
     let mut out = String::new();
-    write_collection_page(&mut out, people.iter(), &c, q.select.as_ref(), &q.expand, Some("https://h/next?$skiptoken=x"), None);
+    write_collection_page(
+        &mut out,
+        people.iter(),
+        &c,
+        q.select.as_ref(),
+        &q.expand,
+        Some("https://h/next?$skiptoken=x"),
+        None,
+    );
     assert_eq!(
         out,
         concat!(
@@ -194,10 +239,16 @@ fn full_entra_tree_renders_valid_json() {
     assert_eq!(d["personId"], "467");
     assert_eq!(d["lastModifiedDateTime"], "/Date(1714638600000+0000)/");
     assert_eq!(d["employmentNav"]["results"][0]["userNav"]["manager"], serde_json::Value::Null);
-    assert_eq!(d["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["companyNav"], serde_json::Value::Null);
     assert_eq!(
-        d["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["departmentNav"]["__deferred"]["uri"],
-        format!("{ROOT}/EmpJob(seqNumber=1L,startDate=datetime'2023-01-01T00:00:00',userId='1')/departmentNav")
+        d["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["companyNav"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        d["employmentNav"]["results"][0]["jobInfoNav"]["results"][0]["departmentNav"]["__deferred"]
+            ["uri"],
+        format!(
+            "{ROOT}/EmpJob(seqNumber=1L,startDate=datetime'2023-01-01T00:00:00',userId='1')/departmentNav"
+        )
     );
 }
 
@@ -216,7 +267,12 @@ impl sf_odata::entity::EntityNode for Keyed<'_> {
         self.reads.set(self.reads.get() + 1);
         self.toy.property(name)
     }
-    fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn sf_odata::entity::EntityNode)) {
+    fn navigate(
+        &self,
+        nav: &str,
+        view: NavView,
+        visit: &mut dyn FnMut(&dyn sf_odata::entity::EntityNode),
+    ) {
         self.toy.navigate(nav, view, visit)
     }
     fn fragment_key(&self) -> Option<usize> {
@@ -226,9 +282,15 @@ impl sf_odata::entity::EntityNode for Keyed<'_> {
 
 #[test]
 fn a_keyed_entity_is_rendered_once_per_page_and_reused_byte_for_byte() {
-    let company = |code: &str| Toy::new("FOCompany").s("externalCode", code).s("name", "ACE \"Corp\"").p("startDate", date("1900-01-01"));
+    let company = |code: &str| {
+        Toy::new("FOCompany")
+            .s("externalCode", code)
+            .s("name", "ACE \"Corp\"")
+            .p("startDate", date("1900-01-01"))
+    };
     let (a, b) = (company("ACE_US"), company("ACE_DE"));
-    let q = QueryOptions::parse("$select=externalCode,name,countryOfRegistrationNav", a.ty).unwrap_or_else(|e| panic!("{e}"));
+    let q = QueryOptions::parse("$select=externalCode,name,countryOfRegistrationNav", a.ty)
+        .unwrap_or_else(|e| panic!("{e}"));
     let c = ctx(None, "2024-05-01");
     let page = |key_a: Option<usize>, key_b: Option<usize>| {
         let nodes = [
@@ -245,7 +307,11 @@ fn a_keyed_entity_is_rendered_once_per_page_and_reused_byte_for_byte() {
     assert_eq!(keyed, plain, "reuse changes no byte");
     assert!(plain_reads.iter().all(|&r| r > 0));
     // The third row reads only its start date (its view), then copies the first row's bytes.
-    assert_eq!(keyed_reads, [plain_reads[0], plain_reads[1], 1], "the third row reuses the first one's bytes");
+    assert_eq!(
+        keyed_reads,
+        [plain_reads[0], plain_reads[1], 1],
+        "the third row reuses the first one's bytes"
+    );
     // Same type and key means same data: a wrong key would show B's bytes for A.
     let (wrong, _) = page(Some(1), Some(1));
     assert_ne!(wrong, plain);

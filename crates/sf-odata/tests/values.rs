@@ -22,7 +22,16 @@ fn wire_dates_format_and_parse() {
     for (text, want) in ok {
         assert_eq!(parse_wire_date(text), Ok(want), "{text}");
     }
-    for bad in ["", "/Date()/", "/Date(12a)/", "Date(1)", "/Date(1+00)/", "/Date(1+2400)/", "/Date(--1)/", "/Date(1+01:00)/"] {
+    for bad in [
+        "",
+        "/Date()/",
+        "/Date(12a)/",
+        "Date(1)",
+        "/Date(1+00)/",
+        "/Date(1+2400)/",
+        "/Date(--1)/",
+        "/Date(1+01:00)/",
+    ] {
         assert!(parse_wire_date(bad).is_err(), "{bad} should fail");
     }
 }
@@ -47,14 +56,23 @@ fn json_of_values() {
         (ODataValue::Decimal("1.0".into()), "\"1.0\""),
         (ODataValue::Double(2.5), "2.5"),
         (ODataValue::DateTime(-31_536_000_000), "\"/Date(-31536000000)/\""),
-        (ODataValue::DateTimeOffset { ms: 1_714_638_600_000, offset_minutes: 0 }, "\"/Date(1714638600000+0000)/\""),
+        (
+            ODataValue::DateTimeOffset { ms: 1_714_638_600_000, offset_minutes: 0 },
+            "\"/Date(1714638600000+0000)/\"",
+        ),
         (ODataValue::DateTimeOffset { ms: -5, offset_minutes: -330 }, "\"/Date(-5-0530)/\""),
         (ODataValue::DateTimeOffset { ms: 0, offset_minutes: 9 * 60 + 45 }, "\"/Date(0+0945)/\""),
         (ODataValue::DateTimeOffset { ms: 1, offset_minutes: i16::MIN }, "\"/Date(1-54608)/\""),
         (ODataValue::Int32(i32::MIN), "-2147483648"),
         (ODataValue::Int64(i64::MIN), "\"-9223372036854775808\""),
-        (ODataValue::String("plain ascii, no escapes: /Date(1)/".into()), "\"plain ascii, no escapes: /Date(1)/\""),
-        (ODataValue::String("O\"Neil \\ \n\t\u{1}é😀".into()), "\"O\\\"Neil \\\\ \\n\\t\\u0001é😀\""),
+        (
+            ODataValue::String("plain ascii, no escapes: /Date(1)/".into()),
+            "\"plain ascii, no escapes: /Date(1)/\"",
+        ),
+        (
+            ODataValue::String("O\"Neil \\ \n\t\u{1}é😀".into()),
+            "\"O\\\"Neil \\\\ \\n\\t\\u0001é😀\"",
+        ),
     ];
     for (v, want) in cases {
         let mut out = String::new();
@@ -90,8 +108,14 @@ fn literals() {
         ("datetime'2024-01-01T00:00'", V::DateTime(1_704_067_200_000)),
         ("datetime'2024-01-01T00:00:00.5'", V::DateTime(1_704_067_200_500)),
         ("datetime'2024-01-01T00:00:00.1234567'", V::DateTime(1_704_067_200_123)),
-        ("datetimeoffset'2024-01-01T00:00:00Z'", V::DateTimeOffset { ms: 1_704_067_200_000, offset_minutes: 0 }),
-        ("datetimeoffset'2024-01-01T00:00Z'", V::DateTimeOffset { ms: 1_704_067_200_000, offset_minutes: 0 }),
+        (
+            "datetimeoffset'2024-01-01T00:00:00Z'",
+            V::DateTimeOffset { ms: 1_704_067_200_000, offset_minutes: 0 },
+        ),
+        (
+            "datetimeoffset'2024-01-01T00:00Z'",
+            V::DateTimeOffset { ms: 1_704_067_200_000, offset_minutes: 0 },
+        ),
         (
             "datetimeoffset'2024-01-01T02:00:00+02:00'",
             V::DateTimeOffset { ms: 1_704_067_200_000, offset_minutes: 120 },
@@ -130,8 +154,15 @@ fn key_literals() {
     assert_eq!(V::Int64(1).key_literal(), "1L");
     assert_eq!(V::DateTime(1_704_067_200_000).key_literal(), "datetime'2024-01-01T00:00:00'");
     assert_eq!(V::DateTime(-1).key_literal(), "datetime'1969-12-31T23:59:59.999'");
-    assert_eq!(V::DateTime(i64::MAX).key_literal(), format!("datetime'{}'", i64::MAX), "out of the calendar's range: the raw ms");
-    assert_eq!(V::DateTimeOffset { ms: 0, offset_minutes: -90 }.key_literal(), "datetimeoffset'1969-12-31T22:30:00-01:30'");
+    assert_eq!(
+        V::DateTime(i64::MAX).key_literal(),
+        format!("datetime'{}'", i64::MAX),
+        "out of the calendar's range: the raw ms"
+    );
+    assert_eq!(
+        V::DateTimeOffset { ms: 0, offset_minutes: -90 }.key_literal(),
+        "datetimeoffset'1969-12-31T22:30:00-01:30'"
+    );
     assert_eq!(V::String("''".into()).key_literal(), "''''''", "each quote doubled, then quoted");
     assert_eq!(V::Int32(-7).key_literal(), "-7");
     assert_eq!(V::Decimal("1.50".into()).key_literal(), "1.50M");
@@ -140,7 +171,9 @@ fn key_literals() {
         "datetimeoffset'2024-01-01T02:00:00+02:00'"
     );
     // Round trip through the parser.
-    for v in [V::DateTime(1_704_067_200_000), V::Int64(7), V::String("a''b".into()), V::Boolean(false)] {
+    for v in
+        [V::DateTime(1_704_067_200_000), V::Int64(7), V::String("a''b".into()), V::Boolean(false)]
+    {
         assert_eq!(V::parse_literal(&v.key_literal()), Ok(v.clone()));
     }
 }

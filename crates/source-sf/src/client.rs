@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use reqwest::{StatusCode, Url};
 use hrsync_sf_auth::{AuthConfig, AuthError, TokenProvider};
+use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::query::PersonQuery;
@@ -101,8 +101,12 @@ impl SourceConfig {
             self.token_provider = None;
             return Ok(self);
         }
-        let http = self.http_builder()?.build().map_err(|e| SourceError::Config(format!("HTTP client: {e}")))?;
-        self.token_provider = Some(TokenProvider::new(auth, &self.base_url, http, Default::default())?);
+        let http = self
+            .http_builder()?
+            .build()
+            .map_err(|e| SourceError::Config(format!("HTTP client: {e}")))?;
+        self.token_provider =
+            Some(TokenProvider::new(auth, &self.base_url, http, Default::default())?);
         Ok(self)
     }
 
@@ -139,7 +143,9 @@ pub enum SourceError {
     Unauthorized { url: String, status: u16, message: String },
     #[error("request {url} still failing after {attempts} attempts: {cause}")]
     Exhausted { url: String, attempts: u32, cause: String },
-    #[error("SuccessFactors sent a next-page link to another server ({next}); refusing to send credentials there")]
+    #[error(
+        "SuccessFactors sent a next-page link to another server ({next}); refusing to send credentials there"
+    )]
     ForeignNextLink { next: String },
     /// Getting a token failed; [`AuthError::explanation`] says what to check.
     #[error(transparent)]
@@ -160,10 +166,17 @@ impl SfClient {
         let mut root = Url::parse(&config.base_url)
             .map_err(|e| SourceError::Config(format!("base_url `{}`: {e}", config.base_url)))?;
         if !matches!(root.scheme(), "http" | "https") {
-            return Err(SourceError::Config(format!("base_url `{}` must be http or https", config.base_url)));
+            return Err(SourceError::Config(format!(
+                "base_url `{}` must be http or https",
+                config.base_url
+            )));
         }
         let path = root.path().trim_end_matches('/').to_owned();
-        let path = if path.ends_with("/odata/v2") { format!("{path}/") } else { format!("{path}/odata/v2/") };
+        let path = if path.ends_with("/odata/v2") {
+            format!("{path}/")
+        } else {
+            format!("{path}/odata/v2/")
+        };
         root.set_path(&path);
 
         // Snapshot paging ties pages to the session the first response opens.
@@ -173,7 +186,10 @@ impl SfClient {
         }
         let http = builder.build().map_err(|e| SourceError::Config(format!("HTTP client: {e}")))?;
         match (&config.token_provider, &config.credentials) {
-            (Some(p), _) => tracing::info!(message = "Authenticating to SuccessFactors with OAuth bearer tokens.", method = p.method()),
+            (Some(p), _) => tracing::info!(
+                message = "Authenticating to SuccessFactors with OAuth bearer tokens.",
+                method = p.method()
+            ),
             (None, Credentials::Basic { .. }) => tracing::warn!(
                 message = "Using basic authentication: SAP retired it for the SuccessFactors OData API on 2026-11-20; it works only on sandboxes and the emulator."
             ),
@@ -206,7 +222,10 @@ impl SfClient {
         text.trim().parse().map_err(|_| SourceError::Exhausted {
             url: url.to_string(),
             attempts: 1,
-            cause: format!("$count answered `{}`, not an integer", text.chars().take(80).collect::<String>()),
+            cause: format!(
+                "$count answered `{}`, not an integer",
+                text.chars().take(80).collect::<String>()
+            ),
         })
     }
 
@@ -217,7 +236,9 @@ impl SfClient {
     }
 
     fn resolve(&self, relative: &str) -> Result<Url, SourceError> {
-        self.root.join(relative).map_err(|e| SourceError::Config(format!("bad request URL `{relative}`: {e}")))
+        self.root
+            .join(relative)
+            .map_err(|e| SourceError::Config(format!("bad request URL `{relative}`: {e}")))
     }
 
     /// GET with authentication and retries; returns the body of a 2xx answer.
@@ -265,7 +286,9 @@ impl SfClient {
                             Ok(v) => return Ok(v),
                             Err(e) => cause = format!("damaged response body: {e}"),
                         },
-                        (s, Err(e)) if s.is_success() => cause = format!("reading the response body: {e}"),
+                        (s, Err(e)) if s.is_success() => {
+                            cause = format!("reading the response body: {e}")
+                        }
                         (StatusCode::TOO_MANY_REQUESTS, _) => {
                             cause = "HTTP 429 Too Many Requests".to_owned();
                             if let Some(after) = retry_after {
@@ -281,13 +304,15 @@ impl SfClient {
                         (s, body) => {
                             let body = body.map(|b| b.to_vec()).unwrap_or_default();
                             let parsed = parse_error_body(&body);
-                            let message = parsed
-                                .as_ref()
-                                .map(|e| e.message.clone())
-                                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
+                            let message =
+                                parsed.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| {
+                                    String::from_utf8_lossy(&body).chars().take(300).collect()
+                                });
                             let token_refused = s == StatusCode::UNAUTHORIZED
                                 || (s == StatusCode::FORBIDDEN && message.contains("LGN0022"));
-                            if let (Some(provider), Some(token), true, false) = (&self.tokens, &token, token_refused, refreshed) {
+                            if let (Some(provider), Some(token), true, false) =
+                                (&self.tokens, &token, token_refused, refreshed)
+                            {
                                 tracing::debug!(message = "SuccessFactors refused the access token; refreshing once.", url = %url, status = s.as_u16());
                                 provider.invalidate(token);
                                 refreshed = true;
@@ -313,7 +338,11 @@ impl SfClient {
                 Err(e) => cause = format!("transport error: {}", hrsync_sf_auth::error_chain(&e)),
             }
             if attempt >= self.retry.max_attempts {
-                return Err(SourceError::Exhausted { url: url.to_string(), attempts: attempt, cause });
+                return Err(SourceError::Exhausted {
+                    url: url.to_string(),
+                    attempts: attempt,
+                    cause,
+                });
             }
             tracing::warn!(
                 message = "Retrying SuccessFactors request.",
@@ -326,7 +355,11 @@ impl SfClient {
         }
     }
 
-    async fn send(&self, url: &Url, token: Option<&SecretString>) -> Result<reqwest::Response, reqwest::Error> {
+    async fn send(
+        &self,
+        url: &Url,
+        token: Option<&SecretString>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let req = self.http.get(url.clone()).header(reqwest::header::ACCEPT, "application/json");
         let req = match (token, &self.credentials) {
             (Some(token), _) => req.bearer_auth(token.expose_secret()),
@@ -351,7 +384,12 @@ impl PageStream<'_> {
     pub async fn next_page(&mut self) -> Result<Option<Page>, SourceError> {
         let Some(url) = self.next.take() else { return Ok(None) };
         let keep = self.keep.as_deref();
-        let page = self.client.with_retries(&url, |body| wire::parse_page_keeping(body, keep).map_err(|e| e.to_string())).await?;
+        let page = self
+            .client
+            .with_retries(&url, |body| {
+                wire::parse_page_keeping(body, keep).map_err(|e| e.to_string())
+            })
+            .await?;
         self.pages += 1;
         if let Some(next) = &page.next {
             let next_url = Url::parse(next)
@@ -387,7 +425,6 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     Some(Duration::try_from(when.duration_since(now)).unwrap_or(Duration::ZERO))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,9 +452,12 @@ mod tests {
             password: SecretString::from("hunter2".to_owned()),
         };
         assert!(!format!("{creds:?}").contains("hunter2"));
-        let c = SfClient::new(&SourceConfig::new("https://api4.successfactors.com:443", creds.clone())).unwrap();
+        let c =
+            SfClient::new(&SourceConfig::new("https://api4.successfactors.com:443", creds.clone()))
+                .unwrap();
         assert_eq!(c.root().as_str(), "https://api4.successfactors.com/odata/v2/");
-        let c = SfClient::new(&SourceConfig::new("http://127.0.0.1:9/odata/v2", creds.clone())).unwrap();
+        let c = SfClient::new(&SourceConfig::new("http://127.0.0.1:9/odata/v2", creds.clone()))
+            .unwrap();
         assert_eq!(c.root().as_str(), "http://127.0.0.1:9/odata/v2/");
         assert!(SfClient::new(&SourceConfig::new("ftp://x", creds)).is_err());
     }

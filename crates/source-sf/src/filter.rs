@@ -84,10 +84,17 @@ impl From<Timestamp> for Literal {
 /// which is how Entra writes its queries and what SuccessFactors parses best.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    Cmp { path: String, op: CmpOp, value: Literal },
+    Cmp {
+        path: String,
+        op: CmpOp,
+        value: Literal,
+    },
     /// SuccessFactors' own `in` operator: `personIdExternal in 'a','b'`
     /// (no parentheses: the parenthesised form is rejected with 400).
-    In { path: String, values: Vec<Literal> },
+    In {
+        path: String,
+        values: Vec<Literal>,
+    },
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),

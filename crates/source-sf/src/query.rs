@@ -123,7 +123,14 @@ mod tests {
 
     #[test]
     fn as_of_date_param() {
-        let q = PersonQuery { as_of: Some(jiff::civil::date(2023, 6, 1)), page_size: 100, ..Default::default() };
-        assert_eq!(q.relative_url(), "PerPerson?$format=json&customPageSize=100&asOfDate=2023-06-01");
+        let q = PersonQuery {
+            as_of: Some(jiff::civil::date(2023, 6, 1)),
+            page_size: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            q.relative_url(),
+            "PerPerson?$format=json&customPageSize=100&asOfDate=2023-06-01"
+        );
     }
 }

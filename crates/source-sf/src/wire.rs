@@ -41,7 +41,8 @@ pub fn parse_page_keeping(bytes: &[u8], keep: Option<&Projection>) -> Result<Pag
     // Straight into the page: going through a `Value` first doubled the
     // parse cost (megabytes of expanded records).
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = serde::de::DeserializeSeed::deserialize(PageSeed(keep), &mut de).and_then(|p| de.end().map(|()| p));
+    let parsed = serde::de::DeserializeSeed::deserialize(PageSeed(keep), &mut de)
+        .and_then(|p| de.end().map(|()| p));
     match parsed {
         Ok(page) => Ok(page),
         // JSON that parsed but has the wrong shape is a protocol problem,
@@ -309,11 +310,16 @@ pub fn parse_sf_date(s: &str) -> Option<Timestamp> {
         None => (inner, None),
     };
     if let Some(off) = offset
-        && (off.len() != 4 || !off.bytes().all(|b| b.is_ascii_digit())) {
-            return None;
-        }
+        && (off.len() != 4 || !off.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
     let ms: i64 = ms.parse().ok()?;
-    Some(Timestamp::from_millisecond(ms).unwrap_or(if ms > 0 { Timestamp::MAX } else { Timestamp::MIN }))
+    Some(Timestamp::from_millisecond(ms).unwrap_or(if ms > 0 {
+        Timestamp::MAX
+    } else {
+        Timestamp::MIN
+    }))
 }
 
 #[cfg(test)]
@@ -352,7 +358,14 @@ mod tests {
         let page = br#"{"d":{"results":[{"personIdExternal":"1","dropped":"x",
             "employmentNav":{"results":[{"userId":"u1","other":1,"jobInfoNav":{"results":[{"jobTitle":"T","seq":2}]},"userNav":{"a":{"b":1},"c":2}}]},
             "personalInfoNav":null,"emailNav":{"__deferred":{"uri":"u"}}}]}}"#;
-        let keep = Projection::from_paths(["personIdExternal", "employmentNav/userId", "employmentNav/jobInfoNav/jobTitle", "employmentNav/userNav", "personalInfoNav/firstName", "emailNav/emailAddress"]);
+        let keep = Projection::from_paths([
+            "personIdExternal",
+            "employmentNav/userId",
+            "employmentNav/jobInfoNav/jobTitle",
+            "employmentNav/userNav",
+            "personalInfoNav/firstName",
+            "emailNav/emailAddress",
+        ]);
         let p = parse_page_keeping(page, Some(&keep)).unwrap();
         let want = serde_json::json!({
             "personIdExternal": "1",

@@ -22,11 +22,17 @@ async fn long_sync_with_two_second_tokens_fails_no_request_and_refreshes_once_pe
         let mut tasks = Vec::new();
         for _ in 0..4 {
             let c = Arc::clone(&client);
-            tasks.push(tokio::spawn(async move { read_all(&c, &PersonQuery { page_size: 4, ..Default::default() }).await }));
+            tasks.push(tokio::spawn(async move {
+                read_all(&c, &PersonQuery { page_size: 4, ..Default::default() }).await
+            }));
         }
         for t in tasks {
             let ids = t.await.unwrap().unwrap_or_else(|e| panic!("{method}: sync failed: {e}"));
-            assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 200, "{method}: every person once");
+            assert_eq!(
+                ids.iter().collect::<HashSet<_>>().len(),
+                200,
+                "{method}: every person once"
+            );
         }
         let log = emu.requests();
         let failed: Vec<_> = log.iter().filter(|r| r.status != 200).collect();
@@ -38,7 +44,11 @@ async fn long_sync_with_two_second_tokens_fails_no_request_and_refreshes_once_pe
         // One refresh per token lifetime: no two tokens were fetched for the same expiry.
         let times = oauth.issue_times();
         for pair in times.windows(2) {
-            assert!(pair[1] - pair[0] >= LIFETIME / 2, "{method}: two refreshes {:?} apart", pair[1] - pair[0]);
+            assert!(
+                pair[1] - pair[0] >= LIFETIME / 2,
+                "{method}: two refreshes {:?} apart",
+                pair[1] - pair[0]
+            );
         }
         emu.shutdown().await;
         let _ = std::fs::remove_dir_all(&s.dir);

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oauth_common::{client, emulator, read_all, setup};
 use hrsync_sf_auth::AuthConfig;
 use hrsync_sf_auth::keys;
 use hrsync_source_sf::PersonQuery;
+use oauth_common::{client, emulator, read_all, setup};
 use secrecy::ExposeSecret;
 
 #[derive(Clone, Default)]
@@ -29,14 +29,23 @@ impl Write for Capture {
 }
 
 fn pem_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap().lines().filter(|l| !l.starts_with("-----") && l.len() > 20).map(str::to_owned).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
 async fn no_secret_appears_in_trace_logs() {
     let capture = Capture::default();
     let writer = capture.clone();
-    tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(move || writer.clone()).init();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
 
     let s = setup("logs");
     let emu = emulator(&s, 30, Duration::ZERO).await;
@@ -69,10 +78,16 @@ async fn no_secret_appears_in_trace_logs() {
     assert!(logs.contains("Token request"), "token requests are logged (without secrets)");
     for secret in &secrets {
         assert!(!secret.is_empty());
-        assert!(!logs.contains(secret.as_str()), "a secret leaked into the logs: {}…", &secret[..12.min(secret.len())]);
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret leaked into the logs: {}…",
+            &secret[..12.min(secret.len())]
+        );
     }
     // Generic shapes: JWT headers (`{"alg"` = `eyJhbGci`; a bare `eyJ` is also the emulator's base64-JSON $skiptoken), base64 SAML (`PHNhbWwy` = `<saml2`), PEM headers, form fields.
-    for shape in ["eyJhbGci", "PHNhbWwy", "PRIVATE KEY", "assertion=", "client_assertion=", "Bearer "] {
+    for shape in
+        ["eyJhbGci", "PHNhbWwy", "PRIVATE KEY", "assertion=", "client_assertion=", "Bearer "]
+    {
         assert!(!logs.contains(shape), "`{shape}` appears in the logs");
     }
     let _ = std::fs::remove_dir_all(&s.dir);

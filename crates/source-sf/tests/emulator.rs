@@ -5,7 +5,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use hrsync_source_sf::{CmpOp, Credentials, Filter, PersonQuery, RetryPolicy, SfClient, SourceConfig, SourceError, filter};
+use hrsync_source_sf::{
+    CmpOp, Credentials, Filter, PersonQuery, RetryPolicy, SfClient, SourceConfig, SourceError,
+    filter,
+};
 use secrecy::SecretString;
 use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, Emulator};
 
@@ -29,8 +32,14 @@ fn config(base: &str, password: &str) -> SourceConfig {
 
 fn full_query(page_size: u32) -> PersonQuery {
     PersonQuery {
-        filter: Some(filter::full_sync(jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(24 * 365)).unwrap())),
-        expand: vec!["employmentNav".into(), "employmentNav/userNav".into(), "personEmpTerminationInfoNav".into()],
+        filter: Some(filter::full_sync(
+            jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(24 * 365)).unwrap(),
+        )),
+        expand: vec![
+            "employmentNav".into(),
+            "employmentNav/userNav".into(),
+            "personEmpTerminationInfoNav".into(),
+        ],
         page_size,
         snapshot: true,
         ..Default::default()
@@ -70,7 +79,14 @@ async fn snapshot_paging_reads_everyone_once_and_count_agrees() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_retried_and_retry_after_is_honoured() {
     let spec = "429@0.25,503@0.15,drop@0.15,truncate@0.15".parse().unwrap();
-    let emu = Emulator::builder().workers(600).seed(5).faults(spec).retry_after_secs(1).start().await.unwrap();
+    let emu = Emulator::builder()
+        .workers(600)
+        .seed(5)
+        .faults(spec)
+        .retry_after_secs(1)
+        .start()
+        .await
+        .unwrap();
     let client = SfClient::new(&config(&emu.base_url(), DEFAULT_PASSWORD)).unwrap();
     let q = full_query(20);
     let started = std::time::Instant::now();
@@ -82,11 +98,19 @@ async fn faults_are_retried_and_retry_after_is_honoured() {
     assert!(!faulted.is_empty(), "the fault rates must have fired");
     let throttled = reqs.iter().filter(|r| r.status == 429).count();
     let kinds: HashSet<&str> = faulted.iter().filter_map(|r| r.fault).collect();
-    assert!(throttled >= 1 && kinds.len() == 4, "every fault kind must fire: {kinds:?}, {throttled} x 429");
+    assert!(
+        throttled >= 1 && kinds.len() == 4,
+        "every fault kind must fire: {kinds:?}, {throttled} x 429"
+    );
     // Every 429 asked for one second; the client waited at least that long overall.
-    assert!(started.elapsed() >= Duration::from_secs(throttled as u64), "{throttled} x 429 in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(throttled as u64),
+        "{throttled} x 429 in {:?}",
+        started.elapsed()
+    );
     // Without faults the same read gives the same people.
-    let clean = Emulator::builder().workers(600).seed(5).now_ms(emu.now_ms()).start().await.unwrap();
+    let clean =
+        Emulator::builder().workers(600).seed(5).now_ms(emu.now_ms()).start().await.unwrap();
     let clean_client = SfClient::new(&config(&clean.base_url(), DEFAULT_PASSWORD)).unwrap();
     let mut a = ids.clone();
     let mut b = read_all(&clean_client, &q).await.unwrap();
@@ -106,7 +130,11 @@ async fn errors_are_reported_with_what_successfactors_said() {
         other => panic!("expected 401, got {other:?}"),
     }
     let client = SfClient::new(&config(&emu.base_url(), DEFAULT_PASSWORD)).unwrap();
-    let q = PersonQuery { filter: Some(Filter::cmp("noSuchProperty", CmpOp::Eq, "x")), page_size: 10, ..Default::default() };
+    let q = PersonQuery {
+        filter: Some(Filter::cmp("noSuchProperty", CmpOp::Eq, "x")),
+        page_size: 10,
+        ..Default::default()
+    };
     match read_all(&client, &q).await {
         Err(SourceError::Rejected { status: 400, code, message, .. }) => {
             assert_eq!(code, "COE_PROPERTY_NOT_FOUND");
@@ -124,20 +152,34 @@ async fn literals_with_quotes_and_non_ascii_round_trip() {
     let emu = Emulator::builder().workers(400).seed(9).start().await.unwrap();
     let client = SfClient::new(&config(&emu.base_url(), DEFAULT_PASSWORD)).unwrap();
     // Find seeded awkward last names in the data, then ask for each by name.
-    let q = PersonQuery { expand: vec!["personalInfoNav".into()], page_size: 1000, ..Default::default() };
+    let q = PersonQuery {
+        expand: vec!["personalInfoNav".into()],
+        page_size: 1000,
+        ..Default::default()
+    };
     let mut pages = client.persons(&q).unwrap();
     let mut awkward = Vec::new();
     while let Some(page) = pages.next_page().await.unwrap() {
         for r in page.records {
             for p in r["personalInfoNav"]["results"].as_array().into_iter().flatten() {
                 if let Some(last) = p["lastName"].as_str()
-                    && (last.contains('\'') || last.contains('"') || !last.is_ascii() || last.contains('&')) {
-                        awkward.push((r["personIdExternal"].as_str().unwrap_or_default().to_owned(), last.to_owned()));
-                    }
+                    && (last.contains('\'')
+                        || last.contains('"')
+                        || !last.is_ascii()
+                        || last.contains('&'))
+                {
+                    awkward.push((
+                        r["personIdExternal"].as_str().unwrap_or_default().to_owned(),
+                        last.to_owned(),
+                    ));
+                }
             }
         }
     }
-    assert!(awkward.iter().any(|(_, l)| l.contains('\'')), "population must have apostrophes: {awkward:?}");
+    assert!(
+        awkward.iter().any(|(_, l)| l.contains('\'')),
+        "population must have apostrophes: {awkward:?}"
+    );
     assert!(awkward.iter().any(|(_, l)| !l.is_ascii()), "population must have non-ASCII names");
     for (id, last) in awkward.iter().take(20) {
         let q = PersonQuery {
@@ -176,10 +218,19 @@ async fn projection_equals_the_servers_select() {
     .map(|s| (*s).to_owned())
     .collect();
     let mut q = full_query(50);
-    q.expand = ["emailNav", "employmentNav", "employmentNav/jobInfoNav", "employmentNav/jobInfoNav/emplStatusNav", "employmentNav/userNav", "employmentNav/userNav/manager/empInfo", "personEmpTerminationInfoNav", "personalInfoNav"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    q.expand = [
+        "emailNav",
+        "employmentNav",
+        "employmentNav/jobInfoNav",
+        "employmentNav/jobInfoNav/emplStatusNav",
+        "employmentNav/userNav",
+        "employmentNav/userNav/manager/empInfo",
+        "personEmpTerminationInfoNav",
+        "personalInfoNav",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     let read = |q: PersonQuery| {
         let client = &client;
         async move {
@@ -192,7 +243,11 @@ async fn projection_equals_the_servers_select() {
         }
     };
     let served = read(PersonQuery { select: paths.clone(), ..q.clone() }).await;
-    let projected = read(PersonQuery { keep: Some(std::sync::Arc::new(hrsync_source_sf::wire::Projection::from_paths(&paths))), ..q.clone() }).await;
+    let projected = read(PersonQuery {
+        keep: Some(std::sync::Arc::new(hrsync_source_sf::wire::Projection::from_paths(&paths))),
+        ..q.clone()
+    })
+    .await;
     let whole = read(q).await;
     assert!(served.len() > 250, "{}", served.len());
     assert_eq!(projected.len(), served.len());
@@ -200,7 +255,8 @@ async fn projection_equals_the_servers_select() {
         assert_eq!(p, s, "record {}", s["personIdExternal"]);
     }
     // And it did drop something: the whole records are larger.
-    let size = |v: &Vec<serde_json::Value>| serde_json::to_string(v).map(|s| s.len()).unwrap_or_default();
+    let size =
+        |v: &Vec<serde_json::Value>| serde_json::to_string(v).map(|s| s.len()).unwrap_or_default();
     assert!(size(&whole) > 2 * size(&projected), "{} vs {}", size(&whole), size(&projected));
     emu.shutdown().await;
 }

@@ -33,13 +33,14 @@ impl Checkpointer {
     /// file) every `interval`.
     pub fn start(conn: Connection, interval: Duration) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("hrsync-wal-checkpoint".into())
-            .spawn(move || {
+        let thread =
+            std::thread::Builder::new().name("hrsync-wal-checkpoint".into()).spawn(move || {
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     // Busy (the writer's safety-net checkpoint is running) is
                     // not an error: the next round catches up.
-                    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    if let Err(error) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
                         tracing::debug!(message = "WAL checkpoint deferred.", %error);
                     }
                 }

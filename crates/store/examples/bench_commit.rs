@@ -26,10 +26,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let refs: Vec<&str> = page.iter().map(String::as_str).collect();
             let states = store.load(&refs)?;
             assert!(states.is_empty());
-            let outcomes: Vec<Outcome> = page.iter().enumerate().map(|(i, pid)| outcome(pid, page_no * 200 + i, now)).collect();
+            let outcomes: Vec<Outcome> = page
+                .iter()
+                .enumerate()
+                .map(|(i, pid)| outcome(pid, page_no * 200 + i, now))
+                .collect();
             store.commit(cycle, &outcomes)?;
         }
-        store.finish_cycle(cycle, CycleStatus::Completed, &json!({}), None, now, Some(("sf", now)))?;
+        store.finish_cycle(
+            cycle,
+            CycleStatus::Completed,
+            &json!({}),
+            None,
+            now,
+            Some(("sf", now)),
+        )?;
     }
     let secs = started.elapsed().as_secs_f64();
     println!("{workers} workers: {secs:.2} s, {:.0} workers/s", workers as f64 / secs);
@@ -46,7 +57,8 @@ fn outcome(pid: &str, n: usize, now: Timestamp) -> Outcome {
         .iter()
         .map(|(k, v)| AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
         .collect();
-    let step = |name: &str, detail: String| Step { name: name.into(), status: "success".into(), detail };
+    let step =
+        |name: &str, detail: String| Step { name: name.into(), status: "success".into(), detail };
     let steps = vec![
         step("import", format!("PerPerson {pid}: 1 employment, 3 job slices")),
         step("scope", "in scope: no scoping filter".into()),
@@ -72,7 +84,11 @@ fn outcome(pid: &str, n: usize, now: Timestamp) -> Outcome {
             updated_at: now,
         }),
         escrow: Change::Clear,
-        wakeups: if n.is_multiple_of(30) { Change::Set(vec![(now, "pre-hire lead time".into())]) } else { Change::Clear },
+        wakeups: if n.is_multiple_of(30) {
+            Change::Set(vec![(now, "pre-hire lead time".into())])
+        } else {
+            Change::Clear
+        },
         log: Some(LogEntry {
             id: 0,
             cycle_id: 0,

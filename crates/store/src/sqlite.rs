@@ -12,8 +12,8 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 
-use hrsync_sqlite_wal::{self as wal, Checkpointer};
 use crate::*;
+use hrsync_sqlite_wal::{self as wal, Checkpointer};
 
 /// A [`Store`] in one SQLite file.
 pub struct SqliteStore {
@@ -46,8 +46,8 @@ impl SqliteStore {
 
     /// A private in-memory store, for tests and dry runs.
     pub fn in_memory() -> Result<Self, StoreError> {
-        let conn =
-            Connection::open_in_memory().map_err(|source| StoreError::Open { path: ":memory:".into(), source })?;
+        let conn = Connection::open_in_memory()
+            .map_err(|source| StoreError::Open { path: ":memory:".into(), source })?;
         Self::init(conn, ":memory:")
     }
 
@@ -57,7 +57,8 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
         // Checkpoints run on their own thread (see `wal`); this is the net.
-        conn.pragma_update(None, "wal_autocheckpoint", wal::WRITER_AUTOCHECKPOINT).map_err(open_err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", wal::WRITER_AUTOCHECKPOINT)
+            .map_err(open_err)?;
         // A page commit inserts into three indexes keyed by person id (the
         // account's, its target id's, the log's): keep them in memory.
         conn.pragma_update(None, "cache_size", -32_768).map_err(open_err)?;
@@ -78,7 +79,11 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millisecond(ms).unwrap_or(if ms > 0 { Timestamp::MAX } else { Timestamp::MIN })
 }
 
-fn enum_from_str<T: serde::de::DeserializeOwned>(what: &'static str, key: &str, s: &str) -> Result<T, StoreError> {
+fn enum_from_str<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    key: &str,
+    s: &str,
+) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|e| StoreError::Corrupt { what, key: key.to_owned(), cause: e.to_string() })
 }
@@ -90,8 +95,16 @@ fn enum_to_str<T: serde::Serialize>(v: T) -> String {
     }
 }
 
-fn json_from_str<T: serde::de::DeserializeOwned>(what: &'static str, key: &str, s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt { what, key: key.to_owned(), cause: e.to_string() })
+fn json_from_str<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    key: &str,
+    s: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
+        what,
+        key: key.to_owned(),
+        cause: e.to_string(),
+    })
 }
 
 /// A log step as stored: `[name, status, detail]` since schema version 2,
@@ -134,7 +147,8 @@ impl From<StoredChange> for AttributeChange {
 /// arrays instead of objects, which drops the field names repeated in every
 /// element (a third of a created worker's log row).
 fn encode_log(l: &LogEntry) -> Result<(String, String), serde_json::Error> {
-    let steps: Vec<(&str, &str, &str)> = l.steps.iter().map(|s| (s.name.as_str(), s.status.as_str(), s.detail.as_str())).collect();
+    let steps: Vec<(&str, &str, &str)> =
+        l.steps.iter().map(|s| (s.name.as_str(), s.status.as_str(), s.detail.as_str())).collect();
     let modified: Vec<(&str, &serde_json::Value, &serde_json::Value)> =
         l.modified.iter().map(|c| (c.attribute.as_str(), &c.old, &c.new)).collect();
     Ok((serde_json::to_string(&steps)?, serde_json::to_string(&modified)?))
@@ -200,10 +214,12 @@ impl Store for SqliteStore {
 
     fn load(&self, person_ids: &[&str]) -> Result<HashMap<String, WorkerState>, StoreError> {
         let mut out: HashMap<String, WorkerState> = HashMap::with_capacity(person_ids.len());
-        let mut acc =
-            self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE person_id = ?1"))?;
-        let mut esc =
-            self.conn.prepare_cached(&format!("SELECT {ESCROW_COLUMNS} FROM escrow WHERE person_id = ?1"))?;
+        let mut acc = self.conn.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM account WHERE person_id = ?1"
+        ))?;
+        let mut esc = self
+            .conn
+            .prepare_cached(&format!("SELECT {ESCROW_COLUMNS} FROM escrow WHERE person_id = ?1"))?;
         for id in person_ids {
             let account = acc.query_row([id], account_from_row).optional()?.transpose()?;
             let escrow = esc.query_row([id], escrow_from_row).optional()?;
@@ -215,8 +231,9 @@ impl Store for SqliteStore {
     }
 
     fn account_by_target(&self, target_id: &str) -> Result<Option<Account>, StoreError> {
-        let mut stmt =
-            self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE target_id = ?1"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM account WHERE target_id = ?1"
+        ))?;
         stmt.query_row([target_id], account_from_row).optional()?.transpose()
     }
 
@@ -236,8 +253,9 @@ impl Store for SqliteStore {
             ))?;
             let mut del_escrow = tx.prepare_cached("DELETE FROM escrow WHERE person_id = ?1")?;
             let mut del_wakeups = tx.prepare_cached("DELETE FROM wakeup WHERE person_id = ?1")?;
-            let mut put_wakeup =
-                tx.prepare_cached("INSERT OR REPLACE INTO wakeup (person_id, at_ms, reason) VALUES (?1, ?2, ?3)")?;
+            let mut put_wakeup = tx.prepare_cached(
+                "INSERT OR REPLACE INTO wakeup (person_id, at_ms, reason) VALUES (?1, ?2, ?3)",
+            )?;
             let mut put_log = tx.prepare_cached(
                 "INSERT INTO provisioning_log (cycle_id, person_id, at_ms, action, status, target_id, steps, modified, error) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -247,8 +265,13 @@ impl Store for SqliteStore {
                 match &o.account {
                     Change::Keep => {}
                     Change::Set(a) => {
-                        let exported = serde_json::to_string(&a.exported)
-                            .map_err(|e| StoreError::Corrupt { what: "exported values", key: pid.to_owned(), cause: e.to_string() })?;
+                        let exported = serde_json::to_string(&a.exported).map_err(|e| {
+                            StoreError::Corrupt {
+                                what: "exported values",
+                                key: pid.to_owned(),
+                                cause: e.to_string(),
+                            }
+                        })?;
                         put_account.execute(params![
                             pid,
                             a.target_id,
@@ -292,8 +315,11 @@ impl Store for SqliteStore {
                     }
                 }
                 if let Some(l) = &o.log {
-                    let (steps, modified) = encode_log(l)
-                        .map_err(|e| StoreError::Corrupt { what: "log entry", key: pid.to_owned(), cause: e.to_string() })?;
+                    let (steps, modified) = encode_log(l).map_err(|e| StoreError::Corrupt {
+                        what: "log entry",
+                        key: pid.to_owned(),
+                        cause: e.to_string(),
+                    })?;
                     put_log.execute(params![
                         cycle,
                         pid,
@@ -356,16 +382,17 @@ impl Store for SqliteStore {
     }
 
     fn escrows(&self) -> Result<Vec<Escrow>, StoreError> {
-        let mut stmt =
-            self.conn.prepare_cached(&format!("SELECT {ESCROW_COLUMNS} FROM escrow ORDER BY person_id"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ESCROW_COLUMNS} FROM escrow ORDER BY person_id"))?;
         let rows = stmt.query_map([], escrow_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn due_wakeups(&self, now: Timestamp) -> Result<Vec<Wakeup>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT person_id, at_ms, reason FROM wakeup WHERE at_ms <= ?1 ORDER BY at_ms")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT person_id, at_ms, reason FROM wakeup WHERE at_ms <= ?1 ORDER BY at_ms",
+        )?;
         let rows = stmt.query_map([ms(now)], |r| {
             Ok(Wakeup { person_id: r.get(0)?, at: ts(r.get(1)?), reason: r.get(2)? })
         })?;
@@ -373,14 +400,16 @@ impl Store for SqliteStore {
     }
 
     fn next_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {
-        let v: Option<i64> = self.conn.query_row("SELECT min(at_ms) FROM wakeup", [], |r| r.get(0))?;
+        let v: Option<i64> =
+            self.conn.query_row("SELECT min(at_ms) FROM wakeup", [], |r| r.get(0))?;
         Ok(v.map(ts))
     }
 
     fn clear_wakeups(&mut self, person_ids: &[&str], upto: Timestamp) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
-            let mut stmt = tx.prepare_cached("DELETE FROM wakeup WHERE person_id = ?1 AND at_ms <= ?2")?;
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM wakeup WHERE person_id = ?1 AND at_ms <= ?2")?;
             for id in person_ids {
                 stmt.execute(params![id, ms(upto)])?;
             }
@@ -391,7 +420,8 @@ impl Store for SqliteStore {
 
     fn account_counts(&self) -> Result<AccountCounts, StoreError> {
         let mut counts = AccountCounts::default();
-        let mut stmt = self.conn.prepare_cached("SELECT status, count(*) FROM account GROUP BY status")?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT status, count(*) FROM account GROUP BY status")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (status, n) = row?;
@@ -481,7 +511,8 @@ impl Store for SqliteStore {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, cycle_id, person_id, at, action, status, target_id, steps, modified, error) = row?;
+            let (id, cycle_id, person_id, at, action, status, target_id, steps, modified, error) =
+                row?;
             let key = format!("log entry {id}");
             out.push(LogEntry {
                 id,
@@ -490,11 +521,18 @@ impl Store for SqliteStore {
                 action,
                 status,
                 target_id,
-                steps: json_from_str::<Vec<StoredStep>>("log steps", &key, &steps)?.into_iter().map(Step::from).collect(),
-                modified: json_from_str::<Vec<StoredChange>>("log modified attributes", &key, &modified)?
+                steps: json_from_str::<Vec<StoredStep>>("log steps", &key, &steps)?
                     .into_iter()
-                    .map(AttributeChange::from)
+                    .map(Step::from)
                     .collect(),
+                modified: json_from_str::<Vec<StoredChange>>(
+                    "log modified attributes",
+                    &key,
+                    &modified,
+                )?
+                .into_iter()
+                .map(AttributeChange::from)
+                .collect(),
                 error,
                 person_id,
             });

@@ -30,7 +30,11 @@ fn log(action: &str, status: &str) -> LogEntry {
         action: action.into(),
         status: status.into(),
         target_id: None,
-        steps: vec![Step { name: "import".into(), status: "success".into(), detail: "1 record".into() }],
+        steps: vec![Step {
+            name: "import".into(),
+            status: "success".into(),
+            detail: "1 record".into(),
+        }],
         modified: vec![AttributeChange {
             attribute: "title".into(),
             old: serde_json::Value::Null,
@@ -41,7 +45,13 @@ fn log(action: &str, status: &str) -> LogEntry {
 }
 
 fn outcome(person: &str, acc: Change<Account>, action: &str) -> Outcome {
-    Outcome { person_id: person.into(), account: acc, escrow: Change::Keep, wakeups: Change::Keep, log: Some(log(action, "success")) }
+    Outcome {
+        person_id: person.into(),
+        account: acc,
+        escrow: Change::Keep,
+        wakeups: Change::Keep,
+        log: Some(log(action, "success")),
+    }
 }
 
 #[test]
@@ -52,10 +62,22 @@ fn state_survives_reopen_and_watermark_moves_only_with_its_cycle() {
         let mut s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.watermark("sf").unwrap(), None);
         let c = s.begin_cycle(CycleKind::Full, None, t("2026-01-02T00:00:00Z")).unwrap();
-        s.commit(c, &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create")]).unwrap();
+        s.commit(
+            c,
+            &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create")],
+        )
+        .unwrap();
         // Committed work without a finished cycle: no watermark yet.
         assert_eq!(s.watermark("sf").unwrap(), None);
-        s.finish_cycle(c, CycleStatus::Completed, &serde_json::json!({"create": 1}), None, t("2026-01-02T00:01:00Z"), Some(("sf", t("2026-01-02T00:00:00Z")))).unwrap();
+        s.finish_cycle(
+            c,
+            CycleStatus::Completed,
+            &serde_json::json!({"create": 1}),
+            None,
+            t("2026-01-02T00:01:00Z"),
+            Some(("sf", t("2026-01-02T00:00:00Z"))),
+        )
+        .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.watermark("sf").unwrap(), Some(t("2026-01-02T00:00:00Z")));
@@ -78,7 +100,10 @@ fn a_failing_batch_leaves_nothing_behind() {
     let mut s = SqliteStore::in_memory().unwrap();
     // Cycle 999 does not exist: the log row violates its foreign key, which
     // must roll back the account written earlier in the same batch.
-    let err = s.commit(999, &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create")]);
+    let err = s.commit(
+        999,
+        &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create")],
+    );
     assert!(err.is_err());
     assert!(s.load(&["p1"]).unwrap().is_empty());
 }
@@ -87,15 +112,28 @@ fn a_failing_batch_leaves_nothing_behind() {
 fn one_target_object_joins_one_worker() {
     let mut s = SqliteStore::in_memory().unwrap();
     let c = s.begin_cycle(CycleKind::Full, None, t("2026-01-02T00:00:00Z")).unwrap();
-    s.commit(c, &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create")]).unwrap();
-    let dup = s.commit(c, &[outcome("p2", Change::Set(account("p2", "t1", AccountStatus::Active)), "create")]);
+    s.commit(
+        c,
+        &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create")],
+    )
+    .unwrap();
+    let dup = s.commit(
+        c,
+        &[outcome("p2", Change::Set(account("p2", "t1", AccountStatus::Active)), "create")],
+    );
     assert!(dup.is_err(), "two workers joined to one target object must be refused");
 }
 
 #[test]
 fn escrow_wakeups_and_aborted_cycles() {
     let mut s = SqliteStore::in_memory().unwrap();
-    let c = s.begin_cycle(CycleKind::Incremental, Some((t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"))), t("2026-01-02T00:00:00Z")).unwrap();
+    let c = s
+        .begin_cycle(
+            CycleKind::Incremental,
+            Some((t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"))),
+            t("2026-01-02T00:00:00Z"),
+        )
+        .unwrap();
     let esc = |p: &str, next: &str| Escrow {
         person_id: p.into(),
         attempts: 2,
@@ -108,8 +146,23 @@ fn escrow_wakeups_and_aborted_cycles() {
     s.commit(
         c,
         &[
-            Outcome { person_id: "late".into(), account: Change::Keep, escrow: Change::Set(esc("late", "2026-01-05T00:00:00Z")), wakeups: Change::Keep, log: None },
-            Outcome { person_id: "due".into(), account: Change::Keep, escrow: Change::Set(esc("due", "2026-01-03T00:00:00Z")), wakeups: Change::Set(vec![(t("2026-01-04T23:00:00Z"), "last day of work".into()), (t("2026-02-01T00:00:00Z"), "job change".into())]), log: None },
+            Outcome {
+                person_id: "late".into(),
+                account: Change::Keep,
+                escrow: Change::Set(esc("late", "2026-01-05T00:00:00Z")),
+                wakeups: Change::Keep,
+                log: None,
+            },
+            Outcome {
+                person_id: "due".into(),
+                account: Change::Keep,
+                escrow: Change::Set(esc("due", "2026-01-03T00:00:00Z")),
+                wakeups: Change::Set(vec![
+                    (t("2026-01-04T23:00:00Z"), "last day of work".into()),
+                    (t("2026-02-01T00:00:00Z"), "job change".into()),
+                ]),
+                log: None,
+            },
         ],
     )
     .unwrap();
@@ -121,7 +174,17 @@ fn escrow_wakeups_and_aborted_cycles() {
     s.clear_wakeups(&["due"], t("2026-01-05T00:00:00Z")).unwrap();
     assert_eq!(s.next_wakeup().unwrap(), Some(t("2026-02-01T00:00:00Z")));
     // Clearing the escrow removes it; a replaced wake-up list drops the old ones.
-    s.commit(c, &[Outcome { person_id: "due".into(), account: Change::Keep, escrow: Change::Clear, wakeups: Change::Set(vec![]), log: None }]).unwrap();
+    s.commit(
+        c,
+        &[Outcome {
+            person_id: "due".into(),
+            account: Change::Keep,
+            escrow: Change::Clear,
+            wakeups: Change::Set(vec![]),
+            log: None,
+        }],
+    )
+    .unwrap();
     assert_eq!(s.escrows().unwrap().len(), 1);
     assert_eq!(s.next_wakeup().unwrap(), None);
     // A cycle a crash left running is marked aborted at the next start.
@@ -138,10 +201,21 @@ fn log_filters_and_counts() {
         l.status = "failure".into();
         l.error = Some("constraint violation".into());
     }
-    s.commit(c1, &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create"), failed]).unwrap();
+    s.commit(
+        c1,
+        &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Active)), "create"), failed],
+    )
+    .unwrap();
     let c2 = s.begin_cycle(CycleKind::Incremental, None, t("2026-01-03T00:00:00Z")).unwrap();
-    s.commit(c2, &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Disabled)), "disable")]).unwrap();
-    assert_eq!(s.log(&LogQuery { status: Some("failure".into()), ..Default::default() }).unwrap().len(), 1);
+    s.commit(
+        c2,
+        &[outcome("p1", Change::Set(account("p1", "t1", AccountStatus::Disabled)), "disable")],
+    )
+    .unwrap();
+    assert_eq!(
+        s.log(&LogQuery { status: Some("failure".into()), ..Default::default() }).unwrap().len(),
+        1
+    );
     let p1 = s.log(&LogQuery { person_id: Some("p1".into()), ..Default::default() }).unwrap();
     assert_eq!(p1.iter().map(|l| l.action.as_str()).collect::<Vec<_>>(), ["disable", "create"]);
     assert_eq!(s.log(&LogQuery { cycle_id: Some(c2), ..Default::default() }).unwrap().len(), 1);
@@ -150,13 +224,20 @@ fn log_filters_and_counts() {
 }
 
 fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("hrsync-store-test-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "hrsync-store-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -191,18 +272,29 @@ fn a_state_file_of_the_first_schema_migrates_and_keeps_its_log() {
     want.at = t("2026-01-02T00:00:00Z");
     want.target_id = Some("t1".into());
     assert_eq!(old[0], want, "an entry written by the previous version reads back unchanged");
-    assert_eq!(s.load(&["p1"]).unwrap()["p1"].account.as_ref().map(|a| a.exported["title"].clone()), Some(serde_json::json!("Engineer")));
+    assert_eq!(
+        s.load(&["p1"]).unwrap()["p1"].account.as_ref().map(|a| a.exported["title"].clone()),
+        Some(serde_json::json!("Engineer"))
+    );
 
     // New entries (stored compactly) read back the same, after the old ones.
     let c = s.begin_cycle(CycleKind::Incremental, None, t("2026-01-03T00:00:00Z")).unwrap();
     let mut newer = outcome("p1", Change::Keep, "update");
     if let Some(l) = newer.log.as_mut() {
-        l.modified.push(AttributeChange { attribute: "mail".into(), old: serde_json::json!(["a@x"]), new: serde_json::Value::Null });
+        l.modified.push(AttributeChange {
+            attribute: "mail".into(),
+            old: serde_json::json!(["a@x"]),
+            new: serde_json::Value::Null,
+        });
         l.error = Some("partly".into());
     }
     s.commit(c, std::slice::from_ref(&newer)).unwrap();
     let logs = s.log(&LogQuery { person_id: Some("p1".into()), ..Default::default() }).unwrap();
-    assert_eq!(logs.iter().map(|l| l.action.as_str()).collect::<Vec<_>>(), ["update", "create"], "newest first");
+    assert_eq!(
+        logs.iter().map(|l| l.action.as_str()).collect::<Vec<_>>(),
+        ["update", "create"],
+        "newest first"
+    );
     assert!(logs[0].id > logs[1].id);
     let mut want = newer.log.unwrap();
     want.id = logs[0].id;
@@ -210,7 +302,10 @@ fn a_state_file_of_the_first_schema_migrates_and_keeps_its_log() {
     want.person_id = "p1".into();
     assert_eq!(logs[0], want);
     drop(s);
-    let version: i64 = rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 2, "migrated to the latest schema");
     // Reopening an up-to-date file migrates nothing and loses nothing.
     let s = SqliteStore::open(&path).unwrap();

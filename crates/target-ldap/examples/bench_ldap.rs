@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use common::{Entry, Harness, Reader, ad_mapping, ad_target, flow, openldap_mapping, openldap_ous_ldif, openldap_target};
+use common::{
+    Entry, Harness, Reader, ad_mapping, ad_target, flow, openldap_mapping, openldap_ous_ldif,
+    openldap_target,
+};
 use hrsync_engine::cycle::Engine;
 use hrsync_store::{CycleKind, SqliteStore};
 use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
@@ -143,19 +146,32 @@ impl Target for Timed {
     async fn delete(&self, id: &str) -> Result<(), TargetError> {
         self.inner.delete(id).await
     }
-    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+    async fn is_taken(
+        &self,
+        attribute: &str,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<bool, TargetError> {
         let t = self.begin(false);
         let r = self.inner.is_taken(attribute, value, except_id).await;
         self.record("is_taken (SelectUniqueValue)", false, t);
         r
     }
-    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+    async fn find_many(
+        &self,
+        attribute: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
         let t = self.begin(false);
         let r = self.inner.find_many(attribute, values).await;
         self.record("find_many (matching, per page)", false, t);
         r
     }
-    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+    async fn taken(
+        &self,
+        attribute: &str,
+        candidates: &[String],
+    ) -> Result<HashSet<String>, TargetError> {
         let t = self.begin(false);
         let r = self.inner.taken(attribute, candidates).await;
         self.record("taken (SelectUniqueValue, per page)", false, t);
@@ -177,7 +193,10 @@ fn ldif_line(out: &mut String, name: &str, value: &str) {
     if safe {
         out.push_str(&format!("{name}: {value}\n"));
     } else {
-        out.push_str(&format!("{name}:: {}\n", base64::engine::general_purpose::STANDARD.encode(value)));
+        out.push_str(&format!(
+            "{name}:: {}\n",
+            base64::engine::general_purpose::STANDARD.encode(value)
+        ));
     }
 }
 
@@ -194,7 +213,9 @@ fn to_ldif(entries: &[Entry], skip: &[&str], extra: &dyn Fn(&Entry) -> Vec<Strin
             if skip.contains(&name.as_str()) {
                 continue;
             }
-            if name == "manager" && values.first().is_some_and(|m| !added.contains(&m.to_lowercase())) {
+            if name == "manager"
+                && values.first().is_some_and(|m| !added.contains(&m.to_lowercase()))
+            {
                 ldif_line(&mut later, "dn", &e.dn);
                 later.push_str("changetype: modify\nreplace: manager\n");
                 for v in values {
@@ -219,7 +240,13 @@ fn to_ldif(entries: &[Entry], skip: &[&str], extra: &dyn Fn(&Entry) -> Vec<Strin
 }
 
 /// `ldapadd -c` of `ldif`; the wall time and the number of failed records.
-fn ldapadd(url: &str, bind_dn: &str, password: &str, ca: Option<&std::path::Path>, ldif: &str) -> (Duration, usize) {
+fn ldapadd(
+    url: &str,
+    bind_dn: &str,
+    password: &str,
+    ca: Option<&std::path::Path>,
+    ldif: &str,
+) -> (Duration, usize) {
     let file = std::env::temp_dir().join(format!("hrsync-bench-{}.ldif", std::process::id()));
     std::fs::write(&file, ldif).expect("write LDIF");
     let mut cmd = Command::new("ldapadd");
@@ -232,29 +259,69 @@ fn ldapadd(url: &str, bind_dn: &str, password: &str, ca: Option<&std::path::Path
     let took = t.elapsed();
     let _ = std::fs::remove_file(&file);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let failed = stderr.lines().filter(|l| l.starts_with("ldap_add:") || l.starts_with("ldap_modify:")).count();
+    let failed = stderr
+        .lines()
+        .filter(|l| l.starts_with("ldap_add:") || l.starts_with("ldap_modify:"))
+        .count();
     if failed > 0 {
-        eprintln!("ldapadd errors (first lines):\n{}", stderr.lines().take(12).collect::<Vec<_>>().join("\n"));
+        eprintln!(
+            "ldapadd errors (first lines):\n{}",
+            stderr.lines().take(12).collect::<Vec<_>>().join("\n")
+        );
     }
     (took, failed)
 }
 
-fn print_stats(label: &str, hrsync: Duration, workers: u64, stats: &BTreeMap<&'static str, (u64, Duration)>, (busy, writing): (Duration, Duration)) {
-    println!("  {label}: hrsync {:.1} s ({:.0} workers/s)", hrsync.as_secs_f64(), workers as f64 / hrsync.as_secs_f64());
-    println!("    (per operation: the sum of its calls' wall times; concurrent calls overlap, so the shares can add up to more than 100%)");
+fn print_stats(
+    label: &str,
+    hrsync: Duration,
+    workers: u64,
+    stats: &BTreeMap<&'static str, (u64, Duration)>,
+    (busy, writing): (Duration, Duration),
+) {
+    println!(
+        "  {label}: hrsync {:.1} s ({:.0} workers/s)",
+        hrsync.as_secs_f64(),
+        workers as f64 / hrsync.as_secs_f64()
+    );
+    println!(
+        "    (per operation: the sum of its calls' wall times; concurrent calls overlap, so the shares can add up to more than 100%)"
+    );
     for (op, (n, d)) in stats {
-        println!("    {op:<42} {n:>7} calls {:>8.1} s {:>5.0}% of the sync, {:>6.0} us/call", d.as_secs_f64(), 100.0 * d.as_secs_f64() / hrsync.as_secs_f64(), d.as_micros() as f64 / (*n).max(1) as f64);
+        println!(
+            "    {op:<42} {n:>7} calls {:>8.1} s {:>5.0}% of the sync, {:>6.0} us/call",
+            d.as_secs_f64(),
+            100.0 * d.as_secs_f64() / hrsync.as_secs_f64(),
+            d.as_micros() as f64 / (*n).max(1) as f64
+        );
     }
-    println!("    {:<42} {:>21.1} s {:>5.0}%", "some target operation in flight", busy.as_secs_f64(), 100.0 * busy.as_secs_f64() / hrsync.as_secs_f64());
-    println!("    {:<42} {:>21.1} s {:>5.0}%", "a create or update in flight", writing.as_secs_f64(), 100.0 * writing.as_secs_f64() / hrsync.as_secs_f64());
+    println!(
+        "    {:<42} {:>21.1} s {:>5.0}%",
+        "some target operation in flight",
+        busy.as_secs_f64(),
+        100.0 * busy.as_secs_f64() / hrsync.as_secs_f64()
+    );
+    println!(
+        "    {:<42} {:>21.1} s {:>5.0}%",
+        "a create or update in flight",
+        writing.as_secs_f64(),
+        100.0 * writing.as_secs_f64() / hrsync.as_secs_f64()
+    );
     let rest = hrsync.saturating_sub(busy);
-    println!("    {:<42} {:>21.1} s {:>5.0}% (source read, mapping, store)", "outside the target", rest.as_secs_f64(), 100.0 * rest.as_secs_f64() / hrsync.as_secs_f64());
+    println!(
+        "    {:<42} {:>21.1} s {:>5.0}% (source read, mapping, store)",
+        "outside the target",
+        rest.as_secs_f64(),
+        100.0 * rest.as_secs_f64() / hrsync.as_secs_f64()
+    );
 }
 
 /// CPU time (user + system) of a process so far, from /proc; zero where
 /// /proc cannot tell.
 fn cpu_of(pid: &str) -> Duration {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
     // Fields after the command name, which may hold spaces: utime and stime
     // are the 12th and 13th of them, in clock ticks (100 per second here).
     let Some((_, rest)) = stat.rsplit_once(") ") else { return Duration::ZERO };
@@ -269,12 +336,18 @@ fn slapd_pid(dir: &std::path::Path) -> Option<String> {
         let name = e.file_name().into_string().ok()?;
         let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
         let cmd = String::from_utf8_lossy(&cmd);
-        (name.bytes().all(|b| b.is_ascii_digit()) && cmd.starts_with("/") && cmd.contains("slapd\0") && cmd.contains(&conf)).then_some(name)
+        (name.bytes().all(|b| b.is_ascii_digit())
+            && cmd.starts_with("/")
+            && cmd.contains("slapd\0")
+            && cmd.contains(&conf))
+        .then_some(name)
     })
 }
 
 /// Run one full cycle; its wall time, workers and the target's stats.
-async fn sync(h: &Harness) -> (Duration, u64, BTreeMap<&'static str, (u64, Duration)>, (Duration, Duration)) {
+async fn sync(
+    h: &Harness,
+) -> (Duration, u64, BTreeMap<&'static str, (u64, Duration)>, (Duration, Duration)) {
     let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store");
     let mut ldap = h.ldap.clone();
     // `BENCH_POOL=connections:in_flight` tries another connection pool.
@@ -295,13 +368,23 @@ async fn sync(h: &Harness) -> (Duration, u64, BTreeMap<&'static str, (u64, Durat
     if let Some(n) = std::env::var("BENCH_PAGE_SIZE").ok().and_then(|v| v.parse().ok()) {
         settings.page_size = n;
     }
-    let mut engine = Engine::new(common::sf_client(&h.emu), h.flow.clone(), store, target, h.clock.clone(), settings);
+    let mut engine = Engine::new(
+        common::sf_client(&h.emu),
+        h.flow.clone(),
+        store,
+        target,
+        h.clock.clone(),
+        settings,
+    );
     let t = Instant::now();
     let report = engine.run_cycle(CycleKind::Full).await.expect("cycle");
     let took = t.elapsed();
     let failed = report.counts.get("failed").copied().unwrap_or(0);
     if failed > 0 {
-        eprintln!("warning: {failed} workers failed: {:?}", common::failures(&engine, report.cycle_id).into_iter().take(5).collect::<Vec<_>>());
+        eprintln!(
+            "warning: {failed} workers failed: {:?}",
+            common::failures(&engine, report.cycle_id).into_iter().take(5).collect::<Vec<_>>()
+        );
     }
     let stats = engine.target().stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
     (took, report.counts.get("create").copied().unwrap_or(0), stats, engine.target().busy())
@@ -320,8 +403,14 @@ async fn openldap(workers: usize) {
     let (took, created, stats, busy) = sync(&h).await;
     let (own, slapd_a) = (cpu_of("self") - own0, cpu_of(&pid_a) - slapd0);
 
-    let reader = Reader { url: a.url(), bind_dn: a.root_dn().into(), password: a.root_password().into(), ca_file: None };
-    let mut entries = reader.search(&people, "(objectClass=inetOrgPerson)", &["*", "entryCSN"]).await;
+    let reader = Reader {
+        url: a.url(),
+        bind_dn: a.root_dn().into(),
+        password: a.root_password().into(),
+        ca_file: None,
+    };
+    let mut entries =
+        reader.search(&people, "(objectClass=inetOrgPerson)", &["*", "entryCSN"]).await;
     entries.sort_by(|x, y| x.first("entryCSN").cmp(&y.first("entryCSN")));
     let ldif = to_ldif(&entries, &["entrycsn"], &|_| Vec::new());
     drop(a);
@@ -332,13 +421,26 @@ async fn openldap(workers: usize) {
     let slapd0 = cpu_of(&pid_b);
     let (add, failed) = ldapadd(&b.url(), b.service_dn(), b.service_password(), None, &ldif);
     let slapd_b = cpu_of(&pid_b) - slapd0;
-    let count = Reader { url: b.url(), bind_dn: b.root_dn().into(), password: b.root_password().into(), ca_file: None }
-        .search(&people, "(objectClass=inetOrgPerson)", &["1.1"])
-        .await
-        .len();
+    let count = Reader {
+        url: b.url(),
+        bind_dn: b.root_dn().into(),
+        password: b.root_password().into(),
+        ca_file: None,
+    }
+    .search(&people, "(objectClass=inetOrgPerson)", &["1.1"])
+    .await
+    .len();
     print_stats("sync", took, created, &stats, busy);
-    println!("    CPU: hrsync and the emulator {:.2} s, slapd {:.2} s", own.as_secs_f64(), slapd_a.as_secs_f64());
-    println!("  ldapadd -c: {:.1} s ({:.0} entries/s), {count} entries, {failed} failed records", add.as_secs_f64(), entries.len() as f64 / add.as_secs_f64());
+    println!(
+        "    CPU: hrsync and the emulator {:.2} s, slapd {:.2} s",
+        own.as_secs_f64(),
+        slapd_a.as_secs_f64()
+    );
+    println!(
+        "  ldapadd -c: {:.1} s ({:.0} entries/s), {count} entries, {failed} failed records",
+        add.as_secs_f64(),
+        entries.len() as f64 / add.as_secs_f64()
+    );
     println!("    CPU: slapd {:.2} s", slapd_b.as_secs_f64());
     println!("  ratio hrsync / ldapadd = {:.2}", took.as_secs_f64() / add.as_secs_f64());
 }
@@ -350,21 +452,32 @@ async fn active_directory(workers: usize) {
     let realm = a.realm().to_lowercase();
     let mapping = ad_mapping(&root, &realm);
     let names: Vec<String> = mapping.mappings.iter().map(|m| m.target.to_lowercase()).collect();
-    let h = Harness::start(Emulator::builder().workers(workers).seed(1), flow(&mapping), ldap).await;
+    let h =
+        Harness::start(Emulator::builder().workers(workers).seed(1), flow(&mapping), ldap).await;
     let (took, created, stats, busy) = sync(&h).await;
 
-    let reader = Reader { url: a.ldaps_url(), bind_dn: a.admin_upn(), password: a.admin_password().into(), ca_file: Some(a.ca_file()) };
+    let reader = Reader {
+        url: a.ldaps_url(),
+        bind_dn: a.admin_upn(),
+        password: a.admin_password().into(),
+        ca_file: Some(a.ca_file()),
+    };
     let mut entries = reader.search(&root, "(&(objectClass=user)(employeeID=*))", &["*"]).await;
     entries.sort_by_key(|e| e.first("uSNCreated").and_then(|u| u.parse::<u64>().ok()));
     // The mapped attributes as written, plus what the target adds: the
     // classes, userAccountControl and a password.
-    let keep: HashMap<String, ()> = names.iter().cloned().chain(["useraccountcontrol".to_owned()]).map(|n| (n, ())).collect();
+    let keep: HashMap<String, ()> =
+        names.iter().cloned().chain(["useraccountcontrol".to_owned()]).map(|n| (n, ())).collect();
     for e in &mut entries {
         e.attrs.retain(|k, _| keep.contains_key(k.as_str()));
     }
     let password = |_: &Entry| {
-        let quoted: Vec<u8> = "\"Bench-Passw0rd!x\"".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        vec!["objectClass: user".to_owned(), format!("unicodePwd:: {}", base64::engine::general_purpose::STANDARD.encode(quoted))]
+        let quoted: Vec<u8> =
+            "\"Bench-Passw0rd!x\"".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        vec![
+            "objectClass: user".to_owned(),
+            format!("unicodePwd:: {}", base64::engine::general_purpose::STANDARD.encode(quoted)),
+        ]
     };
     let ldif = to_ldif(&entries, &[], &password);
     drop(h);
@@ -373,16 +486,25 @@ async fn active_directory(workers: usize) {
     let b = SambaDc::start().expect("Samba DC B");
     let (_, root_b) = ad_target(&b, "bench");
     assert_eq!(root_b, root, "identical trees");
-    let (add, failed) = ldapadd(&b.ldaps_url(), &b.admin_upn(), b.admin_password(), Some(&b.ca_file()), &ldif);
+    let (add, failed) =
+        ldapadd(&b.ldaps_url(), &b.admin_upn(), b.admin_password(), Some(&b.ca_file()), &ldif);
     print_stats("sync", took, created, &stats, busy);
-    println!("  ldapadd -c: {:.1} s ({:.0} entries/s), {failed} failed records", add.as_secs_f64(), entries.len() as f64 / add.as_secs_f64());
+    println!(
+        "  ldapadd -c: {:.1} s ({:.0} entries/s), {failed} failed records",
+        add.as_secs_f64(),
+        entries.len() as f64 / add.as_secs_f64()
+    );
     println!("  ratio hrsync / ldapadd = {:.2}", took.as_secs_f64() / add.as_secs_f64());
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = if args.is_empty() { vec!["openldap".into(), "10000".into(), "100000".into(), "ad".into(), "2000".into()] } else { args };
+    let args = if args.is_empty() {
+        vec!["openldap".into(), "10000".into(), "100000".into(), "ad".into(), "2000".into()]
+    } else {
+        args
+    };
     let mut kind = "openldap".to_owned();
     for a in args {
         match a.parse::<usize>() {

@@ -24,7 +24,8 @@ pub fn or_filter<'a>(terms: impl IntoIterator<Item = &'a str>) -> String {
 /// (RFC 4512: a descriptor or an OID, with options): anything else would
 /// change the filter's meaning.
 pub fn is_attribute_description(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b';' || b == b'.')
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b';' || b == b'.')
 }
 
 /// Entries grouped by the wanted keys they hold (`keys_of` gives an entry's
@@ -39,7 +40,8 @@ pub fn group_by_key(
     let mut by_key: HashMap<String, Vec<SearchEntry>> = HashMap::new();
     let mut unmatched = false;
     for entry in entries {
-        let mut keys: Vec<String> = keys_of(&entry).into_iter().filter(|k| wanted.contains(k)).collect();
+        let mut keys: Vec<String> =
+            keys_of(&entry).into_iter().filter(|k| wanted.contains(k)).collect();
         keys.sort();
         keys.dedup();
         match keys.split_last() {

@@ -83,7 +83,10 @@ impl Managers {
 
     /// The DN of the object with this match value, if known and fresh.
     pub(crate) fn dn(&self, value: &str) -> Option<String> {
-        self.dns.get(&fold(value)).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(dn, _)| dn.clone())
+        self.dns
+            .get(&fold(value))
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(dn, _)| dn.clone())
     }
 
     /// Remember that `dn` holds match value `value`.
@@ -162,7 +165,11 @@ impl Managers {
 
     /// `(match value, report id)` of every waiting report, sorted.
     pub(crate) fn waiting(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self.pending.iter().flat_map(|(k, ids)| ids.iter().map(move |i| (k.clone(), i.clone()))).collect();
+        let mut out: Vec<(String, String)> = self
+            .pending
+            .iter()
+            .flat_map(|(k, ids)| ids.iter().map(move |i| (k.clone(), i.clone())))
+            .collect();
         out.sort();
         out
     }

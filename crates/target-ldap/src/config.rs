@@ -147,7 +147,13 @@ pub enum ConfigError {
 
 impl LdapConfig {
     /// A configuration with every optional field at its default.
-    pub fn new(url: impl Into<String>, bind_dn: impl Into<String>, password: SecretString, base_dn: impl Into<String>, profile: Profile) -> Self {
+    pub fn new(
+        url: impl Into<String>,
+        bind_dn: impl Into<String>,
+        password: SecretString,
+        base_dn: impl Into<String>,
+        profile: Profile,
+    ) -> Self {
         LdapConfig {
             url: url.into(),
             bind: BindMethod::Simple,
@@ -198,23 +204,37 @@ impl LdapConfig {
     pub(crate) fn classes(&self) -> Vec<String> {
         match (&self.object_classes, self.profile) {
             (Some(c), _) => c.clone(),
-            (None, Profile::ActiveDirectory) => ["top", "person", "organizationalPerson", "user"].map(String::from).to_vec(),
-            (None, Profile::InetOrgPerson) => ["top", "person", "organizationalPerson", "inetOrgPerson"].map(String::from).to_vec(),
+            (None, Profile::ActiveDirectory) => {
+                ["top", "person", "organizationalPerson", "user"].map(String::from).to_vec()
+            }
+            (None, Profile::InetOrgPerson) => {
+                ["top", "person", "organizationalPerson", "inetOrgPerson"]
+                    .map(String::from)
+                    .to_vec()
+            }
         }
     }
 
     /// Check everything that can be checked without a server.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let lower = self.url.to_ascii_lowercase();
-        let url_err = |reason: &str| ConfigError::Url { url: self.url.clone(), reason: reason.into() };
-        if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://") || lower.starts_with("ldapi://")) {
+        let url_err =
+            |reason: &str| ConfigError::Url { url: self.url.clone(), reason: reason.into() };
+        if !(lower.starts_with("ldap://")
+            || lower.starts_with("ldaps://")
+            || lower.starts_with("ldapi://"))
+        {
             return Err(url_err("must start with ldap://, ldaps:// or ldapi://"));
         }
         if self.starttls && !lower.starts_with("ldap://") {
             return Err(url_err("starttls applies to ldap:// URLs only"));
         }
         let dn = |field: &'static str, value: &str| {
-            Dn::parse(value).map(|_| ()).map_err(|e| ConfigError::Dn { field, value: value.into(), reason: e.to_string() })
+            Dn::parse(value).map(|_| ()).map_err(|e| ConfigError::Dn {
+                field,
+                value: value.into(),
+                reason: e.to_string(),
+            })
         };
         dn("base_dn", &self.base_dn)?;
         if let Some(c) = &self.default_container {
@@ -224,16 +244,28 @@ impl LdapConfig {
             dn("disable.container", container)?;
         }
         if self.bind == BindMethod::Simple && self.bind_dn.is_empty() {
-            return Err(ConfigError::Invalid { field: "bind_dn", reason: "required for a simple bind".into() });
+            return Err(ConfigError::Invalid {
+                field: "bind_dn",
+                reason: "required for a simple bind".into(),
+            });
         }
         if self.pool_size == 0 || self.in_flight_per_connection == 0 {
-            return Err(ConfigError::Invalid { field: "pool_size", reason: "pool_size and in_flight_per_connection must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                field: "pool_size",
+                reason: "pool_size and in_flight_per_connection must be at least 1".into(),
+            });
         }
         if !(1..=1000).contains(&self.page_size) {
-            return Err(ConfigError::Invalid { field: "page_size", reason: format!("{} is not in 1..=1000", self.page_size) });
+            return Err(ConfigError::Invalid {
+                field: "page_size",
+                reason: format!("{} is not in 1..=1000", self.page_size),
+            });
         }
         if self.naming_attribute.is_empty() {
-            return Err(ConfigError::Invalid { field: "naming_attribute", reason: "must not be empty".into() });
+            return Err(ConfigError::Invalid {
+                field: "naming_attribute",
+                reason: "must not be empty".into(),
+            });
         }
         if self.profile == Profile::ActiveDirectory && self.disable.is_some() {
             return Err(ConfigError::Invalid {

@@ -83,7 +83,10 @@ impl Dn {
             let start = i;
             while i < bytes.len() && bytes[i] != b'=' {
                 if matches!(bytes[i], b',' | b'+' | b';' | b'\\' | b'"') {
-                    return Err(err(i, format!("unexpected {:?} in an attribute type", bytes[i] as char)));
+                    return Err(err(
+                        i,
+                        format!("unexpected {:?} in an attribute type", bytes[i] as char),
+                    ));
                 }
                 i += 1;
             }
@@ -110,7 +113,9 @@ impl Dn {
                             break;
                         }
                         Some(b'\\') => {
-                            let c = *bytes.get(i + 1).ok_or_else(|| err(i, "a backslash ends the DN"))?;
+                            let c = *bytes
+                                .get(i + 1)
+                                .ok_or_else(|| err(i, "a backslash ends the DN"))?;
                             value.push(c);
                             i += 2;
                         }
@@ -128,13 +133,19 @@ impl Dn {
                 while i < bytes.len() && !matches!(bytes[i], b',' | b'+' | b';') {
                     let c = bytes[i];
                     if c == b'\\' {
-                        let next = *bytes.get(i + 1).ok_or_else(|| err(i, "a backslash ends the DN"))?;
+                        let next =
+                            *bytes.get(i + 1).ok_or_else(|| err(i, "a backslash ends the DN"))?;
                         match (hex(next), bytes.get(i + 2).and_then(|b| hex(*b))) {
                             (Some(h), Some(l)) => {
                                 value.push(h << 4 | l);
                                 i += 3;
                             }
-                            (Some(_), None) => return Err(err(i, "a backslash is followed by one hex digit only")),
+                            (Some(_), None) => {
+                                return Err(err(
+                                    i,
+                                    "a backslash is followed by one hex digit only",
+                                ));
+                            }
                             _ => {
                                 value.push(next);
                                 i += 2;
@@ -151,7 +162,8 @@ impl Dn {
                 }
                 value.truncate(kept);
             }
-            let value = String::from_utf8(value).map_err(|_| err(i, format!("the value of {attribute} is not UTF-8")))?;
+            let value = String::from_utf8(value)
+                .map_err(|_| err(i, format!("the value of {attribute} is not UTF-8")))?;
             rdn.push(Ava { attribute, value });
             match bytes.get(i) {
                 None => {
@@ -160,7 +172,9 @@ impl Dn {
                 }
                 Some(b'+') => {}
                 Some(b',' | b';') => rdns.push(std::mem::take(&mut rdn)),
-                Some(&c) => return Err(err(i, format!("unexpected {:?} after a value", c as char))),
+                Some(&c) => {
+                    return Err(err(i, format!("unexpected {:?} after a value", c as char)));
+                }
             }
             i += 1;
         }
@@ -177,18 +191,28 @@ impl Dn {
 
     /// The first RDN's first value, if its type is `attribute`.
     pub fn rdn_value(&self, attribute: &str) -> Option<&str> {
-        self.rdns.first()?.iter().find(|a| a.attribute.eq_ignore_ascii_case(attribute)).map(|a| a.value.as_str())
+        self.rdns
+            .first()?
+            .iter()
+            .find(|a| a.attribute.eq_ignore_ascii_case(attribute))
+            .map(|a| a.value.as_str())
     }
 
     /// The trailing `DC=` components: the domain root of an AD DN.
     pub fn domain_root(&self) -> Dn {
-        let n = self.rdns.iter().rev().take_while(|r| r.len() == 1 && r[0].attribute.eq_ignore_ascii_case("dc")).count();
+        let n = self
+            .rdns
+            .iter()
+            .rev()
+            .take_while(|r| r.len() == 1 && r[0].attribute.eq_ignore_ascii_case("dc"))
+            .count();
         Dn { rdns: self.rdns[self.rdns.len() - n..].to_vec() }
     }
 
     /// Whether `self` is `other` or lies below it.
     pub fn is_within(&self, other: &Dn) -> bool {
-        self.rdns.len() >= other.rdns.len() && Dn { rdns: self.rdns[self.rdns.len() - other.rdns.len()..].to_vec() } == *other
+        self.rdns.len() >= other.rdns.len()
+            && Dn { rdns: self.rdns[self.rdns.len() - other.rdns.len()..].to_vec() } == *other
     }
 
     /// The parent part of a DN string as the server spelled it (after the
@@ -220,7 +244,10 @@ impl PartialEq for Dn {
             && self.rdns.iter().zip(&other.rdns).all(|(a, b)| {
                 a.len() == b.len()
                     && a.iter().all(|x| {
-                        b.iter().any(|y| x.attribute.eq_ignore_ascii_case(&y.attribute) && x.value.to_lowercase() == y.value.to_lowercase())
+                        b.iter().any(|y| {
+                            x.attribute.eq_ignore_ascii_case(&y.attribute)
+                                && x.value.to_lowercase() == y.value.to_lowercase()
+                        })
                     })
             })
     }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use hrsync_target::{Attributes, TargetError, TargetObject};
 use ldap3::SearchEntry;
-use rand::rngs::SysRng;
 use rand::TryRng;
+use rand::rngs::SysRng;
 use serde_json::Value;
 
 use crate::config::{DisableStrategy, Profile};
@@ -35,7 +35,12 @@ pub fn values(attribute: &str, value: &Value) -> Result<Vec<String>, TargetError
     Ok(out)
 }
 
-fn push_values(attribute: &str, value: &Value, out: &mut Vec<String>, top: bool) -> Result<(), TargetError> {
+fn push_values(
+    attribute: &str,
+    value: &Value,
+    out: &mut Vec<String>,
+    top: bool,
+) -> Result<(), TargetError> {
     match value {
         Value::Null => {}
         Value::String(s) if s.is_empty() => {}
@@ -50,7 +55,9 @@ fn push_values(attribute: &str, value: &Value, out: &mut Vec<String>, top: bool)
         Value::Array(_) | Value::Object(_) => {
             return Err(TargetError::Rejected {
                 operation: "convert attribute",
-                message: format!("{attribute}: {value} is not a value LDAP can store (nested arrays and objects are not)"),
+                message: format!(
+                    "{attribute}: {value} is not a value LDAP can store (nested arrays and objects are not)"
+                ),
             });
         }
     }
@@ -63,7 +70,10 @@ pub fn single(attribute: &str, value: &Value) -> Result<Option<String>, TargetEr
     match v.len() {
         0 => Ok(None),
         1 => Ok(v.pop()),
-        n => Err(TargetError::Rejected { operation: "convert attribute", message: format!("{attribute} takes one value, got {n}") }),
+        n => Err(TargetError::Rejected {
+            operation: "convert attribute",
+            message: format!("{attribute} takes one value, got {n}"),
+        }),
     }
 }
 
@@ -77,7 +87,9 @@ pub fn parse_disabled(value: &Value) -> Result<bool, TargetError> {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
         Value::String(s) if s.eq_ignore_ascii_case("true") || s == "1" => Ok(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") || s == "0" || s.is_empty() => Ok(false),
+        Value::String(s) if s.eq_ignore_ascii_case("false") || s == "0" || s.is_empty() => {
+            Ok(false)
+        }
         Value::Number(n) => n.as_i64().map(|n| n != 0).ok_or_else(bad),
         _ => Err(bad()),
     }
@@ -99,7 +111,8 @@ pub fn ad_password_bytes(password: &str) -> Vec<u8> {
 /// four character classes, here all four) with room to spare: 24
 /// characters from the OS random source. It is never logged or returned.
 pub fn generate_password() -> Result<String, TargetError> {
-    const CLASSES: [&[u8]; 4] = [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnopqrstuvwxyz", b"23456789", b"!#%+-.:=?@^_~"];
+    const CLASSES: [&[u8]; 4] =
+        [b"ABCDEFGHJKLMNPQRSTUVWXYZ", b"abcdefghijkmnopqrstuvwxyz", b"23456789", b"!#%+-.:=?@^_~"];
     let mut rng = Unbiased::new()?;
     let mut chars: Vec<u8> = Vec::with_capacity(24);
     for class in CLASSES {
@@ -130,9 +143,10 @@ impl Unbiased {
     }
 
     fn refill(&mut self) -> Result<(), TargetError> {
-        SysRng
-            .try_fill_bytes(&mut self.buf)
-            .map_err(|e| TargetError::Unavailable { operation: "generate password", message: format!("OS random source: {e}") })?;
+        SysRng.try_fill_bytes(&mut self.buf).map_err(|e| TargetError::Unavailable {
+            operation: "generate password",
+            message: format!("OS random source: {e}"),
+        })?;
         self.pos = 0;
         Ok(())
     }
@@ -159,27 +173,51 @@ pub fn guid_to_string(b: &[u8]) -> Option<String> {
     let b: &[u8; 16] = b.try_into().ok()?;
     Some(format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+        b[3],
+        b[2],
+        b[1],
+        b[0],
+        b[5],
+        b[4],
+        b[7],
+        b[6],
+        b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15]
     ))
 }
 
 /// The inverse of [`guid_to_string`]; `None` if `s` is not a GUID.
 pub fn guid_from_string(s: &str) -> Option<[u8; 16]> {
-    let hex: String = s.trim_matches(|c| c == '{' || c == '}').chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) || s.trim_matches(|c| c == '{' || c == '}').len() != 36 {
+    let hex: String =
+        s.trim_matches(|c| c == '{' || c == '}').chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32
+        || !hex.chars().all(|c| c.is_ascii_hexdigit())
+        || s.trim_matches(|c| c == '{' || c == '}').len() != 36
+    {
         return None;
     }
     let mut t = [0u8; 16];
     for (i, byte) in t.iter_mut().enumerate() {
         *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
-    Some([t[3], t[2], t[1], t[0], t[5], t[4], t[7], t[6], t[8], t[9], t[10], t[11], t[12], t[13], t[14], t[15]])
+    Some([
+        t[3], t[2], t[1], t[0], t[5], t[4], t[7], t[6], t[8], t[9], t[10], t[11], t[12], t[13],
+        t[14], t[15],
+    ])
 }
 
 /// Whether `s` looks like an RFC 4122 UUID (OpenLDAP's entryUUID).
 pub fn is_uuid(s: &str) -> bool {
     s.len() == 36
-        && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() }
+        })
 }
 
 /// The attribute holding the stable id.
@@ -222,12 +260,20 @@ pub fn entry_id(entry: &SearchEntry, profile: Profile) -> Option<String> {
 }
 
 /// How the object's account status is read back.
-pub fn entry_disabled(entry: &SearchEntry, profile: Profile, strategy: Option<&DisableStrategy>) -> Option<bool> {
+pub fn entry_disabled(
+    entry: &SearchEntry,
+    profile: Profile,
+    strategy: Option<&DisableStrategy>,
+) -> Option<bool> {
     match (profile, strategy) {
-        (Profile::ActiveDirectory, _) => first_text(entry, UAC).and_then(|u| u.parse::<u32>().ok()).map(|u| u & UAC_ACCOUNTDISABLE != 0),
-        (Profile::InetOrgPerson, Some(DisableStrategy::Attribute { attribute, value })) => {
-            Some(raw_values(entry, attribute).iter().any(|v| String::from_utf8_lossy(v).eq_ignore_ascii_case(value)))
-        }
+        (Profile::ActiveDirectory, _) => first_text(entry, UAC)
+            .and_then(|u| u.parse::<u32>().ok())
+            .map(|u| u & UAC_ACCOUNTDISABLE != 0),
+        (Profile::InetOrgPerson, Some(DisableStrategy::Attribute { attribute, value })) => Some(
+            raw_values(entry, attribute)
+                .iter()
+                .any(|v| String::from_utf8_lossy(v).eq_ignore_ascii_case(value)),
+        ),
         (Profile::InetOrgPerson, Some(DisableStrategy::MoveTo { container })) => {
             let parent = Dn::parse(&entry.dn).ok()?.parent();
             Some(Dn::parse(container).is_ok_and(|c| parent == c))
@@ -240,7 +286,11 @@ pub fn entry_disabled(entry: &SearchEntry, profile: Profile, strategy: Option<&D
 /// several as an array), the id attribute as text, the
 /// `parentDistinguishedName` and `accountDisabled` pseudo-attributes, and
 /// no other binary attribute.
-pub fn to_object(entry: &SearchEntry, profile: Profile, strategy: Option<&DisableStrategy>) -> Option<TargetObject> {
+pub fn to_object(
+    entry: &SearchEntry,
+    profile: Profile,
+    strategy: Option<&DisableStrategy>,
+) -> Option<TargetObject> {
     let id = entry_id(entry, profile)?;
     let id_attr = id_attribute(profile);
     let mut attributes = Attributes::new();
@@ -257,7 +307,15 @@ pub fn to_object(entry: &SearchEntry, profile: Profile, strategy: Option<&Disabl
     attributes.insert(PARENT_DN.to_owned(), Value::String(Dn::raw_parent(&entry.dn).to_owned()));
     let disabled = entry_disabled(entry, profile, strategy);
     if let Some(d) = disabled {
-        attributes.insert(ACCOUNT_DISABLED.to_owned(), Value::String(if d { "True" } else { "False" }.to_owned()));
+        attributes.insert(
+            ACCOUNT_DISABLED.to_owned(),
+            Value::String(if d { "True" } else { "False" }.to_owned()),
+        );
     }
-    Some(TargetObject { id, name: Some(entry.dn.clone()), attributes, enabled: disabled.map(|d| !d) })
+    Some(TargetObject {
+        id,
+        name: Some(entry.dn.clone()),
+        attributes,
+        enabled: disabled.map(|d| !d),
+    })
 }

@@ -89,7 +89,8 @@ impl Pool {
     /// Open and bind a new connection.
     pub(crate) async fn connect(&self) -> Result<Ldap, OpError> {
         let c = &self.config;
-        let mut settings = LdapConnSettings::new().set_conn_timeout(c.connect_timeout()).set_starttls(c.starttls);
+        let mut settings =
+            LdapConnSettings::new().set_conn_timeout(c.connect_timeout()).set_starttls(c.starttls);
         if let Some(tls) = &self.tls {
             settings = settings.set_config(tls.clone());
         }
@@ -115,7 +116,9 @@ impl Pool {
 
     /// A bound handle on the slot's connection, connecting if needed.
     async fn handle(&self, slot: usize) -> Result<Ldap, OpError> {
-        let Some(m) = self.slots.get(slot) else { return Err(OpError::Transport(format!("no pool slot {slot}"))) };
+        let Some(m) = self.slots.get(slot) else {
+            return Err(OpError::Transport(format!("no pool slot {slot}")));
+        };
         let mut guard = m.lock().await;
         if let Some(l) = guard.as_mut()
             && !l.is_closed()
@@ -141,7 +144,8 @@ impl Pool {
         F: Fn(Ldap) -> Fut,
         Fut: Future<Output = Result<T, OpError>>,
     {
-        let _permit = self.permits.acquire().await.map_err(|e| OpError::Transport(e.to_string()))?;
+        let _permit =
+            self.permits.acquire().await.map_err(|e| OpError::Transport(e.to_string()))?;
         let attempts = if retry_on_transport { 2 } else { 1 };
         let mut last = OpError::Transport("no attempt".into());
         for _ in 0..attempts {
@@ -224,12 +228,21 @@ pub(crate) fn map_error(ctx: &Context<'_>, e: OpError) -> TargetError {
     let operation = ctx.operation;
     let r = match e {
         OpError::Transport(message) => {
-            return TargetError::Unavailable { operation, message: format!("{message} (on {})", ctx.dn) };
+            return TargetError::Unavailable {
+                operation,
+                message: format!("{message} (on {})", ctx.dn),
+            };
         }
         OpError::Server(r) => r,
     };
     let text = r.text.trim();
-    let message = format!("{} ({}) on {:?}: {}", code_name(r.rc), r.rc, ctx.dn, if text.is_empty() { "no diagnostic message" } else { text });
+    let message = format!(
+        "{} ({}) on {:?}: {}",
+        code_name(r.rc),
+        r.rc,
+        ctx.dn,
+        if text.is_empty() { "no diagnostic message" } else { text }
+    );
     match r.rc {
         // AD reports a duplicate sAMAccountName as 68 and a duplicate UPN as
         // 19; both name the attribute in the diagnostic text.
@@ -237,8 +250,14 @@ pub(crate) fn map_error(ctx: &Context<'_>, e: OpError) -> TargetError {
             let (attribute, value) = in_use(text).unwrap_or_default();
             TargetError::AlreadyExists { operation, attribute, value }
         }
-        68 => TargetError::AlreadyExists { operation, attribute: "distinguishedName".into(), value: ctx.dn.to_owned() },
-        32 if ctx.id.is_some() => TargetError::NotFound { operation, id: ctx.id.unwrap_or_default().to_owned() },
+        68 => TargetError::AlreadyExists {
+            operation,
+            attribute: "distinguishedName".into(),
+            value: ctx.dn.to_owned(),
+        },
+        32 if ctx.id.is_some() => {
+            TargetError::NotFound { operation, id: ctx.id.unwrap_or_default().to_owned() }
+        }
         // Transient: the server or a limit may let it through later.
         3 | 51 | 52 | 80 => TargetError::Unavailable { operation, message },
         // The bind itself failed: nothing will work until the config changes,

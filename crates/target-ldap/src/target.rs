@@ -15,9 +15,9 @@ use crate::cache::{Managers, TakenCache, fold};
 use crate::config::{ConfigError, DisableStrategy, LdapConfig, Profile};
 use crate::dn::{Dn, escape_dn_value, escape_filter_bytes, escape_filter_value};
 use crate::request_builder::{
-    ACCOUNT_DISABLED, MANAGER, PARENT_DN, UAC, UAC_NORMAL_ACCOUNT, UNICODE_PWD, ad_password_bytes, apply_disabled, entry_id,
-    first_text, generate_password, guid_from_string, guid_to_string, id_attribute, is_uuid, parse_disabled, raw_values, single, to_object,
-    values,
+    ACCOUNT_DISABLED, MANAGER, PARENT_DN, UAC, UAC_NORMAL_ACCOUNT, UNICODE_PWD, ad_password_bytes,
+    apply_disabled, entry_id, first_text, generate_password, guid_from_string, guid_to_string,
+    id_attribute, is_uuid, parse_disabled, raw_values, single, to_object, values,
 };
 use crate::service::{Context, OpError, Pool, map_error, success};
 
@@ -129,21 +129,32 @@ impl LdapTarget {
     fn uniqueness_base(&self) -> String {
         let base = Dn::parse(&self.config.base_dn).unwrap_or_default();
         match self.config.profile {
-            Profile::ActiveDirectory if !base.domain_root().is_empty() => base.domain_root().to_string(),
+            Profile::ActiveDirectory if !base.domain_root().is_empty() => {
+                base.domain_root().to_string()
+            }
             _ => self.config.base_dn.clone(),
         }
     }
 
     /// A paged search; referrals (Samba and AD send them from the domain
     /// root) are skipped, never chased.
-    async fn search(&self, operation: &'static str, base: &str, scope: Scope, filter: &str, attrs: &[String]) -> Result<Vec<SearchEntry>, TargetError> {
+    async fn search(
+        &self,
+        operation: &'static str,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[String],
+    ) -> Result<Vec<SearchEntry>, TargetError> {
         let page = self.config.page_size;
         self.pool
             .run(true, |mut l| {
                 let attrs = attrs.to_vec();
                 async move {
-                    let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
-                    let mut stream = l.streaming_search_with(adapters, base, scope, filter, attrs).await?;
+                    let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> =
+                        vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
+                    let mut stream =
+                        l.streaming_search_with(adapters, base, scope, filter, attrs).await?;
                     let mut out = Vec::new();
                     while let Some(re) = stream.next().await? {
                         out.push(construct(re)?);
@@ -157,35 +168,67 @@ impl LdapTarget {
     }
 
     /// The entry at `dn`, if it exists.
-    async fn read_dn(&self, operation: &'static str, dn: &str) -> Result<Option<SearchEntry>, TargetError> {
-        match self.search(operation, dn, Scope::Base, "(objectClass=*)", &self.read_attributes()).await {
+    async fn read_dn(
+        &self,
+        operation: &'static str,
+        dn: &str,
+    ) -> Result<Option<SearchEntry>, TargetError> {
+        match self
+            .search(operation, dn, Scope::Base, "(objectClass=*)", &self.read_attributes())
+            .await
+        {
             Ok(mut v) => Ok(v.pop()),
-            Err(TargetError::Rejected { message, .. }) if message.starts_with("noSuchObject") => Ok(None),
+            Err(TargetError::Rejected { message, .. }) if message.starts_with("noSuchObject") => {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
 
     fn id_filter(&self, id: &str) -> Option<String> {
         match self.config.profile {
-            Profile::ActiveDirectory => guid_from_string(id).map(|b| format!("(objectGUID={})", escape_filter_bytes(&b))),
-            Profile::InetOrgPerson => is_uuid(id).then(|| format!("(entryUUID={})", escape_filter_value(id))),
+            Profile::ActiveDirectory => {
+                guid_from_string(id).map(|b| format!("(objectGUID={})", escape_filter_bytes(&b)))
+            }
+            Profile::InetOrgPerson => {
+                is_uuid(id).then(|| format!("(entryUUID={})", escape_filter_value(id)))
+            }
         }
     }
 
-    async fn find_by_id(&self, operation: &'static str, id: &str) -> Result<Option<SearchEntry>, TargetError> {
+    async fn find_by_id(
+        &self,
+        operation: &'static str,
+        id: &str,
+    ) -> Result<Option<SearchEntry>, TargetError> {
         let Some(filter) = self.id_filter(id) else { return Ok(None) };
-        let mut found = self.search(operation, &self.config.base_dn, Scope::Subtree, &filter, &self.read_attributes()).await?;
+        let mut found = self
+            .search(
+                operation,
+                &self.config.base_dn,
+                Scope::Subtree,
+                &filter,
+                &self.read_attributes(),
+            )
+            .await?;
         Ok(found.pop())
     }
 
     async fn load(&self, operation: &'static str, id: &str) -> Result<Loaded, TargetError> {
-        let entry = self.find_by_id(operation, id).await?.ok_or_else(|| TargetError::NotFound { operation, id: id.to_owned() })?;
+        let entry = self
+            .find_by_id(operation, id)
+            .await?
+            .ok_or_else(|| TargetError::NotFound { operation, id: id.to_owned() })?;
         Ok(Loaded { dn: entry.dn.clone(), entry })
     }
 
     /// `manager` as a DN: a DN as given, anything else from the cache or
     /// looked up (and then cached).
-    async fn resolve_manager(&self, operation: &'static str, value: &str) -> Result<Option<String>, TargetError> {
+    async fn resolve_manager(
+        &self,
+        operation: &'static str,
+        value: &str,
+    ) -> Result<Option<String>, TargetError> {
         if Dn::parse(value).is_ok_and(|d| !d.is_empty()) {
             return Ok(Some(value.to_owned()));
         }
@@ -194,21 +237,30 @@ impl LdapTarget {
         }
         let attr = self.config.manager_attribute();
         let filter = format!("({attr}={})", escape_filter_value(value));
-        let found = self.search(operation, &self.config.base_dn, Scope::Subtree, &filter, &["1.1".to_owned()]).await?;
+        let found = self
+            .search(operation, &self.config.base_dn, Scope::Subtree, &filter, &["1.1".to_owned()])
+            .await?;
         match found.as_slice() {
             [] => Ok(None),
             [one] => {
                 self.managers().learn(value, &one.dn);
                 Ok(Some(one.dn.clone()))
             }
-            many => Err(rejected(operation, format!("manager {attr}={value:?} is ambiguous: {} objects have it", many.len()))),
+            many => Err(rejected(
+                operation,
+                format!("manager {attr}={value:?} is ambiguous: {} objects have it", many.len()),
+            )),
         }
     }
 
     /// Cache the DNs of entries found by their manager match attribute
     /// (only then is every holder of a value in the answer, so a value two
     /// entries hold is known to be ambiguous).
-    fn learn_managers<'a>(&self, attribute: &str, entries: impl IntoIterator<Item = &'a SearchEntry>) {
+    fn learn_managers<'a>(
+        &self,
+        attribute: &str,
+        entries: impl IntoIterator<Item = &'a SearchEntry>,
+    ) {
         let attr = self.config.manager_attribute();
         if !attribute.eq_ignore_ascii_case(attr) {
             return;
@@ -218,7 +270,11 @@ impl LdapTarget {
         for e in entries {
             for v in raw_values(e, attr) {
                 let v = String::from_utf8_lossy(v);
-                holders.entry(fold(&v)).or_insert_with(|| (v.into_owned(), HashMap::new())).1.insert(e.dn.to_lowercase(), &e.dn);
+                holders
+                    .entry(fold(&v))
+                    .or_insert_with(|| (v.into_owned(), HashMap::new()))
+                    .1
+                    .insert(e.dn.to_lowercase(), &e.dn);
             }
         }
         let mut managers = self.managers();
@@ -251,7 +307,8 @@ impl LdapTarget {
     async fn fix_up_reports(&self, match_value: &str, dn: &str) {
         let ids = self.managers().created(match_value, dn);
         for id in ids {
-            let change = [AttributeUpdate { name: MANAGER.into(), value: Value::String(dn.to_owned()) }];
+            let change =
+                [AttributeUpdate { name: MANAGER.into(), value: Value::String(dn.to_owned()) }];
             if let Err(e) = self.update(&id, &change).await {
                 tracing::warn!(report = %id, manager = %dn, error = %e, "could not set the manager of a report; will retry");
                 self.managers().keep_waiting(match_value, &id);
@@ -264,7 +321,10 @@ impl LdapTarget {
     /// (concurrently with the report) and is linked now.
     async fn await_manager(&self, operation: &'static str, value: &str, id: &str, dn: &str) {
         let Some(manager) = self.managers().wait_for(value, id) else { return };
-        let change = [Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::from([manager.clone().into_bytes()]))];
+        let change = [Mod::Replace(
+            MANAGER.as_bytes().to_vec(),
+            HashSet::from([manager.clone().into_bytes()]),
+        )];
         if let Err(e) = self.modify(operation, dn, id, &change).await {
             tracing::warn!(report = %dn, %manager, error = %e, "could not set the manager of a report; will retry");
             self.managers().keep_waiting(value, id);
@@ -281,7 +341,16 @@ impl LdapTarget {
             return;
         }
         let filter = format!("({MANAGER}={})", escape_filter_value(old_dn));
-        let reports = match self.search("manager fix-up", &self.config.base_dn, Scope::Subtree, &filter, &["1.1".to_owned()]).await {
+        let reports = match self
+            .search(
+                "manager fix-up",
+                &self.config.base_dn,
+                Scope::Subtree,
+                &filter,
+                &["1.1".to_owned()],
+            )
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(old = %old_dn, new = %new_dn, error = %e, "could not look for reports of a moved manager");
@@ -289,7 +358,10 @@ impl LdapTarget {
             }
         };
         for report in reports {
-            let change = [Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::from([new_dn.as_bytes().to_vec()]))];
+            let change = [Mod::Replace(
+                MANAGER.as_bytes().to_vec(),
+                HashSet::from([new_dn.as_bytes().to_vec()]),
+            )];
             if let Err(e) = self.modify("manager fix-up", &report.dn, "", &change).await {
                 tracing::warn!(report = %report.dn, manager = %new_dn, error = %e, "could not point a report at its moved manager");
             }
@@ -302,7 +374,10 @@ impl LdapTarget {
         }
         Err(rejected(
             operation,
-            format!("Active Directory only accepts passwords over LDAPS or StartTLS, and {} is neither; use ldaps:// or starttls", self.config.url),
+            format!(
+                "Active Directory only accepts passwords over LDAPS or StartTLS, and {} is neither; use ldaps:// or starttls",
+                self.config.url
+            ),
         ))
     }
 
@@ -314,7 +389,12 @@ impl LdapTarget {
         rejected(operation, "accountDisabled needs a disable strategy for an inet-org-person target (attribute or move-to)".into())
     }
 
-    async fn add(&self, operation: &'static str, dn: &str, attrs: &AttrList) -> Result<(), TargetError> {
+    async fn add(
+        &self,
+        operation: &'static str,
+        dn: &str,
+        attrs: &AttrList,
+    ) -> Result<(), TargetError> {
         self.pool
             .run(false, |mut l| {
                 let attrs = attrs.clone();
@@ -330,23 +410,42 @@ impl LdapTarget {
     /// attribute; the attributes written are added as written. Asking for
     /// the whole entry cost the server and us ~5 % more CPU per add.
     /// `None` when the server sent no entry back.
-    async fn add_post_read(&self, operation: &'static str, dn: &str, attrs: &AttrList) -> Result<Option<SearchEntry>, TargetError> {
-        let mut read = vec![id_attribute(self.config.profile).to_owned(), "modifyTimestamp".to_owned()];
+    async fn add_post_read(
+        &self,
+        operation: &'static str,
+        dn: &str,
+        attrs: &AttrList,
+    ) -> Result<Option<SearchEntry>, TargetError> {
+        let mut read =
+            vec![id_attribute(self.config.profile).to_owned(), "modifyTimestamp".to_owned()];
         if let Some(DisableStrategy::Attribute { attribute, .. }) = self.strategy() {
             read.push(attribute.clone());
         }
-        let entry = self.pool
+        let entry = self
+            .pool
             .run(false, |mut l| {
                 let attrs = attrs.clone();
                 let read = read.clone();
                 async move {
                     let r = success(l.with_controls(PostRead::new(read)).add(dn, attrs).await?)?;
-                    let Some(ctrl) = r.ctrls.iter().find(|c| matches!(c.0, Some(ControlType::PostReadResp))) else { return Ok(None) };
+                    let Some(ctrl) =
+                        r.ctrls.iter().find(|c| matches!(c.0, Some(ControlType::PostReadResp)))
+                    else {
+                        return Ok(None);
+                    };
                     // ldap3 panics on a malformed control value; a bad server
                     // answer must not take the engine down.
-                    let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctrl.1.parse::<PostReadResp>()))
-                        .map_err(|_| OpError::Transport("the server sent a malformed Post-Read control".into()))?;
-                    Ok(Some(SearchEntry { dn: dn.to_owned(), attrs: resp.attrs, bin_attrs: resp.bin_attrs }))
+                    let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        ctrl.1.parse::<PostReadResp>()
+                    }))
+                    .map_err(|_| {
+                        OpError::Transport("the server sent a malformed Post-Read control".into())
+                    })?;
+                    Ok(Some(SearchEntry {
+                        dn: dn.to_owned(),
+                        attrs: resp.attrs,
+                        bin_attrs: resp.bin_attrs,
+                    }))
                 }
             })
             .await
@@ -355,13 +454,16 @@ impl LdapTarget {
             for (name, vals) in attrs {
                 let name = String::from_utf8_lossy(name).into_owned();
                 // A password is never handed back (the server hides it too).
-                let secret = name.eq_ignore_ascii_case("userPassword") || name.eq_ignore_ascii_case(UNICODE_PWD);
+                let secret = name.eq_ignore_ascii_case("userPassword")
+                    || name.eq_ignore_ascii_case(UNICODE_PWD);
                 if secret || e.attrs.keys().any(|k| k.eq_ignore_ascii_case(&name)) {
                     continue;
                 }
                 // Text only, as a search would return it (binary values go
                 // to `bin_attrs` there, and the engine does not read them).
-                if let Ok(v) = vals.iter().map(|b| String::from_utf8(b.clone())).collect::<Result<Vec<_>, _>>() {
+                if let Ok(v) =
+                    vals.iter().map(|b| String::from_utf8(b.clone())).collect::<Result<Vec<_>, _>>()
+                {
                     e.attrs.insert(name, v);
                 }
             }
@@ -369,7 +471,13 @@ impl LdapTarget {
         }))
     }
 
-    async fn modify(&self, operation: &'static str, dn: &str, id: &str, mods: &[Mod<Vec<u8>>]) -> Result<(), TargetError> {
+    async fn modify(
+        &self,
+        operation: &'static str,
+        dn: &str,
+        id: &str,
+        mods: &[Mod<Vec<u8>>],
+    ) -> Result<(), TargetError> {
         self.pool
             .run(false, |mut l| {
                 let mods = mods.to_vec();
@@ -379,26 +487,49 @@ impl LdapTarget {
             .map_err(|e| map_error(&Context { operation, dn, id: Some(id) }, e))
     }
 
-    async fn modify_dn(&self, operation: &'static str, dn: &str, id: &str, rdn: &str, new_parent: Option<&str>) -> Result<(), TargetError> {
+    async fn modify_dn(
+        &self,
+        operation: &'static str,
+        dn: &str,
+        id: &str,
+        rdn: &str,
+        new_parent: Option<&str>,
+    ) -> Result<(), TargetError> {
         self.pool
-            .run(false, |mut l| async move { success(l.modifydn(dn, rdn, true, new_parent).await?).map(|_| ()) })
+            .run(false, |mut l| async move {
+                success(l.modifydn(dn, rdn, true, new_parent).await?).map(|_| ())
+            })
             .await
             .map_err(|e| map_error(&Context { operation, dn, id: Some(id) }, e))
     }
 
-    fn parent_value(&self, operation: &'static str, value: &Value) -> Result<Option<String>, TargetError> {
+    fn parent_value(
+        &self,
+        operation: &'static str,
+        value: &Value,
+    ) -> Result<Option<String>, TargetError> {
         let Some(p) = single(PARENT_DN, value)? else { return Ok(None) };
-        Dn::parse(&p).map_err(|e| rejected(operation, format!("{PARENT_DN} {p:?} is not a distinguished name: {e}")))?;
+        Dn::parse(&p).map_err(|e| {
+            rejected(operation, format!("{PARENT_DN} {p:?} is not a distinguished name: {e}"))
+        })?;
         Ok(Some(p))
     }
 
-    async fn do_update(&self, operation: &'static str, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+    async fn do_update(
+        &self,
+        operation: &'static str,
+        id: &str,
+        changes: &[AttributeUpdate],
+    ) -> Result<(), TargetError> {
         let c = &self.config;
         let loaded = self.load(operation, id).await?;
         let mut dn = loaded.dn.clone();
-        let current = Dn::parse(&dn).map_err(|e| rejected(operation, format!("the server returned a DN we cannot parse, {dn:?}: {e}")))?;
+        let current = Dn::parse(&dn).map_err(|e| {
+            rejected(operation, format!("the server returned a DN we cannot parse, {dn:?}: {e}"))
+        })?;
         let current_parent = current.parent();
-        let currently_disabled = crate::request_builder::entry_disabled(&loaded.entry, c.profile, self.strategy());
+        let currently_disabled =
+            crate::request_builder::entry_disabled(&loaded.entry, c.profile, self.strategy());
 
         let mut new_parent: Option<String> = None;
         let mut new_rdn_value: Option<String> = None;
@@ -412,18 +543,24 @@ impl LdapTarget {
             if name.eq_ignore_ascii_case(PARENT_DN) {
                 new_parent = self.parent_value(operation, &ch.value)?;
             } else if name.eq_ignore_ascii_case(&c.naming_attribute) {
-                new_rdn_value = Some(
-                    single(name, &ch.value)?.ok_or_else(|| rejected(operation, format!("{name} names the object and cannot be removed")))?,
-                );
+                new_rdn_value = Some(single(name, &ch.value)?.ok_or_else(|| {
+                    rejected(operation, format!("{name} names the object and cannot be removed"))
+                })?);
             } else if name.eq_ignore_ascii_case(ACCOUNT_DISABLED) {
                 disabled = Some(parse_disabled(&ch.value)?);
             } else if name.eq_ignore_ascii_case(UNICODE_PWD) {
                 if c.profile != Profile::ActiveDirectory {
-                    return Err(rejected(operation, "unicodePwd is an Active Directory attribute; use userPassword".into()));
+                    return Err(rejected(
+                        operation,
+                        "unicodePwd is an Active Directory attribute; use userPassword".into(),
+                    ));
                 }
                 self.require_protected(operation)?;
                 if let Some(pw) = single(name, &ch.value)? {
-                    mods.push(Mod::Replace(UNICODE_PWD.as_bytes().to_vec(), HashSet::from([ad_password_bytes(&pw)])));
+                    mods.push(Mod::Replace(
+                        UNICODE_PWD.as_bytes().to_vec(),
+                        HashSet::from([ad_password_bytes(&pw)]),
+                    ));
                 }
             } else if name.eq_ignore_ascii_case(MANAGER) {
                 match single(name, &ch.value)? {
@@ -432,7 +569,10 @@ impl LdapTarget {
                         mods.push(Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::new()));
                     }
                     Some(m) => match self.resolve_manager(operation, &m).await? {
-                        Some(mdn) => mods.push(Mod::Replace(MANAGER.as_bytes().to_vec(), HashSet::from([mdn.into_bytes()]))),
+                        Some(mdn) => mods.push(Mod::Replace(
+                            MANAGER.as_bytes().to_vec(),
+                            HashSet::from([mdn.into_bytes()]),
+                        )),
                         None => pending_manager = Some(m),
                     },
                 }
@@ -441,7 +581,10 @@ impl LdapTarget {
                 if name.eq_ignore_ascii_case(c.manager_attribute()) {
                     new_match_value = vals.first().cloned();
                 }
-                mods.push(Mod::Replace(name.as_bytes().to_vec(), vals.into_iter().map(String::into_bytes).collect()));
+                mods.push(Mod::Replace(
+                    name.as_bytes().to_vec(),
+                    vals.into_iter().map(String::into_bytes).collect(),
+                ));
             }
         }
 
@@ -450,41 +593,65 @@ impl LdapTarget {
         if let Some(d) = disabled {
             match (c.profile, self.strategy()) {
                 (Profile::ActiveDirectory, _) => {
-                    let uac = first_text(&loaded.entry, UAC).and_then(|u| u.parse::<u32>().ok()).unwrap_or(UAC_NORMAL_ACCOUNT);
+                    let uac = first_text(&loaded.entry, UAC)
+                        .and_then(|u| u.parse::<u32>().ok())
+                        .unwrap_or(UAC_NORMAL_ACCOUNT);
                     let new = apply_disabled(uac, d);
                     if new != uac {
-                        mods.push(Mod::Replace(UAC.as_bytes().to_vec(), HashSet::from([new.to_string().into_bytes()])));
+                        mods.push(Mod::Replace(
+                            UAC.as_bytes().to_vec(),
+                            HashSet::from([new.to_string().into_bytes()]),
+                        ));
                     }
                 }
                 (Profile::InetOrgPerson, Some(DisableStrategy::Attribute { attribute, value })) => {
-                    let vals = if d { HashSet::from([value.clone().into_bytes()]) } else { HashSet::new() };
+                    let vals = if d {
+                        HashSet::from([value.clone().into_bytes()])
+                    } else {
+                        HashSet::new()
+                    };
                     mods.push(Mod::Replace(attribute.as_bytes().to_vec(), vals));
                 }
                 (Profile::InetOrgPerson, Some(DisableStrategy::MoveTo { container })) => {
                     if d {
                         target_parent = Some(container.clone());
                     } else if currently_disabled == Some(true) {
-                        target_parent = Some(new_parent.clone().unwrap_or_else(|| c.container().to_owned()));
+                        target_parent =
+                            Some(new_parent.clone().unwrap_or_else(|| c.container().to_owned()));
                     }
                 }
                 (Profile::InetOrgPerson, None) => return Err(self.no_strategy(operation)),
             }
         }
         // While disabled by a move, a new parent alone does not move it out.
-        if let (Some(DisableStrategy::MoveTo { .. }), None, Some(true)) = (self.strategy(), disabled, currently_disabled) {
+        if let (Some(DisableStrategy::MoveTo { .. }), None, Some(true)) =
+            (self.strategy(), disabled, currently_disabled)
+        {
             target_parent = None;
         }
 
         // Rename and move in one modDN, before the attribute writes.
-        let rdn_attr = current.rdns.first().and_then(|r| r.first()).map(|a| a.attribute.clone()).unwrap_or_else(|| c.naming_attribute.clone());
-        let rename = new_rdn_value.filter(|v| current.rdn_value(&rdn_attr).is_none_or(|cur| cur != v.as_str()));
+        let rdn_attr = current
+            .rdns
+            .first()
+            .and_then(|r| r.first())
+            .map(|a| a.attribute.clone())
+            .unwrap_or_else(|| c.naming_attribute.clone());
+        let rename = new_rdn_value
+            .filter(|v| current.rdn_value(&rdn_attr).is_none_or(|cur| cur != v.as_str()));
         let parent_dn = match &target_parent {
-            Some(p) => Some(Dn::parse(p).map_err(|e| rejected(operation, format!("{PARENT_DN} {p:?}: {e}")))?),
+            Some(p) => Some(
+                Dn::parse(p).map_err(|e| rejected(operation, format!("{PARENT_DN} {p:?}: {e}")))?,
+            ),
             None => None,
         };
-        let move_to = target_parent.filter(|_| parent_dn.as_ref().is_some_and(|p| *p != current_parent));
+        let move_to =
+            target_parent.filter(|_| parent_dn.as_ref().is_some_and(|p| *p != current_parent));
         if rename.is_some() || move_to.is_some() {
-            let rdn_value = rename.clone().or_else(|| current.rdn_value(&rdn_attr).map(str::to_owned)).unwrap_or_default();
+            let rdn_value = rename
+                .clone()
+                .or_else(|| current.rdn_value(&rdn_attr).map(str::to_owned))
+                .unwrap_or_default();
             let new_rdn = format!("{rdn_attr}={}", escape_dn_value(&rdn_value));
             self.modify_dn(operation, &dn, id, &new_rdn, move_to.as_deref()).await?;
             let parent = move_to.clone().unwrap_or_else(|| Dn::raw_parent(&dn).to_owned());
@@ -538,7 +705,10 @@ impl LdapTarget {
         if self.is_id_attribute(attribute) {
             return entry_id(entry, self.config.profile).map(|id| fold(&id)).into_iter().collect();
         }
-        raw_values(entry, attribute).into_iter().map(|v| fold(&String::from_utf8_lossy(v))).collect()
+        raw_values(entry, attribute)
+            .into_iter()
+            .map(|v| fold(&String::from_utf8_lossy(v)))
+            .collect()
     }
 
     /// For each of `values` (as given) that some entry below `base` holds in
@@ -566,7 +736,9 @@ impl LdapTarget {
                 terms.push((key, term));
             }
         }
-        let chunks = terms.chunks(FILTER_CHUNK).map(|chunk| self.search_chunk(operation, base, attribute, chunk, attrs));
+        let chunks = terms
+            .chunks(FILTER_CHUNK)
+            .map(|chunk| self.search_chunk(operation, base, attribute, chunk, attrs));
         let mut by_key: HashMap<String, Vec<SearchEntry>> = HashMap::new();
         for part in futures_util::future::try_join_all(chunks).await? {
             by_key.extend(part);
@@ -592,11 +764,13 @@ impl LdapTarget {
         let filter = or_filter(chunk.iter().map(|(_, t)| t.as_str()));
         let entries = self.search(operation, base, Scope::Subtree, &filter, attrs).await?;
         let wanted: HashSet<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
-        let (mut by_key, unmatched) = group_by_key(entries, &wanted, |e| self.entry_keys(e, attribute));
+        let (mut by_key, unmatched) =
+            group_by_key(entries, &wanted, |e| self.entry_keys(e, attribute));
         if unmatched {
             // The server matched some value by more than case (spaces, a
             // telephone number rule): ask for the unassigned values alone.
-            let unassigned: Vec<&(String, String)> = chunk.iter().filter(|(k, _)| !by_key.contains_key(k)).collect();
+            let unassigned: Vec<&(String, String)> =
+                chunk.iter().filter(|(k, _)| !by_key.contains_key(k)).collect();
             for (key, term) in unassigned {
                 let found = self.search(operation, base, Scope::Subtree, term, attrs).await?;
                 if !found.is_empty() {
@@ -611,7 +785,8 @@ impl LdapTarget {
     async fn run_check(&self) -> Vec<CheckStep> {
         let c = &self.config;
         let mut steps = Vec::new();
-        let step = |name: &str, ok: bool, detail: String| CheckStep { name: name.to_owned(), ok, detail };
+        let step =
+            |name: &str, ok: bool, detail: String| CheckStep { name: name.to_owned(), ok, detail };
         let tls = if c.url.to_ascii_lowercase().starts_with("ldaps://") {
             "LDAPS"
         } else if c.starttls {
@@ -620,7 +795,11 @@ impl LdapTarget {
             "no TLS"
         };
         match self.pool.connect().await {
-            Ok(_) => steps.push(step("connect and bind", true, format!("bound to {} as {:?} ({tls})", c.url, c.bind_dn))),
+            Ok(_) => steps.push(step(
+                "connect and bind",
+                true,
+                format!("bound to {} as {:?} ({tls})", c.url, c.bind_dn),
+            )),
             Err(e) => {
                 let e = map_error(&Context { operation: "bind", dn: &c.bind_dn, id: None }, e);
                 steps.push(step("connect and bind", false, e.to_string()));
@@ -631,13 +810,23 @@ impl LdapTarget {
             steps.push(step(
                 "protected connection (passwords)",
                 c.is_protected(),
-                if c.is_protected() { format!("{tls}: unicodePwd can be set") } else { "AD refuses unicodePwd without LDAPS or StartTLS".into() },
+                if c.is_protected() {
+                    format!("{tls}: unicodePwd can be set")
+                } else {
+                    "AD refuses unicodePwd without LDAPS or StartTLS".into()
+                },
             ));
         }
-        for (name, dn) in [("read base DN", c.base_dn.as_str()), ("read default container", c.container())] {
+        for (name, dn) in
+            [("read base DN", c.base_dn.as_str()), ("read default container", c.container())]
+        {
             match self.read_dn("check", dn).await {
                 Ok(Some(_)) => steps.push(step(name, true, format!("{dn} exists"))),
-                Ok(None) => steps.push(step(name, false, format!("{dn} does not exist or is not visible to {}", c.bind_dn))),
+                Ok(None) => steps.push(step(
+                    name,
+                    false,
+                    format!("{dn} does not exist or is not visible to {}", c.bind_dn),
+                )),
                 Err(e) => steps.push(step(name, false, e.to_string())),
             }
         }
@@ -658,11 +847,28 @@ impl LdapTarget {
         let class = classes.last().cloned().unwrap_or_default();
         if self.config.profile == Profile::ActiveDirectory {
             let attrs = ["allowedChildClassesEffective".to_owned()];
-            return match self.search("check", container, Scope::Base, "(objectClass=*)", &attrs).await {
+            return match self
+                .search("check", container, Scope::Base, "(objectClass=*)", &attrs)
+                .await
+            {
                 Ok(v) => {
-                    let allowed = v.first().map(|e| crate::request_builder::raw_values(e, "allowedChildClassesEffective")).unwrap_or_default();
-                    let ok = allowed.iter().any(|a| String::from_utf8_lossy(a).eq_ignore_ascii_case(&class));
-                    step(ok, if ok { format!("may create {class} objects in {container}") } else { format!("may not create {class} objects in {container}") })
+                    let allowed = v
+                        .first()
+                        .map(|e| {
+                            crate::request_builder::raw_values(e, "allowedChildClassesEffective")
+                        })
+                        .unwrap_or_default();
+                    let ok = allowed
+                        .iter()
+                        .any(|a| String::from_utf8_lossy(a).eq_ignore_ascii_case(&class));
+                    step(
+                        ok,
+                        if ok {
+                            format!("may create {class} objects in {container}")
+                        } else {
+                            format!("may not create {class} objects in {container}")
+                        },
+                    )
                 }
                 Err(e) => step(false, e.to_string()),
             };
@@ -679,23 +885,60 @@ impl LdapTarget {
                 let attrs = attrs.clone();
                 let probe = probe.clone();
                 async move {
-                    let noop = ldap3::controls::RawControl { ctype: NOOP_CONTROL.into(), crit: true, val: None };
+                    let noop = ldap3::controls::RawControl {
+                        ctype: NOOP_CONTROL.into(),
+                        crit: true,
+                        val: None,
+                    };
                     let r = l.with_controls(noop).add(&probe, attrs).await?;
                     Ok(r)
                 }
             })
             .await;
         match r {
-            Ok(r) if r.rc == 16654 => step(true, format!("may create {class} objects in {container} (No-Op probe, nothing written)")),
-            Ok(r) if r.rc == 12 => step(false, format!("not verified: the server does not support the No-Op control ({NOOP_CONTROL}): {}; the check writes nothing", r.text)),
-            Ok(r) if r.rc == 50 => step(false, format!("may not create objects in {container}: {}", r.text)),
+            Ok(r) if r.rc == 16654 => step(
+                true,
+                format!("may create {class} objects in {container} (No-Op probe, nothing written)"),
+            ),
+            Ok(r) if r.rc == 12 => step(
+                false,
+                format!(
+                    "not verified: the server does not support the No-Op control ({NOOP_CONTROL}): {}; the check writes nothing",
+                    r.text
+                ),
+            ),
+            Ok(r) if r.rc == 50 => {
+                step(false, format!("may not create objects in {container}: {}", r.text))
+            }
             Ok(r) if r.rc == 0 => {
                 // The server ignored the control: remove the probe again.
-                let _ = self.pool.run(false, |mut l| { let probe = probe.clone(); async move { success(l.delete(&probe).await?) } }).await;
-                step(true, format!("may create objects in {container} (the server ignored the No-Op control; the probe was removed)"))
+                let _ = self
+                    .pool
+                    .run(false, |mut l| {
+                        let probe = probe.clone();
+                        async move { success(l.delete(&probe).await?) }
+                    })
+                    .await;
+                step(
+                    true,
+                    format!(
+                        "may create objects in {container} (the server ignored the No-Op control; the probe was removed)"
+                    ),
+                )
             }
-            Ok(r) => step(false, format!("probe add in {container}: {} ({}): {}", crate::service::code_name(r.rc), r.rc, r.text)),
-            Err(e) => step(false, map_error(&Context { operation: "check", dn: &probe, id: None }, e).to_string()),
+            Ok(r) => step(
+                false,
+                format!(
+                    "probe add in {container}: {} ({}): {}",
+                    crate::service::code_name(r.rc),
+                    r.rc,
+                    r.text
+                ),
+            ),
+            Err(e) => step(
+                false,
+                map_error(&Context { operation: "check", dn: &probe, id: None }, e).to_string(),
+            ),
         }
     }
 }
@@ -709,7 +952,11 @@ impl Target for LdapTarget {
     /// Reports whose manager is not provisioned yet: the fix-up waiting for
     /// it lives in this process only.
     fn unapplied(&self) -> Vec<(String, String)> {
-        self.managers().waiting().into_iter().map(|(_, report)| (report, MANAGER.to_owned())).collect()
+        self.managers()
+            .waiting()
+            .into_iter()
+            .map(|(_, report)| (report, MANAGER.to_owned()))
+            .collect()
     }
 
     /// Steps: connect and bind; (AD) whether the connection can carry
@@ -721,15 +968,22 @@ impl Target for LdapTarget {
 
     async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
         let filter = match self.config.profile {
-            Profile::ActiveDirectory if attribute.eq_ignore_ascii_case("objectGUID") => match self.id_filter(value) {
-                Some(f) => f,
-                None => return Ok(Vec::new()),
-            },
+            Profile::ActiveDirectory if attribute.eq_ignore_ascii_case("objectGUID") => {
+                match self.id_filter(value) {
+                    Some(f) => f,
+                    None => return Ok(Vec::new()),
+                }
+            }
             _ => format!("({attribute}={})", escape_filter_value(value)),
         };
-        let entries = self.search("find", &self.config.base_dn, Scope::Subtree, &filter, &self.read_attributes()).await?;
+        let entries = self
+            .search("find", &self.config.base_dn, Scope::Subtree, &filter, &self.read_attributes())
+            .await?;
         self.learn_managers(attribute, &entries);
-        Ok(entries.iter().filter_map(|e| to_object(e, self.config.profile, self.strategy())).collect())
+        Ok(entries
+            .iter()
+            .filter_map(|e| to_object(e, self.config.profile, self.strategy()))
+            .collect())
     }
 
     /// One paged search per [`FILTER_CHUNK`] distinct values, with an OR
@@ -737,13 +991,26 @@ impl Target for LdapTarget {
     /// values as given by the attribute's matching rule (case-insensitive;
     /// `objectGUID`/`entryUUID` as ids). Fills the manager DN cache when
     /// `attribute` is the manager match attribute.
-    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
-        let found = self.search_many("find", &self.config.base_dn, attribute, values, &self.read_attributes()).await?;
+    async fn find_many(
+        &self,
+        attribute: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        let found = self
+            .search_many("find", &self.config.base_dn, attribute, values, &self.read_attributes())
+            .await?;
         // An entry found for two spellings of a value counts once.
         self.learn_managers(attribute, found.values().flatten());
         Ok(found
             .into_iter()
-            .map(|(v, es)| (v, es.iter().filter_map(|e| to_object(e, self.config.profile, self.strategy())).collect::<Vec<_>>()))
+            .map(|(v, es)| {
+                (
+                    v,
+                    es.iter()
+                        .filter_map(|e| to_object(e, self.config.profile, self.strategy()))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .filter(|(_, objects)| !objects.is_empty())
             .collect())
     }
@@ -753,7 +1020,11 @@ impl Target for LdapTarget {
     /// OR-filter searches under the same base as `is_taken` (AD: the domain
     /// root, so sAMAccountName and userPrincipalName are checked across the
     /// domain). Taken values are remembered.
-    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+    async fn taken(
+        &self,
+        attribute: &str,
+        candidates: &[String],
+    ) -> Result<HashSet<String>, TargetError> {
         let mut out = HashSet::new();
         let mut ask = Vec::new();
         {
@@ -771,7 +1042,9 @@ impl Target for LdapTarget {
             return Ok(out);
         }
         let attrs = [attribute.to_owned(), id_attribute(self.config.profile).to_owned()];
-        let found = self.search_many("uniqueness check", &self.uniqueness_base(), attribute, &ask, &attrs).await?;
+        let found = self
+            .search_many("uniqueness check", &self.uniqueness_base(), attribute, &ask, &attrs)
+            .await?;
         let mut cache = self.taken_cache();
         for value in found.into_keys() {
             cache.insert(attribute, &value);
@@ -781,7 +1054,10 @@ impl Target for LdapTarget {
     }
 
     async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
-        Ok(self.find_by_id("get", id).await?.and_then(|e| to_object(&e, self.config.profile, self.strategy())))
+        Ok(self
+            .find_by_id("get", id)
+            .await?
+            .and_then(|e| to_object(&e, self.config.profile, self.strategy())))
     }
 
     async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
@@ -793,15 +1069,18 @@ impl Target for LdapTarget {
             .map(|(k, v)| single(k, v))
             .transpose()?
             .flatten()
-            .ok_or_else(|| rejected(OP, format!("{} (the naming attribute) has no value", c.naming_attribute)))?;
+            .ok_or_else(|| {
+                rejected(OP, format!("{} (the naming attribute) has no value", c.naming_attribute))
+            })?;
         let mut parent = match attributes.iter().find(|(k, _)| k.eq_ignore_ascii_case(PARENT_DN)) {
             Some((_, v)) => self.parent_value(OP, v)?.unwrap_or_else(|| c.container().to_owned()),
             None => c.container().to_owned(),
         };
-        let disabled = match attributes.iter().find(|(k, _)| k.eq_ignore_ascii_case(ACCOUNT_DISABLED)) {
-            Some((_, v)) => parse_disabled(v)?,
-            None => false,
-        };
+        let disabled =
+            match attributes.iter().find(|(k, _)| k.eq_ignore_ascii_case(ACCOUNT_DISABLED)) {
+                Some((_, v)) => parse_disabled(v)?,
+                None => false,
+            };
         let mut list: AttrList = Vec::new();
         let mut has_class = false;
         let mut uac: Option<u32> = None;
@@ -815,14 +1094,19 @@ impl Target for LdapTarget {
             }
             if n.eq_ignore_ascii_case(UNICODE_PWD) {
                 if c.profile != Profile::ActiveDirectory {
-                    return Err(rejected(OP, "unicodePwd is an Active Directory attribute; use userPassword".into()));
+                    return Err(rejected(
+                        OP,
+                        "unicodePwd is an Active Directory attribute; use userPassword".into(),
+                    ));
                 }
                 password = single(n, value)?;
                 continue;
             }
             if n.eq_ignore_ascii_case(UAC) && c.profile == Profile::ActiveDirectory {
                 let v = single(n, value)?.unwrap_or_default();
-                uac = Some(v.parse().map_err(|_| rejected(OP, format!("userAccountControl {v:?} is not a number")))?);
+                uac = Some(v.parse().map_err(|_| {
+                    rejected(OP, format!("userAccountControl {v:?} is not a number"))
+                })?);
                 continue;
             }
             if n.eq_ignore_ascii_case(MANAGER) {
@@ -850,7 +1134,12 @@ impl Target for LdapTarget {
         match (c.profile, self.strategy()) {
             (Profile::ActiveDirectory, _) => {
                 self.require_protected(OP)?;
-                list.push(attr(UAC, [apply_disabled(uac.unwrap_or(UAC_NORMAL_ACCOUNT), disabled).to_string().into_bytes()]));
+                list.push(attr(
+                    UAC,
+                    [apply_disabled(uac.unwrap_or(UAC_NORMAL_ACCOUNT), disabled)
+                        .to_string()
+                        .into_bytes()],
+                ));
                 let pw = match password {
                     Some(p) => p,
                     None => generate_password()?,
@@ -858,11 +1147,18 @@ impl Target for LdapTarget {
                 list.push(attr(UNICODE_PWD, [ad_password_bytes(&pw)]));
             }
             (Profile::InetOrgPerson, _) if !disabled => {}
-            (Profile::InetOrgPerson, Some(DisableStrategy::Attribute { attribute, value })) => list.push(attr(attribute, [value.clone().into_bytes()])),
-            (Profile::InetOrgPerson, Some(DisableStrategy::MoveTo { container })) => parent = container.clone(),
+            (Profile::InetOrgPerson, Some(DisableStrategy::Attribute { attribute, value })) => {
+                list.push(attr(attribute, [value.clone().into_bytes()]))
+            }
+            (Profile::InetOrgPerson, Some(DisableStrategy::MoveTo { container })) => {
+                parent = container.clone()
+            }
             (Profile::InetOrgPerson, None) => return Err(self.no_strategy(OP)),
         }
-        let dn = Dn::child_string(&format!("{}={}", c.naming_attribute, escape_dn_value(&naming)), &parent);
+        let dn = Dn::child_string(
+            &format!("{}={}", c.naming_attribute, escape_dn_value(&naming)),
+            &parent,
+        );
         let read_back = match c.profile {
             Profile::InetOrgPerson => self.add_post_read(OP, &dn, &list).await?,
             Profile::ActiveDirectory => {
@@ -874,13 +1170,17 @@ impl Target for LdapTarget {
         self.remember_taken(&list);
         let entry = match read_back {
             Some(e) => e,
-            None => self
-                .read_dn(OP, &dn)
-                .await?
-                .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} was created but cannot be read back") })?,
+            None => self.read_dn(OP, &dn).await?.ok_or_else(|| TargetError::Unavailable {
+                operation: OP,
+                message: format!("{dn:?} was created but cannot be read back"),
+            })?,
         };
-        let object = to_object(&entry, c.profile, self.strategy())
-            .ok_or_else(|| TargetError::Unavailable { operation: OP, message: format!("{dn:?} has no {}", id_attribute(c.profile)) })?;
+        let object = to_object(&entry, c.profile, self.strategy()).ok_or_else(|| {
+            TargetError::Unavailable {
+                operation: OP,
+                message: format!("{dn:?} has no {}", id_attribute(c.profile)),
+            }
+        })?;
         // Its own manager link first: a report created concurrently with its
         // manager is linked by one of the two (see `Managers`).
         if let Some(m) = pending_manager {
@@ -900,7 +1200,15 @@ impl Target for LdapTarget {
         if self.config.profile == Profile::InetOrgPerson && self.strategy().is_none() {
             return Err(self.no_strategy("disable"));
         }
-        self.do_update("disable", id, &[AttributeUpdate { name: ACCOUNT_DISABLED.into(), value: Value::String("True".into()) }]).await
+        self.do_update(
+            "disable",
+            id,
+            &[AttributeUpdate {
+                name: ACCOUNT_DISABLED.into(),
+                value: Value::String("True".into()),
+            }],
+        )
+        .await
     }
 
     async fn delete(&self, id: &str) -> Result<(), TargetError> {
@@ -921,7 +1229,12 @@ impl Target for LdapTarget {
     /// every object but `except_id`, disabled ones included. Without
     /// `except_id`, a value this target already saw taken is answered from
     /// memory (see `TakenCache`).
-    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+    async fn is_taken(
+        &self,
+        attribute: &str,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<bool, TargetError> {
         {
             let mut cache = self.taken_cache();
             cache.watch(attribute);
@@ -932,13 +1245,16 @@ impl Target for LdapTarget {
         let filter = format!("({attribute}={})", escape_filter_value(value));
         let base = self.uniqueness_base();
         let id_attr = id_attribute(self.config.profile).to_owned();
-        let found = self.search("uniqueness check", &base, Scope::Subtree, &filter, &[id_attr]).await?;
+        let found =
+            self.search("uniqueness check", &base, Scope::Subtree, &filter, &[id_attr]).await?;
         if !found.is_empty() {
             self.taken_cache().insert(attribute, value);
         }
         Ok(found.iter().any(|e| match except_id {
             None => true,
-            Some(except) => entry_id(e, self.config.profile).is_none_or(|id| !id.eq_ignore_ascii_case(except)),
+            Some(except) => {
+                entry_id(e, self.config.profile).is_none_or(|id| !id.eq_ignore_ascii_case(except))
+            }
         }))
     }
 }

@@ -60,7 +60,14 @@ fn dns_compare_as_servers_do() {
 
 #[test]
 fn filter_values_are_escaped_per_rfc_4515() {
-    let cases = [("a*b", r"a\2ab"), ("(x)", r"\28x\29"), (r"c:\dir", r"c:\5cdir"), ("nul\0", r"nul\00"), ("Zoë", "Zoë"), ("a,b+c", "a,b+c")];
+    let cases = [
+        ("a*b", r"a\2ab"),
+        ("(x)", r"\28x\29"),
+        (r"c:\dir", r"c:\5cdir"),
+        ("nul\0", r"nul\00"),
+        ("Zoë", "Zoë"),
+        ("a,b+c", "a,b+c"),
+    ];
     for (value, escaped) in cases {
         assert_eq!(escape_filter_value(value), escaped);
         // ldap3 must accept what we build.
@@ -96,7 +103,14 @@ fn account_disabled_toggles_only_its_bit() {
     for (uac, disabled, want) in cases {
         assert_eq!(apply_disabled(uac, disabled), want, "{uac:#x} disabled={disabled}");
     }
-    for (v, want) in [(json!("True"), true), (json!("false"), false), (json!(true), true), (json!("1"), true), (json!(0), false), (json!(null), false)] {
+    for (v, want) in [
+        (json!("True"), true),
+        (json!("false"), false),
+        (json!(true), true),
+        (json!("1"), true),
+        (json!(0), false),
+        (json!(null), false),
+    ] {
         assert_eq!(parse_disabled(&v).unwrap(), want, "{v}");
     }
     assert!(parse_disabled(&json!("maybe")).is_err());
@@ -132,7 +146,12 @@ fn guids_use_the_microsoft_byte_order() {
     assert_eq!(guid_from_string(&s).unwrap().to_vec(), bytes);
     assert_eq!(guid_from_string(&format!("{{{}}}", s.to_uppercase())).unwrap().to_vec(), bytes);
     assert!(guid_to_string(&bytes[..15]).is_none());
-    for bad in ["", "03020100-0504-0706-0809-0a0b0c0d0e0", "030201000504070608090a0b0c0d0e0f", "zz020100-0504-0706-0809-0a0b0c0d0e0f"] {
+    for bad in [
+        "",
+        "03020100-0504-0706-0809-0a0b0c0d0e0",
+        "030201000504070608090a0b0c0d0e0f",
+        "zz020100-0504-0706-0809-0a0b0c0d0e0f",
+    ] {
         assert!(guid_from_string(bad).is_none(), "{bad:?}");
     }
     assert!(is_uuid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"));
@@ -140,33 +159,68 @@ fn guids_use_the_microsoft_byte_order() {
 }
 
 fn server(rc: u32, text: &str) -> OpError {
-    OpError::Server(LdapResult { rc, matched: String::new(), text: text.into(), refs: vec![], ctrls: vec![] })
+    OpError::Server(LdapResult {
+        rc,
+        matched: String::new(),
+        text: text.into(),
+        refs: vec![],
+        ctrls: vec![],
+    })
 }
 
 #[test]
 fn ldap_results_map_to_target_errors_with_code_text_and_dn() {
     let ctx = Context { operation: "create", dn: "CN=Jane,OU=X,DC=hrsync,DC=test", id: None };
-    let with_id = Context { operation: "update", dn: "CN=Jane,OU=X,DC=hrsync,DC=test", id: Some("abc") };
+    let with_id =
+        Context { operation: "update", dn: "CN=Jane,OU=X,DC=hrsync,DC=test", id: Some("abc") };
     match map_error(&ctx, server(68, "00002071: samldb: samAccountName 'jdoe' already in use!")) {
-        TargetError::AlreadyExists { attribute, value, .. } => assert_eq!((attribute.as_str(), value.as_str()), ("sAMAccountName", "jdoe")),
+        TargetError::AlreadyExists { attribute, value, .. } => {
+            assert_eq!((attribute.as_str(), value.as_str()), ("sAMAccountName", "jdoe"))
+        }
         other => panic!("{other:?}"),
     }
-    match map_error(&ctx, server(19, "0000202F: samldb: userPrincipalName 'j@hrsync.test' is already in use")) {
-        TargetError::AlreadyExists { attribute, value, .. } => assert_eq!((attribute.as_str(), value.as_str()), ("userPrincipalName", "j@hrsync.test")),
+    match map_error(
+        &ctx,
+        server(19, "0000202F: samldb: userPrincipalName 'j@hrsync.test' is already in use"),
+    ) {
+        TargetError::AlreadyExists { attribute, value, .. } => {
+            assert_eq!((attribute.as_str(), value.as_str()), ("userPrincipalName", "j@hrsync.test"))
+        }
         other => panic!("{other:?}"),
     }
     match map_error(&ctx, server(68, "")) {
-        TargetError::AlreadyExists { attribute, value, .. } => assert_eq!((attribute.as_str(), value.as_str()), ("distinguishedName", ctx.dn)),
+        TargetError::AlreadyExists { attribute, value, .. } => {
+            assert_eq!((attribute.as_str(), value.as_str()), ("distinguishedName", ctx.dn))
+        }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(map_error(&with_id, server(32, "")), TargetError::NotFound { ref id, .. } if id == "abc"));
+    assert!(
+        matches!(map_error(&with_id, server(32, "")), TargetError::NotFound { ref id, .. } if id == "abc")
+    );
     // A missing parent on create is the mapping's problem, not a vanished object.
     let e = map_error(&ctx, server(32, "no such parent"));
-    assert!(matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("noSuchObject (32)") && e.to_string().contains("OU=X"), "{e}");
-    let e = map_error(&ctx, server(19, "0000052D: check_password_restrictions: the password is too short"));
-    assert!(matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("too short") && !e.retryable(), "{e}");
+    assert!(
+        matches!(e, TargetError::Rejected { .. })
+            && e.to_string().contains("noSuchObject (32)")
+            && e.to_string().contains("OU=X"),
+        "{e}"
+    );
+    let e = map_error(
+        &ctx,
+        server(19, "0000052D: check_password_restrictions: the password is too short"),
+    );
+    assert!(
+        matches!(e, TargetError::Rejected { .. })
+            && e.to_string().contains("too short")
+            && !e.retryable(),
+        "{e}"
+    );
     let e = map_error(&ctx, server(50, "no write access to parent"));
-    assert!(e.to_string().contains("insufficientAccessRights (50)") && e.to_string().contains("no write access"), "{e}");
+    assert!(
+        e.to_string().contains("insufficientAccessRights (50)")
+            && e.to_string().contains("no write access"),
+        "{e}"
+    );
     assert!(map_error(&ctx, server(4, "")).to_string().contains("sizeLimitExceeded"));
     for transient in [3, 51, 52, 49] {
         assert!(map_error(&ctx, server(transient, "")).retryable(), "{transient}");
@@ -176,7 +230,13 @@ fn ldap_results_map_to_target_errors_with_code_text_and_dn() {
 
 #[test]
 fn config_is_checked_before_connecting() {
-    let ok = LdapConfig::new("ldaps://dc.example.test", "CN=svc,DC=example,DC=test", SecretString::from("pw"), "DC=example,DC=test", Profile::ActiveDirectory);
+    let ok = LdapConfig::new(
+        "ldaps://dc.example.test",
+        "CN=svc,DC=example,DC=test",
+        SecretString::from("pw"),
+        "DC=example,DC=test",
+        Profile::ActiveDirectory,
+    );
     assert!(ok.validate().is_ok());
     assert!(ok.is_protected());
     let mut c = ok.clone();
@@ -192,7 +252,8 @@ fn config_is_checked_before_connecting() {
     c.page_size = 5000;
     assert!(c.validate().is_err(), "AD's MaxPageSize is 1000");
     let mut c = ok.clone();
-    c.disable = Some(DisableStrategy::MoveTo { container: "OU=Disabled,DC=example,DC=test".into() });
+    c.disable =
+        Some(DisableStrategy::MoveTo { container: "OU=Disabled,DC=example,DC=test".into() });
     assert!(c.validate().is_err(), "AD disables through userAccountControl only");
     let mut c = ok;
     c.url = "ldap://dc.example.test".into();
@@ -210,7 +271,10 @@ fn config_is_checked_before_connecting() {
 }
 
 fn entry(dn: &str, attr: &str, vals: &[&str]) -> ldap3::SearchEntry {
-    let attrs = std::collections::HashMap::from([(attr.to_owned(), vals.iter().map(|v| (*v).to_owned()).collect())]);
+    let attrs = std::collections::HashMap::from([(
+        attr.to_owned(),
+        vals.iter().map(|v| (*v).to_owned()).collect(),
+    )]);
     ldap3::SearchEntry { dn: dn.into(), attrs, bin_attrs: Default::default() }
 }
 
@@ -218,7 +282,8 @@ fn entry(dn: &str, attr: &str, vals: &[&str]) -> ldap3::SearchEntry {
 fn batched_lookups_build_or_filters_that_keep_every_value_intact() {
     use crate::batch::{is_attribute_description, or_filter};
     let values = ["plain", "a*b", "(x)", r"back\slash", "nul\0byte", "Zoë", "*", ""];
-    let terms: Vec<String> = values.iter().map(|v| format!("(uid={})", escape_filter_value(v))).collect();
+    let terms: Vec<String> =
+        values.iter().map(|v| format!("(uid={})", escape_filter_value(v))).collect();
     let filter = or_filter(terms.iter().map(String::as_str));
     assert!(filter.starts_with("(|(uid=plain)(uid=a\\2ab)"), "{filter}");
     assert!(ldap3::parse_filter(&filter).is_ok(), "{filter}");
@@ -229,7 +294,10 @@ fn batched_lookups_build_or_filters_that_keep_every_value_intact() {
         let mut bytes = inner.bytes();
         while let Some(b) = bytes.next() {
             if b == b'\\' {
-                let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()].iter().map(|b| *b as char).collect();
+                let hex: String = [bytes.next().unwrap(), bytes.next().unwrap()]
+                    .iter()
+                    .map(|b| *b as char)
+                    .collect();
                 decoded.push(u8::from_str_radix(&hex, 16).unwrap());
             } else {
                 assert!(!b"*()\\\0".contains(&b), "{v:?}: {inner:?} has a raw special");
@@ -239,7 +307,14 @@ fn batched_lookups_build_or_filters_that_keep_every_value_intact() {
         assert_eq!(decoded, v.as_bytes(), "{v:?}");
     }
     assert_eq!(or_filter(["(uid=a)"]), "(uid=a)", "one value needs no OR");
-    for (name, ok) in [("employeeNumber", true), ("userCertificate;binary", true), ("2.5.4.3", true), ("cn)(uid=*", false), ("", false), ("a b", false)] {
+    for (name, ok) in [
+        ("employeeNumber", true),
+        ("userCertificate;binary", true),
+        ("2.5.4.3", true),
+        ("cn)(uid=*", false),
+        ("", false),
+        ("a b", false),
+    ] {
         assert_eq!(is_attribute_description(name), ok, "{name:?}");
     }
 }
@@ -249,22 +324,31 @@ fn search_answers_are_mapped_back_to_the_values_case_insensitively() {
     use crate::batch::group_by_key;
     use crate::cache::fold;
     use std::collections::HashSet;
-    let wanted: HashSet<String> = ["jdoe", "asmith", "both"].into_iter().map(String::from).collect();
+    let wanted: HashSet<String> =
+        ["jdoe", "asmith", "both"].into_iter().map(String::from).collect();
     let entries = vec![
         entry("cn=J,o=x", "uid", &["JDoe"]),
         // Multi-valued: holds two wanted values.
         entry("cn=B,o=x", "uid", &["ASmith", "both"]),
         entry("cn=C,o=x", "UID", &["both"]),
     ];
-    let keys = |e: &ldap3::SearchEntry| raw_values(e, "uid").into_iter().map(|v| fold(&String::from_utf8_lossy(v))).collect();
+    let keys = |e: &ldap3::SearchEntry| {
+        raw_values(e, "uid").into_iter().map(|v| fold(&String::from_utf8_lossy(v))).collect()
+    };
     let (by_key, unmatched) = group_by_key(entries, &wanted, keys);
     assert!(!unmatched);
-    let dns = |k: &str| by_key.get(k).map(|es| es.iter().map(|e| e.dn.as_str()).collect::<Vec<_>>()).unwrap_or_default();
+    let dns = |k: &str| {
+        by_key
+            .get(k)
+            .map(|es| es.iter().map(|e| e.dn.as_str()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
     assert_eq!(dns("jdoe"), ["cn=J,o=x"]);
     assert_eq!(dns("asmith"), ["cn=B,o=x"]);
     assert_eq!(dns("both"), ["cn=B,o=x", "cn=C,o=x"]);
     // An entry the keys cannot explain (the server folded spaces) is flagged.
-    let (by_key, unmatched) = group_by_key(vec![entry("cn=S,o=x", "uid", &["j  doe"])], &wanted, keys);
+    let (by_key, unmatched) =
+        group_by_key(vec![entry("cn=S,o=x", "uid", &["j  doe"])], &wanted, keys);
     assert!(unmatched && by_key.is_empty());
 }
 

@@ -15,7 +15,13 @@ fn dc() -> &'static SambaDc {
 }
 
 fn config(dc: &SambaDc, container: &str) -> LdapConfig {
-    let mut c = LdapConfig::new(dc.ldaps_url(), dc.admin_upn(), SecretString::from(dc.admin_password()), dc.base_dn(), Profile::ActiveDirectory);
+    let mut c = LdapConfig::new(
+        dc.ldaps_url(),
+        dc.admin_upn(),
+        SecretString::from(dc.admin_password()),
+        dc.base_dn(),
+        Profile::ActiveDirectory,
+    );
     c.ca_file = Some(dc.ca_file());
     c.default_container = Some(container.to_owned());
     c.pool_size = 2;
@@ -43,7 +49,10 @@ fn user(cn: &str, sam: &str, employee_id: &str) -> Attributes {
 }
 
 fn uac(o: &hrsync_target::TargetObject) -> u32 {
-    o.attributes["userAccountControl"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no UAC in {o:?}"))
+    o.attributes["userAccountControl"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no UAC in {o:?}"))
 }
 
 /// Whether `upn` can bind with `password`: the connect-and-bind check step.
@@ -93,9 +102,16 @@ async fn ad_user_lifecycle_with_all_mapped_attributes() {
     assert_eq!(t.get(&created.id.to_uppercase()).await.unwrap().unwrap().id, created.id);
 
     // Move and rename in one update; the GUID stays.
-    t.update(&created.id, &[set("parentDistinguishedName", json!(moved)), set("cn", json!("Jane Roe")), set("title", json!("Lead"))])
-        .await
-        .unwrap();
+    t.update(
+        &created.id,
+        &[
+            set("parentDistinguishedName", json!(moved)),
+            set("cn", json!("Jane Roe")),
+            set("title", json!("Lead")),
+        ],
+    )
+    .await
+    .unwrap();
     let got = t.get(&created.id).await.unwrap().unwrap();
     assert_eq!(got.name.as_deref(), Some(format!("CN=Jane Roe,{moved}").as_str()));
     assert_eq!(got.attributes["title"], json!("Lead"));
@@ -112,11 +128,21 @@ async fn ad_user_lifecycle_with_all_mapped_attributes() {
 
     // null removes.
     t.update(&created.id, &[set("physicalDeliveryOfficeName", json!(null))]).await.unwrap();
-    assert!(!t.get(&created.id).await.unwrap().unwrap().attributes.contains_key("physicalDeliveryOfficeName"));
+    assert!(
+        !t.get(&created.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .attributes
+            .contains_key("physicalDeliveryOfficeName")
+    );
     // extensionAttribute1-15 come with the Exchange schema, which Samba does
     // not have: writing one is the server's clear refusal, naming it.
     let e = t.update(&created.id, &[set("extensionAttribute1", json!("ext-1"))]).await.unwrap_err();
-    assert!(e.to_string().contains("extensionAttribute1") && e.to_string().contains("schema"), "{e}");
+    assert!(
+        e.to_string().contains("extensionAttribute1") && e.to_string().contains("schema"),
+        "{e}"
+    );
 
     t.delete(&created.id).await.unwrap();
     assert!(t.get(&created.id).await.unwrap().is_none());
@@ -158,8 +184,12 @@ async fn passwords_are_set_over_tls_only_and_the_user_can_bind() {
     assert!(can_bind(dc, &ou, "sstarttls@hrsync.test", "Str0ng!Pass-3").await.0);
     // Plain LDAP is refused before anything is sent.
     c.starttls = false;
-    let e = LdapTarget::new(c).unwrap().create(&user("Plain Paul", "ppaul", "3003")).await.unwrap_err();
-    assert!(matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("LDAPS or StartTLS"), "{e}");
+    let e =
+        LdapTarget::new(c).unwrap().create(&user("Plain Paul", "ppaul", "3003")).await.unwrap_err();
+    assert!(
+        matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("LDAPS or StartTLS"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -179,7 +209,8 @@ async fn uniqueness_is_domain_wide_and_duplicates_name_the_attribute() {
     let mut chosen = None;
     for cand in candidates {
         let sam_taken = b.is_taken("sAMAccountName", cand, None).await.unwrap();
-        let upn_taken = b.is_taken("userPrincipalName", &format!("{cand}@hrsync.test"), None).await.unwrap();
+        let upn_taken =
+            b.is_taken("userPrincipalName", &format!("{cand}@hrsync.test"), None).await.unwrap();
         if !sam_taken && !upn_taken {
             chosen = Some(cand);
             break;
@@ -196,13 +227,17 @@ async fn uniqueness_is_domain_wide_and_duplicates_name_the_attribute() {
     let mut dup = user("Other Smith", "jsmith", "4003");
     dup.insert("userPrincipalName".into(), json!("other.smith@hrsync.test"));
     match b.create(&dup).await {
-        Err(TargetError::AlreadyExists { attribute, value, .. }) => assert_eq!((attribute.as_str(), value.as_str()), ("sAMAccountName", "jsmith")),
+        Err(TargetError::AlreadyExists { attribute, value, .. }) => {
+            assert_eq!((attribute.as_str(), value.as_str()), ("sAMAccountName", "jsmith"))
+        }
         other => panic!("{other:?}"),
     }
     let mut dup = user("Third Smith", "tsmith", "4004");
     dup.insert("userPrincipalName".into(), json!("jsmith@hrsync.test"));
     match b.create(&dup).await {
-        Err(TargetError::AlreadyExists { attribute, .. }) => assert_eq!(attribute, "userPrincipalName"),
+        Err(TargetError::AlreadyExists { attribute, .. }) => {
+            assert_eq!(attribute, "userPrincipalName")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -217,7 +252,10 @@ async fn ad_managers_resolve_through_employee_id() {
     let report = t.create(&report).await.unwrap();
     assert!(!report.attributes.contains_key("manager"));
     let boss = t.create(&user("Bob Boss", "bboss", "5001")).await.unwrap();
-    assert_eq!(t.get(&report.id).await.unwrap().unwrap().attributes["manager"], json!(boss.name.unwrap()));
+    assert_eq!(
+        t.get(&report.id).await.unwrap().unwrap().attributes["manager"],
+        json!(boss.name.unwrap())
+    );
 }
 
 #[tokio::test]
@@ -226,7 +264,12 @@ async fn check_and_errors_against_ad() {
     let ou = dc.create_ou("check").unwrap();
     let steps = LdapTarget::new(config(dc, &ou)).unwrap().check().await;
     assert!(steps.iter().all(|s| s.ok), "{steps:#?}");
-    assert!(steps.iter().any(|s| s.name.contains("write permission") && s.detail.contains("may create user")), "{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.name.contains("write permission") && s.detail.contains("may create user")),
+        "{steps:#?}"
+    );
     // A plain bind is refused by the DC: the check says so.
     let mut c = config(dc, &ou);
     c.url = dc.ldap_url();
@@ -237,7 +280,10 @@ async fn check_and_errors_against_ad() {
     let mut a = user("Lost User", "lost", "6001");
     a.insert("parentDistinguishedName".into(), json!(format!("OU=Nowhere,{ou}")));
     let e = t.create(&a).await.unwrap_err();
-    assert!(matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("noSuchObject (32)"), "{e}");
+    assert!(
+        matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("noSuchObject (32)"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -245,13 +291,27 @@ async fn ad_names_with_special_characters_round_trip() {
     let dc = dc();
     let ou = dc.create_ou("escaping").unwrap();
     let t = LdapTarget::new(config(dc, &ou)).unwrap();
-    let names = ["Smith, John", "O'Brien + Sons", "Say \"Hi\" <x>", r"Back\Slash;", " Leading", "Trailing ", "#Hash", "Zoë Ångström-山田"];
+    let names = [
+        "Smith, John",
+        "O'Brien + Sons",
+        "Say \"Hi\" <x>",
+        r"Back\Slash;",
+        " Leading",
+        "Trailing ",
+        "#Hash",
+        "Zoë Ångström-山田",
+    ];
     for (i, name) in names.iter().enumerate() {
-        let created = t.create(&user(name, &format!("esc{i}"), &format!("e{i}"))).await.unwrap_or_else(|e| panic!("create {name:?}: {e}"));
+        let created = t
+            .create(&user(name, &format!("esc{i}"), &format!("e{i}")))
+            .await
+            .unwrap_or_else(|e| panic!("create {name:?}: {e}"));
         let dn = hrsync_target_ldap::dn::Dn::parse(created.name.as_deref().unwrap()).unwrap();
         assert_eq!(dn.rdn_value("cn"), Some(*name), "DN of {name:?}");
         assert_eq!(t.find("cn", name).await.unwrap().len(), 1, "find {name:?}");
-        t.update(&created.id, &[set("cn", json!(format!("{name}, moved")))]).await.unwrap_or_else(|e| panic!("rename {name:?}: {e}"));
+        t.update(&created.id, &[set("cn", json!(format!("{name}, moved")))])
+            .await
+            .unwrap_or_else(|e| panic!("rename {name:?}: {e}"));
     }
 }
 
@@ -269,17 +329,29 @@ async fn batched_lookups_against_ad() {
     c.base_dn = ou.clone();
     let t = LdapTarget::new(c).unwrap();
     let mine = t.create(&user("Batch Mine", "bmine", "b-101")).await.unwrap();
-    let sams: Vec<String> = ["BELSEWHERE", "bMine", "bfree", "b*"].iter().map(|s| (*s).to_owned()).collect();
+    let sams: Vec<String> =
+        ["BELSEWHERE", "bMine", "bfree", "b*"].iter().map(|s| (*s).to_owned()).collect();
     let taken = t.taken("sAMAccountName", &sams).await.unwrap();
-    assert_eq!(taken, ["BELSEWHERE", "bMine"].iter().map(|s| (*s).to_owned()).collect::<HashSet<_>>(), "domain-wide, case-insensitive");
-    let upns: Vec<String> = ["belsewhere@HRSYNC.TEST", "bfree@hrsync.test"].iter().map(|s| (*s).to_owned()).collect();
-    assert_eq!(t.taken("userPrincipalName", &upns).await.unwrap(), HashSet::from([upns[0].clone()]));
+    assert_eq!(
+        taken,
+        ["BELSEWHERE", "bMine"].iter().map(|s| (*s).to_owned()).collect::<HashSet<_>>(),
+        "domain-wide, case-insensitive"
+    );
+    let upns: Vec<String> =
+        ["belsewhere@HRSYNC.TEST", "bfree@hrsync.test"].iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(
+        t.taken("userPrincipalName", &upns).await.unwrap(),
+        HashSet::from([upns[0].clone()])
+    );
     // Matching is within the target's base: the other OU's user is not found.
     let ids: Vec<String> = ["B-101", "b-100", "b-999"].iter().map(|s| (*s).to_owned()).collect();
     let found = t.find_many("employeeID", &ids).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["B-101"]);
     assert_eq!(found["B-101"][0].id, mine.id);
-    let by_guid = other.find_many("objectGUID", &[existing.id.to_uppercase(), "{not-a-guid}".into()]).await.unwrap();
+    let by_guid = other
+        .find_many("objectGUID", &[existing.id.to_uppercase(), "{not-a-guid}".into()])
+        .await
+        .unwrap();
     assert_eq!(by_guid.len(), 1);
     assert_eq!(by_guid[&existing.id.to_uppercase()][0].id, existing.id);
 }
@@ -314,24 +386,41 @@ async fn concurrent_creates_against_ad_link_managers() {
     for (tag, in_flight) in [("s", 1), ("p", 8)] {
         let items = batch(tag);
         let started = std::time::Instant::now();
-        let created: Vec<(String, String, String)> = futures_util::stream::iter(items.iter().map(|(id, a)| {
-            let t = &t;
-            async move {
-                let o = t.create(a).await.unwrap_or_else(|e| panic!("create {id}: {e}"));
-                (id.clone(), o.id, o.name.unwrap_or_default().to_lowercase())
-            }
-        }))
-        .buffered(in_flight)
-        .collect()
-        .await;
+        let created: Vec<(String, String, String)> =
+            futures_util::stream::iter(items.iter().map(|(id, a)| {
+                let t = &t;
+                async move {
+                    let o = t.create(a).await.unwrap_or_else(|e| panic!("create {id}: {e}"));
+                    (id.clone(), o.id, o.name.unwrap_or_default().to_lowercase())
+                }
+            }))
+            .buffered(in_flight)
+            .collect()
+            .await;
         rates.push((in_flight, N as f64 / started.elapsed().as_secs_f64()));
-        let dn_of: HashMap<&str, &str> = created.iter().map(|(id, _, dn)| (id.as_str(), dn.as_str())).collect();
+        let dn_of: HashMap<&str, &str> =
+            created.iter().map(|(id, _, dn)| (id.as_str(), dn.as_str())).collect();
         for ((id, guid, _), (_, a)) in created.iter().zip(&items) {
             let want = a.get("manager").and_then(Value::as_str).map(|m| dn_of[m].to_owned());
-            let got = t.get(guid).await.unwrap().unwrap().attributes.get("manager").and_then(Value::as_str).map(str::to_lowercase);
+            let got = t
+                .get(guid)
+                .await
+                .unwrap()
+                .unwrap()
+                .attributes
+                .get("manager")
+                .and_then(Value::as_str)
+                .map(str::to_lowercase);
             assert_eq!(got, want, "{id}");
         }
     }
     assert!(t.pending_manager_references().is_empty(), "{:?}", t.pending_manager_references());
-    eprintln!("samba adds with passwords: {}", rates.iter().map(|(n, r)| format!("{r:.1}/s with {n} in flight")).collect::<Vec<_>>().join(", "));
+    eprintln!(
+        "samba adds with passwords: {}",
+        rates
+            .iter()
+            .map(|(n, r)| format!("{r:.1}/s with {n} in flight"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }

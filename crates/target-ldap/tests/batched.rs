@@ -22,9 +22,18 @@ fn test_ou(s: &Slapd, name: &str) -> String {
 
 fn target(s: &Slapd, container: &str, pool_size: usize) -> LdapTarget {
     // Searches stay inside the test's OU: other tests' entries share the server.
-    let mut c = LdapConfig::new(s.url(), s.service_dn(), SecretString::from(s.service_password()), container, Profile::InetOrgPerson);
+    let mut c = LdapConfig::new(
+        s.url(),
+        s.service_dn(),
+        SecretString::from(s.service_password()),
+        container,
+        Profile::InetOrgPerson,
+    );
     c.default_container = Some(container.to_owned());
-    c.disable = Some(DisableStrategy::Attribute { attribute: "employeeType".into(), value: "disabled".into() });
+    c.disable = Some(DisableStrategy::Attribute {
+        attribute: "employeeType".into(),
+        value: "disabled".into(),
+    });
     c.pool_size = pool_size;
     LdapTarget::new(c).expect("config")
 }
@@ -59,7 +68,10 @@ async fn find_many_maps_entries_back_to_the_values_as_given() {
     let odd = ["a*b", "(paren)", r"back\slash", "Zoë*()\\"];
     let mut ids: HashMap<String, String> = HashMap::new();
     for (i, n) in odd.iter().enumerate() {
-        let o = t.create(&person(&format!("Odd {i}"), n, &format!("odd{i}"), None)).await.expect("create");
+        let o = t
+            .create(&person(&format!("Odd {i}"), n, &format!("odd{i}"), None))
+            .await
+            .expect("create");
         ids.insert((*n).to_owned(), o.id);
     }
     // More values than one OR filter holds: every chunk is searched.
@@ -86,10 +98,18 @@ async fn find_many_maps_entries_back_to_the_values_as_given() {
     }
     for n in odd {
         let got = found.get(n).unwrap_or_else(|| panic!("{n:?} found"));
-        assert_eq!(got.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [ids[n].as_str()], "{n:?} is its entry only");
+        assert_eq!(
+            got.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+            [ids[n].as_str()],
+            "{n:?} is its entry only"
+        );
     }
     assert_eq!(found["A*B"][0].id, ids["a*b"], "case variant of a value with a star");
-    assert_eq!(found["B-0"][0].attributes["cn"], json!("Bulk 0"), "the same value twice, in two spellings");
+    assert_eq!(
+        found["B-0"][0].attributes["cn"],
+        json!("Bulk 0"),
+        "the same value twice, in two spellings"
+    );
     let twins: HashSet<&str> = found["twin"].iter().filter_map(|o| o.name.as_deref()).collect();
     assert_eq!(twins.len(), 2, "{twins:?}");
     for absent in ["nul\0byte", "*", "absent"] {
@@ -98,8 +118,10 @@ async fn find_many_maps_entries_back_to_the_values_as_given() {
     assert_eq!(found.len(), many + odd.len() + 3);
     // Agrees with find, value by value.
     for v in ["a*b", "(paren)", "twin", "b-7", "*"] {
-        let one: HashSet<String> = t.find("employeeNumber", v).await.expect("find").into_iter().map(|o| o.id).collect();
-        let batch: HashSet<String> = found.get(v).into_iter().flatten().map(|o| o.id.clone()).collect();
+        let one: HashSet<String> =
+            t.find("employeeNumber", v).await.expect("find").into_iter().map(|o| o.id).collect();
+        let batch: HashSet<String> =
+            found.get(v).into_iter().flatten().map(|o| o.id.clone()).collect();
         assert_eq!(one, batch, "{v:?}");
     }
     // The id attribute: entryUUIDs, a malformed one matching nothing.
@@ -107,7 +129,10 @@ async fn find_many_maps_entries_back_to_the_values_as_given() {
     let by_id = t.find_many("entryUUID", &uuids).await.expect("by id");
     assert_eq!(by_id.len(), 1);
     assert_eq!(by_id[&uuids[0]][0].id, ids["a*b"]);
-    assert!(t.find_many("cn)(uid=*", &strings(&["x"])).await.is_err(), "an attribute name cannot inject a filter");
+    assert!(
+        t.find_many("cn)(uid=*", &strings(&["x"])).await.is_err(),
+        "an attribute name cannot inject a filter"
+    );
     assert!(t.find_many("employeeNumber", &[]).await.expect("nothing asked").is_empty());
 }
 
@@ -122,11 +147,17 @@ async fn taken_answers_like_is_taken_for_many_candidates() {
         .map(|i| format!("dn: cn=Taken {i},{ou}\nobjectClass: inetOrgPerson\ncn: Taken {i}\nsn: T\nuid: user{i}\n\n"))
         .collect();
     s.add_ldif(&ldif).expect("entries");
-    s.add_ldif(&format!("dn: cn=Star,{ou}\nobjectClass: inetOrgPerson\ncn: Star\nsn: T\nuid: a*b(c)\\d\n")).expect("star");
-    let mut candidates: Vec<String> = (0..many).map(|i| if i % 2 == 0 { format!("USER{i}") } else { format!("user{i}") }).collect();
+    s.add_ldif(&format!(
+        "dn: cn=Star,{ou}\nobjectClass: inetOrgPerson\ncn: Star\nsn: T\nuid: a*b(c)\\d\n"
+    ))
+    .expect("star");
+    let mut candidates: Vec<String> = (0..many)
+        .map(|i| if i % 2 == 0 { format!("USER{i}") } else { format!("user{i}") })
+        .collect();
     candidates.extend(strings(&["A*B(C)\\D", "a*", "nul\0", "*"]));
     let taken = t.taken("uid", &candidates).await.expect("taken");
-    let mut want: HashSet<String> = (0..many).filter(|i| i % 3 == 0).map(|i| candidates[i].clone()).collect();
+    let mut want: HashSet<String> =
+        (0..many).filter(|i| i % 3 == 0).map(|i| candidates[i].clone()).collect();
     want.insert("A*B(C)\\D".into());
     assert_eq!(taken, want);
     for c in &candidates {
@@ -137,7 +168,10 @@ async fn taken_answers_like_is_taken_for_many_candidates() {
     assert!(t.taken("uid", &strings(&["user0"])).await.expect("cached").contains("user0"));
     // Values this target creates are taken from then on, in any spelling.
     t.create(&person("Fresh", "F-1", "fresh.one", None)).await.expect("create");
-    assert_eq!(t.taken("uid", &strings(&["Fresh.One", "fresh.two"])).await.expect("taken"), HashSet::from(["Fresh.One".to_owned()]));
+    assert_eq!(
+        t.taken("uid", &strings(&["Fresh.One", "fresh.two"])).await.expect("taken"),
+        HashSet::from(["Fresh.One".to_owned()])
+    );
 }
 
 /// A page's creates issued together, managers and their reports mixed (the
@@ -154,7 +188,10 @@ async fn concurrent_creates_link_every_report_to_its_manager() {
         for r in 0..28 {
             let m = r % 4;
             let n = format!("r{round}-{r}");
-            batch.push((n.clone(), person(&format!("Report {n}"), &n, &n, Some(&format!("M{round}-{m}")))));
+            batch.push((
+                n.clone(),
+                person(&format!("Report {n}"), &n, &n, Some(&format!("M{round}-{m}"))),
+            ));
         }
         for m in 0..4 {
             let n = format!("m{round}-{m}");
@@ -162,17 +199,19 @@ async fn concurrent_creates_link_every_report_to_its_manager() {
             let at = (round * 4 + m * 5) % (batch.len() + 1);
             batch.insert(at, (n.clone(), person(&format!("Manager {n}"), &n, &n, boss.as_deref())));
         }
-        let created: Vec<(String, String, String)> = futures_util::stream::iter(batch.iter().map(|(n, a)| {
-            let t = &t;
-            async move {
-                let o = t.create(a).await.unwrap_or_else(|e| panic!("create {n}: {e}"));
-                (n.to_lowercase(), o.id, o.name.unwrap_or_default().to_lowercase())
-            }
-        }))
-        .buffered(32)
-        .collect()
-        .await;
-        let dn_of: HashMap<&str, &str> = created.iter().map(|(n, _, dn)| (n.as_str(), dn.as_str())).collect();
+        let created: Vec<(String, String, String)> =
+            futures_util::stream::iter(batch.iter().map(|(n, a)| {
+                let t = &t;
+                async move {
+                    let o = t.create(a).await.unwrap_or_else(|e| panic!("create {n}: {e}"));
+                    (n.to_lowercase(), o.id, o.name.unwrap_or_default().to_lowercase())
+                }
+            }))
+            .buffered(32)
+            .collect()
+            .await;
+        let dn_of: HashMap<&str, &str> =
+            created.iter().map(|(n, _, dn)| (n.as_str(), dn.as_str())).collect();
         for (n, id, _) in &created {
             let want = if let Some(r) = n.strip_prefix(&format!("r{round}-")) {
                 let m = r.parse::<usize>().expect("report number") % 4;
@@ -184,7 +223,11 @@ async fn concurrent_creates_link_every_report_to_its_manager() {
             };
             assert_eq!(manager_of(&t, id).await, want, "round {round}: {n}");
         }
-        assert_eq!(t.pending_manager_references(), Vec::<(String, String)>::new(), "round {round}: nobody left waiting");
+        assert_eq!(
+            t.pending_manager_references(),
+            Vec::<(String, String)>::new(),
+            "round {round}: nobody left waiting"
+        );
     }
 }
 
@@ -203,12 +246,22 @@ async fn cached_manager_dns_follow_moves_and_deletes() {
     assert_eq!(manager_of(&t, &first.id).await, boss.name.as_deref().map(str::to_lowercase));
 
     // Moved and renamed: the next report links to the new DN.
-    t.update(&boss.id, &[set("parentDistinguishedName", json!(moved_ou)), set("cn", json!("Big Boss"))]).await.expect("move");
-    let boss_dn = t.get(&boss.id).await.expect("get").expect("boss").name.expect("dn").to_lowercase();
+    t.update(
+        &boss.id,
+        &[set("parentDistinguishedName", json!(moved_ou)), set("cn", json!("Big Boss"))],
+    )
+    .await
+    .expect("move");
+    let boss_dn =
+        t.get(&boss.id).await.expect("get").expect("boss").name.expect("dn").to_lowercase();
     assert_eq!(boss_dn, format!("cn=big boss,{moved_ou}").to_lowercase());
     let second = t.create(&person("Second", "C-3", "second", Some("C-1"))).await.expect("second");
     assert_eq!(manager_of(&t, &second.id).await.as_deref(), Some(boss_dn.as_str()));
-    assert_eq!(manager_of(&t, &first.id).await.as_deref(), Some(boss_dn.as_str()), "existing reports follow the move");
+    assert_eq!(
+        manager_of(&t, &first.id).await.as_deref(),
+        Some(boss_dn.as_str()),
+        "existing reports follow the move"
+    );
 
     // Its match value changed: the old one no longer leads to it.
     t.update(&boss.id, &[set("employeeNumber", json!("C-1-NEW"))]).await.expect("renumber");
@@ -220,7 +273,8 @@ async fn cached_manager_dns_follow_moves_and_deletes() {
     // Deleted, and a successor takes the value: reports link to the successor.
     t.delete(&boss.id).await.expect("delete");
     let heir = t.create(&person("Heir", "C-1-NEW", "heir", None)).await.expect("heir");
-    let fourth = t.create(&person("Fourth", "C-6", "fourth", Some("C-1-NEW"))).await.expect("fourth");
+    let fourth =
+        t.create(&person("Fourth", "C-6", "fourth", Some("C-1-NEW"))).await.expect("fourth");
     assert_eq!(manager_of(&t, &fourth.id).await, heir.name.as_deref().map(str::to_lowercase));
 
     // Found by find_many (a manager this target did not create): resolved
@@ -231,6 +285,7 @@ async fn cached_manager_dns_follow_moves_and_deletes() {
     let outside = found["c-9"][0].name.clone().expect("dn");
     assert!(outside.starts_with("cn=Ölaf Öutside,"), "{outside}");
     let fifth = t.create(&person("Fifth", "C-7", "fifth", Some("C-9"))).await.expect("fifth");
-    let got = t.get(&fifth.id).await.expect("get").expect("fifth").attributes.get("manager").cloned();
+    let got =
+        t.get(&fifth.id).await.expect("get").expect("fifth").attributes.get("manager").cloned();
     assert_eq!(got, Some(json!(outside)));
 }

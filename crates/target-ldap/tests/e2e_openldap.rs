@@ -7,7 +7,10 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use common::{COMPANIES, Entry, Harness, Reader, failures, flow, hire, manager_of, openldap_mapping, openldap_target};
+use common::{
+    COMPANIES, Entry, Harness, Reader, failures, flow, hire, manager_of, openldap_mapping,
+    openldap_target,
+};
 use hrsync_store::CycleKind;
 use hrsync_target_ldap::dn::Dn;
 use hrsync_testkit::Slapd;
@@ -22,10 +25,19 @@ const ODD_LAST: &str = "O'Brien, Jr.+\"\\<>;=";
 
 /// Entries below `people`, by employeeNumber.
 async fn entries(reader: &Reader, people: &str) -> BTreeMap<String, Entry> {
-    let all = reader.search(people, "(objectClass=inetOrgPerson)", &["*", "entryUUID", "entryCSN", "modifyTimestamp"]).await;
+    let all = reader
+        .search(
+            people,
+            "(objectClass=inetOrgPerson)",
+            &["*", "entryUUID", "entryCSN", "modifyTimestamp"],
+        )
+        .await;
     let mut by_number = BTreeMap::new();
     for e in all {
-        let n = e.first("employeeNumber").unwrap_or_else(|| panic!("{} has no employeeNumber", e.dn)).to_owned();
+        let n = e
+            .first("employeeNumber")
+            .unwrap_or_else(|| panic!("{} has no employeeNumber", e.dn))
+            .to_owned();
         if let Some(dup) = by_number.insert(n.clone(), e) {
             panic!("employeeNumber {n} is on two entries (one is {})", dup.dn);
         }
@@ -41,9 +53,19 @@ fn parent(dn: &str) -> String {
 async fn sf_population_into_openldap() {
     let slapd = Slapd::start().expect("slapd starts (needs the slapd package)");
     let (ldap, people) = openldap_target(&slapd);
-    let reader = Reader { url: slapd.url(), bind_dn: slapd.root_dn().into(), password: slapd.root_password().into(), ca_file: None };
+    let reader = Reader {
+        url: slapd.url(),
+        bind_dn: slapd.root_dn().into(),
+        password: slapd.root_password().into(),
+        ca_file: None,
+    };
 
-    let h = Harness::start(Emulator::builder().workers(WORKERS).seed(42), flow(&openldap_mapping(&people)), ldap).await;
+    let h = Harness::start(
+        Emulator::builder().workers(WORKERS).seed(42),
+        flow(&openldap_mapping(&people)),
+        ldap,
+    )
+    .await;
     let scenarios = h.emu.scenarios();
     let boss = scenarios[&Scenario::Manager][0].clone();
     // Two namesakes in one company (uid and cn collide), and awkward names.
@@ -62,7 +84,11 @@ async fn sf_population_into_openldap() {
     let mut engine = h.engine();
     let report = engine.run_cycle(CycleKind::Full).await.expect("full cycle runs");
     assert_eq!(report.status, "completed", "{report:?}");
-    assert_eq!(failures(&engine, report.cycle_id), Vec::<(String, String)>::new(), "no worker failed");
+    assert_eq!(
+        failures(&engine, report.cycle_id),
+        Vec::<(String, String)>::new(),
+        "no worker failed"
+    );
     let created = report.counts.get("create").copied().unwrap_or(0);
     assert!(created as usize > WORKERS * 8 / 10, "most workers are created: {report:?}");
 
@@ -74,8 +100,16 @@ async fn sf_population_into_openldap() {
     let mut cns = HashSet::new();
     for e in by_number.values() {
         assert_eq!(e.all("uid").len(), 1, "{}: one uid", e.dn);
-        assert!(uids.insert(e.first("uid").unwrap_or_default().to_lowercase()), "uid of {} is unique", e.dn);
-        assert!(cns.insert(e.first("cn").unwrap_or_default().to_lowercase()), "cn of {} is unique", e.dn);
+        assert!(
+            uids.insert(e.first("uid").unwrap_or_default().to_lowercase()),
+            "uid of {} is unique",
+            e.dn
+        );
+        assert!(
+            cns.insert(e.first("cn").unwrap_or_default().to_lowercase()),
+            "cn of {} is unique",
+            e.dn
+        );
     }
     let (a, b) = (&by_number["900001"], &by_number["900002"]);
     assert_ne!(a.first("uid"), b.first("uid"));
@@ -83,8 +117,16 @@ async fn sf_population_into_openldap() {
     // The population may already have a John Smith: one entry holds the plain
     // name, namesakes after it carry personIdExternal.
     assert_eq!(by_number.values().filter(|e| e.first("cn") == Some("John Smith")).count(), 1);
-    assert!(matches!(a.first("cn"), Some("John Smith" | "John Smith (900001)")), "{:?}", a.first("cn"));
-    assert_eq!(b.first("cn"), Some("John Smith (900002)"), "the second namesake's cn carries personIdExternal");
+    assert!(
+        matches!(a.first("cn"), Some("John Smith" | "John Smith (900001)")),
+        "{:?}",
+        a.first("cn")
+    );
+    assert_eq!(
+        b.first("cn"),
+        Some("John Smith (900002)"),
+        "the second namesake's cn carries personIdExternal"
+    );
     for e in [a, b] {
         assert_eq!((e.first("givenName"), e.first("sn")), (Some("John"), Some("Smith")));
     }
@@ -93,14 +135,25 @@ async fn sf_population_into_openldap() {
     // department and the model's company.
     let companies: HashSet<&str> = COMPANIES.into_iter().collect();
     for e in by_number.values() {
-        let dept = e.first("departmentNumber").unwrap_or_else(|| panic!("{} has a department", e.dn));
+        let dept =
+            e.first("departmentNumber").unwrap_or_else(|| panic!("{} has a department", e.dn));
         let p = parent(&e.dn);
-        let company = p.strip_prefix(&format!("ou={dept},ou=")).and_then(|r| r.strip_suffix(&format!(",{people}")));
-        assert!(company.is_some_and(|c| companies.contains(c)), "{} is placed by department {dept} and a company", e.dn);
+        let company = p
+            .strip_prefix(&format!("ou={dept},ou="))
+            .and_then(|r| r.strip_suffix(&format!(",{people}")));
+        assert!(
+            company.is_some_and(|c| companies.contains(c)),
+            "{} is placed by department {dept} and a company",
+            e.dn
+        );
     }
     for pid in ["900001", "900002", "900003", "900004", "900005"] {
         let (company, dept) = h.org_of(pid).expect("hire has a job");
-        assert_eq!(parent(&by_number[pid].dn), format!("ou={dept},ou={company},{people}"), "{pid} placement");
+        assert_eq!(
+            parent(&by_number[pid].dn),
+            format!("ou={dept},ou={company},{people}"),
+            "{pid} placement"
+        );
     }
 
     // Awkward names round-trip: the attribute values as written, the DN escaped.
@@ -110,13 +163,22 @@ async fn sf_population_into_openldap() {
     assert_eq!(odd.first("sn"), Some(ODD_LAST));
     assert_eq!(odd.first("cn"), Some(odd_cn.as_str()));
     let odd_dn = Dn::parse(&odd.dn).expect("escaped DN parses");
-    assert_eq!(odd_dn.rdn_value("cn"), Some(odd_cn.as_str()), "the RDN value unescapes to the cn: {}", odd.dn);
+    assert_eq!(
+        odd_dn.rdn_value("cn"),
+        Some(odd_cn.as_str()),
+        "the RDN value unescapes to the cn: {}",
+        odd.dn
+    );
     let again = reader.search(&odd.dn, "(objectClass=*)", &["cn"]).await;
     assert_eq!(again.len(), 1, "the entry is found by its escaped DN {}", odd.dn);
     assert_eq!(by_number["900004"].first("sn"), Some("Żółć-Núñez"));
     assert_eq!(by_number["900004"].first("uid"), Some("lukasz.zolc-nunez"));
     assert_eq!(by_number["900005"].first("cn"), Some("太郎 山田"));
-    assert_eq!(by_number["900005"].first("uid"), Some("900005"), "no ASCII letter: uid from personIdExternal");
+    assert_eq!(
+        by_number["900005"].first("uid"),
+        Some("900005"),
+        "no ASCII letter: uid from personIdExternal"
+    );
 
     // Account status per scenario: leavers and pre-hires disabled, everyone else enabled.
     let mut checked: BTreeMap<String, usize> = BTreeMap::new();
@@ -124,7 +186,12 @@ async fn sf_population_into_openldap() {
         for person in persons {
             let Some(e) = by_number.get(person) else {
                 assert!(
-                    matches!(scenario, Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding),
+                    matches!(
+                        scenario,
+                        Scenario::PreHireActive
+                            | Scenario::PreHireInactive
+                            | Scenario::PreHireOnboarding
+                    ),
                     "{person} ({scenario:?}) has an entry"
                 );
                 continue;
@@ -133,13 +200,28 @@ async fn sf_population_into_openldap() {
             // Pre-hires within the lead time are created, disabled until they start.
             let inactive = matches!(
                 scenario,
-                Scenario::Terminated | Scenario::TerminationInfoNull | Scenario::PreHireActive | Scenario::PreHireInactive | Scenario::PreHireOnboarding
+                Scenario::Terminated
+                    | Scenario::TerminationInfoNull
+                    | Scenario::PreHireActive
+                    | Scenario::PreHireInactive
+                    | Scenario::PreHireOnboarding
             );
             assert_eq!(disabled, inactive, "{person} ({scenario:?}) disabled");
             *checked.entry(format!("{scenario:?}")).or_default() += 1;
         }
     }
-    for s in ["Active", "Manager", "Terminated", "TerminationInfoNull", "Rehire", "Conversion", "GlobalAssignment", "ConcurrentJobs", "PaidLeave", "UnpaidLeave"] {
+    for s in [
+        "Active",
+        "Manager",
+        "Terminated",
+        "TerminationInfoNull",
+        "Rehire",
+        "Conversion",
+        "GlobalAssignment",
+        "ConcurrentJobs",
+        "PaidLeave",
+        "UnpaidLeave",
+    ] {
         assert!(checked.get(s).copied().unwrap_or(0) > 0, "population has {s}: {checked:?}");
     }
 
@@ -148,7 +230,8 @@ async fn sf_population_into_openldap() {
     // target resolves it against employeeNumber. SuccessFactors' managerId
     // is a userId, and a manager who was rehired or converted has a new one
     // (pid_R1, pid_C1): those links resolve too.
-    let dn_of: HashMap<&str, &str> = by_number.iter().map(|(n, e)| (n.as_str(), e.dn.as_str())).collect();
+    let dn_of: HashMap<&str, &str> =
+        by_number.iter().map(|(n, e)| (n.as_str(), e.dn.as_str())).collect();
     let (mut linked, mut unprovisioned, mut via_new_user_id) = (0, 0, 0);
     let mut unresolved = Vec::new();
     for (person, e) in &by_number {
@@ -160,24 +243,49 @@ async fn sf_population_into_openldap() {
                     via_new_user_id += 1;
                 }
             }
-            Some(_) => unresolved.push(format!("{person}: manager {manager} (userId {manager_user}), has {:?}", e.first("manager"))),
+            Some(_) => unresolved.push(format!(
+                "{person}: manager {manager} (userId {manager_user}), has {:?}",
+                e.first("manager")
+            )),
             None => {
-                assert_eq!(e.first("manager"), None, "{person}'s manager {manager} has no entry, so no link");
+                assert_eq!(
+                    e.first("manager"),
+                    None,
+                    "{person}'s manager {manager} has no entry, so no link"
+                );
                 unprovisioned += 1;
             }
         }
     }
-    eprintln!("manager links: {linked} linked ({via_new_user_id} to a rehired/converted manager), {} unresolved, {unprovisioned} manager without entry", unresolved.len());
-    assert_eq!(unresolved, Vec::<String>::new(), "every worker whose manager has an entry links to it");
+    eprintln!(
+        "manager links: {linked} linked ({via_new_user_id} to a rehired/converted manager), {} unresolved, {unprovisioned} manager without entry",
+        unresolved.len()
+    );
+    assert_eq!(
+        unresolved,
+        Vec::<String>::new(),
+        "every worker whose manager has an entry links to it"
+    );
     assert!(linked > 1_000, "manager links: {linked}");
-    assert!(via_new_user_id > 0, "some manager was rehired or converted (userId != personIdExternal)");
-    assert_eq!(by_number["900001"].first("manager").map(str::to_lowercase), Some(dn_of[boss.as_str()].to_lowercase()));
+    assert!(
+        via_new_user_id > 0,
+        "some manager was rehired or converted (userId != personIdExternal)"
+    );
+    assert_eq!(
+        by_number["900001"].first("manager").map(str::to_lowercase),
+        Some(dn_of[boss.as_str()].to_lowercase())
+    );
 
     // Incremental: a transfer moves the entry (same entryUUID), a leaver is disabled.
     let active = &scenarios[&Scenario::Active];
     // The mover is a manager: their reports must follow the move.
-    let managed: HashSet<String> = by_number.values().filter_map(|e| e.first("manager")).map(str::to_lowercase).collect();
-    let mover = active.iter().find(|p| by_number.get(*p).is_some_and(|e| managed.contains(&e.dn.to_lowercase()))).expect("an active manager").clone();
+    let managed: HashSet<String> =
+        by_number.values().filter_map(|e| e.first("manager")).map(str::to_lowercase).collect();
+    let mover = active
+        .iter()
+        .find(|p| by_number.get(*p).is_some_and(|e| managed.contains(&e.dn.to_lowercase())))
+        .expect("an active manager")
+        .clone();
     let leaver = active.iter().find(|p| **p != mover).expect("another active worker").clone();
     let (old_company, old_dept) = h.org_of(&mover).expect("org");
     let new_company = COMPANIES.into_iter().find(|c| *c != old_company).expect("another company");
@@ -194,24 +302,47 @@ async fn sf_population_into_openldap() {
             job_title: Some("Relocated Tester".into()),
         })
         .expect("transfer");
-    h.emu.apply(&HrEvent::Terminate { person_id_external: leaver.clone(), last_day: h.day(-1), user_id: None }).expect("terminate");
+    h.emu
+        .apply(&HrEvent::Terminate {
+            person_id_external: leaver.clone(),
+            last_day: h.day(-1),
+            user_id: None,
+        })
+        .expect("terminate");
     h.advance_ms(60_000);
     let inc = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
     assert_eq!(inc.status, "completed", "{inc:?}");
     assert_eq!(failures(&engine, inc.cycle_id), Vec::<(String, String)>::new());
     let after = entries(&reader, &people).await;
     let moved = &after[&mover];
-    assert_eq!(moved.first("entryUUID"), by_number[&mover].first("entryUUID"), "moved, not re-created");
+    assert_eq!(
+        moved.first("entryUUID"),
+        by_number[&mover].first("entryUUID"),
+        "moved, not re-created"
+    );
     assert_eq!(parent(&moved.dn), format!("ou={new_dept},ou={new_company},{people}"));
     assert_eq!(moved.first("title"), Some("Relocated Tester"));
     assert_eq!(moved.first("departmentNumber"), Some(new_dept));
     assert_eq!(after[&leaver].first("employeeType"), Some("disabled"));
     // The mover's reports follow the move (slapd has no refint overlay here).
     let old_dn = by_number[&mover].dn.to_lowercase();
-    let reports: Vec<&Entry> = after.values().filter(|e| by_number[e.first("employeeNumber").unwrap_or_default()].first("manager").map(str::to_lowercase) == Some(old_dn.clone())).collect();
+    let reports: Vec<&Entry> = after
+        .values()
+        .filter(|e| {
+            by_number[e.first("employeeNumber").unwrap_or_default()]
+                .first("manager")
+                .map(str::to_lowercase)
+                == Some(old_dn.clone())
+        })
+        .collect();
     assert!(!reports.is_empty(), "the mover has reports");
     for r in &reports {
-        assert_eq!(r.first("manager").map(str::to_lowercase), Some(moved.dn.to_lowercase()), "{} follows its manager's move", r.dn);
+        assert_eq!(
+            r.first("manager").map(str::to_lowercase),
+            Some(moved.dn.to_lowercase()),
+            "{} follows its manager's move",
+            r.dn
+        );
     }
     assert_eq!(after.len(), by_number.len());
 
@@ -233,14 +364,22 @@ async fn sf_population_into_openldap() {
     let mut fresh = h.engine_with_store("fresh.sqlite");
     let rejoin = fresh.run_cycle(CycleKind::Full).await.expect("rejoin cycle");
     assert_eq!(rejoin.counts.get("create"), None, "{rejoin:?}");
-    let log = hrsync_store::Store::log(fresh.store(), &hrsync_store::LogQuery { cycle_id: Some(rejoin.cycle_id), ..Default::default() }).expect("log");
+    let log = hrsync_store::Store::log(
+        fresh.store(),
+        &hrsync_store::LogQuery { cycle_id: Some(rejoin.cycle_id), ..Default::default() },
+    )
+    .expect("log");
     let mut modified: BTreeMap<String, usize> = BTreeMap::new();
     for e in &log {
         for m in &e.modified {
             *modified.entry(m.attribute.clone()).or_default() += 1;
         }
     }
-    assert_eq!(modified.keys().map(String::as_str).collect::<Vec<_>>(), ["manager"], "{modified:?}");
+    assert_eq!(
+        modified.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["manager"],
+        "{modified:?}"
+    );
     let volatile = |m: BTreeMap<String, Entry>| -> BTreeMap<String, Entry> {
         m.into_iter()
             .map(|(k, mut e)| {
@@ -251,6 +390,14 @@ async fn sf_population_into_openldap() {
             .collect()
     };
     let (now, before) = (volatile(entries(&reader, &people).await), volatile(after));
-    let changed: Vec<(&Entry, Option<&Entry>)> = now.iter().filter(|(k, e)| before.get(*k) != Some(*e)).map(|(k, e)| (e, before.get(k))).take(3).collect();
-    assert!(changed.is_empty() && now.len() == before.len(), "rejoining changes no value: {changed:?}");
+    let changed: Vec<(&Entry, Option<&Entry>)> = now
+        .iter()
+        .filter(|(k, e)| before.get(*k) != Some(*e))
+        .map(|(k, e)| (e, before.get(k)))
+        .take(3)
+        .collect();
+    assert!(
+        changed.is_empty() && now.len() == before.len(),
+        "rejoining changes no value: {changed:?}"
+    );
 }

@@ -19,7 +19,12 @@ const REPORT: &str = "941002";
 async fn a_report_gets_its_manager_when_the_manager_comes_in_a_later_run() {
     let slapd = Slapd::start().expect("slapd starts (needs the slapd package)");
     let (ldap, people) = openldap_target(&slapd);
-    let reader = Reader { url: slapd.url(), bind_dn: slapd.root_dn().into(), password: slapd.root_password().into(), ca_file: None };
+    let reader = Reader {
+        url: slapd.url(),
+        bind_dn: slapd.root_dn().into(),
+        password: slapd.root_password().into(),
+        ca_file: None,
+    };
     let mapping = openldap_mapping(&people);
     // First run: the manager is out of scope, so only the report is written.
     let without_manager: MappingConfig = {
@@ -31,9 +36,12 @@ async fn a_report_gets_its_manager_when_the_manager_comes_in_a_later_run() {
         m.scope = scope.scope;
         m
     };
-    let mut h = Harness::start(Emulator::builder().workers(0).seed(7), flow(&without_manager), ldap).await;
+    let mut h =
+        Harness::start(Emulator::builder().workers(0).seed(7), flow(&without_manager), ldap).await;
     h.emu.apply(&hire(MANAGER, "Maria", "Manager", "ACE_DE", None)).expect("hire manager");
-    h.emu.apply(&hire(REPORT, "Rupert", "Report", "ACE_DE", Some(MANAGER.into()))).expect("hire report");
+    h.emu
+        .apply(&hire(REPORT, "Rupert", "Report", "ACE_DE", Some(MANAGER.into())))
+        .expect("hire report");
     h.advance_ms(60_000);
     {
         let mut engine = h.engine();
@@ -58,7 +66,11 @@ async fn a_report_gets_its_manager_when_the_manager_comes_in_a_later_run() {
     let report = engine.run_cycle(CycleKind::Full).await.expect("second run");
     assert_eq!(report.counts.get("failed"), None, "{report:?}");
     let manager_dn = entry(MANAGER).await.first().map(|e| e.dn.clone()).expect("manager created");
-    assert_eq!(entry(REPORT).await[0].first("manager"), Some(manager_dn.as_str()), "the report points at its manager");
+    assert_eq!(
+        entry(REPORT).await[0].first("manager"),
+        Some(manager_dn.as_str()),
+        "the report points at its manager"
+    );
     // And the store agrees with the directory now.
     h.advance_ms(60_000);
     let third = engine.run_cycle(CycleKind::Full).await.expect("third run");

@@ -26,9 +26,18 @@ fn test_ou(s: &Slapd, name: &str) -> String {
 }
 
 fn config(s: &Slapd, container: &str) -> LdapConfig {
-    let mut c = LdapConfig::new(s.url(), s.service_dn(), SecretString::from(s.service_password()), s.suffix(), Profile::InetOrgPerson);
+    let mut c = LdapConfig::new(
+        s.url(),
+        s.service_dn(),
+        SecretString::from(s.service_password()),
+        s.suffix(),
+        Profile::InetOrgPerson,
+    );
     c.default_container = Some(container.to_owned());
-    c.disable = Some(DisableStrategy::Attribute { attribute: "employeeType".into(), value: "disabled".into() });
+    c.disable = Some(DisableStrategy::Attribute {
+        attribute: "employeeType".into(),
+        value: "disabled".into(),
+    });
     c.pool_size = 2;
     c
 }
@@ -51,13 +60,23 @@ async fn create_find_get_update_move_rename_disable_delete() {
     a.insert("uid".into(), json!("jdoe"));
     a.insert("userPassword".into(), json!("initial-s3cret"));
     let created = t.create(&a).await.unwrap();
-    assert!(!created.attributes.keys().any(|k| k.eq_ignore_ascii_case("userPassword")), "a password is never handed back");
-    assert_eq!(created.attributes["mail"], json!("jane@hrsync.test"), "the written attributes are on the returned object");
+    assert!(
+        !created.attributes.keys().any(|k| k.eq_ignore_ascii_case("userPassword")),
+        "a password is never handed back"
+    );
+    assert_eq!(
+        created.attributes["mail"],
+        json!("jane@hrsync.test"),
+        "the written attributes are on the returned object"
+    );
     assert_eq!(created.name.as_deref(), Some(format!("cn=Jane Doe,{ou}").as_str()));
     assert_eq!(created.attributes["parentDistinguishedName"], json!(ou));
     assert_eq!(created.enabled, Some(true));
     assert_eq!(created.attributes["accountDisabled"], json!("False"));
-    assert!(created.attributes.contains_key("modifyTimestamp"), "writeback reads need modifyTimestamp");
+    assert!(
+        created.attributes.contains_key("modifyTimestamp"),
+        "writeback reads need modifyTimestamp"
+    );
 
     // Matching is by attribute, case-insensitive as the schema says.
     let found = t.find("employeeNumber", "1001").await.unwrap();
@@ -69,21 +88,32 @@ async fn create_find_get_update_move_rename_disable_delete() {
     assert_eq!(got.attributes["telephoneNumber"].as_array().map(Vec::len), Some(2));
 
     // Only the given attributes change; null removes.
-    t.update(&created.id, &[set("title", json!("Engineer")), set("telephoneNumber", json!(null))]).await.unwrap();
+    t.update(&created.id, &[set("title", json!("Engineer")), set("telephoneNumber", json!(null))])
+        .await
+        .unwrap();
     let got = t.get(&created.id).await.unwrap().unwrap();
     assert_eq!(got.attributes["title"], json!("Engineer"));
     assert!(!got.attributes.contains_key("telephoneNumber"));
     assert_eq!(got.attributes["mail"], json!("jane@hrsync.test"));
 
     // A new parent moves, a new cn renames; the id survives both.
-    t.update(&created.id, &[set("parentDistinguishedName", json!(sales)), set("cn", json!("Jane Roe")), set("sn", json!("Roe"))])
-        .await
-        .unwrap();
+    t.update(
+        &created.id,
+        &[
+            set("parentDistinguishedName", json!(sales)),
+            set("cn", json!("Jane Roe")),
+            set("sn", json!("Roe")),
+        ],
+    )
+    .await
+    .unwrap();
     let got = t.get(&created.id).await.unwrap().unwrap();
     assert_eq!(got.name.as_deref(), Some(format!("cn=Jane Roe,{sales}").as_str()));
     assert_eq!(got.attributes["cn"], json!("Jane Roe"), "the old RDN value is removed");
     // The same parent spelled differently is not a move.
-    t.update(&created.id, &[set("parentDistinguishedName", json!(sales.to_uppercase()))]).await.unwrap();
+    t.update(&created.id, &[set("parentDistinguishedName", json!(sales.to_uppercase()))])
+        .await
+        .unwrap();
     assert_eq!(t.get(&created.id).await.unwrap().unwrap().name, got.name);
 
     t.disable(&created.id).await.unwrap();
@@ -97,9 +127,17 @@ async fn create_find_get_update_move_rename_disable_delete() {
 
     t.delete(&created.id).await.unwrap();
     assert!(t.get(&created.id).await.unwrap().is_none());
-    assert!(matches!(t.delete(&created.id).await, Err(TargetError::NotFound { ref id, .. }) if *id == created.id));
-    assert!(matches!(t.update(&created.id, &[set("title", json!("x"))]).await, Err(TargetError::NotFound { .. })));
-    assert!(t.get("not-a-uuid)(cn=*").await.unwrap().is_none(), "ids are validated, not pasted into filters");
+    assert!(
+        matches!(t.delete(&created.id).await, Err(TargetError::NotFound { ref id, .. }) if *id == created.id)
+    );
+    assert!(matches!(
+        t.update(&created.id, &[set("title", json!("x"))]).await,
+        Err(TargetError::NotFound { .. })
+    ));
+    assert!(
+        t.get("not-a-uuid)(cn=*").await.unwrap().is_none(),
+        "ids are validated, not pasted into filters"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +160,10 @@ async fn names_with_special_characters_round_trip() {
     ];
     for (i, name) in names.iter().enumerate() {
         let number = format!("esc-{i}");
-        let created = t.create(&person(name, &number)).await.unwrap_or_else(|e| panic!("create {name:?}: {e}"));
+        let created = t
+            .create(&person(name, &number))
+            .await
+            .unwrap_or_else(|e| panic!("create {name:?}: {e}"));
         let dn = Dn::parse(created.name.as_deref().unwrap()).unwrap();
         assert_eq!(dn.rdn_value("cn"), Some(*name), "DN of {name:?}");
         assert_eq!(created.attributes["cn"], json!(name), "cn of {name:?}");
@@ -131,9 +172,14 @@ async fn names_with_special_characters_round_trip() {
         assert_eq!(found[0].id, created.id);
         // Rename to another awkward name and back.
         let other = format!("{name}, renamed+");
-        t.update(&created.id, &[set("cn", json!(other))]).await.unwrap_or_else(|e| panic!("rename {name:?}: {e}"));
+        t.update(&created.id, &[set("cn", json!(other))])
+            .await
+            .unwrap_or_else(|e| panic!("rename {name:?}: {e}"));
         let got = t.get(&created.id).await.unwrap().unwrap();
-        assert_eq!(Dn::parse(got.name.as_deref().unwrap()).unwrap().rdn_value("cn"), Some(other.as_str()));
+        assert_eq!(
+            Dn::parse(got.name.as_deref().unwrap()).unwrap().rdn_value("cn"),
+            Some(other.as_str())
+        );
         assert!(t.is_taken("cn", &other, None).await.unwrap());
     }
 }
@@ -162,7 +208,10 @@ async fn uniqueness_answers_drive_select_unique_value() {
     assert_eq!(ids[0].1, "jsmith");
     assert_eq!(ids[1].1, "john.smith", "the second John Smith gets the next candidate");
     assert!(t.is_taken("uid", "JSMITH", None).await.unwrap(), "uid matching ignores case");
-    assert!(!t.is_taken("uid", "jsmith", Some(&ids[0].0)).await.unwrap(), "an object does not collide with itself");
+    assert!(
+        !t.is_taken("uid", "jsmith", Some(&ids[0].0)).await.unwrap(),
+        "an object does not collide with itself"
+    );
     assert!(t.is_taken("uid", "jsmith", Some(&ids[1].0)).await.unwrap());
     assert!(!t.is_taken("uid", "j.smith", None).await.unwrap());
     assert!(!t.is_taken("uid", "*", None).await.unwrap(), "a wildcard is a literal");
@@ -211,14 +260,22 @@ async fn move_to_disable_strategy_parks_and_restores() {
     // While disabled, a parent change alone does not bring it back.
     t.update(&p.id, &[set("parentDistinguishedName", json!(ou))]).await.unwrap();
     assert_eq!(t.get(&p.id).await.unwrap().unwrap().enabled, Some(false));
-    t.update(&p.id, &[set("accountDisabled", json!("False")), set("parentDistinguishedName", json!(ou))]).await.unwrap();
+    t.update(
+        &p.id,
+        &[set("accountDisabled", json!("False")), set("parentDistinguishedName", json!(ou))],
+    )
+    .await
+    .unwrap();
     let got = t.get(&p.id).await.unwrap().unwrap();
     assert_eq!(got.enabled, Some(true));
     assert_eq!(got.attributes["parentDistinguishedName"], json!(ou));
     // Created disabled goes straight to the parking OU.
     let mut a = person("Parked Early", "p-2");
     a.insert("accountDisabled".into(), json!("True"));
-    assert_eq!(t.create(&a).await.unwrap().attributes["parentDistinguishedName"], json!(disabled_ou));
+    assert_eq!(
+        t.create(&a).await.unwrap().attributes["parentDistinguishedName"],
+        json!(disabled_ou)
+    );
 }
 
 #[tokio::test]
@@ -237,11 +294,19 @@ async fn server_errors_become_clear_target_errors() {
     let mut a = person("Lost", "e-3");
     a.insert("parentDistinguishedName".into(), json!(format!("ou=nowhere,{ou}")));
     let e = t.create(&a).await.unwrap_err();
-    assert!(matches!(e, TargetError::Rejected { .. }) && e.to_string().contains("noSuchObject (32)") && e.to_string().contains("ou=nowhere"), "{e}");
+    assert!(
+        matches!(e, TargetError::Rejected { .. })
+            && e.to_string().contains("noSuchObject (32)")
+            && e.to_string().contains("ou=nowhere"),
+        "{e}"
+    );
     let mut a = person("Two Names", "e-4");
     a.insert("displayName".into(), json!(["one", "two"]));
     let e = t.create(&a).await.unwrap_err();
-    assert!(e.to_string().contains("constraintViolation (19)") && e.to_string().contains("displayName"), "{e}");
+    assert!(
+        e.to_string().contains("constraintViolation (19)") && e.to_string().contains("displayName"),
+        "{e}"
+    );
     let mut a = person("Odd Attr", "e-5");
     a.insert("noSuchAttributeType".into(), json!("x"));
     let e = t.create(&a).await.unwrap_err();
@@ -253,7 +318,11 @@ async fn server_errors_become_clear_target_errors() {
     c.bind_dn = s.reader_dn().into();
     c.password = SecretString::from(s.reader_password());
     let e = LdapTarget::new(c).unwrap().create(&person("Nope", "e-6")).await.unwrap_err();
-    assert!(e.to_string().contains("insufficientAccessRights (50)") && e.to_string().contains("cn=Nope"), "{e}");
+    assert!(
+        e.to_string().contains("insufficientAccessRights (50)")
+            && e.to_string().contains("cn=Nope"),
+        "{e}"
+    );
     // A wrong password is the target's problem, so the worker waits.
     let mut c = config(s, &ou);
     c.password = SecretString::from("wrong");
@@ -276,7 +345,10 @@ async fn paged_search_returns_more_than_the_size_limit() {
     // A page larger than the server allows is refused with the server's words.
     c.page_size = 50;
     let e = LdapTarget::new(c).unwrap().find("departmentNumber", "paged").await.unwrap_err();
-    assert!(e.to_string().contains("sizeLimitExceeded") || e.to_string().contains("adminLimitExceeded"), "{e}");
+    assert!(
+        e.to_string().contains("sizeLimitExceeded") || e.to_string().contains("adminLimitExceeded"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -88,12 +88,21 @@ pub trait Target: Send + Sync {
     async fn delete(&self, id: &str) -> Result<(), TargetError>;
     /// Whether `value` is already used for `attribute` by an object other than
     /// `except_id` (uniqueness for `SelectUniqueValue`).
-    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError>;
+    async fn is_taken(
+        &self,
+        attribute: &str,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<bool, TargetError>;
     /// [`Target::find`] for many values of one attribute at once (matching a
     /// page of workers). The map is keyed by the values exactly as given;
     /// values without objects may be absent. Targets that can ask for many
     /// values in one request (an LDAP OR filter, an SQL `IN`) override this.
-    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+    async fn find_many(
+        &self,
+        attribute: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
         let mut out = HashMap::new();
         for v in values {
             let found = self.find(attribute, v).await?;
@@ -107,7 +116,11 @@ pub trait Target: Send + Sync {
     /// (the `SelectUniqueValue` candidates of a page): the candidates, as
     /// given, that some object already uses. The target compares as its
     /// matching rules do (case-insensitively for Active Directory).
-    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+    async fn taken(
+        &self,
+        attribute: &str,
+        candidates: &[String],
+    ) -> Result<HashSet<String>, TargetError> {
         let mut out = HashSet::new();
         for c in candidates {
             if self.is_taken(attribute, c, None).await? {
@@ -160,13 +173,26 @@ impl Target for Box<dyn Target> {
     async fn delete(&self, id: &str) -> Result<(), TargetError> {
         (**self).delete(id).await
     }
-    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+    async fn is_taken(
+        &self,
+        attribute: &str,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<bool, TargetError> {
         (**self).is_taken(attribute, value, except_id).await
     }
-    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+    async fn find_many(
+        &self,
+        attribute: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
         (**self).find_many(attribute, values).await
     }
-    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+    async fn taken(
+        &self,
+        attribute: &str,
+        candidates: &[String],
+    ) -> Result<HashSet<String>, TargetError> {
         (**self).taken(attribute, candidates).await
     }
     async fn flush(&self) -> Result<(), TargetError> {

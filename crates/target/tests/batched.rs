@@ -26,12 +26,24 @@ async fn populated() -> Vec<(EmbeddedTarget, [String; 3])> {
     let mut out = Vec::new();
     for indexed in [&["mail"][..], &[][..]] {
         let t = EmbeddedTarget::in_memory_indexed(&["sAMAccountName"], indexed).expect("open");
-        let ana = t.create(&attrs(&[("sAMAccountName", json!("Ana")), ("mail", json!("Ana@Example.com"))])).await.expect("create");
-        let bo = t
-            .create(&attrs(&[("sAMAccountName", json!("bo")), ("mail", json!(["bo@example.com", "BO@EXAMPLE.COM", "shared@example.com"]))]))
+        let ana = t
+            .create(&attrs(&[("sAMAccountName", json!("Ana")), ("mail", json!("Ana@Example.com"))]))
             .await
             .expect("create");
-        let cy = t.create(&attrs(&[("sAMAccountName", json!("cy")), ("mail", json!("shared@example.com"))])).await.expect("create");
+        let bo = t
+            .create(&attrs(&[
+                ("sAMAccountName", json!("bo")),
+                ("mail", json!(["bo@example.com", "BO@EXAMPLE.COM", "shared@example.com"])),
+            ]))
+            .await
+            .expect("create");
+        let cy = t
+            .create(&attrs(&[
+                ("sAMAccountName", json!("cy")),
+                ("mail", json!("shared@example.com")),
+            ]))
+            .await
+            .expect("create");
         out.push((t, [ana.id, bo.id, cy.id]));
     }
     out
@@ -40,7 +52,13 @@ async fn populated() -> Vec<(EmbeddedTarget, [String; 3])> {
 #[tokio::test]
 async fn find_many_maps_case_variants_back_to_the_values_as_given() {
     for (t, [ana, bo, cy]) in populated().await {
-        let asked = strings(&["ana@example.com", "ANA@EXAMPLE.COM", "nobody@example.com", "Shared@Example.com", "bo@example.com"]);
+        let asked = strings(&[
+            "ana@example.com",
+            "ANA@EXAMPLE.COM",
+            "nobody@example.com",
+            "Shared@Example.com",
+            "bo@example.com",
+        ]);
         let found = t.find_many("mail", &asked).await.expect("find_many");
         assert_eq!(ids(&found, "ana@example.com"), std::slice::from_ref(&ana));
         assert_eq!(ids(&found, "ANA@EXAMPLE.COM"), [ana]);
@@ -51,7 +69,11 @@ async fn find_many_maps_case_variants_back_to_the_values_as_given() {
         // bo's two case variants of one address make one match, not two.
         assert_eq!(ids(&found, "bo@example.com"), [bo]);
         assert_eq!(found.len(), 4);
-        assert_eq!(found["bo@example.com"][0].attributes["sAMAccountName"], json!("bo"), "objects come with their attributes");
+        assert_eq!(
+            found["bo@example.com"][0].attributes["sAMAccountName"],
+            json!("bo"),
+            "objects come with their attributes"
+        );
         assert!(t.find_many("mail", &[]).await.expect("empty").is_empty());
         assert!(t.find_many("title", &asked).await.expect("attribute nobody has").is_empty());
     }
@@ -60,13 +82,27 @@ async fn find_many_maps_case_variants_back_to_the_values_as_given() {
 #[tokio::test]
 async fn taken_answers_per_candidate_case_insensitively() {
     for (t, _) in populated().await {
-        let candidates = strings(&["SHARED@example.com", "free@example.com", "ana@example.com", "Ana@Example.Com", "bo@example.com"]);
+        let candidates = strings(&[
+            "SHARED@example.com",
+            "free@example.com",
+            "ana@example.com",
+            "Ana@Example.Com",
+            "bo@example.com",
+        ]);
         let taken = t.taken("mail", &candidates).await.expect("taken");
-        let want: HashSet<String> = strings(&["SHARED@example.com", "ana@example.com", "Ana@Example.Com", "bo@example.com"]).into_iter().collect();
+        let want: HashSet<String> = strings(&[
+            "SHARED@example.com",
+            "ana@example.com",
+            "Ana@Example.Com",
+            "bo@example.com",
+        ])
+        .into_iter()
+        .collect();
         assert_eq!(taken, want);
         assert!(t.taken("mail", &[]).await.expect("empty").is_empty());
         // Unique attributes are indexed whatever else is.
-        let taken = t.taken("sAMAccountName", &strings(&["ANA", "ana2", "Cy"])).await.expect("taken");
+        let taken =
+            t.taken("sAMAccountName", &strings(&["ANA", "ana2", "Cy"])).await.expect("taken");
         assert_eq!(taken, strings(&["ANA", "Cy"]).into_iter().collect());
     }
 }
@@ -76,7 +112,12 @@ async fn more_values_than_one_lookup_holds() {
     let t = EmbeddedTarget::in_memory_indexed(&["sAMAccountName"], &["employeeID"]).expect("open");
     let n = LOOKUP_CHUNK * 2 + 7;
     for i in (0..n).step_by(3) {
-        t.create(&attrs(&[("sAMAccountName", json!(format!("user{i}"))), ("employeeID", json!(format!("E{i}")))])).await.expect("create");
+        t.create(&attrs(&[
+            ("sAMAccountName", json!(format!("user{i}"))),
+            ("employeeID", json!(format!("E{i}"))),
+        ]))
+        .await
+        .expect("create");
     }
     t.flush().await.expect("flush");
     let asked: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
@@ -94,23 +135,42 @@ async fn more_values_than_one_lookup_holds() {
 #[tokio::test]
 async fn updates_and_deletes_keep_the_index_exact() {
     let t = EmbeddedTarget::in_memory_indexed(&["userPrincipalName"], &["mail"]).expect("open");
-    let a = t.create(&attrs(&[("userPrincipalName", json!("a@x")), ("mail", json!(["one@x", "two@x"]))])).await.expect("create");
-    t.update(&a.id, &[AttributeUpdate { name: "mail".into(), value: json!(["TWO@x", "three@x"]) }]).await.expect("update");
-    let found = t.find_many("mail", &strings(&["one@x", "two@x", "three@x"])).await.expect("find_many");
-    assert_eq!(found.keys().cloned().collect::<HashSet<_>>(), strings(&["two@x", "three@x"]).into_iter().collect());
+    let a = t
+        .create(&attrs(&[("userPrincipalName", json!("a@x")), ("mail", json!(["one@x", "two@x"]))]))
+        .await
+        .expect("create");
+    t.update(&a.id, &[AttributeUpdate { name: "mail".into(), value: json!(["TWO@x", "three@x"]) }])
+        .await
+        .expect("update");
+    let found =
+        t.find_many("mail", &strings(&["one@x", "two@x", "three@x"])).await.expect("find_many");
+    assert_eq!(
+        found.keys().cloned().collect::<HashSet<_>>(),
+        strings(&["two@x", "three@x"]).into_iter().collect()
+    );
     assert_eq!(found["two@x"][0].attributes["mail"], json!(["TWO@x", "three@x"]));
     // The old UPN is free again once renamed, and the new one is taken.
-    t.update(&a.id, &[AttributeUpdate { name: "userPrincipalName".into(), value: json!("b@x") }]).await.expect("rename");
-    assert_eq!(t.taken("userPrincipalName", &strings(&["a@x", "B@X"])).await.expect("taken"), strings(&["B@X"]).into_iter().collect());
-    t.create(&attrs(&[("userPrincipalName", json!("A@x"))])).await.expect("the freed UPN can be reused");
+    t.update(&a.id, &[AttributeUpdate { name: "userPrincipalName".into(), value: json!("b@x") }])
+        .await
+        .expect("rename");
+    assert_eq!(
+        t.taken("userPrincipalName", &strings(&["a@x", "B@X"])).await.expect("taken"),
+        strings(&["B@X"]).into_iter().collect()
+    );
+    t.create(&attrs(&[("userPrincipalName", json!("A@x"))]))
+        .await
+        .expect("the freed UPN can be reused");
     t.delete(&a.id).await.expect("delete");
-    assert!(t.find_many("mail", &strings(&["two@x", "three@x"])).await.expect("find_many").is_empty());
+    assert!(
+        t.find_many("mail", &strings(&["two@x", "three@x"])).await.expect("find_many").is_empty()
+    );
     assert!(!t.is_taken("userPrincipalName", "b@x", None).await.expect("is_taken"));
 }
 
 #[test]
 fn a_file_with_the_first_index_layout_opens_and_is_reindexed() {
-    let path = std::env::temp_dir().join(format!("hrsync-embedded-layout1-{}.sqlite", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("hrsync-embedded-layout1-{}.sqlite", std::process::id()));
     let _ = std::fs::remove_file(&path);
     {
         // The layout before this version, written by hand: a rowid value
@@ -131,8 +191,12 @@ fn a_file_with_the_first_index_layout_opens_and_is_reindexed() {
     }
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     rt.block_on(async {
-        let t = EmbeddedTarget::open_indexed(&path, &["sAMAccountName"], &["employeeID"]).expect("open old file");
-        assert_eq!(ids(&t.find_many("employeeID", &strings(&["7"])).await.expect("find"), "7"), ["0123"]);
+        let t = EmbeddedTarget::open_indexed(&path, &["sAMAccountName"], &["employeeID"])
+            .expect("open old file");
+        assert_eq!(
+            ids(&t.find_many("employeeID", &strings(&["7"])).await.expect("find"), "7"),
+            ["0123"]
+        );
         assert!(t.is_taken("sAMAccountName", "ANA", None).await.expect("is_taken"));
         let dup = t.create(&attrs(&[("sAMAccountName", json!("ana"))])).await;
         assert!(dup.is_err(), "uniqueness still holds after the rebuild");
@@ -140,9 +204,12 @@ fn a_file_with_the_first_index_layout_opens_and_is_reindexed() {
         assert!(!t.is_taken("sAMAccountName", "ana", None).await.expect("is_taken"));
     });
     let conn = rusqlite::Connection::open(&path).expect("reopen");
-    let layout: String = conn.query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| r.get(0)).expect("layout");
+    let layout: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| r.get(0))
+        .expect("layout");
     assert_eq!(layout, "2");
-    let keys: i64 = conn.query_row("SELECT count(*) FROM value_index", [], |r| r.get(0)).expect("count");
+    let keys: i64 =
+        conn.query_row("SELECT count(*) FROM value_index", [], |r| r.get(0)).expect("count");
     assert_eq!(keys, 0, "the deleted object left no keys behind");
     drop(conn);
     let _ = std::fs::remove_file(&path);
@@ -151,8 +218,12 @@ fn a_file_with_the_first_index_layout_opens_and_is_reindexed() {
 /// A small population: few distinct values in mixed case, some multi-valued,
 /// so that collisions, case variants and absent values all occur.
 fn population() -> impl Strategy<Value = Vec<(Vec<String>, Option<String>)>> {
-    let word = prop::sample::select(vec!["ana", "ANA", "Bo", "bo", "cy", "dee", "Dee", "eve"]).prop_map(str::to_owned);
-    prop::collection::vec((prop::collection::vec(word.clone(), 0..3), prop::option::of(word)), 0..12)
+    let word = prop::sample::select(vec!["ana", "ANA", "Bo", "bo", "cy", "dee", "Dee", "eve"])
+        .prop_map(str::to_owned);
+    prop::collection::vec(
+        (prop::collection::vec(word.clone(), 0..3), prop::option::of(word)),
+        0..12,
+    )
 }
 
 proptest! {

@@ -13,7 +13,11 @@ fn attrs(pairs: &[(&str, serde_json::Value)]) -> Attributes {
 async fn create_find_update_disable_delete() {
     let t = EmbeddedTarget::in_memory(&["userPrincipalName", "sAMAccountName"]).unwrap();
     let a = t
-        .create(&attrs(&[("employeeID", json!("1001")), ("userPrincipalName", json!("John.Smith@example.com")), ("proxyAddresses", json!(["smtp:a@x", "SMTP:b@x"]))]))
+        .create(&attrs(&[
+            ("employeeID", json!("1001")),
+            ("userPrincipalName", json!("John.Smith@example.com")),
+            ("proxyAddresses", json!(["smtp:a@x", "SMTP:b@x"])),
+        ]))
         .await
         .unwrap();
     assert_eq!(a.id.len(), 32);
@@ -23,14 +27,27 @@ async fn create_find_update_disable_delete() {
     assert!(t.find("employeeID", "1002").await.unwrap().is_empty());
 
     // A second John Smith cannot take the same UPN.
-    let dup = t.create(&attrs(&[("employeeID", json!("1002")), ("userPrincipalName", json!("john.smith@example.com"))])).await;
-    assert!(matches!(dup, Err(TargetError::AlreadyExists { ref attribute, .. }) if attribute == "userPrincipalName"));
+    let dup = t
+        .create(&attrs(&[
+            ("employeeID", json!("1002")),
+            ("userPrincipalName", json!("john.smith@example.com")),
+        ]))
+        .await;
+    assert!(
+        matches!(dup, Err(TargetError::AlreadyExists { ref attribute, .. }) if attribute == "userPrincipalName")
+    );
     assert!(t.is_taken("userPrincipalName", "JOHN.SMITH@example.com", None).await.unwrap());
     assert!(!t.is_taken("userPrincipalName", "john.smith@example.com", Some(&a.id)).await.unwrap());
 
-    t.update(&a.id, &[AttributeUpdate { name: "title".into(), value: json!("Engineer") }, AttributeUpdate { name: "proxyAddresses".into(), value: json!(null) }])
-        .await
-        .unwrap();
+    t.update(
+        &a.id,
+        &[
+            AttributeUpdate { name: "title".into(), value: json!("Engineer") },
+            AttributeUpdate { name: "proxyAddresses".into(), value: json!(null) },
+        ],
+    )
+    .await
+    .unwrap();
     let got = t.get(&a.id).await.unwrap().unwrap();
     assert_eq!(got.attributes["title"], json!("Engineer"));
     assert!(!got.attributes.contains_key("proxyAddresses"));
@@ -56,7 +73,10 @@ async fn writes_are_durable_across_reopen() {
     let path = dir.join("target.sqlite");
     let id = {
         let t = EmbeddedTarget::open(&path, &[]).unwrap();
-        t.create(&attrs(&[("employeeID", json!("7")), ("accountDisabled", json!("True"))])).await.unwrap().id
+        t.create(&attrs(&[("employeeID", json!("7")), ("accountDisabled", json!("True"))]))
+            .await
+            .unwrap()
+            .id
     };
     let t = EmbeddedTarget::open(&path, &[]).unwrap();
     let all = t.all().unwrap();
@@ -69,7 +89,8 @@ async fn writes_are_durable_across_reopen() {
 
 #[tokio::test]
 async fn find_works_on_unindexed_attributes_and_after_the_index_set_changes() {
-    let path = std::env::temp_dir().join(format!("hrsync-embedded-index-{}.sqlite", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("hrsync-embedded-index-{}.sqlite", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let mut attrs = Attributes::new();
     attrs.insert("employeeID".into(), json!("100042"));
@@ -77,7 +98,11 @@ async fn find_works_on_unindexed_attributes_and_after_the_index_set_changes() {
     let id = {
         let t = EmbeddedTarget::open(&path, &[]).expect("open");
         let o = t.create(&attrs).await.expect("create");
-        assert_eq!(t.find("mail", "ana@example.com").await.expect("scan").len(), 1, "unindexed find scans");
+        assert_eq!(
+            t.find("mail", "ana@example.com").await.expect("scan").len(),
+            1,
+            "unindexed find scans"
+        );
         assert!(t.is_taken("employeeID", "100042", None).await.expect("scan"));
         assert!(!t.is_taken("employeeID", "100042", Some(&o.id)).await.expect("scan"));
         t.flush().await.expect("flush");
@@ -98,7 +123,10 @@ async fn ids_are_opaque_distinct_and_time_ordered() {
     for i in 0..50 {
         ids.push(t.create(&attrs(&[("employeeID", json!(i))])).await.unwrap().id);
     }
-    assert!(ids.iter().all(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())));
+    assert!(
+        ids.iter().all(|id| id.len() == 32
+            && id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    );
     let distinct: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len());
     // The first 12 digits are the creation millisecond: later objects never

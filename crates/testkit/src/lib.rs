@@ -65,7 +65,11 @@ fn private_dir(kind: &str) -> Result<PathBuf, TestkitError> {
     Ok(dir)
 }
 
-fn require_tool(step: &'static str, tool: &'static str, package: &'static str) -> Result<PathBuf, TestkitError> {
+fn require_tool(
+    step: &'static str,
+    tool: &'static str,
+    package: &'static str,
+) -> Result<PathBuf, TestkitError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     // Debian keeps slapd and samba in /usr/sbin, which is not on every PATH.
     let extra = [PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")];
@@ -79,10 +83,19 @@ fn require_tool(step: &'static str, tool: &'static str, package: &'static str) -
 /// Run a command to completion; a non-zero exit is an error carrying its output.
 fn run(step: &'static str, cmd: &mut Command) -> Result<String, TestkitError> {
     let shown = format!("{cmd:?}");
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
-        return Err(TestkitError::Command { step, command: shown, status: out.status.to_string(), output: text });
+        return Err(TestkitError::Command {
+            step,
+            command: shown,
+            status: out.status.to_string(),
+            output: text,
+        });
     }
     Ok(text)
 }
@@ -91,7 +104,9 @@ fn run(step: &'static str, cmd: &mut Command) -> Result<String, TestkitError> {
 fn free_port() -> Result<u16, TestkitError> {
     let l = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| TestkitError::Step { step: "pick a free port", message: e.to_string() })?;
-    l.local_addr().map(|a| a.port()).map_err(|e| TestkitError::Step { step: "pick a free port", message: e.to_string() })
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| TestkitError::Step { step: "pick a free port", message: e.to_string() })
 }
 
 fn listening(addr: SocketAddr) -> bool {
@@ -108,7 +123,12 @@ struct Watched {
 
 impl Watched {
     /// `server` is a shell command that stays in the foreground.
-    fn spawn(step: &'static str, server: &str, cleanup: &str, log: &Path) -> Result<Self, TestkitError> {
+    fn spawn(
+        step: &'static str,
+        server: &str,
+        cleanup: &str,
+        log: &Path,
+    ) -> Result<Self, TestkitError> {
         let script = format!(
             "{server} >>'{log}' 2>&1 </dev/null & pid=$!\n\
              read _ignored\n\
@@ -129,7 +149,8 @@ impl Watched {
     }
 
     fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log at {}: {e})", self.log.display()))
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_else(|e| format!("(no log at {}: {e})", self.log.display()))
     }
 
     fn exited(&mut self) -> bool {
@@ -137,17 +158,29 @@ impl Watched {
     }
 
     /// Wait until `ready` holds, failing early if the server exits.
-    fn wait_ready(&mut self, step: &'static str, limit: Duration, mut ready: impl FnMut() -> bool) -> Result<(), TestkitError> {
+    fn wait_ready(
+        &mut self,
+        step: &'static str,
+        limit: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<(), TestkitError> {
         let start = Instant::now();
         loop {
             if ready() {
                 return Ok(());
             }
             if self.exited() {
-                return Err(TestkitError::Step { step, message: format!("the server exited; its output:\n{}", self.output()) });
+                return Err(TestkitError::Step {
+                    step,
+                    message: format!("the server exited; its output:\n{}", self.output()),
+                });
             }
             if start.elapsed() > limit {
-                return Err(TestkitError::NotReady { step, seconds: limit.as_secs(), output: self.output() });
+                return Err(TestkitError::NotReady {
+                    step,
+                    seconds: limit.as_secs(),
+                    output: self.output(),
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -196,21 +229,36 @@ fn ldapmodify(
     }
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let shown = format!("ldapmodify -H {url} -D {bind_dn}");
-    let mut child = cmd.spawn().map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
+    let mut child =
+        cmd.spawn().map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(ldif.as_bytes()).map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
+        stdin
+            .write_all(ldif.as_bytes())
+            .map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
     }
-    let out = child.wait_with_output().map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = child
+        .wait_with_output()
+        .map_err(|e| TestkitError::Step { step, message: format!("{shown}: {e}") })?;
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
-        return Err(TestkitError::Command { step, command: shown, status: out.status.to_string(), output: format!("{text}\nLDIF:\n{ldif}") });
+        return Err(TestkitError::Command {
+            step,
+            command: shown,
+            status: out.status.to_string(),
+            output: format!("{text}\nLDIF:\n{ldif}"),
+        });
     }
     Ok(text)
 }
 
 /// A test CA and a server certificate for `ip` (and `dns`), made with the
 /// `openssl` command line. Returns (ca.pem, cert.pem, key.pem).
-fn make_certs(dir: &Path, ip: Ipv4Addr, dns: &str) -> Result<(PathBuf, PathBuf, PathBuf), TestkitError> {
+fn make_certs(
+    dir: &Path,
+    ip: Ipv4Addr,
+    dns: &str,
+) -> Result<(PathBuf, PathBuf, PathBuf), TestkitError> {
     const STEP: &str = "make test TLS certificates";
     let openssl = require_tool(STEP, "openssl", "openssl")?;
     let ca_key = dir.join("ca.key");
@@ -221,23 +269,56 @@ fn make_certs(dir: &Path, ip: Ipv4Addr, dns: &str) -> Result<(PathBuf, PathBuf, 
     let ext = dir.join("server.ext");
     std::fs::write(&ext, format!("subjectAltName=IP:{ip},DNS:{dns}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"))
         .map_err(io_err(STEP, &ext))?;
-    run(STEP, Command::new(&openssl).args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hrsync test CA"]).arg("-keyout").arg(&ca_key).arg("-out").arg(&ca))?;
-    run(STEP, Command::new(&openssl).args(["req", "-newkey", "rsa:2048", "-nodes", "-subj"]).arg(format!("/CN={dns}")).arg("-keyout").arg(&key).arg("-out").arg(&csr))?;
+    run(
+        STEP,
+        Command::new(&openssl)
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=hrsync test CA",
+            ])
+            .arg("-keyout")
+            .arg(&ca_key)
+            .arg("-out")
+            .arg(&ca),
+    )?;
+    run(
+        STEP,
+        Command::new(&openssl)
+            .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj"])
+            .arg(format!("/CN={dns}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr),
+    )?;
     run(
         STEP,
         Command::new(&openssl)
             .args(["x509", "-req", "-days", "2", "-set_serial", "2"])
-            .arg("-in").arg(&csr)
-            .arg("-CA").arg(&ca)
-            .arg("-CAkey").arg(&ca_key)
-            .arg("-extfile").arg(&ext)
-            .arg("-out").arg(&cert),
+            .arg("-in")
+            .arg(&csr)
+            .arg("-CA")
+            .arg(&ca)
+            .arg("-CAkey")
+            .arg(&ca_key)
+            .arg("-extfile")
+            .arg(&ext)
+            .arg("-out")
+            .arg(&cert),
     )?;
     // Samba refuses a key file that others can read.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).map_err(io_err(STEP, &key))?;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err(STEP, &key))?;
     }
     Ok((ca, cert, key))
 }

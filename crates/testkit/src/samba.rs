@@ -6,7 +6,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::{TestkitError, Watched, io_err, ldapmodify, listening, make_certs, private_dir, require_tool, run, sh_quote};
+use crate::{
+    TestkitError, Watched, io_err, ldapmodify, listening, make_certs, private_dir, require_tool,
+    run, sh_quote,
+};
 
 const REALM: &str = "HRSYNC.TEST";
 const DOMAIN: &str = "HRSYNC";
@@ -35,10 +38,9 @@ impl SambaDc {
     /// exits. Tests share it by working in their own OU ([`SambaDc::create_ou`]).
     pub fn shared() -> Result<&'static SambaDc, TestkitError> {
         static SHARED: OnceLock<Result<SambaDc, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| SambaDc::start().map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|message| TestkitError::Step { step: "shared Samba AD DC", message: message.clone() })
+        SHARED.get_or_init(|| SambaDc::start().map_err(|e| e.to_string())).as_ref().map_err(
+            |message| TestkitError::Step { step: "shared Samba AD DC", message: message.clone() },
+        )
     }
 
     /// Provision and start a DC of its own (prefer [`SambaDc::shared`]).
@@ -60,14 +62,21 @@ impl SambaDc {
         let mut dc = SambaDc { dir, address, lock, server: None };
         dc.provision(&samba_tool)?;
         let d = dc.dir.display().to_string();
-        let cmd = format!("{} -i -M single -s {}", sh_quote(&samba.display().to_string()), sh_quote(&format!("{d}/etc/smb.conf")));
-        let cleanup = format!("rm -rf {}; rm -f {}", sh_quote(&d), sh_quote(&dc.lock.display().to_string()));
-        let mut server = Watched::spawn("start Samba AD DC", &cmd, &cleanup, &dc.dir.join("samba.log"))?;
+        let cmd = format!(
+            "{} -i -M single -s {}",
+            sh_quote(&samba.display().to_string()),
+            sh_quote(&format!("{d}/etc/smb.conf"))
+        );
+        let cleanup =
+            format!("rm -rf {}; rm -f {}", sh_quote(&d), sh_quote(&dc.lock.display().to_string()));
+        let mut server =
+            Watched::spawn("start Samba AD DC", &cmd, &cleanup, &dc.dir.join("samba.log"))?;
         let ldaps = SocketAddr::from((address, 636));
         let probe = dc.probe_command();
-        let ready = server.wait_ready("wait for Samba AD DC (LDAPS)", Duration::from_secs(90), || {
-            listening(ldaps) && probe_ok(&probe)
-        });
+        let ready =
+            server.wait_ready("wait for Samba AD DC (LDAPS)", Duration::from_secs(90), || {
+                listening(ldaps) && probe_ok(&probe)
+            });
         dc.server = Some(server);
         ready?;
         Ok(dc)
@@ -120,16 +129,33 @@ impl SambaDc {
             ca.display()
         );
         if !text.contains("[global]\n") {
-            return Err(TestkitError::Step { step: "configure Samba TLS", message: format!("no [global] section in {}", conf.display()) });
+            return Err(TestkitError::Step {
+                step: "configure Samba TLS",
+                message: format!("no [global] section in {}", conf.display()),
+            });
         }
-        std::fs::write(&conf, text.replacen("[global]\n", &tls, 1)).map_err(io_err("configure Samba TLS", &conf))?;
+        std::fs::write(&conf, text.replacen("[global]\n", &tls, 1))
+            .map_err(io_err("configure Samba TLS", &conf))?;
         Ok(())
     }
 
     fn probe_command(&self) -> Command {
         let mut cmd = Command::new("ldapsearch");
-        cmd.args(["-x", "-H", &self.ldaps_url(), "-D", &self.admin_upn(), "-w", ADMIN_PASSWORD, "-s", "base", "-b", BASE_DN, "dn"])
-            .env("LDAPTLS_CACERT", self.ca_file());
+        cmd.args([
+            "-x",
+            "-H",
+            &self.ldaps_url(),
+            "-D",
+            &self.admin_upn(),
+            "-w",
+            ADMIN_PASSWORD,
+            "-s",
+            "base",
+            "-b",
+            BASE_DN,
+            "dn",
+        ])
+        .env("LDAPTLS_CACERT", self.ca_file());
         cmd
     }
 
@@ -181,13 +207,31 @@ impl SambaDc {
     /// Add the entries of an LDIF as Administrator, over LDAPS.
     pub fn add_ldif(&self, ldif: &str) -> Result<(), TestkitError> {
         let ca = self.ca_file();
-        ldapmodify("add test entries to Samba", &self.ldaps_url(), &self.admin_upn(), ADMIN_PASSWORD, Some(&ca), true, ldif).map(|_| ())
+        ldapmodify(
+            "add test entries to Samba",
+            &self.ldaps_url(),
+            &self.admin_upn(),
+            ADMIN_PASSWORD,
+            Some(&ca),
+            true,
+            ldif,
+        )
+        .map(|_| ())
     }
 
     /// Apply an LDIF of changes as Administrator, over LDAPS.
     pub fn modify_ldif(&self, ldif: &str) -> Result<(), TestkitError> {
         let ca = self.ca_file();
-        ldapmodify("modify test entries in Samba", &self.ldaps_url(), &self.admin_upn(), ADMIN_PASSWORD, Some(&ca), false, ldif).map(|_| ())
+        ldapmodify(
+            "modify test entries in Samba",
+            &self.ldaps_url(),
+            &self.admin_upn(),
+            ADMIN_PASSWORD,
+            Some(&ca),
+            false,
+            ldif,
+        )
+        .map(|_| ())
     }
 }
 
@@ -217,7 +261,10 @@ fn require_root() -> Result<(), TestkitError> {
     if out.trim() != "0" {
         return Err(TestkitError::Step {
             step: "check for root",
-            message: format!("a Samba AD DC can only run as root, and this process runs as uid {}", out.trim()),
+            message: format!(
+                "a Samba AD DC can only run as root, and this process runs as uid {}",
+                out.trim()
+            ),
         });
     }
     Ok(())
@@ -233,7 +280,8 @@ fn claim_address() -> Result<(Ipv4Addr, PathBuf), TestkitError> {
         match created {
             Ok(mut f) => {
                 use std::io::Write;
-                f.write_all(std::process::id().to_string().as_bytes()).map_err(io_err(STEP, &lock))?;
+                f.write_all(std::process::id().to_string().as_bytes())
+                    .map_err(io_err(STEP, &lock))?;
                 if listening(SocketAddr::from((addr, 389))) {
                     // Someone else's server, started without our lock.
                     let _ = std::fs::remove_file(&lock);
@@ -243,15 +291,22 @@ fn claim_address() -> Result<(Ipv4Addr, PathBuf), TestkitError> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read_to_string(&lock).unwrap_or_default();
-                let alive = holder.trim().parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                let alive = holder
+                    .trim()
+                    .parse::<u32>()
+                    .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
                 if !alive && !listening(SocketAddr::from((addr, 389))) {
                     // A stale lock from a killed run: take it over.
-                    std::fs::write(&lock, std::process::id().to_string()).map_err(io_err(STEP, &lock))?;
+                    std::fs::write(&lock, std::process::id().to_string())
+                        .map_err(io_err(STEP, &lock))?;
                     return Ok((addr, lock));
                 }
             }
             Err(e) => return Err(TestkitError::Io { step: STEP, path: lock, source: e }),
         }
     }
-    Err(TestkitError::Step { step: STEP, message: "every address 127.0.0.2-254 is taken by another DC".into() })
+    Err(TestkitError::Step {
+        step: STEP,
+        message: "every address 127.0.0.2-254 is taken by another DC".into(),
+    })
 }

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{TestkitError, Watched, free_port, io_err, ldapmodify, listening, make_certs, private_dir, require_tool, run, sh_quote};
+use crate::{
+    TestkitError, Watched, free_port, io_err, ldapmodify, listening, make_certs, private_dir,
+    require_tool, run, sh_quote,
+};
 
 /// How to configure a [`Slapd`].
 #[derive(Debug, Clone)]
@@ -54,9 +57,14 @@ impl Slapd {
     pub fn shared() -> Result<&'static Slapd, TestkitError> {
         static SHARED: std::sync::OnceLock<Result<Slapd, String>> = std::sync::OnceLock::new();
         SHARED
-            .get_or_init(|| Slapd::start_inner(&SlapdOptions::default(), true).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                Slapd::start_inner(&SlapdOptions::default(), true).map_err(|e| e.to_string())
+            })
             .as_ref()
-            .map_err(|message| TestkitError::Step { step: "shared slapd", message: message.clone() })
+            .map_err(|message| TestkitError::Step {
+                step: "shared slapd",
+                message: message.clone(),
+            })
     }
 
     /// Start a slapd with the default options.
@@ -78,10 +86,14 @@ impl Slapd {
         std::fs::create_dir_all(&data).map_err(io_err("prepare slapd directory", &data))?;
         let (ca, cert, key) = make_certs(&dir, Ipv4Addr::LOCALHOST, "localhost")?;
         let conf = dir.join("slapd.conf");
-        std::fs::write(&conf, config(&dir, &ca, &cert, &key, options.size_limit)).map_err(io_err("write slapd.conf", &conf))?;
+        std::fs::write(&conf, config(&dir, &ca, &cert, &key, options.size_limit))
+            .map_err(io_err("write slapd.conf", &conf))?;
         let seed = dir.join("seed.ldif");
         std::fs::write(&seed, SEED).map_err(io_err("write seed LDIF", &seed))?;
-        run("seed slapd (slapadd)", Command::new(slapadd).arg("-q").arg("-f").arg(&conf).arg("-l").arg(&seed))?;
+        run(
+            "seed slapd (slapadd)",
+            Command::new(slapadd).arg("-q").arg("-f").arg(&conf).arg("-l").arg(&seed),
+        )?;
         let mut slapd = Slapd { dir, port: 0, tls_port: 0, server: None, remove_on_exit };
         slapd.launch()?;
         Ok(slapd)
@@ -92,7 +104,11 @@ impl Slapd {
         // slapd then exits at once and we try other ports.
         let mut last = None;
         for _ in 0..5 {
-            let (port, tls_port) = if self.port != 0 { (self.port, self.tls_port) } else { (free_port()?, free_port()?) };
+            let (port, tls_port) = if self.port != 0 {
+                (self.port, self.tls_port)
+            } else {
+                (free_port()?, free_port()?)
+            };
             let slapd = require_tool("start slapd", "slapd", "slapd")?;
             let urls = format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/");
             let cmd = format!(
@@ -101,8 +117,13 @@ impl Slapd {
                 sh_quote(&self.dir.join("slapd.conf").display().to_string()),
                 sh_quote(&urls)
             );
-            let cleanup = if self.remove_on_exit { format!("rm -rf {}", sh_quote(&self.dir.display().to_string())) } else { String::new() };
-            let mut server = Watched::spawn("start slapd", &cmd, &cleanup, &self.dir.join("slapd.log"))?;
+            let cleanup = if self.remove_on_exit {
+                format!("rm -rf {}", sh_quote(&self.dir.display().to_string()))
+            } else {
+                String::new()
+            };
+            let mut server =
+                Watched::spawn("start slapd", &cmd, &cleanup, &self.dir.join("slapd.log"))?;
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             match server.wait_ready("wait for slapd", Duration::from_secs(20), || listening(addr)) {
                 Ok(()) => {
@@ -120,7 +141,10 @@ impl Slapd {
                 }
             }
         }
-        Err(last.unwrap_or(TestkitError::Step { step: "start slapd", message: "no attempt made".into() }))
+        Err(last.unwrap_or(TestkitError::Step {
+            step: "start slapd",
+            message: "no attempt made".into(),
+        }))
     }
 
     /// Stop the server (SIGTERM, wait) and start it again on the same ports
@@ -179,12 +203,30 @@ impl Slapd {
 
     /// Add the entries of an LDIF as the rootdn.
     pub fn add_ldif(&self, ldif: &str) -> Result<(), TestkitError> {
-        ldapmodify("add test entries to slapd", &self.url(), ROOT_DN, ROOT_PASSWORD, None, true, ldif).map(|_| ())
+        ldapmodify(
+            "add test entries to slapd",
+            &self.url(),
+            ROOT_DN,
+            ROOT_PASSWORD,
+            None,
+            true,
+            ldif,
+        )
+        .map(|_| ())
     }
 
     /// Apply an LDIF of changes (`changetype: ...`) as the rootdn.
     pub fn modify_ldif(&self, ldif: &str) -> Result<(), TestkitError> {
-        ldapmodify("modify test entries in slapd", &self.url(), ROOT_DN, ROOT_PASSWORD, None, false, ldif).map(|_| ())
+        ldapmodify(
+            "modify test entries in slapd",
+            &self.url(),
+            ROOT_DN,
+            ROOT_PASSWORD,
+            None,
+            false,
+            ldif,
+        )
+        .map(|_| ())
     }
 }
 

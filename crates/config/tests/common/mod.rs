@@ -61,7 +61,8 @@ pub fn with_lines(replacements: &[(usize, &str)]) -> String {
 
 /// A fresh directory for files a test writes.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hrsync-config-test-{}-{name}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("hrsync-config-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir

@@ -27,7 +27,6 @@ pub fn flow_from(schema: &SourceSchema, config: &MappingConfig) -> Flow {
     Flow::compile(schema, config).expect("mapping compiles")
 }
 
-
 pub const UNIQUE: &[&str] = &["sAMAccountName", "userPrincipalName"];
 
 pub type TestEngine = Engine<SqliteStore, EmbeddedTarget>;
@@ -50,14 +49,32 @@ impl Harness {
     pub async fn start_with(builder: EmulatorBuilder) -> Harness {
         let emu = builder.now_ms(T0_MS).start().await.expect("emulator starts");
         let settings = Settings { page_size: 200, ..Settings::default() };
-        Harness { emu, clock: TestClock::new(T0_MS), dir: TempDir::new("e2e"), settings, flow: default_flow() }
+        Harness {
+            emu,
+            clock: TestClock::new(T0_MS),
+            dir: TempDir::new("e2e"),
+            settings,
+            flow: default_flow(),
+        }
     }
 
     /// A fresh engine over the harness's store and target files.
     pub fn engine(&self) -> TestEngine {
         let store = SqliteStore::open(&self.dir.0.join("state.sqlite")).expect("store opens");
-        let target = EmbeddedTarget::open_indexed(&self.dir.0.join("target.sqlite"), UNIQUE, &self.flow.lookup_attributes()).expect("target opens");
-        Engine::new(sf_client(&self.emu), self.flow.clone(), store, target, self.clock.clone(), self.settings.clone())
+        let target = EmbeddedTarget::open_indexed(
+            &self.dir.0.join("target.sqlite"),
+            UNIQUE,
+            &self.flow.lookup_attributes(),
+        )
+        .expect("target opens");
+        Engine::new(
+            sf_client(&self.emu),
+            self.flow.clone(),
+            store,
+            target,
+            self.clock.clone(),
+            self.settings.clone(),
+        )
     }
 
     /// Step the engine's and the emulator's clocks together.
@@ -74,7 +91,8 @@ impl Harness {
 
     /// Today in the emulator (UTC) as yyyy-MM-dd, plus `days`.
     pub fn day(&self, days: i64) -> String {
-        let ts = jiff::Timestamp::from_millisecond(self.clock.ms() + days * DAY_MS).expect("in range");
+        let ts =
+            jiff::Timestamp::from_millisecond(self.clock.ms() + days * DAY_MS).expect("in range");
         ts.to_zoned_datetime(jiff::tz::TimeZone::UTC).date().to_string()
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use secrecy::{ExposeSecret, SecretString};
 use hrsync_config::{Config, TargetSettings};
 use hrsync_engine::cycle::{CycleReport, DeletionGuard, Engine, EscrowPolicy, Flow, Settings};
 use hrsync_engine::plan::Actions;
@@ -15,6 +14,7 @@ use hrsync_source_sf::SfClient;
 use hrsync_store::SqliteStore;
 use hrsync_target::Target;
 use hrsync_target::embedded::EmbeddedTarget;
+use secrecy::{ExposeSecret, SecretString};
 
 /// `--config`, shared by every command that reads one.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,11 +41,19 @@ pub fn settings(config: &Config) -> Settings {
         page_size: config.source.page_size,
         select: config.source.select,
         concurrency: config.target_concurrency as usize,
-        actions: Actions { create: a.create, update: a.update, disable: a.disable, delete: a.delete },
+        actions: Actions {
+            create: a.create,
+            update: a.update,
+            disable: a.disable,
+            delete: a.delete,
+        },
         time_zone: config.flow.time_zone.clone(),
         prehire_lead_days: i64::from(config.flow.prehire_lead_days),
         onboarding_prehires: config.flow.onboarding_prehires,
-        guard: DeletionGuard { max_count: u64::from(config.guard.max_count), max_share: config.guard.max_share },
+        guard: DeletionGuard {
+            max_count: u64::from(config.guard.max_count),
+            max_share: config.guard.max_share,
+        },
         escrow: EscrowPolicy {
             first_retry: config.escrow.first_retry,
             max_retry: config.escrow.max_retry,
@@ -59,21 +67,29 @@ pub fn target(config: &Config, flow: &Flow) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
         TargetSettings::Embedded { path, unique } => {
             let unique: Vec<&str> = unique.iter().map(String::as_str).collect();
-            let t = EmbeddedTarget::open_indexed(path, &unique, &flow.lookup_attributes()).with_context(|| format!("opening the embedded target {}", path.display()))?;
+            let t = EmbeddedTarget::open_indexed(path, &unique, &flow.lookup_attributes())
+                .with_context(|| format!("opening the embedded target {}", path.display()))?;
             Ok(Box::new(t))
         }
         TargetSettings::Ldap { table, password } => {
             let ldap = ldap_config(config, table, password.as_ref())?;
-            let t = hrsync_target_ldap::LdapTarget::new(ldap).with_context(|| format!("{}: [target.connection]", config.path.display()))?;
+            let t = hrsync_target_ldap::LdapTarget::new(ldap)
+                .with_context(|| format!("{}: [target.connection]", config.path.display()))?;
             Ok(Box::new(t))
         }
-        TargetSettings::Scim { .. } => bail!("{}: target kind `scim` is not implemented yet", config.path.display()),
+        TargetSettings::Scim { .. } => {
+            bail!("{}: target kind `scim` is not implemented yet", config.path.display())
+        }
     }
 }
 
 /// `[target.connection]` for LDAP, with the bind password the config
 /// loader read from `password_env` / `password_file`.
-fn ldap_config(config: &Config, table: &toml::Table, password: Option<&SecretString>) -> anyhow::Result<hrsync_target_ldap::LdapConfig> {
+fn ldap_config(
+    config: &Config,
+    table: &toml::Table,
+    password: Option<&SecretString>,
+) -> anyhow::Result<hrsync_target_ldap::LdapConfig> {
     let mut table = table.clone();
     if let Some(p) = password {
         table.insert("password".into(), toml::Value::String(p.expose_secret().to_owned()));
@@ -84,7 +100,8 @@ fn ldap_config(config: &Config, table: &toml::Table, password: Option<&SecretStr
 }
 
 pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(&config.state.path).with_context(|| format!("opening the state store {}", config.state.path.display()))
+    SqliteStore::open(&config.state.path)
+        .with_context(|| format!("opening the state store {}", config.state.path.display()))
 }
 
 /// The engine for a config, with the crash-test seam wired to
@@ -97,7 +114,8 @@ pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {
     let flow = flow(config)?;
     let sf = SfClient::new(&config.source.client).context("SuccessFactors client")?;
     let target = target(config, &flow)?;
-    let mut engine = Engine::new(sf, flow, store(config)?, target, Arc::new(SystemClock), settings(config));
+    let mut engine =
+        Engine::new(sf, flow, store(config)?, target, Arc::new(SystemClock), settings(config));
     if let Some(n) = std::env::var("HRSYNC_CRASH_AFTER").ok().and_then(|v| v.parse::<u64>().ok()) {
         let count = AtomicU64::new(0);
         engine.on_crash_point(Arc::new(move |point| {
@@ -113,7 +131,11 @@ pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {
 /// A multi-threaded runtime: SelectUniqueValue asks the target from inside
 /// expression evaluation, which needs `block_in_place`.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// One-paragraph summary of a cycle for people.
@@ -137,15 +159,19 @@ pub fn summary(r: &CycleReport) -> String {
 }
 
 /// A progress bar on a terminal, nothing otherwise.
-pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(engine: &mut Engine<S, T>) -> Option<indicatif::ProgressBar> {
+pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(
+    engine: &mut Engine<S, T>,
+) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {pos} workers ({per_sec}) {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} {pos} workers ({per_sec}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let b = bar.clone();
     engine.on_progress(move |r| {
@@ -170,8 +196,14 @@ pub fn cycle_lock(config: &Config) -> anyhow::Result<std::fs::File> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
-            bail!("another hrsync is running cycles on {} (lock {})", config.state.path.display(), path.display())
+            bail!(
+                "another hrsync is running cycles on {} (lock {})",
+                config.state.path.display(),
+                path.display()
+            )
         }
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
     }
 }

@@ -25,7 +25,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let rt = app::runtime()?;
     let ok = rt.block_on(async {
         let mut ok = true;
-        if !matches!(config.source.auth, AuthConfig::Basic { .. }) && !auth_steps(&config.source.client, &config.source.auth).await {
+        if !matches!(config.source.auth, AuthConfig::Basic { .. })
+            && !auth_steps(&config.source.client, &config.source.auth).await
+        {
             // The OData read below would fail the same way, with less detail.
             ok = false;
         }
@@ -48,7 +50,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 ),
                 Err(e) => {
                     ok = false;
-                    println!("FAIL SuccessFactors OData read PerPerson ({} ms): {e}", started.elapsed().as_millis());
+                    println!(
+                        "FAIL SuccessFactors OData read PerPerson ({} ms): {e}",
+                        started.elapsed().as_millis()
+                    );
                     if let SourceError::Auth(e) = &e {
                         explain(e);
                     }
@@ -64,7 +69,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             Ok(target) => {
                 for step in target.check().await {
                     ok &= step.ok;
-                    println!("{} target {}: {} ({} ms)", if step.ok { "ok  " } else { "FAIL" }, step.name, step.detail, started.elapsed().as_millis());
+                    println!(
+                        "{} target {}: {} ({} ms)",
+                        if step.ok { "ok  " } else { "FAIL" },
+                        step.name,
+                        step.detail,
+                        started.elapsed().as_millis()
+                    );
                 }
             }
             Err(e) => {
@@ -86,15 +97,24 @@ async fn auth_steps(client: &SourceConfig, auth: &AuthConfig) -> bool {
             return false;
         }
     };
-    let steps = hrsync_sf_auth::check(auth, &client.base_url, http, ProviderOptions::default()).await;
+    let steps =
+        hrsync_sf_auth::check(auth, &client.base_url, http, ProviderOptions::default()).await;
     let mut ok = true;
     for step in &steps {
         let ms = step.duration.as_millis();
         match &step.outcome {
-            Ok(detail) => println!("ok   SuccessFactors auth ({}): {} ({ms} ms): {detail}", auth.method(), step.name),
+            Ok(detail) => println!(
+                "ok   SuccessFactors auth ({}): {} ({ms} ms): {detail}",
+                auth.method(),
+                step.name
+            ),
             Err(e) => {
                 ok = false;
-                println!("FAIL SuccessFactors auth ({}): {} ({ms} ms): {e}", auth.method(), step.name);
+                println!(
+                    "FAIL SuccessFactors auth ({}): {} ({ms} ms): {e}",
+                    auth.method(),
+                    step.name
+                );
                 explain(e);
             }
         }

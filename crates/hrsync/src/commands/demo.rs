@@ -39,7 +39,9 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = match args.dir {
         Some(d) => d,
-        None => std::env::temp_dir().join(format!("hrsync-demo-{}", jiff::Timestamp::now().as_second())),
+        None => {
+            std::env::temp_dir().join(format!("hrsync-demo-{}", jiff::Timestamp::now().as_second()))
+        }
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let rt = app::runtime()?;
@@ -48,8 +50,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCode> {
     println!("Starting the SuccessFactors emulator with {workers} workers (seed {seed})...");
-    let emu = Emulator::builder().workers(workers).seed(seed).start().await.context("starting the emulator")?;
-    println!("  OData at {}/odata/v2/ (Basic {DEFAULT_USERNAME}@{DEFAULT_COMPANY_ID})", emu.base_url());
+    let emu = Emulator::builder()
+        .workers(workers)
+        .seed(seed)
+        .start()
+        .await
+        .context("starting the emulator")?;
+    println!(
+        "  OData at {}/odata/v2/ (Basic {DEFAULT_USERNAME}@{DEFAULT_COMPANY_ID})",
+        emu.base_url()
+    );
 
     let client = SfClient::new(&SourceConfig::new(
         emu.base_url(),
@@ -63,7 +73,11 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     let mapping = MappingConfig::sf_to_ad()?;
     let flow = Flow::compile(&schema, &mapping)?;
     let store = SqliteStore::open(&dir.join("hrsync-state.sqlite"))?;
-    let target = EmbeddedTarget::open_indexed(&dir.join("hrsync-target.sqlite"), &["sAMAccountName", "userPrincipalName"], &flow.lookup_attributes())?;
+    let target = EmbeddedTarget::open_indexed(
+        &dir.join("hrsync-target.sqlite"),
+        &["sAMAccountName", "userPrincipalName"],
+        &flow.lookup_attributes(),
+    )?;
     let settings = Settings { page_size: 1000, ..Settings::default() };
     let mut engine = Engine::new(client, flow, store, target, Arc::new(SystemClock), settings);
 
@@ -76,28 +90,82 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     let scenarios = emu.scenarios();
     let pick = |s: Scenario, i: usize| scenarios.get(&s).and_then(|v| v.get(i)).cloned();
     let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let day = |n: i64| today.checked_add(jiff::Span::new().days(n)).map(|d| d.to_string()).unwrap_or_default();
+    let day = |n: i64| {
+        today.checked_add(jiff::Span::new().days(n)).map(|d| d.to_string()).unwrap_or_default()
+    };
     let mut events: Vec<(String, HrEvent)> = vec![
-        ("hire Zoë O'Brien, starting today".into(), HrEvent::Hire { person_id_external: None, first_name: Some("Zoë".into()), last_name: Some("O'Brien".into()), start_date: None, company: None, manager_id: None }),
-        ("pre-hire Jürgen Weiß, starting in 7 days".into(), HrEvent::PreHire { person_id_external: None, first_name: Some("Jürgen".into()), last_name: Some("Weiß".into()), start_date: day(7), status: UserStatus::Active, company: None }),
+        (
+            "hire Zoë O'Brien, starting today".into(),
+            HrEvent::Hire {
+                person_id_external: None,
+                first_name: Some("Zoë".into()),
+                last_name: Some("O'Brien".into()),
+                start_date: None,
+                company: None,
+                manager_id: None,
+            },
+        ),
+        (
+            "pre-hire Jürgen Weiß, starting in 7 days".into(),
+            HrEvent::PreHire {
+                person_id_external: None,
+                first_name: Some("Jürgen".into()),
+                last_name: Some("Weiß".into()),
+                start_date: day(7),
+                status: UserStatus::Active,
+                company: None,
+            },
+        ),
     ];
     if let Some(p) = pick(Scenario::Active, 0) {
-        events.push((format!("transfer {p} to a new title"), HrEvent::Transfer { person_id_external: p, effective: None, department: None, location: None, company: None, manager_id: None, job_title: Some("Head of Demos".into()) }));
+        events.push((
+            format!("transfer {p} to a new title"),
+            HrEvent::Transfer {
+                person_id_external: p,
+                effective: None,
+                department: None,
+                location: None,
+                company: None,
+                manager_id: None,
+                job_title: Some("Head of Demos".into()),
+            },
+        ));
     }
     if let Some(p) = pick(Scenario::Active, 1) {
-        events.push((format!("unpaid leave for {p}"), HrEvent::Leave { person_id_external: p, paid: false, from: day(0), to: None }));
+        events.push((
+            format!("unpaid leave for {p}"),
+            HrEvent::Leave { person_id_external: p, paid: false, from: day(0), to: None },
+        ));
     }
     if let Some(p) = pick(Scenario::Active, 2) {
-        events.push((format!("terminate {p}, last day yesterday"), HrEvent::Terminate { person_id_external: p, last_day: day(-1), user_id: None }));
+        events.push((
+            format!("terminate {p}, last day yesterday"),
+            HrEvent::Terminate { person_id_external: p, last_day: day(-1), user_id: None },
+        ));
     }
     if let Some(p) = pick(Scenario::Terminated, 0) {
-        events.push((format!("rehire {p}"), HrEvent::Rehire { person_id_external: p, start_date: None }));
+        events.push((
+            format!("rehire {p}"),
+            HrEvent::Rehire { person_id_external: p, start_date: None },
+        ));
     }
     if let Some(p) = pick(Scenario::Active, 3) {
-        events.push((format!("convert {p} to a new employment"), HrEvent::Convert { person_id_external: p, start_date: None }));
+        events.push((
+            format!("convert {p} to a new employment"),
+            HrEvent::Convert { person_id_external: p, start_date: None },
+        ));
     }
     if let Some(p) = pick(Scenario::Active, 4) {
-        events.push((format!("name change for {p}"), HrEvent::NameChange { person_id_external: p, effective: None, first_name: None, last_name: Some("Nguyễn-Smith".into()), preferred_name: None }));
+        events.push((
+            format!("name change for {p}"),
+            HrEvent::NameChange {
+                person_id_external: p,
+                effective: None,
+                first_name: None,
+                last_name: Some("Nguyễn-Smith".into()),
+                preferred_name: None,
+            },
+        ));
     }
     for (what, event) in &events {
         match emu.apply(event) {
@@ -111,7 +179,8 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     let report = with_bar(&mut engine, CycleKind::Incremental).await?;
     println!("  {}", app::summary(&report));
     println!("  SuccessFactors requests: {}", emu.requests().len());
-    let log = engine.store().log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() })?;
+    let log =
+        engine.store().log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() })?;
     println!("\nWhat changed:");
     for e in log.iter().filter(|e| e.action != "skip") {
         println!("  {} {} {}", e.action, e.person_id, e.target_id.as_deref().unwrap_or(""));
@@ -127,7 +196,10 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-async fn with_bar<T: Target + 'static>(engine: &mut Engine<SqliteStore, T>, kind: CycleKind) -> anyhow::Result<hrsync_engine::cycle::CycleReport> {
+async fn with_bar<T: Target + 'static>(
+    engine: &mut Engine<SqliteStore, T>,
+    kind: CycleKind,
+) -> anyhow::Result<hrsync_engine::cycle::CycleReport> {
     let bar = app::progress_bar(engine);
     let r = engine.run_cycle(kind).await;
     if let Some(b) = bar {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sf_emulator::faults::FaultSpec;
-use sf_emulator::{Emulator, DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME};
+use sf_emulator::{DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, Emulator};
 
 static LONG_HELP: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -89,10 +89,14 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         .latency(Duration::from_millis(args.latency_ms))
         .retry_after_secs(args.retry_after_secs);
     if let Some(now) = &args.now {
-        let ts: jiff::Timestamp = now.parse().with_context(|| format!("--now {now}: not an RFC 3339 instant"))?;
+        let ts: jiff::Timestamp =
+            now.parse().with_context(|| format!("--now {now}: not an RFC 3339 instant"))?;
         builder = builder.now_ms(ts.as_millisecond());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let emulator = builder.start().await.context("starting the emulator")?;
         let base = emulator.base_url();

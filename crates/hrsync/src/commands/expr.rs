@@ -57,14 +57,18 @@ fn evaluate(args: &ExprArgs) -> Result<Option<Value>, String> {
     let attrs: HashMap<String, Value> = match args.attrs.as_deref() {
         None => HashMap::new(),
         Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+            Ok(serde_json::Value::Object(map)) => {
+                map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+            }
             Ok(_) => return Err("--attrs must be a JSON object of attribute values".to_owned()),
             Err(e) => return Err(format!("--attrs is not valid JSON: {e}")),
         },
     };
     let now = match args.now.as_deref() {
         None => jiff::Timestamp::now(),
-        Some(t) => t.parse::<jiff::Timestamp>().map_err(|e| format!("--now '{t}' is not an RFC 3339 instant: {e}"))?,
+        Some(t) => t
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| format!("--now '{t}' is not an RFC 3339 instant: {e}"))?,
     };
     let expr = hrsync_expr::parse(&args.expression).map_err(|e| e.to_string())?;
     let clock = FixedClock(now);

@@ -55,8 +55,6 @@ fn query(args: &JsonPathArgs) -> Result<String, String> {
 
 fn read_stdin() -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("cannot read stdin: {e}"))?;
     Ok(buf)
 }

@@ -36,15 +36,21 @@ pub fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         KeysCommand::Generate { out, common_name, years } => {
             let validity = hrsync_sf_auth::keys::Validity::years_from_today(years);
-            let keys = hrsync_sf_auth::keys::generate(&common_name, validity).context("generating the key pair")?;
-            let written = hrsync_sf_auth::keys::write(&out, &keys).with_context(|| format!("writing into {}", out.display()))?;
+            let keys = hrsync_sf_auth::keys::generate(&common_name, validity)
+                .context("generating the key pair")?;
+            let written = hrsync_sf_auth::keys::write(&out, &keys)
+                .with_context(|| format!("writing into {}", out.display()))?;
             for path in &written {
                 println!("wrote {}", path.display());
             }
             println!("key id (kid): {}", keys.key_id);
             println!("certificate valid {} to {}", validity.not_before, validity.not_after);
-            println!("Register certificate.pem in SuccessFactors (Admin Center > Manage OAuth2 Client Applications) for saml-bearer,");
-            println!("or publish jwks.json at the JWKS URI of the SAP Cloud Identity Service trust rule for a self-signed workload identity.");
+            println!(
+                "Register certificate.pem in SuccessFactors (Admin Center > Manage OAuth2 Client Applications) for saml-bearer,"
+            );
+            println!(
+                "or publish jwks.json at the JWKS URI of the SAP Cloud Identity Service trust rule for a self-signed workload identity."
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

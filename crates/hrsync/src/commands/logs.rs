@@ -30,13 +30,26 @@ pub struct LogsArgs {
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
     let store = app::store(&config)?;
-    let entries = store.log(&LogQuery { person_id: args.person, cycle_id: args.cycle, status: args.status, limit: args.limit })?;
+    let entries = store.log(&LogQuery {
+        person_id: args.person,
+        cycle_id: args.cycle,
+        status: args.status,
+        limit: args.limit,
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(ExitCode::SUCCESS);
     }
     for e in &entries {
-        println!("{} cycle {} {} {} {}{}", e.at, e.cycle_id, e.person_id, e.action, e.status, e.target_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default());
+        println!(
+            "{} cycle {} {} {} {}{}",
+            e.at,
+            e.cycle_id,
+            e.person_id,
+            e.action,
+            e.status,
+            e.target_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default()
+        );
         for c in &e.modified {
             println!("    {}: {} -> {}", c.attribute, c.old, c.new);
         }
@@ -74,18 +87,42 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("watermark: {}", watermark.map_or("none (the next cycle is a full sync)".to_owned(), |w| w.to_string()));
-    println!("accounts: {} active, {} disabled, {} deleted", counts.active, counts.disabled, counts.deleted);
+    println!(
+        "watermark: {}",
+        watermark.map_or("none (the next cycle is a full sync)".to_owned(), |w| w.to_string())
+    );
+    println!(
+        "accounts: {} active, {} disabled, {} deleted",
+        counts.active, counts.disabled, counts.deleted
+    );
     if let Some(w) = next_wakeup {
         println!("next wake-up: {w}");
     }
     println!("last cycles:");
     for c in &cycles {
-        println!("  {} {:?} {:?} started {}{}", c.id, c.kind, c.status, c.started_at, c.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default());
+        println!(
+            "  {} {:?} {:?} started {}{}",
+            c.id,
+            c.kind,
+            c.status,
+            c.started_at,
+            c.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+        );
     }
-    println!("escrow: {} worker(s), {} flagged for a human", escrows.len(), escrows.iter().filter(|e| e.flagged).count());
+    println!(
+        "escrow: {} worker(s), {} flagged for a human",
+        escrows.len(),
+        escrows.iter().filter(|e| e.flagged).count()
+    );
     for e in escrows.iter().take(20) {
-        println!("  {} attempts {} next {}{}: {}", e.person_id, e.attempts, e.next_attempt_at, if e.flagged { " FLAGGED" } else { "" }, e.last_error);
+        println!(
+            "  {} attempts {} next {}{}: {}",
+            e.person_id,
+            e.attempts,
+            e.next_attempt_at,
+            if e.flagged { " FLAGGED" } else { "" },
+            e.last_error
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -29,10 +29,16 @@ pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for q in &report.queries {
-        println!("request: GET {}/odata/v2/{q}", config.source.client.base_url.trim_end_matches('/'));
+        println!(
+            "request: GET {}/odata/v2/{q}",
+            config.source.client.base_url.trim_end_matches('/')
+        );
     }
     let Some(d) = report.details.first() else {
-        println!("{}: not returned by SuccessFactors (unknown id, or not in the source's view)", args.person);
+        println!(
+            "{}: not returned by SuccessFactors (unknown id, or not in the source's view)",
+            args.person
+        );
         return Ok(ExitCode::from(4));
     };
     for s in &d.steps {

@@ -24,8 +24,12 @@ pub struct RunArgs {
 /// The config's duration syntax (jiff's friendly format or ISO 8601):
 /// `30s`, `5m`, `1h 30m`, `PT40M`; positive.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d: jiff::SignedDuration = s.trim().parse().map_err(|_| format!("`{s}` is not a duration like 30s, 5m or 1h 30m"))?;
-    Duration::try_from(d).ok().filter(|d| !d.is_zero()).ok_or_else(|| format!("`{s}`: the interval must be positive"))
+    let d: jiff::SignedDuration =
+        s.trim().parse().map_err(|_| format!("`{s}` is not a duration like 30s, 5m or 1h 30m"))?;
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{s}`: the interval must be positive"))
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {

@@ -12,7 +12,6 @@ pub use hrsync_testkit::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_hrsync");
 
-
 /// A config for the emulator at `base_url`, embedded target and state in `dir`.
 pub fn write_config(dir: &Path, base_url: &str, page_size: u32) -> PathBuf {
     let text = format!(
@@ -49,7 +48,11 @@ path = "state.sqlite"
 
 pub fn hrsync(config: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).arg("--config").arg(config).env("HRSYNC_TEST_SF_PASSWORD", sf_emulator::DEFAULT_PASSWORD).env_remove("HRSYNC_CRASH_AFTER");
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .env("HRSYNC_TEST_SF_PASSWORD", sf_emulator::DEFAULT_PASSWORD)
+        .env_remove("HRSYNC_CRASH_AFTER");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -57,15 +60,23 @@ pub fn hrsync(config: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
 }
 
 pub fn text(o: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", o.status, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// employeeID -> attributes of every object in the embedded target.
 pub fn snapshot(dir: &Path) -> BTreeMap<String, BTreeMap<String, serde_json::Value>> {
-    let t = EmbeddedTarget::open(&dir.join("target.sqlite"), &["userPrincipalName", "sAMAccountName"]).expect("open target");
+    let t =
+        EmbeddedTarget::open(&dir.join("target.sqlite"), &["userPrincipalName", "sAMAccountName"])
+            .expect("open target");
     let mut out = BTreeMap::new();
     for o in t.all().expect("list") {
-        let id = o.attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let id =
+            o.attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         assert!(out.insert(id.clone(), o.attributes).is_none(), "two accounts for employeeID {id}");
     }
     out

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use hrsync_expr::{Attributes, Outcome, Value};
 use hrsync_mapping::{
-    AttributeMapping, Catalog, CompiledMapping, CompiledSource, MappingConfig, Phase, SourceAttributeConfig,
-    SourceRecord, SourceSchema,
+    AttributeMapping, Catalog, CompiledMapping, CompiledSource, MappingConfig, Phase,
+    SourceAttributeConfig, SourceRecord, SourceSchema,
 };
 
 pub fn fixture(name: &str) -> serde_json::Value {

@@ -50,7 +50,16 @@ pub fn enc(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b',' | b'$' => out.push(b as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'/'
+            | b','
+            | b'$' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -59,7 +68,8 @@ pub fn enc(text: &str) -> String {
 
 /// RFC 3339 without fractional seconds (`2025-03-01T12:00:00Z`), as Entra sends.
 pub fn ts(ms: i64) -> String {
-    let t = jiff::Timestamp::from_millisecond(ms - ms.rem_euclid(1000)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let t = jiff::Timestamp::from_millisecond(ms - ms.rem_euclid(1000))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 

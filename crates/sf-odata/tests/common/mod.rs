@@ -18,7 +18,11 @@ impl Toy {
         Toy { ty, props: Vec::new(), navs: Vec::new() }
     }
     pub fn p(mut self, name: &'static str, v: ODataValue) -> Toy {
-        assert!(self.ty.property(name).is_some(), "test sets unknown property {}/{name}", self.ty.name);
+        assert!(
+            self.ty.property(name).is_some(),
+            "test sets unknown property {}/{name}",
+            self.ty.name
+        );
         self.props.push((name, v));
         self
     }
@@ -45,7 +49,11 @@ impl EntityNode for Toy {
         self.ty
     }
     fn property(&self, name: &str) -> ODataValue {
-        self.props.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).unwrap_or(ODataValue::Null)
+        self.props
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(ODataValue::Null)
     }
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         let Some((_, children)) = self.navs.iter().find(|(n, _)| *n == nav) else { return };
@@ -59,9 +67,13 @@ impl EntityNode for Toy {
                 }
                 // The slice with the latest start on or before `day`.
                 let start = |c: &Toy| {
-                    c.ty.effective_start_property().and_then(|p| c.property(p).instant_ms()).unwrap_or(i64::MIN)
+                    c.ty.effective_start_property()
+                        .and_then(|p| c.property(p).instant_ms())
+                        .unwrap_or(i64::MIN)
                 };
-                if let Some(c) = children.iter().filter(|c| start(c) <= day).max_by_key(|c| start(c)) {
+                if let Some(c) =
+                    children.iter().filter(|c| start(c) <= day).max_by_key(|c| start(c))
+                {
                     visit(c);
                 }
             }
@@ -154,8 +166,22 @@ pub fn worker(id: &str) -> Toy {
                     .nav(
                         "jobInfoNav",
                         vec![
-                            job(id, 1, "2023-01-01", "2024-06-30", "2023-01-01T09:00:00Z", "Engineer"),
-                            job(id, 1, "2024-07-01", "9999-12-31", "2024-05-02T08:30:00Z", "Senior Engineer"),
+                            job(
+                                id,
+                                1,
+                                "2023-01-01",
+                                "2024-06-30",
+                                "2023-01-01T09:00:00Z",
+                                "Engineer",
+                            ),
+                            job(
+                                id,
+                                1,
+                                "2024-07-01",
+                                "9999-12-31",
+                                "2024-05-02T08:30:00Z",
+                                "Senior Engineer",
+                            ),
                         ],
                     ),
             ],

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use hrsync_sf_auth::keys::{self, Validity};
 use hrsync_sf_auth::{AssertionSource, AuthConfig};
-use hrsync_source_sf::{Credentials, PersonQuery, RetryPolicy, SfClient, SourceConfig, SourceError};
+use hrsync_source_sf::{
+    Credentials, PersonQuery, RetryPolicy, SfClient, SourceConfig, SourceError,
+};
 use secrecy::SecretString;
 use sf_emulator::oauth::{IasTrust, OAuthClient, OAuthConfig};
 use sf_emulator::{Emulator, RunningEmulator};
@@ -19,7 +21,8 @@ pub struct Setup {
 }
 
 pub fn setup(name: &str) -> Setup {
-    let dir = std::env::temp_dir().join(format!("hrsync-source-sf-auth-{name}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("hrsync-source-sf-auth-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let keys = keys::generate("hrsync", Validity::years_from_today(1)).unwrap();
     keys::write(&dir, &keys).unwrap();
@@ -29,7 +32,11 @@ pub fn setup(name: &str) -> Setup {
 impl Setup {
     pub fn oauth(&self) -> OAuthConfig {
         OAuthConfig {
-            clients: vec![OAuthClient { client_id: "HRSYNC-KEY".into(), company_id: "HRSYNCTEST".into(), certificate_pem: self.keys.certificate_pem.clone() }],
+            clients: vec![OAuthClient {
+                client_id: "HRSYNC-KEY".into(),
+                company_id: "HRSYNCTEST".into(),
+                certificate_pem: self.keys.certificate_pem.clone(),
+            }],
             ias: vec![IasTrust {
                 client_id: "ias-client".into(),
                 issuer: "https://hrsync.example".into(),
@@ -75,13 +82,29 @@ impl Setup {
 
 pub async fn emulator(s: &Setup, workers: usize, latency: Duration) -> RunningEmulator {
     // Basic off: every OData request below must carry a bearer token.
-    Emulator::builder().workers(workers).latency(latency).basic_auth(false).oauth(s.oauth()).start().await.unwrap()
+    Emulator::builder()
+        .workers(workers)
+        .latency(latency)
+        .basic_auth(false)
+        .oauth(s.oauth())
+        .start()
+        .await
+        .unwrap()
 }
 
 pub fn client(emu: &RunningEmulator, auth: &AuthConfig) -> SfClient {
-    let placeholder = Credentials::Basic { username: String::new(), company_id: String::new(), password: SecretString::from(String::new()) };
+    let placeholder = Credentials::Basic {
+        username: String::new(),
+        company_id: String::new(),
+        password: SecretString::from(String::new()),
+    };
     let mut config = SourceConfig::new(emu.base_url(), placeholder).with_auth(auth).unwrap();
-    config.retry = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20), max_retry_after: Duration::from_secs(1) };
+    config.retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_retry_after: Duration::from_secs(1),
+    };
     SfClient::new(&config).unwrap()
 }
 
@@ -89,7 +112,11 @@ pub async fn read_all(client: &SfClient, q: &PersonQuery) -> Result<Vec<String>,
     let mut ids = Vec::new();
     let mut pages = client.persons(q)?;
     while let Some(page) = pages.next_page().await? {
-        ids.extend(page.records.iter().filter_map(|r| r.get("personIdExternal").and_then(|v| v.as_str()).map(str::to_owned)));
+        ids.extend(
+            page.records.iter().filter_map(|r| {
+                r.get("personIdExternal").and_then(|v| v.as_str()).map(str::to_owned)
+            }),
+        );
     }
     Ok(ids)
 }

@@ -13,9 +13,9 @@ use hrsync_engine::cycle::{Engine, Flow, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_store::{CycleId, LogQuery, SqliteStore, Store};
 use hrsync_target_ldap::{DisableStrategy, LdapConfig, LdapTarget, Profile};
+pub use hrsync_testkit::{TempDir, TestClock, sf_client};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-pub use hrsync_testkit::{TempDir, TestClock, sf_client};
 use sf_emulator::{EmulatorBuilder, RunningEmulator};
 
 /// 2026-11-24T10:00:00Z.
@@ -31,8 +31,14 @@ pub fn departments() -> Vec<String> {
 /// The OUs the built-in OpenLDAP mapping places entries in, under `people`,
 /// as LDIF (the container itself included).
 pub fn openldap_ous_ldif(people: &str) -> String {
-    let ou = |dn: &str, name: &str| format!("dn: {dn}\nobjectClass: organizationalUnit\nou: {name}\n\n");
-    let first = people.split(',').next().and_then(|r| r.split_once('=')).map(|(_, v)| v).unwrap_or("people");
+    let ou =
+        |dn: &str, name: &str| format!("dn: {dn}\nobjectClass: organizationalUnit\nou: {name}\n\n");
+    let first = people
+        .split(',')
+        .next()
+        .and_then(|r| r.split_once('='))
+        .map(|(_, v)| v)
+        .unwrap_or("people");
     let mut out = ou(people, first);
     for c in COMPANIES {
         let company = format!("ou={c},{people}");
@@ -51,9 +57,18 @@ pub fn openldap_ous_ldif(people: &str) -> String {
 pub fn openldap_target(slapd: &hrsync_testkit::Slapd) -> (LdapConfig, String) {
     let people = format!("ou=hr,{}", slapd.suffix());
     slapd.add_ldif(&openldap_ous_ldif(&people)).expect("OUs");
-    let mut ldap = LdapConfig::new(slapd.url(), slapd.service_dn(), secrecy::SecretString::from(slapd.service_password()), slapd.suffix(), Profile::InetOrgPerson);
+    let mut ldap = LdapConfig::new(
+        slapd.url(),
+        slapd.service_dn(),
+        secrecy::SecretString::from(slapd.service_password()),
+        slapd.suffix(),
+        Profile::InetOrgPerson,
+    );
     ldap.default_container = Some(people.clone());
-    ldap.disable = Some(DisableStrategy::Attribute { attribute: "employeeType".into(), value: "disabled".into() });
+    ldap.disable = Some(DisableStrategy::Attribute {
+        attribute: "employeeType".into(),
+        value: "disabled".into(),
+    });
     (ldap, people)
 }
 
@@ -65,17 +80,26 @@ pub fn ad_target(dc: &hrsync_testkit::SambaDc, ou: &str) -> (LdapConfig, String)
     let users = format!("OU=Users,{root}");
     let mut ldif = format!("dn: {users}\nobjectClass: organizationalUnit\nou: Users\n\n");
     for country in ["Germany", "United States", "France"] {
-        ldif.push_str(&format!("dn: OU={country},{users}\nobjectClass: organizationalUnit\nou: {country}\n\n"));
+        ldif.push_str(&format!(
+            "dn: OU={country},{users}\nobjectClass: organizationalUnit\nou: {country}\n\n"
+        ));
     }
     dc.add_ldif(&ldif).expect("country OUs");
-    let mut ldap = LdapConfig::new(dc.ldaps_url(), dc.admin_upn(), secrecy::SecretString::from(dc.admin_password()), dc.base_dn(), Profile::ActiveDirectory);
+    let mut ldap = LdapConfig::new(
+        dc.ldaps_url(),
+        dc.admin_upn(),
+        secrecy::SecretString::from(dc.admin_password()),
+        dc.base_dn(),
+        Profile::ActiveDirectory,
+    );
     ldap.ca_file = Some(dc.ca_file());
     ldap.default_container = Some(users);
     (ldap, root)
 }
 
 pub fn openldap_mapping(people: &str) -> MappingConfig {
-    let text = hrsync_mapping::mapping::SF_TO_OPENLDAP_TOML.replace("ou=people,dc=example,dc=org", people);
+    let text =
+        hrsync_mapping::mapping::SF_TO_OPENLDAP_TOML.replace("ou=people,dc=example,dc=org", people);
     MappingConfig::from_toml(&text).expect("rewritten OpenLDAP mapping parses")
 }
 
@@ -110,7 +134,13 @@ pub fn ad_mapping(root: &str, realm: &str) -> MappingConfig {
 }
 
 /// A hire starting today.
-pub fn hire(pid: &str, first: &str, last: &str, company: &str, manager: Option<String>) -> sf_emulator::events::HrEvent {
+pub fn hire(
+    pid: &str,
+    first: &str,
+    last: &str,
+    company: &str,
+    manager: Option<String>,
+) -> sf_emulator::events::HrEvent {
     sf_emulator::events::HrEvent::Hire {
         person_id_external: Some(pid.into()),
         first_name: Some(first.into()),
@@ -125,9 +155,6 @@ pub fn flow(config: &MappingConfig) -> Flow {
     let schema = SourceSchema::builtin().expect("builtin schema");
     Flow::compile(&schema, config).expect("mapping compiles")
 }
-
-
-
 
 pub type LdapEngine = Engine<SqliteStore, LdapTarget>;
 
@@ -145,7 +172,14 @@ impl Harness {
     pub async fn start(builder: EmulatorBuilder, flow: Flow, ldap: LdapConfig) -> Harness {
         let emu = builder.now_ms(T0_MS).start().await.expect("emulator starts");
         let settings = Settings { page_size: 500, ..Settings::default() };
-        Harness { emu, clock: TestClock::new(T0_MS), dir: TempDir::new("e2e"), settings, flow, ldap }
+        Harness {
+            emu,
+            clock: TestClock::new(T0_MS),
+            dir: TempDir::new("e2e"),
+            settings,
+            flow,
+            ldap,
+        }
     }
 
     /// A fresh engine (and a fresh target: pending manager fill-ins are
@@ -158,7 +192,14 @@ impl Harness {
     pub fn engine_with_store(&self, name: &str) -> LdapEngine {
         let store = SqliteStore::open(&self.dir.0.join(name)).expect("store opens");
         let target = LdapTarget::new(self.ldap.clone()).expect("target config is valid");
-        Engine::new(sf_client(&self.emu), self.flow.clone(), store, target, self.clock.clone(), self.settings.clone())
+        Engine::new(
+            sf_client(&self.emu),
+            self.flow.clone(),
+            store,
+            target,
+            self.clock.clone(),
+            self.settings.clone(),
+        )
     }
 
     /// Step the engine's and the emulator's clocks together.
@@ -169,7 +210,8 @@ impl Harness {
 
     /// Today in the emulator (UTC) as yyyy-MM-dd, plus `days`.
     pub fn day(&self, days: i64) -> String {
-        let ts = jiff::Timestamp::from_millisecond(self.clock.ms() + days * DAY_MS).expect("in range");
+        let ts =
+            jiff::Timestamp::from_millisecond(self.clock.ms() + days * DAY_MS).expect("in range");
         ts.to_zoned_datetime(jiff::tz::TimeZone::UTC).date().to_string()
     }
 
@@ -198,8 +240,18 @@ pub fn manager_of(emu: &RunningEmulator, person: &str) -> Option<(String, String
 }
 
 /// `(person, error)` of every worker that failed in the cycle.
-pub fn failures<T: hrsync_target::Target + 'static>(engine: &Engine<SqliteStore, T>, cycle: CycleId) -> Vec<(String, String)> {
-    let log = engine.store().log(&LogQuery { cycle_id: Some(cycle), status: Some("failure".into()), ..Default::default() }).expect("log");
+pub fn failures<T: hrsync_target::Target + 'static>(
+    engine: &Engine<SqliteStore, T>,
+    cycle: CycleId,
+) -> Vec<(String, String)> {
+    let log = engine
+        .store()
+        .log(&LogQuery {
+            cycle_id: Some(cycle),
+            status: Some("failure".into()),
+            ..Default::default()
+        })
+        .expect("log");
     log.into_iter().map(|e| (e.person_id, e.error.unwrap_or_default())).collect()
 }
 
@@ -238,14 +290,24 @@ impl Reader {
             for cert in rustls_pemfile_certs(&pem) {
                 roots.add(cert).expect("CA certificate");
             }
-            let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+            let tls =
+                rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
             settings = settings.set_config(Arc::new(tls));
         }
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url).await.expect("connect");
+        let (conn, mut ldap) =
+            LdapConnAsync::with_settings(settings, &self.url).await.expect("connect");
         ldap3::drive!(conn);
-        ldap.simple_bind(&self.bind_dn, &self.password).await.expect("bind").success().expect("bind accepted");
-        let adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(500))];
-        let mut stream = ldap.streaming_search_with(adapters, base, Scope::Subtree, filter, attrs.to_vec()).await.expect("search starts");
+        ldap.simple_bind(&self.bind_dn, &self.password)
+            .await
+            .expect("bind")
+            .success()
+            .expect("bind accepted");
+        let adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> =
+            vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(500))];
+        let mut stream = ldap
+            .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs.to_vec())
+            .await
+            .expect("search starts");
         let mut out = Vec::new();
         while let Some(re) = stream.next().await.expect("search entry") {
             let e = SearchEntry::construct(re);

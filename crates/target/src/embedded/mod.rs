@@ -78,14 +78,21 @@ impl EmbeddedTarget {
     /// Like [`EmbeddedTarget::open`], also indexing `indexed` (the matching
     /// attributes) so `find` on them is a lookup. When the set differs from
     /// the one the file was built with, the index is rebuilt.
-    pub fn open_indexed(path: &Path, unique: &[&str], indexed: &[&str]) -> Result<Self, TargetError> {
+    pub fn open_indexed(
+        path: &Path,
+        unique: &[&str],
+        indexed: &[&str],
+    ) -> Result<Self, TargetError> {
         let conn = Connection::open(path).map_err(|e| unavailable("open", e))?;
         let mut t = Self::init(conn, unique, indexed)?;
         let checkpoints = Connection::open(path).map_err(|e| unavailable("open", e))?;
-        t._checkpointer = Some(wal::Checkpointer::start(checkpoints, wal::INTERVAL).map_err(|e| TargetError::Unavailable {
-            operation: "open",
-            message: format!("starting the WAL checkpoint thread: {e}"),
-        })?);
+        t._checkpointer =
+            Some(wal::Checkpointer::start(checkpoints, wal::INTERVAL).map_err(|e| {
+                TargetError::Unavailable {
+                    operation: "open",
+                    message: format!("starting the WAL checkpoint thread: {e}"),
+                }
+            })?);
         Ok(t)
     }
 
@@ -104,7 +111,8 @@ impl EmbeddedTarget {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| unavailable("open", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| unavailable("open", e))?;
         // Checkpoints run on their own thread (see `wal`); this is the net.
-        conn.pragma_update(None, "wal_autocheckpoint", wal::WRITER_AUTOCHECKPOINT).map_err(|e| unavailable("open", e))?;
+        conn.pragma_update(None, "wal_autocheckpoint", wal::WRITER_AUTOCHECKPOINT)
+            .map_err(|e| unavailable("open", e))?;
         // Uniqueness and matching read the value index for every worker.
         conn.pragma_update(None, "cache_size", -32_768).map_err(|e| unavailable("open", e))?;
         // Per-object savepoints inside the grouped transaction journal into
@@ -115,10 +123,12 @@ impl EmbeddedTarget {
         conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA).map_err(|e| unavailable("open", e))?;
         let unique: Vec<String> = unique.iter().map(|s| (*s).to_owned()).collect();
-        let mut all: Vec<String> = unique.iter().cloned().chain(indexed.iter().map(|s| (*s).to_owned())).collect();
+        let mut all: Vec<String> =
+            unique.iter().cloned().chain(indexed.iter().map(|s| (*s).to_owned())).collect();
         all.sort();
         all.dedup();
-        let t = EmbeddedTarget { _checkpointer: None, conn: Mutex::new(conn), unique, indexed: all };
+        let t =
+            EmbeddedTarget { _checkpointer: None, conn: Mutex::new(conn), unique, indexed: all };
         t.ensure_index()?;
         Ok(t)
     }
@@ -135,7 +145,9 @@ impl EmbeddedTarget {
                 .map_err(|e| unavailable("open", e))
         };
         let layout = meta(&conn, "layout")?;
-        if layout.as_deref() == Some(LAYOUT) && meta(&conn, "indexed")?.as_deref() == Some(want.as_str()) {
+        if layout.as_deref() == Some(LAYOUT)
+            && meta(&conn, "indexed")?.as_deref() == Some(want.as_str())
+        {
             return Ok(());
         }
         let tx = conn.transaction().map_err(|e| unavailable("open", e))?;
@@ -145,7 +157,9 @@ impl EmbeddedTarget {
             tx.execute_batch(VALUE_INDEX).map_err(|e| unavailable("open", e))?;
         }
         {
-            let mut stmt = tx.prepare("SELECT id, attributes FROM object").map_err(|e| unavailable("open", e))?;
+            let mut stmt = tx
+                .prepare("SELECT id, attributes FROM object")
+                .map_err(|e| unavailable("open", e))?;
             let mut rows = stmt.query([]).map_err(|e| unavailable("open", e))?;
             while let Some(row) = rows.next().map_err(|e| unavailable("open", e))? {
                 let id: String = row.get(0).map_err(|e| unavailable("open", e))?;
@@ -202,10 +216,13 @@ impl EmbeddedTarget {
     /// Every object, for tests and the demo's summary.
     pub fn all(&self) -> Result<Vec<TargetObject>, TargetError> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare("SELECT id, enabled, attributes FROM object ORDER BY id").map_err(|e| unavailable("list", e))?;
+        let mut stmt = conn
+            .prepare("SELECT id, enabled, attributes FROM object ORDER BY id")
+            .map_err(|e| unavailable("list", e))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?))
+            })
             .map_err(|e| unavailable("list", e))?;
         let mut out = Vec::new();
         for row in rows {
@@ -223,7 +240,10 @@ fn unavailable(operation: &'static str, e: rusqlite::Error) -> TargetError {
 /// Run a parameterless statement through the statement cache (transaction
 /// control runs per object and per page).
 fn run(conn: &Connection, sql: &str, operation: &'static str) -> Result<(), TargetError> {
-    conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop).map_err(|e| unavailable(operation, e))
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(|e| unavailable(operation, e))
 }
 
 /// Run `f` so that its writes happen entirely or not at all, inside the
@@ -242,7 +262,9 @@ fn atomically<T>(
         Err(e) => {
             // The error that matters is `e`; a failed rollback leaves the
             // grouped transaction to fail at flush, which the engine reports.
-            if let Err(rollback) = run(conn, "ROLLBACK TO object", operation).and_then(|()| run(conn, "RELEASE object", operation)) {
+            if let Err(rollback) = run(conn, "ROLLBACK TO object", operation)
+                .and_then(|()| run(conn, "RELEASE object", operation))
+            {
                 tracing::warn!(message = "Embedded target: could not roll back a failed write.", error = %rollback);
             }
             Err(e)
@@ -250,9 +272,15 @@ fn atomically<T>(
     }
 }
 
-fn object(id: String, enabled: bool, attrs: &str, operation: &'static str) -> Result<TargetObject, TargetError> {
-    let attributes: Attributes = serde_json::from_str(attrs)
-        .map_err(|e| TargetError::Unavailable { operation, message: format!("corrupt object {id}: {e}") })?;
+fn object(
+    id: String,
+    enabled: bool,
+    attrs: &str,
+    operation: &'static str,
+) -> Result<TargetObject, TargetError> {
+    let attributes: Attributes = serde_json::from_str(attrs).map_err(|e| {
+        TargetError::Unavailable { operation, message: format!("corrupt object {id}: {e}") }
+    })?;
     Ok(TargetObject { id, name: None, attributes, enabled: Some(enabled) })
 }
 
@@ -299,9 +327,16 @@ fn index_object<'a>(
 
 /// Whether an object other than `except` has `key` (already lower case) in
 /// the value index for `attribute`.
-fn taken(conn: &Connection, attribute: &str, key: &str, except: Option<&str>) -> Result<bool, TargetError> {
+fn taken(
+    conn: &Connection,
+    attribute: &str,
+    key: &str,
+    except: Option<&str>,
+) -> Result<bool, TargetError> {
     let mut stmt = conn
-        .prepare_cached("SELECT 1 FROM value_index WHERE name = ?1 AND value = ?2 AND id IS NOT ?3 LIMIT 1")
+        .prepare_cached(
+            "SELECT 1 FROM value_index WHERE name = ?1 AND value = ?2 AND id IS NOT ?3 LIMIT 1",
+        )
         .map_err(|e| unavailable("uniqueness check", e))?;
     stmt.exists(params![attribute, key, except]).map_err(|e| unavailable("uniqueness check", e))
 }
@@ -361,9 +396,13 @@ fn scan(
     except: Option<&str>,
     operation: &'static str,
 ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
-    let mut stmt = conn.prepare_cached("SELECT id, enabled, attributes FROM object ORDER BY id").map_err(|e| unavailable(operation, e))?;
+    let mut stmt = conn
+        .prepare_cached("SELECT id, enabled, attributes FROM object ORDER BY id")
+        .map_err(|e| unavailable(operation, e))?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?)))
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?))
+        })
         .map_err(|e| unavailable(operation, e))?;
     let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
     for row in rows {
@@ -373,7 +412,8 @@ fn scan(
         }
         let obj = object(id, enabled, &attrs, operation)?;
         let Some(value) = obj.attributes.get(attribute) else { continue };
-        let mut hits: Vec<String> = index_keys(value).into_iter().filter(|k| keys.contains_key(k)).collect();
+        let mut hits: Vec<String> =
+            index_keys(value).into_iter().filter(|k| keys.contains_key(k)).collect();
         hits.sort();
         hits.dedup();
         for key in hits {
@@ -383,21 +423,31 @@ fn scan(
     Ok(out)
 }
 
-fn load(conn: &Connection, id: &str, operation: &'static str) -> Result<Option<TargetObject>, TargetError> {
+fn load(
+    conn: &Connection,
+    id: &str,
+    operation: &'static str,
+) -> Result<Option<TargetObject>, TargetError> {
     let mut stmt = conn
         .prepare_cached("SELECT enabled, attributes FROM object WHERE id = ?1")
         .map_err(|e| unavailable(operation, e))?;
-    let row: Option<(bool, String)> =
-        stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(|e| unavailable(operation, e))?;
+    let row: Option<(bool, String)> = stmt
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(|e| unavailable(operation, e))?;
     row.map(|(enabled, attrs)| object(id.to_owned(), enabled, &attrs, operation)).transpose()
 }
 
 fn to_json(attrs: &Attributes, operation: &'static str) -> Result<String, TargetError> {
-    serde_json::to_string(attrs).map_err(|e| TargetError::Rejected { operation, message: e.to_string() })
+    serde_json::to_string(attrs)
+        .map_err(|e| TargetError::Rejected { operation, message: e.to_string() })
 }
 
 /// Map lower-case keys back to the values as the caller gave them.
-fn spread<T: Clone>(found: HashMap<String, T>, keys: &HashMap<String, Vec<&String>>) -> HashMap<String, T> {
+fn spread<T: Clone>(
+    found: HashMap<String, T>,
+    keys: &HashMap<String, Vec<&String>>,
+) -> HashMap<String, T> {
     let mut out = HashMap::with_capacity(found.len());
     for (key, v) in found {
         for given in keys.get(&key).into_iter().flatten() {
@@ -417,7 +467,11 @@ impl Target for EmbeddedTarget {
         let conn = self.lock();
         let r = conn.query_row("SELECT count(*) FROM object", [], |r| r.get::<_, i64>(0));
         vec![match r {
-            Ok(n) => CheckStep { name: "open directory".into(), ok: true, detail: format!("{n} objects") },
+            Ok(n) => CheckStep {
+                name: "open directory".into(),
+                ok: true,
+                detail: format!("{n} objects"),
+            },
             Err(e) => CheckStep { name: "open directory".into(), ok: false, detail: e.to_string() },
         }]
     }
@@ -427,7 +481,11 @@ impl Target for EmbeddedTarget {
         Ok(self.find_many(attribute, &values).await?.remove(value).unwrap_or_default())
     }
 
-    async fn find_many(&self, attribute: &str, values: &[String]) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+    async fn find_many(
+        &self,
+        attribute: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
         let keys = by_key(values);
         if keys.is_empty() {
             return Ok(HashMap::new());
@@ -467,7 +525,11 @@ impl Target for EmbeddedTarget {
         let keys = self.keys(attributes);
         for (name, key) in &keys {
             if self.unique.iter().any(|u| u == name) && taken(&conn, name, key, None)? {
-                return Err(TargetError::AlreadyExists { operation: "create", attribute: (*name).to_owned(), value: key.clone() });
+                return Err(TargetError::AlreadyExists {
+                    operation: "create",
+                    attribute: (*name).to_owned(),
+                    value: key.clone(),
+                });
             }
         }
         let enabled = is_enabled(attributes);
@@ -483,7 +545,9 @@ impl Target for EmbeddedTarget {
                      RETURNING id",
                 )
                 .map_err(|e| unavailable("create", e))?;
-            let id: String = insert.query_row(params![enabled, json], |r| r.get(0)).map_err(|e| unavailable("create", e))?;
+            let id: String = insert
+                .query_row(params![enabled, json], |r| r.get(0))
+                .map_err(|e| unavailable("create", e))?;
             index_object(conn, ADD_KEY, &id, &keys, "create")?;
             Ok(id)
         })?;
@@ -500,7 +564,11 @@ impl Target for EmbeddedTarget {
             if self.unique.contains(&c.name) {
                 for key in index_keys(&c.value) {
                     if taken(&conn, &c.name, &key, Some(id))? {
-                        return Err(TargetError::AlreadyExists { operation: "update", attribute: c.name.clone(), value: key });
+                        return Err(TargetError::AlreadyExists {
+                            operation: "update",
+                            attribute: c.name.clone(),
+                            value: key,
+                        });
                     }
                 }
             }
@@ -516,19 +584,26 @@ impl Target for EmbeddedTarget {
             let mut stmt = conn
                 .prepare_cached("UPDATE object SET attributes = ?2, enabled = ?3 WHERE id = ?1")
                 .map_err(|e| unavailable("update", e))?;
-            stmt.execute(params![id, json, is_enabled(&obj.attributes)]).map_err(|e| unavailable("update", e))?;
+            stmt.execute(params![id, json, is_enabled(&obj.attributes)])
+                .map_err(|e| unavailable("update", e))?;
             index_object(conn, REMOVE_KEY, id, before.difference(&after), "update")?;
             index_object(conn, ADD_KEY, id, after.difference(&before), "update")
         })
     }
 
     async fn disable(&self, id: &str) -> Result<(), TargetError> {
-        self.update(id, &[AttributeUpdate { name: DISABLED_ATTRIBUTE.into(), value: Value::String("True".into()) }])
-            .await
-            .map_err(|e| match e {
-                TargetError::NotFound { id, .. } => TargetError::NotFound { operation: "disable", id },
-                other => other,
-            })
+        self.update(
+            id,
+            &[AttributeUpdate {
+                name: DISABLED_ATTRIBUTE.into(),
+                value: Value::String("True".into()),
+            }],
+        )
+        .await
+        .map_err(|e| match e {
+            TargetError::NotFound { id, .. } => TargetError::NotFound { operation: "disable", id },
+            other => other,
+        })
     }
 
     async fn delete(&self, id: &str) -> Result<(), TargetError> {
@@ -554,7 +629,12 @@ impl Target for EmbeddedTarget {
         Ok(())
     }
 
-    async fn is_taken(&self, attribute: &str, value: &str, except_id: Option<&str>) -> Result<bool, TargetError> {
+    async fn is_taken(
+        &self,
+        attribute: &str,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<bool, TargetError> {
         let conn = self.lock();
         if !self.is_indexed(attribute) {
             let given = [value.to_owned()];
@@ -564,7 +644,11 @@ impl Target for EmbeddedTarget {
         taken(&conn, attribute, &value.to_lowercase(), except_id)
     }
 
-    async fn taken(&self, attribute: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
+    async fn taken(
+        &self,
+        attribute: &str,
+        candidates: &[String],
+    ) -> Result<HashSet<String>, TargetError> {
         let keys = by_key(candidates);
         if keys.is_empty() {
             return Ok(HashSet::new());
@@ -587,7 +671,10 @@ impl Target for EmbeddedTarget {
             )?;
             found
         } else {
-            scan(&conn, attribute, &keys, None, "uniqueness check")?.into_keys().map(|k| (k, ())).collect()
+            scan(&conn, attribute, &keys, None, "uniqueness check")?
+                .into_keys()
+                .map(|k| (k, ()))
+                .collect()
         };
         Ok(spread(found, &keys).into_keys().collect())
     }
@@ -599,8 +686,9 @@ impl Drop for EmbeddedTarget {
     fn drop(&mut self) {
         let conn = self.lock();
         if !conn.is_autocommit()
-            && let Err(error) = conn.execute_batch("COMMIT") {
-                tracing::warn!(message = "Embedded target: could not commit grouped writes on close.", %error);
-            }
+            && let Err(error) = conn.execute_batch("COMMIT")
+        {
+            tracing::warn!(message = "Embedded target: could not commit grouped writes on close.", %error);
+        }
     }
 }
