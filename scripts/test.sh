@@ -37,5 +37,12 @@ if ((${#PIP_PACKAGES[@]})); then
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
 fi
 
+# Formatting and lints are part of the suite: CI keeps the tree as clean as
+# it is now.
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy (workspace, all targets, -D warnings)"
+cargo clippy --workspace --locked --all-targets -- -D warnings
+
 log "cargo test (workspace)"
 cargo test --workspace --locked --all-targets --no-fail-fast "$@"

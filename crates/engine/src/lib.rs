@@ -1,11 +1,20 @@
-//! hrsync's sync engine.
+//! hrsync's sync engine: runs a flow (a source, a compiled mapping, a
+//! target and the flow's state) one cycle at a time.
 //!
-//! - [`lifecycle`]: where a worker stands (active, leave, pre-hire,
-//!   terminated) from status and dates, and the record normalization that
-//!   makes Entra-style mappings deterministic. Pure.
-//! - [`plan`]: what one worker needs in the target (create, update with
-//!   attribute diffs, disable, delete, skip). Pure.
+//! - [`cycle`]: the [`cycle::Engine`] and one run of it (read, import,
+//!   match, unique values, decide, write/commit, deprovision).
+//! - [`source`]: the seam to where records come from; [`inbound`] is
+//!   SuccessFactors behind it (queries, pre-hire re-reads, lifecycle).
+//! - [`flow`]: the compiled mapping of a flow.
+//! - [`outcome`]: a worker's typed failure ([`WorkerError`]) and decision.
+//! - [`lifecycle`], [`plan`], [`escrow`], [`guard`] and [`Action`] are the
+//!   pure decisions of `hrsync-plan`, re-exported.
 
 pub mod cycle;
-pub mod lifecycle;
-pub mod plan;
+pub mod flow;
+pub mod inbound;
+pub mod outcome;
+pub mod source;
+
+pub use hrsync_plan::{Action, escrow, guard, lifecycle, plan};
+pub use outcome::WorkerError;

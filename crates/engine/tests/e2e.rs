@@ -4,6 +4,8 @@
 
 mod common;
 
+use hrsync_engine::Action;
+use hrsync_store::CycleStatus;
 use std::collections::{BTreeMap, HashSet};
 
 use common::{DAY_MS, Harness, attr, by_employee, one};
@@ -22,7 +24,7 @@ async fn full_sync_provisions_every_seeded_scenario() {
     let h = Harness::start(600, 11).await;
     let mut engine = h.engine();
     let report = engine.run_cycle(CycleKind::Full).await.expect("cycle runs");
-    assert_eq!(report.status, "completed", "{report:?}");
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
     let scenarios = h.emu.scenarios();
 
     let objects = engine.target().all().expect("list");
@@ -122,8 +124,8 @@ async fn full_sync_provisions_every_seeded_scenario() {
     // A second full cycle changes nothing.
     h.advance_ms(60_000);
     let again = engine.run_cycle(CycleKind::Full).await.expect("second cycle");
-    assert_eq!(again.counts.get("create"), None, "{again:?}");
-    assert_eq!(again.counts.get("update"), None, "{again:?}");
+    assert_eq!(again.counts.get(&Action::Create), None, "{again:?}");
+    assert_eq!(again.counts.get(&Action::Update), None, "{again:?}");
     assert_eq!(engine.target().all().expect("list").len(), objects.len());
 }
 
@@ -204,8 +206,8 @@ async fn incremental_cycle_applies_hr_events_with_a_handful_of_requests() {
     h.advance_ms(60_000);
     h.emu.clear_requests();
     let report = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
-    assert_eq!(report.kind, "incremental");
-    assert_eq!(report.status, "completed", "{report:?}");
+    assert_eq!(report.kind, CycleKind::Incremental);
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
     let requests = h.emu.requests();
     assert!(
         requests.len() <= 4,
@@ -391,7 +393,7 @@ async fn plan_shows_the_changes_and_writes_nothing() {
     let h = Harness::start(50, 8).await;
     let mut engine = h.engine();
     let plan = engine.plan(CycleKind::Full, None).await.expect("plan");
-    assert!(plan.counts.get("create").copied().unwrap_or(0) > 20, "{:?}", plan.counts);
+    assert!(plan.counts.get(&Action::Create).copied().unwrap_or(0) > 20, "{:?}", plan.counts);
     let create = plan.details.iter().find(|d| d.action == "create").expect("a create");
     assert!(
         create
@@ -455,7 +457,7 @@ async fn a_restarted_engine_keeps_its_joins_and_creates_no_duplicates() {
     let before = engine.target().all().expect("list").len();
     h.advance_ms(60_000);
     let report = engine.run_cycle(CycleKind::Full).await.expect("full after restart");
-    assert_eq!(report.counts.get("create"), None, "{report:?}");
+    assert_eq!(report.counts.get(&Action::Create), None, "{report:?}");
     assert_eq!(engine.target().all().expect("list").len(), before);
 }
 
@@ -474,7 +476,7 @@ async fn a_sync_under_faults_reaches_the_same_state() {
     faulty.settings.page_size = 20;
     let mut engine = faulty.engine();
     let report = engine.run_cycle(CycleKind::Full).await.expect("completes under faults");
-    assert_eq!(report.status, "completed", "{report:?}");
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
     assert_eq!(snapshot(&engine), want);
     let faults: Vec<&str> = faulty.emu.requests().iter().filter_map(|r| r.fault).collect();
     let kinds: HashSet<&str> = faults.iter().copied().collect();
@@ -574,8 +576,8 @@ async fn namesakes_in_one_page_get_distinct_unique_values() {
     }
     h.advance_ms(60_000);
     let report = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
-    assert_eq!(report.status, "completed", "{report:?}");
-    assert_eq!(report.counts.get("create"), Some(&4), "{report:?}");
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
+    assert_eq!(report.counts.get(&Action::Create), Some(&4), "{report:?}");
     let mut sams = Vec::new();
     let mut upns = HashSet::new();
     for id in ids {
@@ -615,10 +617,11 @@ async fn parsing_only_the_mapped_paths_changes_no_value() {
         ("sf-to-openldap", hrsync_mapping::MappingConfig::sf_to_openldap()),
     ] {
         let flow = common::flow_from(&schema, &config.expect("mapping"));
-        let select = flow.select().expect("the built-in mappings' paths are bounded");
+        let select = hrsync_engine::inbound::select_paths(&flow)
+            .expect("the built-in mappings' paths are bounded");
         let query = PersonQuery {
             filter: Some(filter::full_sync(now)),
-            expand: flow.expand(),
+            expand: hrsync_engine::inbound::expand_paths(&flow),
             page_size: 200,
             snapshot: true,
             ..Default::default()
@@ -676,7 +679,7 @@ async fn an_always_flowing_unique_value_is_not_taken_by_its_own_worker() {
     h.flow = common::flow_from(&hrsync_mapping::SourceSchema::builtin().expect("schema"), &config);
     let mut engine = h.engine();
     let first = engine.run_cycle(CycleKind::Full).await.expect("full");
-    assert!(first.counts.get("create").copied().unwrap_or(0) > 150, "{first:?}");
+    assert!(first.counts.get(&Action::Create).copied().unwrap_or(0) > 150, "{first:?}");
     let cns: BTreeMap<String, String> = engine
         .target()
         .all()
@@ -686,9 +689,87 @@ async fn an_always_flowing_unique_value_is_not_taken_by_its_own_worker() {
         .collect();
     h.advance_ms(60_000);
     let again = engine.run_cycle(CycleKind::Full).await.expect("second full");
-    assert_eq!(again.counts.get("update"), None, "{again:?}");
+    assert_eq!(again.counts.get(&Action::Update), None, "{again:?}");
     for o in engine.target().all().expect("list") {
         let id = attr(&o, "employeeID").expect("employeeID");
         assert_eq!(attr(&o, "cn"), cns.get(id).map(String::as_str), "{id}");
     }
+}
+
+/// Every byte of the files in `dir` (state store, its WAL, the target).
+fn bytes_of(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with("state") {
+            out.extend(std::fs::read(entry.path()).unwrap_or_default());
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapped_secrets_reach_the_target_but_never_the_state_log_or_plan() {
+    let mut h = Harness::start(40, 31).await;
+    let schema = hrsync_mapping::SourceSchema::builtin().expect("schema");
+    let mut config = hrsync_mapping::MappingConfig::sf_to_ad().expect("mapping");
+    let mapping = |target: &str, expression: &str, secret: bool| hrsync_mapping::AttributeMapping {
+        target: target.into(),
+        expression: Some(expression.into()),
+        default: None,
+        matching: None,
+        apply: hrsync_mapping::Apply::OnCreate,
+        flow: Default::default(),
+        required: false,
+        secret,
+    };
+    // A well-known password attribute, and one the mapping marks secret.
+    config.mappings.push(mapping(
+        "unicodePwd",
+        r#"Join("", "Pw-unicode-", [personIdExternal])"#,
+        false,
+    ));
+    config.mappings.push(mapping(
+        "hrsyncSecretNote",
+        r#"Join("", "Pw-marked-", [personIdExternal])"#,
+        true,
+    ));
+    h.flow = common::flow_from(&schema, &config);
+
+    // The dry run prints no secret.
+    let mut engine = h.engine();
+    let plan = engine.plan(CycleKind::Full, None).await.expect("plan");
+    let printed = serde_json::to_string(&plan).expect("json");
+    assert!(plan.count(Action::Create) > 10, "{plan:?}");
+    assert!(!printed.contains("Pw-"), "the plan shows a secret: {printed}");
+    assert!(printed.contains("(secret, set by hrsync)"), "the plan says the secret is set");
+
+    let report = engine.run_cycle(CycleKind::Full).await.expect("full");
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
+    // Written to the target.
+    let person = h.emu.scenarios()[&Scenario::Active][0].clone();
+    let o = one(&engine, &person).await;
+    assert_eq!(attr(&o, "unicodePwd"), Some(format!("Pw-unicode-{person}").as_str()));
+    assert_eq!(attr(&o, "hrsyncSecretNote"), Some(format!("Pw-marked-{person}").as_str()));
+    // Never in the log or the state file.
+    let log = engine
+        .store()
+        .log(&LogQuery { person_id: Some(person.clone()), ..Default::default() })
+        .expect("log");
+    assert!(!log.is_empty());
+    assert!(!format!("{log:?}").contains("Pw-"), "{log:?}");
+    // On-demand detail: nothing to change (a set secret is not sent again), nothing shown.
+    let od = engine.on_demand(&person).await.expect("on-demand");
+    assert!(!format!("{od:?}").contains("Pw-"), "{od:?}");
+    assert_eq!(od.count(Action::Skip), 1, "a set secret is not sent again: {od:?}");
+    drop(engine);
+    let state = bytes_of(&h.dir.0);
+    assert!(!state.is_empty());
+    assert!(
+        !contains(&state, "Pw-unicode-") && !contains(&state, "Pw-marked-"),
+        "a secret is in the state store"
+    );
 }

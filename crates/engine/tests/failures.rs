@@ -7,6 +7,7 @@
 
 mod common;
 
+use hrsync_engine::Action;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,10 +23,13 @@ use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError,
 use sf_emulator::events::HrEvent;
 use sf_emulator::model::Scenario;
 
-/// The embedded target, refusing to create the workers listed in `refuse`.
+/// The embedded target, refusing to create the workers listed in `refuse`:
+/// as unavailable (worth retrying) or, with `permanent`, as a constraint
+/// violation (the values themselves are refused).
 struct Refusing {
     inner: EmbeddedTarget,
     refuse: Arc<Mutex<HashSet<String>>>,
+    permanent: bool,
 }
 
 #[async_trait]
@@ -45,9 +49,11 @@ impl Target for Refusing {
     async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
         let id = attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default();
         if self.refuse.lock().expect("lock").contains(id) {
-            return Err(TargetError::Rejected {
-                operation: "create",
-                message: format!("constraint violation for {id}"),
+            let message = format!("constraint violation for {id}");
+            return Err(if self.permanent {
+                TargetError::Rejected { operation: "create", message }
+            } else {
+                TargetError::Unavailable { operation: "create", message }
             });
         }
         self.inner.create(attributes).await
@@ -86,6 +92,7 @@ async fn a_refused_worker_is_escrowed_retried_with_backoff_then_flagged_and_neve
     let target = Refusing {
         inner: EmbeddedTarget::in_memory(common::UNIQUE).expect("target"),
         refuse: refuse.clone(),
+        permanent: false,
     };
     let mut engine = Engine::new(
         sf_client(&h.emu),
@@ -97,10 +104,10 @@ async fn a_refused_worker_is_escrowed_retried_with_backoff_then_flagged_and_neve
     );
 
     let first = engine.run_cycle(CycleKind::Full).await.expect("full");
-    assert_eq!(first.status, "completed-with-errors", "{first:?}");
-    assert_eq!(first.counts.get("failed"), Some(&1));
+    assert_eq!(first.status, CycleStatus::CompletedWithErrors, "{first:?}");
+    assert_eq!(first.counts.get(&Action::Failed), Some(&1));
     assert!(
-        first.counts.get("create").copied().unwrap_or(0) > 30,
+        first.counts.get(&Action::Create).copied().unwrap_or(0) > 30,
         "the others were created: {first:?}"
     );
     let escrow = |e: &Engine<SqliteStore, Refusing>| {
@@ -132,9 +139,45 @@ async fn a_refused_worker_is_escrowed_retried_with_backoff_then_flagged_and_neve
     refuse.lock().expect("lock").clear();
     h.advance_ms(241_000);
     let r = engine.run_cycle(CycleKind::Incremental).await.expect("retry 3");
-    assert_eq!(r.counts.get("create"), Some(&1), "{r:?}");
+    assert_eq!(r.counts.get(&Action::Create), Some(&1), "{r:?}");
     assert!(escrow(&engine).is_none());
     assert_eq!(engine.target().inner.find("employeeID", &bad).await.expect("find").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_is_flagged_at_once_and_not_retried_before_max_retry() {
+    let mut h = Harness::start(40, 24).await;
+    h.settings.escrow = EscrowPolicy {
+        first_retry: Duration::from_secs(60),
+        max_retry: Duration::from_secs(3600),
+        flag_after: 10,
+    };
+    let bad = h.emu.scenarios()[&Scenario::Active][0].clone();
+    let target = Refusing {
+        inner: EmbeddedTarget::in_memory(common::UNIQUE).expect("target"),
+        refuse: Arc::new(Mutex::new(HashSet::from([bad.clone()]))),
+        permanent: true,
+    };
+    let mut engine = Engine::new(
+        sf_client(&h.emu),
+        h.flow.clone(),
+        store(&h),
+        target,
+        h.clock.clone(),
+        h.settings.clone(),
+    );
+    let first = engine.run_cycle(CycleKind::Full).await.expect("full");
+    assert_eq!(first.counts.get(&Action::Failed), Some(&1), "{first:?}");
+    let escrow = engine.store().escrows().expect("escrows");
+    let e = escrow.iter().find(|e| e.person_id == bad).expect("escrowed");
+    assert_eq!(e.attempts, 1);
+    assert!(e.flagged, "a constraint violation is flagged for a human at once: {e:?}");
+    assert_eq!(e.next_attempt_at.duration_since(e.last_failed_at).as_secs(), 3600);
+    // Not retried at the transient schedule (60 s): still one attempt.
+    h.advance_ms(61_000);
+    engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    let e = engine.store().escrows().expect("escrows");
+    assert_eq!(e.iter().find(|e| e.person_id == bad).expect("escrowed").attempts, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,10 +203,10 @@ async fn a_required_attribute_without_a_value_fails_that_worker_only() {
     let r = engine.run_cycle(CycleKind::Full).await.expect("full");
     // The seeded population also has workers without any email.
     let escrows = engine.store().escrows().expect("escrows");
-    assert_eq!(r.counts.get("failed").copied(), Some(escrows.len() as u64), "{r:?}");
+    assert_eq!(r.counts.get(&Action::Failed).copied(), Some(escrows.len() as u64), "{r:?}");
     assert!(escrows.iter().all(|e| e.last_error.contains("mail: required")), "{escrows:?}");
     assert!(escrows.iter().any(|e| e.person_id == person), "{escrows:?}");
-    assert!(r.counts.get("create").copied().unwrap_or(0) > 20, "{r:?}");
+    assert!(r.counts.get(&Action::Create).copied().unwrap_or(0) > 20, "{r:?}");
     assert!(common::by_employee(&engine, &person).await.is_empty());
 }
 
@@ -198,8 +241,8 @@ async fn scoped_out_workers_are_disabled_unless_the_deletion_guard_trips() {
     h.advance_ms(60_000);
     let mut engine = h.engine();
     let r = engine.run_cycle(CycleKind::Full).await.expect("scoped cycle");
-    assert_eq!(r.status, "completed", "{r:?}");
-    assert_eq!(r.counts.get("disable"), Some(&2), "{r:?}");
+    assert_eq!(r.status, CycleStatus::Completed, "{r:?}");
+    assert_eq!(r.counts.get(&Action::Disable), Some(&2), "{r:?}");
     for p in &active[..2] {
         assert_eq!(attr(&one(&engine, p).await, "accountDisabled"), Some("True"), "{p} scoped out");
     }
@@ -211,7 +254,7 @@ async fn scoped_out_workers_are_disabled_unless_the_deletion_guard_trips() {
     h.advance_ms(60_000);
     let mut engine = h.engine();
     let r = engine.run_cycle(CycleKind::Full).await.expect("guarded cycle");
-    assert_eq!(r.status, "guarded", "{r:?}");
+    assert_eq!(r.status, CycleStatus::Guarded, "{r:?}");
     assert!(
         r.message.as_deref().unwrap_or_default().contains("accidental-deletion guard"),
         "{r:?}"
@@ -311,5 +354,5 @@ async fn a_scoped_out_worker_is_skipped_not_failed_on_a_required_attribute() {
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!((log[0].action.as_str(), log[0].status.as_str()), ("skip", "skipped"), "{log:?}");
     assert!(common::by_employee(&engine, &person).await.is_empty());
-    assert!(r.counts.get("create").copied().unwrap_or(0) > 20, "{r:?}");
+    assert!(r.counts.get(&Action::Create).copied().unwrap_or(0) > 20, "{r:?}");
 }

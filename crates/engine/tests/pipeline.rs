@@ -7,6 +7,8 @@
 
 mod common;
 
+use hrsync_engine::Action;
+use hrsync_store::CycleStatus;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,8 +152,8 @@ async fn namesakes_across_pages_in_flight_get_distinct_unique_values() {
     h.advance_ms(60_000);
     let (mut engine, _, _) = slow_engine(&h, Duration::from_millis(150));
     let report = engine.run_cycle(CycleKind::Full).await.expect("full");
-    assert_eq!(report.status, "completed", "{report:?}");
-    assert_eq!(report.counts.get("create"), Some(&6), "{report:?}");
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
+    assert_eq!(report.counts.get(&Action::Create), Some(&6), "{report:?}");
     let objects = engine.target().inner.all().expect("list");
     let sams: HashSet<String> =
         objects.iter().filter_map(|o| attr(o, "sAMAccountName")).map(str::to_lowercase).collect();
@@ -208,14 +210,14 @@ async fn a_page_is_committed_only_after_its_own_writes_came_back() {
         }));
     }
     let report = engine.run_cycle(CycleKind::Full).await.expect("full");
-    assert_eq!(report.counts.get("failed"), None, "{report:?}");
+    assert_eq!(report.counts.get(&Action::Failed), None, "{report:?}");
     let (commits, overlapped, wrong) = checked.lock().expect("lock").clone();
     assert!(wrong.is_empty(), "{wrong:?}");
     assert!(commits >= 10, "a commit per page: {commits}");
     assert!(overlapped > 0, "some commit happened while later writes were out ({commits} commits)");
 
     let objects = engine.target().inner.all().expect("list");
-    let created = report.counts.get("create").copied().unwrap_or_default();
+    let created = report.counts.get(&Action::Create).copied().unwrap_or_default();
     assert_eq!(objects.len() as u64, created, "{report:?}");
     for o in &objects {
         let pid = attr(o, "employeeID").expect("employeeID");
@@ -226,7 +228,11 @@ async fn a_page_is_committed_only_after_its_own_writes_came_back() {
     // A second full cycle finds everything in place.
     h.advance_ms(60_000);
     let again = engine.run_cycle(CycleKind::Full).await.expect("second full");
-    assert_eq!((again.counts.get("create"), again.counts.get("failed")), (None, None), "{again:?}");
+    assert_eq!(
+        (again.counts.get(&Action::Create), again.counts.get(&Action::Failed)),
+        (None, None),
+        "{again:?}"
+    );
 }
 
 /// With a matching attribute two workers share (here employeeID from the
@@ -259,7 +265,7 @@ async fn a_page_matching_a_value_a_write_in_flight_sets_waits_for_that_write() {
     let (mut engine, _, _) = slow_engine(&h, Duration::from_millis(200));
     let report = engine.run_cycle(CycleKind::Full).await.expect("full");
     assert_eq!(
-        (report.counts.get("create"), report.counts.get("failed")),
+        (report.counts.get(&Action::Create), report.counts.get(&Action::Failed)),
         (Some(&1), Some(&1)),
         "{report:?}"
     );

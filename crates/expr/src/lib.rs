@@ -219,6 +219,22 @@ impl Expr {
         });
         out
     }
+    /// Whether the expression calls the function `name` (case-insensitive,
+    /// as the language resolves names) anywhere in its tree. Read from the
+    /// syntax tree, so a string literal or attribute named like the
+    /// function does not count.
+    pub fn calls(&self, name: &str) -> bool {
+        let mut found = false;
+        walk(&self.root, &mut |n| {
+            if let Kind::Call(c) = &n.kind
+                && c.func.is_some()
+                && c.name.eq_ignore_ascii_case(name)
+            {
+                found = true;
+            }
+        });
+        found
+    }
     /// The expression text.
     pub fn source(&self) -> &str {
         &self.source

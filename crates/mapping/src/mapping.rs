@@ -72,6 +72,12 @@ pub struct AttributeMapping {
     /// than no account.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
+    /// The value is a secret (an initial password): written to the target,
+    /// never kept in the state store, the provisioning log or any output.
+    /// Attributes every target treats as passwords (`unicodePwd`,
+    /// `userPassword`, `password`) are secret whether or not this is set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// A flow's mapping file: extra/overridden source attributes, the scoping
@@ -288,15 +294,7 @@ impl CompiledMapping {
         ctx: &mut EvalContext,
         phase: Phase,
     ) -> Vec<TargetValue<'m>> {
-        self.applicable(phase)
-            .map(|m| {
-                let outcome = match &m.expr {
-                    Some(e) => hrsync_expr::eval(e, record, ctx),
-                    None => Ok(Outcome::Value(Value::Null)),
-                };
-                finish(m, outcome, phase)
-            })
-            .collect()
+        self.applicable(phase).filter_map(|m| m.evaluate(record, ctx, phase)).collect()
     }
 
     /// Like [`evaluate`](Self::evaluate), with the expression trace of each
@@ -322,6 +320,29 @@ impl CompiledMapping {
         self.mappings
             .iter()
             .filter(move |m| phase == Phase::Create || m.config.apply == Apply::Always)
+    }
+}
+
+impl CompiledAttributeMapping {
+    /// Evaluate this one mapping for `phase`: `None` when it does not apply
+    /// then (an on-create mapping on update). On create, `default` replaces
+    /// a null result. [`CompiledMapping::evaluate`] is this over every
+    /// mapping with one context; the engine calls it per mapping, each with
+    /// the uniqueness answers of its own attribute.
+    pub fn evaluate(
+        &self,
+        record: &dyn Attributes,
+        ctx: &mut EvalContext,
+        phase: Phase,
+    ) -> Option<TargetValue<'_>> {
+        if phase == Phase::Update && self.config.apply != Apply::Always {
+            return None;
+        }
+        let outcome = match &self.expr {
+            Some(e) => hrsync_expr::eval(e, record, ctx),
+            None => Ok(Outcome::Value(Value::Null)),
+        };
+        Some(finish(self, outcome, phase))
     }
 }
 

@@ -358,6 +358,53 @@ impl ScopeResult {
     }
 }
 
+/// For the provisioning log: which clauses decided, and the values they
+/// saw (`in scope: group "Employees": emplStatus EQUALS [A] (was A)`, or
+/// for a worker out of scope the failing clause of each group).
+impl fmt::Display for ScopeResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.groups.is_empty() {
+            return f.write_str("no scoping filter");
+        }
+        f.write_str(if self.in_scope { "in scope: " } else { "out of scope: " })?;
+        let groups: Vec<&GroupResult> = if self.in_scope {
+            self.groups.iter().filter(|g| g.passed).take(1).collect()
+        } else {
+            self.groups.iter().collect()
+        };
+        for (i, g) in groups.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            if let Some(name) = &g.name {
+                write!(f, "group {name:?}: ")?;
+            }
+            let clauses: Vec<&ClauseResult> = if g.passed {
+                g.clauses.iter().collect()
+            } else {
+                g.clauses.iter().filter(|c| !c.passed).collect()
+            };
+            for (j, c) in clauses.iter().enumerate() {
+                if j > 0 {
+                    f.write_str(" and ")?;
+                }
+                write!(f, "{} {}", c.clause.attribute, c.clause.operator)?;
+                if !c.clause.values.is_empty() {
+                    write!(f, " {:?}", c.clause.values)?;
+                }
+                match &c.actual {
+                    Some(v) => write!(f, " (was {v:?})")?,
+                    None => f.write_str(" (was empty)")?,
+                }
+                if !c.passed {
+                    f.write_str(" failed")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl CompiledScope {
     /// Whether the filter has no groups (everyone in scope).
     pub fn is_empty(&self) -> bool {

@@ -121,6 +121,46 @@ pub enum CycleStatus {
     Failed,
     /// Interrupted (signal or crash); found running at the next start.
     Aborted,
+    /// A dry run (`hrsync plan`): decided, nothing applied. Never stored.
+    Planned,
+}
+
+impl CycleKind {
+    /// The stable name (as stored and printed).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycleKind::Full => "full",
+            CycleKind::Incremental => "incremental",
+            CycleKind::OnDemand => "on-demand",
+        }
+    }
+}
+
+impl std::fmt::Display for CycleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CycleStatus {
+    /// The stable name (as stored and printed).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycleStatus::Running => "running",
+            CycleStatus::Completed => "completed",
+            CycleStatus::CompletedWithErrors => "completed-with-errors",
+            CycleStatus::Guarded => "guarded",
+            CycleStatus::Failed => "failed",
+            CycleStatus::Aborted => "aborted",
+            CycleStatus::Planned => "planned",
+        }
+    }
+}
+
+impl std::fmt::Display for CycleStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One row of the cycle history.
@@ -231,6 +271,20 @@ pub trait Store: Send {
     fn load(&self, person_ids: &[&str]) -> Result<HashMap<String, WorkerState>, StoreError>;
     /// The account joined to a target object, if any.
     fn account_by_target(&self, target_id: &str) -> Result<Option<Account>, StoreError>;
+    /// [`Store::account_by_target`] for many objects at once (matching a
+    /// page): keyed by target id; objects without a join are absent.
+    fn accounts_by_target(
+        &self,
+        target_ids: &[&str],
+    ) -> Result<HashMap<String, Account>, StoreError> {
+        let mut out = HashMap::new();
+        for id in target_ids {
+            if let Some(a) = self.account_by_target(id)? {
+                out.insert((*id).to_owned(), a);
+            }
+        }
+        Ok(out)
+    }
     /// Apply a batch of outcomes atomically.
     fn commit(&mut self, cycle: CycleId, outcomes: &[Outcome]) -> Result<(), StoreError>;
     /// Close a cycle and, in the same transaction, advance a watermark.

@@ -12,6 +12,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use hrsync_engine::Action;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::Command;
 use std::sync::Mutex;
@@ -379,7 +380,7 @@ async fn sync(
     let t = Instant::now();
     let report = engine.run_cycle(CycleKind::Full).await.expect("cycle");
     let took = t.elapsed();
-    let failed = report.counts.get("failed").copied().unwrap_or(0);
+    let failed = report.counts.get(&Action::Failed).copied().unwrap_or(0);
     if failed > 0 {
         eprintln!(
             "warning: {failed} workers failed: {:?}",
@@ -387,7 +388,7 @@ async fn sync(
         );
     }
     let stats = engine.target().stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    (took, report.counts.get("create").copied().unwrap_or(0), stats, engine.target().busy())
+    (took, report.counts.get(&Action::Create).copied().unwrap_or(0), stats, engine.target().busy())
 }
 
 async fn openldap(workers: usize) {

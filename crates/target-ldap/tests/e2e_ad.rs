@@ -6,6 +6,8 @@
 
 mod common;
 
+use hrsync_engine::Action;
+use hrsync_store::CycleStatus;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::{Entry, Harness, Reader, ad_mapping, ad_target, failures, flow, hire, manager_of};
@@ -63,8 +65,8 @@ async fn sf_population_into_samba_ad() {
         Vec::<(String, String)>::new(),
         "no worker failed"
     );
-    assert_eq!(report.status, "completed", "{report:?}");
-    let created = report.counts.get("create").copied().unwrap_or(0);
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
+    let created = report.counts.get(&Action::Create).copied().unwrap_or(0);
     assert!(created as usize > WORKERS * 8 / 10, "{report:?}");
 
     let all = reader.search(&root, "(&(objectClass=user)(employeeID=*))", &["*"]).await;
@@ -237,6 +239,6 @@ async fn sf_population_into_samba_ad() {
     // A second full cycle changes nothing.
     h.advance_ms(60_000);
     let again = engine.run_cycle(CycleKind::Full).await.expect("second full cycle");
-    assert_eq!(again.counts.get("create"), None, "{again:?}");
-    assert_eq!(again.counts.get("update"), None, "{again:?}");
+    assert_eq!(again.counts.get(&Action::Create), None, "{again:?}");
+    assert_eq!(again.counts.get(&Action::Update), None, "{again:?}");
 }

@@ -5,6 +5,8 @@
 
 mod common;
 
+use hrsync_engine::Action;
+use hrsync_store::CycleStatus;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::{
@@ -83,13 +85,13 @@ async fn sf_population_into_openldap() {
 
     let mut engine = h.engine();
     let report = engine.run_cycle(CycleKind::Full).await.expect("full cycle runs");
-    assert_eq!(report.status, "completed", "{report:?}");
+    assert_eq!(report.status, CycleStatus::Completed, "{report:?}");
     assert_eq!(
         failures(&engine, report.cycle_id),
         Vec::<(String, String)>::new(),
         "no worker failed"
     );
-    let created = report.counts.get("create").copied().unwrap_or(0);
+    let created = report.counts.get(&Action::Create).copied().unwrap_or(0);
     assert!(created as usize > WORKERS * 8 / 10, "most workers are created: {report:?}");
 
     let by_number = entries(&reader, &people).await;
@@ -311,7 +313,7 @@ async fn sf_population_into_openldap() {
         .expect("terminate");
     h.advance_ms(60_000);
     let inc = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
-    assert_eq!(inc.status, "completed", "{inc:?}");
+    assert_eq!(inc.status, CycleStatus::Completed, "{inc:?}");
     assert_eq!(failures(&engine, inc.cycle_id), Vec::<(String, String)>::new());
     let after = entries(&reader, &people).await;
     let moved = &after[&mover];
@@ -350,9 +352,9 @@ async fn sf_population_into_openldap() {
     // entry's modifyTimestamp moves.
     h.advance_ms(60_000);
     let again = engine.run_cycle(CycleKind::Full).await.expect("second full cycle");
-    assert_eq!(again.status, "completed", "{again:?}");
-    assert_eq!(again.counts.get("create"), None, "{again:?}");
-    assert_eq!(again.counts.get("update"), None, "{again:?}");
+    assert_eq!(again.status, CycleStatus::Completed, "{again:?}");
+    assert_eq!(again.counts.get(&Action::Create), None, "{again:?}");
+    assert_eq!(again.counts.get(&Action::Update), None, "{again:?}");
     assert_eq!(entries(&reader, &people).await, after, "the directory is unchanged");
 
     // State lost (or a directory populated before hrsync): a fresh store
@@ -363,7 +365,7 @@ async fn sf_population_into_openldap() {
     h.advance_ms(60_000);
     let mut fresh = h.engine_with_store("fresh.sqlite");
     let rejoin = fresh.run_cycle(CycleKind::Full).await.expect("rejoin cycle");
-    assert_eq!(rejoin.counts.get("create"), None, "{rejoin:?}");
+    assert_eq!(rejoin.counts.get(&Action::Create), None, "{rejoin:?}");
     let log = hrsync_store::Store::log(
         fresh.store(),
         &hrsync_store::LogQuery { cycle_id: Some(rejoin.cycle_id), ..Default::default() },

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{Harness, Reader, flow, hire, openldap_mapping, openldap_target};
+use hrsync_engine::Action;
 use hrsync_mapping::MappingConfig;
 use hrsync_store::{CycleKind, Store};
 use hrsync_testkit::Slapd;
@@ -46,7 +47,7 @@ async fn a_report_gets_its_manager_when_the_manager_comes_in_a_later_run() {
     {
         let mut engine = h.engine();
         let report = engine.run_cycle(CycleKind::Full).await.expect("first run");
-        assert_eq!(report.counts.get("create"), Some(&1), "{report:?}");
+        assert_eq!(report.counts.get(&Action::Create), Some(&1), "{report:?}");
         // The link is not recorded as made: a later run sends it again.
         let state = engine.store().load(&[REPORT]).expect("load");
         let exported = &state[REPORT].account.as_ref().expect("report joined").exported;
@@ -64,7 +65,7 @@ async fn a_report_gets_its_manager_when_the_manager_comes_in_a_later_run() {
     h.advance_ms(60_000);
     let mut engine = h.engine();
     let report = engine.run_cycle(CycleKind::Full).await.expect("second run");
-    assert_eq!(report.counts.get("failed"), None, "{report:?}");
+    assert_eq!(report.counts.get(&Action::Failed), None, "{report:?}");
     let manager_dn = entry(MANAGER).await.first().map(|e| e.dn.clone()).expect("manager created");
     assert_eq!(
         entry(REPORT).await[0].first("manager"),
@@ -74,5 +75,9 @@ async fn a_report_gets_its_manager_when_the_manager_comes_in_a_later_run() {
     // And the store agrees with the directory now.
     h.advance_ms(60_000);
     let third = engine.run_cycle(CycleKind::Full).await.expect("third run");
-    assert_eq!((third.counts.get("update"), third.counts.get("create")), (None, None), "{third:?}");
+    assert_eq!(
+        (third.counts.get(&Action::Update), third.counts.get(&Action::Create)),
+        (None, None),
+        "{third:?}"
+    );
 }

@@ -37,8 +37,8 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("{}", app::summary(&report));
         }
-        Ok(match report.status.as_str() {
-            "completed" => ExitCode::SUCCESS,
+        Ok(match report.status {
+            hrsync_store::CycleStatus::Completed => ExitCode::SUCCESS,
             // Partial success and a tripped deletion guard are not crashes,
             // but scripts must notice them.
             _ => ExitCode::from(3),

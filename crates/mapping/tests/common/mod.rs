@@ -57,6 +57,7 @@ pub fn flow(schema: &SourceSchema, overrides: &[(&str, &str)]) -> Flow {
             apply: Default::default(),
             flow: Default::default(),
             required: false,
+            secret: false,
         };
         match config.mappings.iter_mut().find(|x| x.target == *target) {
             Some(slot) => *slot = m,

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::Action;
+
 /// How a desired value flows (mirrors the mapping's `flow` and `apply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FlowRule {
@@ -98,14 +100,14 @@ pub enum Plan {
 }
 
 impl Plan {
-    /// The action's name in logs and summaries.
-    pub fn action(&self) -> &'static str {
+    /// The action this plan takes.
+    pub fn action(&self) -> Action {
         match self {
-            Plan::Create { .. } => "create",
-            Plan::Update { .. } => "update",
-            Plan::Disable { .. } => "disable",
-            Plan::Delete { .. } => "delete",
-            Plan::Skip { .. } => "skip",
+            Plan::Create { .. } => Action::Create,
+            Plan::Update { .. } => Action::Update,
+            Plan::Disable { .. } => Action::Disable,
+            Plan::Delete { .. } => Action::Delete,
+            Plan::Skip { .. } => Action::Skip,
         }
     }
 }
@@ -249,7 +251,7 @@ mod tests {
             }
         );
         let p = plan(&w, &Existing::Absent, Actions { create: false, ..Actions::default() });
-        assert_eq!(p.action(), "skip");
+        assert_eq!(p.action(), Action::Skip);
     }
 
     #[test]
@@ -289,7 +291,7 @@ mod tests {
                 Actions::default()
             )
             .action(),
-            "skip"
+            Action::Skip
         );
     }
 
@@ -323,7 +325,7 @@ mod tests {
             Plan::Delete { target_id: "t1".into() }
         );
         let disabled = Existing::Joined { target_id: "t1", exported: &exported, disabled: true };
-        assert_eq!(plan(&w, &disabled, Actions::default()).action(), "skip");
-        assert_eq!(plan(&w, &Existing::Absent, Actions::default()).action(), "skip");
+        assert_eq!(plan(&w, &disabled, Actions::default()).action(), Action::Skip);
+        assert_eq!(plan(&w, &Existing::Absent, Actions::default()).action(), Action::Skip);
     }
 }

@@ -1,0 +1,142 @@
+//! Deprovisioning: disables and deletes are held until the end of the
+//! cycle, then applied only if they stay under the accidental-deletion
+//! guard (or, in a dry run, reported).
+
+use hrsync_store::{
+    Account, AccountStatus, Change, LogEntry, Outcome as StoreOutcome, Step, Store,
+};
+use hrsync_target::{Target, TargetError};
+
+use super::decide::log_entry;
+use super::{Cycle, Engine, EngineError, Mode, step};
+use crate::Action;
+use crate::outcome::WorkerError;
+use crate::plan::Plan;
+
+/// A disable or delete held until the end of the cycle.
+pub(crate) struct Held {
+    pub person_id: String,
+    pub plan: Plan,
+    pub account: Account,
+    pub steps: Vec<Step>,
+}
+
+impl<S: Store, T: Target + 'static> Engine<S, T> {
+    /// Apply the held disables and deletes unless they exceed the guard;
+    /// returns the guard's message when it stopped them.
+    pub(super) async fn apply_held(
+        &mut self,
+        c: &mut Cycle,
+    ) -> Result<Option<String>, EngineError> {
+        let held = std::mem::take(&mut c.held);
+        if held.is_empty() {
+            return Ok(None);
+        }
+        let managed = self.store.account_counts()?.active;
+        if let Err(tripped) = self.settings.guard.check(held.len() as u64, managed) {
+            let msg = tripped.to_string();
+            tracing::error!(message = "Deletion guard stopped the cycle.", %msg);
+            return Ok(Some(msg));
+        }
+        let now = c.now;
+        if c.mode == Mode::DryRun {
+            for h in held {
+                let (action, detail) = match &h.plan {
+                    Plan::Disable { .. } => (Action::Disable, "would disable"),
+                    _ => (Action::Delete, "would delete"),
+                };
+                let mut steps = h.steps;
+                steps.push(step("export", "planned", detail.into()));
+                c.report.add(action);
+                let log = log_entry(
+                    now,
+                    action,
+                    "planned",
+                    Some(h.account.target_id.clone()),
+                    steps,
+                    vec![],
+                    None,
+                );
+                c.report.details.push(LogEntry { person_id: h.person_id, ..log });
+            }
+            return Ok(None);
+        }
+        let mut outcomes = Vec::new();
+        for h in held {
+            let (result, action) = match &h.plan {
+                Plan::Disable { target_id } => {
+                    (self.target.disable(target_id).await, Action::Disable)
+                }
+                Plan::Delete { target_id } => (self.target.delete(target_id).await, Action::Delete),
+                _ => continue,
+            };
+            let mut steps = h.steps;
+            let target_id = Some(h.account.target_id.clone());
+            let outcome = match result {
+                // Deleting what is already gone is done.
+                Ok(()) | Err(TargetError::NotFound { .. }) if action == Action::Delete => {
+                    steps.push(step("export", "success", "deleted".into()));
+                    StoreOutcome {
+                        person_id: h.person_id.clone(),
+                        account: Change::Clear,
+                        escrow: Change::Clear,
+                        wakeups: Change::Clear,
+                        log: Some(log_entry(
+                            now,
+                            action,
+                            "success",
+                            target_id,
+                            steps,
+                            vec![],
+                            None,
+                        )),
+                    }
+                }
+                Ok(()) => {
+                    steps.push(step("export", "success", "disabled".into()));
+                    let mut account = h.account.clone();
+                    account.status = AccountStatus::Disabled;
+                    account.updated_at = now;
+                    StoreOutcome {
+                        person_id: h.person_id.clone(),
+                        account: Change::Set(account),
+                        escrow: Change::Clear,
+                        wakeups: Change::Keep,
+                        log: Some(log_entry(
+                            now,
+                            action,
+                            "success",
+                            target_id,
+                            steps,
+                            vec![],
+                            None,
+                        )),
+                    }
+                }
+                Err(e) => {
+                    let error = WorkerError::Target(e);
+                    let escrow = self.escrow_after(&h.person_id, None, &error, now);
+                    StoreOutcome {
+                        person_id: h.person_id.clone(),
+                        account: Change::Keep,
+                        escrow: Change::Set(escrow),
+                        wakeups: Change::Keep,
+                        log: Some(log_entry(
+                            now,
+                            action,
+                            "failure",
+                            target_id,
+                            steps,
+                            vec![],
+                            Some(error.to_string()),
+                        )),
+                    }
+                }
+            };
+            c.report.add(if outcome.escrow == Change::Clear { action } else { Action::Failed });
+            outcomes.push(outcome);
+        }
+        self.record(c, outcomes).await?;
+        Ok(None)
+    }
+}
