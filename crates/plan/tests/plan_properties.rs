@@ -148,6 +148,6 @@ proptest! {
             prop_assert!(attributes.values().all(|v| !v.is_null()));
             prop_assert!(actions.create && w.in_scope);
         }
-        prop_assert!(!(p.action() == Action::Delete && !actions.delete));
+        prop_assert!(p.action() != Action::Delete || actions.delete);
     }
 }
