@@ -153,11 +153,16 @@ impl Source for SfSource {
 
     fn import(&self, record: &mut Value, now: Timestamp) -> SourceView {
         let tz = &self.options.time_zone;
-        let person_id = record
-            .get("personIdExternal")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
+        let person_id = match record.get("personIdExternal") {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+            Some(Value::String(s)) => Err(format!("personIdExternal is blank ({s:?})")),
+            None | Some(Value::Null) => Err("the record has no personIdExternal".to_owned()),
+            Some(other) => {
+                let mut text = other.to_string();
+                text.truncate(80);
+                Err(format!("personIdExternal is not a string: {text}"))
+            }
+        };
         let notes = lifecycle::normalize(record, now, tz);
         let life = lifecycle::decide(record, now, tz);
         let notes = if notes.is_empty() {

@@ -35,8 +35,9 @@ pub enum Read {
 /// The source's own reading of one record, before any mapping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceView {
-    /// The person id (`personIdExternal`); `None` when the record has none.
-    pub person_id: Option<String>,
+    /// The person id (`personIdExternal`), or why the record has no usable
+    /// one (missing, blank, not a string: quoted with its value).
+    pub person_id: Result<String, String>,
     /// The worker starts on this (future) day: provisioned from the flow's
     /// lead time before it, with values read as of that day
     /// ([`Read::PersonsAsOf`]).

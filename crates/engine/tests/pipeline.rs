@@ -275,3 +275,102 @@ async fn a_page_matching_a_value_a_write_in_flight_sets_waits_for_that_write() {
     assert_eq!(escrows.len(), 1, "{escrows:?}");
     assert!(escrows[0].last_error.contains("joined to worker 930001"), "{escrows:?}");
 }
+
+/// A source that serves scripted pages of raw records (a hostile or broken
+/// SuccessFactors, without the emulator): the engine sees only the
+/// `Source` seam.
+struct Scripted {
+    pages: Vec<Vec<serde_json::Value>>,
+}
+
+#[async_trait]
+impl hrsync_engine::source::Source for Scripted {
+    async fn count(
+        &self,
+        _read: &hrsync_engine::source::Read,
+        _now: jiff::Timestamp,
+        _sink: &mut dyn hrsync_engine::source::PageSink,
+    ) -> Result<Option<u64>, hrsync_engine::source::SourceError> {
+        Ok(None)
+    }
+    async fn read(
+        &self,
+        read: &hrsync_engine::source::Read,
+        _now: jiff::Timestamp,
+        sink: &mut dyn hrsync_engine::source::PageSink,
+    ) -> Result<(), hrsync_engine::source::SourceError> {
+        if *read != hrsync_engine::source::Read::All {
+            return Ok(());
+        }
+        sink.request("scripted".into());
+        for p in &self.pages {
+            if !sink.page(p.clone()).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+    fn import(
+        &self,
+        record: &mut serde_json::Value,
+        _now: jiff::Timestamp,
+    ) -> hrsync_engine::source::SourceView {
+        let person_id = match record.get("personIdExternal") {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+            other => Err(format!("unusable personIdExternal {other:?}")),
+        };
+        hrsync_engine::source::SourceView {
+            person_id,
+            starts: None,
+            wakeups: vec![],
+            detail: "scripted".into(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_twice_in_one_page_gets_one_account_and_every_record_one_outcome() {
+    let dir = hrsync_testkit::TempDir::new("scripted");
+    let schema = SourceSchema::builtin().expect("schema");
+    let config: MappingConfig = toml::from_str(
+        "[[mapping]]\ntarget = \"employeeID\"\nexpression = '[personIdExternal]'\nmatching = 1\n\
+         [[mapping]]\ntarget = \"cn\"\nexpression = '[personIdExternal]'\n",
+    )
+    .expect("mapping");
+    let flow = Flow::compile(&schema, &config).expect("flow");
+    let records = serde_json::json!([
+        {"personIdExternal": "p1"},
+        {"personIdExternal": "p2"},
+        {"personIdExternal": "p1"},
+        {"personIdExternal": 42},
+        {"personIdExternal": "   "},
+        {"personIdExternal": "p1"},
+    ]);
+    let source = Scripted { pages: vec![records.as_array().expect("array").clone()] };
+    let store = SqliteStore::open(&dir.0.join("state.sqlite")).expect("store");
+    let target = EmbeddedTarget::in_memory(&[]).expect("target");
+    let clock = hrsync_testkit::TestClock::new(common::T0_MS);
+    let mut engine = Engine::with_source(
+        Arc::new(source),
+        flow,
+        store,
+        target,
+        clock,
+        hrsync_engine::cycle::Settings::default(),
+    );
+    let report = engine.run_cycle(CycleKind::Full).await.expect("cycle");
+    let objects = engine.target().all().expect("all");
+    let p1 = objects.iter().filter(|o| attr(o, "employeeID") == Some("p1")).count();
+    assert_eq!(p1, 1, "one account for p1, however often it is listed: {objects:?}");
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    // Every record read has exactly one outcome.
+    assert_eq!(report.workers, 6, "{report:?}");
+    assert_eq!(report.counts.values().sum::<u64>(), 6, "{report:?}");
+    assert_eq!(report.count(Action::Create), 2, "{report:?}");
+    assert_eq!(report.count(Action::Failed), 2, "{report:?}");
+    // The unprocessable ones keep the window open and are named.
+    assert_eq!(report.status, CycleStatus::CompletedWithErrors, "{report:?}");
+    let message = report.message.clone().unwrap_or_default();
+    assert!(message.contains("42") && message.contains("2 record(s)"), "{message}");
+    assert_eq!(engine.store().watermark("successfactors:PerPerson").expect("watermark"), None);
+}

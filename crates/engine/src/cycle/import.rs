@@ -21,7 +21,8 @@ use hrsync_store::Store;
 /// matching values. The record itself is dropped once its values are
 /// extracted.
 pub(crate) struct Imported {
-    pub person_id: Option<String>,
+    /// The person id, or why the record has none it can be processed by.
+    pub person_id: Result<String, String>,
     /// Starts on this future day (see [`crate::source::SourceView::starts`]).
     pub starts: Option<jiff::civil::Date>,
     pub wakeups: Vec<(Timestamp, String)>,

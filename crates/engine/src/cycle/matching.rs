@@ -147,7 +147,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         if records.iter().any(|r| {
             r.person_id
                 .as_ref()
-                .is_some_and(|p| pipe.pages.iter().any(|page| page.person_ids.contains(p)))
+                .is_ok_and(|p| pipe.pages.iter().any(|page| page.person_ids.contains(p)))
         }) {
             return true;
         }

@@ -213,6 +213,9 @@ struct Cycle {
     /// Disables and deletes waiting for the guard.
     held: Vec<Held>,
     pipe: Pipeline,
+    /// Why records could not be processed at all (no usable person id):
+    /// the watermark does not move past them.
+    unreadable: Vec<String>,
 }
 
 impl Cycle {
@@ -362,6 +365,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             },
             held: Vec::new(),
             pipe: Pipeline::default(),
+            unreadable: Vec::new(),
         };
         let main = match (person, window) {
             (Some(id), _) => Read::Person(id.to_owned()),
@@ -382,8 +386,10 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             }
             return Ok(c.report);
         }
-        // An on-demand run provisions one worker; it never moves the watermark.
-        let advance_ok = kind != CycleKind::OnDemand;
+        // An on-demand run provisions one worker; it never moves the
+        // watermark. Nor does a cycle that read records it could not
+        // process: they are read again next time.
+        let advance_ok = kind != CycleKind::OnDemand && c.unreadable.is_empty();
         let (status, message, advance) = match result {
             Err(e) => {
                 self.finish(&mut c, started, CycleStatus::Failed, Some(e.to_string()), false)?;
@@ -391,6 +397,19 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             }
             Ok(()) => match self.apply_held(&mut c).await? {
                 Some(guard_msg) => (CycleStatus::Guarded, Some(guard_msg), false),
+                None if !c.unreadable.is_empty() => {
+                    let mut listed: Vec<&str> =
+                        c.unreadable.iter().map(String::as_str).take(5).collect();
+                    if c.unreadable.len() > 5 {
+                        listed.push("...");
+                    }
+                    let msg = format!(
+                        "{} record(s) could not be processed ({}); the watermark stays where it was, so they are read again next cycle",
+                        c.unreadable.len(),
+                        listed.join("; ")
+                    );
+                    (CycleStatus::CompletedWithErrors, Some(msg), false)
+                }
                 None if c.report.count(Action::Failed) > 0 => {
                     (CycleStatus::CompletedWithErrors, None, advance_ok)
                 }

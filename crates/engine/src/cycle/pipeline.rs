@@ -120,21 +120,30 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             self.commit_landed(c, true).await?;
         }
         self.crash_point("page-read");
-        let ids: Vec<&str> = records.iter().filter_map(|r| r.person_id.as_deref()).collect();
+        // A record whose person or matching value an earlier record of the
+        // page has waits for that one's writes: it goes through as a page
+        // of its own right after this one (two creates for one person
+        // otherwise).
+        let (records, collided) = self.split_collisions(records);
+        let ids: Vec<&str> = records.iter().filter_map(|r| r.person_id.as_deref().ok()).collect();
         let mut states = self.store.load(&ids)?;
         let mut slots = Vec::with_capacity(records.len());
         let mut person_ids = HashSet::with_capacity(records.len());
         let mut later: BTreeMap<jiff::civil::Date, Vec<String>> = BTreeMap::new();
         for record in records {
-            let Some(person_id) = record.person_id.clone() else {
-                tracing::warn!(message = "Skipping a PerPerson record without personIdExternal.");
-                c.report.add(Action::Failed);
-                continue;
-            };
             // A pre-hire's second read is the same worker again.
             if !prehire_view {
                 c.report.workers += 1;
             }
+            let person_id = match &record.person_id {
+                Ok(id) => id.clone(),
+                Err(why) => {
+                    tracing::warn!(message = "A record cannot be processed; the watermark stays where it is.", %why);
+                    c.report.add(Action::Failed);
+                    c.unreadable.push(why.clone());
+                    continue;
+                }
+            };
             let state = states.remove(&person_id).unwrap_or_default();
             match self.prepare(c, record, person_id.clone(), state, prehire_view) {
                 Prepared::Slot(s) => {
@@ -155,11 +164,41 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             .await;
         self.decide_and_write(c, slots, person_ids, unique).await;
         self.commit_landed(c, false).await?;
+        if !collided.is_empty() {
+            Box::pin(self.feed(c, collided, prehire_view)).await?;
+        }
         // Workers who start later: their values as of the start date.
         for (date, persons) in later {
             self.read(c, Read::PersonsAsOf { persons, date }, false).await?;
         }
         Ok(())
+    }
+
+    /// The page's records in order, less those whose person id or a
+    /// matching value an earlier record of the page has (compared trimmed
+    /// and case-insensitively, as directories compare them), which come
+    /// second.
+    fn split_collisions(&self, records: Vec<Imported>) -> (Vec<Imported>, Vec<Imported>) {
+        let mut seen: HashSet<(usize, String)> = HashSet::with_capacity(records.len() * 2);
+        let (mut first, mut second) = (Vec::with_capacity(records.len()), Vec::new());
+        for r in records {
+            let mut keys: Vec<(usize, String)> = Vec::with_capacity(1 + r.matching.len());
+            if let Ok(id) = &r.person_id {
+                keys.push((0, id.trim().to_lowercase()));
+            }
+            for (k, v) in r.matching.iter().enumerate() {
+                if let Ok(Some(v)) = v {
+                    keys.push((k + 1, v.trim().to_lowercase()));
+                }
+            }
+            if keys.iter().any(|k| seen.contains(k)) {
+                second.push(r);
+            } else {
+                seen.extend(keys);
+                first.push(r);
+            }
+        }
+        (first, second)
     }
 
     /// Run `work` while concluding the writes in flight as they come back.

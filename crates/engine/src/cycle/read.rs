@@ -119,7 +119,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Body::Page(records) => {
                     c.report.requests += 1;
                     if main {
-                        c.pipe.seen.extend(records.iter().filter_map(|r| r.person_id.clone()));
+                        c.pipe.seen.extend(records.iter().filter_map(|r| r.person_id.clone().ok()));
                     }
                     Box::pin(self.feed(c, records, prehire_view)).await?;
                 }
