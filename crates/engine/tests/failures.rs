@@ -356,3 +356,70 @@ async fn a_scoped_out_worker_is_skipped_not_failed_on_a_required_attribute() {
     assert!(common::by_employee(&engine, &person).await.is_empty());
     assert!(r.counts.get(&Action::Create).copied().unwrap_or(0) > 20, "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mass_termination_disabling_by_attribute_trips_the_guard_with_the_default_limits() {
+    // Default limits: 500 accounts or 20 %.
+    let h = Harness::start(300, 25).await;
+    assert_eq!(h.settings.guard.max_share, 0.2);
+    let mut engine = h.engine();
+    let r = engine.run_cycle(CycleKind::Full).await.expect("full");
+    let managed = engine.store().account_counts().expect("counts").active;
+    assert!(managed > 150, "{r:?}");
+    let active = h.emu.scenarios()[&Scenario::Active].clone();
+    let leavers: Vec<&String> = active.iter().take((managed as usize) / 4).collect();
+    assert!(leavers.len() as u64 * 5 > managed, "more than 20 % leave");
+    for p in &leavers {
+        h.emu
+            .apply(&HrEvent::Terminate {
+                person_id_external: (*p).clone(),
+                last_day: h.day(-1),
+                user_id: None,
+            })
+            .expect("terminate");
+    }
+    h.advance_ms(60_000);
+    // The built-in mapping disables by updating accountDisabled: the guard
+    // counts those updates like disables.
+    let r = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(r.status, CycleStatus::Guarded, "{r:?}");
+    assert!(
+        r.message.as_deref().unwrap_or_default().contains("accidental-deletion guard"),
+        "{r:?}"
+    );
+    let still_enabled = {
+        let mut n = 0;
+        for p in &leavers {
+            if attr(&one(&engine, p).await, "accountDisabled") != Some("True") {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(still_enabled, leavers.len(), "nothing was disabled");
+    assert_eq!(engine.store().account_counts().expect("counts").disabled, 0);
+
+    // Under the limit, an attribute disable is applied and counted as one.
+    let mut few = h.settings.clone();
+    few.guard.max_share = 1.0;
+    let mut engine = Engine::new(
+        sf_client(&h.emu),
+        h.flow.clone(),
+        store(&h),
+        EmbeddedTarget::open_indexed(
+            &h.dir.0.join("target.sqlite"),
+            common::UNIQUE,
+            &h.flow.lookup_attributes(),
+        )
+        .expect("target"),
+        h.clock.clone(),
+        few,
+    );
+    h.advance_ms(60_000);
+    let r = engine.run_cycle(CycleKind::Full).await.expect("full, guard lifted");
+    assert_eq!(r.count(Action::Disable), leavers.len() as u64, "{r:?}");
+    for p in &leavers {
+        assert_eq!(attr(&one(&engine, p).await, "accountDisabled"), Some("True"), "{p}");
+    }
+    assert_eq!(engine.store().account_counts().expect("counts").disabled, leavers.len() as u64);
+}

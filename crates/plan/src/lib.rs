@@ -11,7 +11,9 @@
 //! - [`escrow`]: when a failed worker is tried again, and when a human is
 //!   asked to look instead.
 //! - [`guard`]: the accidental-deletion guard's arithmetic.
+//! - [`account`]: which attribute changes disable or enable an account.
 
+pub mod account;
 pub mod escrow;
 pub mod guard;
 pub mod lifecycle;

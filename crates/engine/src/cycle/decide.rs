@@ -18,6 +18,7 @@ use super::import::Matching;
 use super::unique::{PageUnique, PageUniqueness, TargetUniqueness};
 use super::{Engine, Mode, step};
 use crate::Action;
+use crate::account::disabling;
 use crate::outcome::{Decision, WorkerError};
 use crate::plan::{self, Desired, Existing, FlowRule, MappedWorker, Plan};
 
@@ -102,6 +103,20 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             (None, None) => Existing::Absent,
         };
         let plan = plan::plan(&worker, &existing, self.settings.actions);
+        // An update that disables the account (`accountDisabled`,
+        // `userAccountControl`) is a deprovisioning like a disable: held
+        // for the guard, whatever carries it.
+        if disables(&plan, &r.state)
+            && let Some(account) = r.state.account.clone()
+        {
+            held.push(Held {
+                person_id: r.person_id.clone(),
+                plan,
+                account,
+                steps: r.steps.clone(),
+            });
+            return self.conclude_held(*r);
+        }
         if mode == Mode::DryRun {
             let result = self.dry_run(&r.person_id, plan, &r.state, &mut r.steps, held);
             return self.conclude(*r, Ok(result), now);
@@ -390,6 +405,17 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             flagged: retry.flagged,
         }
     }
+}
+
+/// Whether `plan` updates a joined, active account so that it is disabled.
+fn disables(plan: &Plan, state: &WorkerState) -> bool {
+    let active = state.account.as_ref().is_some_and(|a| a.status == AccountStatus::Active);
+    let Plan::Update { changes, join: false, .. } = plan else { return false };
+    active
+        && changes.iter().any(|c| {
+            disabling(&c.attribute, &c.new) == Some(true)
+                && disabling(&c.attribute, &c.old) != Some(true)
+        })
 }
 
 /// A provisioning-log entry (its ids are filled in by the store).

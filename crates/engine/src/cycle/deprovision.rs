@@ -5,7 +5,7 @@
 use hrsync_store::{
     Account, AccountStatus, Change, LogEntry, Outcome as StoreOutcome, Step, Store,
 };
-use hrsync_target::{Target, TargetError};
+use hrsync_target::{AttributeUpdate, Target, TargetError};
 
 use super::decide::log_entry;
 use super::{Cycle, Engine, EngineError, Mode, step};
@@ -41,12 +41,21 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let now = c.now;
         if c.mode == Mode::DryRun {
             for h in held {
-                let (action, detail) = match &h.plan {
-                    Plan::Disable { .. } => (Action::Disable, "would disable"),
-                    _ => (Action::Delete, "would delete"),
+                let (action, detail, modified) = match &h.plan {
+                    Plan::Disable { .. } => (Action::Disable, "would disable".to_owned(), vec![]),
+                    Plan::Update { changes, .. } => (
+                        Action::Disable,
+                        format!("would disable (update of {} attributes)", changes.len()),
+                        self.changes(
+                            changes
+                                .iter()
+                                .map(|c| (c.attribute.clone(), c.old.clone(), c.new.clone())),
+                        ),
+                    ),
+                    _ => (Action::Delete, "would delete".to_owned(), vec![]),
                 };
                 let mut steps = h.steps;
-                steps.push(step("export", "planned", detail.into()));
+                steps.push(step("export", "planned", detail));
                 c.report.add(action);
                 let log = log_entry(
                     now,
@@ -54,7 +63,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     "planned",
                     Some(h.account.target_id.clone()),
                     steps,
-                    vec![],
+                    modified,
                     None,
                 );
                 c.report.details.push(LogEntry { person_id: h.person_id, ..log });
@@ -68,7 +77,32 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     (self.target.disable(target_id).await, Action::Disable)
                 }
                 Plan::Delete { target_id } => (self.target.delete(target_id).await, Action::Delete),
-                _ => continue,
+                Plan::Update { target_id, changes, .. } => {
+                    let updates: Vec<AttributeUpdate> = changes
+                        .iter()
+                        .map(|c| AttributeUpdate {
+                            name: c.attribute.clone(),
+                            value: c.new.clone(),
+                        })
+                        .collect();
+                    (self.target.update(target_id, &updates).await, Action::Disable)
+                }
+                Plan::Create { .. } | Plan::Skip { .. } => continue,
+            };
+            // A disable carried by an update records what it wrote.
+            let (mut exported, modified) = match &h.plan {
+                Plan::Update { changes, .. } => {
+                    let mut exported = h.account.exported.clone();
+                    for ch in changes {
+                        let value = self.redact(&ch.attribute, ch.new.clone());
+                        exported.insert(ch.attribute.clone(), value);
+                    }
+                    let modified = self.changes(
+                        changes.iter().map(|c| (c.attribute.clone(), c.old.clone(), c.new.clone())),
+                    );
+                    (Some(exported), modified)
+                }
+                _ => (None, vec![]),
             };
             let mut steps = h.steps;
             let target_id = Some(h.account.target_id.clone());
@@ -97,19 +131,16 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     let mut account = h.account.clone();
                     account.status = AccountStatus::Disabled;
                     account.updated_at = now;
+                    if let Some(e) = exported.take() {
+                        account.exported = e;
+                    }
                     StoreOutcome {
                         person_id: h.person_id.clone(),
                         account: Change::Set(account),
                         escrow: Change::Clear,
                         wakeups: Change::Keep,
                         log: Some(log_entry(
-                            now,
-                            action,
-                            "success",
-                            target_id,
-                            steps,
-                            vec![],
-                            None,
+                            now, action, "success", target_id, steps, modified, None,
                         )),
                     }
                 }

@@ -457,6 +457,8 @@ async fn write<T: Target + ?Sized>(
                         exported.entry(k.clone()).or_insert_with(|| v.clone());
                     }
                 }
+                let written: Vec<(String, Value)> =
+                    changes.iter().map(|c| (c.attribute.clone(), c.new.clone())).collect();
                 let modified = changes
                     .into_iter()
                     .map(|c| {
@@ -468,11 +470,12 @@ async fn write<T: Target + ?Sized>(
                         }
                     })
                     .collect();
-                let (created_at, status) = r
+                let (created_at, mut status) = r
                     .state
                     .account
                     .as_ref()
                     .map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
+                status = status_after(status, &written);
                 let account = Account {
                     person_id: person_id.to_owned(),
                     target_id: target_id.clone(),
@@ -497,4 +500,17 @@ async fn write<T: Target + ?Sized>(
     }
     .await;
     Written { page, index, worker: r, result }
+}
+
+/// The account's status after an update wrote `written`: re-enabled (a
+/// rehire) or disabled by a disabling attribute, else as it was.
+fn status_after(mut status: AccountStatus, written: &[(String, Value)]) -> AccountStatus {
+    for (attribute, value) in written {
+        match crate::account::disabling(attribute, value) {
+            Some(true) => status = AccountStatus::Disabled,
+            Some(false) if status == AccountStatus::Disabled => status = AccountStatus::Active,
+            _ => {}
+        }
+    }
+    status
 }
