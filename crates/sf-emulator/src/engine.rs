@@ -2,8 +2,9 @@
 //! matches (top-level effective dating plus `$filter`), by-key lookup, and
 //! rendering a page through `sf-odata`.
 
-use sf_odata::edm::EntityType;
+use sf_odata::edm::{EdmType, EntityType};
 use sf_odata::entity::{EntityNode, NavView};
+use sf_odata::error::ODataError;
 use sf_odata::filter::Filter;
 use sf_odata::query::QueryOptions;
 use sf_odata::render::{self, RenderContext};
@@ -26,6 +27,7 @@ pub enum Row {
     User(u32, u16),
     Job(u32, u16, u16),
     Termination(u32),
+    EmploymentTermination(u32, u16),
     GlobalAssignment(u32, u16),
     Ref(RefId),
 }
@@ -40,6 +42,7 @@ pub enum AnyNode<'a> {
     User(UserNode<'a>),
     Job(JobNode<'a>),
     Termination(TerminationNode<'a>),
+    EmploymentTermination(EmploymentTerminationNode<'a>),
     GlobalAssignment(GlobalAssignmentNode<'a>),
     Ref(RefNode<'a>),
 }
@@ -55,6 +58,7 @@ impl AnyNode<'_> {
             AnyNode::User(n) => n,
             AnyNode::Job(n) => n,
             AnyNode::Termination(n) => n,
+            AnyNode::EmploymentTermination(n) => n,
             AnyNode::GlobalAssignment(n) => n,
             AnyNode::Ref(n) => n,
         }
@@ -84,7 +88,7 @@ pub fn node(db: &Database, row: Row) -> Option<AnyNode<'_>> {
         Row::Personal(i, s) => {
             let p = person(i)?;
             p.personal.get(s as usize)?;
-            AnyNode::Personal(PersonalNode { p, i: s as usize })
+            AnyNode::Personal(PersonalNode { db, p, i: s as usize })
         }
         Row::Email(i, k) => {
             let p = person(i)?;
@@ -111,12 +115,19 @@ pub fn node(db: &Database, row: Row) -> Option<AnyNode<'_>> {
         }
         Row::Termination(i) => {
             let p = person(i)?;
-            AnyNode::Termination(TerminationNode { p, t: p.termination.as_ref()? })
+            AnyNode::Termination(TerminationNode { db, p, t: p.termination.as_ref()? })
+        }
+        Row::EmploymentTermination(i, k) => {
+            let p = person(i)?;
+            let e = p.employments.get(k as usize).filter(|e| e.end.is_some())?;
+            AnyNode::EmploymentTermination(EmploymentTerminationNode { db, p, e })
         }
         Row::GlobalAssignment(i, k) => {
-            let e = person(i)?.employments.get(k as usize)?;
+            let p = person(i)?;
+            let e = p.employments.get(k as usize)?;
             AnyNode::GlobalAssignment(GlobalAssignmentNode {
                 db,
+                p,
                 e,
                 ga: e.global_assignment.as_ref()?,
             })
@@ -158,52 +169,78 @@ impl Window {
     }
 }
 
+/// Whether `set` is one of the person-scoped sets (rows come from persons,
+/// not from reference data).
+fn person_scoped(set: &EntityType) -> bool {
+    matches!(
+        set.name,
+        "PerPerson"
+            | "PerPersonal"
+            | "PerEmail"
+            | "PerPhone"
+            | "PersonEmpTerminationInfo"
+            | "EmpEmployment"
+            | "User"
+            | "EmpJob"
+            | "EmpGlobalAssignment"
+            | "EmpEmploymentTermination"
+            | "PerNationalId"
+            | "PerAddressDEFLT"
+            | "UpsertResult"
+    )
+}
+
+/// The rows of person `pi` in `set`, after top-level effective dating.
+fn person_rows(db: &Database, set: &EntityType, window: Window, pi: usize, rows: &mut Vec<Row>) {
+    let Some(p) = db.persons.get(pi) else { return };
+    let pi = pi as u32;
+    match set.name {
+        "PerPerson" => rows.push(Row::Person(pi)),
+        "PerPersonal" => {
+            for i in 0..p.personal.len() {
+                if window.keeps(p.personal[i].start, slice_end(&p.personal, i, |s| s.start)) {
+                    rows.push(Row::Personal(pi, i as u16));
+                }
+            }
+        }
+        "PerEmail" => rows.extend((0..p.emails.len()).map(|k| Row::Email(pi, k as u16))),
+        "PerPhone" => rows.extend((0..p.phones.len()).map(|k| Row::Phone(pi, k as u16))),
+        "PersonEmpTerminationInfo" if p.termination.is_some() => rows.push(Row::Termination(pi)),
+        "EmpEmployment" | "User" | "EmpJob" | "EmpGlobalAssignment" | "EmpEmploymentTermination" => {
+            for (k, e) in p.employments.iter().enumerate() {
+                let k = k as u16;
+                match set.name {
+                    "EmpEmployment" => rows.push(Row::Employment(pi, k)),
+                    "EmpEmploymentTermination" if e.end.is_some() => {
+                        rows.push(Row::EmploymentTermination(pi, k))
+                    }
+                    "User" if e.user.is_some() => rows.push(Row::User(pi, k)),
+                    "EmpGlobalAssignment" if e.global_assignment.is_some() => {
+                        rows.push(Row::GlobalAssignment(pi, k))
+                    }
+                    "EmpJob" => {
+                        for j in 0..e.jobs.len() {
+                            if window.keeps(e.jobs[j].start, slice_end(&e.jobs, j, |s| s.start)) {
+                                rows.push(Row::Job(pi, k, j as u16));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Every row of `set`, after top-level effective dating, before `$filter`.
 fn candidates(db: &Database, set: &'static EntityType, window: Window) -> Vec<Row> {
     let mut rows = Vec::new();
-    for (pi, p) in db.persons.iter().enumerate() {
-        let pi = pi as u32;
-        match set.name {
-            "PerPerson" => rows.push(Row::Person(pi)),
-            "PerPersonal" => {
-                for i in 0..p.personal.len() {
-                    if window.keeps(p.personal[i].start, slice_end(&p.personal, i, |s| s.start)) {
-                        rows.push(Row::Personal(pi, i as u16));
-                    }
-                }
-            }
-            "PerEmail" => rows.extend((0..p.emails.len()).map(|k| Row::Email(pi, k as u16))),
-            "PerPhone" => rows.extend((0..p.phones.len()).map(|k| Row::Phone(pi, k as u16))),
-            "PersonEmpTerminationInfo" if p.termination.is_some() => {
-                rows.push(Row::Termination(pi))
-            }
-            "EmpEmployment" | "User" | "EmpJob" | "EmpGlobalAssignment" => {
-                for (k, e) in p.employments.iter().enumerate() {
-                    let k = k as u16;
-                    match set.name {
-                        "EmpEmployment" => rows.push(Row::Employment(pi, k)),
-                        "User" if e.user.is_some() => rows.push(Row::User(pi, k)),
-                        "EmpGlobalAssignment" if e.global_assignment.is_some() => {
-                            rows.push(Row::GlobalAssignment(pi, k))
-                        }
-                        "EmpJob" => {
-                            for j in 0..e.jobs.len() {
-                                if window.keeps(e.jobs[j].start, slice_end(&e.jobs, j, |s| s.start))
-                                {
-                                    rows.push(Row::Job(pi, k, j as u16));
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            _ => break,
+    if person_scoped(set) {
+        for pi in 0..db.persons.len() {
+            person_rows(db, set, window, pi, &mut rows);
         }
-    }
-    if rows.is_empty()
-        && let Some(ids) = db.refs.by_entity.get(set.name)
-    {
+    } else if let Some(ids) = db.refs.by_entity.get(set.name) {
         rows.extend(ids.iter().map(|&id| Row::Ref(id)));
     }
     rows
@@ -242,49 +279,155 @@ fn pinned_persons(db: &Database, set: &'static EntityType, filter: &Filter) -> O
     Some(idx.into_iter().map(|i| Row::Person(i as u32)).collect())
 }
 
-/// The row of `set` whose key is `key` (the text between the parentheses).
-/// Single-key sets take a bare literal (`'x'`, `8448L`); composite keys are
-/// compared with `sf-odata`'s canonical key predicate.
-pub fn find_by_key(db: &Database, set: &'static EntityType, key: &str) -> Option<Row> {
-    let key = key.trim();
-    if set.keys.len() == 1 {
-        let literal = key.split_once('=').map(|(_, v)| v).unwrap_or(key);
-        let value = ODataValue::parse_literal(literal.trim()).ok()?;
-        let text = match &value {
-            ODataValue::String(s) => s.clone(),
-            ODataValue::Int64(i) => i.to_string(),
-            ODataValue::Int32(i) => i.to_string(),
-            _ => return None,
+/// A key predicate parsed into (key property, value) pairs, in the set's
+/// key order.
+pub type KeyValues = Vec<(&'static str, ODataValue)>;
+
+/// Parses the text between the parentheses of `Set(…)`: a bare literal for
+/// a single-key set (`'x'`, `8448L`), otherwise `name=literal` pairs in any
+/// order. Values are parsed as OData literals and converted to the key
+/// property's type: `1` and `1L` for Edm.Int64, `datetime'…'` with or without
+/// fractional seconds (or `datetimeoffset'…'`) for Edm.DateTime, quoted
+/// strings only for Edm.String (`PerPerson(100000)` is refused).
+pub fn parse_key(set: &'static EntityType, text: &str) -> Result<KeyValues, ODataError> {
+    let bad = |why: String| {
+        ODataError::new(
+            400,
+            "COE_GENERAL_BAD_REQUEST",
+            format!("[COE0019]Invalid key predicate {}({text}): {why}", set.name),
+        )
+    };
+    let parts = split_top_level(text);
+    let mut out: KeyValues = Vec::with_capacity(set.keys.len());
+    for part in &parts {
+        let (name, literal) = match split_assignment(part) {
+            Some((n, v)) => (n.trim(), v.trim()),
+            None if parts.len() == 1 && set.keys.len() == 1 => (set.keys[0], part.trim()),
+            None => return Err(bad(format!("`{part}` is not name=value"))),
         };
-        match set.name {
-            "PerPerson" => return db.person_index.get(&text).map(|&i| Row::Person(i as u32)),
-            "User" => {
-                let &(p, e) = db.user_index.get(&text)?;
-                db.persons.get(p)?.employments.get(e)?.user.as_ref()?;
-                return Some(Row::User(p as u32, e as u16));
+        let Some(&key) = set.keys.iter().find(|k| **k == name) else {
+            return Err(bad(format!("`{name}` is not a key property of {}", set.name)));
+        };
+        if out.iter().any(|(k, _)| *k == key) {
+            return Err(bad(format!("`{key}` is given twice")));
+        }
+        let value = ODataValue::parse_literal(literal).map_err(|e| bad(e.to_string()))?;
+        let ty = set.property(key).map(|p| p.ty);
+        let value = match (ty, value) {
+            (Some(EdmType::String), v @ ODataValue::String(_)) => v,
+            (Some(EdmType::Int64 | EdmType::Int32), ODataValue::Int32(i)) => ODataValue::Int64(i64::from(i)),
+            (Some(EdmType::Int64 | EdmType::Int32), v @ ODataValue::Int64(_)) => v,
+            (
+                Some(EdmType::DateTime | EdmType::DateTimeOffset),
+                v @ (ODataValue::DateTime(_) | ODataValue::DateTimeOffset { .. }),
+            ) => ODataValue::DateTime(v.instant_ms().unwrap_or_default()),
+            (Some(EdmType::Boolean), v @ ODataValue::Boolean(_)) => v,
+            (Some(EdmType::Decimal | EdmType::Double), v) if v.edm_type().is_some_and(|t| t != EdmType::String) => v,
+            (Some(t), v) => {
+                return Err(bad(format!(
+                    "{key} is {} and cannot take {}",
+                    t.edm_name(),
+                    v.key_literal()
+                )));
             }
-            "PersonEmpTerminationInfo" => {
-                let &i = db.person_index.get(&text)?;
-                db.persons.get(i)?.termination.as_ref()?;
-                return Some(Row::Termination(i as u32));
-            }
-            "Picklist" => return db.refs.picklists.get(&text).map(|&id| Row::Ref(id)),
-            "PicklistOption" => {
-                return text
-                    .parse()
-                    .ok()
-                    .and_then(|id: i64| db.refs.options_by_id.get(&id))
-                    .map(|&id| Row::Ref(id));
+            (None, _) => return Err(bad(format!("`{key}` has no type"))),
+        };
+        out.push((key, value));
+    }
+    if out.len() != set.keys.len() {
+        return Err(bad(format!("expected every key of {}: {}", set.name, set.keys.join(", "))));
+    }
+    out.sort_by_key(|(k, _)| set.keys.iter().position(|x| x == k));
+    Ok(out)
+}
+
+/// Splits on commas outside quotes.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut quoted, mut start) = (false, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&text[start..i]);
+                start = i + 1;
             }
             _ => {}
         }
     }
-    // Composite keys: compare canonical predicates over the set's rows.
-    let wanted = format!("({key})");
+    parts.push(&text[start..]);
+    parts
+}
+
+/// `name=value` with `=` outside quotes (a quoted string may contain `=`).
+fn split_assignment(part: &str) -> Option<(&str, &str)> {
+    let eq = part.find('=')?;
+    let quote = part.find('\'').unwrap_or(usize::MAX);
+    (eq < quote).then(|| (&part[..eq], &part[eq + 1..]))
+}
+
+/// Whether a node's key property value equals a parsed key value.
+fn key_matches(node_value: &ODataValue, wanted: &ODataValue) -> bool {
+    match (node_value, wanted) {
+        (ODataValue::String(a), ODataValue::String(b)) => a == b,
+        (ODataValue::Int64(a), ODataValue::Int64(b)) => a == b,
+        (ODataValue::Int32(a), ODataValue::Int64(b)) => i64::from(*a) == *b,
+        (ODataValue::Boolean(a), ODataValue::Boolean(b)) => a == b,
+        (a, b) => match (a.instant_ms(), b.instant_ms()) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        },
+    }
+}
+
+/// The row of `set` whose key is `key` (parsed by [`parse_key`]).
+pub fn find_by_key(db: &Database, set: &'static EntityType, key: &KeyValues) -> Option<Row> {
+    let text_of = |name: &str| -> Option<String> {
+        key.iter().find(|(k, _)| *k == name).and_then(|(_, v)| match v {
+            ODataValue::String(s) => Some(s.clone()),
+            ODataValue::Int64(i) => Some(i.to_string()),
+            _ => None,
+        })
+    };
+    match set.name {
+        "PerPerson" => {
+            return db.person_index.get(&text_of("personIdExternal")?).map(|&i| Row::Person(i as u32));
+        }
+        "User" => {
+            let &(p, e) = db.user_index.get(&text_of("userId")?)?;
+            db.persons.get(p)?.employments.get(e)?.user.as_ref()?;
+            return Some(Row::User(p as u32, e as u16));
+        }
+        "PersonEmpTerminationInfo" => {
+            let &i = db.person_index.get(&text_of("personIdExternal")?)?;
+            db.persons.get(i)?.termination.as_ref()?;
+            return Some(Row::Termination(i as u32));
+        }
+        "Picklist" => return db.refs.picklists.get(&text_of("picklistId")?).map(|&id| Row::Ref(id)),
+        "PicklistOption" => {
+            let id: i64 = text_of("id")?.parse().ok()?;
+            return db.refs.options_by_id.get(&id).map(|&id| Row::Ref(id));
+        }
+        _ => {}
+    }
+    let matches = |row: Row| {
+        node(db, row).is_some_and(|n| {
+            key.iter().all(|(k, v)| key_matches(&n.property(k), v))
+        })
+    };
+    // Person-scoped sets: only that person's (or that user's person's) rows.
+    let person = text_of("personIdExternal")
+        .and_then(|id| db.person_index.get(&id).copied())
+        .or_else(|| text_of("userId").and_then(|u| db.user_index.get(&u).map(|&(p, _)| p)));
     let window = Window::Range(Day::MIN, Day::MAX);
-    candidates(db, set, window)
-        .into_iter()
-        .find(|&row| node(db, row).is_some_and(|n| render::key_predicate(&n) == wanted))
+    match person {
+        Some(p) if set.name != "EmpJob" || text_of("userId").is_some() => {
+            let mut rows = Vec::new();
+            person_rows(db, set, window, p, &mut rows);
+            rows.into_iter().find(|&r| matches(r))
+        }
+        _ => candidates(db, set, window).into_iter().find(|&r| matches(r)),
+    }
 }
 
 /// Render context for a request.

@@ -410,6 +410,7 @@ impl Database {
                 department: None,
                 location: None,
                 custom: Customs::new(),
+                extra: Vec::new(),
                 last_modified: stamp,
             })
         });

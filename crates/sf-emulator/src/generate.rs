@@ -230,6 +230,15 @@ impl Gen<'_> {
         self.rng.random_range(lo..hi)
     }
 
+    /// (createdDateTime, lastModifiedDateTime) of a record: two stamps drawn
+    /// as for `modified_since` and `created_since`, ordered so that a record
+    /// is never modified before it was created.
+    fn audit_pair(&mut self, modified_since: Day, created_since: Day) -> (i64, i64) {
+        let a = self.stamp(modified_since);
+        let b = self.stamp(created_since);
+        (a.min(b), a.max(b))
+    }
+
     fn option(&self, picklist: &str, code: &str) -> RefId {
         // The picklists are built by `refdata::build`; a miss is a programming error
         // caught by the generator's tests, so fall back to the first record.
@@ -371,16 +380,18 @@ impl Gen<'_> {
                 .and_then(|j| self.refs.get(j.department).text("name").map(str::to_owned)),
             location: job0.and_then(|j| self.refs.get(j.location).text("name").map(str::to_owned)),
             custom: user_custom,
+            extra: Vec::new(),
             last_modified: self.stamp(start),
         };
+        let (created, last_modified) = self.audit_pair(end.unwrap_or(start), start);
         Employment {
             user_id,
             start,
             end,
             original_start: start,
             last_date_worked: end,
-            last_modified: self.stamp(end.unwrap_or(start)),
-            created: self.stamp(start),
+            last_modified,
+            created,
             assignment_class: AssignmentClass::ST,
             is_contingent_worker: false,
             hiring_not_completed: false,
@@ -779,14 +790,15 @@ fn person(g: &mut Gen<'_>, i: usize, scenario: Scenario, manager: Option<String>
         t.last_modified = g.stamp(t.latest_termination_date.unwrap_or(first_start));
     }
 
+    let (person_created, person_modified) = g.audit_pair(first_start, first_start);
     Person {
         person_id_external: pid,
         person_id: i as i64 + 1,
         uuid,
         date_of_birth: Some(birth),
         country_of_birth: Some(COUNTRY_CODES[company]),
-        last_modified: g.stamp(first_start),
-        created: g.stamp(first_start),
+        last_modified: person_modified,
+        created: person_created,
         personal,
         emails,
         phones,
@@ -817,19 +829,25 @@ fn contacts(
         s
     };
     let n = g.rng.random_range(1..1000);
-    let business = |g: &mut Gen<'_>, primary| Email {
-        email_type: 8448,
-        address: format!("{local}{n}@ace.example.com"),
-        is_primary: primary,
-        last_modified: g.stamp(start),
-        created: g.stamp(start),
+    let business = |g: &mut Gen<'_>, primary| {
+        let (created, last_modified) = g.audit_pair(start, start);
+        Email {
+            email_type: 8448,
+            address: format!("{local}{n}@ace.example.com"),
+            is_primary: primary,
+            last_modified,
+            created,
+        }
     };
-    let personal = |g: &mut Gen<'_>, primary| Email {
-        email_type: 8449,
-        address: format!("{local}{n}@home.example.org"),
-        is_primary: primary,
-        last_modified: g.stamp(start),
-        created: g.stamp(start),
+    let personal = |g: &mut Gen<'_>, primary| {
+        let (created, last_modified) = g.audit_pair(start, start);
+        Email {
+            email_type: 8449,
+            address: format!("{local}{n}@home.example.org"),
+            is_primary: primary,
+            last_modified,
+            created,
+        }
     };
     let emails = if prehire {
         vec![personal(g, true)]
@@ -843,15 +861,22 @@ fn contacts(
         }
     };
     let prefix = g.ri.companies[company].2;
-    let phone = |g: &mut Gen<'_>, phone_type: i64, primary: bool| Phone {
-        phone_type,
-        country_code: Some(prefix.to_owned()),
-        area_code: Some(format!("{}", g.rng.random_range(20..999))),
-        number: format!("{}", g.rng.random_range(1_000_000..9_999_999)),
-        extension: g.chance(100).then(|| format!("{}", g.rng.random_range(100..9999))),
-        is_primary: primary,
-        last_modified: g.stamp(start),
-        created: g.stamp(start),
+    let phone = |g: &mut Gen<'_>, phone_type: i64, primary: bool| {
+        let country_code = Some(prefix.to_owned());
+        let area_code = Some(format!("{}", g.rng.random_range(20..999)));
+        let number = format!("{}", g.rng.random_range(1_000_000..9_999_999));
+        let extension = g.chance(100).then(|| format!("{}", g.rng.random_range(100..9999)));
+        let (created, last_modified) = g.audit_pair(start, start);
+        Phone {
+            phone_type,
+            country_code,
+            area_code,
+            number,
+            extension,
+            is_primary: primary,
+            last_modified,
+            created,
+        }
     };
     let phones = match g.rng.random_range(0..1000) {
         0..450 => vec![phone(g, 10605, true)],

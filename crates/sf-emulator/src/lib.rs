@@ -46,7 +46,6 @@ pub mod nodes;
 pub mod oauth;
 pub mod refdata;
 pub mod reqlog;
-mod schema;
 pub mod server;
 pub mod time;
 pub mod upsert;
@@ -58,16 +57,27 @@ use generate::{PopulationConfig, generate};
 use model::{Person, Scenario};
 use reqlog::LoggedRequest;
 use server::Shared;
+pub use sf_odata::edm::TenantFields;
 use time::Clock;
+pub use time::DataCentre;
 
 /// Default Basic credentials (`sfapi@HRSYNCTEST` / `hrsync-emulator`).
+/// Well known: an emulator reachable beyond loopback with them is open to
+/// anyone (the `hrsync emulator` command warns).
 pub const DEFAULT_COMPANY_ID: &str = "HRSYNCTEST";
 pub const DEFAULT_USERNAME: &str = "sfapi";
 pub const DEFAULT_PASSWORD: &str = "hrsync-emulator";
 
+/// The largest population the emulator generates: about 4.8 KiB per worker
+/// (BENCHMARKS.md), so a million workers take some 5 GiB. Larger asks are
+/// refused up front instead of running out of memory.
+pub const MAX_WORKERS: usize = 1_000_000;
+
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
+    #[error("--workers {0} is more than the emulator generates (at most {MAX_WORKERS}, about 4.8 KiB of memory each)")]
+    TooManyWorkers(usize),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("generating the population failed: {0}")]
@@ -99,6 +109,9 @@ impl Emulator {
             log_capacity: 10_000,
             basic_enabled: true,
             oauth: None,
+            tenant_fields: TenantFields::emulator_default(),
+            data_centre: DataCentre::default(),
+            explicit_port: false,
         }
     }
 }
@@ -117,6 +130,9 @@ pub struct EmulatorBuilder {
     log_capacity: usize,
     basic_enabled: bool,
     oauth: Option<oauth::OAuthConfig>,
+    tenant_fields: TenantFields,
+    data_centre: DataCentre,
+    explicit_port: bool,
 }
 
 impl EmulatorBuilder {
@@ -175,15 +191,38 @@ impl EmulatorBuilder {
         self.basic_enabled = enabled;
         self
     }
+    /// The tenant-configured fields the tenant has (default:
+    /// [`TenantFields::emulator_default`]); the others do not exist.
+    pub fn tenant_fields(mut self, fields: TenantFields) -> Self {
+        self.tenant_fields = fields;
+        self
+    }
+    /// The data centre whose wall clock `createdOn`/`lastModifiedOn` show
+    /// (default: a European one, with daylight saving).
+    pub fn data_centre(mut self, dc: DataCentre) -> Self {
+        self.data_centre = dc;
+        self
+    }
+    /// Write the port into links even when the client's `Host` has none
+    /// (`https://host:443/odata/v2/…`), as some tenants do (KBA-2489065).
+    pub fn explicit_port(mut self, on: bool) -> Self {
+        self.explicit_port = on;
+        self
+    }
 
-    /// Generates the data (without serving it).
-    pub fn build_shared(&self) -> Shared {
+    /// Generates the data (without serving it). Refuses a population above
+    /// [`MAX_WORKERS`].
+    pub fn build_shared(&self) -> Result<Shared, EmulatorError> {
+        if self.workers > MAX_WORKERS {
+            return Err(EmulatorError::TooManyWorkers(self.workers));
+        }
         let clock = Clock::new(self.now_ms);
-        let db = generate(&PopulationConfig {
+        let mut db = generate(&PopulationConfig {
             workers: self.workers,
             seed: self.seed,
             today: clock.today(),
         });
+        db.set_schema(sf_odata::edm::schema_for(&self.tenant_fields), self.data_centre);
         clock.observe_stamp(db.max_stamp());
         let mut schemes: Vec<Box<dyn auth::AuthScheme>> = Vec::new();
         if self.basic_enabled {
@@ -194,7 +233,7 @@ impl EmulatorBuilder {
             schemes.push(Box::new(oauth::BearerAuth(Arc::clone(state))));
         }
         let auth = Authenticator { schemes, oauth };
-        Shared::new(
+        let mut shared = Shared::new(
             db,
             clock,
             auth,
@@ -203,16 +242,21 @@ impl EmulatorBuilder {
             self.retry_after_secs,
             self.log_capacity,
             self.seed,
-        )
+        );
+        shared.explicit_port = self.explicit_port;
+        Ok(shared)
     }
 
     /// Generates the data, binds and serves in the background.
     pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
+        if self.workers > MAX_WORKERS {
+            return Err(EmulatorError::TooManyWorkers(self.workers));
+        }
         let builder = self.clone();
         let shared = Arc::new(
             tokio::task::spawn_blocking(move || builder.build_shared())
                 .await
-                .map_err(|e| EmulatorError::Generate(e.to_string()))?,
+                .map_err(|e| EmulatorError::Generate(e.to_string()))??,
         );
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
@@ -265,9 +309,11 @@ impl RunningEmulator {
     pub fn now_ms(&self) -> i64 {
         self.shared.clock.now_ms()
     }
+    /// Sets the clock (clamped to 1900..=9999, see [`time::Clock::try_set_now`]).
     pub fn set_now_ms(&self, ms: i64) {
         self.shared.clock.set_now(ms)
     }
+    /// Moves the clock (stopping at 1900 or 9999, see [`time::Clock::try_advance`]).
     pub fn advance_ms(&self, ms: i64) {
         self.shared.clock.advance(ms)
     }

@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use sf_odata::edm::{EntityType, Schema};
 use sf_odata::value::ODataValue;
 
-use crate::time::{Day, END_OF_TIME};
+use crate::time::{DataCentre, Day, END_OF_TIME, LocalTime};
 
 /// Index of a record in [`RefData::records`].
 pub type RefId = u32;
@@ -206,6 +207,9 @@ pub struct User {
     pub department: Option<String>,
     pub location: Option<String>,
     pub custom: Customs,
+    /// Upserted User properties the model has no field of its own for
+    /// (`mi`, `homePhone`, `timeZone`, ...), by schema property name.
+    pub extra: Vec<(&'static str, String)>,
     pub last_modified: i64,
 }
 
@@ -372,9 +376,55 @@ impl Employment {
     }
 }
 
+/// The schema entries of the entity types the model's nodes report,
+/// resolved once per tenant schema (every rendered entity asks for its type).
+#[derive(Debug, Clone, Copy)]
+pub struct Types {
+    pub person: &'static EntityType,
+    pub personal: &'static EntityType,
+    pub email: &'static EntityType,
+    pub phone: &'static EntityType,
+    pub employment: &'static EntityType,
+    pub user: &'static EntityType,
+    pub job: &'static EntityType,
+    pub termination: &'static EntityType,
+    pub employment_termination: &'static EntityType,
+    pub global_assignment: &'static EntityType,
+}
+
+impl Types {
+    /// The types of `schema`. Every name exists in every tenant's schema (the
+    /// tenant only adds or removes fields), checked by a test.
+    pub fn of(schema: &'static Schema) -> Types {
+        let t = |name: &str| schema.entity(name).unwrap_or(&schema.entities[0]);
+        Types {
+            person: t("PerPerson"),
+            personal: t("PerPersonal"),
+            email: t("PerEmail"),
+            phone: t("PerPhone"),
+            employment: t("EmpEmployment"),
+            user: t("User"),
+            job: t("EmpJob"),
+            termination: t("PersonEmpTerminationInfo"),
+            employment_termination: t("EmpEmploymentTermination"),
+            global_assignment: t("EmpGlobalAssignment"),
+        }
+    }
+}
+
+impl Default for Types {
+    fn default() -> Self {
+        Types::of(sf_odata::edm::schema())
+    }
+}
+
 /// The whole tenant: reference data, persons and lookup indexes.
 #[derive(Debug, Default)]
 pub struct Database {
+    /// The tenant's schema (which tenant-configured fields exist).
+    pub schema: TenantSchema,
+    /// The data centre's wall clock, for `createdOn`/`lastModifiedOn`.
+    pub local: LocalTime,
     pub refs: RefData,
     /// Reference records grouped for random picks by the generator and events.
     pub ref_index: crate::refdata::RefIndex,
@@ -387,7 +437,52 @@ pub struct Database {
     pub next_person_number: u64,
 }
 
+/// A tenant schema with its resolved types.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantSchema {
+    pub schema: &'static Schema,
+    pub types: Types,
+    /// The type of each reference record, by [`RefId`] (parallel to
+    /// `RefData::records`, filled by [`Database::set_schema`]).
+    ref_types: &'static [&'static EntityType],
+}
+
+impl Default for TenantSchema {
+    fn default() -> Self {
+        let schema = sf_odata::edm::schema();
+        TenantSchema { schema, types: Types::of(schema), ref_types: &[] }
+    }
+}
+
+impl TenantSchema {
+    /// The type of reference record `id`.
+    pub fn ref_type(&self, id: RefId, refs: &RefData) -> &'static EntityType {
+        match self.ref_types.get(id as usize) {
+            Some(t) => t,
+            None => {
+                let name = refs.get(id).entity;
+                self.schema.entity(name).unwrap_or(&self.schema.entities[0])
+            }
+        }
+    }
+}
+
 impl Database {
+    /// Serves the data under `schema` (a tenant configuration) and the
+    /// wall clock of `data_centre`.
+    pub fn set_schema(&mut self, schema: &'static Schema, data_centre: DataCentre) {
+        // Built once per emulator start: a few hundred pointers.
+        let ref_types: Vec<&'static EntityType> = self
+            .refs
+            .records
+            .iter()
+            .map(|r| schema.entity(r.entity).unwrap_or(&schema.entities[0]))
+            .collect();
+        self.schema =
+            TenantSchema { schema, types: Types::of(schema), ref_types: Box::leak(ref_types.into_boxed_slice()) };
+        self.local = LocalTime::new(data_centre);
+    }
+
     /// The person with this personIdExternal.
     pub fn person(&self, id: &str) -> Option<&Person> {
         self.person_index.get(id).map(|&i| &self.persons[i])

@@ -2,31 +2,19 @@
 //! [`EntityNode`]: filters and JSON rendering never see the model types.
 //!
 //! Properties the schema declares but the model does not hold read as `Null`;
-//! navigations to nothing visit nothing (to-one → JSON `null`).
+//! navigations to nothing visit nothing (to-one → JSON `null`). Which
+//! properties exist at all is the tenant schema's business
+//! ([`crate::model::TenantSchema`]): a node is only asked for those.
 
 use sf_odata::edm::EntityType;
 use sf_odata::entity::{EntityNode, NavView};
 use sf_odata::value::ODataValue;
 
 use crate::model::*;
-use crate::schema::entity_type;
+use crate::refdata;
 use crate::time::{Day, day_ms};
 
-/// `lastModifiedOn`/`createdOn` are Edm.DateTime in the data centre's local
-/// time written as if UTC (SESAM's payload shows +2 h); reproduced so that a
-/// connector using them for watermarks is caught.
-const DATA_CENTRE_OFFSET_MS: i64 = 2 * 3_600_000;
 const SYSTEM_USER: &str = "sfadmin";
-
-/// The schema entry of a served type, looked up once per call site (every
-/// rendered entity asks for its type several times).
-macro_rules! static_type {
-    ($name:literal) => {{
-        static TYPE: std::sync::LazyLock<&'static EntityType> =
-            std::sync::LazyLock::new(|| entity_type($name));
-        *TYPE
-    }};
-}
 
 fn s(v: &str) -> ODataValue {
     ODataValue::String(v.to_owned())
@@ -43,18 +31,22 @@ fn opt_date(d: Option<Day>) -> ODataValue {
 fn dto(ms: i64) -> ODataValue {
     ODataValue::DateTimeOffset { ms, offset_minutes: 0 }
 }
-fn local(ms: i64) -> ODataValue {
-    ODataValue::DateTime(ms + DATA_CENTRE_OFFSET_MS)
+/// `lastModifiedOn`/`createdOn`: Edm.DateTime in the data centre's local
+/// time written as if UTC (R3 shows +2 h in April on a European data
+/// centre, R4 0 h elsewhere); reproduced so that a connector using them for
+/// watermarks is caught.
+fn local(db: &Database, ms: i64) -> ODataValue {
+    ODataValue::DateTime(db.local.local(ms))
 }
 
 /// SuccessFactors' audit fields (every entity with `createdBy`..`lastModifiedOn`);
 /// `Null` for any other name.
-fn audit(name: &str, modified: i64, created: i64) -> ODataValue {
+fn audit(db: &Database, name: &str, modified: i64, created: i64) -> ODataValue {
     match name {
         "lastModifiedDateTime" => dto(modified),
-        "lastModifiedOn" => local(modified),
+        "lastModifiedOn" => local(db, modified),
         "createdDateTime" => dto(created),
-        "createdOn" => local(created),
+        "createdOn" => local(db, created),
         "lastModifiedBy" | "createdBy" => s(SYSTEM_USER),
         _ => ODataValue::Null,
     }
@@ -92,7 +84,7 @@ pub struct RefNode<'a> {
 
 impl EntityNode for RefNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        entity_type(self.db.refs.get(self.id).entity)
+        self.db.schema.ref_type(self.id, &self.db.refs)
     }
     fn property(&self, name: &str) -> ODataValue {
         self.db.refs.get(self.id).prop(name)
@@ -119,7 +111,7 @@ pub struct PersonNode<'a> {
 
 impl EntityNode for PersonNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("PerPerson")
+        self.db.schema.types.person
     }
     fn property(&self, name: &str) -> ODataValue {
         let p = self.p;
@@ -129,14 +121,14 @@ impl EntityNode for PersonNode<'_> {
             "perPersonUuid" => s(&p.uuid),
             "dateOfBirth" => opt_date(p.date_of_birth),
             "countryOfBirth" => opt_s(p.country_of_birth),
-            _ => audit(name, p.last_modified, p.created),
+            _ => audit(self.db, name, p.last_modified, p.created),
         }
     }
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
         let (db, p) = (self.db, self.p);
         match nav {
             "personalInfoNav" => {
-                visit_slices(&p.personal, |s| s.start, view, |i| visit(&PersonalNode { p, i }))
+                visit_slices(&p.personal, |s| s.start, view, |i| visit(&PersonalNode { db, p, i }))
             }
             "emailNav" => p.emails.iter().for_each(|e| visit(&EmailNode { db, p, e })),
             "phoneNav" => p.phones.iter().for_each(|ph| visit(&PhoneNode { db, p, ph })),
@@ -145,9 +137,11 @@ impl EntityNode for PersonNode<'_> {
             }
             "personEmpTerminationInfoNav" => {
                 if let Some(t) = &p.termination {
-                    visit(&TerminationNode { p, t });
+                    visit(&TerminationNode { db, p, t });
                 }
             }
+            // nationalIdNav, homeAddressNavDEFLT: the emulated tenant keeps
+            // no national ids or home addresses (an empty `results`).
             _ => {}
         }
     }
@@ -155,13 +149,14 @@ impl EntityNode for PersonNode<'_> {
 
 /// A PerPersonal slice.
 pub struct PersonalNode<'a> {
+    pub db: &'a Database,
     pub p: &'a Person,
     pub i: usize,
 }
 
 impl EntityNode for PersonalNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("PerPersonal")
+        self.db.schema.types.personal
     }
     fn property(&self, name: &str) -> ODataValue {
         let Some(sl) = self.p.personal.get(self.i) else { return ODataValue::Null };
@@ -182,10 +177,14 @@ impl EntityNode for PersonalNode<'_> {
             "gender" => sl.gender.map(|g| s(&g.to_string())).unwrap_or(ODataValue::Null),
             "nationality" => opt_s(sl.nationality),
             "maritalStatus" => opt_s(sl.marital_status),
-            _ => audit(name, sl.last_modified, sl.last_modified),
+            _ => audit(self.db, name, sl.last_modified, sl.last_modified),
         }
     }
-    fn navigate(&self, _nav: &str, _view: NavView, _visit: &mut dyn FnMut(&dyn EntityNode)) {}
+    fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
+        if nav == "personNav" {
+            visit(&PersonNode { db: self.db, p: self.p });
+        }
+    }
 }
 
 /// A PerEmail.
@@ -197,7 +196,7 @@ pub struct EmailNode<'a> {
 
 impl EntityNode for EmailNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("PerEmail")
+        self.db.schema.types.email
     }
     fn property(&self, name: &str) -> ODataValue {
         let e = self.e;
@@ -206,14 +205,18 @@ impl EntityNode for EmailNode<'_> {
             "emailType" => s(&e.email_type.to_string()),
             "emailAddress" => s(&e.address),
             "isPrimary" => ODataValue::Boolean(e.is_primary),
-            _ => audit(name, e.last_modified, e.created),
+            _ => audit(self.db, name, e.last_modified, e.created),
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
-        if nav == "emailTypeNav"
-            && let Some(&id) = self.db.refs.options_by_id.get(&self.e.email_type)
-        {
-            visit(&RefNode { db: self.db, id });
+        match nav {
+            "emailTypeNav" => {
+                if let Some(&id) = self.db.refs.options_by_id.get(&self.e.email_type) {
+                    visit(&RefNode { db: self.db, id });
+                }
+            }
+            "personNav" => visit(&PersonNode { db: self.db, p: self.p }),
+            _ => {}
         }
     }
 }
@@ -227,7 +230,7 @@ pub struct PhoneNode<'a> {
 
 impl EntityNode for PhoneNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("PerPhone")
+        self.db.schema.types.phone
     }
     fn property(&self, name: &str) -> ODataValue {
         let ph = self.ph;
@@ -239,34 +242,39 @@ impl EntityNode for PhoneNode<'_> {
             "countryCode" => opt_s(ph.country_code.as_deref()),
             "extension" => opt_s(ph.extension.as_deref()),
             "isPrimary" => ODataValue::Boolean(ph.is_primary),
-            _ => audit(name, ph.last_modified, ph.created),
+            _ => audit(self.db, name, ph.last_modified, ph.created),
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
-        if nav == "phoneTypeNav"
-            && let Some(&id) = self.db.refs.options_by_id.get(&self.ph.phone_type)
-        {
-            visit(&RefNode { db: self.db, id });
+        match nav {
+            "phoneTypeNav" => {
+                if let Some(&id) = self.db.refs.options_by_id.get(&self.ph.phone_type) {
+                    visit(&RefNode { db: self.db, id });
+                }
+            }
+            "personNav" => visit(&PersonNode { db: self.db, p: self.p }),
+            _ => {}
         }
     }
 }
 
-/// PersonEmpTerminationInfo.
+/// PersonEmpTerminationInfo (R1: exactly personIdExternal,
+/// activeEmploymentsCount, latestTerminationDate).
 pub struct TerminationNode<'a> {
+    pub db: &'a Database,
     pub p: &'a Person,
     pub t: &'a TerminationInfo,
 }
 
 impl EntityNode for TerminationNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("PersonEmpTerminationInfo")
+        self.db.schema.types.termination
     }
     fn property(&self, name: &str) -> ODataValue {
         match name {
             "personIdExternal" => s(&self.p.person_id_external),
             "activeEmploymentsCount" => ODataValue::Int32(self.t.active_employments_count),
             "latestTerminationDate" => opt_date(self.t.latest_termination_date),
-            "lastModifiedDateTime" => dto(self.t.last_modified),
             _ => ODataValue::Null,
         }
     }
@@ -282,7 +290,7 @@ pub struct EmploymentNode<'a> {
 
 impl EntityNode for EmploymentNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("EmpEmployment")
+        self.db.schema.types.employment
     }
     fn property(&self, name: &str) -> ODataValue {
         let e = self.e;
@@ -305,7 +313,7 @@ impl EntityNode for EmploymentNode<'_> {
             "hiringNotCompleted" => ODataValue::Boolean(e.hiring_not_completed),
             "jobNumber" => ODataValue::Int64(e.job_number),
             "okToRehire" => ODataValue::Boolean(true),
-            _ => audit(name, e.last_modified, e.created),
+            _ => audit(self.db, name, e.last_modified, e.created),
         }
     }
     fn navigate(&self, nav: &str, view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
@@ -321,10 +329,64 @@ impl EntityNode for EmploymentNode<'_> {
             }
             "empGlobalAssignmentNav" => {
                 if let Some(ga) = &e.global_assignment {
-                    visit(&GlobalAssignmentNode { db, e, ga });
+                    visit(&GlobalAssignmentNode { db, p, e, ga });
                 }
             }
             "personNav" => visit(&PersonNode { db, p }),
+            _ => {}
+        }
+    }
+}
+
+/// An EmpEmploymentTermination: one per ended employment, keyed by its last
+/// day (R1 `EmpEmploymentTermination.ts`).
+pub struct EmploymentTerminationNode<'a> {
+    pub db: &'a Database,
+    pub p: &'a Person,
+    pub e: &'a Employment,
+}
+
+impl EmploymentTerminationNode<'_> {
+    /// The job slice the termination starts (the first after the last day).
+    fn termination_slice(&self) -> Option<usize> {
+        let end = self.e.end?;
+        self.e.jobs.iter().position(|j| j.start > end)
+    }
+}
+
+impl EntityNode for EmploymentTerminationNode<'_> {
+    fn entity_type(&self) -> &'static EntityType {
+        self.db.schema.types.employment_termination
+    }
+    fn property(&self, name: &str) -> ODataValue {
+        let e = self.e;
+        match name {
+            "endDate" => opt_date(e.end),
+            "personIdExternal" => s(&self.p.person_id_external),
+            "userId" => s(&e.user_id),
+            "eventReason" => match self.termination_slice().and_then(|i| e.jobs.get(i)) {
+                Some(j) => self.db.refs.get(j.event_reason).prop("externalCode"),
+                None => ODataValue::Null,
+            },
+            "payrollEndDate" => opt_date(e.end),
+            _ => audit(self.db, name, e.last_modified, e.created),
+        }
+    }
+    fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
+        let (db, p, e) = (self.db, self.p, self.e);
+        match nav {
+            "employmentNav" => visit(&EmploymentNode { db, p, e }),
+            "jobInfoNav" => {
+                if let Some(i) = self.termination_slice() {
+                    visit(&JobNode { db, p, e, i });
+                }
+            }
+            "personNav" => visit(&PersonNode { db, p }),
+            "userNav" => {
+                if let Some(u) = &e.user {
+                    visit(&UserNode { db, p, e, u });
+                }
+            }
             _ => {}
         }
     }
@@ -349,12 +411,15 @@ impl<'a> UserNode<'a> {
 
 impl EntityNode for UserNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("User")
+        self.db.schema.types.user
     }
     fn property(&self, name: &str) -> ODataValue {
         let u = self.u;
         if let Some(n) = custom_number(name, "custom") {
             return opt_s(custom(&u.custom, n));
+        }
+        if let Some((_, v)) = u.extra.iter().find(|(n, _)| *n == name) {
+            return s(v);
         }
         match name {
             "userId" => s(&self.e.user_id),
@@ -363,8 +428,8 @@ impl EntityNode for UserNode<'_> {
             "email" => opt_s(u.email.as_deref()),
             "firstName" => s(&u.first_name),
             "lastName" => s(&u.last_name),
-            "displayName" | "defaultFullName" => s(&u.display_name),
-            "empId" | "personIdExternal" => s(&self.p.person_id_external),
+            "defaultFullName" => s(&u.display_name),
+            "empId" => s(&self.p.person_id_external),
             "businessPhone" => opt_s(u.business_phone.as_deref()),
             "cellPhone" => opt_s(u.cell_phone.as_deref()),
             "title" => opt_s(u.title.as_deref()),
@@ -373,7 +438,7 @@ impl EntityNode for UserNode<'_> {
             "hireDate" => date(self.e.start),
             "timeZone" => s("UTC"),
             "lastModifiedDateTime" => dto(u.last_modified),
-            "lastModified" => local(u.last_modified),
+            "lastModified" => local(self.db, u.last_modified),
             _ => ODataValue::Null,
         }
     }
@@ -407,9 +472,23 @@ pub struct JobNode<'a> {
     pub i: usize,
 }
 
+impl JobNode<'_> {
+    /// The picklist option of the slice's event (`EmpJob.event`, `eventNav`):
+    /// the event its event reason belongs to.
+    fn event_option(&self, j: &JobSlice) -> Option<RefId> {
+        let reason = self.db.refs.get(j.event_reason);
+        reason.navs.iter().find(|(n, _)| *n == "eventNav").and_then(|(_, t)| t.first().copied())
+    }
+    /// The company's country as an `ISOCountryList` option (`countryOfCompanyNav`).
+    fn country_option(&self, j: &JobSlice) -> Option<RefId> {
+        let refs = &self.db.refs;
+        refs.get(j.company).text("country").and_then(|c| refs.option(refdata::COUNTRY_LIST, c))
+    }
+}
+
 impl EntityNode for JobNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("EmpJob")
+        self.db.schema.types.job
     }
     fn property(&self, name: &str) -> ODataValue {
         let Some(j) = self.e.jobs.get(self.i) else { return ODataValue::Null };
@@ -427,7 +506,11 @@ impl EntityNode for JobNode<'_> {
             "endDate" => date(slice_end(&self.e.jobs, self.i, |j| j.start)),
             "emplStatus" => s(&refs.option_id(j.empl_status).to_string()),
             "eventReason" => code(j.event_reason),
-            "event" => refs.get(j.event_reason).prop("event"),
+            // A picklist option id, as `emplStatus` (R3: FOEventReason "event":"1051").
+            "event" => match self.event_option(j) {
+                Some(o) => s(&refs.option_id(o).to_string()),
+                None => ODataValue::Null,
+            },
             "company" => code(j.company),
             "department" => code(j.department),
             "division" => code(j.division),
@@ -441,11 +524,11 @@ impl EntityNode for JobNode<'_> {
             "employeeClass" => s(&refs.option_id(j.employee_class).to_string()),
             "jobTitle" => s(&j.job_title),
             "managerId" => s(j.manager_id.as_deref().unwrap_or("NO_MANAGER")),
-            "fte" => ODataValue::Decimal(format!("{:.1}", j.fte)),
-            "standardHours" => ODataValue::Decimal(format!("{:.1}", j.fte * 40.0)),
+            "fte" => ODataValue::Double(f64::from(j.fte)),
+            "standardHours" => ODataValue::Double(f64::from(j.fte) * 40.0),
             "isFulltimeEmployee" => ODataValue::Boolean(j.fte >= 1.0),
             "countryOfCompany" => refs.get(j.company).prop("country"),
-            _ => audit(name, j.last_modified, j.last_modified),
+            _ => audit(self.db, name, j.last_modified, j.last_modified),
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
@@ -462,9 +545,11 @@ impl EntityNode for JobNode<'_> {
             "payGradeNav" => Some(j.pay_grade),
             "positionNav" => Some(j.position),
             "eventReasonNav" => Some(j.event_reason),
+            "eventNav" => self.event_option(j),
             "emplStatusNav" => Some(j.empl_status),
             "employmentTypeNav" => Some(j.employment_type),
             "employeeClassNav" => Some(j.employee_class),
+            "countryOfCompanyNav" => self.country_option(j),
             // Entra's table lists the corporate address directly under jobInfoNav.
             "addressNavDEFLT" => db
                 .refs
@@ -476,6 +561,12 @@ impl EntityNode for JobNode<'_> {
             "managerUserNav" => {
                 if let Some(m) = j.manager_id.as_deref().and_then(|m| UserNode::find(db, m)) {
                     visit(&m);
+                }
+                None
+            }
+            "managerEmploymentNav" => {
+                if let Some(m) = j.manager_id.as_deref().and_then(|m| UserNode::find(db, m)) {
+                    visit(&EmploymentNode { db, p: m.p, e: m.e });
                 }
                 None
             }
@@ -500,32 +591,38 @@ impl EntityNode for JobNode<'_> {
 /// An EmpGlobalAssignment.
 pub struct GlobalAssignmentNode<'a> {
     pub db: &'a Database,
+    pub p: &'a Person,
     pub e: &'a Employment,
     pub ga: &'a GlobalAssignment,
 }
 
 impl EntityNode for GlobalAssignmentNode<'_> {
     fn entity_type(&self) -> &'static EntityType {
-        static_type!("EmpGlobalAssignment")
+        self.db.schema.types.global_assignment
     }
     fn property(&self, name: &str) -> ODataValue {
         let ga = self.ga;
         match name {
             "userId" => s(&self.e.user_id),
+            "personIdExternal" => s(&self.p.person_id_external),
+            "assignmentClass" => s("GA"),
             "assignmentType" => s(&self.db.refs.option_id(ga.assignment_type).to_string()),
             "startDate" => date(ga.start),
             "plannedEndDate" => date(ga.planned_end),
             "endDate" => opt_date(self.e.end),
-            "company" => self.db.refs.get(ga.company).prop("externalCode"),
-            "lastModifiedDateTime" => dto(ga.last_modified),
-            "lastModifiedOn" => local(ga.last_modified),
-            _ => ODataValue::Null,
+            _ => audit(self.db, name, ga.last_modified, ga.last_modified),
         }
     }
     fn navigate(&self, nav: &str, _view: NavView, visit: &mut dyn FnMut(&dyn EntityNode)) {
+        let (db, p, e) = (self.db, self.p, self.e);
         match nav {
-            "assignmentTypeNav" => visit(&RefNode { db: self.db, id: self.ga.assignment_type }),
-            "companyNav" => visit(&RefNode { db: self.db, id: self.ga.company }),
+            "assignmentTypeNav" => visit(&RefNode { db, id: self.ga.assignment_type }),
+            "employmentNav" => visit(&EmploymentNode { db, p, e }),
+            "userNav" => {
+                if let Some(u) = &e.user {
+                    visit(&UserNode { db, p, e, u });
+                }
+            }
             _ => {}
         }
     }

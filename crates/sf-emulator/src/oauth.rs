@@ -524,30 +524,31 @@ fn verify_enveloped(root: &Element, public_key: &[u8]) -> Result<(), String> {
 
 // ----- a minimal XML tree and exclusive canonicalization ---------------------
 
+/// An XML element (also used to read Atom upsert bodies, `crate::upsert`).
 #[derive(Debug)]
-struct Element {
+pub(crate) struct Element {
     /// Qualified name as written (`saml2:Assertion`).
-    qname: String,
-    ns: String,
-    local: String,
+    pub(crate) qname: String,
+    pub(crate) ns: String,
+    pub(crate) local: String,
     /// Attributes other than namespace declarations: (qualified name, value).
-    attrs: Vec<(String, String)>,
+    pub(crate) attrs: Vec<(String, String)>,
     /// Every namespace binding in scope (prefix `""` = default namespace).
-    scope: BTreeMap<String, String>,
-    children: Vec<Node>,
+    pub(crate) scope: BTreeMap<String, String>,
+    pub(crate) children: Vec<Node>,
 }
 
 #[derive(Debug)]
-enum Node {
+pub(crate) enum Node {
     Element(Element),
     Text(String),
 }
 
 impl Element {
-    fn attr(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
-    fn children_named<'a, 'n>(
+    pub(crate) fn children_named<'a, 'n>(
         &'a self,
         ns: &'n str,
         local: &'n str,
@@ -557,10 +558,10 @@ impl Element {
             _ => None,
         })
     }
-    fn child(&self, ns: &str, local: &str) -> Option<&Element> {
+    pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Element> {
         self.children_named(ns, local).next()
     }
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.children
             .iter()
             .filter_map(|c| if let Node::Text(t) = c { Some(t.as_str()) } else { None })
@@ -572,7 +573,8 @@ fn split_qname(q: &str) -> (&str, &str) {
     q.split_once(':').unwrap_or(("", q))
 }
 
-fn parse_xml(text: &str) -> Result<Element, String> {
+/// Parses an XML document into a tree (no DTDs, no processing instructions).
+pub(crate) fn parse_xml(text: &str) -> Result<Element, String> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
     let mut stack: Vec<Element> = Vec::new();

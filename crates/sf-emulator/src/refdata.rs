@@ -24,6 +24,12 @@ pub const EMPLOYMENT_TYPE: &str = "employmentType";
 pub const EMPLOYEE_CLASS: &str = "EMPLOYEECLASS";
 /// `EmpGlobalAssignment.assignmentType`.
 pub const ASSIGNMENT_TYPE: &str = "assignmentType";
+/// `EmpJob.event` / `FOEventReason.event` (SuccessFactors' `event` picklist).
+pub const EVENT: &str = "event";
+/// Countries (`EmpJob.countryOfCompany`, corporate address `countryNav`).
+pub const COUNTRY_LIST: &str = "ISOCountryList";
+/// States and regions of corporate addresses (`stateNav`).
+pub const STATE: &str = "STATE";
 
 fn s(v: &str) -> ODataValue {
     ODataValue::String(v.to_owned())
@@ -280,27 +286,65 @@ pub fn build() -> (RefData, RefIndex) {
         &COUNTRIES.iter().enumerate().map(|(i, c)| (9001 + i as i64, c.0, c.1)).collect::<Vec<_>>(),
     );
 
-    for &(event, name, status) in &[
-        ("HIRE", "New Hire", "A"),
-        ("REHIRE", "Rehire", "A"),
-        ("TERMRES", "Resignation", "T"),
-        ("DATACHG", "Data Change", "A"),
-        ("TRANSFER", "Transfer", "A"),
-        ("PROMO", "Promotion", "A"),
-        ("LOAPAID", "Leave of Absence (paid)", "P"),
-        ("LOAUNPAID", "Leave of Absence (unpaid)", "U"),
-        ("RETLOA", "Return from Leave", "A"),
-        ("CONV", "Worker Conversion", "A"),
-        ("GASTART", "Global Assignment Start", "A"),
+    // The `event` picklist: option ids as R3's FOEventReason shows them
+    // ("event":"1051"); external codes are the emulator's own.
+    picklist(
+        &mut refs,
+        EVENT,
+        &[
+            (1051, "H", "Hire"),
+            (1052, "R", "Rehire"),
+            (1053, "26", "Termination"),
+            (1054, "5", "Data Change"),
+            (1055, "JC", "Job Change"),
+            (1056, "10", "Leave of Absence"),
+            (1057, "22", "Return to Work"),
+            (1058, "GA", "Global Assignment"),
+        ],
+    );
+    for &(reason, name, status, event) in &[
+        ("HIRE", "New Hire", "A", "H"),
+        ("REHIRE", "Rehire", "A", "R"),
+        ("TERMRES", "Resignation", "T", "26"),
+        ("DATACHG", "Data Change", "A", "5"),
+        ("TRANSFER", "Transfer", "A", "JC"),
+        ("PROMO", "Promotion", "A", "JC"),
+        ("LOAPAID", "Leave of Absence (paid)", "P", "10"),
+        ("LOAUNPAID", "Leave of Absence (unpaid)", "U", "10"),
+        ("RETLOA", "Return from Leave", "A", "22"),
+        ("CONV", "Worker Conversion", "A", "H"),
+        ("GASTART", "Global Assignment Start", "A", "GA"),
     ] {
-        let opt = refs.option(EMPL_STATUS, status).map(|o| refs.option_id(o)).unwrap_or(0);
-        refs.push(fo(
+        let status_opt = refs.option(EMPL_STATUS, status);
+        let event_opt = refs.option(EVENT, event);
+        let id_of = |o: Option<RefId>| o.map(|o| refs.option_id(o)).unwrap_or(0).to_string();
+        let mut record = fo(
             "FOEventReason",
-            event,
+            reason,
             name,
-            vec![("event", s(event)), ("emplStatus", s(&opt.to_string()))],
-        ));
+            vec![("event", s(&id_of(event_opt))), ("emplStatus", s(&id_of(status_opt)))],
+        );
+        record.navs.extend(event_opt.map(|o| ("eventNav", vec![o])));
+        record.navs.extend(status_opt.map(|o| ("emplStatusNav", vec![o])));
+        refs.push(record);
     }
+    let mut states = Vec::new();
+    for c in COUNTRIES {
+        for site in c.7 {
+            if !states.iter().any(|(code, _)| *code == site.1) {
+                states.push((site.1, site.0));
+            }
+        }
+    }
+    picklist(
+        &mut refs,
+        STATE,
+        &states
+            .iter()
+            .enumerate()
+            .map(|(i, (code, city))| (9101 + i as i64, *code, *city))
+            .collect::<Vec<_>>(),
+    );
 
     for (i, &(code, name, iso2, company, company_name, currency, phone, sites)) in
         COUNTRIES.iter().enumerate()
@@ -328,7 +372,7 @@ pub fn build() -> (RefData, RefIndex) {
                 ("country", s(code)),
                 ("currency", s(currency)),
                 ("defaultLocation", s(&format!("{iso2}-{:02}", 1))),
-                ("standardHours", s("40")),
+                ("standardHours", ODataValue::Double(40.0)),
             ],
         );
         c.navs.push(("countryOfRegistrationNav", vec![country]));
@@ -347,7 +391,13 @@ pub fn build() -> (RefData, RefIndex) {
                     ("zipCode", s(zip)),
                     ("country", s(code)),
                 ],
-                navs: Vec::new(),
+                navs: [
+                    ("stateNav", refs.option(STATE, state)),
+                    ("countryNav", refs.option(COUNTRY_LIST, code)),
+                ]
+                .into_iter()
+                .filter_map(|(n, o)| o.map(|o| (n, vec![o])))
+                .collect(),
             });
             let mut loc = fo(
                 "FOLocation",

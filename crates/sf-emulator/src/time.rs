@@ -100,10 +100,28 @@ struct ClockState {
     last_stamp: i64,
 }
 
+/// The earliest instant the clock can be set to (1900-01-01T00:00:00Z).
+pub const MIN_NOW_MS: i64 = -2_208_988_800_000;
+/// The latest instant the clock can be set to (9999-12-31T23:59:59.999Z):
+/// SuccessFactors' open end date is the last day it represents.
+pub const MAX_NOW_MS: i64 = (END_OF_TIME as i64 + 1) * MS_PER_DAY - 1;
+
+/// A clock change that would leave [`MIN_NOW_MS`]..=[`MAX_NOW_MS`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the emulator clock must stay between 1900-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z; {what} is outside"
+)]
+pub struct ClockError {
+    /// What was asked, e.g. `now + 1e300 s`.
+    pub what: String,
+}
+
 impl Clock {
     /// A clock that reads `now_ms` at this moment (or real time when `None`).
+    /// A start outside the clock's range is clamped into it.
     pub fn new(now_ms: Option<i64>) -> Self {
-        let offset_ms = now_ms.map(|n| n - system_ms()).unwrap_or(0);
+        let offset_ms =
+            now_ms.map(|n| n.clamp(MIN_NOW_MS, MAX_NOW_MS).saturating_sub(system_ms())).unwrap_or(0);
         Self { state: Mutex::new(ClockState { offset_ms, last_stamp: i64::MIN }) }
     }
 
@@ -114,7 +132,7 @@ impl Clock {
 
     /// The emulator's current instant in ms since the epoch.
     pub fn now_ms(&self) -> i64 {
-        system_ms() + self.lock().offset_ms
+        system_ms().saturating_add(self.lock().offset_ms)
     }
 
     /// The emulator's current UTC day (the default `asOfDate`).
@@ -122,23 +140,48 @@ impl Clock {
         ms_day(self.now_ms())
     }
 
-    /// Sets the current instant. Never moves stamps backwards: later stamps stay
-    /// above every stamp already handed out.
-    pub fn set_now(&self, now_ms: i64) {
-        let mut state = self.lock();
-        state.offset_ms = now_ms - system_ms();
+    /// Sets the current instant, refusing one outside the clock's range.
+    /// Never moves stamps backwards: later stamps stay above every stamp
+    /// already handed out.
+    pub fn try_set_now(&self, now_ms: i64) -> Result<(), ClockError> {
+        if !(MIN_NOW_MS..=MAX_NOW_MS).contains(&now_ms) {
+            return Err(ClockError { what: format!("{now_ms} ms since the epoch") });
+        }
+        self.lock().offset_ms = now_ms - system_ms();
+        Ok(())
     }
 
-    /// Moves the clock forward (or back, with a negative value) by `ms`.
+    /// Moves the clock by `ms` (back with a negative value), refusing a move
+    /// that leaves the clock's range (the arithmetic never wraps).
+    pub fn try_advance(&self, ms: i64) -> Result<(), ClockError> {
+        let mut state = self.lock();
+        let now = system_ms().saturating_add(state.offset_ms);
+        match now.checked_add(ms) {
+            Some(t) if (MIN_NOW_MS..=MAX_NOW_MS).contains(&t) => {
+                state.offset_ms = t - system_ms();
+                Ok(())
+            }
+            _ => Err(ClockError { what: format!("now {ms:+} ms") }),
+        }
+    }
+
+    /// [`Clock::try_set_now`], clamping into the clock's range instead of refusing.
+    pub fn set_now(&self, now_ms: i64) {
+        let _ = self.try_set_now(now_ms.clamp(MIN_NOW_MS, MAX_NOW_MS));
+    }
+
+    /// [`Clock::try_advance`], stopping at the end of the clock's range
+    /// instead of refusing.
     pub fn advance(&self, ms: i64) {
-        self.lock().offset_ms += ms;
+        let target = self.now_ms().saturating_add(ms).clamp(MIN_NOW_MS, MAX_NOW_MS);
+        let _ = self.try_set_now(target);
     }
 
     /// A fresh `lastModifiedDateTime`: the current instant, or one ms after the
     /// previous stamp when the clock has not moved on (or was set back).
     pub fn stamp(&self) -> i64 {
         let mut state = self.lock();
-        let now = system_ms() + state.offset_ms;
+        let now = system_ms().saturating_add(state.offset_ms);
         let stamp = now.max(state.last_stamp.saturating_add(1));
         state.last_stamp = stamp;
         stamp
@@ -153,6 +196,86 @@ impl Clock {
     pub fn observe_stamp(&self, ms: i64) {
         let mut state = self.lock();
         state.last_stamp = state.last_stamp.max(ms);
+    }
+}
+
+/// Where the tenant's data centre is, for `createdOn`/`lastModifiedOn`:
+/// SuccessFactors writes them as the data centre's local wall time labelled
+/// as UTC (Edm.DateTime), daylight saving included. R3 (api2preview.sapsf.eu,
+/// April) shows +2 h, R4 (api55preview.sapsf.eu) 0 h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataCentre {
+    /// `*On` equal to the UTC stamps (some data centres).
+    Utc,
+    /// Central European time with EU daylight saving (+1 h winter, +2 h summer).
+    #[default]
+    Europe,
+    /// US Eastern time with US daylight saving (-5 h winter, -4 h summer).
+    UsEast,
+}
+
+impl DataCentre {
+    /// The POSIX TZ rule of the data centre's wall clock.
+    pub fn posix_tz(self) -> &'static str {
+        match self {
+            DataCentre::Utc => "UTC0",
+            DataCentre::Europe => "CET-1CEST,M3.5.0,M10.5.0/3",
+            DataCentre::UsEast => "EST5EDT,M3.2.0,M11.1.0",
+        }
+    }
+
+    /// `utc`, `europe` or `us-east`.
+    pub fn parse(text: &str) -> Option<DataCentre> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "utc" => Some(DataCentre::Utc),
+            "europe" | "eu" => Some(DataCentre::Europe),
+            "us-east" | "us" => Some(DataCentre::UsEast),
+            _ => None,
+        }
+    }
+}
+
+/// UTC to the data centre's wall clock, by a precomputed table of offset
+/// changes (rendering calls this twice per entity: no time-zone arithmetic
+/// per call).
+#[derive(Debug, Clone)]
+pub struct LocalTime {
+    /// (UTC ms where an offset starts, offset in ms), sorted.
+    changes: Vec<(i64, i64)>,
+    /// Offset before the first change.
+    first: i64,
+}
+
+impl LocalTime {
+    /// The wall clock of `dc` between 1900 and 2200 (outside: the nearest
+    /// rule's offset; nothing SuccessFactors stamps lies there).
+    pub fn new(dc: DataCentre) -> LocalTime {
+        let Ok(tz) = jiff::tz::TimeZone::posix(dc.posix_tz()) else {
+            // The rules above are constants that parse; keep UTC if not.
+            return LocalTime { changes: Vec::new(), first: 0 };
+        };
+        let start = jiff::Timestamp::from_second(-2_208_988_800).unwrap_or(jiff::Timestamp::MIN);
+        let end_ms = 7_258_118_400_000; // 2200-01-01
+        let first = i64::from(tz.to_offset(start).seconds()) * 1000;
+        let changes = tz
+            .following(start)
+            .take_while(|t| t.timestamp().as_millisecond() < end_ms)
+            .map(|t| (t.timestamp().as_millisecond(), i64::from(t.offset().seconds()) * 1000))
+            .collect();
+        LocalTime { changes, first }
+    }
+
+    /// The wall-clock reading at UTC instant `ms`, as ms "since the epoch".
+    pub fn local(&self, ms: i64) -> i64 {
+        let i = self.changes.partition_point(|(at, _)| *at <= ms);
+        let offset = if i == 0 { self.first } else { self.changes[i - 1].1 };
+        ms.saturating_add(offset)
+    }
+}
+
+impl Default for LocalTime {
+    fn default() -> Self {
+        LocalTime::new(DataCentre::default())
     }
 }
 
@@ -178,11 +301,51 @@ mod tests {
     }
 
     #[test]
+    fn data_centre_local_time_follows_daylight_saving() {
+        let at = |y, m, d, h: i64| day_ms(days_from_civil(y, m, d)) + h * 3_600_000;
+        let eu = LocalTime::new(DataCentre::Europe);
+        // R3: April (CEST) +2 h; winter +1 h; the switch on the last Sunday
+        // of March at 01:00 UTC and of October at 01:00 UTC.
+        assert_eq!(eu.local(at(2020, 4, 16, 21)) - at(2020, 4, 16, 21), 7_200_000);
+        assert_eq!(eu.local(at(2025, 3, 1, 12)) - at(2025, 3, 1, 12), 3_600_000);
+        assert_eq!(eu.local(at(2025, 3, 30, 0)) - at(2025, 3, 30, 0), 3_600_000);
+        assert_eq!(eu.local(at(2025, 3, 30, 1)) - at(2025, 3, 30, 1), 7_200_000);
+        assert_eq!(eu.local(at(2025, 10, 26, 1)) - at(2025, 10, 26, 1), 3_600_000);
+        let us = LocalTime::new(DataCentre::UsEast);
+        assert_eq!(us.local(at(2025, 1, 15, 12)) - at(2025, 1, 15, 12), -5 * 3_600_000);
+        assert_eq!(us.local(at(2025, 7, 15, 12)) - at(2025, 7, 15, 12), -4 * 3_600_000);
+        let utc = LocalTime::new(DataCentre::Utc);
+        assert_eq!(utc.local(at(2025, 7, 15, 12)), at(2025, 7, 15, 12));
+        assert_eq!(DataCentre::parse("US-East"), Some(DataCentre::UsEast));
+        assert_eq!(DataCentre::parse("mars"), None);
+    }
+
+    #[test]
     fn stamps_strictly_increase_even_when_clock_goes_back() {
         let clock = Clock::new(Some(1_700_000_000_000));
         let a = clock.stamp();
         clock.advance(-10 * MS_PER_DAY);
         let b = clock.stamp();
         assert!(b > a);
+    }
+
+    #[test]
+    fn clock_changes_are_bounded_and_never_wrap() {
+        let clock = Clock::new(Some(1_700_000_000_000));
+        let before = clock.now_ms();
+        for ms in [i64::MAX, i64::MIN, MAX_NOW_MS, 9_000_000_000_000_000] {
+            assert!(clock.try_advance(ms).is_err(), "{ms}");
+            assert!((clock.now_ms() - before).abs() < 60_000, "refused moves leave the clock alone");
+        }
+        assert!(clock.try_set_now(MAX_NOW_MS + 1).is_err());
+        assert!(clock.try_set_now(MIN_NOW_MS - 1).is_err());
+        assert!(clock.try_advance(MS_PER_DAY).is_ok());
+        clock.advance(i64::MAX);
+        assert!(clock.now_ms() >= MAX_NOW_MS && clock.now_ms() < MAX_NOW_MS + 60_000);
+        clock.advance(i64::MIN);
+        assert!(clock.now_ms() >= MIN_NOW_MS && clock.now_ms() < MIN_NOW_MS + 60_000);
+        assert_eq!(ms_day(MAX_NOW_MS), END_OF_TIME);
+        let far = Clock::new(Some(i64::MAX));
+        assert!(far.now_ms() <= MAX_NOW_MS + 60_000 && far.now_ms() > 0);
     }
 }

@@ -23,6 +23,12 @@ impl ODataError {
         ODataError { status, code: code.into(), message: message.into() }
     }
 
+    /// The body in the format the client asked for: JSON, or the Atom XML
+    /// error document (SuccessFactors' default, KBA-2994898).
+    pub fn body(&self, json: bool) -> String {
+        if json { self.to_json() } else { crate::atom::error_xml(self) }
+    }
+
     /// The JSON body: `{"error":{"code":…,"message":{"lang":"en-US","value":…}}}`.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(64 + self.code.len() + self.message.len());
@@ -45,15 +51,83 @@ impl ODataError {
         )
     }
 
-    /// `COE_ENTITY_NOT_FOUND` `[COE0007]invalid entity (or function) name: X`
-    /// (code and text verified: KBA-2546923). Status 404 as the OData v2 spec
-    /// says; note that KBA-2545055 lists this code under 400.
+    /// 400 `COE_ENTITY_NOT_FOUND` `[COE0007]invalid entity (or function) name: X`
+    /// (code and text: KBA-2546923; status 400: KBA-2545055).
     pub fn entity_set_not_found(set: &str) -> Self {
         Self::new(
-            404,
+            400,
             "COE_ENTITY_NOT_FOUND",
             format!("[COE0007]invalid entity (or function) name: {set}"),
         )
+    }
+
+    /// 400 `COE_BAD_PROPERTY_EXPRESSION` for `$expand` of a scalar property:
+    /// `[COE0003]Bad property expression: <p>; cannot expand non-navigation
+    /// property: <Entity>/<p>` (KBA-2584770).
+    pub fn expand_non_navigation(entity: &str, property: &str) -> Self {
+        Self::new(
+            400,
+            "COE_BAD_PROPERTY_EXPRESSION",
+            format!(
+                "[COE0003]Bad property expression: {property}; cannot expand non-navigation property: {entity}/{property}"
+            ),
+        )
+    }
+
+    /// 400 `BadRequestException` for an upsert of more than `limit` records,
+    /// rejected whole (code and text verified: KBA-3145174).
+    pub fn upsert_too_large(limit: usize) -> Self {
+        Self::new(
+            400,
+            "BadRequestException",
+            format!("Upsert content exceeds the limitation, the maximum size is {limit}"),
+        )
+    }
+
+    /// 400 `COE_PROPERTY_NOT_FOUND` for an upsert record naming a property
+    /// its entity does not have. Text as for queries (KBA-2545055) with the
+    /// record's `with the index N` suffix SuccessFactors puts on payload
+    /// errors (KBA-2994898); returned for the whole request (the payload is
+    /// checked against the metadata before any record is processed).
+    pub fn upsert_unknown_property(entity: &str, property: &str, index: usize) -> Self {
+        Self::new(
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            format!("[COE0021]Invalid property names: {entity}/{property}. with the index {index}"),
+        )
+    }
+
+    /// 400 for an upsert record setting a property the metadata marks
+    /// `sap:upsertable="false"` (audit stamps, derived values, a navigation
+    /// copied from a read): `[COE0030]Property X is not insertable. …` (text:
+    /// KBA-2671173; symbolic code unverified).
+    pub fn upsert_not_upsertable(property: &str, index: usize) -> Self {
+        Self::new(
+            400,
+            "COE_PROPERTY_NOT_UPSERTABLE",
+            format!(
+                "[COE0030]Property {property} is not insertable. Please check the property setting in Admin Center > OData API Data Dictionary or the entity metadata. with the index {index}"
+            ),
+        )
+    }
+
+    /// 500 `COE_GENERAL_SERVER_FAILURE` `[COE0019]Invalid property value.
+    /// Property name:X. Property value:Y.` + `\n with the index N` (shape
+    /// verified: KBA-2994898, User status `e` written through User).
+    pub fn upsert_invalid_value(property: &str, value: &str, index: usize) -> Self {
+        Self::new(
+            500,
+            "COE_GENERAL_SERVER_FAILURE",
+            format!(
+                "[COE0019]Invalid property value. Property name:{property}. Property value:{value}.\n with the index {index}"
+            ),
+        )
+    }
+
+    /// 400 for an upsert body that is neither JSON nor Atom XML records.
+    /// Unverified code/text.
+    pub fn upsert_bad_body(detail: &str) -> Self {
+        Self::new(400, "COE_GENERAL_BAD_REQUEST", format!("Invalid upsert payload: {detail}"))
     }
 
     /// 400 for `$filter` syntax: where (0-based character offset) and what was
@@ -145,12 +219,14 @@ impl ODataError {
         )
     }
 
-    /// 404 for a key that matches no entity. Unverified code/text.
+    /// 404 for a key that matches no entity: `Resource not found for the
+    /// segment 'PerPerson('x')'.` (`key` is the predicate without its
+    /// parentheses). Unverified code/text.
     pub fn entity_not_found(entity: &str, key: &str) -> Self {
         Self::new(
             404,
             "COE_RESOURCE_NOT_FOUND",
-            format!("Resource not found for the segment '{entity}{key}'."),
+            format!("Resource not found for the segment '{entity}({key})'."),
         )
     }
 

@@ -1,7 +1,7 @@
 //! The SuccessFactors OData v2 protocol, server side, for the emulator.
 //!
-//! The static `SFOData` schema ([`edm`]), query options ([`query`]), the
-//! `$filter` language ([`filter`]), JSON rendering ([`render`]) and
+//! The `SFOData` schema of a tenant ([`edm`]), query options ([`query`]), the
+//! `$filter` language ([`filter`]), JSON rendering ([`render`]), Atom XML rendering ([`atom`]) and
 //! SuccessFactors-shaped errors ([`error`]). Pure: no I/O and no HR data; data
 //! is reached only through [`entity::EntityNode`].
 //!
@@ -9,6 +9,7 @@
 //! connector has its own client-side code, so the two cannot agree by sharing
 //! a bug.
 
+pub mod atom;
 pub mod edm;
 pub mod entity;
 pub mod error;
@@ -17,7 +18,7 @@ pub mod query;
 pub mod render;
 pub mod value;
 
-pub use edm::{EdmType, EntityType, schema};
+pub use edm::{EdmType, EntityType, Schema, TenantFields, schema, schema_for};
 pub use entity::{EntityNode, NavView};
 pub use error::ODataError;
 pub use filter::Filter;

@@ -321,6 +321,9 @@ fn parse_expand(value: &str, entity: &'static EntityType) -> Result<ExpandTree, 
         let mut ty = entity;
         for seg in path.split('/') {
             let Some(nav) = ty.nav(seg) else {
+                if ty.property(seg).is_some() {
+                    return Err(ODataError::expand_non_navigation(ty.name, seg));
+                }
                 return Err(ODataError::property_not_found(ty.name, &[seg]));
             };
             let Some(target) = nav.target_type() else {

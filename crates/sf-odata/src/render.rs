@@ -292,7 +292,7 @@ pub fn entity_uri(service_root: &str, node: &dyn EntityNode) -> String {
     s
 }
 
-fn push_entity_uri(out: &mut String, service_root: &str, node: &dyn EntityNode) {
+pub(crate) fn push_entity_uri(out: &mut String, service_root: &str, node: &dyn EntityNode) {
     out.push_str(service_root.trim_end_matches('/'));
     out.push('/');
     out.push_str(node.entity_type().set);
@@ -307,7 +307,7 @@ pub fn key_predicate(node: &dyn EntityNode) -> String {
     s
 }
 
-fn push_key_predicate(out: &mut String, node: &dyn EntityNode) {
+pub(crate) fn push_key_predicate(out: &mut String, node: &dyn EntityNode) {
     let ty = node.entity_type();
     out.push('(');
     let single = ty.keys.len() == 1;

@@ -367,7 +367,7 @@ fn civil_ms(s: &str) -> Option<i64> {
 }
 
 /// Appends `yyyy-MM-ddTHH:mm:ss[.fff]` for a UTC instant (ms precision kept only if non-zero).
-fn push_iso_civil(out: &mut String, ms: i64) {
+pub(crate) fn push_iso_civil(out: &mut String, ms: i64) {
     let days = ms.div_euclid(MS_PER_DAY);
     let rem = ms.rem_euclid(MS_PER_DAY);
     let date = i32::try_from(days)
