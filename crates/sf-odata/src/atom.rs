@@ -31,10 +31,11 @@ pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml;charset=utf-8";
 /// `application/xml;charset=utf-8` (error bodies, `$metadata`).
 pub const XML_CONTENT_TYPE: &str = "application/xml;charset=utf-8";
 
-/// Appends `s` escaped for XML text and attribute values. Characters XML 1.0
+/// Appends `s` escaped for XML text and `"`-quoted attribute values (`'`
+/// stays as it is: key predicates are full of it). Characters XML 1.0
 /// cannot carry at all (most C0 controls) become U+FFFD.
 pub fn push_xml_escaped(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'') || b < 0x20) {
+    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"') || b < 0x20) {
         out.push_str(s);
         return;
     }
@@ -44,7 +45,6 @@ pub fn push_xml_escaped(out: &mut String, s: &str) {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
             c if (c as u32) < 0x20 => out.push('\u{FFFD}'),
             c => out.push(c),

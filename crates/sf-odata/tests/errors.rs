@@ -18,8 +18,9 @@ fn error_kinds() {
             "[COE0021]Invalid property names: User/a,User/b.",
         ),
         (
+            // KBA-2545055: 400, not the 404 of the OData spec.
             ODataError::entity_set_not_found("FormHeader"),
-            404,
+            400,
             "COE_ENTITY_NOT_FOUND",
             "[COE0007]invalid entity (or function) name: FormHeader",
         ),
@@ -78,10 +79,47 @@ fn error_kinds() {
             "Unknown system query option: $foo",
         ),
         (
-            ODataError::entity_not_found("PerPerson", "('x')"),
+            // The key predicate without its parentheses, which the message keeps.
+            ODataError::entity_not_found("PerPerson", "'x'"),
             404,
             "COE_RESOURCE_NOT_FOUND",
             "Resource not found for the segment 'PerPerson('x')'.",
+        ),
+        (
+            ODataError::entity_not_found("EmpJob", "seqNumber=1L,startDate=datetime'2024-01-01T00:00:00',userId='u'"),
+            404,
+            "COE_RESOURCE_NOT_FOUND",
+            "Resource not found for the segment 'EmpJob(seqNumber=1L,startDate=datetime'2024-01-01T00:00:00',userId='u')'.",
+        ),
+        (
+            ODataError::expand_non_navigation("PerPerson", "personId"),
+            400,
+            "COE_BAD_PROPERTY_EXPRESSION",
+            "[COE0003]Bad property expression: personId; cannot expand non-navigation property: PerPerson/personId",
+        ),
+        (
+            ODataError::upsert_too_large(1000),
+            400,
+            "BadRequestException",
+            "Upsert content exceeds the limitation, the maximum size is 1000",
+        ),
+        (
+            ODataError::upsert_invalid_value("status", "e", 0),
+            500,
+            "COE_GENERAL_SERVER_FAILURE",
+            "[COE0019]Invalid property value. Property name:status. Property value:e.\n with the index 0",
+        ),
+        (
+            ODataError::upsert_not_upsertable("createdDateTime", 2),
+            400,
+            "COE_PROPERTY_NOT_UPSERTABLE",
+            "[COE0030]Property createdDateTime is not insertable. Please check the property setting in Admin Center > OData API Data Dictionary or the entity metadata. with the index 2",
+        ),
+        (
+            ODataError::upsert_unknown_property("PerEmail", "emailAdress", 1),
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            "[COE0021]Invalid property names: PerEmail/emailAdress. with the index 1",
         ),
     ];
     for (e, status, code, message) in cases {
@@ -91,6 +129,18 @@ fn error_kinds() {
         assert_eq!(body["error"]["message"]["lang"], "en-US");
         assert_eq!(body["error"]["message"]["value"], message);
     }
+}
+
+/// The XML error body SuccessFactors sends when JSON was not asked for
+/// (KBA-2994898's shape), escaped.
+#[test]
+fn xml_body_is_exact() {
+    let e = ODataError::new(400, "COE_X", "a < b & 'c'");
+    assert_eq!(
+        e.body(false),
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<error xmlns=\"http://schemas.microsoft.com/ado/2007/08/dataservices/metadata\"><code>COE_X</code><message lang=\"en-US\">a &lt; b &amp; 'c'</message></error>"
+    );
+    assert_eq!(e.body(true), e.to_json());
 }
 
 #[test]

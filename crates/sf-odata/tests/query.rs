@@ -117,10 +117,17 @@ fn option_errors() {
             "[COE0021]Invalid property names: FOCompany/nosuchNav.",
         ),
         (
+            // KBA-2584770: expanding a scalar is a bad property expression.
             "$expand=personId",
             400,
+            "COE_BAD_PROPERTY_EXPRESSION",
+            "[COE0003]Bad property expression: personId; cannot expand non-navigation property: PerPerson/personId",
+        ),
+        (
+            "$expand=nosuchNav",
+            400,
             "COE_PROPERTY_NOT_FOUND",
-            "[COE0021]Invalid property names: PerPerson/personId.",
+            "[COE0021]Invalid property names: PerPerson/nosuchNav.",
         ),
         (
             "$top=-1",

@@ -114,7 +114,7 @@ fn expanded_tree_with_nested_select() {
         r#""employmentNav":{"results":[{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/EmpEmployment(personIdExternal='103208',userId='103208')","type":"SFOData.EmpEmployment"},"#,
         r#""userNav":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/User('103208')","type":"SFOData.User"},"username":"amueller"},"#,
         r#""jobInfoNav":{"results":[{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/EmpJob(seqNumber=1L,startDate=datetime'2023-01-01T00:00:00',userId='103208')","type":"SFOData.EmpJob"},"jobTitle":"Engineer"}]}}]},"#,
-        r#""personEmpTerminationInfoNav":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PersonEmpTerminationInfo('103208')","type":"SFOData.PersonEmpTerminationInfo"},"personIdExternal":"103208","activeEmploymentsCount":1,"latestTerminationDate":null,"lastModifiedDateTime":null}}}"#
+        r#""personEmpTerminationInfoNav":{"__metadata":{"uri":"https://api4.successfactors.com:443/odata/v2/PersonEmpTerminationInfo('103208')","type":"SFOData.PersonEmpTerminationInfo"},"personIdExternal":"103208","activeEmploymentsCount":1,"latestTerminationDate":null}}}"#
     );
     assert_eq!(got, want);
 }
@@ -315,4 +315,63 @@ fn a_keyed_entity_is_rendered_once_per_page_and_reused_byte_for_byte() {
     // Same type and key means same data: a wrong key would show B's bytes for A.
     let (wrong, _) = page(Some(1), Some(1));
     assert_ne!(wrong, plain);
+}
+
+/// Atom XML (what SuccessFactors answers without `$format=json`): the same
+/// selection, expansion and values as the JSON rendering, as an entry with
+/// typed `<d:…>` properties, `<m:inline>` expansions and deferred links.
+#[test]
+fn atom_entry_and_feed() {
+    use sf_odata::atom;
+    let w = worker("103208");
+    let c = ctx(None, "2024-05-01");
+    let q = QueryOptions::parse(
+        "$select=personIdExternal,personId,lastModifiedDateTime,emailNav/emailAddress,emailNav/isPrimary,personEmpTerminationInfoNav&$expand=emailNav,personEmpTerminationInfoNav",
+        w.ty,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    atom::write_entry_document(&mut out, &w, &c, q.select.as_ref(), &q.expand, 1_714_638_600_000);
+    let want = concat!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n",
+        r#"<entry xml:base="https://api4.successfactors.com:443/odata/v2/" xmlns="http://www.w3.org/2005/Atom" xmlns:m="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata" xmlns:d="http://schemas.microsoft.com/ado/2007/08/dataservices">"#,
+        r#"<id>https://api4.successfactors.com:443/odata/v2/PerPerson('103208')</id><title type="text"></title><updated>2024-05-02T08:30:00Z</updated><author><name></name></author>"#,
+        r#"<link rel="edit" title="PerPerson" href="PerPerson('103208')"/>"#,
+        r#"<link rel="http://schemas.microsoft.com/ado/2007/08/dataservices/related/emailNav" type="application/atom+xml;type=feed" title="emailNav" href="PerPerson('103208')/emailNav"><m:inline><feed><title type="text">emailNav</title><id>https://api4.successfactors.com:443/odata/v2/PerPerson('103208')/emailNav</id><updated>2024-05-02T08:30:00Z</updated>"#,
+        r#"<entry><id>https://api4.successfactors.com:443/odata/v2/PerEmail(emailType='8448',personIdExternal='103208')</id><title type="text"></title><updated>2024-05-02T08:30:00Z</updated><author><name></name></author><link rel="edit" title="PerEmail" href="PerEmail(emailType='8448',personIdExternal='103208')"/><category term="SFOData.PerEmail" scheme="http://schemas.microsoft.com/ado/2007/08/dataservices/scheme"/><content type="application/xml"><m:properties><d:emailAddress>ana.mueller@example.com</d:emailAddress><d:isPrimary m:type="Edm.Boolean">true</d:isPrimary></m:properties></content></entry>"#,
+        r#"</feed></m:inline></link>"#,
+        r#"<link rel="http://schemas.microsoft.com/ado/2007/08/dataservices/related/personEmpTerminationInfoNav" type="application/atom+xml;type=entry" title="personEmpTerminationInfoNav" href="PerPerson('103208')/personEmpTerminationInfoNav"><m:inline><entry><id>https://api4.successfactors.com:443/odata/v2/PersonEmpTerminationInfo('103208')</id><title type="text"></title><updated>2024-05-02T08:30:00Z</updated><author><name></name></author><link rel="edit" title="PersonEmpTerminationInfo" href="PersonEmpTerminationInfo('103208')"/><category term="SFOData.PersonEmpTerminationInfo" scheme="http://schemas.microsoft.com/ado/2007/08/dataservices/scheme"/><content type="application/xml"><m:properties><d:personIdExternal>103208</d:personIdExternal><d:activeEmploymentsCount m:type="Edm.Int32">1</d:activeEmploymentsCount><d:latestTerminationDate m:null="true"/></m:properties></content></entry></m:inline></link>"#,
+        r#"<category term="SFOData.PerPerson" scheme="http://schemas.microsoft.com/ado/2007/08/dataservices/scheme"/><content type="application/xml"><m:properties><d:personIdExternal>103208</d:personIdExternal><d:personId m:type="Edm.Int64">467</d:personId><d:lastModifiedDateTime m:type="Edm.DateTimeOffset">2024-05-02T08:30:00Z</d:lastModifiedDateTime></m:properties></content></entry>"#,
+    );
+    assert_eq!(out, want);
+
+    // A feed: the count of all matches, entries, the next link; unexpanded
+    // navigations are plain links.
+    let mut feed = String::new();
+    let q = QueryOptions::parse("$select=personIdExternal,emailNav", w.ty).unwrap_or_else(|e| panic!("{e}"));
+    atom::write_feed(
+        &mut feed,
+        "PerPerson",
+        [&w],
+        &c,
+        q.select.as_ref(),
+        &q.expand,
+        Some("https://h/odata/v2/PerPerson?$skiptoken=x&a=b"),
+        Some(91),
+        0,
+    );
+    assert!(feed.contains("<m:count>91</m:count><entry>"), "{feed}");
+    assert!(feed.contains(r#"title="emailNav" href="PerPerson('103208')/emailNav"/>"#), "{feed}");
+    assert!(feed.ends_with(r#"<link rel="next" href="https://h/odata/v2/PerPerson?$skiptoken=x&amp;a=b"/></feed>"#), "{feed}");
+    assert!(feed.contains("<updated>1970-01-01T00:00:00Z</updated>"));
+}
+
+#[test]
+fn atom_escapes_text_and_drops_what_xml_cannot_carry() {
+    let mut out = String::new();
+    sf_odata::atom::push_property(&mut out, "lastName", &ODataValue::String("O'Neil <b>&\u{1} \"x\"".into()));
+    assert_eq!(out, "<d:lastName>O'Neil &lt;b&gt;&amp;\u{FFFD} &quot;x&quot;</d:lastName>");
+    let mut out = String::new();
+    sf_odata::atom::push_property(&mut out, "d", &ODataValue::DateTimeOffset { ms: 0, offset_minutes: -90 });
+    assert_eq!(out, "<d:d m:type=\"Edm.DateTimeOffset\">1969-12-31T22:30:00-01:30</d:d>");
 }
