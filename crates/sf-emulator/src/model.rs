@@ -544,3 +544,40 @@ impl Database {
         max
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sf_odata::edm::{TenantFields, schema_for};
+
+    use super::*;
+
+    /// Every type the nodes report exists under its own name in every
+    /// tenant's schema (`Types::of` falls back to the first type otherwise).
+    #[test]
+    fn node_types_resolve_in_every_tenant_schema() {
+        for fields in [TenantFields::none(), TenantFields::emulator_default(), TenantFields::all()] {
+            let s = schema_for(&fields);
+            let t = Types::of(s);
+            for (ty, name) in [
+                (t.person, "PerPerson"),
+                (t.personal, "PerPersonal"),
+                (t.email, "PerEmail"),
+                (t.phone, "PerPhone"),
+                (t.employment, "EmpEmployment"),
+                (t.user, "User"),
+                (t.job, "EmpJob"),
+                (t.termination, "PersonEmpTerminationInfo"),
+                (t.employment_termination, "EmpEmploymentTermination"),
+                (t.global_assignment, "EmpGlobalAssignment"),
+            ] {
+                assert_eq!(ty.name, name);
+                assert!(s.entity(name).is_some_and(|e| std::ptr::eq(e, ty)));
+            }
+            // Reference records all name types of the schema.
+            let (refs, _) = crate::refdata::build();
+            for r in &refs.records {
+                assert!(s.entity(r.entity).is_some(), "{}", r.entity);
+            }
+        }
+    }
+}

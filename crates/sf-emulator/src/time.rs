@@ -102,14 +102,15 @@ struct ClockState {
 
 /// The earliest instant the clock can be set to (1900-01-01T00:00:00Z).
 pub const MIN_NOW_MS: i64 = -2_208_988_800_000;
-/// The latest instant the clock can be set to (9999-12-31T23:59:59.999Z):
-/// SuccessFactors' open end date is the last day it represents.
-pub const MAX_NOW_MS: i64 = (END_OF_TIME as i64 + 1) * MS_PER_DAY - 1;
+/// The latest instant the clock can be set to (9999-12-30T22:00:00Z, the
+/// end of the instants the emulator formats; SuccessFactors' open end date
+/// 9999-12-31 follows it).
+pub const MAX_NOW_MS: i64 = 253_402_207_200_000;
 
 /// A clock change that would leave [`MIN_NOW_MS`]..=[`MAX_NOW_MS`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the emulator clock must stay between 1900-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z; {what} is outside"
+    "the emulator clock must stay between 1900-01-01T00:00:00Z and 9999-12-30T22:00:00Z; {what} is outside"
 )]
 pub struct ClockError {
     /// What was asked, e.g. `now + 1e300 s`.
@@ -344,7 +345,9 @@ mod tests {
         assert!(clock.now_ms() >= MAX_NOW_MS && clock.now_ms() < MAX_NOW_MS + 60_000);
         clock.advance(i64::MIN);
         assert!(clock.now_ms() >= MIN_NOW_MS && clock.now_ms() < MIN_NOW_MS + 60_000);
-        assert_eq!(ms_day(MAX_NOW_MS), END_OF_TIME);
+        assert_eq!(ms_day(MAX_NOW_MS), END_OF_TIME - 1);
+        assert_eq!(Some(MAX_NOW_MS), parse_instant("9999-12-30T22:00:00Z"));
+        assert_eq!(format_instant(MAX_NOW_MS), "9999-12-30T22:00:00Z");
         let far = Clock::new(Some(i64::MAX));
         assert!(far.now_ms() <= MAX_NOW_MS + 60_000 && far.now_ms() > 0);
     }

@@ -58,11 +58,15 @@ impl Transcript<'_> {
             Err(e) => panic!("{label}: GET {url}: {e}"),
         };
         let status = response.status().as_u16();
+        // The session cookie is random per response (no cookie is sent back).
         let mut headers: Vec<String> = response
             .headers()
             .iter()
             .filter(|(k, _)| k.as_str() != "date")
-            .map(|(k, v)| format!("{k}: {}", String::from_utf8_lossy(v.as_bytes())))
+            .map(|(k, v)| match k.as_str() {
+                "set-cookie" => "set-cookie: JSESSIONID=<session>; Path=/; HttpOnly".to_owned(),
+                _ => format!("{k}: {}", String::from_utf8_lossy(v.as_bytes())),
+            })
             .collect();
         headers.sort();
         let body = match response.bytes().await {

@@ -114,7 +114,7 @@ async fn page_size_is_capped_at_1000_and_last_page_has_no_next() {
 async fn bad_requests_get_successfactors_errors() {
     let emu = start(50).await;
     let cases: &[(&str, u16, &str)] = &[
-        ("/odata/v2/NoSuchEntity?$format=json", 404, ""),
+        ("/odata/v2/NoSuchEntity?$format=json", 400, "COE_ENTITY_NOT_FOUND"),
         ("/odata/v2/PerPerson?$format=json&$filter=personIdExternal%20eq", 400, ""),
         (
             "/odata/v2/PerPerson?$format=json&$filter=lastModifiedDateTime%20ge%20datetimeoffset'2024-13-45T00:00:00Z'",
@@ -164,10 +164,13 @@ async fn bad_requests_get_successfactors_errors() {
     emu.shutdown().await;
 }
 
+/// POSTs an upsert asking for a JSON answer (without `Accept: application/json`
+/// SuccessFactors answers Atom XML).
 async fn upsert(emu: &sf_emulator::RunningEmulator, query: &str, body: Value) -> (u16, Value) {
     let r = client()
         .post(format!("{}/odata/v2/upsert{query}", emu.base_url()))
         .basic_auth(USER, Some(PASSWORD))
+        .header("accept", "application/json")
         .json(&body)
         .send()
         .await
