@@ -9,13 +9,15 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # System packages the test harness needs. Installed only when missing, so a
 # second run costs nothing. Later targets (slapd, Samba AD, scim2-server) add
 # their packages here.
-APT_PACKAGES=(slapd ldap-utils samba samba-ad-dc samba-ad-provision python3-samba winbind krb5-user ldb-tools openssl xmlsec1)
+APT_PACKAGES=(slapd ldap-utils samba samba-ad-dc samba-ad-provision python3-samba winbind krb5-user ldb-tools openssl xmlsec1 python3-venv nodejs)
 PIP_PACKAGES=()
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
+# Debian's nodejs comes without npm (NodeSource's includes it).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -35,6 +37,31 @@ fi
 if ((${#PIP_PACKAGES[@]})); then
   log "ensuring Python packages: ${PIP_PACKAGES[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
+fi
+
+# OData v2 clients hrsync did not write, for the emulator's client tests
+# (crates/sf-emulator/tests/odata_clients.rs): SAP's pyodata in a private
+# virtualenv, SAP Cloud SDK's generator and OData v2 runtime in a private
+# node_modules. Versions are pinned; a stamp file holding the package list
+# makes a second run a no-op, and a changed list reinstalls.
+PYVENV=target/pyvenv
+PYVENV_PACKAGES=(pyodata==1.12.1 requests==2.32.3)
+if [ "$(cat "$PYVENV/.hrsync-packages" 2>/dev/null)" != "${PYVENV_PACKAGES[*]}" ]; then
+  log "creating $PYVENV with ${PYVENV_PACKAGES[*]}"
+  rm -rf "$PYVENV"
+  python3 -m venv "$PYVENV"
+  "$PYVENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${PYVENV_PACKAGES[@]}"
+  printf '%s' "${PYVENV_PACKAGES[*]}" > "$PYVENV/.hrsync-packages"
+fi
+NODE_CLIENTS=target/odata-node
+NODE_PACKAGES=(@sap-cloud-sdk/generator@4.5.1 @sap-cloud-sdk/odata-v2@4.5.1)
+if [ "$(cat "$NODE_CLIENTS/.hrsync-packages" 2>/dev/null)" != "${NODE_PACKAGES[*]}" ]; then
+  log "installing ${NODE_PACKAGES[*]} into $NODE_CLIENTS"
+  rm -rf "$NODE_CLIENTS"
+  mkdir -p "$NODE_CLIENTS"
+  printf '{"name":"hrsync-odata-clients","private":true}\n' > "$NODE_CLIENTS/package.json"
+  (cd "$NODE_CLIENTS" && npm install --no-audit --no-fund --loglevel=error "${NODE_PACKAGES[@]}")
+  printf '%s' "${NODE_PACKAGES[*]}" > "$NODE_CLIENTS/.hrsync-packages"
 fi
 
 # Formatting and lints are part of the suite: CI keeps the tree as clean as
