@@ -54,7 +54,7 @@ if [ "$(cat "$PYVENV/.hrsync-packages" 2>/dev/null)" != "${PYVENV_PACKAGES[*]}" 
   printf '%s' "${PYVENV_PACKAGES[*]}" > "$PYVENV/.hrsync-packages"
 fi
 NODE_CLIENTS=target/odata-node
-NODE_PACKAGES=(@sap-cloud-sdk/generator@4.5.1 @sap-cloud-sdk/odata-v2@4.5.1)
+NODE_PACKAGES=(@sap-cloud-sdk/generator@4.5.1 @sap-cloud-sdk/generator-common@4.5.1 @sap-cloud-sdk/odata-v2@4.5.1 @sap-cloud-sdk/odata-v4@4.5.1 @sap-cloud-sdk/odata-common@4.5.1 @sap-cloud-sdk/connectivity@4.5.1 @sap-cloud-sdk/http-client@4.5.1 @sap-cloud-sdk/resilience@4.5.1 @sap-cloud-sdk/util@4.5.1)
 if [ "$(cat "$NODE_CLIENTS/.hrsync-packages" 2>/dev/null)" != "${NODE_PACKAGES[*]}" ]; then
   log "installing ${NODE_PACKAGES[*]} into $NODE_CLIENTS"
   rm -rf "$NODE_CLIENTS"

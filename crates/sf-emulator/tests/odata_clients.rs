@@ -171,3 +171,97 @@ async fn pyodata_drives_the_emulator() {
     assert!(log.iter().all(|r| r.status < 500), "{:?}", log.iter().filter(|r| r.status >= 500).collect::<Vec<_>>());
     emu.shutdown().await;
 }
+
+/// SAP Cloud SDK for JavaScript: its generator makes a typed client from the
+/// emulator's `$metadata` and that client reads and writes through it.
+/// `scripts/test.sh` installs the generator and the OData v2 runtime into
+/// `target/odata-node` (override with `HRSYNC_ODATA_NODE_DIR`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sap_cloud_sdk_generated_client_drives_the_emulator() {
+    let node_dir = std::env::var_os("HRSYNC_ODATA_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/odata-node"));
+    let cli = node_dir.join("node_modules/@sap-cloud-sdk/generator/dist/cli.js");
+    if !cli.exists() {
+        panic!(
+            "SAP Cloud SDK's generator is missing ({}): run scripts/test.sh (it installs \
+             @sap-cloud-sdk/generator and @sap-cloud-sdk/odata-v2 into target/odata-node), or set \
+             HRSYNC_ODATA_NODE_DIR",
+            cli.display()
+        );
+    }
+    let emu = start(120).await;
+    let (status, edmx) = get(&emu, "/odata/v2/$metadata").await;
+    assert_eq!(status, 200);
+    // Inside the install so the generated code finds @sap-cloud-sdk/odata-v2.
+    let work = node_dir.join(format!("work-{}", std::process::id()));
+    let input = work.join("input");
+    let out = work.join("out");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+    std::fs::write(input.join("SFOData.edmx"), &edmx).unwrap_or_else(|e| panic!("{e}"));
+    let options = json!({"input/SFOData.edmx": {"directoryName": "sfodata", "basePath": "/odata/v2", "packageName": "sfodata"}});
+    std::fs::write(work.join("options.json"), options.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let generated = {
+        let (cli, work) = (cli.clone(), work.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new("node")
+                .current_dir(&work)
+                .arg(cli)
+                .args(["-i", "input", "-o", "out", "-s", "options.json", "--transpile", "--skipValidation", "--overwrite"])
+                .output()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("running node (is Node.js installed? scripts/test.sh installs it): {e}"))
+    };
+    assert!(
+        generated.status.success(),
+        "the generator refused the emulator's $metadata:\n{}\n{}",
+        String::from_utf8_lossy(&generated.stdout),
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    eprintln!("generated and transpiled the client in {:?}", started.elapsed());
+
+    let person = scenario_person(&emu, "active", 3);
+    let (_, body) = get(&emu, &format!("/odata/v2/PerPerson('{person}')?$format=json&$expand=employmentNav/jobInfoNav,emailNav")).await;
+    let p = json(&body)["d"].clone();
+    let job = &p["employmentNav"]["results"][0]["jobInfoNav"]["results"][0];
+    let start_ms = job["startDate"]
+        .as_str()
+        .and_then(|s| sf_odata::value::parse_wire_date(s).ok())
+        .map(|(ms, _)| ms)
+        .unwrap_or_default();
+    let start = jiff::Timestamp::from_millisecond(start_ms).map(|t| t.to_string()).unwrap_or_default();
+    let (_, total) = get(&emu, "/odata/v2/PerPerson/$count").await;
+    let email = &p["emailNav"]["results"][0];
+    let fixture = json!({
+        "total": total.trim().parse::<u64>().unwrap_or_default(),
+        "active": [scenario_person(&emu, "active", 0), scenario_person(&emu, "active", 1), scenario_person(&emu, "active", 2)],
+        "job": {"seqNumber": job["seqNumber"], "startDate": start, "userId": job["userId"]},
+        "email": {"emailType": email["emailType"], "personIdExternal": person, "emailAddress": email["emailAddress"]},
+    });
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/cloud_sdk_suite.js");
+    let client_dir = out.join("sfodata");
+    let base = format!("http://localhost:{}", emu.addr().port());
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(suite)
+            .arg(&client_dir)
+            .args([base.as_str(), USER, PASSWORD, &fixture.to_string()])
+            .output()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|e| panic!("running node: {e}"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success() && stdout.contains("cloud sdk suite passed"),
+        "SAP Cloud SDK suite failed ({}):\n{stdout}\n{stderr}",
+        run.status
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    emu.shutdown().await;
+}
