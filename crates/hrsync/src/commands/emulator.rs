@@ -14,8 +14,10 @@ static LONG_HELP: LazyLock<String> = LazyLock::new(|| {
     format!(
         "Serves a deterministic SuccessFactors Employee Central tenant over OData v2 at \
 http://ADDR/odata/v2/ (PerPerson with $filter/$select/$expand, $count, $metadata, paging \
-with $skiptoken and paging=snapshot, asOfDate/fromDate/toDate, Picklist, upsert for \
-PerEmail/PerPhone/User) with HTTP Basic auth as USERNAME@COMPANY_ID.
+with $skiptoken and paging=snapshot, asOfDate/fromDate/toDate, navigation by path, Picklist, \
+upsert for PerEmail/PerPhone/User in JSON or Atom, at most 1,000 records) with HTTP Basic \
+auth as USERNAME@COMPANY_ID. As SuccessFactors does, it answers Atom XML unless asked for \
+JSON ($format=json or Accept: application/json), and links name the Host the client called.
 
 Admin API (no SuccessFactors auth, loopback clients only), under /_emulator/:
   POST   /_emulator/events         one HR event or a list, e.g.
