@@ -8,6 +8,22 @@
 //! holds the HR data ([`model`], [`generate`]), HR events ([`events`]), upsert
 //! ([`upsert`]) and the HTTP server ([`server`]).
 //!
+//! # Strict as a tenant
+//!
+//! Checked against SAP's own clients (pyodata, SAP Cloud SDK) and real
+//! SuccessFactors material (shared/emulator-fidelity.md), the emulator
+//! refuses what a tenant refuses: Atom XML unless JSON is asked for; links
+//! on the request's `Host`; 400 `COE_ENTITY_NOT_FOUND` for unknown sets;
+//! only the fields a tenant has ([`TenantFields`]: tenant-configured fields
+//! exist only when configured); `$inlinecount` over all matches; upserts of
+//! at most 1,000 records whose payload is checked against the metadata;
+//! `*On` stamps in the data centre's local time ([`DataCentre`]). And it
+//! accepts what real clients send: the `upsert` function import and `sap:`
+//! annotations in `$metadata`, navigation by path, the service document,
+//! typed key predicates, a session cookie and `X-CSRF-Token: Fetch`, Atom
+//! upsert bodies. `tests/fidelity.rs` holds one table-driven test per
+//! finding; `tests/odata_clients.rs` runs the two clients.
+//!
 //! # Population mix
 //!
 //! Deterministic from the seed and the clock's start day (see [`generate`] for
