@@ -61,7 +61,11 @@ fn too_many_workers_is_a_clear_error_not_a_crash() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{workers}: {stderr}");
         // An error exit, not a panic (101) or an abort by signal.
-        assert!(out.status.code().is_some_and(|c| c != 101), "{workers}: {:?} {stderr}", out.status);
+        assert!(
+            out.status.code().is_some_and(|c| c != 101),
+            "{workers}: {:?} {stderr}",
+            out.status
+        );
         assert!(stderr.contains("at most 1000000"), "{workers}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
@@ -69,7 +73,10 @@ fn too_many_workers_is_a_clear_error_not_a_crash() {
 
 #[test]
 fn banner_never_prints_a_chosen_password() {
-    let text = banner_of(&["--workers", "5", "--listen", "127.0.0.1:0", "--password", "Chosen-S3cret"], &[]);
+    let text = banner_of(
+        &["--workers", "5", "--listen", "127.0.0.1:0", "--password", "Chosen-S3cret"],
+        &[],
+    );
     assert!(text.contains("admin:"), "the emulator started: {text}");
     assert!(!text.contains("Chosen-S3cret"), "{text}");
     let text = banner_of(
@@ -87,6 +94,7 @@ fn non_loopback_with_the_default_password_warns() {
     assert!(text.contains("admin:"), "{text}");
     assert!(text.contains("warning: listening on 0.0.0.0:0"), "{text}");
     assert!(text.contains("well-known default password"), "{text}");
-    let text = banner_of(&["--workers", "5", "--listen", "0.0.0.0:0", "--password", "Other-S3cret"], &[]);
+    let text =
+        banner_of(&["--workers", "5", "--listen", "0.0.0.0:0", "--password", "Other-S3cret"], &[]);
     assert!(!text.contains("warning"), "{text}");
 }

@@ -206,7 +206,11 @@ fn person_rows(db: &Database, set: &EntityType, window: Window, pi: usize, rows:
         "PerEmail" => rows.extend((0..p.emails.len()).map(|k| Row::Email(pi, k as u16))),
         "PerPhone" => rows.extend((0..p.phones.len()).map(|k| Row::Phone(pi, k as u16))),
         "PersonEmpTerminationInfo" if p.termination.is_some() => rows.push(Row::Termination(pi)),
-        "EmpEmployment" | "User" | "EmpJob" | "EmpGlobalAssignment" | "EmpEmploymentTermination" => {
+        "EmpEmployment"
+        | "User"
+        | "EmpJob"
+        | "EmpGlobalAssignment"
+        | "EmpEmploymentTermination" => {
             for (k, e) in p.employments.iter().enumerate() {
                 let k = k as u16;
                 match set.name {
@@ -315,14 +319,20 @@ pub fn parse_key(set: &'static EntityType, text: &str) -> Result<KeyValues, ODat
         let ty = set.property(key).map(|p| p.ty);
         let value = match (ty, value) {
             (Some(EdmType::String), v @ ODataValue::String(_)) => v,
-            (Some(EdmType::Int64 | EdmType::Int32), ODataValue::Int32(i)) => ODataValue::Int64(i64::from(i)),
+            (Some(EdmType::Int64 | EdmType::Int32), ODataValue::Int32(i)) => {
+                ODataValue::Int64(i64::from(i))
+            }
             (Some(EdmType::Int64 | EdmType::Int32), v @ ODataValue::Int64(_)) => v,
             (
                 Some(EdmType::DateTime | EdmType::DateTimeOffset),
                 v @ (ODataValue::DateTime(_) | ODataValue::DateTimeOffset { .. }),
             ) => ODataValue::DateTime(v.instant_ms().unwrap_or_default()),
             (Some(EdmType::Boolean), v @ ODataValue::Boolean(_)) => v,
-            (Some(EdmType::Decimal | EdmType::Double), v) if v.edm_type().is_some_and(|t| t != EdmType::String) => v,
+            (Some(EdmType::Decimal | EdmType::Double), v)
+                if v.edm_type().is_some_and(|t| t != EdmType::String) =>
+            {
+                v
+            }
             (Some(t), v) => {
                 return Err(bad(format!(
                     "{key} is {} and cannot take {}",
@@ -391,7 +401,10 @@ pub fn find_by_key(db: &Database, set: &'static EntityType, key: &KeyValues) -> 
     };
     match set.name {
         "PerPerson" => {
-            return db.person_index.get(&text_of("personIdExternal")?).map(|&i| Row::Person(i as u32));
+            return db
+                .person_index
+                .get(&text_of("personIdExternal")?)
+                .map(|&i| Row::Person(i as u32));
         }
         "User" => {
             let &(p, e) = db.user_index.get(&text_of("userId")?)?;
@@ -403,7 +416,9 @@ pub fn find_by_key(db: &Database, set: &'static EntityType, key: &KeyValues) -> 
             db.persons.get(i)?.termination.as_ref()?;
             return Some(Row::Termination(i as u32));
         }
-        "Picklist" => return db.refs.picklists.get(&text_of("picklistId")?).map(|&id| Row::Ref(id)),
+        "Picklist" => {
+            return db.refs.picklists.get(&text_of("picklistId")?).map(|&id| Row::Ref(id));
+        }
         "PicklistOption" => {
             let id: i64 = text_of("id")?.parse().ok()?;
             return db.refs.options_by_id.get(&id).map(|&id| Row::Ref(id));
@@ -411,9 +426,7 @@ pub fn find_by_key(db: &Database, set: &'static EntityType, key: &KeyValues) -> 
         _ => {}
     }
     let matches = |row: Row| {
-        node(db, row).is_some_and(|n| {
-            key.iter().all(|(k, v)| key_matches(&n.property(k), v))
-        })
+        node(db, row).is_some_and(|n| key.iter().all(|(k, v)| key_matches(&n.property(k), v)))
     };
     // Person-scoped sets: only that person's (or that user's person's) rows.
     let person = text_of("personIdExternal")

@@ -92,7 +92,9 @@ pub const MAX_WORKERS: usize = 1_000_000;
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("--workers {0} is more than the emulator generates (at most {MAX_WORKERS}, about 4.8 KiB of memory each)")]
+    #[error(
+        "--workers {0} is more than the emulator generates (at most {MAX_WORKERS}, about 4.8 KiB of memory each)"
+    )]
     TooManyWorkers(usize),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },

@@ -478,8 +478,11 @@ impl Database {
             .iter()
             .map(|r| schema.entity(r.entity).unwrap_or(&schema.entities[0]))
             .collect();
-        self.schema =
-            TenantSchema { schema, types: Types::of(schema), ref_types: Box::leak(ref_types.into_boxed_slice()) };
+        self.schema = TenantSchema {
+            schema,
+            types: Types::of(schema),
+            ref_types: Box::leak(ref_types.into_boxed_slice()),
+        };
         self.local = LocalTime::new(data_centre);
     }
 
@@ -555,7 +558,8 @@ mod tests {
     /// tenant's schema (`Types::of` falls back to the first type otherwise).
     #[test]
     fn node_types_resolve_in_every_tenant_schema() {
-        for fields in [TenantFields::none(), TenantFields::emulator_default(), TenantFields::all()] {
+        for fields in [TenantFields::none(), TenantFields::emulator_default(), TenantFields::all()]
+        {
             let s = schema_for(&fields);
             let t = Types::of(s);
             for (ty, name) in [

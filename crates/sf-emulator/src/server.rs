@@ -171,7 +171,8 @@ impl Shared {
     /// The service root links of this request name: the scheme and host the
     /// client called (`Host`, `X-Forwarded-Proto`), else the bound address.
     fn service_root(&self, headers: &HeaderMap) -> String {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| valid_host(h));
+        let host =
+            headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| valid_host(h));
         let https = headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
@@ -238,7 +239,8 @@ fn random_hex() -> String {
 fn valid_host(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 255
-        && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 fn has_port(h: &str) -> bool {
@@ -363,8 +365,9 @@ async fn odata(
         // A token that does not belong to the session fails a write, as
         // SuccessFactors' CSRF protection does; writes without a token pass
         // (Basic-authenticated integrations send none).
-        Ok(_) if method != Method::GET
-            && csrf_header.is_some_and(|t| !t.eq_ignore_ascii_case("fetch") && t != csrf) =>
+        Ok(_)
+            if method != Method::GET
+                && csrf_header.is_some_and(|t| !t.eq_ignore_ascii_case("fetch") && t != csrf) =>
         {
             let mut r = reply_response(Reply::error(
                 &ODataError::new(403, "COE_CSRF_TOKEN_INVALID", "CSRF token validation failed"),
@@ -390,7 +393,11 @@ async fn odata(
             Some(Fault::Unavailable) => {
                 fault = Some("503");
                 reply_response(Reply::error(
-                    &ODataError::new(503, "COE_SERVICE_UNAVAILABLE", "Service temporarily unavailable"),
+                    &ODataError::new(
+                        503,
+                        "COE_SERVICE_UNAVAILABLE",
+                        "Service temporarily unavailable",
+                    ),
                     json,
                 ))
             }
@@ -417,7 +424,8 @@ async fn odata(
     };
     let h = response.headers_mut();
     if new_session
-        && let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly"))
+        && let Ok(v) =
+            HeaderValue::from_str(&format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly"))
     {
         h.insert(header::SET_COOKIE, v);
     }
@@ -539,7 +547,11 @@ async fn dispatch(
     if rest.is_empty() {
         if method != Method::GET {
             return Reply::error(
-                &ODataError::new(405, "COE_METHOD_NOT_ALLOWED", format!("{method} is not allowed on the service document")),
+                &ODataError::new(
+                    405,
+                    "COE_METHOD_NOT_ALLOWED",
+                    format!("{method} is not allowed on the service document"),
+                ),
                 json,
             );
         }
@@ -657,7 +669,8 @@ async fn dispatch(
             }
             Some(key) => {
                 let db = shared.read();
-                let Some(node) = engine::find_by_key(&db, set, &key).and_then(|row| engine::node(&db, row))
+                let Some(node) =
+                    engine::find_by_key(&db, set, &key).and_then(|row| engine::node(&db, row))
                 else {
                     return Reply::error(&ODataError::entity_not_found(set.name, &key_text), json);
                 };
@@ -695,7 +708,14 @@ fn by_path(
         if json {
             render::write_single(&mut out, node, ctx, opts.select.as_ref(), &opts.expand);
         } else {
-            atom::write_entry_document(&mut out, node, ctx, opts.select.as_ref(), &opts.expand, now);
+            atom::write_entry_document(
+                &mut out,
+                node,
+                ctx,
+                opts.select.as_ref(),
+                &opts.expand,
+                now,
+            );
         }
         return Reply::ok(json, out);
     };

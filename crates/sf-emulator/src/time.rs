@@ -121,8 +121,9 @@ impl Clock {
     /// A clock that reads `now_ms` at this moment (or real time when `None`).
     /// A start outside the clock's range is clamped into it.
     pub fn new(now_ms: Option<i64>) -> Self {
-        let offset_ms =
-            now_ms.map(|n| n.clamp(MIN_NOW_MS, MAX_NOW_MS).saturating_sub(system_ms())).unwrap_or(0);
+        let offset_ms = now_ms
+            .map(|n| n.clamp(MIN_NOW_MS, MAX_NOW_MS).saturating_sub(system_ms()))
+            .unwrap_or(0);
         Self { state: Mutex::new(ClockState { offset_ms, last_stamp: i64::MIN }) }
     }
 
@@ -336,7 +337,10 @@ mod tests {
         let before = clock.now_ms();
         for ms in [i64::MAX, i64::MIN, MAX_NOW_MS, 9_000_000_000_000_000] {
             assert!(clock.try_advance(ms).is_err(), "{ms}");
-            assert!((clock.now_ms() - before).abs() < 60_000, "refused moves leave the clock alone");
+            assert!(
+                (clock.now_ms() - before).abs() < 60_000,
+                "refused moves leave the clock alone"
+            );
         }
         assert!(clock.try_set_now(MAX_NOW_MS + 1).is_err());
         assert!(clock.try_set_now(MIN_NOW_MS - 1).is_err());

@@ -62,24 +62,30 @@ const M_NS: &str = "http://schemas.microsoft.com/ado/2007/08/dataservices/metada
 /// leading `<`), JSON otherwise.
 pub fn parse_body(body: &[u8], content_type: Option<&str>) -> Result<Vec<Record>, ODataError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let xml = content_type.is_some_and(|c| c.to_ascii_lowercase().contains("xml")) || first == Some(b'<');
+    let xml =
+        content_type.is_some_and(|c| c.to_ascii_lowercase().contains("xml")) || first == Some(b'<');
     if xml {
         let text = std::str::from_utf8(body)
             .map_err(|_| ODataError::upsert_bad_body("the XML body is not UTF-8"))?;
         return parse_atom(text);
     }
-    let parsed: Value = serde_json::from_slice(body)
-        .map_err(|e| ODataError::upsert_bad_body(&format!("the body is neither JSON nor Atom XML: {e}")))?;
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| {
+        ODataError::upsert_bad_body(&format!("the body is neither JSON nor Atom XML: {e}"))
+    })?;
     match parsed {
         Value::Object(o) => Ok(vec![o]),
         Value::Array(items) => items
             .into_iter()
             .map(|v| match v {
                 Value::Object(o) => Ok(o),
-                _ => Err(ODataError::upsert_bad_body("every element of the array must be a record object")),
+                _ => Err(ODataError::upsert_bad_body(
+                    "every element of the array must be a record object",
+                )),
             })
             .collect(),
-        _ => Err(ODataError::upsert_bad_body("the body must be a record object or an array of records")),
+        _ => Err(ODataError::upsert_bad_body(
+            "the body must be a record object or an array of records",
+        )),
     }
 }
 
@@ -88,11 +94,16 @@ pub fn parse_body(body: &[u8], content_type: Option<&str>) -> Result<Vec<Record>
 /// `<m:properties>` a value (`m:null` → null, `Edm.Boolean` → a boolean),
 /// and each `<link>` with inline content a navigation value.
 fn parse_atom(text: &str) -> Result<Vec<Record>, ODataError> {
-    let root = crate::oauth::parse_xml(text).map_err(|e| ODataError::upsert_bad_body(&format!("invalid XML: {e}")))?;
+    let root = crate::oauth::parse_xml(text)
+        .map_err(|e| ODataError::upsert_bad_body(&format!("invalid XML: {e}")))?;
     let entries: Vec<&crate::oauth::Element> = match (root.ns.as_str(), root.local.as_str()) {
         (ATOM_NS, "entry") => vec![&root],
         (ATOM_NS, "feed") => root.children_named(ATOM_NS, "entry").collect(),
-        _ => return Err(ODataError::upsert_bad_body("the XML body must be an Atom <entry> or <feed>")),
+        _ => {
+            return Err(ODataError::upsert_bad_body(
+                "the XML body must be an Atom <entry> or <feed>",
+            ));
+        }
     };
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -129,7 +140,10 @@ fn parse_atom(text: &str) -> Result<Vec<Record>, ODataError> {
                     continue;
                 }
                 let attr = |local: &str| {
-                    p.attrs.iter().find(|(k, _)| k.rsplit(':').next() == Some(local) && k.contains(':')).map(|(_, v)| v.as_str())
+                    p.attrs
+                        .iter()
+                        .find(|(k, _)| k.rsplit(':').next() == Some(local) && k.contains(':'))
+                        .map(|(_, v)| v.as_str())
                 };
                 let value = if attr("null") == Some("true") {
                     Value::Null
@@ -165,10 +179,13 @@ pub fn results_xml(results: &[Value], service_root: &str, now_ms: i64) -> String
     out.push_str("</updated>");
     for r in results {
         out.push_str(r#"<entry><content type="application/xml"><m:properties>"#);
-        for name in ["key", "status", "editStatus", "message", "index", "httpCode", "inlineResults"] {
+        for name in ["key", "status", "editStatus", "message", "index", "httpCode", "inlineResults"]
+        {
             let value = match r.get(name) {
                 Some(Value::String(s)) => ODataValue::String(s.clone()),
-                Some(Value::Number(n)) => ODataValue::Int32(n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0)),
+                Some(Value::Number(n)) => {
+                    ODataValue::Int32(n.as_i64().and_then(|n| i32::try_from(n).ok()).unwrap_or(0))
+                }
                 _ => ODataValue::Null,
             };
             atom::push_property(&mut out, name, &value);
@@ -380,7 +397,9 @@ impl Database {
             return Err(ODataError::new(
                 400,
                 "COE_ENTITY_NOT_FOUND",
-                format!("[COE0007]invalid entity (or function) name: {entity} with the index {index}"),
+                format!(
+                    "[COE0007]invalid entity (or function) name: {entity} with the index {index}"
+                ),
             ));
         };
         for (name, value) in record {
@@ -408,7 +427,8 @@ impl Database {
                     (
                         EdmType::Int32 | EdmType::Int64 | EdmType::Decimal | EdmType::Double,
                         Value::String(s),
-                    ) => ODataValue::parse_literal(s).is_ok_and(|v| v.edm_type().is_some_and(|t| t != EdmType::String)),
+                    ) => ODataValue::parse_literal(s)
+                        .is_ok_and(|v| v.edm_type().is_some_and(|t| t != EdmType::String)),
                     (EdmType::DateTime | EdmType::DateTimeOffset, Value::String(s)) => {
                         sf_odata::value::parse_wire_date(s).is_ok()
                             || sf_odata::value::parse_datetime_body(s).is_ok()
@@ -538,7 +558,9 @@ impl Database {
                 };
                 let nav = record.keys().find(|k| k.ends_with("Nav"));
                 let outcome = match nav {
-                    Some(n) => Err(rule(format!("Writing the navigation {n} is not supported by this emulator"))),
+                    Some(n) => Err(rule(format!(
+                        "Writing the navigation {n} is not supported by this emulator"
+                    ))),
                     None => self.validate_contact(record, email, &pid, &ty_text, picklist, claimed),
                 };
                 (entity, key, outcome)
@@ -563,7 +585,12 @@ impl Database {
         }
     }
 
-    fn validate_user(&self, record: &Record, user_id: &str, options: UpsertOptions) -> Result<Write, RecordError> {
+    fn validate_user(
+        &self,
+        record: &Record,
+        user_id: &str,
+        options: UpsertOptions,
+    ) -> Result<Write, RecordError> {
         let missing = || rule(format!("User with userId '{user_id}' does not exist"));
         let &(p, e) = self.user_index.get(user_id).ok_or_else(missing)?;
         let u = self.persons[p].employments[e].user.as_ref().ok_or_else(missing)?;
@@ -582,7 +609,9 @@ impl Database {
             }
             // Checked against the metadata already: a User property.
             let Some(prop) = user_type.property(name) else {
-                return Err(rule(format!("Writing the navigation {name} is not supported by this emulator")));
+                return Err(rule(format!(
+                    "Writing the navigation {name} is not supported by this emulator"
+                )));
             };
             if value.is_null() {
                 continue;

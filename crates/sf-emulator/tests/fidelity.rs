@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use sf_emulator::time::{DataCentre, MS_PER_DAY, MAX_NOW_MS};
+use sf_emulator::time::{DataCentre, MAX_NOW_MS, MS_PER_DAY};
 use sf_emulator::{Emulator, EmulatorError, RunningEmulator, TenantFields};
 
 /// GET with Basic auth and extra headers; (status, content type, body, headers).
@@ -39,6 +39,9 @@ async fn fetch_url(
     let h = r.headers().clone();
     (status, ct, r.text().await.unwrap_or_default(), h)
 }
+
+/// Request headers of a table row.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
 
 async fn post(
     emu: &RunningEmulator,
@@ -109,7 +112,7 @@ async fn atom_xml_unless_json_is_asked_for() {
     let id = scenario_person(&emu, "active", 0);
     let list = "/odata/v2/PerPerson?customPageSize=2&$expand=emailNav&$inlinecount=allpages";
     // (path, headers, JSON expected)
-    let cases: Vec<(String, Vec<(&str, &str)>, bool)> = vec![
+    let cases: Vec<(String, Headers<'_>, bool)> = vec![
         (list.to_owned(), vec![], false),
         (list.to_owned(), vec![("accept", "*/*")], false),
         (list.to_owned(), vec![("accept", "application/atom+xml")], false),
@@ -132,7 +135,10 @@ async fn atom_xml_unless_json_is_asked_for() {
         } else {
             assert!(ct.starts_with("application/atom+xml"), "{path} {headers:?}: {ct}");
             assert_xml(&body);
-            assert!(body.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed "), "{body}");
+            assert!(
+                body.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed "),
+                "{body}"
+            );
             assert_eq!(body.matches("<category term=\"SFOData.PerPerson\"").count(), 2);
             assert!(body.contains("<m:count>30</m:count>"));
             assert!(body.contains("<link rel=\"next\" href=\"http://127.0.0.1:"), "{body}");
@@ -147,15 +153,21 @@ async fn atom_xml_unless_json_is_asked_for() {
     assert!(body.contains(&format!("<d:personIdExternal>{id}</d:personIdExternal>")));
 
     // Errors in the format asked for (KBA-2994898 shows the XML form).
-    let errors: &[(&str, &[(&str, &str)], u16, &str, bool)] = &[
-        ("/odata/v2/PerPerson?$select=nope", &[], 400, "COE_PROPERTY_NOT_FOUND", false),
-        ("/odata/v2/PerPerson?$select=nope&$format=json", &[], 400, "COE_PROPERTY_NOT_FOUND", true),
-        ("/odata/v2/Nope", &[("accept", "application/json")], 400, "COE_ENTITY_NOT_FOUND", true),
-        ("/odata/v2/Nope", &[], 400, "COE_ENTITY_NOT_FOUND", false),
-        ("/odata/v2/PerPerson('nobody')", &[], 404, "COE_RESOURCE_NOT_FOUND", false),
+    let errors: Vec<(&str, Headers<'_>, u16, &str, bool)> = vec![
+        ("/odata/v2/PerPerson?$select=nope", vec![], 400, "COE_PROPERTY_NOT_FOUND", false),
+        (
+            "/odata/v2/PerPerson?$select=nope&$format=json",
+            vec![],
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            true,
+        ),
+        ("/odata/v2/Nope", vec![("accept", "application/json")], 400, "COE_ENTITY_NOT_FOUND", true),
+        ("/odata/v2/Nope", vec![], 400, "COE_ENTITY_NOT_FOUND", false),
+        ("/odata/v2/PerPerson('nobody')", vec![], 404, "COE_RESOURCE_NOT_FOUND", false),
     ];
-    for &(path, headers, status, code, want_json) in errors {
-        let (got, ct, body, _) = fetch(&emu, path, headers).await;
+    for (path, headers, status, code, want_json) in errors {
+        let (got, ct, body, _) = fetch(&emu, path, &headers).await;
         assert_eq!(got, status, "{path}: {body}");
         if want_json {
             assert!(ct.starts_with("application/json"), "{path}: {ct}");
@@ -308,8 +320,15 @@ async fn upsert_payloads_are_checked_against_the_metadata() {
     let (status, v) = upsert_json(&emu, &json!(rules)).await;
     assert_eq!(status, 200, "{v}");
     for (i, r) in v["d"].as_array().cloned().unwrap_or_default().iter().enumerate() {
-        assert_eq!((r["status"].as_str(), r["httpCode"].as_i64(), r["index"].as_u64()), (Some("ERROR"), Some(500), Some(i as u64)), "{r}");
-        assert!(r["message"].as_str().unwrap_or_default().ends_with(&format!("with the index {i}")), "{r}");
+        assert_eq!(
+            (r["status"].as_str(), r["httpCode"].as_i64(), r["index"].as_u64()),
+            (Some("ERROR"), Some(500), Some(i as u64)),
+            "{r}"
+        );
+        assert!(
+            r["message"].as_str().unwrap_or_default().ends_with(&format!("with the index {i}")),
+            "{r}"
+        );
     }
     // A valid User write through upsert changes the data (status t/f included).
     let (status, v) = upsert_json(
@@ -320,17 +339,30 @@ async fn upsert_payloads_are_checked_against_the_metadata() {
     assert_eq!((status, v["d"][0]["status"].as_str()), (200, Some("OK")), "{v}");
     let (_, body) = get(&emu, &format!("/odata/v2/User('{user}')?$format=json")).await;
     let u = json(&body)["d"].clone();
-    assert_eq!((u["username"].as_str(), u["status"].as_str(), u["timeZone"].as_str()), (Some("renamed"), Some("inactive"), Some("Europe/Berlin")));
+    assert_eq!(
+        (u["username"].as_str(), u["status"].as_str(), u["timeZone"].as_str()),
+        (Some("renamed"), Some("inactive"), Some("Europe/Berlin"))
+    );
     emu.shutdown().await;
 }
 
 /// 4. The schema holds only what a real tenant has.
 #[tokio::test]
 async fn tenant_configured_fields_exist_only_when_configured() {
-    let bare = Emulator::builder().workers(20).now_ms(NOW_MS).tenant_fields(TenantFields::none()).start().await;
+    let bare = Emulator::builder()
+        .workers(20)
+        .now_ms(NOW_MS)
+        .tenant_fields(TenantFields::none())
+        .start()
+        .await;
     let bare = bare.unwrap_or_else(|e| panic!("{e}"));
     let default = start(20).await;
-    let all = Emulator::builder().workers(20).now_ms(NOW_MS).tenant_fields(TenantFields::all()).start().await;
+    let all = Emulator::builder()
+        .workers(20)
+        .now_ms(NOW_MS)
+        .tenant_fields(TenantFields::all())
+        .start()
+        .await;
     let all = all.unwrap_or_else(|e| panic!("{e}"));
     // (query, bare, default, all): true = 200.
     let cases = [
@@ -338,19 +370,42 @@ async fn tenant_configured_fields_exist_only_when_configured() {
         ("$select=employmentNav/okToRehire&$expand=employmentNav", false, false, true),
         ("$filter=employmentNav/jobInfoNav/customString7%20eq%20'x'", false, false, true),
         ("$select=personalInfoNav/displayName&$expand=personalInfoNav", false, true, true),
-        ("$filter=personEmpTerminationInfoNav/lastModifiedDateTime%20ge%20datetimeoffset'2020-01-01T00:00:00Z'", false, false, false),
-        ("$select=employmentNav/userNav/displayName&$expand=employmentNav/userNav", false, false, false),
-        ("$select=employmentNav/userNav/jobTitle&$expand=employmentNav/userNav", false, false, false),
+        (
+            "$filter=personEmpTerminationInfoNav/lastModifiedDateTime%20ge%20datetimeoffset'2020-01-01T00:00:00Z'",
+            false,
+            false,
+            false,
+        ),
+        (
+            "$select=employmentNav/userNav/displayName&$expand=employmentNav/userNav",
+            false,
+            false,
+            false,
+        ),
+        (
+            "$select=employmentNav/userNav/jobTitle&$expand=employmentNav/userNav",
+            false,
+            false,
+            false,
+        ),
         ("$select=employmentNav/userNav/title&$expand=employmentNav/userNav", true, true, true),
         ("$expand=employmentNav/empGlobalAssignmentNav/companyNav", false, false, false),
     ];
     for (q, b, d, a) in cases {
         for (emu, want) in [(&bare, b), (&default, d), (&all, a)] {
-            let (status, body) = get(emu, &format!("/odata/v2/PerPerson?$format=json&$top=1&{q}")).await;
+            let (status, body) =
+                get(emu, &format!("/odata/v2/PerPerson?$format=json&$top=1&{q}")).await;
             assert_eq!(status == 200, want, "{q}: {status} {body}");
             if !want {
-                assert_eq!((status, error_of(&json(&body)).0.as_str()), (400, "COE_PROPERTY_NOT_FOUND"), "{q}");
-                assert!(error_of(&json(&body)).1.starts_with("[COE0021]Invalid property names: "), "{body}");
+                assert_eq!(
+                    (status, error_of(&json(&body)).0.as_str()),
+                    (400, "COE_PROPERTY_NOT_FOUND"),
+                    "{q}"
+                );
+                assert!(
+                    error_of(&json(&body)).1.starts_with("[COE0021]Invalid property names: "),
+                    "{body}"
+                );
             }
         }
     }
@@ -383,7 +438,8 @@ async fn inlinecount_counts_every_matching_entity() {
         format!("customPageSize=10&paging=snapshot&$filter={filter}"),
         format!("customPageSize=10&$filter={filter}"),
     ] {
-        let mut url = format!("{}/odata/v2/PerPerson?$format=json&$inlinecount=allpages&{q}", emu.base_url());
+        let mut url =
+            format!("{}/odata/v2/PerPerson?$format=json&$inlinecount=allpages&{q}", emu.base_url());
         for _page in 0..3 {
             let (status, body) = get_url(&url).await;
             assert_eq!(status, 200, "{q}: {body}");
@@ -403,24 +459,29 @@ async fn inlinecount_counts_every_matching_entity() {
 /// record is modified before it was created.
 #[tokio::test]
 async fn on_fields_follow_the_data_centre_clock_and_audit_stamps_are_plausible() {
-    let europe_offset = |ms: i64| sf_emulator::time::LocalTime::new(DataCentre::Europe).local(ms) - ms;
-    for (dc, expect) in [
-        (DataCentre::Europe, None),
-        (DataCentre::Utc, Some(0)),
-    ] {
-        let emu = Emulator::builder().workers(150).seed(42).now_ms(NOW_MS).data_centre(dc).start().await;
+    let europe_offset =
+        |ms: i64| sf_emulator::time::LocalTime::new(DataCentre::Europe).local(ms) - ms;
+    for (dc, expect) in [(DataCentre::Europe, None), (DataCentre::Utc, Some(0))] {
+        let emu =
+            Emulator::builder().workers(150).seed(42).now_ms(NOW_MS).data_centre(dc).start().await;
         let emu = emu.unwrap_or_else(|e| panic!("{e}"));
         let mut offsets = std::collections::BTreeSet::new();
         let mut checked = 0;
         for set in ["PerPerson", "PerEmail", "PerPhone", "EmpEmployment", "EmpJob", "PerPersonal"] {
-            let all = all_pages(&emu, &format!("/odata/v2/{set}?$format=json&fromDate=1900-01-01")).await;
+            let all =
+                all_pages(&emu, &format!("/odata/v2/{set}?$format=json&fromDate=1900-01-01")).await;
             for r in &all {
                 let ms = |k: &str| {
-                    r[k].as_str().and_then(|s| sf_odata::value::parse_wire_date(s).ok()).map(|(ms, _)| ms)
+                    r[k].as_str()
+                        .and_then(|s| sf_odata::value::parse_wire_date(s).ok())
+                        .map(|(ms, _)| ms)
                 };
-                let (Some(c), Some(cdt), Some(m), Some(mdt)) =
-                    (ms("createdOn"), ms("createdDateTime"), ms("lastModifiedOn"), ms("lastModifiedDateTime"))
-                else {
+                let (Some(c), Some(cdt), Some(m), Some(mdt)) = (
+                    ms("createdOn"),
+                    ms("createdDateTime"),
+                    ms("lastModifiedOn"),
+                    ms("lastModifiedDateTime"),
+                ) else {
                     panic!("{set}: audit fields missing in {r}");
                 };
                 assert!(cdt <= mdt, "{set}: created {cdt} after modified {mdt}: {r}");
@@ -434,7 +495,11 @@ async fn on_fields_follow_the_data_centre_clock_and_audit_stamps_are_plausible()
         assert!(checked > 500, "{checked}");
         match expect {
             Some(0) => assert_eq!(offsets.into_iter().collect::<Vec<_>>(), vec![0]),
-            _ => assert_eq!(offsets.into_iter().collect::<Vec<_>>(), vec![3_600_000, 7_200_000], "winter and summer stamps"),
+            _ => assert_eq!(
+                offsets.into_iter().collect::<Vec<_>>(),
+                vec![3_600_000, 7_200_000],
+                "winter and summer stamps"
+            ),
         }
         emu.shutdown().await;
     }
@@ -454,7 +519,10 @@ async fn links_use_the_request_host() {
     let cases: Vec<(Vec<(&str, &str)>, String)> = vec![
         (vec![], format!("http://127.0.0.1:{port}/odata/v2/")),
         (vec![("host", host.as_str())], format!("http://localhost:{port}/odata/v2/")),
-        (vec![("host", "api4.example.com"), ("x-forwarded-proto", "https")], "https://api4.example.com/odata/v2/".to_owned()),
+        (
+            vec![("host", "api4.example.com"), ("x-forwarded-proto", "https")],
+            "https://api4.example.com/odata/v2/".to_owned(),
+        ),
         // A Host that would break out of the URL is not echoed.
         (vec![("host", "evil.example/\"><x")], format!("http://127.0.0.1:{port}/odata/v2/")),
     ];
@@ -464,7 +532,8 @@ async fn links_use_the_request_host() {
         let v = json(&body);
         let uri = v["d"]["results"][0]["__metadata"]["uri"].as_str().unwrap_or_default();
         let next = v["d"]["__next"].as_str().unwrap_or_default();
-        let deferred = v["d"]["results"][0]["emailNav"]["__deferred"]["uri"].as_str().unwrap_or_default();
+        let deferred =
+            v["d"]["results"][0]["emailNav"]["__deferred"]["uri"].as_str().unwrap_or_default();
         for link in [uri, next, deferred] {
             assert!(link.starts_with(prefix.as_str()), "{headers:?}: {link}");
         }
@@ -473,7 +542,10 @@ async fn links_use_the_request_host() {
     let emu = Emulator::builder().workers(10).now_ms(NOW_MS).explicit_port(true).start().await;
     let emu = emu.unwrap_or_else(|e| panic!("{e}"));
     for (headers, prefix) in [
-        (vec![("host", "api4.example.com"), ("x-forwarded-proto", "https")], "https://api4.example.com:443/odata/v2/PerPerson"),
+        (
+            vec![("host", "api4.example.com"), ("x-forwarded-proto", "https")],
+            "https://api4.example.com:443/odata/v2/PerPerson",
+        ),
         (vec![("host", "sf.example")], "http://sf.example:80/odata/v2/PerPerson"),
     ] {
         let (_, _, body, _) = fetch(&emu, page, &headers).await;
@@ -490,12 +562,42 @@ async fn links_use_the_request_host() {
 async fn error_codes_and_messages() {
     let emu = start(20).await;
     let cases: &[(&str, u16, &str, &str)] = &[
-        ("/odata/v2/FormHeader?$format=json", 400, "COE_ENTITY_NOT_FOUND", "[COE0007]invalid entity (or function) name: FormHeader"),
-        ("/odata/v2/PerPerson?$format=json&$expand=personIdExternal", 400, "COE_BAD_PROPERTY_EXPRESSION", "[COE0003]Bad property expression: personIdExternal; cannot expand non-navigation property: PerPerson/personIdExternal"),
-        ("/odata/v2/PerPerson?$format=json&$expand=employmentNav/jobInfoNav/jobTitle", 400, "COE_BAD_PROPERTY_EXPRESSION", "[COE0003]Bad property expression: jobTitle; cannot expand non-navigation property: EmpJob/jobTitle"),
-        ("/odata/v2/PerPerson?$format=json&$expand=nopeNav", 400, "COE_PROPERTY_NOT_FOUND", "[COE0021]Invalid property names: PerPerson/nopeNav."),
-        ("/odata/v2/PerPerson('nope')?$format=json", 404, "COE_RESOURCE_NOT_FOUND", "Resource not found for the segment 'PerPerson('nope')'."),
-        ("/odata/v2/EmpJob(seqNumber=9L,startDate=datetime'2001-01-01T00:00:00',userId='nope')?$format=json", 404, "COE_RESOURCE_NOT_FOUND", "Resource not found for the segment 'EmpJob(seqNumber=9L,startDate=datetime'2001-01-01T00:00:00',userId='nope')'."),
+        (
+            "/odata/v2/FormHeader?$format=json",
+            400,
+            "COE_ENTITY_NOT_FOUND",
+            "[COE0007]invalid entity (or function) name: FormHeader",
+        ),
+        (
+            "/odata/v2/PerPerson?$format=json&$expand=personIdExternal",
+            400,
+            "COE_BAD_PROPERTY_EXPRESSION",
+            "[COE0003]Bad property expression: personIdExternal; cannot expand non-navigation property: PerPerson/personIdExternal",
+        ),
+        (
+            "/odata/v2/PerPerson?$format=json&$expand=employmentNav/jobInfoNav/jobTitle",
+            400,
+            "COE_BAD_PROPERTY_EXPRESSION",
+            "[COE0003]Bad property expression: jobTitle; cannot expand non-navigation property: EmpJob/jobTitle",
+        ),
+        (
+            "/odata/v2/PerPerson?$format=json&$expand=nopeNav",
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            "[COE0021]Invalid property names: PerPerson/nopeNav.",
+        ),
+        (
+            "/odata/v2/PerPerson('nope')?$format=json",
+            404,
+            "COE_RESOURCE_NOT_FOUND",
+            "Resource not found for the segment 'PerPerson('nope')'.",
+        ),
+        (
+            "/odata/v2/EmpJob(seqNumber=9L,startDate=datetime'2001-01-01T00:00:00',userId='nope')?$format=json",
+            404,
+            "COE_RESOURCE_NOT_FOUND",
+            "Resource not found for the segment 'EmpJob(seqNumber=9L,startDate=datetime'2001-01-01T00:00:00',userId='nope')'.",
+        ),
     ];
     for &(path, status, code, message) in cases {
         let (got, body) = get(&emu, path).await;
@@ -522,7 +624,10 @@ async fn empjob_event_is_a_picklist_option_id() {
         assert_eq!(j["eventReasonNav"]["event"].as_str(), Some(event));
     }
     let hire = jobs.iter().find(|j| j["eventReason"] == "HIRE").cloned().unwrap_or(Value::Null);
-    assert_eq!((hire["event"].as_str(), hire["eventNav"]["externalCode"].as_str()), (Some("1051"), Some("H")));
+    assert_eq!(
+        (hire["event"].as_str(), hire["eventNav"]["externalCode"].as_str()),
+        (Some("1051"), Some("H"))
+    );
     emu.shutdown().await;
 }
 
@@ -548,7 +653,11 @@ async fn metadata_function_import_and_service_document() {
         assert_eq!(status, 200, "{path}: {body}");
         if json_doc {
             let sets = json(&body)["d"]["EntitySets"].as_array().cloned().unwrap_or_default();
-            assert!(sets.contains(&json!("PerPerson")) && sets.contains(&json!("EmpEmploymentTermination")), "{body}");
+            assert!(
+                sets.contains(&json!("PerPerson"))
+                    && sets.contains(&json!("EmpEmploymentTermination")),
+                "{body}"
+            );
         } else {
             assert!(ct.starts_with("application/atomsvc+xml"), "{ct}");
             assert_xml(&body);
@@ -577,7 +686,10 @@ async fn entras_delta_expand_and_the_missing_navigations() {
     assert!(job["managerEmploymentNav"].is_object() || job["managerId"] == "NO_MANAGER", "{job}");
     assert_eq!(p["nationalIdNav"], json!({"results": []}));
     assert_eq!(p["homeAddressNavDEFLT"], json!({"results": []}));
-    assert_eq!(p["emailNav"]["results"][0]["personNav"]["personIdExternal"].as_str(), Some(id.as_str()));
+    assert_eq!(
+        p["emailNav"]["results"][0]["personNav"]["personIdExternal"].as_str(),
+        Some(id.as_str())
+    );
     // EmpEmploymentTermination: one per ended employment.
     let term = scenario_person(&emu, "terminated", 0);
     let filter = enc(&format!("personIdExternal eq '{term}'"));
@@ -599,7 +711,9 @@ async fn navigation_by_path_follows_deferred_uris() {
     let p = json(&body)["d"].clone();
     let (_, body) = get(&emu, &format!("/odata/v2/PerPerson('{id}')?$format=json&$expand=emailNav,phoneNav,employmentNav,personalInfoNav,personEmpTerminationInfoNav")).await;
     let expanded = json(&body)["d"].clone();
-    for nav in ["emailNav", "phoneNav", "employmentNav", "personalInfoNav", "personEmpTerminationInfoNav"] {
+    for nav in
+        ["emailNav", "phoneNav", "employmentNav", "personalInfoNav", "personEmpTerminationInfoNav"]
+    {
         let uri = p[nav]["__deferred"]["uri"].as_str().unwrap_or_default();
         let (status, body) = get_url(&format!("{uri}?$format=json")).await;
         assert_eq!(status, 200, "{uri}: {body}");
@@ -608,7 +722,11 @@ async fn navigation_by_path_follows_deferred_uris() {
         if want.get("results").is_some() {
             assert_eq!(got["results"], want["results"], "{nav}");
             let (_, n) = get_url(&format!("{uri}/$count")).await;
-            assert_eq!(n.parse::<usize>().ok(), want["results"].as_array().map(Vec::len), "{nav}/$count");
+            assert_eq!(
+                n.parse::<usize>().ok(),
+                want["results"].as_array().map(Vec::len),
+                "{nav}/$count"
+            );
         } else {
             assert_eq!(&got, want, "{nav}");
         }
@@ -616,19 +734,30 @@ async fn navigation_by_path_follows_deferred_uris() {
     // Deeper: an employment's jobs, a to-one chain, a property, Atom.
     let emp = &expanded["employmentNav"]["results"][0];
     let emp_uri = emp["__metadata"]["uri"].as_str().unwrap_or_default();
-    let (status, body) = get_url(&format!("{emp_uri}/jobInfoNav?$format=json&$expand=emplStatusNav")).await;
+    let (status, body) =
+        get_url(&format!("{emp_uri}/jobInfoNav?$format=json&$expand=emplStatusNav")).await;
     assert_eq!(status, 200, "{body}");
     assert!(json(&body)["d"]["results"][0]["emplStatusNav"]["externalCode"].is_string());
     let (status, body) = get(&emu, &format!("/odata/v2/PerPerson('{id}')/personEmpTerminationInfoNav/activeEmploymentsCount?$format=json")).await;
-    assert_eq!((status, json(&body)["d"]["activeEmploymentsCount"].as_i64()), (200, Some(1)), "{body}");
-    let (status, ct, body, _) = fetch(&emu, &format!("/odata/v2/PerPerson('{id}')/emailNav"), &[]).await;
+    assert_eq!(
+        (status, json(&body)["d"]["activeEmploymentsCount"].as_i64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    let (status, ct, body, _) =
+        fetch(&emu, &format!("/odata/v2/PerPerson('{id}')/emailNav"), &[]).await;
     assert_eq!((status, ct.starts_with("application/atom+xml")), (200, true), "{body}");
     assert_xml(&body);
     // A null to-one navigation and unknown segments are 404 / 400.
     let null_info = scenario_person(&emu, "termination_info_null", 0);
-    let (status, _) = get(&emu, &format!("/odata/v2/PerPerson('{null_info}')/personEmpTerminationInfoNav?$format=json")).await;
+    let (status, _) = get(
+        &emu,
+        &format!("/odata/v2/PerPerson('{null_info}')/personEmpTerminationInfoNav?$format=json"),
+    )
+    .await;
     assert_eq!(status, 404);
-    let (status, body) = get(&emu, &format!("/odata/v2/PerPerson('{id}')/nopeNav?$format=json")).await;
+    let (status, body) =
+        get(&emu, &format!("/odata/v2/PerPerson('{id}')/nopeNav?$format=json")).await;
     assert_eq!((status, error_of(&json(&body)).0.as_str()), (400, "COE_PROPERTY_NOT_FOUND"));
     emu.shutdown().await;
 }
@@ -640,11 +769,24 @@ async fn navigation_by_path_follows_deferred_uris() {
 async fn composite_keys_are_parsed_as_values() {
     let emu = start(30).await;
     let id = scenario_person(&emu, "active", 5);
-    let (_, body) = get(&emu, &format!("/odata/v2/PerPerson('{id}')?$format=json&$expand=employmentNav/jobInfoNav")).await;
+    let (_, body) = get(
+        &emu,
+        &format!("/odata/v2/PerPerson('{id}')?$format=json&$expand=employmentNav/jobInfoNav"),
+    )
+    .await;
     let job = json(&body)["d"]["employmentNav"]["results"][0]["jobInfoNav"]["results"][0].clone();
-    let (user, seq) = (job["userId"].as_str().unwrap_or_default().to_owned(), job["seqNumber"].as_str().unwrap_or_default().to_owned());
-    let start_ms = job["startDate"].as_str().and_then(|s| sf_odata::value::parse_wire_date(s).ok()).map(|(ms, _)| ms).unwrap_or_default();
-    let day = jiff::Timestamp::from_millisecond(start_ms).map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_default();
+    let (user, seq) = (
+        job["userId"].as_str().unwrap_or_default().to_owned(),
+        job["seqNumber"].as_str().unwrap_or_default().to_owned(),
+    );
+    let start_ms = job["startDate"]
+        .as_str()
+        .and_then(|s| sf_odata::value::parse_wire_date(s).ok())
+        .map(|(ms, _)| ms)
+        .unwrap_or_default();
+    let day = jiff::Timestamp::from_millisecond(start_ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default();
     let ok = [
         format!("EmpJob(seqNumber={seq}L,startDate=datetime'{day}',userId='{user}')"),
         format!("EmpJob(userId='{user}',seqNumber={seq},startDate=datetime'{day}.000')"),
@@ -685,7 +827,8 @@ async fn composite_keys_are_parsed_as_values() {
 async fn session_cookie_and_csrf_token() {
     let emu = start(10).await;
     let base = emu.base_url();
-    let jar = reqwest::Client::builder().cookie_store(true).build().unwrap_or_else(|e| panic!("{e}"));
+    let jar =
+        reqwest::Client::builder().cookie_store(true).build().unwrap_or_else(|e| panic!("{e}"));
     let r = jar
         .get(format!("{base}/odata/v2/PerPerson?$format=json&$top=1"))
         .basic_auth(USER, Some(PASSWORD))
@@ -693,9 +836,15 @@ async fn session_cookie_and_csrf_token() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let cookie =
+        r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert!(cookie.starts_with("JSESSIONID=") && cookie.contains("HttpOnly"), "{cookie}");
-    let token = r.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let token = r
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     assert!(token.len() >= 32 && token != "Fetch", "{token}");
     // The session is kept: no new cookie; the same token on a second fetch.
     let r = jar
@@ -742,22 +891,64 @@ async fn upsert_bodies_in_atom_xml() {
         entry("8449", "atom.one@home.example"),
         entry("9999", "x@y.z")
     );
-    let (status, ct, body) = post(&emu, "/odata/v2/upsert", &[("content-type", "application/atom+xml")], feed).await;
+    let (status, ct, body) =
+        post(&emu, "/odata/v2/upsert", &[("content-type", "application/atom+xml")], feed).await;
     assert_eq!(status, 200, "{body}");
     assert!(ct.starts_with("application/atom+xml"), "{ct}");
     assert_xml(&body);
-    assert!(body.contains("<d:status>OK</d:status><d:editStatus>UPSERTED</d:editStatus>"), "{body}");
-    assert!(body.contains("<d:status>ERROR</d:status>") && body.contains("<d:httpCode m:type=\"Edm.Int32\">500</d:httpCode>"), "{body}");
-    assert!(emu.worker(&id).is_some_and(|p| p.emails.iter().any(|e| e.address == "atom.one@home.example")));
+    assert!(
+        body.contains("<d:status>OK</d:status><d:editStatus>UPSERTED</d:editStatus>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<d:status>ERROR</d:status>")
+            && body.contains("<d:httpCode m:type=\"Edm.Int32\">500</d:httpCode>"),
+        "{body}"
+    );
+    assert!(
+        emu.worker(&id)
+            .is_some_and(|p| p.emails.iter().any(|e| e.address == "atom.one@home.example"))
+    );
     // One entry, JSON answer; an unknown property in XML is refused as in JSON.
-    let single = entry("8449", "atom.two@home.example").replacen("<entry>", &format!("<entry {ns}>"), 1);
-    let (status, _, body) = post(&emu, "/odata/v2/upsert?$format=json", &[("content-type", "application/atom+xml")], single).await;
+    let single =
+        entry("8449", "atom.two@home.example").replacen("<entry>", &format!("<entry {ns}>"), 1);
+    let (status, _, body) = post(
+        &emu,
+        "/odata/v2/upsert?$format=json",
+        &[("content-type", "application/atom+xml")],
+        single,
+    )
+    .await;
     assert_eq!((status, json(&body)["d"][0]["status"].as_str()), (200, Some("OK")), "{body}");
-    let typo = entry("8449", "z@z.z").replace("d:emailAddress", "d:emailAdress").replacen("<entry>", &format!("<entry {ns}>"), 1);
-    let (status, _, body) = post(&emu, "/odata/v2/upsert?$format=json", &[("content-type", "application/atom+xml")], typo).await;
-    assert_eq!((status, error_of(&json(&body)).0.as_str()), (400, "COE_PROPERTY_NOT_FOUND"), "{body}");
-    let (status, _, body) = post(&emu, "/odata/v2/upsert?$format=json", &[("content-type", "application/atom+xml")], "<entry><broken".into()).await;
-    assert_eq!((status, error_of(&json(&body)).0.as_str()), (400, "COE_GENERAL_BAD_REQUEST"), "{body}");
+    let typo = entry("8449", "z@z.z").replace("d:emailAddress", "d:emailAdress").replacen(
+        "<entry>",
+        &format!("<entry {ns}>"),
+        1,
+    );
+    let (status, _, body) = post(
+        &emu,
+        "/odata/v2/upsert?$format=json",
+        &[("content-type", "application/atom+xml")],
+        typo,
+    )
+    .await;
+    assert_eq!(
+        (status, error_of(&json(&body)).0.as_str()),
+        (400, "COE_PROPERTY_NOT_FOUND"),
+        "{body}"
+    );
+    let (status, _, body) = post(
+        &emu,
+        "/odata/v2/upsert?$format=json",
+        &[("content-type", "application/atom+xml")],
+        "<entry><broken".into(),
+    )
+    .await;
+    assert_eq!(
+        (status, error_of(&json(&body)).0.as_str()),
+        (400, "COE_GENERAL_BAD_REQUEST"),
+        "{body}"
+    );
     emu.shutdown().await;
 }
 
@@ -783,12 +974,25 @@ async fn clock_and_population_bounds() {
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
         assert_eq!(status, 400, "{body}: {text}");
-        assert!(text.contains("between 1900-01-01") || text.contains("neither seconds"), "{body}: {text}");
+        assert!(
+            text.contains("between 1900-01-01") || text.contains("neither seconds"),
+            "{body}: {text}"
+        );
         assert!((emu.now_ms() - before).abs() < 60_000, "{body}: the clock did not move");
     }
-    let r = c.post(&url).json(&json!({"set": "9999-12-30T00:00:00Z"})).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = c
+        .post(&url)
+        .json(&json!({"set": "9999-12-30T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
-    let r = c.post(&url).json(&json!({"advance": "P1D"})).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let r = c
+        .post(&url)
+        .json(&json!({"advance": "P1D"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.status().as_u16(), 400);
     assert!(emu.now_ms() > 0 && emu.now_ms() <= MAX_NOW_MS, "no wrap to a negative time");
     emu.advance_ms(i64::MAX);

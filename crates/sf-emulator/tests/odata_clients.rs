@@ -88,7 +88,10 @@ async fn pyodata_drives_the_emulator() {
     let delta = delta_filter(&ts(last), &ts(now), &ts(prev), &ts(prev + MS_PER_DAY - 1000));
     let (status, body) = get(
         &emu,
-        &format!("/odata/v2/PerPerson?$format=json&$select=personIdExternal&$filter={}", enc(&delta)),
+        &format!(
+            "/odata/v2/PerPerson?$format=json&$select=personIdExternal&$filter={}",
+            enc(&delta)
+        ),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -99,7 +102,8 @@ async fn pyodata_drives_the_emulator() {
         "(personEmpTerminationInfoNav/activeEmploymentsCount ne null) and (lastModifiedDateTime le datetimeoffset'{}')",
         ts(now)
     );
-    let (_, full_count) = get(&emu, &format!("/odata/v2/PerPerson/$count?$filter={}", enc(&full))).await;
+    let (_, full_count) =
+        get(&emu, &format!("/odata/v2/PerPerson/$count?$filter={}", enc(&full))).await;
     let mut prehires = Vec::new();
     for (scenario, status) in [
         ("pre_hire_active", "active"),
@@ -107,12 +111,20 @@ async fn pyodata_drives_the_emulator() {
         ("pre_hire_onboarding", "active_external_suite"),
     ] {
         let id = scenario_person(&emu, scenario, 0);
-        let start =
-            emu.worker(&id).and_then(|p| p.employments.first().map(|e| e.start)).unwrap_or_default();
+        let start = emu
+            .worker(&id)
+            .and_then(|p| p.employments.first().map(|e| e.start))
+            .unwrap_or_default();
         prehires.push(json!({"id": id, "start": format_day(start), "status": status}));
     }
     let person = active(3);
-    let (_, body) = get(&emu, &format!("/odata/v2/PerPerson('{person}')?$format=json&$expand=employmentNav/jobInfoNav,emailNav")).await;
+    let (_, body) = get(
+        &emu,
+        &format!(
+            "/odata/v2/PerPerson('{person}')?$format=json&$expand=employmentNav/jobInfoNav,emailNav"
+        ),
+    )
+    .await;
     let p = json(&body)["d"].clone();
     let job = &p["employmentNav"]["results"][0]["jobInfoNav"]["results"][0];
     let start_ms = job["startDate"]
@@ -168,7 +180,11 @@ async fn pyodata_drives_the_emulator() {
     for needle in ["/$metadata", "/upsert", "/emailNav", "EmpJob(", "$skiptoken=", "asOfDate="] {
         assert!(log.iter().any(|r| r.url.contains(needle)), "no request with {needle}");
     }
-    assert!(log.iter().all(|r| r.status < 500), "{:?}", log.iter().filter(|r| r.status >= 500).collect::<Vec<_>>());
+    assert!(
+        log.iter().all(|r| r.status < 500),
+        "{:?}",
+        log.iter().filter(|r| r.status >= 500).collect::<Vec<_>>()
+    );
     emu.shutdown().await;
 }
 
@@ -201,7 +217,8 @@ async fn sap_cloud_sdk_generated_client_drives_the_emulator() {
     std::fs::create_dir_all(&input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
     std::fs::write(input.join("SFOData.edmx"), &edmx).unwrap_or_else(|e| panic!("{e}"));
     let options = json!({"input/SFOData.edmx": {"directoryName": "sfodata", "basePath": "/odata/v2", "packageName": "sfodata"}});
-    std::fs::write(work.join("options.json"), options.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(work.join("options.json"), options.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
     let started = std::time::Instant::now();
     let generated = {
         let (cli, work) = (cli.clone(), work.clone());
@@ -209,12 +226,24 @@ async fn sap_cloud_sdk_generated_client_drives_the_emulator() {
             Command::new("node")
                 .current_dir(&work)
                 .arg(cli)
-                .args(["-i", "input", "-o", "out", "-s", "options.json", "--transpile", "--skipValidation", "--overwrite"])
+                .args([
+                    "-i",
+                    "input",
+                    "-o",
+                    "out",
+                    "-s",
+                    "options.json",
+                    "--transpile",
+                    "--skipValidation",
+                    "--overwrite",
+                ])
                 .output()
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("running node (is Node.js installed? scripts/test.sh installs it): {e}"))
+        .unwrap_or_else(|e| {
+            panic!("running node (is Node.js installed? scripts/test.sh installs it): {e}")
+        })
     };
     assert!(
         generated.status.success(),
@@ -225,7 +254,13 @@ async fn sap_cloud_sdk_generated_client_drives_the_emulator() {
     eprintln!("generated and transpiled the client in {:?}", started.elapsed());
 
     let person = scenario_person(&emu, "active", 3);
-    let (_, body) = get(&emu, &format!("/odata/v2/PerPerson('{person}')?$format=json&$expand=employmentNav/jobInfoNav,emailNav")).await;
+    let (_, body) = get(
+        &emu,
+        &format!(
+            "/odata/v2/PerPerson('{person}')?$format=json&$expand=employmentNav/jobInfoNav,emailNav"
+        ),
+    )
+    .await;
     let p = json(&body)["d"].clone();
     let job = &p["employmentNav"]["results"][0]["jobInfoNav"]["results"][0];
     let start_ms = job["startDate"]
@@ -233,7 +268,8 @@ async fn sap_cloud_sdk_generated_client_drives_the_emulator() {
         .and_then(|s| sf_odata::value::parse_wire_date(s).ok())
         .map(|(ms, _)| ms)
         .unwrap_or_default();
-    let start = jiff::Timestamp::from_millisecond(start_ms).map(|t| t.to_string()).unwrap_or_default();
+    let start =
+        jiff::Timestamp::from_millisecond(start_ms).map(|t| t.to_string()).unwrap_or_default();
     let (_, total) = get(&emu, "/odata/v2/PerPerson/$count").await;
     let email = &p["emailNav"]["results"][0];
     let fixture = json!({

@@ -730,7 +730,10 @@ fn build_entities(enabled: Enabled<'_>) -> Vec<EntityType> {
             .audit()
             .one("countryOfRegistrationNav", "Country")
             .build(FO_KEYS, true),
-        fo("FODepartment", e).strings(&["costCenter", "headOfUnit", "parent"]).audit().build(FO_KEYS, true),
+        fo("FODepartment", e)
+            .strings(&["costCenter", "headOfUnit", "parent"])
+            .audit()
+            .build(FO_KEYS, true),
         fo("FOBusinessUnit", e).strings(&["headOfUnit"]).audit().build(FO_KEYS, true),
         fo("FOCostCenter", e).strings(&["costcenterManager"]).audit().build(FO_KEYS, true),
         fo("FODivision", e).strings(&["headOfUnit", "parent"]).audit().build(FO_KEYS, true),
@@ -1046,7 +1049,8 @@ mod tests {
                     assert_eq!(t, Some(n.target));
                     // Resolved inside the same schema, not another tenant's.
                     assert!(
-                        n.target_type().is_some_and(|t| std::ptr::eq(t, s.entity(t.name).unwrap_or(t))),
+                        n.target_type()
+                            .is_some_and(|t| std::ptr::eq(t, s.entity(t.name).unwrap_or(t))),
                         "{}.{}",
                         e.name,
                         n.name

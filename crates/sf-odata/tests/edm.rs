@@ -176,7 +176,10 @@ fn tenant_schema_holds_only_configured_fields() {
     let all = schema_for(&TenantFields::all());
     assert!(std::ptr::eq(bare, schema_for(&TenantFields::none())), "built once per configuration");
     for (e, p) in configurable_fields() {
-        assert!(bare.entity(e).is_some_and(|t| t.property(p).is_none()), "{e}/{p} in a bare tenant");
+        assert!(
+            bare.entity(e).is_some_and(|t| t.property(p).is_none()),
+            "{e}/{p} in a bare tenant"
+        );
         assert!(all.entity(e).is_some_and(|t| t.property(p).is_some()), "{e}/{p} when configured");
         assert_eq!(
             default.entity(e).is_some_and(|t| t.property(p).is_some()),
@@ -184,7 +187,8 @@ fn tenant_schema_holds_only_configured_fields() {
             "{e}/{p}"
         );
     }
-    for field in ["EmpEmployment/okToRehire", "EmpEmployment/customString7", "EmpJob/customString3"] {
+    for field in ["EmpEmployment/okToRehire", "EmpEmployment/customString7", "EmpJob/customString3"]
+    {
         assert!(configurable_fields().iter().any(|(e, p)| format!("{e}/{p}") == field), "{field}");
     }
     // What hrsync's built-in mappings and seeded data use is in the default tenant.
@@ -203,7 +207,11 @@ fn tenant_schema_holds_only_configured_fields() {
     let e = QueryOptions::parse(q, person(bare)).expect_err("bare tenant");
     assert_eq!(
         (e.status, e.code.as_str(), e.message.as_str()),
-        (400, "COE_PROPERTY_NOT_FOUND", "[COE0021]Invalid property names: EmpEmployment/okToRehire.")
+        (
+            400,
+            "COE_PROPERTY_NOT_FOUND",
+            "[COE0021]Invalid property names: EmpEmployment/okToRehire."
+        )
     );
     assert!(QueryOptions::parse(q, person(all)).is_ok());
     let f = "$filter=employmentNav/jobInfoNav/customString2%20eq%20'x'";
@@ -217,7 +225,8 @@ fn tenant_schema_holds_only_configured_fields() {
     assert!(all.edmx().contains(r#"<Property Name="okToRehire" Type="Edm.Boolean""#));
 
     assert_eq!(
-        TenantFields::parse("default,EmpEmployment/okToRehire").map(|t| t.contains("EmpEmployment", "okToRehire")),
+        TenantFields::parse("default,EmpEmployment/okToRehire")
+            .map(|t| t.contains("EmpEmployment", "okToRehire")),
         Ok(true)
     );
     assert!(TenantFields::parse("User/displayName").is_err(), "not a configurable field");

@@ -86,7 +86,10 @@ fn error_kinds() {
             "Resource not found for the segment 'PerPerson('x')'.",
         ),
         (
-            ODataError::entity_not_found("EmpJob", "seqNumber=1L,startDate=datetime'2024-01-01T00:00:00',userId='u'"),
+            ODataError::entity_not_found(
+                "EmpJob",
+                "seqNumber=1L,startDate=datetime'2024-01-01T00:00:00',userId='u'",
+            ),
             404,
             "COE_RESOURCE_NOT_FOUND",
             "Resource not found for the segment 'EmpJob(seqNumber=1L,startDate=datetime'2024-01-01T00:00:00',userId='u')'.",

@@ -348,7 +348,8 @@ fn atom_entry_and_feed() {
     // A feed: the count of all matches, entries, the next link; unexpanded
     // navigations are plain links.
     let mut feed = String::new();
-    let q = QueryOptions::parse("$select=personIdExternal,emailNav", w.ty).unwrap_or_else(|e| panic!("{e}"));
+    let q = QueryOptions::parse("$select=personIdExternal,emailNav", w.ty)
+        .unwrap_or_else(|e| panic!("{e}"));
     atom::write_feed(
         &mut feed,
         "PerPerson",
@@ -362,16 +363,29 @@ fn atom_entry_and_feed() {
     );
     assert!(feed.contains("<m:count>91</m:count><entry>"), "{feed}");
     assert!(feed.contains(r#"title="emailNav" href="PerPerson('103208')/emailNav"/>"#), "{feed}");
-    assert!(feed.ends_with(r#"<link rel="next" href="https://h/odata/v2/PerPerson?$skiptoken=x&amp;a=b"/></feed>"#), "{feed}");
+    assert!(
+        feed.ends_with(
+            r#"<link rel="next" href="https://h/odata/v2/PerPerson?$skiptoken=x&amp;a=b"/></feed>"#
+        ),
+        "{feed}"
+    );
     assert!(feed.contains("<updated>1970-01-01T00:00:00Z</updated>"));
 }
 
 #[test]
 fn atom_escapes_text_and_drops_what_xml_cannot_carry() {
     let mut out = String::new();
-    sf_odata::atom::push_property(&mut out, "lastName", &ODataValue::String("O'Neil <b>&\u{1} \"x\"".into()));
+    sf_odata::atom::push_property(
+        &mut out,
+        "lastName",
+        &ODataValue::String("O'Neil <b>&\u{1} \"x\"".into()),
+    );
     assert_eq!(out, "<d:lastName>O'Neil &lt;b&gt;&amp;\u{FFFD} &quot;x&quot;</d:lastName>");
     let mut out = String::new();
-    sf_odata::atom::push_property(&mut out, "d", &ODataValue::DateTimeOffset { ms: 0, offset_minutes: -90 });
+    sf_odata::atom::push_property(
+        &mut out,
+        "d",
+        &ODataValue::DateTimeOffset { ms: 0, offset_minutes: -90 },
+    );
     assert_eq!(out, "<d:d m:type=\"Edm.DateTimeOffset\">1969-12-31T22:30:00-01:30</d:d>");
 }

@@ -254,7 +254,9 @@ mod tests {
                     .is_some(),
                 "{listen} with the default given explicitly"
             );
-            assert!(exposure_warning(&parse(&["--listen", listen, "--password", "other"])).is_none());
+            assert!(
+                exposure_warning(&parse(&["--listen", listen, "--password", "other"])).is_none()
+            );
         }
         for listen in ["127.0.0.1:8080", "[::1]:8080"] {
             assert!(exposure_warning(&parse(&["--listen", listen])).is_none(), "{listen}");
