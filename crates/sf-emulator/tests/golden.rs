@@ -41,6 +41,24 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// Atom's `<updated>` is the time of the response (the clock runs on from
+/// the pinned start): recorded as `<updated/>`.
+fn without_updated(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(i) = rest.find("<updated>") {
+        out.push_str(&rest[..i]);
+        out.push_str("<updated/>");
+        rest = &rest[i..];
+        match rest.find("</updated>") {
+            Some(j) => rest = &rest[j + "</updated>".len()..],
+            None => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Collects the transcript of every request.
 struct Transcript<'a> {
     emu: &'a RunningEmulator,
@@ -73,7 +91,8 @@ impl Transcript<'_> {
             Ok(b) => b,
             Err(e) => panic!("{label}: reading the body of {url}: {e}"),
         };
-        let body = String::from_utf8_lossy(&body).replace(&base, "http://emulator");
+        let body =
+            without_updated(&String::from_utf8_lossy(&body).replace(&base, "http://emulator"));
         let _ = writeln!(self.text, "== {label}\nstatus {status}");
         for h in headers {
             let _ = writeln!(self.text, "header {h}");
