@@ -123,9 +123,11 @@ pub enum Stopped {
     /// their next `.await` (safe by the crash model: the next cycle redoes
     /// what was not committed and marks the cycle row aborted).
     Interrupted { by: Interrupt, jobs: Vec<(String, Job)> },
-    /// Every handle was dropped and the jobs asked for are done.
+    /// Every handle was dropped, no flow is scheduled, and the jobs asked
+    /// for are done.
     HandlesDropped,
-    /// Every scheduled flow ran its cycle limit.
+    /// Every scheduled flow ran its cycle limit (and the jobs asked for are
+    /// done).
     ScheduleDone,
 }
 
@@ -148,7 +150,8 @@ enum Request {
 }
 
 /// How callers reach the runner; cheap to clone. When every handle is
-/// dropped the runner finishes the jobs asked for and returns.
+/// dropped, a runner without a schedule finishes the jobs asked for and
+/// returns; scheduled flows go on (only a stop or their limit ends them).
 #[derive(Debug, Clone)]
 pub struct RunnerHandle {
     tx: mpsc::UnboundedSender<Request>,
@@ -332,11 +335,12 @@ impl Runner {
                 if self.stop.is_some() {
                     return self.end(Stopped::Requested);
                 }
-                if self.queues_empty() && !self.open {
-                    return self.end(Stopped::HandlesDropped);
-                }
-                if self.queues_empty() && self.schedule_done() {
+                let idle = self.queues_empty() && !self.schedule_live();
+                if idle && self.flows.iter().any(|s| s.schedule.is_some()) {
                     return self.end(Stopped::ScheduleDone);
+                }
+                if idle && !self.open {
+                    return self.end(Stopped::HandlesDropped);
                 }
             }
             let timer = self.next_timer(!jobs.is_empty());
@@ -356,7 +360,7 @@ impl Runner {
     /// scheduled cycle that is due.
     fn start_due(&mut self, jobs: &mut FuturesUnordered<JobFuture>) {
         let now = Instant::now();
-        let scheduling = self.stop.is_none() && self.open;
+        let scheduling = self.stop.is_none();
         for (i, slot) in self.flows.iter_mut().enumerate() {
             if slot.running.is_some() {
                 continue;
@@ -370,8 +374,17 @@ impl Runner {
             };
             let Some(driver) = slot.driver.take() else { continue };
             tracing::debug!(flow = %slot.name, job = %job, scheduled, "Job started.");
-            slot.running =
-                Some(Running { job: job.clone(), scheduled, since: now, started: Timestamp::now(), reply });
+            if scheduled {
+                // Provisional, for status: the cycle's end sets the real one.
+                slot.next_run = slot.schedule.map(|s| now + s.interval);
+            }
+            slot.running = Some(Running {
+                job: job.clone(),
+                scheduled,
+                since: now,
+                started: Timestamp::now(),
+                reply,
+            });
             jobs.push(start(i, driver, job));
         }
     }
@@ -529,16 +542,15 @@ impl Runner {
         self.flows.iter().all(|s| s.queue.is_empty())
     }
 
-    /// At least one flow is scheduled, and every scheduled one ran its limit.
-    fn schedule_done(&self) -> bool {
-        self.flows.iter().any(|s| s.schedule.is_some())
-            && self.flows.iter().all(|s| s.schedule.is_none() || s.next_run.is_none())
+    /// Some flow still has scheduled cycles to run.
+    fn schedule_live(&self) -> bool {
+        self.flows.iter().any(|s| s.next_run.is_some())
     }
 
     /// The next moment the loop must look again without a request or a job
     /// ending: a scheduled cycle falling due, or the stop deadline.
     fn next_timer(&self, jobs_in_flight: bool) -> Option<Instant> {
-        let scheduling = self.stop.is_none() && self.open;
+        let scheduling = self.stop.is_none();
         let due = self
             .flows
             .iter()
