@@ -22,29 +22,39 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// What the fake drivers did, in order: (flow, job, started, ended).
+/// One job a fake driver ran.
+#[derive(Debug, Clone)]
+struct Entry {
+    flow: &'static str,
+    job: String,
+    started: Instant,
+    /// `None`: failed or cut.
+    ended: Option<Instant>,
+}
+
+/// What the fake drivers did, in order.
 #[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<(&'static str, String, Instant, Option<Instant>)>>>);
+struct Log(Arc<Mutex<Vec<Entry>>>);
 
 impl Log {
-    fn entries(&self) -> Vec<(&'static str, String, Instant, Option<Instant>)> {
+    fn entries(&self) -> Vec<Entry> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
     /// Start times of `flow`'s jobs, from `t0`.
     fn starts(&self, flow: &str, t0: Instant) -> Vec<Duration> {
-        self.entries().iter().filter(|e| e.0 == flow).map(|e| e.2 - t0).collect()
+        self.entries().iter().filter(|e| e.flow == flow).map(|e| e.started - t0).collect()
     }
 
     fn start(&self, flow: &'static str, job: String) -> usize {
         let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        v.push((flow, job, Instant::now(), None));
+        v.push(Entry { flow, job, started: Instant::now(), ended: None });
         v.len() - 1
     }
 
     fn end(&self, i: usize) {
         let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        v[i].3 = Some(Instant::now());
+        v[i].ended = Some(Instant::now());
     }
 }
 
@@ -147,7 +157,7 @@ async fn scheduled_cycles_run_an_interval_after_the_last_one_ended_until_the_lim
     assert_eq!(runner.run().await, Stopped::ScheduleDone);
     assert_eq!(log.starts("inbound", t0), [secs(0), secs(65), secs(130)]);
     assert!(
-        log.entries().iter().all(|e| e.1 == "Incremental" && e.3.is_some()),
+        log.entries().iter().all(|e| e.job == "Incremental" && e.ended.is_some()),
         "{:?}",
         log.entries()
     );
@@ -191,7 +201,7 @@ async fn a_failed_cycle_is_retried_after_the_interval_even_with_a_wakeup_due() {
         Runner::new(vec![flow(fake, Schedule::every(MIN).limit(2))]).expect("runner");
     assert_eq!(runner.run().await, Stopped::ScheduleDone);
     assert_eq!(log.starts("inbound", t0), [secs(0), secs(60)]);
-    assert!(log.entries().iter().all(|e| e.3.is_none()), "both failed");
+    assert!(log.entries().iter().all(|e| e.ended.is_none()), "both failed");
 }
 
 #[tokio::test(start_paused = true)]
@@ -217,8 +227,8 @@ async fn jobs_asked_for_run_one_at_a_time_in_order_and_each_caller_gets_its_repo
     let entries = log.entries();
     assert_eq!(entries.len(), 3);
     for pair in entries.windows(2) {
-        let ended = pair[0].3.expect("ended");
-        assert!(pair[1].2 >= ended, "never two jobs of one flow at once: {entries:?}");
+        let ended = pair[0].ended.expect("ended");
+        assert!(pair[1].started >= ended, "never two jobs of one flow at once: {entries:?}");
     }
 }
 
@@ -245,7 +255,7 @@ async fn status_shows_the_job_in_flight_and_a_stop_lets_it_finish_within_the_dea
     assert!(!f.paused);
     let entries = log.entries();
     assert_eq!(entries.len(), 1, "no cycle starts after the stop: {entries:?}");
-    assert!(entries[0].3.is_some(), "the cycle in flight finished");
+    assert!(entries[0].ended.is_some(), "the cycle in flight finished");
 }
 
 #[tokio::test(start_paused = true)]
@@ -272,7 +282,7 @@ async fn the_stop_deadline_interrupts_a_cycle_and_its_caller_is_told() {
     assert_eq!(reply.expect("stop reply"), want);
     assert!(matches!(cycle, Err(RunnerError::Interrupted { .. })), "{cycle:?}");
     assert_eq!(Instant::now() - t0, secs(40), "cut at the deadline");
-    assert_eq!(log.entries()[0].3, None, "the cycle never reached its end");
+    assert_eq!(log.entries()[0].ended, None, "the cycle never reached its end");
 }
 
 #[tokio::test(start_paused = true)]
@@ -302,8 +312,8 @@ async fn a_second_stop_request_cuts_the_cycle_at_once() {
         }
     );
     assert!(matches!(status, Err(RunnerError::Gone)), "{status:?}");
-    assert_eq!(log.entries()[0].2 - t0, secs(0));
-    assert_eq!(log.entries()[0].3, None);
+    assert_eq!(log.entries()[0].started - t0, secs(0));
+    assert_eq!(log.entries()[0].ended, None);
     assert_eq!(t0.elapsed(), secs(16));
 }
 

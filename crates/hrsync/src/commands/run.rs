@@ -55,7 +55,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _lock = app::cycle_lock(&config)?;
     let interval = args.interval.unwrap_or(config.schedule.interval);
     let rt = app::runtime()?;
-    rt.block_on(async {
+    let code = rt.block_on(async {
         // Caught from here on, so a signal during the first cycle counts.
         let signals = StopSignals::install().context("installing the SIGTERM/SIGINT handlers")?;
         let engine = app::engine(&config)?;
@@ -84,5 +84,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
             Stopped::ScheduleDone | Stopped::HandlesDropped => ExitCode::SUCCESS,
         })
-    })
+    });
+    // A cut cycle may leave tasks behind (its read-ahead, a blocking call
+    // into a target): they are abandoned like the cycle, not waited for.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    code
 }
