@@ -123,8 +123,9 @@ pub enum Stopped {
     /// their next `.await` (safe by the crash model: the next cycle redoes
     /// what was not committed and marks the cycle row aborted).
     Interrupted { by: Interrupt, jobs: Vec<(String, Job)> },
-    /// Every handle was dropped, no flow is scheduled, and the jobs asked
-    /// for are done.
+    /// Every handle was dropped, the jobs asked for are done, and no
+    /// scheduled cycle can run any more (none is scheduled, or every
+    /// scheduled flow is paused).
     HandlesDropped,
     /// Every scheduled flow ran its cycle limit (and the jobs asked for are
     /// done).
@@ -344,6 +345,11 @@ impl Runner {
                 }
             }
             let timer = self.next_timer(!jobs.is_empty());
+            if jobs.is_empty() && !self.open && timer.is_none() {
+                // Nothing can happen any more: no handle to resume a paused
+                // flow or to stop.
+                return self.end(Stopped::HandlesDropped);
+            }
             tokio::select! {
                 biased;
                 Some(done) = jobs.next(), if !jobs.is_empty() => self.finished(done),

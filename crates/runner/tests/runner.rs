@@ -425,3 +425,17 @@ async fn unknown_flows_duplicate_names_and_driver_errors_are_told_as_such() {
         "the engine's message, untouched"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_schedule_with_no_handle_left_ends_instead_of_waiting_for_ever() {
+    let log = Log::default();
+    let (handle, runner) =
+        Runner::new(vec![flow(Fake::new("inbound", &log), Schedule::every(MIN))]).expect("runner");
+    let client = async move {
+        sleep(secs(1)).await;
+        handle.pause(None).await.expect("pause");
+    };
+    let (stopped, ()) = tokio::join!(runner.run(), client);
+    assert_eq!(stopped, Stopped::HandlesDropped);
+    assert_eq!(log.entries().len(), 1);
+}
