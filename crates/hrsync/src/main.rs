@@ -38,6 +38,11 @@ enum Command {
     /// Run one sync cycle (incremental, or --full).
     Sync(commands::sync::SyncArgs),
     /// Keep syncing: incremental cycles on a short interval.
+    ///
+    /// The first SIGTERM or SIGINT stops it: a cycle in flight gets
+    /// --stop-timeout to finish (exit 0); a second signal or the timeout
+    /// interrupts it safely (exit 5: the next cycle marks it aborted and
+    /// redoes what it had not committed).
     Run(commands::run::RunArgs),
     /// Provision one worker now and print each step.
     OnDemand(commands::on_demand::OnDemandArgs),
@@ -52,8 +57,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(match cli.command {
+        // A daemon's log is its output: every cycle's summary, and why it stopped.
+        Command::Run(_) => "warn,hrsync=info,hrsync_runner=info",
+        _ => "warn",
+    });
     let result = match cli.command {
         Command::Emulator(args) => commands::emulator::run(args),
         Command::Expr(args) => commands::expr::run(args),
@@ -79,8 +88,9 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr so stdout stays machine-readable (`hrsync expr`, `plan --format json`).
-fn init_tracing() {
+/// `HRSYNC_LOG` overrides the command's default filter.
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HRSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 use hrsync_config::{Config, TargetSettings};
-use hrsync_engine::cycle::{CycleReport, DeletionGuard, Engine, EscrowPolicy, Flow, Settings};
+use hrsync_engine::cycle::{DeletionGuard, Engine, EscrowPolicy, Flow, Settings};
 use hrsync_engine::plan::Actions;
 use hrsync_expr::SystemClock;
 use hrsync_source_sf::SfClient;
@@ -138,25 +138,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// One-paragraph summary of a cycle for people.
-pub fn summary(r: &CycleReport) -> String {
-    let counts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    let mut s = format!(
-        "cycle {} ({}) {}: {} workers in {:.1} s ({:.0} workers/s), {} requests; {}",
-        r.cycle_id,
-        r.kind,
-        r.status,
-        r.workers,
-        r.duration_ms as f64 / 1000.0,
-        r.rate(),
-        r.requests,
-        if counts.is_empty() { "nothing to do".to_owned() } else { counts.join(", ") }
-    );
-    if let Some(m) = &r.message {
-        s.push_str(&format!("\n{m}"));
-    }
-    s
-}
+/// One-paragraph summary of a cycle for people (the runner logs it too).
+pub use hrsync_runner::summary;
 
 /// A progress bar on a terminal, nothing otherwise.
 pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(

@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use hrsync_runner::{INBOUND, Job};
+
 use super::app::{self, ConfigArg};
 
 #[derive(Debug, clap::Args)]
@@ -21,8 +23,9 @@ pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
     let _lock = app::cycle_lock(&config)?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
-        let mut engine = app::engine(&config)?;
-        anyhow::Ok(engine.on_demand(&args.person).await?)
+        let engine = app::engine(&config)?;
+        let job = Job::OnDemand { person: args.person.clone() };
+        anyhow::Ok(hrsync_runner::run_once(INBOUND, engine, job).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

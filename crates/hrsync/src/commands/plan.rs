@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use hrsync_engine::cycle::CycleReport;
-use hrsync_store::CycleKind;
+use hrsync_runner::{INBOUND, Job};
 
 use super::app::{self, ConfigArg};
 
@@ -37,9 +37,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
-        let mut engine = app::engine(&config)?;
-        let kind = if args.full { CycleKind::Full } else { CycleKind::Incremental };
-        anyhow::Ok(engine.plan(kind, args.person.as_deref()).await?)
+        let engine = app::engine(&config)?;
+        let job = Job::Plan { full: args.full, person: args.person.clone() };
+        anyhow::Ok(hrsync_runner::run_once(INBOUND, engine, job).await?)
     })?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -1,79 +1,92 @@
-//! `hrsync run`: incremental cycles on a short interval, woken early for
-//! effective dates, one cycle at a time, stopping cleanly on SIGTERM.
+//! `hrsync run`: the runner (`hrsync-runner`) with the config's one flow on
+//! its schedule, stopped by SIGTERM or SIGINT. Wiring only.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use hrsync_store::{CycleKind, Store};
+use hrsync_runner::{FlowSpec, INBOUND, Interrupt, Runner, Schedule, StopSignals, Stopped};
 
 use super::app::{self, ConfigArg};
+
+/// Exit code when a stop cut a cycle in flight (a second signal, or the
+/// stop timeout): the next cycle marks it aborted and redoes what it had
+/// not committed.
+const EXIT_INTERRUPTED: u8 = 5;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// Override the config's `[schedule] interval` (e.g. 30s, 5m).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_interval)]
     interval: Option<Duration>,
     /// Stop after this many cycles (0 = run until stopped).
     #[arg(long, default_value_t = 0)]
     cycles: u64,
+    /// After a stop signal, how long a cycle in flight may take to finish
+    /// before it is interrupted (0 = interrupt at once).
+    #[arg(long, value_parser = parse_timeout, default_value = "30s")]
+    stop_timeout: Duration,
 }
 
 /// The config's duration syntax (jiff's friendly format or ISO 8601):
-/// `30s`, `5m`, `1h 30m`, `PT40M`; positive.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// `30s`, `5m`, `1h 30m`, `PT40M`.
+fn parse_duration(s: &str) -> Result<Option<Duration>, String> {
     let d: jiff::SignedDuration =
         s.trim().parse().map_err(|_| format!("`{s}` is not a duration like 30s, 5m or 1h 30m"))?;
-    Duration::try_from(d)
-        .ok()
+    // `None` when negative.
+    Ok(Duration::try_from(d).ok())
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_duration(s)?
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("`{s}`: the interval must be positive"))
 }
 
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(s)?.ok_or_else(|| format!("`{s}`: the stop timeout must not be negative"))
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
+    // Held until the runner has ended.
     let _lock = app::cycle_lock(&config)?;
     let interval = args.interval.unwrap_or(config.schedule.interval);
     let rt = app::runtime()?;
-    rt.block_on(async {
-        let mut engine = app::engine(&config)?;
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("SIGTERM handler")?;
-        let mut done = 0u64;
-        loop {
-            // A cycle in flight is finished, never cut: stop signals are only
-            // looked at between cycles. Everything a cycle does is safe to
-            // abandon anyway (see ARCHITECTURE.md), so a second signal or
-            // SIGKILL loses nothing.
-            match engine.run_cycle(CycleKind::Incremental).await {
-                Ok(report) => tracing::info!(message = "Cycle finished.", summary = %app::summary(&report)),
-                Err(error) => tracing::error!(message = "Cycle failed; retrying next interval.", %error),
+    let code = rt.block_on(async {
+        // Caught from here on, so a signal during the first cycle counts.
+        let signals = StopSignals::install().context("installing the SIGTERM/SIGINT handlers")?;
+        let engine = app::engine(&config)?;
+        let schedule = match args.cycles {
+            0 => Schedule::every(interval),
+            n => Schedule::every(interval).limit(n),
+        };
+        let (handle, runner) = Runner::new(vec![FlowSpec::new(INBOUND, engine).scheduled(schedule)])?;
+        tokio::spawn(signals.forward(handle, args.stop_timeout));
+        Ok(match runner.run().await {
+            Stopped::Interrupted { by, jobs } => {
+                let by = match by {
+                    Interrupt::Request => "a second signal".to_owned(),
+                    Interrupt::Deadline(d) => format!("the stop timeout ({d:?})"),
+                };
+                let cut: Vec<String> = jobs.iter().map(|(f, j)| format!("the {j} of flow {f}")).collect();
+                tracing::warn!(
+                    "Stopped: {by} interrupted {}; the next cycle marks it aborted and redoes what it had not committed.",
+                    cut.join(", ")
+                );
+                ExitCode::from(EXIT_INTERRUPTED)
             }
-            done += 1;
-            if args.cycles != 0 && done >= args.cycles {
-                break;
+            Stopped::Requested => {
+                tracing::info!("Stopped: no cycle was in flight or it finished.");
+                ExitCode::SUCCESS
             }
-            let wait = next_wait(engine.store(), interval);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = term.recv() => { tracing::info!(message = "SIGTERM: stopping between cycles."); break; }
-                _ = tokio::signal::ctrl_c() => { tracing::info!(message = "Interrupted: stopping between cycles."); break; }
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// Until the next interval, or earlier when a worker's effective date
-/// (termination end of day, future-dated change, pre-hire lead time) is due.
-fn next_wait(store: &impl Store, interval: Duration) -> Duration {
-    let Ok(Some(at)) = store.next_wakeup() else { return interval };
-    let now = jiff::Timestamp::now();
-    let until = at.duration_since(now);
-    match Duration::try_from(until) {
-        Ok(d) => d.min(interval),
-        // Already due.
-        Err(_) => Duration::ZERO,
-    }
+            Stopped::ScheduleDone | Stopped::HandlesDropped => ExitCode::SUCCESS,
+        })
+    });
+    // A cut cycle may leave tasks behind (its read-ahead, a blocking call
+    // into a target): they are abandoned like the cycle, not waited for.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    code
 }

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use hrsync_runner::{INBOUND, Job};
 use hrsync_store::CycleKind;
 
 use super::app::{self, ConfigArg};
@@ -27,7 +28,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         let mut engine = app::engine(&config)?;
         let bar = app::progress_bar(&mut engine);
         let kind = if args.full { CycleKind::Full } else { CycleKind::Incremental };
-        let report = engine.run_cycle(kind).await;
+        let report = hrsync_runner::run_once(INBOUND, engine, Job::Cycle(kind)).await;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
