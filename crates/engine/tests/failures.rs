@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{Harness, attr, one, sf_client};
-use hrsync_engine::cycle::{Engine, EscrowPolicy, Flow};
+use hrsync_engine::cycle::{CompiledFlow, Engine, EscrowPolicy};
 use hrsync_expr::Clock;
 use hrsync_mapping::{MappingConfig, ScopingFilter, SourceSchema};
 use hrsync_store::{CycleKind, CycleStatus, LogQuery, SqliteStore, Store};
@@ -188,7 +188,7 @@ async fn a_required_attribute_without_a_value_fails_that_worker_only() {
     for m in config.mappings.iter_mut().filter(|m| m.target == "mail") {
         m.required = true;
     }
-    h.flow = Flow::compile(&schema, &config).expect("flow");
+    h.flow = CompiledFlow::compile(&schema, &config).expect("flow");
     let person = h.emu.scenarios()[&Scenario::Active][0].clone();
     for t in ["B", "P"] {
         // Remove every email: the worker has no mail to map.
@@ -210,7 +210,7 @@ async fn a_required_attribute_without_a_value_fails_that_worker_only() {
     assert!(common::by_employee(&engine, &person).await.is_empty());
 }
 
-fn scoped(h: &Harness, excluded: &[&str]) -> Flow {
+fn scoped(h: &Harness, excluded: &[&str]) -> CompiledFlow {
     let schema = SourceSchema::builtin().expect("schema");
     let mut config = MappingConfig::sf_to_ad().expect("mapping");
     let clauses = excluded
@@ -222,7 +222,7 @@ fn scoped(h: &Harness, excluded: &[&str]) -> Flow {
             .expect("scope toml");
     config.scope = scope.scope.or_else(|| Some(ScopingFilter::default()));
     let _ = h;
-    Flow::compile(&schema, &config).expect("flow")
+    CompiledFlow::compile(&schema, &config).expect("flow")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,7 +342,7 @@ async fn a_scoped_out_worker_is_skipped_not_failed_on_a_required_attribute() {
     ))
     .expect("scope toml");
     config.scope = scope.scope;
-    h.flow = Flow::compile(&schema, &config).expect("flow");
+    h.flow = CompiledFlow::compile(&schema, &config).expect("flow");
     let mut engine = h.engine();
     let r = engine.run_cycle(CycleKind::Full).await.expect("full");
     let escrows = engine.store().escrows().expect("escrows");

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{Harness, UNIQUE, attr, sf_client};
-use hrsync_engine::cycle::{Engine, Flow};
+use hrsync_engine::cycle::{CompiledFlow, Engine};
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_store::{CycleKind, SqliteStore, Store};
 use hrsync_target::embedded::EmbeddedTarget;
@@ -248,7 +248,8 @@ async fn a_page_matching_a_value_a_write_in_flight_sets_waits_for_that_write() {
     for m in config.mappings.iter_mut().filter(|m| m.target == "employeeID") {
         m.expression = Some("[lastName]".into());
     }
-    h.flow = Flow::compile(&SourceSchema::builtin().expect("schema"), &config).expect("flow");
+    h.flow =
+        CompiledFlow::compile(&SourceSchema::builtin().expect("schema"), &config).expect("flow");
     for (id, first) in [("930001", "Quintus"), ("930002", "Septima")] {
         h.emu
             .apply(&HrEvent::Hire {
@@ -337,7 +338,7 @@ async fn a_person_twice_in_one_page_gets_one_account_and_every_record_one_outcom
          [[mapping]]\ntarget = \"cn\"\nexpression = '[personIdExternal]'\n",
     )
     .expect("mapping");
-    let flow = Flow::compile(&schema, &config).expect("flow");
+    let flow = CompiledFlow::compile(&schema, &config).expect("flow");
     let records = serde_json::json!([
         {"personIdExternal": "p1"},
         {"personIdExternal": "p2"},

@@ -57,9 +57,6 @@ use crate::source::{Read, Source, SourceError};
 use deprovision::Held;
 use pipeline::Pipeline;
 
-/// The compiled flow (the name before the reshape).
-pub type Flow = CompiledFlow;
-
 /// Engine settings (from the config file).
 #[derive(Debug, Clone)]
 pub struct Settings {

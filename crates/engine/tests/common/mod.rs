@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use hrsync_engine::cycle::{Engine, Flow, Settings};
+use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_store::SqliteStore;
 use hrsync_target::embedded::EmbeddedTarget;
@@ -17,14 +17,14 @@ use sf_emulator::{Emulator, EmulatorBuilder, RunningEmulator};
 pub const T0_MS: i64 = 1_795_514_400_000;
 pub const DAY_MS: i64 = 86_400_000;
 
-pub fn default_flow() -> Flow {
+pub fn default_flow() -> CompiledFlow {
     let schema = SourceSchema::builtin().expect("builtin schema");
     let config = MappingConfig::sf_to_ad().expect("default mapping");
     flow_from(&schema, &config)
 }
 
-pub fn flow_from(schema: &SourceSchema, config: &MappingConfig) -> Flow {
-    Flow::compile(schema, config).expect("mapping compiles")
+pub fn flow_from(schema: &SourceSchema, config: &MappingConfig) -> CompiledFlow {
+    CompiledFlow::compile(schema, config).expect("mapping compiles")
 }
 
 pub const UNIQUE: &[&str] = &["sAMAccountName", "userPrincipalName"];
@@ -38,7 +38,7 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     pub dir: TempDir,
     pub settings: Settings,
-    pub flow: Flow,
+    pub flow: CompiledFlow,
 }
 
 impl Harness {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 use hrsync_config::{Config, TargetSettings};
-use hrsync_engine::cycle::{DeletionGuard, Engine, EscrowPolicy, Flow, Settings};
+use hrsync_engine::cycle::{CompiledFlow, DeletionGuard, Engine, EscrowPolicy, Settings};
 use hrsync_engine::plan::Actions;
 use hrsync_expr::SystemClock;
 use hrsync_source_sf::SfClient;
@@ -63,7 +63,7 @@ pub fn settings(config: &Config) -> Settings {
     }
 }
 
-pub fn target(config: &Config, flow: &Flow) -> anyhow::Result<Box<dyn Target>> {
+pub fn target(config: &Config, flow: &CompiledFlow) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
         TargetSettings::Embedded { path, unique } => {
             let unique: Vec<&str> = unique.iter().map(String::as_str).collect();
@@ -106,8 +106,9 @@ pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
 
 /// The engine for a config, with the crash-test seam wired to
 /// `HRSYNC_CRASH_AFTER` (abort at the n-th crash point; tests only).
-pub fn flow(config: &Config) -> anyhow::Result<Flow> {
-    Flow::compile(&config.flow.schema, &config.flow.mapping).context("compiling the mapping")
+pub fn flow(config: &Config) -> anyhow::Result<CompiledFlow> {
+    CompiledFlow::compile(&config.flow.schema, &config.flow.mapping)
+        .context("compiling the mapping")
 }
 
 pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {

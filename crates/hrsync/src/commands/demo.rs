@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use hrsync_engine::cycle::{Engine, Flow, Settings};
+use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_expr::SystemClock;
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_source_sf::{Credentials, SfClient, SourceConfig};
@@ -71,7 +71,7 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     ))?;
     let schema = SourceSchema::builtin()?;
     let mapping = MappingConfig::sf_to_ad()?;
-    let flow = Flow::compile(&schema, &mapping)?;
+    let flow = CompiledFlow::compile(&schema, &mapping)?;
     let store = SqliteStore::open(&dir.join("hrsync-state.sqlite"))?;
     let target = EmbeddedTarget::open_indexed(
         &dir.join("hrsync-target.sqlite"),

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hrsync_engine::cycle::{Engine, Flow, Settings};
+use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_store::{CycleId, LogQuery, SqliteStore, Store};
 use hrsync_target_ldap::{DisableStrategy, LdapConfig, LdapTarget, Profile};
@@ -151,9 +151,9 @@ pub fn hire(
     }
 }
 
-pub fn flow(config: &MappingConfig) -> Flow {
+pub fn flow(config: &MappingConfig) -> CompiledFlow {
     let schema = SourceSchema::builtin().expect("builtin schema");
-    Flow::compile(&schema, config).expect("mapping compiles")
+    CompiledFlow::compile(&schema, config).expect("mapping compiles")
 }
 
 pub type LdapEngine = Engine<SqliteStore, LdapTarget>;
@@ -164,12 +164,12 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     pub dir: TempDir,
     pub settings: Settings,
-    pub flow: Flow,
+    pub flow: CompiledFlow,
     pub ldap: LdapConfig,
 }
 
 impl Harness {
-    pub async fn start(builder: EmulatorBuilder, flow: Flow, ldap: LdapConfig) -> Harness {
+    pub async fn start(builder: EmulatorBuilder, flow: CompiledFlow, ldap: LdapConfig) -> Harness {
         let emu = builder.now_ms(T0_MS).start().await.expect("emulator starts");
         let settings = Settings { page_size: 500, ..Settings::default() };
         Harness {
