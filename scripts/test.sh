@@ -64,6 +64,10 @@ if [ "$(cat "$NODE_CLIENTS/.hrsync-packages" 2>/dev/null)" != "${NODE_PACKAGES[*
   printf '%s' "${NODE_PACKAGES[*]}" > "$NODE_CLIENTS/.hrsync-packages"
 fi
 
+# A clean run gains nothing from incremental caches, and they were a quarter
+# of target/ on disk; a caller may still turn them on.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 # Formatting and lints are part of the suite: CI keeps the tree as clean as
 # it is now.
 log "cargo fmt --check"
