@@ -2,7 +2,7 @@
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-odata cargo run --release -p sf-odata --example render_bench`
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

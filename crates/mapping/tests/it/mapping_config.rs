@@ -1,6 +1,6 @@
 //! Mapping config shape, static checks at load, phases, defaults.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hrsync_mapping::{

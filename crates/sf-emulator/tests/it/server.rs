@@ -1,6 +1,6 @@
 //! Paging, errors, auth, upsert, picklists, faults, admin API and request log.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -12,7 +12,7 @@
 //! Regenerate (only when a change to the wire is intended and reviewed):
 //! `HRSYNC_UPDATE_GOLDEN=1 cargo test -p sf-emulator --test golden`.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! `$count` probe + delta, pre-hire), with assertions on wire shapes and on which
 //! workers come back after HR events.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -2,7 +2,7 @@
 //! records (`tests/fixtures/*.json`): extracted source values and evaluated
 //! target values of the default SuccessFactors-to-AD mapping.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hrsync_mapping::SourceSchema;

@@ -17,7 +17,7 @@ impl Uniqueness for Taken {
 #[test]
 fn corpus() {
     let cases: Vec<Json> =
-        serde_json::from_str(include_str!("corpus.json")).expect("corpus.json is valid JSON");
+        serde_json::from_str(include_str!("../corpus.json")).expect("corpus.json is valid JSON");
     let mut failures = Vec::new();
     for case in &cases {
         let id = case["id"].as_str().unwrap_or("?");

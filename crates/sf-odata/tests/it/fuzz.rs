@@ -1,7 +1,7 @@
 //! Property tests: arbitrary input to the parsers yields `Ok` or an
 //! `ODataError`, never a panic; whatever parses also evaluates and renders.
 
-mod common;
+use crate::common;
 
 use common::worker;
 use proptest::prelude::*;

@@ -11,7 +11,7 @@
 //! the request's `Host`. A missing interpreter or package is a failure that
 //! says how to install it, never a skip.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

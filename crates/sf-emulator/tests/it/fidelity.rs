@@ -4,7 +4,7 @@
 //! against the cited SuccessFactors behaviour (KBA numbers, R1-R8 of
 //! emulator-fidelity-sources.md).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! `$filter`: operators, Entra's three queries verbatim, correlated binding,
 //! errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sf_odata::edm::{EntityType, schema};
@@ -124,7 +124,7 @@ fn entra_full_sync(now: &str) -> String {
 /// Microsoft's delta template, verbatim (including its missing `or`),
 /// with the placeholders filled in.
 fn entra_delta(last: &str, now: &str, prev_day_start: &str, prev_day_end: &str) -> String {
-    include_str!("fixtures/entra_delta_filter.txt")
+    include_str!("../fixtures/entra_delta_filter.txt")
         .replace("<LastExecutionTimestamp>", last)
         .replace("<CurrentExecutionTime>", now)
         .replace("<previousDayDateStartTime24hrs>", prev_day_start)

@@ -1,6 +1,6 @@
 //! Rendering: golden strings for the SuccessFactors JSON shapes.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sf_odata::edm::{EntityType, schema};

@@ -1,0 +1,12 @@
+//! mapping's integration tests, one binary: each file below was its own test
+//! binary; one link instead of 8 saves build time and disk.
+
+mod ad_defaults;
+mod catalog_expand;
+mod common;
+mod hr_scenarios;
+mod jsonpath_dialect;
+mod mapping_config;
+mod openldap_default;
+mod scoping;
+mod source_values;
