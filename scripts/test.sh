@@ -40,7 +40,7 @@ if ((${#PIP_PACKAGES[@]})); then
 fi
 
 # OData v2 clients hrsync did not write, for the emulator's client tests
-# (crates/sf-emulator/tests/odata_clients.rs): SAP's pyodata in a private
+# (crates/sf-emulator/tests/it/odata_clients.rs): SAP's pyodata in a private
 # virtualenv, SAP Cloud SDK's generator and OData v2 runtime in a private
 # node_modules. Versions are pinned; a stamp file holding the package list
 # makes a second run a no-op, and a changed list reinstalls.

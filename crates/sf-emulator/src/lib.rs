@@ -21,8 +21,8 @@
 //! accepts what real clients send: the `upsert` function import and `sap:`
 //! annotations in `$metadata`, navigation by path, the service document,
 //! typed key predicates, a session cookie and `X-CSRF-Token: Fetch`, Atom
-//! upsert bodies. `tests/fidelity.rs` holds one table-driven test per
-//! finding; `tests/odata_clients.rs` runs the two clients.
+//! upsert bodies. `tests/it/fidelity.rs` holds one table-driven test per
+//! finding; `tests/it/odata_clients.rs` runs the two clients.
 //!
 //! # Population mix
 //!

@@ -1,6 +1,6 @@
 // Drives the hrsync SuccessFactors emulator with a typed client that SAP
 // Cloud SDK for JavaScript's generator made from the emulator's $metadata
-// (run by crates/sf-emulator/tests/odata_clients.rs inside `cargo test`):
+// (run by crates/sf-emulator/tests/it/odata_clients.rs inside `cargo test`):
 //   node cloud_sdk_suite.js GENERATED_CLIENT_DIR BASE_URL USER PASSWORD FIXTURE_JSON
 // Prints one `ok:` line per check; the first failure exits non-zero.
 'use strict';

@@ -1,7 +1,7 @@
 """Drives the hrsync SuccessFactors emulator with SAP's own OData v2 client
 (pyodata, from PyPI) -- a client hrsync did not write.
 
-Run by crates/sf-emulator/tests/odata_clients.rs (inside `cargo test`):
+Run by crates/sf-emulator/tests/it/odata_clients.rs (inside `cargo test`):
     python pyodata_suite.py SERVICE_ROOT USER PASSWORD FIXTURE_JSON
 
 Every check prints one `ok:` line; the first failure raises, which exits
