@@ -2,7 +2,7 @@
 # Benchmark of issue 5, repeated: RUNS full syncs of WORKERS emulated workers
 # into a fresh slapd, each against `ldapadd -c` of the same entries into a
 # second fresh slapd in the same run (see
-# crates/target-ldap/examples/bench_ldap.rs). One line per run, then the
+# crates/targets/ldap/examples/bench_ldap.rs). One line per run, then the
 # median ratio: single runs on a shared 2-core machine spread by +-15 %.
 #
 #   scripts/bench-ldap.sh [RUNS] [WORKERS]     (defaults: 10, 10000)

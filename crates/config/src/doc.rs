@@ -174,6 +174,16 @@ impl<'i> Doc<'i> {
             .map_err(|e| self.serde_error(&e, v.span()))
     }
 
+    /// Like [`Doc::de_value`], with the deserializing done by `f` (for
+    /// types chosen at run time, such as a target kind's connection).
+    pub fn de_value_with<T>(
+        &self,
+        v: &Spanned<DeValue<'i>>,
+        f: impl FnOnce(ValueDeserializer<'i>) -> Result<T, toml::de::Error>,
+    ) -> Result<T, ConfigError> {
+        f(ValueDeserializer::from(v.clone())).map_err(|e| self.serde_error(&e, v.span()))
+    }
+
     fn serde_error(&self, e: &toml::de::Error, fallback: Range<usize>) -> ConfigError {
         let span = e.span().unwrap_or(fallback);
         let mut field = FieldPath::default();

@@ -29,6 +29,16 @@
 //!   line, and inside the expression where the text allows.
 //! - TLS verification is on unless `source.tls_verify = false` (logged as a
 //!   warning). Plain `http` is accepted only for loopback hosts.
+//! - `[target]` is read into the registry's typed [`TargetConfig`]: the
+//!   kind's own config type (`hrsync_target_ldap::LdapConfig` for
+//!   `[target.connection]` of `kind = "ldap"`), so unknown keys and the
+//!   kind's own checks (a DN that does not parse, `pool_size = 0`, a simple
+//!   bind in clear to a remote host) are errors with `file:line:col` too,
+//!   and its security warnings (`tls_verify = false`) are logged with the
+//!   position. The connection's secret comes from `password_env` /
+//!   `password_file` (an inline `password` is refused) and is handed to
+//!   the typed config as a [`secrecy::SecretString`]. `kind = "scim"` is
+//!   refused as not implemented yet.
 //!
 //! `account_status` (`activeEmploymentsCount` or `emplStatus`) picks the
 //! `accountDisabled` expression of the built-in mapping (`builtin:sf-to-ad`),
@@ -46,7 +56,6 @@ mod starter;
 
 use std::path::PathBuf;
 
-use secrecy::SecretString;
 use std::time::Duration;
 
 use hrsync_mapping::{CompiledMapping, CompiledScope, MappingConfig, SourceSchema};
@@ -54,6 +63,7 @@ use hrsync_source_sf::SourceConfig;
 use jiff::tz::TimeZone;
 
 pub use error::{ConfigError, ConfigErrors, Position};
+pub use hrsync_targets::{EmbeddedConfig, LdapConfig, TargetConfig};
 pub use starter::{InitError, MAPPING_FILE_NAME, STARTER, write_starter};
 
 /// A loaded, validated hrsync configuration.
@@ -63,8 +73,9 @@ pub struct Config {
     pub path: PathBuf,
     /// SuccessFactors connection.
     pub source: Source,
-    /// Where accounts are provisioned.
-    pub target: TargetSettings,
+    /// Where accounts are provisioned: the `[target]` section, typed per
+    /// kind (paths resolved, the connection's secret set).
+    pub target: TargetConfig,
     /// `[target] concurrency`: how many creates and updates are in flight
     /// at once (1..=256, default 32).
     pub target_concurrency: u32,
@@ -99,34 +110,6 @@ pub struct Source {
     /// which runs [`hrsync_sf_auth::check()`] on it). For the token methods
     /// [`Source::client`] already carries a token provider built from it.
     pub auth: hrsync_sf_auth::AuthConfig,
-}
-
-/// The `[target]` section.
-#[derive(Debug, Clone)]
-pub enum TargetSettings {
-    /// hrsync's embedded SQLite directory (`EmbeddedTarget::open(path, unique)`).
-    Embedded {
-        /// Database file, resolved against the config file's directory.
-        path: PathBuf,
-        /// Attributes whose values must be unique across accounts.
-        unique: Vec<String>,
-    },
-    /// LDAP / Active Directory; `connection` is validated by the LDAP target.
-    Ldap {
-        /// The `[target.connection]` table as written, without its
-        /// `password_env` / `password_file` keys.
-        table: toml::Table,
-        /// The bind password, read at load from `password_env` or
-        /// `password_file` (an inline `password` is refused).
-        password: Option<SecretString>,
-    },
-    /// SCIM 2.0; `connection` is validated by the SCIM target.
-    Scim {
-        /// The `[target.connection]` table as written, without its secret keys.
-        table: toml::Table,
-        /// The bearer token, read like the LDAP password.
-        password: Option<SecretString>,
-    },
 }
 
 /// Where the mapping came from.

@@ -24,8 +24,9 @@ use crate::doc::{Doc, FieldPath, offset_in_string, path};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::{
     AccountStatusSource, Actions, Config, EscrowSettings, Flow, Guard, MappingOrigin, Schedule,
-    Source, StateSettings, TargetSettings,
+    Source, StateSettings,
 };
+use hrsync_targets::{EmbeddedConfig, Kind, TargetConfig, attr};
 
 /// The name `flow.mapping` uses for the shipped default mapping.
 const BUILTIN_SF_TO_AD: &str = "builtin:sf-to-ad";
@@ -140,22 +141,16 @@ struct RawSelfSigned {
     private_key: Option<IgnoredAny>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-enum TargetKind {
-    Embedded,
-    Ldap,
-    Scim,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTarget {
-    kind: TargetKind,
+    kind: Spanned<Kind>,
     concurrency: Option<Spanned<i64>>,
     path: Option<Spanned<PathBuf>>,
     unique: Option<Vec<String>>,
-    connection: Option<toml::Table>,
+    // Read separately: its shape depends on `kind` (the registry's types).
+    #[allow(dead_code)]
+    connection: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -829,66 +824,127 @@ fn load_target(
     dir: &Path,
     errs: &mut Errors,
     raw: RawTarget,
-) -> Option<TargetSettings> {
+) -> Option<TargetConfig> {
     let field = |k: &str| path(&["target", k]);
     let unused = |errs: &mut Errors, k: &str, kind: &str| {
         let f = field(k);
         let span = doc.key_span(&f).unwrap_or(0..0);
         errs.push(doc.error_at(span, &f, format!("not used by kind `{kind}`")));
     };
-    match raw.kind {
-        TargetKind::Embedded => {
-            if raw.connection.is_some() {
-                unused(errs, "connection", "embedded");
-                return None;
-            }
-            let Some(p) = raw.path else {
-                errs.push(doc.error(
-                    &field("path"),
-                    "missing field `path` (the embedded target's database file)",
-                ));
-                return None;
-            };
-            Some(TargetSettings::Embedded {
-                path: dir.join(p.into_inner()),
-                unique: raw.unique.unwrap_or_default(),
-            })
+    let kind = *raw.kind.get_ref();
+    if !kind.implemented() {
+        let msg = format!(
+            "target kind `{}` is not implemented yet; use one of {}",
+            kind.name(),
+            Kind::implemented_names()
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        errs.push(doc.error_at(raw.kind.span(), &field("kind"), msg));
+        return None;
+    }
+    let conn = field("connection");
+    if !kind.has_connection() {
+        if doc.get(&conn).is_some() {
+            unused(errs, "connection", kind.name());
+            return None;
         }
-        kind @ (TargetKind::Ldap | TargetKind::Scim) => {
-            let name = if kind == TargetKind::Ldap { "ldap" } else { "scim" };
-            for (k, present) in [("path", raw.path.is_some()), ("unique", raw.unique.is_some())] {
-                if present {
-                    unused(errs, k, name);
-                }
-            }
-            let Some(mut table) = raw.connection else {
-                errs.push(doc.error(
-                    &field("connection"),
-                    format!("missing table `[target.connection]` for kind `{name}`"),
-                ));
-                return None;
-            };
-            let password = connection_secret(doc, dir, errs, &mut table)?;
-            Some(if kind == TargetKind::Ldap {
-                TargetSettings::Ldap { table, password }
-            } else {
-                TargetSettings::Scim { table, password }
-            })
+        let Some(p) = raw.path else {
+            errs.push(doc.error(
+                &field("path"),
+                "missing field `path` (the embedded target's database file)",
+            ));
+            return None;
+        };
+        let config = TargetConfig::Embedded(EmbeddedConfig {
+            path: dir.join(p.into_inner()),
+            unique: raw.unique.unwrap_or_default(),
+        });
+        return findings(doc, errs, &path(&["target"]), config, &[]);
+    }
+    for (k, present) in [("path", raw.path.is_some()), ("unique", raw.unique.is_some())] {
+        if present {
+            unused(errs, k, kind.name());
         }
     }
+    let Some(value) = doc.get(&conn) else {
+        errs.push(doc.error(
+            &conn,
+            format!("missing table `[target.connection]` for kind `{}`", kind.name()),
+        ));
+        return None;
+    };
+    let Some(table) = value.get_ref().as_table() else {
+        errs.push(doc.error_at(value.span(), &conn, "expected a table"));
+        return None;
+    };
+    let secret = connection_secret(doc, dir, errs, table);
+    // The secret's keys are the loader's, never the target's: the typed
+    // config gets the secret itself, not a table holding it.
+    let mut stripped = toml::de::DeTable::new();
+    for (k, v) in table.iter().filter(|(k, _)| !SECRET_KEYS.contains(&k.get_ref().as_ref())) {
+        stripped.insert(k.clone(), v.clone());
+    }
+    let stripped = Spanned::new(value.span(), DeValue::Table(stripped));
+    let mut config =
+        errs.ok(doc.de_value_with(&stripped, |d| TargetConfig::from_connection(kind, d)))?;
+    config.resolve_paths(dir);
+    let secret_read = match secret {
+        Some(Some(s)) => {
+            config.set_secret(s);
+            true
+        }
+        Some(None) => true,
+        None => false,
+    };
+    // A secret that could not be read is reported already; the kind's
+    // "no secret given" would only repeat it.
+    let skip: &[&str] = if secret_read { &[] } else { &["password_env"] };
+    let config = findings(doc, errs, &conn, config, skip)?;
+    secret_read.then_some(config)
 }
 
-/// The connection's secret from `password_env` or `password_file` (both
-/// keys are taken out of the table); `Some(None)` when neither is given,
-/// `None` after an error (inline `password`, both keys, unreadable secret).
+/// The keys of a connection table that name its secret.
+const SECRET_KEYS: [&str; 3] = ["password", "password_env", "password_file"];
+
+/// Report the kind's problems at their fields (below `base`; those at a
+/// field in `skip` are left out) and log its warnings with their
+/// positions; the config when there was no problem.
+fn findings(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    base: &FieldPath,
+    config: TargetConfig,
+    skip: &[&str],
+) -> Option<TargetConfig> {
+    let at = |field: &str| field.split('.').fold(base.clone(), |p, k| p.key(k));
+    for w in config.warnings() {
+        let e = doc.error(&at(&w.field), w.message);
+        tracing::warn!("{e}");
+    }
+    let mut problems = config.problems();
+    problems.retain(|p| !skip.contains(&p.field.as_str()));
+    let ok = problems.is_empty();
+    for p in problems {
+        errs.push(doc.error(&at(&p.field), p.message));
+    }
+    ok.then_some(config)
+}
+
+/// The connection's secret from `password_env` or `password_file`;
+/// `Some(None)` when neither is given, `None` after an error (inline
+/// `password`, both keys, unreadable secret).
 fn connection_secret(
     doc: &Doc<'_>,
     dir: &Path,
     errs: &mut Errors,
-    table: &mut toml::Table,
+    table: &toml::de::DeTable<'_>,
 ) -> Option<Option<SecretString>> {
     let conn = path(&["target", "connection"]);
-    if table.contains_key("password") {
+    let has = |k: &str| table.iter().any(|(key, _)| key.get_ref() == k);
+    if has("password") {
         let f = conn.key("password");
         let span = doc.key_span(&f).unwrap_or(0..0);
         errs.push(doc.error_at(span, &f, "inline passwords are not accepted; use `password_env` (an environment variable's name) or `password_file`"));
@@ -904,8 +960,6 @@ fn connection_secret(
     };
     let env = spanned("password_env");
     let file = spanned("password_file");
-    table.remove("password_env");
-    table.remove("password_file");
     match (env, file) {
         (None, None) => Some(None),
         (Some(Err(e)), _) | (_, Some(Err(e))) => {
@@ -1035,7 +1089,7 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
         errs.ok(scope_part.doc.de(&scope_part.base.key("scope")));
     if let (MappingOrigin::Builtin(_), AccountStatusSource::EmplStatus) = (&origin, account_status)
     {
-        for (_, m) in mappings.iter_mut().filter(|(_, m)| m.target == "accountDisabled") {
+        for (_, m) in mappings.iter_mut().filter(|(_, m)| m.target == attr::ACCOUNT_DISABLED) {
             m.expression = Some(EMPL_STATUS_ACCOUNT_DISABLED.to_owned());
         }
     }

@@ -6,6 +6,30 @@ mod common;
 
 use common::*;
 
+/// `[target.connection]` of an LDAP target on lines 14-19 (replacing
+/// line 14, `path`), then `$extra` from line 20.
+macro_rules! ldap {
+    (url = $url:literal, base_dn = $base:literal, extra = $extra:literal) => {
+        &[
+            (13, r#"kind = "ldap""#),
+            (
+                14,
+                concat!(
+                    "[target.connection]\nurl = \"",
+                    $url,
+                    "\"\nbind_dn = \"CN=svc,DC=example,DC=com\"\npassword_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\nbase_dn = \"",
+                    $base,
+                    "\"\nprofile = \"active-directory\"\n",
+                    $extra
+                ),
+            ),
+        ]
+    };
+    ($extra:literal) => {
+        ldap!(url = "ldaps://dc1.example.com", base_dn = "DC=example,DC=com", extra = $extra)
+    };
+}
+
 struct Case {
     name: &'static str,
     lines: &'static [(usize, &'static str)],
@@ -292,6 +316,79 @@ const CASES: &[Case] = &[
         cause: "unknown variant `ftp`",
     },
     Case {
+        name: "ldap: mistyped starttls",
+        lines: ldap!("start_tls = true"),
+        at: "20:1",
+        field: "target.connection.start_tls",
+        cause: "unknown field `start_tls`",
+    },
+    Case {
+        name: "ldap: mistyped tls_verify",
+        lines: ldap!("tls_verfy = false"),
+        at: "20:1",
+        field: "target.connection.tls_verfy",
+        cause: "unknown field `tls_verfy`",
+    },
+    Case {
+        name: "ldap: mistyped pool_size",
+        lines: ldap!("pool_sise = 4"),
+        at: "20:1",
+        field: "target.connection.pool_sise",
+        cause: "unknown field `pool_sise`",
+    },
+    Case {
+        name: "ldap: base_dn that is no DN",
+        lines: ldap!(url = "ldaps://dc1.example.com", base_dn = "example.com", extra = ""),
+        at: "18:11",
+        field: "target.connection.base_dn",
+        cause: "is not a distinguished name",
+    },
+    Case {
+        name: "ldap: empty pool",
+        lines: ldap!("pool_size = 0"),
+        at: "20:13",
+        field: "target.connection.pool_size",
+        cause: "must be at least 1",
+    },
+    Case {
+        name: "ldap: wrong type",
+        lines: ldap!("pool_size = \"8\""),
+        at: "20:13",
+        field: "target.connection.pool_size",
+        cause: "invalid type",
+    },
+    Case {
+        name: "ldap: simple bind in clear to a remote host",
+        lines: ldap!(url = "ldap://dc1.example.com", base_dn = "DC=example,DC=com", extra = ""),
+        at: "15:7",
+        field: "target.connection.url",
+        cause: "sends the bind password in clear",
+    },
+    Case {
+        name: "ldap: unknown disable strategy",
+        lines: ldap!("disable = { strategy = \"lock\" }"),
+        at: "20:24",
+        field: "target.connection.disable.strategy",
+        cause: "unknown variant `lock`",
+    },
+    Case {
+        name: "ldap: CA file missing",
+        lines: ldap!("ca_file = \"no-such-ca.pem\""),
+        at: "20:11",
+        field: "target.connection.ca_file",
+        cause: "/etc/hrsync/no-such-ca.pem",
+    },
+    Case {
+        name: "scim is not implemented yet",
+        lines: &[
+            (13, r#"kind = "scim""#),
+            (14, r#"connection = { url = "https://scim.example.com" }"#),
+        ],
+        at: "13:8",
+        field: "target.kind",
+        cause: "target kind `scim` is not implemented yet",
+    },
+    Case {
         name: "bad mapping file path",
         lines: &[
             (18, r#"mapping = "no-such-mapping.toml""#),
@@ -436,4 +533,123 @@ fn type_errors_do_not_echo_values() {
     let msg = errs.to_string();
     assert!(msg.contains("field `source.auth.username`"), "{msg}");
     assert!(!msg.contains(PASSWORD), "{msg}");
+}
+
+#[test]
+fn every_ldap_connection_problem_is_reported_at_once() {
+    setup();
+    let text = with_lines(&[
+        (13, r#"kind = "ldap""#),
+        (
+            14,
+            "[target.connection]\nurl = \"ldap://dc1.example.com\"\nbind_dn = \"\"\nbase_dn = \"not a dn\"\nprofile = \"active-directory\"\npool_size = 0\npage_size = 5000",
+        ),
+    ]);
+    let errs = errors(&text);
+    let got: Vec<String> = errs
+        .errors()
+        .iter()
+        .map(|e| {
+            let p = e.position.expect("positioned");
+            format!("{}:{} {}", p.line, p.column, e.field.clone().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "14:1 target.connection.password_env",
+            "15:7 target.connection.url",
+            "16:11 target.connection.bind_dn",
+            "17:11 target.connection.base_dn",
+            "19:13 target.connection.pool_size",
+            "20:13 target.connection.page_size",
+        ],
+        "{errs}"
+    );
+}
+
+#[test]
+fn a_simple_bind_needs_the_password_from_env_or_file() {
+    setup();
+    let text = with_lines(&[
+        (13, r#"kind = "ldap""#),
+        (
+            14,
+            "connection = { url = \"ldaps://dc1.example.com\", bind_dn = \"CN=svc,DC=x\", base_dn = \"DC=x\", profile = \"active-directory\" }",
+        ),
+    ]);
+    let msg = errors(&text).to_string();
+    assert!(
+        msg.starts_with("/etc/hrsync/hrsync.toml:14:14: field `target.connection.password_env`: a simple bind needs the bind password"),
+        "{msg}"
+    );
+    // SASL EXTERNAL sends no password.
+    let sasl = text.replace("bind_dn = \"CN=svc,DC=x\"", "bind = \"sasl-external\"");
+    parse(&sasl).unwrap_or_else(|e| panic!("SASL EXTERNAL needs no password: {e}"));
+}
+
+/// Log lines written while `f` runs.
+fn logs(f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber =
+        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buffer.0.lock().expect("lock").clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn weakened_ldap_security_is_logged_as_a_warning_with_its_position() {
+    setup();
+    let unverified = with_lines(&[
+        (13, r#"kind = "ldap""#),
+        (
+            14,
+            "[target.connection]\nurl = \"ldaps://dc1.example.com\"\nbind_dn = \"CN=svc,DC=x\"\npassword_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\nbase_dn = \"DC=x\"\nprofile = \"active-directory\"\ntls_verify = false",
+        ),
+    ]);
+    let out = logs(|| {
+        parse(&unverified).expect("loads");
+    });
+    assert!(out.contains("WARN"), "{out}");
+    assert!(
+        out.contains("/etc/hrsync/hrsync.toml:20:14: field `target.connection.tls_verify`: tls_verify = false"),
+        "{out}"
+    );
+    // In clear to loopback: allowed, with a warning; to a remote host only
+    // with the opt-in, and warned about too.
+    for (url, extra) in
+        [("ldap://127.0.0.1:3890", ""), ("ldap://dc1.example.com", "\nallow_plaintext_bind = true")]
+    {
+        let text = unverified
+            .replace("ldaps://dc1.example.com", url)
+            .replace("tls_verify = false", extra.trim_start());
+        let out = logs(|| {
+            parse(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
+        });
+        assert!(
+            out.contains("WARN")
+                && out.contains("field `target.connection.url`")
+                && out.contains("in clear"),
+            "{url}: {out}"
+        );
+        assert!(!out.contains(PASSWORD), "{out}");
+    }
+    let quiet = logs(|| {
+        parse(&unverified.replace("tls_verify = false", "")).expect("loads");
+    });
+    assert!(!quiet.contains("WARN"), "{quiet}");
 }

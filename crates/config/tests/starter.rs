@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use hrsync_config::{
-    Config, InitError, MAPPING_FILE_NAME, MappingOrigin, STARTER, TargetSettings, write_starter,
+    Config, InitError, MAPPING_FILE_NAME, MappingOrigin, STARTER, TargetConfig, write_starter,
 };
 use hrsync_mapping::MappingConfig;
 
@@ -16,9 +16,7 @@ fn starter_loads_with_the_builtin_mapping() {
         .unwrap_or_else(|e| panic!("starter does not load:\n{e}"));
     assert_eq!(config.flow.origin, MappingOrigin::Builtin("builtin:sf-to-ad".into()));
     assert_eq!(config.flow.mapping, MappingConfig::sf_to_ad().expect("shipped mapping"));
-    assert!(
-        matches!(config.target, TargetSettings::Embedded { ref unique, .. } if unique.len() == 2)
-    );
+    assert!(matches!(config.target, TargetConfig::Embedded(ref e) if e.unique.len() == 2));
     assert!(!config.source.client.danger_accept_invalid_certs);
     assert!(!format!("{config:?}").contains(PASSWORD));
 }

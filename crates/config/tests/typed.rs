@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
-use hrsync_config::{AccountStatusSource, Actions, Config, MappingOrigin, TargetSettings};
+use hrsync_config::{
+    AccountStatusSource, Actions, Config, EmbeddedConfig, MappingOrigin, TargetConfig,
+};
 use hrsync_source_sf::Credentials;
 use secrecy::ExposeSecret;
 
@@ -34,7 +36,7 @@ fn base_config_loads_with_values_and_defaults() {
     }
     assert_eq!(password(&config), PASSWORD);
     match &config.target {
-        TargetSettings::Embedded { path, unique } => {
+        TargetConfig::Embedded(EmbeddedConfig { path, unique }) => {
             assert_eq!(path, &PathBuf::from("/etc/hrsync/target.sqlite"));
             assert!(unique.is_empty(), "{unique:?}");
         }
@@ -84,7 +86,7 @@ fn every_setting_is_read() {
     assert_eq!(config.schedule.interval, Duration::from_secs(90 * 60));
     assert_eq!(config.state.path, PathBuf::from("/var/lib/hrsync/state.sqlite"));
     match &config.target {
-        TargetSettings::Embedded { path, unique } => {
+        TargetConfig::Embedded(EmbeddedConfig { path, unique }) => {
             assert_eq!(path, &PathBuf::from("/etc/hrsync/target.sqlite"));
             assert_eq!(unique, &["mail".to_owned()]);
         }
@@ -92,25 +94,52 @@ fn every_setting_is_read() {
     }
 }
 
+/// A complete LDAP connection on lines 13-21 of `BASE` (replacing kind and
+/// path), followed by `extra` lines.
+fn ldap_lines(extra: &str) -> String {
+    let conn = format!(
+        "[target.connection]\nurl = \"ldaps://dc1.example.com\"\nbind_dn = \"CN=svc,DC=example,DC=com\"\npassword_env = \"{PASSWORD_VAR}\"\nbase_dn = \"DC=example,DC=com\"\nprofile = \"active-directory\"{extra}"
+    );
+    with_lines(&[(13, "kind = \"ldap\""), (14, &conn)])
+}
+
 #[test]
-fn ldap_and_scim_keep_their_connection_table() {
+fn ldap_connection_is_read_into_the_typed_ldap_config() {
     setup();
-    for kind in ["ldap", "scim"] {
-        let text = with_lines(&[
-            (13, &format!("kind = \"{kind}\"")),
-            (
-                14,
-                "connection = { url = \"ldaps://dc1.example.com\", bind_dn_env = \"HRSYNC_LDAP_DN\" }",
-            ),
-        ]);
-        let config = parse(&text).expect("loads");
-        let table = match config.target {
-            TargetSettings::Ldap { table, password: None } if kind == "ldap" => table,
-            TargetSettings::Scim { table, password: None } if kind == "scim" => table,
-            other => panic!("{kind}: got {other:?}"),
-        };
-        assert_eq!(table.get("url").and_then(|v| v.as_str()), Some("ldaps://dc1.example.com"));
-    }
+    let text = ldap_lines(
+        "\ndefault_container = \"OU=Users,DC=example,DC=com\"\npool_size = 3\ndisable_unused = 1",
+    );
+    // An unknown key is an error, not ignored.
+    let errs = errors(&text);
+    assert!(errs.to_string().contains("field `target.connection.disable_unused`"), "{errs}");
+    let dir = temp_dir("ldap-typed");
+    let text = ldap_lines(
+        "\ndefault_container = \"OU=Users,DC=example,DC=com\"\npool_size = 3\nstarttls = false\ntls_verify = true",
+    );
+    std::fs::write(dir.join("hrsync.toml"), &text).expect("write config");
+    let config = Config::load(dir.join("hrsync.toml")).expect("loads");
+    let TargetConfig::Ldap(ldap) = &config.target else { panic!("ldap: {:?}", config.target) };
+    assert_eq!(ldap.url, "ldaps://dc1.example.com");
+    assert_eq!(ldap.base_dn, "DC=example,DC=com");
+    assert_eq!(ldap.default_container.as_deref(), Some("OU=Users,DC=example,DC=com"));
+    assert_eq!(ldap.pool_size, 3);
+    assert_eq!(ldap.password.expose_secret(), PASSWORD, "the secret is handed over typed");
+    assert_eq!(ldap.in_flight_per_connection, 4, "defaults as before");
+    assert!(!format!("{config:?}").contains(PASSWORD), "Debug never shows the secret");
+}
+
+#[test]
+fn scim_is_refused_as_not_implemented_yet_at_its_kind() {
+    setup();
+    let text = with_lines(&[
+        (13, "kind = \"scim\""),
+        (14, "connection = { url = \"https://scim.example.com\" }"),
+    ]);
+    let errs = errors(&text);
+    assert_eq!(
+        errs.to_string(),
+        "/etc/hrsync/hrsync.toml:13:8: field `target.kind`: target kind `scim` is not implemented yet; use one of `embedded`, `ldap`"
+    );
 }
 
 #[test]
@@ -179,18 +208,17 @@ fn target_connection_secret_comes_from_env_or_file_never_inline() {
     let ldap = |conn: &str| {
         with_lines(&[
             (13, "kind = \"ldap\""),
-            (14, &format!("connection = {{ url = \"ldaps://dc1.example.com\", {conn} }}")),
+            (
+                14,
+                &format!(
+                    "connection = {{ url = \"ldaps://dc1.example.com\", bind_dn = \"CN=svc,DC=x\", base_dn = \"DC=x\", profile = \"active-directory\", {conn} }}"
+                ),
+            ),
         ])
     };
     let config = parse(&ldap(&format!("password_env = \"{PASSWORD_VAR}\""))).expect("loads");
     match &config.target {
-        TargetSettings::Ldap { table, password: Some(p) } => {
-            assert_eq!(p.expose_secret(), PASSWORD);
-            assert!(
-                !table.contains_key("password_env"),
-                "the secret's key is taken out of the table"
-            );
-        }
+        TargetConfig::Ldap(l) => assert_eq!(l.password.expose_secret(), PASSWORD),
         other => panic!("ldap with a password expected: {other:?}"),
     }
     assert!(!format!("{config:?}").contains(PASSWORD), "Debug never shows the secret");

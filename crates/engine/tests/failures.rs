@@ -18,35 +18,30 @@ use hrsync_engine::cycle::{CompiledFlow, Engine, EscrowPolicy};
 use hrsync_expr::Clock;
 use hrsync_mapping::{MappingConfig, ScopingFilter, SourceSchema};
 use hrsync_store::{CycleKind, CycleStatus, LogQuery, SqliteStore, Store};
-use hrsync_target::embedded::EmbeddedTarget;
-use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
+use hrsync_target::testing::{Call, Forward, Hooks};
+use hrsync_target::{Target, TargetError};
+use hrsync_target_embedded::EmbeddedTarget;
 use sf_emulator::events::HrEvent;
 use sf_emulator::model::Scenario;
 
-/// The embedded target, refusing to create the workers listed in `refuse`:
-/// as unavailable (worth retrying) or, with `permanent`, as a constraint
-/// violation (the values themselves are refused).
-struct Refusing {
-    inner: EmbeddedTarget,
+/// The embedded target, refusing to create the workers listed in `refuse`.
+type Refusing = Forward<EmbeddedTarget, Refuse>;
+
+/// Refuses creates of the listed employeeIDs: as unavailable (worth
+/// retrying) or, with `permanent`, as a constraint violation (the values
+/// themselves are refused).
+struct Refuse {
     refuse: Arc<Mutex<HashSet<String>>>,
     permanent: bool,
 }
 
 #[async_trait]
-impl Target for Refusing {
-    fn kind(&self) -> &'static str {
-        "refusing"
+impl Hooks for Refuse {
+    fn kind(&self) -> Option<&'static str> {
+        Some("refusing")
     }
-    async fn check(&self) -> Vec<CheckStep> {
-        self.inner.check().await
-    }
-    async fn find(&self, a: &str, v: &str) -> Result<Vec<TargetObject>, TargetError> {
-        self.inner.find(a, v).await
-    }
-    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
-        self.inner.get(id).await
-    }
-    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
+    async fn before(&self, call: &Call<'_>) -> Result<(), TargetError> {
+        let Call::Create { attributes } = call else { return Ok(()) };
         let id = attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default();
         if self.refuse.lock().expect("lock").contains(id) {
             let message = format!("constraint violation for {id}");
@@ -56,22 +51,7 @@ impl Target for Refusing {
                 TargetError::Unavailable { operation: "create", message }
             });
         }
-        self.inner.create(attributes).await
-    }
-    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
-        self.inner.update(id, changes).await
-    }
-    async fn disable(&self, id: &str) -> Result<(), TargetError> {
-        self.inner.disable(id).await
-    }
-    async fn delete(&self, id: &str) -> Result<(), TargetError> {
-        self.inner.delete(id).await
-    }
-    async fn is_taken(&self, a: &str, v: &str, except: Option<&str>) -> Result<bool, TargetError> {
-        self.inner.is_taken(a, v, except).await
-    }
-    async fn flush(&self) -> Result<(), TargetError> {
-        self.inner.flush().await
+        Ok(())
     }
 }
 
@@ -89,11 +69,10 @@ async fn a_refused_worker_is_escrowed_retried_with_backoff_then_flagged_and_neve
     };
     let bad = h.emu.scenarios()[&Scenario::Active][0].clone();
     let refuse = Arc::new(Mutex::new(HashSet::from([bad.clone()])));
-    let target = Refusing {
-        inner: EmbeddedTarget::in_memory(common::UNIQUE).expect("target"),
-        refuse: refuse.clone(),
-        permanent: false,
-    };
+    let target: Refusing = Forward::new(
+        EmbeddedTarget::in_memory(common::UNIQUE).expect("target"),
+        Refuse { refuse: refuse.clone(), permanent: false },
+    );
     let mut engine = Engine::new(
         sf_client(&h.emu),
         h.flow.clone(),
@@ -153,11 +132,10 @@ async fn a_permanent_refusal_is_flagged_at_once_and_not_retried_before_max_retry
         flag_after: 10,
     };
     let bad = h.emu.scenarios()[&Scenario::Active][0].clone();
-    let target = Refusing {
-        inner: EmbeddedTarget::in_memory(common::UNIQUE).expect("target"),
-        refuse: Arc::new(Mutex::new(HashSet::from([bad.clone()]))),
-        permanent: true,
-    };
+    let target: Refusing = Forward::new(
+        EmbeddedTarget::in_memory(common::UNIQUE).expect("target"),
+        Refuse { refuse: Arc::new(Mutex::new(HashSet::from([bad.clone()]))), permanent: true },
+    );
     let mut engine = Engine::new(
         sf_client(&h.emu),
         h.flow.clone(),

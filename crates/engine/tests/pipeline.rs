@@ -19,22 +19,24 @@ use common::{Harness, UNIQUE, attr, sf_client};
 use hrsync_engine::cycle::{CompiledFlow, Engine};
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_store::{CycleKind, SqliteStore, Store};
-use hrsync_target::embedded::EmbeddedTarget;
-use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError, TargetObject};
+use hrsync_target::testing::{Call, Forward, Hooks, Outcome};
+use hrsync_target::{Target, TargetError};
+use hrsync_target_embedded::EmbeddedTarget;
 use sf_emulator::events::HrEvent;
 
 /// The embedded target with every create and update held back for a
 /// while: 1 to 4 times `unit`, by the worker's employeeID, so later writes
 /// often come back first. Records which objects' creates came back and how
 /// many writes are out.
-struct Slow {
-    inner: EmbeddedTarget,
+type Slow = Forward<EmbeddedTarget, Hold>;
+
+struct Hold {
     unit: Duration,
     created: Created,
     out: Arc<AtomicUsize>,
 }
 
-impl Slow {
+impl Hold {
     async fn hold(&self, key: &str) {
         let n =
             key.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 4 + 1;
@@ -43,57 +45,31 @@ impl Slow {
 }
 
 #[async_trait]
-impl Target for Slow {
-    fn kind(&self) -> &'static str {
-        "slow"
+impl Hooks for Hold {
+    fn kind(&self) -> Option<&'static str> {
+        Some("slow")
     }
-    async fn check(&self) -> Vec<CheckStep> {
-        self.inner.check().await
-    }
-    async fn find(&self, a: &str, v: &str) -> Result<Vec<TargetObject>, TargetError> {
-        self.inner.find(a, v).await
-    }
-    async fn find_many(
-        &self,
-        a: &str,
-        values: &[String],
-    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
-        self.inner.find_many(a, values).await
-    }
-    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
-        self.inner.get(id).await
-    }
-    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
+    async fn before(&self, call: &Call<'_>) -> Result<(), TargetError> {
+        let key = match call {
+            Call::Create { attributes } => {
+                attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default()
+            }
+            Call::Update { id, .. } => id,
+            _ => return Ok(()),
+        };
         self.out.fetch_add(1, Ordering::SeqCst);
-        self.hold(attributes.get("employeeID").and_then(|v| v.as_str()).unwrap_or_default()).await;
-        let r = self.inner.create(attributes).await;
-        if let Ok(o) = &r {
-            self.created.lock().expect("lock").insert(o.id.clone());
+        self.hold(key).await;
+        Ok(())
+    }
+    async fn after(&self, call: &Call<'_>, outcome: Outcome<'_>) {
+        match (call, outcome.result) {
+            (Call::Create { .. }, Ok(Some(o))) => {
+                self.created.lock().expect("lock").insert(o.id.clone());
+            }
+            (Call::Create { .. } | Call::Update { .. }, _) => {}
+            _ => return,
         }
         self.out.fetch_sub(1, Ordering::SeqCst);
-        r
-    }
-    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
-        self.out.fetch_add(1, Ordering::SeqCst);
-        self.hold(id).await;
-        let r = self.inner.update(id, changes).await;
-        self.out.fetch_sub(1, Ordering::SeqCst);
-        r
-    }
-    async fn disable(&self, id: &str) -> Result<(), TargetError> {
-        self.inner.disable(id).await
-    }
-    async fn delete(&self, id: &str) -> Result<(), TargetError> {
-        self.inner.delete(id).await
-    }
-    async fn is_taken(&self, a: &str, v: &str, except: Option<&str>) -> Result<bool, TargetError> {
-        self.inner.is_taken(a, v, except).await
-    }
-    async fn taken(&self, a: &str, candidates: &[String]) -> Result<HashSet<String>, TargetError> {
-        self.inner.taken(a, candidates).await
-    }
-    async fn flush(&self) -> Result<(), TargetError> {
-        self.inner.flush().await
     }
 }
 
@@ -113,7 +89,8 @@ fn slow_engine(
     .expect("target opens");
     let created = Arc::new(Mutex::new(HashSet::new()));
     let out = Arc::new(AtomicUsize::new(0));
-    let target = Slow { inner, unit, created: created.clone(), out: out.clone() };
+    let target: Slow =
+        Forward::new(inner, Hold { unit, created: created.clone(), out: out.clone() });
     (
         Engine::new(
             sf_client(&h.emu),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_store::SqliteStore;
-use hrsync_target::embedded::EmbeddedTarget;
 use hrsync_target::{Target, TargetObject};
+use hrsync_target_embedded::EmbeddedTarget;
 pub use hrsync_testkit::{TempDir, TestClock, sf_client};
 use sf_emulator::{Emulator, EmulatorBuilder, RunningEmulator};
 

@@ -6,15 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use hrsync_config::{Config, TargetSettings};
+use hrsync_config::Config;
 use hrsync_engine::cycle::{CompiledFlow, DeletionGuard, Engine, EscrowPolicy, Settings};
 use hrsync_engine::plan::Actions;
 use hrsync_expr::SystemClock;
 use hrsync_source_sf::SfClient;
 use hrsync_store::SqliteStore;
 use hrsync_target::Target;
-use hrsync_target::embedded::EmbeddedTarget;
-use secrecy::{ExposeSecret, SecretString};
 
 /// `--config`, shared by every command that reads one.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,40 +61,12 @@ pub fn settings(config: &Config) -> Settings {
     }
 }
 
+/// The target of the config's `[target]`, through the registry.
 pub fn target(config: &Config, flow: &CompiledFlow) -> anyhow::Result<Box<dyn Target>> {
-    match &config.target {
-        TargetSettings::Embedded { path, unique } => {
-            let unique: Vec<&str> = unique.iter().map(String::as_str).collect();
-            let t = EmbeddedTarget::open_indexed(path, &unique, &flow.lookup_attributes())
-                .with_context(|| format!("opening the embedded target {}", path.display()))?;
-            Ok(Box::new(t))
-        }
-        TargetSettings::Ldap { table, password } => {
-            let ldap = ldap_config(config, table, password.as_ref())?;
-            let t = hrsync_target_ldap::LdapTarget::new(ldap)
-                .with_context(|| format!("{}: [target.connection]", config.path.display()))?;
-            Ok(Box::new(t))
-        }
-        TargetSettings::Scim { .. } => {
-            bail!("{}: target kind `scim` is not implemented yet", config.path.display())
-        }
-    }
-}
-
-/// `[target.connection]` for LDAP, with the bind password the config
-/// loader read from `password_env` / `password_file`.
-fn ldap_config(
-    config: &Config,
-    table: &toml::Table,
-    password: Option<&SecretString>,
-) -> anyhow::Result<hrsync_target_ldap::LdapConfig> {
-    let mut table = table.clone();
-    if let Some(p) = password {
-        table.insert("password".into(), toml::Value::String(p.expose_secret().to_owned()));
-    }
-    table
-        .try_into::<hrsync_target_ldap::LdapConfig>()
-        .map_err(|e| anyhow::anyhow!("{}: field `target.connection`: {e}", config.path.display()))
+    let lookup = flow.lookup_attributes();
+    let context = hrsync_targets::BuildContext { lookup_attributes: &lookup };
+    hrsync_targets::build(&config.target, &context)
+        .with_context(|| format!("{}: [target]", config.path.display()))
 }
 
 pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {

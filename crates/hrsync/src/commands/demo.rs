@@ -14,7 +14,7 @@ use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_source_sf::{Credentials, SfClient, SourceConfig};
 use hrsync_store::{CycleKind, LogQuery, SqliteStore, Store};
 use hrsync_target::Target;
-use hrsync_target::embedded::EmbeddedTarget;
+use hrsync_target_embedded::EmbeddedTarget;
 use secrecy::SecretString;
 use sf_emulator::events::HrEvent;
 use sf_emulator::model::{Scenario, UserStatus};

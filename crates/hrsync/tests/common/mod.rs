@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hrsync_target::embedded::EmbeddedTarget;
+use hrsync_target_embedded::EmbeddedTarget;
 pub use hrsync_testkit::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_hrsync");

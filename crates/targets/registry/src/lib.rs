@@ -1,0 +1,200 @@
+//! `hrsync-targets`: the registry of target kinds. It owns the typed
+//! configuration of every kind ([`TargetConfig`], each variant the kind's
+//! own `config.rs` type) and the one function that turns it into a target
+//! ([`build`]). The config loader deserializes `[target]` /
+//! `[target.connection]` into [`TargetConfig`] through
+//! [`TargetConfig::from_connection`], so target settings are reported with
+//! `file:line:col: field` like every other key; the binary calls [`build`].
+//!
+//! Adding a kind touches this crate in four places, all in this file: a
+//! [`Kind`] variant, a [`TargetConfig`] variant, its arm in
+//! [`TargetConfig::from_connection`] (with `problems`, `warnings`,
+//! `resolve_paths` and `set_secret`) and its arm in [`build`].
+
+use std::path::Path;
+
+use hrsync_target::Target;
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+
+pub use hrsync_target::attr;
+pub use hrsync_target_embedded::{EmbeddedConfig, EmbeddedTarget};
+pub use hrsync_target_ldap::{LdapConfig, LdapTarget};
+
+/// The `kind` of `[target]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// hrsync's own SQLite directory (`path`, `unique` in `[target]`).
+    Embedded,
+    /// LDAP or Active Directory (`[target.connection]`: [`LdapConfig`]).
+    Ldap,
+    /// SCIM 2.0 *(planned)*: accepted by the parser only to say so.
+    Scim,
+}
+
+impl Kind {
+    /// The name as written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Embedded => "embedded",
+            Kind::Ldap => "ldap",
+            Kind::Scim => "scim",
+        }
+    }
+
+    /// Whether hrsync can provision into this kind yet.
+    pub fn implemented(self) -> bool {
+        !matches!(self, Kind::Scim)
+    }
+
+    /// Whether the kind's settings are a `[target.connection]` table (as
+    /// opposed to keys of `[target]` itself, as for `embedded`).
+    pub fn has_connection(self) -> bool {
+        !matches!(self, Kind::Embedded)
+    }
+
+    /// The kinds that can be used, for messages.
+    pub fn implemented_names() -> Vec<&'static str> {
+        [Kind::Embedded, Kind::Ldap, Kind::Scim]
+            .into_iter()
+            .filter(|k| k.implemented())
+            .map(Kind::name)
+            .collect()
+    }
+}
+
+/// A target's configuration, typed per kind.
+#[derive(Debug, Clone)]
+pub enum TargetConfig {
+    Embedded(EmbeddedConfig),
+    Ldap(LdapConfig),
+}
+
+/// A problem or warning at a key, as a dotted path inside the kind's
+/// settings (`base_dn`, `disable.container`; for `embedded`, keys of `[target]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub field: String,
+    pub message: String,
+}
+
+impl TargetConfig {
+    /// Deserialize the `[target.connection]` table of `kind`. Unknown keys
+    /// are errors. The secret keys (`password_env`, `password_file`) are the
+    /// loader's: it resolves them and passes the secret to
+    /// [`TargetConfig::set_secret`], so they must be taken out first.
+    pub fn from_connection<'de, D: Deserializer<'de>>(
+        kind: Kind,
+        connection: D,
+    ) -> Result<TargetConfig, D::Error> {
+        use serde::de::Error;
+        match kind {
+            Kind::Ldap => LdapConfig::deserialize(connection).map(TargetConfig::Ldap),
+            Kind::Embedded | Kind::Scim => Err(D::Error::custom(format!(
+                "target kind `{}` has no [target.connection] table",
+                kind.name()
+            ))),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            TargetConfig::Embedded(_) => Kind::Embedded,
+            TargetConfig::Ldap(_) => Kind::Ldap,
+        }
+    }
+
+    /// The connection's secret (the LDAP bind password), read by the config
+    /// loader from `password_env` / `password_file`.
+    pub fn set_secret(&mut self, secret: SecretString) {
+        match self {
+            TargetConfig::Embedded(_) => {}
+            TargetConfig::Ldap(c) => c.password = secret,
+        }
+    }
+
+    /// Resolve relative paths in the settings (CA files) against `dir`, the
+    /// config file's directory. The embedded target's `path` is resolved
+    /// by the loader, which builds that config.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        match self {
+            TargetConfig::Embedded(_) => {}
+            TargetConfig::Ldap(c) => {
+                if let Some(ca) = &mut c.ca_file {
+                    *ca = dir.join(&*ca);
+                }
+            }
+        }
+    }
+
+    /// Everything wrong with the settings that can be found without
+    /// connecting: each problem is a config error at its field.
+    pub fn problems(&self) -> Vec<Finding> {
+        match self {
+            TargetConfig::Embedded(c) => c
+                .problems()
+                .into_iter()
+                .map(|(field, message)| Finding { field, message })
+                .collect(),
+            TargetConfig::Ldap(c) => c
+                .problems()
+                .into_iter()
+                .map(|e| Finding { field: e.field().to_owned(), message: e.reason() })
+                .collect(),
+        }
+    }
+
+    /// Settings that work but weaken security (logged as warnings).
+    pub fn warnings(&self) -> Vec<Finding> {
+        match self {
+            TargetConfig::Embedded(_) => Vec::new(),
+            TargetConfig::Ldap(c) => c
+                .warnings()
+                .into_iter()
+                .map(|w| Finding { field: w.field.to_owned(), message: w.message })
+                .collect(),
+        }
+    }
+}
+
+/// What a target needs from the flow it serves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildContext<'a> {
+    /// Attributes the engine looks accounts up by (matching and unique
+    /// attributes): the embedded target indexes them.
+    pub lookup_attributes: &'a [&'a str],
+}
+
+/// Why a target could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("opening the embedded target {path}: {source}")]
+    Embedded {
+        path: std::path::PathBuf,
+        #[source]
+        source: hrsync_target::TargetError,
+    },
+    #[error("[target.connection]: {0}")]
+    Ldap(#[from] hrsync_target_ldap::ConfigError),
+}
+
+/// The target a config describes. No connection is made yet (LDAP connects
+/// on first use); the embedded file is opened and locked.
+pub fn build(
+    config: &TargetConfig,
+    context: &BuildContext<'_>,
+) -> Result<Box<dyn Target>, BuildError> {
+    Ok(match config {
+        TargetConfig::Embedded(c) => {
+            let unique: Vec<&str> = c.unique.iter().map(String::as_str).collect();
+            let t = EmbeddedTarget::open_indexed(&c.path, &unique, context.lookup_attributes)
+                .map_err(|source| BuildError::Embedded { path: c.path.clone(), source })?;
+            Box::new(t)
+        }
+        TargetConfig::Ldap(c) => Box::new(LdapTarget::new(c.clone())?),
+    })
+}
+
+#[cfg(test)]
+mod tests;

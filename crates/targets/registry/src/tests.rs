@@ -1,0 +1,98 @@
+//! The registry: kinds, connection tables into typed configs, findings by
+//! field, and building targets.
+
+use hrsync_target::Target;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use crate::*;
+
+#[test]
+fn kinds_parse_as_written_and_scim_is_planned() {
+    for (name, kind) in [("embedded", Kind::Embedded), ("ldap", Kind::Ldap), ("scim", Kind::Scim)] {
+        let parsed: Kind = serde_json::from_value(json!(name)).expect("kind");
+        assert_eq!((parsed, parsed.name()), (kind, name));
+    }
+    assert!(!Kind::Scim.implemented() && Kind::Ldap.implemented());
+    assert_eq!(Kind::implemented_names(), ["embedded", "ldap"]);
+    assert!(serde_json::from_value::<Kind>(json!("ftp")).is_err());
+}
+
+fn ldap(connection: serde_json::Value) -> Result<TargetConfig, serde_json::Error> {
+    TargetConfig::from_connection(Kind::Ldap, connection)
+}
+
+#[test]
+fn ldap_connections_refuse_typos_and_report_problems_by_field() {
+    let base = json!({
+        "url": "ldaps://dc1.example.com", "bind_dn": "CN=svc,DC=example,DC=com",
+        "base_dn": "DC=example,DC=com", "profile": "active-directory",
+    });
+    let mut config = ldap(base.clone()).expect("valid");
+    let fields: Vec<String> = config.problems().into_iter().map(|f| f.field).collect();
+    assert_eq!(fields, ["password_env"], "the password is set by the loader, not the table");
+    config.set_secret(SecretString::from("pw"));
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    for typo in ["start_tls", "tls_verfy", "pool_sise", "password"] {
+        let mut c = base.clone();
+        c[typo] = json!(true);
+        let e = ldap(c).expect_err(typo).to_string();
+        assert!(e.contains(&format!("unknown field `{typo}`")), "{typo}: {e}");
+    }
+    let mut bad = base.clone();
+    bad["base_dn"] = json!("not a dn");
+    bad["pool_size"] = json!(0);
+    let mut bad = ldap(bad).expect("parses");
+    bad.set_secret(SecretString::from("pw"));
+    let findings = bad.problems();
+    let fields: Vec<&str> = findings.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["base_dn", "pool_size"], "{findings:?}");
+
+    config.resolve_paths(std::path::Path::new("/etc/hrsync"));
+    let TargetConfig::Ldap(l) = &config else { panic!("ldap") };
+    assert_eq!(l.password.expose_secret(), "pw");
+    assert!(!format!("{config:?}").contains("\"pw\""), "Debug redacts the secret");
+}
+
+#[test]
+fn connection_paths_resolve_against_the_config_directory() {
+    let mut c = ldap(json!({
+        "url": "ldaps://dc1.example.com", "bind_dn": "CN=svc,DC=x", "base_dn": "DC=x",
+        "profile": "active-directory", "ca_file": "ca.pem",
+    }))
+    .expect("valid");
+    c.resolve_paths(std::path::Path::new("/etc/hrsync"));
+    let TargetConfig::Ldap(l) = &c else { panic!("ldap") };
+    assert_eq!(l.ca_file.as_deref(), Some(std::path::Path::new("/etc/hrsync/ca.pem")));
+    let findings = c.problems();
+    assert!(
+        findings.iter().any(|f| f.field == "ca_file" && f.message.contains("/etc/hrsync/ca.pem")),
+        "an unreadable CA file is a problem at ca_file: {findings:?}"
+    );
+}
+
+#[tokio::test]
+async fn build_turns_each_kind_into_its_target() {
+    let dir = std::env::temp_dir().join(format!("hrsync-targets-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("target.sqlite");
+    let config =
+        TargetConfig::Embedded(EmbeddedConfig { path: path.clone(), unique: vec!["uid".into()] });
+    let lookup = ["employeeID"];
+    let t = build(&config, &BuildContext { lookup_attributes: &lookup }).expect("embedded");
+    assert_eq!(t.kind(), "embedded");
+    let again = build(&config, &BuildContext::default()).err().expect("the file is locked");
+    assert!(again.to_string().contains(&path.display().to_string()), "{again}");
+    drop(t);
+
+    let mut l = ldap(json!({
+        "url": "ldap://127.0.0.1:1", "bind_dn": "cn=svc,dc=x", "base_dn": "dc=x",
+        "profile": "inet-org-person",
+    }))
+    .expect("valid");
+    l.set_secret(SecretString::from("pw"));
+    let t = build(&l, &BuildContext::default()).expect("ldap builds without connecting");
+    assert_eq!(t.kind(), "ldap");
+    assert!(t.secret_attributes().contains(&"unicodePwd"));
+    let _ = std::fs::remove_dir_all(dir);
+}
