@@ -16,5 +16,5 @@ pub mod inbound;
 pub mod outcome;
 pub mod source;
 
-pub use hrsync_plan::{Action, account, escrow, guard, lifecycle, plan};
+pub use hrsync_plan::{Action, escrow, guard, lifecycle, plan};
 pub use outcome::WorkerError;

@@ -9,7 +9,7 @@ mod common;
 
 use hrsync_engine::Action;
 use hrsync_store::CycleStatus;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

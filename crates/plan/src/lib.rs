@@ -11,9 +11,10 @@
 //! - [`escrow`]: when a failed worker is tried again, and when a human is
 //!   asked to look instead.
 //! - [`guard`]: the accidental-deletion guard's arithmetic.
-//! - [`account`]: which attribute changes disable or enable an account.
+//!
+//! Which attribute changes disable or enable an account is a cross-target
+//! attribute convention, defined once in `hrsync_target::attr::disabling`.
 
-pub mod account;
 pub mod escrow;
 pub mod guard;
 pub mod lifecycle;

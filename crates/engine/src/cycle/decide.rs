@@ -18,9 +18,9 @@ use super::import::Matching;
 use super::unique::{PageUnique, PageUniqueness, TargetUniqueness};
 use super::{Engine, Mode, step};
 use crate::Action;
-use crate::account::disabling;
 use crate::outcome::{Decision, WorkerError};
 use crate::plan::{self, Desired, Existing, FlowRule, MappedWorker, Plan};
+use hrsync_target::attr::disabling;
 
 /// What the state store keeps in place of a secret value it must not
 /// hold: that hrsync set it. A joined worker's secret is not sent again

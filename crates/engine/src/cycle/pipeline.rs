@@ -506,7 +506,7 @@ async fn write<T: Target + ?Sized>(
 /// rehire) or disabled by a disabling attribute, else as it was.
 fn status_after(mut status: AccountStatus, written: &[(String, Value)]) -> AccountStatus {
     for (attribute, value) in written {
-        match crate::account::disabling(attribute, value) {
+        match hrsync_target::attr::disabling(attribute, value) {
             Some(true) => status = AccountStatus::Disabled,
             Some(false) if status == AccountStatus::Disabled => status = AccountStatus::Active,
             _ => {}

@@ -13,6 +13,13 @@ use serde_json::Value;
 /// account's status back report it here and in `TargetObject::enabled`.
 pub const ACCOUNT_DISABLED: &str = "accountDisabled";
 
+/// Active Directory's account control flags; its [`UAC_ACCOUNTDISABLE`] bit
+/// is the account's status there, so writing it disables or enables too.
+pub const USER_ACCOUNT_CONTROL: &str = "userAccountControl";
+
+/// The ACCOUNTDISABLE bit of [`USER_ACCOUNT_CONTROL`] (MS-ADTS 2.2.16).
+pub const UAC_ACCOUNTDISABLE: u32 = 0x2;
+
 /// The container of the object, as a distinguished name: on create it picks
 /// where the object goes; a changed value moves the object.
 pub const PARENT: &str = "parentDistinguishedName";
@@ -67,4 +74,30 @@ pub fn flag(value: &Value) -> Option<bool> {
 /// The [`ACCOUNT_DISABLED`] value for a status.
 pub fn flag_value(disabled: bool) -> Value {
     Value::String(if disabled { TRUE } else { FALSE }.to_owned())
+}
+
+/// Whether writing `value` to `attribute` takes an account out of use
+/// (`Some(true)`) or back into it (`Some(false)`), whatever target carries
+/// it: [`ACCOUNT_DISABLED`] read as a [`flag`], or the ACCOUNTDISABLE bit of
+/// [`USER_ACCOUNT_CONTROL`]. `None` when the attribute says nothing about the
+/// status, or the value is not understood or empty: removing the attribute
+/// (`null`, `""`) is no statement about the account, so the engine's
+/// deletion guard does not count it and the stored status stays as it was.
+pub fn disabling(attribute: &str, value: &Value) -> Option<bool> {
+    if attribute.eq_ignore_ascii_case(ACCOUNT_DISABLED) {
+        return match value {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            v => flag(v),
+        };
+    }
+    if attribute.eq_ignore_ascii_case(USER_ACCOUNT_CONTROL) {
+        let n = match value {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }?;
+        return Some(n & i64::from(UAC_ACCOUNTDISABLE) != 0);
+    }
+    None
 }

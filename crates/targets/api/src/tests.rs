@@ -42,6 +42,24 @@ fn secrets_and_flags_follow_the_shared_conventions() {
     assert_eq!(attr::flag(&attr::flag_value(false)), Some(false));
 }
 
+/// Moved from `hrsync_plan::account` (the engine's guard and stored status
+/// read the convention from here now), with every assertion it had.
+#[test]
+fn disabling_reads_account_disabled_and_user_account_control() {
+    use attr::disabling;
+    assert_eq!(disabling("accountDisabled", &json!("True")), Some(true));
+    assert_eq!(disabling("AccountDisabled", &json!(false)), Some(false));
+    assert_eq!(disabling("userAccountControl", &json!(514)), Some(true));
+    assert_eq!(disabling("userAccountControl", &json!("512")), Some(false));
+    assert_eq!(disabling("title", &json!("True")), None);
+    assert_eq!(disabling("accountDisabled", &json!("maybe")), None);
+    // Removing the attribute says nothing about the account (as before the
+    // move: `null` and "" were not understood).
+    assert_eq!(disabling("accountDisabled", &json!(null)), None);
+    assert_eq!(disabling("accountDisabled", &json!("")), None);
+    assert_eq!(disabling("userAccountControl", &json!(null)), None);
+}
+
 /// What a model target does wrong, to prove the suite notices.
 #[derive(Debug, Default, Clone, Copy)]
 struct Flaws {
@@ -367,7 +385,7 @@ async fn forward_passes_every_call_through_its_hooks() {
             "delete"
         ]
     );
-    assert_eq!(*t.hooks.created.lock().expect("lock"), [o.id.clone()]);
+    assert_eq!(*t.hooks.created.lock().expect("lock"), std::slice::from_ref(&o.id));
     assert_eq!(t.hooks.in_flight.load(Ordering::SeqCst), 0, "after runs once for each call made");
     assert_eq!(t.comparison(), Comparison::CaseInsensitive);
     assert!(t.secret_attributes().is_empty() && t.unapplied().is_empty());

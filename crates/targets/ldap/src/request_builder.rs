@@ -28,8 +28,9 @@ pub use hrsync_target::attr::PARENT as PARENT_DN;
 /// AD password attribute: a plain-text password in the mapping, sent as
 /// UTF-16LE of the quoted string, and only over a protected connection.
 pub use hrsync_target::attr::UNICODE_PWD;
+/// AD account control flags: the account status on Active Directory.
+pub use hrsync_target::attr::USER_ACCOUNT_CONTROL as UAC;
 pub use hrsync_target::attr::{MANAGER, USER_PASSWORD};
-pub const UAC: &str = "userAccountControl";
 
 /// The attributes of an add: name and values, as ldap3 takes them.
 pub type AttrList = Vec<(Vec<u8>, HashSet<Vec<u8>>)>;
@@ -268,6 +269,10 @@ pub fn classify_update(
     Ok(out)
 }
 
+/// What [`status_change`] decides: the modifications, and the parent the
+/// entry must end up under (`None`: no move for status).
+pub type StatusChange = (Vec<Mod<Vec<u8>>>, Option<String>);
+
 /// Account status as writes: the modifications, and the parent the entry
 /// must end up under (`None`: no move for status). AD flips the
 /// ACCOUNTDISABLE bit of the entry's `userAccountControl` (nothing when it
@@ -282,7 +287,7 @@ pub fn status_change(
     entry: &SearchEntry,
     disabled: Option<bool>,
     new_parent: Option<String>,
-) -> Result<(Vec<Mod<Vec<u8>>>, Option<String>), TargetError> {
+) -> Result<StatusChange, TargetError> {
     let c = config;
     let strategy = c.disable.as_ref();
     let currently_disabled = entry_disabled(entry, c.profile, strategy);
@@ -377,7 +382,7 @@ pub fn dn_change(
 }
 
 /// `userAccountControl` bits (MS-ADTS 2.2.16).
-pub const UAC_ACCOUNTDISABLE: u32 = 0x2;
+pub use hrsync_target::attr::UAC_ACCOUNTDISABLE;
 pub const UAC_NORMAL_ACCOUNT: u32 = 0x200;
 
 /// The LDAP values of a JSON attribute value. `null`, `""` and `[]` mean no
