@@ -842,8 +842,9 @@ fn load_target(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        errs.push(doc.error_at(raw.kind.span(), &field("kind"), msg));
-        return None;
+        // Such configs always loaded (`logs` and `status` need no target),
+        // so they still do; building the target is what refuses them.
+        tracing::warn!("{}", doc.error_at(raw.kind.span(), &field("kind"), msg));
     }
     let conn = field("connection");
     if !kind.has_connection() {
@@ -888,8 +889,20 @@ fn load_target(
         stripped.insert(k.clone(), v.clone());
     }
     let stripped = Spanned::new(value.span(), DeValue::Table(stripped));
-    let mut config =
-        errs.ok(doc.de_value_with(&stripped, |d| TargetConfig::from_connection(kind, d)))?;
+    let read = errs.ok(doc.de_value_with(&stripped, |d| TargetConfig::from_connection(kind, d)))?;
+    // Unknown keys were always accepted here (unlike everywhere else), so a
+    // config that works keeps working: each is warned about at its line.
+    for key in &read.unknown {
+        let f = key.split('.').fold(conn.clone(), |p, k| p.key(k));
+        let span = doc.key_span(&f).unwrap_or(0..0);
+        let e = doc.error_at(
+            span,
+            &f,
+            format!("unknown key `{key}` is ignored: kind `{}` has no such setting", kind.name()),
+        );
+        tracing::warn!("{e}");
+    }
+    let mut config = read.config;
     config.resolve_paths(dir);
     let secret_read = match secret {
         Some(Some(s)) => {

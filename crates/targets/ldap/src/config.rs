@@ -26,8 +26,12 @@ pub enum Profile {
 
 /// How an `inet-org-person` account is disabled (Active Directory always
 /// uses the ACCOUNTDISABLE bit of `userAccountControl`).
+///
+/// Read through [`RawDisable`], a plain table, rather than a tagged enum:
+/// serde buffers a tagged enum's keys, and then the config loader could not
+/// see (and warn about) a mistyped key inside the strategy.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "strategy", deny_unknown_fields)]
+#[serde(try_from = "RawDisable")]
 pub enum DisableStrategy {
     /// Write `value` to `attribute` to disable; remove the attribute to enable.
     /// For example `pwdAccountLockedTime: 000001010000Z` with the ppolicy
@@ -38,6 +42,41 @@ pub enum DisableStrategy {
     /// default container. While disabled, `parentDistinguishedName` changes
     /// alone do not move it out.
     MoveTo { container: String },
+}
+
+/// `disable` as written: `strategy` and the keys of every strategy.
+#[derive(Deserialize)]
+struct RawDisable {
+    strategy: StrategyName,
+    attribute: Option<String>,
+    value: Option<String>,
+    container: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum StrategyName {
+    Attribute,
+    MoveTo,
+}
+
+impl TryFrom<RawDisable> for DisableStrategy {
+    type Error = String;
+
+    /// Keys of the other strategy are ignored, as the tagged enum this
+    /// replaces ignored them (a config that loaded keeps loading).
+    fn try_from(raw: RawDisable) -> Result<Self, String> {
+        let missing = |field: &str| format!("missing field `{field}`");
+        Ok(match raw.strategy {
+            StrategyName::Attribute => DisableStrategy::Attribute {
+                attribute: raw.attribute.ok_or_else(|| missing("attribute"))?,
+                value: raw.value.ok_or_else(|| missing("value"))?,
+            },
+            StrategyName::MoveTo => DisableStrategy::MoveTo {
+                container: raw.container.ok_or_else(|| missing("container"))?,
+            },
+        })
+    }
 }
 
 /// How the target authenticates.
@@ -78,10 +117,12 @@ fn default_naming_attribute() -> String {
     "cn".into()
 }
 
-/// Configuration of an [`crate::LdapTarget`]. Unknown keys are errors (a
-/// mistyped `starttls` must not silently send the password in clear).
+/// Configuration of an [`crate::LdapTarget`]. Unknown keys are ignored, as
+/// they always were, so that every config that worked keeps working; the
+/// config loader warns about each one at its position (a mistyped
+/// `starttls` must not go unnoticed, and [`LdapConfig::warnings`] also warns
+/// when the bind password would cross the network in clear).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LdapConfig {
     /// `ldap://host[:port]` (with `starttls` to protect it), `ldaps://host[:port]`
     /// or `ldapi://` (a local socket).
@@ -112,12 +153,6 @@ pub struct LdapConfig {
     /// anyone on the path can read the bind password (logged as a warning).
     #[serde(default = "default_true")]
     pub tls_verify: bool,
-    /// Allow a simple bind over plain `ldap://` (no StartTLS) to a host
-    /// that is not loopback: the bind password then crosses the network in
-    /// clear. Off by default, when such a config is an error; for isolated
-    /// test networks only (logged as a warning).
-    #[serde(default)]
-    pub allow_plaintext_bind: bool,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
     #[serde(default = "default_operation_timeout")]
@@ -228,7 +263,6 @@ impl LdapConfig {
             starttls: false,
             ca_file: None,
             tls_verify: true,
-            allow_plaintext_bind: false,
             connect_timeout_secs: default_connect_timeout(),
             operation_timeout_secs: default_operation_timeout(),
             pool_size: default_pool_size(),
@@ -311,13 +345,6 @@ impl LdapConfig {
             out.push(url_err("must start with ldap://, ldaps:// or ldapi://"));
         } else if self.starttls && !lower.starts_with("ldap://") {
             out.push(url_err("starttls applies to ldap:// URLs only"));
-        } else if self.plaintext_bind()
-            && !is_loopback_host(&self.url)
-            && !self.allow_plaintext_bind
-        {
-            out.push(url_err(
-                "a simple bind over plain ldap:// to a host that is not loopback sends the bind password in clear; use ldaps://, or starttls = true, or (isolated test networks only) allow_plaintext_bind = true",
-            ));
         }
         if self.bind == BindMethod::Simple && self.bind_dn.is_empty() {
             out.push(ConfigError::Invalid {
@@ -406,16 +433,15 @@ impl LdapConfig {
                 message: "tls_verify = false: the LDAP server's certificate is not checked, so anyone on the path can read the bind password (test set-ups only)".into(),
             });
         }
+        // A warning, not an error: such configs worked before and must keep
+        // loading (issue 11); the operator is told at the line.
         if self.plaintext_bind() {
-            let to = if is_loopback_host(&self.url) {
-                "a loopback host"
+            let message = if is_loopback_host(&self.url) {
+                "simple bind over plain ldap:// without StartTLS to a loopback host: the bind password is sent in clear on this machine".to_owned()
             } else {
-                "a remote host (allow_plaintext_bind = true)"
+                "simple bind over plain ldap:// without StartTLS to a host that is not loopback: the bind password crosses the network in clear; use ldaps:// or starttls = true".to_owned()
             };
-            out.push(ConfigWarning {
-                field: "url",
-                message: format!("simple bind over plain ldap:// without StartTLS to {to}: the bind password is sent in clear"),
-            });
+            out.push(ConfigWarning { field: "url", message });
         }
         out
     }

@@ -65,10 +65,36 @@ impl Kind {
 }
 
 /// A target's configuration, typed per kind.
+// One per loaded config: the size of the LDAP variant costs nothing, and
+// unboxed variants keep `TargetConfig::Ldap(c)` patterns plain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TargetConfig {
     Embedded(EmbeddedConfig),
     Ldap(LdapConfig),
+    /// A kind that is planned but not implemented (`scim`): such configs
+    /// always loaded (commands that need no target, such as `logs`, work),
+    /// so they still do, with a warning; [`build`] refuses them.
+    Planned(PlannedConfig),
+}
+
+/// The settings of a planned kind, kept as written.
+#[derive(Debug, Clone)]
+pub struct PlannedConfig {
+    pub kind: Kind,
+    /// `[target.connection]` without its secret keys.
+    pub connection: serde_json::Map<String, serde_json::Value>,
+    /// The secret read from `password_env` / `password_file`, if any.
+    pub secret: Option<SecretString>,
+}
+
+/// A `[target.connection]` table, read.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub config: TargetConfig,
+    /// Keys no setting of the kind reads, as dotted paths inside the table
+    /// (`start_tls`, `disable.vaule`), in file order.
+    pub unknown: Vec<String>,
 }
 
 /// A problem or warning at a key, as a dotted path inside the kind's
@@ -81,27 +107,47 @@ pub struct Finding {
 
 impl TargetConfig {
     /// Deserialize the `[target.connection]` table of `kind`. Unknown keys
-    /// are errors. The secret keys (`password_env`, `password_file`) are the
-    /// loader's: it resolves them and passes the secret to
-    /// [`TargetConfig::set_secret`], so they must be taken out first.
+    /// are not errors (they never were, and every config that worked must
+    /// keep working): they are returned in [`Connection::unknown`] for the
+    /// loader to warn about at their lines. The secret keys (`password_env`,
+    /// `password_file`) are the loader's: it resolves them and passes the
+    /// secret to [`TargetConfig::set_secret`], so they must be taken out first.
     pub fn from_connection<'de, D: Deserializer<'de>>(
         kind: Kind,
         connection: D,
-    ) -> Result<TargetConfig, D::Error> {
+    ) -> Result<Connection, D::Error> {
         use serde::de::Error;
-        match kind {
-            Kind::Ldap => LdapConfig::deserialize(connection).map(TargetConfig::Ldap),
-            Kind::Embedded | Kind::Scim => Err(D::Error::custom(format!(
-                "target kind `{}` has no [target.connection] table",
-                kind.name()
-            ))),
-        }
+        let mut unknown = Vec::new();
+        let config = match kind {
+            Kind::Ldap => {
+                // serde_ignored writes `?` for the `Some` of an optional
+                // table (`disable.?.vaule`); the key path is without it.
+                let found = |key: serde_ignored::Path<'_>| {
+                    let key = key.to_string();
+                    unknown.push(key.split('.').filter(|k| *k != "?").collect::<Vec<_>>().join("."))
+                };
+                serde_ignored::deserialize(connection, found).map(TargetConfig::Ldap)?
+            }
+            Kind::Scim => TargetConfig::Planned(PlannedConfig {
+                kind,
+                connection: serde_json::Map::deserialize(connection)?,
+                secret: None,
+            }),
+            Kind::Embedded => {
+                return Err(D::Error::custom(format!(
+                    "target kind `{}` has no [target.connection] table",
+                    kind.name()
+                )));
+            }
+        };
+        Ok(Connection { config, unknown })
     }
 
     pub fn kind(&self) -> Kind {
         match self {
             TargetConfig::Embedded(_) => Kind::Embedded,
             TargetConfig::Ldap(_) => Kind::Ldap,
+            TargetConfig::Planned(p) => p.kind,
         }
     }
 
@@ -111,6 +157,7 @@ impl TargetConfig {
         match self {
             TargetConfig::Embedded(_) => {}
             TargetConfig::Ldap(c) => c.password = secret,
+            TargetConfig::Planned(p) => p.secret = Some(secret),
         }
     }
 
@@ -119,7 +166,7 @@ impl TargetConfig {
     /// by the loader, which builds that config.
     pub fn resolve_paths(&mut self, dir: &Path) {
         match self {
-            TargetConfig::Embedded(_) => {}
+            TargetConfig::Embedded(_) | TargetConfig::Planned(_) => {}
             TargetConfig::Ldap(c) => {
                 if let Some(ca) = &mut c.ca_file {
                     *ca = dir.join(&*ca);
@@ -142,13 +189,14 @@ impl TargetConfig {
                 .into_iter()
                 .map(|e| Finding { field: e.field().to_owned(), message: e.reason() })
                 .collect(),
+            TargetConfig::Planned(_) => Vec::new(),
         }
     }
 
     /// Settings that work but weaken security (logged as warnings).
     pub fn warnings(&self) -> Vec<Finding> {
         match self {
-            TargetConfig::Embedded(_) => Vec::new(),
+            TargetConfig::Embedded(_) | TargetConfig::Planned(_) => Vec::new(),
             TargetConfig::Ldap(c) => c
                 .warnings()
                 .into_iter()
@@ -177,6 +225,8 @@ pub enum BuildError {
     },
     #[error("[target.connection]: {0}")]
     Ldap(#[from] hrsync_target_ldap::ConfigError),
+    #[error("target kind `{kind}` is not implemented yet")]
+    NotImplemented { kind: &'static str },
 }
 
 /// The target a config describes. No connection is made yet (LDAP connects
@@ -193,6 +243,7 @@ pub fn build(
             Box::new(t)
         }
         TargetConfig::Ldap(c) => Box::new(LdapTarget::new(c.clone())?),
+        TargetConfig::Planned(p) => return Err(BuildError::NotImplemented { kind: p.kind.name() }),
     })
 }
 

@@ -19,11 +19,13 @@ fn kinds_parse_as_written_and_scim_is_planned() {
 }
 
 fn ldap(connection: serde_json::Value) -> Result<TargetConfig, serde_json::Error> {
-    TargetConfig::from_connection(Kind::Ldap, connection)
+    let read = TargetConfig::from_connection(Kind::Ldap, connection)?;
+    assert!(read.unknown.is_empty(), "unknown keys: {:?}", read.unknown);
+    Ok(read.config)
 }
 
 #[test]
-fn ldap_connections_refuse_typos_and_report_problems_by_field() {
+fn ldap_connections_return_typos_and_report_problems_by_field() {
     let base = json!({
         "url": "ldaps://dc1.example.com", "bind_dn": "CN=svc,DC=example,DC=com",
         "base_dn": "DC=example,DC=com", "profile": "active-directory",
@@ -33,12 +35,22 @@ fn ldap_connections_refuse_typos_and_report_problems_by_field() {
     assert_eq!(fields, ["password_env"], "the password is set by the loader, not the table");
     config.set_secret(SecretString::from("pw"));
     assert!(config.problems().is_empty(), "{:?}", config.problems());
+    // Typos are no errors (configs that worked keep working) but are
+    // returned, also inside the disable strategy, for the loader to warn.
     for typo in ["start_tls", "tls_verfy", "pool_sise", "password"] {
         let mut c = base.clone();
         c[typo] = json!(true);
-        let e = ldap(c).expect_err(typo).to_string();
-        assert!(e.contains(&format!("unknown field `{typo}`")), "{typo}: {e}");
+        let read = TargetConfig::from_connection(Kind::Ldap, c).expect(typo);
+        assert_eq!(read.unknown, [typo]);
+        let TargetConfig::Ldap(l) = read.config else { panic!("ldap") };
+        assert!(!l.starttls && l.tls_verify && l.pool_size == 8, "{typo} changes nothing");
     }
+    let mut strategy = base.clone();
+    strategy["profile"] = json!("inet-org-person");
+    strategy["disable"] =
+        json!({"strategy": "attribute", "attribute": "a", "value": "v", "vaule": "x"});
+    let read = TargetConfig::from_connection(Kind::Ldap, strategy).expect("parses");
+    assert_eq!(read.unknown, ["disable.vaule"]);
     let mut bad = base.clone();
     bad["base_dn"] = json!("not a dn");
     bad["pool_size"] = json!(0);
