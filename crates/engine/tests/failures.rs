@@ -378,6 +378,9 @@ async fn a_mass_termination_disabling_by_attribute_trips_the_guard_with_the_defa
     assert_eq!(engine.store().account_counts().expect("counts").disabled, 0);
 
     // Under the limit, an attribute disable is applied and counted as one.
+    // The first engine closes its target first: the embedded target file
+    // takes one writer at a time (its lock).
+    drop(engine);
     let mut few = h.settings.clone();
     few.guard.max_share = 1.0;
     let mut engine = Engine::new(
