@@ -392,3 +392,49 @@ async fn forward_passes_every_call_through_its_hooks() {
     // Without hooks the name is the inner target's.
     assert_eq!(Forward::new(Model::new(Comparison::Exact, Flaws::default()), ()).kind(), "model");
 }
+
+/// Every sabotage of a sound target fails the check meant for it, under
+/// either comparison (the real targets run the same in their tests).
+#[tokio::test]
+async fn each_sabotage_of_a_sound_target_fails_its_check() {
+    for comparison in [Comparison::CaseInsensitive, Comparison::Exact] {
+        let fixture = ModelFixture { model: Model::new(comparison, Flaws::default()) };
+        conformance::assert_each_check_can_fail(&fixture, &[]).await;
+    }
+}
+
+/// A sabotage the suite would not notice makes the proof fail, naming it:
+/// the secrets check cannot fail where the fixture offers no secret.
+#[tokio::test]
+async fn a_flaw_the_suite_misses_is_reported() {
+    struct NoSecret(ModelFixture);
+    #[async_trait]
+    impl Fixture for NoSecret {
+        async fn open(&self) -> Box<dyn Target> {
+            self.0.open().await
+        }
+        async fn open_another(&self) -> Box<dyn Target> {
+            self.0.open_another().await
+        }
+        fn account(&self, name: &str, value: &str) -> Attributes {
+            self.0.account(name, value)
+        }
+        fn matching_attribute(&self) -> &str {
+            self.0.matching_attribute()
+        }
+        fn text_attributes(&self) -> [&str; 2] {
+            self.0.text_attributes()
+        }
+        fn manager(&self) -> Manager {
+            self.0.manager()
+        }
+    }
+    let fixture =
+        NoSecret(ModelFixture { model: Model::new(Comparison::CaseInsensitive, Flaws::default()) });
+    let proof = tokio::spawn(async move {
+        conformance::assert_each_check_can_fail(&fixture, &[]).await;
+    });
+    let panic = proof.await.expect_err("a missed flaw fails the proof").into_panic();
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("SecretsEchoed passes `secrets`"), "{message}");
+}

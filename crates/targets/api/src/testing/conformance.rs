@@ -30,6 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::sabotage::{Flaw, Sabotaged};
 use crate::{AttributeUpdate, Attributes, Comparison, Target, TargetError, TargetObject, attr};
 
 /// How a target treats [`attr::MANAGER`].
@@ -148,6 +149,67 @@ pub async fn run(fixture: &dyn Fixture) -> Report {
         record("clean-up", Err(e));
     }
     report
+}
+
+/// The fixture's target with one [`Flaw`]; the other handle stays sound.
+struct SabotagedFixture<'a> {
+    inner: &'a dyn Fixture,
+    flaw: Flaw,
+}
+
+#[async_trait]
+impl Fixture for SabotagedFixture<'_> {
+    async fn open(&self) -> Box<dyn Target> {
+        Box::new(Sabotaged::new(self.inner.open().await, self.flaw))
+    }
+    async fn open_another(&self) -> Box<dyn Target> {
+        self.inner.open_another().await
+    }
+    fn account(&self, name: &str, value: &str) -> Attributes {
+        self.inner.account(name, value)
+    }
+    fn matching_attribute(&self) -> &str {
+        self.inner.matching_attribute()
+    }
+    fn text_attributes(&self) -> [&str; 2] {
+        self.inner.text_attributes()
+    }
+    fn manager(&self) -> Manager {
+        self.inner.manager()
+    }
+    fn secret(&self) -> Option<(&str, Value)> {
+        self.inner.secret()
+    }
+}
+
+/// Run the suite once per [`Flaw`] against the fixture's real target with
+/// that flaw added, and panic unless each run fails the check meant for the
+/// flaw: proof that every check looks at what the target does, on this
+/// target. A flaw whose check needs something the fixture does not offer
+/// (a secret attribute) is skipped only when listed in `not_applicable`,
+/// with the reason; every other flaw must be caught.
+pub async fn assert_each_check_can_fail(fixture: &dyn Fixture, not_applicable: &[(Flaw, &str)]) {
+    let mut missed = Vec::new();
+    let mut covered = HashSet::new();
+    for flaw in Flaw::ALL {
+        if not_applicable.iter().any(|(f, _)| *f == flaw) {
+            continue;
+        }
+        let report = run(&SabotagedFixture { inner: fixture, flaw }).await;
+        if report.failed(flaw.check()) {
+            covered.insert(flaw.check());
+        } else {
+            missed.push(format!("{flaw:?} passes `{}`: {report:?}", flaw.check()));
+        }
+    }
+    assert!(missed.is_empty(), "the suite misses deliberate flaws:\n{}", missed.join("\n"));
+    let uncovered: Vec<&&str> = CHECKS.iter().filter(|c| !covered.contains(*c)).collect();
+    let reasons: Vec<String> =
+        not_applicable.iter().map(|(f, why)| format!("{f:?} ({}): {why}", f.check())).collect();
+    assert!(
+        uncovered.iter().all(|c| not_applicable.iter().any(|(f, _)| f.check() == **c)),
+        "checks no flaw was shown to fail: {uncovered:?} (not applicable: {reasons:?})"
+    );
 }
 
 /// A short random tag, so that runs against one server do not collide.

@@ -2,7 +2,8 @@
 //! `testing`): the [`conformance`] suite every target must pass, and
 //! [`Forward`], a decorator that passes every call to an inner target and
 //! lets a test look at or refuse calls through [`Hooks`] (slow writes,
-//! refused creates, timings) without writing out the whole trait.
+//! refused creates, timings) without writing out the whole trait, and
+//! [`sabotage`], targets broken on purpose to prove the suite catches it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use crate::{
 };
 
 pub mod conformance;
+pub mod sabotage;
 
 /// One call on a [`Forward`], with its arguments.
 #[derive(Debug, Clone, Copy)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use hrsync_target::testing::conformance::{self, Fixture, Manager};
+use hrsync_target::testing::sabotage::Flaw;
 use hrsync_target::{Attributes, Target};
 use hrsync_target_embedded::EmbeddedTarget;
 use serde_json::json;
@@ -45,4 +46,17 @@ async fn the_embedded_target_conforms_with_and_without_an_index() {
         report.assert_ok();
         assert_eq!(report.passed.len(), conformance::CHECKS.len(), "{report:?}");
     }
+}
+
+/// Each check fails against the embedded target broken on purpose (one
+/// flaw at a time through `Sabotaged`): the suite looks at this target.
+#[tokio::test]
+async fn each_conformance_check_fails_against_a_sabotaged_embedded_target() {
+    let path = crate::temp_file("conformance-sabotaged");
+    let fixture = Embedded { path, indexed: true };
+    let not_applicable = [(
+        Flaw::SecretsEchoed,
+        "the embedded target stores and reads back every attribute as written, so its fixture offers no secret",
+    )];
+    conformance::assert_each_check_can_fail(&fixture, &not_applicable).await;
 }

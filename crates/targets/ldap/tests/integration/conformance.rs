@@ -64,13 +64,12 @@ impl Fixture for Directory {
     }
 }
 
-#[tokio::test]
-async fn the_ldap_target_conforms_against_openldap() {
+/// The shared slapd, searches kept in an OU of their own (`ou`): other
+/// tests share the server.
+fn openldap(name: &str) -> Directory {
     let s = Slapd::shared().expect("slapd");
-    let ou = format!("ou=conformance,{}", s.suffix());
-    s.add_ldif(&format!("dn: {ou}\nobjectClass: organizationalUnit\nou: conformance\n"))
-        .expect("OU");
-    // Searches stay in the OU: other tests share the server.
+    let ou = format!("ou={name},{}", s.suffix());
+    s.add_ldif(&format!("dn: {ou}\nobjectClass: organizationalUnit\nou: {name}\n")).expect("OU");
     let mut config = LdapConfig::new(
         s.url(),
         s.service_dn(),
@@ -84,16 +83,14 @@ async fn the_ldap_target_conforms_against_openldap() {
         value: "disabled".into(),
     });
     config.pool_size = 2;
-    let report = conformance::run(&Directory { config }).await;
-    report.assert_ok();
-    assert_eq!(report.passed.len(), conformance::CHECKS.len());
+    Directory { config }
 }
 
-#[tokio::test]
-async fn the_ldap_target_conforms_against_active_directory() {
+/// The shared Samba AD DC, in an OU of its own named `ou`.
+fn active_directory(ou: &str) -> Directory {
     let dc = SambaDc::shared()
         .unwrap_or_else(|e| panic!("the Samba AD DC is required for this test: {e}"));
-    let ou = dc.create_ou("conformance").expect("OU");
+    let ou = dc.create_ou(ou).expect("OU");
     let mut config = LdapConfig::new(
         dc.ldaps_url(),
         dc.admin_upn(),
@@ -104,7 +101,31 @@ async fn the_ldap_target_conforms_against_active_directory() {
     config.ca_file = Some(dc.ca_file());
     config.default_container = Some(ou);
     config.pool_size = 2;
-    let report = conformance::run(&Directory { config }).await;
+    Directory { config }
+}
+
+#[tokio::test]
+async fn the_ldap_target_conforms_against_openldap() {
+    let report = conformance::run(&openldap("conformance")).await;
     report.assert_ok();
     assert_eq!(report.passed.len(), conformance::CHECKS.len());
+}
+
+/// Each check fails against slapd behind a target broken on purpose (one
+/// flaw at a time): the suite looks at what this target does.
+#[tokio::test]
+async fn each_conformance_check_fails_against_a_sabotaged_openldap_target() {
+    conformance::assert_each_check_can_fail(&openldap("conformance-sabotaged"), &[]).await;
+}
+
+#[tokio::test]
+async fn the_ldap_target_conforms_against_active_directory() {
+    let report = conformance::run(&active_directory("conformance")).await;
+    report.assert_ok();
+    assert_eq!(report.passed.len(), conformance::CHECKS.len());
+}
+
+#[tokio::test]
+async fn each_conformance_check_fails_against_a_sabotaged_active_directory_target() {
+    conformance::assert_each_check_can_fail(&active_directory("conformance-sabotaged"), &[]).await;
 }
