@@ -378,24 +378,28 @@ async fn workload_identity_end_to_end_and_every_broken_set_up_explained() {
 #[tokio::test]
 async fn basic_still_works_where_enabled_and_a_wrong_password_is_explained() {
     let fx = fixture("basic").await;
-    // SAFETY: no other thread of this test binary reads this variable.
-    unsafe { std::env::set_var("HRSYNC_TEST_SF_PASSWORD", sf_emulator::DEFAULT_PASSWORD) };
-    let basic = |env: &str| AuthConfig::Basic {
+    // Passwords from files, not the environment: setting a variable in a
+    // test process races with every other thread reading it (the env path is
+    // tested through the binary, crates/hrsync/tests/auth_cli.rs).
+    let right = fx.dir.join("sf-password");
+    std::fs::write(&right, format!("{}\n", sf_emulator::DEFAULT_PASSWORD)).unwrap();
+    let wrong = fx.dir.join("sf-wrong-password");
+    std::fs::write(&wrong, "not-the-password").unwrap();
+    let basic = |file: &std::path::Path| AuthConfig::Basic {
         username: "sfapi".into(),
         company_id: Some("HRSYNCTEST".into()),
-        password_env: Some(env.into()),
-        password_file: None,
+        password_env: None,
+        password_file: Some(file.to_path_buf()),
     };
-    let steps = fx.check(&basic("HRSYNC_TEST_SF_PASSWORD"), 0).await;
+    let steps = fx.check(&basic(&right), 0).await;
     assert_all_ok(&steps);
     assert!(
         steps[0].outcome.as_ref().unwrap().contains("retired"),
         "basic warns that SAP retired it"
     );
-    unsafe { std::env::set_var("HRSYNC_TEST_SF_WRONG", "not-the-password") };
     assert_fails(
         "wrong password",
-        &fx.check(&basic("HRSYNC_TEST_SF_WRONG"), 0).await,
+        &fx.check(&basic(&wrong), 0).await,
         Diagnosis::CredentialsRefused,
         "password",
     );
