@@ -13,6 +13,8 @@ use hrsync_sf_auth::{AuthConfig, AuthError, TokenProvider};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
+use hrsync_display::escape;
+
 use crate::query::PersonQuery;
 use crate::wire::{self, Page, parse_error_body};
 
@@ -46,7 +48,11 @@ pub struct RetryPolicy {
     /// First backoff; doubles per attempt up to `max_delay`.
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// Upper bound on a server's `Retry-After` (SuccessFactors asks for 300 s).
+    /// Upper bound on one wait a server's `Retry-After` asks for. Default
+    /// 120 s: SuccessFactors' throttling asks for up to 300 s, and a server
+    /// asking for an hour would otherwise hold a cycle "running" for
+    /// `max_attempts` hours; with the default policy a request gives up
+    /// after at most about 14 minutes of waiting.
     pub max_retry_after: Duration,
 }
 
@@ -56,7 +62,7 @@ impl Default for RetryPolicy {
             max_attempts: 8,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(120),
         }
     }
 }
@@ -117,7 +123,23 @@ impl SourceConfig {
         let mut builder = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(Duration::from_secs(15))
-            .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
+            // The `__next` rule for redirects: followed only within the
+            // origin asked (same scheme, host and port, so never https to
+            // plain http), at most 5 hops. Any other is answered as it
+            // came and reported with both URLs ([`SourceError::Redirected`]):
+            // the credentials go to no other server.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same_origin = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if same_origin && attempt.previous().len() <= 5 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }));
         if let Some(ca) = &self.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| SourceError::Config(format!("ca_file {}: {e}", ca.display())))?;
@@ -133,20 +155,62 @@ impl SourceConfig {
 }
 
 /// Everything that can go wrong talking to SuccessFactors.
+///
+/// The `url` fields hold the whole URL; messages show it shortened
+/// ([`short_url`]: a full-sync URL is 1-2.5 KB), and everything the server
+/// chose (messages, bodies, links) escaped for display
+/// ([`hrsync_display::escape`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("invalid SuccessFactors source configuration: {0}")]
     Config(String),
-    #[error("SuccessFactors rejected the request {url}: HTTP {status} {code}: {message}")]
-    Rejected { url: String, status: u16, code: String, message: String },
-    #[error("SuccessFactors refused the credentials for {url}: HTTP {status}: {message}")]
-    Unauthorized { url: String, status: u16, message: String },
-    #[error("request {url} still failing after {attempts} attempts: {cause}")]
-    Exhausted { url: String, attempts: u32, cause: String },
     #[error(
-        "SuccessFactors sent a next-page link to another server ({next}); refusing to send credentials there"
+        "SuccessFactors rejected the request {}: HTTP {status} {}: {}",
+        short_url(.url),
+        escape(.code),
+        escape(.message)
+    )]
+    Rejected { url: String, status: u16, code: String, message: String },
+    #[error(
+        "SuccessFactors refused the credentials for {}: HTTP {status}: {}",
+        short_url(.url),
+        escape(.message)
+    )]
+    Unauthorized { url: String, status: u16, message: String },
+    #[error("request {} still failing after {attempts} attempts: {}", short_url(.url), escape(.cause))]
+    Exhausted { url: String, attempts: u32, cause: String },
+    /// A 2xx answer that is not what was asked for (an HTML login or
+    /// maintenance page, a proxy's notice, JSON of another shape): reported
+    /// at once, since asking again gets the same.
+    #[error("SuccessFactors answered {} with HTTP {status} but {}", short_url(.url), escape(.what))]
+    Unexpected { url: String, status: u16, what: String },
+    #[error(
+        "SuccessFactors answered {} with HTTP {status}, a redirect to {}: hrsync follows redirects only within the server asked (the credentials would go to another server, or over plain http); set source.url to the server that answers",
+        short_url(.url),
+        escape(&short_url(.location))
+    )]
+    Redirected { url: String, status: u16, location: String },
+    /// The server's certificate was refused: not retried, another attempt
+    /// meets the same certificate.
+    #[error(
+        "TLS certificate verification failed for {}: {}. Not retried: fix the server's certificate, or give its CA in source.ca_file",
+        short_url(.url),
+        escape(.cause)
+    )]
+    Tls { url: String, cause: String },
+    #[error(
+        "SuccessFactors sent a next-page link to another server ({}); refusing to send credentials there",
+        escape(.next)
     )]
     ForeignNextLink { next: String },
+    /// Paging that would never end: a `__next` link already followed, one
+    /// that is not a URL, or a page with no records that still links on.
+    #[error(
+        "SuccessFactors paging stopped after {pages} page(s): the page of {} {reason} (next-page link {}); the read ends here instead of looping",
+        short_url(.url),
+        escape(&short_url(.next))
+    )]
+    Paging { url: String, next: String, pages: u32, reason: &'static str },
     /// Getting a token failed; [`AuthError::explanation`] says what to check.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -217,22 +281,24 @@ impl SfClient {
     /// cheap probe that lets an idle incremental cycle cost one request.
     pub async fn count(&self, query: &PersonQuery) -> Result<u64, SourceError> {
         let url = self.resolve(&query.count_url())?;
-        let body = self.get(&url).await?;
-        let text = String::from_utf8_lossy(&body);
-        text.trim().parse().map_err(|_| SourceError::Exhausted {
-            url: url.to_string(),
-            attempts: 1,
-            cause: format!(
-                "$count answered `{}`, not an integer",
-                text.chars().take(80).collect::<String>()
-            ),
+        self.with_retries(&url, |body, content_type| {
+            std::str::from_utf8(body).ok().and_then(|t| t.trim().parse().ok()).ok_or_else(|| {
+                Unusable::Unexpected(format!("not a count: {}", describe_body(content_type, body)))
+            })
         })
+        .await
     }
 
     /// Read a query page by page. Memory holds one page at a time.
     pub fn persons(&self, query: &PersonQuery) -> Result<PageStream<'_>, SourceError> {
         let first = self.resolve(&query.relative_url())?;
-        Ok(PageStream { client: self, next: Some(first), pages: 0, keep: query.keep.clone() })
+        Ok(PageStream {
+            client: self,
+            next: Some(first),
+            pages: 0,
+            keep: query.keep.clone(),
+            followed: std::collections::HashSet::new(),
+        })
     }
 
     fn resolve(&self, relative: &str) -> Result<Url, SourceError> {
@@ -241,18 +307,16 @@ impl SfClient {
             .map_err(|e| SourceError::Config(format!("bad request URL `{relative}`: {e}")))
     }
 
-    /// GET with authentication and retries; returns the body of a 2xx answer.
-    async fn get(&self, url: &Url) -> Result<Vec<u8>, SourceError> {
-        self.with_retries(url, |body| Ok(body.to_vec())).await
-    }
-
     /// Run a GET until `accept` takes the body, retrying transport errors,
-    /// 429/5xx and bodies `accept` rejects as damaged (truncated JSON).
+    /// 429/5xx and bodies `accept` rejects as damaged (truncated JSON). A
+    /// body `accept` finds unexpected, a redirect to elsewhere, a 4xx and a
+    /// refused TLS certificate end it at once.
     async fn with_retries<T>(
         &self,
         url: &Url,
-        // A borrowed body: a page is parsed in place, not copied first.
-        mut accept: impl FnMut(&[u8]) -> Result<T, String>,
+        // A borrowed body (a page is parsed in place, not copied first) and
+        // its Content-Type.
+        mut accept: impl FnMut(&[u8], Option<&str>) -> Result<T, Unusable>,
     ) -> Result<T, SourceError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
@@ -268,11 +332,16 @@ impl SfClient {
             match self.send(url, token.as_ref()).await {
                 Ok(resp) => {
                     let status = resp.status();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
+                    let header = |name| {
+                        resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+                    };
+                    let retry_after =
+                        header(reqwest::header::RETRY_AFTER).as_deref().and_then(parse_retry_after);
+                    let content_type = header(reqwest::header::CONTENT_TYPE);
+                    let location = header(reqwest::header::LOCATION);
+                    // Where the answer came from: after a same-origin
+                    // redirect, not `url`.
+                    let answered = resp.url().clone();
                     let body = resp.bytes().await;
                     tracing::debug!(
                         message = "SuccessFactors request.",
@@ -282,23 +351,43 @@ impl SfClient {
                         attempt
                     );
                     match (status, body) {
-                        (s, Ok(body)) if s.is_success() => match accept(&body) {
-                            Ok(v) => return Ok(v),
-                            Err(e) => cause = format!("damaged response body: {e}"),
-                        },
+                        (s, Ok(body)) if s.is_success() => {
+                            match accept(&body, content_type.as_deref()) {
+                                Ok(v) => return Ok(v),
+                                Err(Unusable::Damaged(e)) => {
+                                    cause = format!("damaged response body: {e}")
+                                }
+                                Err(Unusable::Unexpected(what)) => {
+                                    return Err(SourceError::Unexpected {
+                                        url: url.to_string(),
+                                        status: s.as_u16(),
+                                        what,
+                                    });
+                                }
+                            }
+                        }
                         (s, Err(e)) if s.is_success() => {
                             cause = format!("reading the response body: {e}")
                         }
-                        (StatusCode::TOO_MANY_REQUESTS, _) => {
-                            cause = "HTTP 429 Too Many Requests".to_owned();
-                            if let Some(after) = retry_after {
-                                wait = after.min(self.retry.max_retry_after);
-                            }
+                        (s, _) if s.is_redirection() => {
+                            return Err(SourceError::Redirected {
+                                url: answered.to_string(),
+                                status: s.as_u16(),
+                                location: location
+                                    .map(|l| answered.join(&l).map_or(l, |u| u.to_string()))
+                                    .unwrap_or_else(|| "(no Location header)".to_owned()),
+                            });
                         }
-                        (s, _) if s.is_server_error() => {
-                            cause = format!("HTTP {}", s.as_u16());
+                        (s, body) if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                            cause = match body
+                                .ok()
+                                .and_then(|b| describe_error(content_type.as_deref(), &b))
+                            {
+                                Some(said) => format!("HTTP {}: {said}", s.as_u16()),
+                                None => format!("HTTP {}", s.as_u16()),
+                            };
                             if let Some(after) = retry_after {
-                                wait = after.min(self.retry.max_retry_after);
+                                wait = retry_wait(&self.retry, after);
                             }
                         }
                         (s, body) => {
@@ -306,7 +395,8 @@ impl SfClient {
                             let parsed = parse_error_body(&body);
                             let message =
                                 parsed.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| {
-                                    String::from_utf8_lossy(&body).chars().take(300).collect()
+                                    describe_error(content_type.as_deref(), &body)
+                                        .unwrap_or_default()
                                 });
                             let token_refused = s == StatusCode::UNAUTHORIZED
                                 || (s == StatusCode::FORBIDDEN && message.contains("LGN0022"));
@@ -335,7 +425,14 @@ impl SfClient {
                         }
                     }
                 }
-                Err(e) => cause = format!("transport error: {}", hrsync_sf_auth::error_chain(&e)),
+                Err(e) => {
+                    if let Some(refused) = tls_refusal(&e) {
+                        return Err(SourceError::Tls { url: url.to_string(), cause: refused });
+                    }
+                    // The URL is in the error line already (shortened).
+                    let e = e.without_url();
+                    cause = format!("transport error: {}", hrsync_sf_auth::error_chain(&e))
+                }
             }
             if attempt >= self.retry.max_attempts {
                 return Err(SourceError::Exhausted {
@@ -346,10 +443,10 @@ impl SfClient {
             }
             tracing::warn!(
                 message = "Retrying SuccessFactors request.",
-                url = %url,
+                url = %short_url(url.as_str()),
                 attempt,
                 wait_ms = wait.as_millis() as u64,
-                %cause
+                cause = %escape(&cause)
             );
             tokio::time::sleep(wait).await;
         }
@@ -377,26 +474,55 @@ pub struct PageStream<'c> {
     next: Option<Url>,
     pages: u32,
     keep: Option<std::sync::Arc<wire::Projection>>,
+    /// Every URL requested so far: a `__next` back to one of them would
+    /// loop for ever.
+    followed: std::collections::HashSet<String>,
 }
 
 impl PageStream<'_> {
-    /// The next page, or `None` after the last one.
+    /// The next page, or `None` after the last one. A page's records that
+    /// cannot be read are in its [`Page::rejected`], the rest go on.
     pub async fn next_page(&mut self) -> Result<Option<Page>, SourceError> {
         let Some(url) = self.next.take() else { return Ok(None) };
         let keep = self.keep.as_deref();
         let page = self
             .client
-            .with_retries(&url, |body| {
-                wire::parse_page_keeping(body, keep).map_err(|e| e.to_string())
+            .with_retries(&url, |body, content_type| {
+                if !looks_like_json_object(body) {
+                    return Err(Unusable::Unexpected(format!(
+                        "not an OData JSON page: {}",
+                        describe_body(content_type, body)
+                    )));
+                }
+                wire::parse_page_keeping(body, keep).map_err(|e| {
+                    if e.is_truncation() {
+                        Unusable::Damaged(e.to_string())
+                    } else {
+                        Unusable::Unexpected(format!("{e}; {}", describe_body(content_type, body)))
+                    }
+                })
             })
             .await?;
         self.pages += 1;
+        self.followed.insert(url.to_string());
         if let Some(next) = &page.next {
+            let paging = |reason| SourceError::Paging {
+                url: url.to_string(),
+                next: next.clone(),
+                pages: self.pages,
+                reason,
+            };
             let next_url = Url::parse(next)
                 .or_else(|_| self.client.root.join(next))
-                .map_err(|_| SourceError::ForeignNextLink { next: next.clone() })?;
+                .map_err(|_| paging("links on with something that is not a URL"))?;
             if next_url.origin() != self.client.root.origin() {
                 return Err(SourceError::ForeignNextLink { next: next.clone() });
+            }
+            if self.followed.contains(next_url.as_str()) {
+                return Err(paging("links back to a page already read"));
+            }
+            if page.is_empty() {
+                return Err(paging("has no records but links on"));
             }
             self.next = Some(next_url);
         }
@@ -407,6 +533,129 @@ impl PageStream<'_> {
     pub fn pages_read(&self) -> u32 {
         self.pages
     }
+}
+
+/// Why `accept` did not take a 2xx body.
+enum Unusable {
+    /// Damaged in transit (cut short): another attempt may get it whole.
+    Damaged(String),
+    /// Not what was asked for: the same again next time, so not retried.
+    Unexpected(String),
+}
+
+/// Whether a body could be a JSON object (an OData page or error), before
+/// parsing it: an HTML page says so in its first byte.
+fn looks_like_json_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// What a body is, for an error: its Content-Type, size and opening text.
+fn describe_body(content_type: Option<&str>, body: &[u8]) -> String {
+    let kind = content_type.unwrap_or("no Content-Type");
+    if body.is_empty() {
+        return format!("{kind}, empty body");
+    }
+    format!("{kind}, {} bytes: `{}`", body.len(), snippet(body, 160))
+}
+
+/// The opening `max` characters of a body as one line (whitespace runs
+/// folded), `…` when cut.
+pub fn snippet(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() <= max {
+        return folded;
+    }
+    let mut cut: String = folded.chars().take(max).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// What an error body says: SuccessFactors' message (JSON
+/// `error.message.value`, or the XML `<error><code/><message/></error>` of
+/// its Atom format) with its code, or else the body's opening text.
+fn describe_error(content_type: Option<&str>, body: &[u8]) -> Option<String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let parsed = parse_error_body(body).or_else(|| wire::parse_xml_error_body(body));
+    Some(match parsed {
+        Some(e) if e.code.is_empty() => e.message,
+        Some(e) => format!("{} {}", e.code, e.message),
+        None => describe_body(content_type, body),
+    })
+}
+
+/// The wait before retrying a request the server asked to be retried
+/// `after` from now: never more than [`RetryPolicy::max_retry_after`].
+fn retry_wait(policy: &RetryPolicy, after: Duration) -> Duration {
+    after.min(policy.max_retry_after)
+}
+
+/// The reason, when a transport error is a TLS certificate (or other
+/// handshake) refusal: the same server certificate comes back on every
+/// attempt, so it is reported at once.
+fn tls_refusal(e: &reqwest::Error) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(tls) = as_rustls(err)
+            && matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::UnsupportedNameType
+                    | rustls::Error::InvalidCertRevocationList(_)
+                    | rustls::Error::PeerIncompatible(_)
+            )
+        {
+            return Some(tls.to_string());
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// The rustls error in `err`, also inside `io::Error`s wrapping each other
+/// (as the TLS connector reports it); their `source()` skips it.
+fn as_rustls<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = err.downcast_ref::<std::io::Error>()?.get_ref()?;
+    as_rustls(inner)
+}
+
+/// A URL short enough for an error line: kept whole up to 160 characters;
+/// beyond, the origin and path with each query parameter's value cut to
+/// its first 32 characters and its length (`$filter=lastModifiedDateTime%20ge…(1834 chars)`).
+pub fn short_url(url: &str) -> String {
+    const WHOLE: usize = 160;
+    const VALUE: usize = 32;
+    if url.chars().count() <= WHOLE {
+        return url.to_owned();
+    }
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut out: String = base.chars().take(WHOLE).collect();
+    if base.chars().count() > WHOLE {
+        out.push('…');
+    }
+    for (i, param) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+        out.push(if i == 0 { '?' } else { '&' });
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        out.extend(name.chars().take(VALUE));
+        if param.contains('=') {
+            out.push('=');
+        }
+        let len = value.chars().count();
+        if len <= VALUE {
+            out.push_str(value);
+        } else {
+            out.extend(value.chars().take(VALUE));
+            out.push_str(&format!("…({len} chars)"));
+        }
+    }
+    out
 }
 
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
@@ -434,6 +683,60 @@ mod tests {
         assert_eq!(parse_retry_after("300"), Some(Duration::from_secs(300)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_capped_at_two_minutes() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.max_retry_after, Duration::from_secs(120));
+        assert_eq!(retry_wait(&p, Duration::from_secs(86_400)), Duration::from_secs(120));
+        assert_eq!(retry_wait(&p, Duration::from_secs(5)), Duration::from_secs(5));
+        let worst: Duration = (1..p.max_attempts).map(|_| retry_wait(&p, Duration::MAX)).sum();
+        assert!(worst <= Duration::from_secs(15 * 60), "{worst:?}");
+    }
+
+    #[test]
+    fn long_urls_are_shortened_for_error_lines() {
+        let short = "https://api4.successfactors.com/odata/v2/PerPerson?$format=json";
+        assert_eq!(short_url(short), short);
+        let filter = "x".repeat(1800);
+        let long = format!(
+            "https://api4.successfactors.com/odata/v2/PerPerson?$format=json&customPageSize=500&$filter={filter}&$expand=employmentNav"
+        );
+        let s = short_url(&long);
+        assert_eq!(
+            s,
+            format!(
+                "https://api4.successfactors.com/odata/v2/PerPerson?$format=json&customPageSize=500&$filter={}…(1800 chars)&$expand=employmentNav",
+                "x".repeat(32)
+            )
+        );
+        let path_only = format!("https://h/{}", "p".repeat(500));
+        assert!(short_url(&path_only).chars().count() < 170);
+    }
+
+    #[test]
+    fn snippets_fold_whitespace_and_cut() {
+        assert_eq!(
+            snippet(b"<html>\n  <title>Sign in</title>\n</html>", 100),
+            "<html> <title>Sign in</title> </html>"
+        );
+        assert_eq!(snippet(b"abcdef ghi", 4), "abcd…");
+        assert_eq!(snippet(b"abcd efg", 4), "abcd…");
+        assert_eq!(snippet(b"abcd", 4), "abcd");
+        assert_eq!(snippet(b"\xff\xfeok", 10), "\u{fffd}\u{fffd}ok");
+    }
+
+    #[test]
+    fn error_descriptions_prefer_successfactors_message() {
+        let json = br#"{"error":{"code":"COE_GENERAL_SERVER_FAILURE","message":{"lang":"en-US","value":"down"}}}"#;
+        assert_eq!(describe_error(None, json).as_deref(), Some("COE_GENERAL_SERVER_FAILURE down"));
+        let xml = br#"<?xml version="1.0"?><error xmlns="x"><code>C1</code><message lang="en">a &lt; b</message></error>"#;
+        assert_eq!(describe_error(Some("application/xml"), xml).as_deref(), Some("C1 a < b"));
+        let html = b"<html><body>Bad gateway</body></html>";
+        let d = describe_error(Some("text/html"), html).unwrap_or_default();
+        assert!(d.starts_with("text/html, 37 bytes: `<html><body>Bad gateway"), "{d}");
+        assert_eq!(describe_error(None, b"  "), None);
     }
 
     #[test]
