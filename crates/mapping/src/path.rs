@@ -37,6 +37,21 @@ pub struct PathError {
     pub message: String,
 }
 
+/// Longest JSONPath accepted, in bytes. The catalog's longest is about 100;
+/// the limit keeps a hostile or mistaken config from making every start
+/// slow (checked before parsing, as [`hrsync_expr::MAX_EXPRESSION_LEN`] is
+/// for expressions).
+pub const MAX_PATH_LEN: usize = 4_096;
+
+/// Deepest nesting of brackets and parentheses accepted. The JSONPath
+/// parser recurses per level: 5,000 nested parentheses overflowed the stack.
+pub const MAX_PATH_DEPTH: usize = 32;
+
+/// Deepest nesting of filters (`[?(...)]` inside `[?(...)]`) accepted. The
+/// parser's time doubles per nested filter (20 took 4 s); Entra's
+/// documented paths nest two.
+pub const MAX_FILTER_DEPTH: usize = 5;
+
 /// One JSONPath source expression, compiled once and run against many records.
 ///
 /// Wraps `serde_json_path::JsonPath` so that the JSONPath engine can be swapped
@@ -66,6 +81,7 @@ pub struct LocatedMatch<'a> {
 impl SourcePath {
     /// Compile a path written in Entra's dialect.
     pub fn parse(path: &str) -> Result<Self, PathError> {
+        check_limits(path).map_err(|message| PathError { path: shorten(path), message })?;
         let translated = translate_entra_dialect(path);
         let compiled = JsonPath::parse(&translated)
             .map_err(|e| PathError { path: path.to_owned(), message: e.to_string() })?;
@@ -119,6 +135,72 @@ impl SourcePath {
             }
         }
     }
+}
+
+/// [`MAX_PATH_LEN`], [`MAX_PATH_DEPTH`] and [`MAX_FILTER_DEPTH`], checked
+/// on the text before the parser sees it. Brackets inside string literals
+/// (`'...'`, `"..."`) and regex literals do not count.
+fn check_limits(path: &str) -> Result<(), String> {
+    if path.len() > MAX_PATH_LEN {
+        return Err(format!(
+            "JSONPath of {} bytes is longer than the limit of {MAX_PATH_LEN} bytes",
+            path.len()
+        ));
+    }
+    // Open brackets and parentheses; `true` for a bracket holding a filter.
+    let mut open: Vec<(u8, bool)> = Vec::new();
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    for (i, b) in path.bytes().enumerate() {
+        if let Some(q) = quote {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                _ if b == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'\'' | b'"' => quote = Some(b),
+            // A regex literal after Json.NET's `=~`: its brackets are not nesting.
+            b'/' if path[..i].trim_end().ends_with("=~") => quote = Some(b'/'),
+            b'[' | b'(' => {
+                open.push((b, false));
+                if open.len() > MAX_PATH_DEPTH {
+                    return Err(format!(
+                        "brackets and parentheses nested deeper than {MAX_PATH_DEPTH} (at byte {i})"
+                    ));
+                }
+            }
+            b']' | b')' => {
+                open.pop();
+            }
+            b'?' => {
+                if let Some(bracket) = open.iter_mut().rev().find(|(c, _)| *c == b'[') {
+                    bracket.1 = true;
+                }
+                let filters = open.iter().filter(|(_, filter)| *filter).count();
+                if filters > MAX_FILTER_DEPTH {
+                    return Err(format!(
+                        "filters nested deeper than {MAX_FILTER_DEPTH} (at byte {i})"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A path for an error message: whole up to 200 characters.
+fn shorten(path: &str) -> String {
+    const KEEP: usize = 200;
+    if path.chars().count() <= KEEP {
+        return path.to_owned();
+    }
+    let head: String = path.chars().take(KEEP).collect();
+    format!("{head}…({} bytes)", path.len())
 }
 
 /// What [`SourcePath::select`] found.

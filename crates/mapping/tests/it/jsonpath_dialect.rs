@@ -100,3 +100,39 @@ fn parse_errors_carry_the_path() {
     assert_eq!(err.path, "$.employmentNav.results[?(@.a == )]");
     assert!(err.to_string().contains("invalid JSONPath"), "{err}");
 }
+
+#[test]
+fn paths_are_limited_in_length_and_nesting_before_parsing() {
+    use hrsync_mapping::path::{MAX_FILTER_DEPTH, MAX_PATH_DEPTH, MAX_PATH_LEN};
+    // 5,000 nested parentheses overflowed the parser's stack (abort).
+    let deep = format!("$.a[?{}@.b{}]", "(".repeat(5000), ")".repeat(5000));
+    let err = SourcePath::parse(&deep).unwrap_err();
+    assert!(err.message.contains(&format!("limit of {MAX_PATH_LEN} bytes")), "{err}");
+    assert!(err.to_string().len() < 400, "the error quotes the path shortened: {err}");
+    let deep = format!("$.a[?{}@.b{}]", "(".repeat(200), ")".repeat(200));
+    let err = SourcePath::parse(&deep).unwrap_err();
+    assert!(err.message.contains(&format!("nested deeper than {MAX_PATH_DEPTH}")), "{err}");
+    // 20 nested filters took 4 s to parse (twice as long per level).
+    let nested = |levels: usize| {
+        let mut f = "@.x == 'A'".to_owned();
+        for _ in 1..levels {
+            f = format!("@.n[?({f})]");
+        }
+        format!("$.e[?({f})]")
+    };
+    let err = SourcePath::parse(&nested(20)).unwrap_err();
+    assert!(
+        err.message.contains(&format!("filters nested deeper than {MAX_FILTER_DEPTH}")),
+        "{err}"
+    );
+    SourcePath::parse(&nested(MAX_FILTER_DEPTH)).unwrap();
+    assert!(SourcePath::parse(&nested(MAX_FILTER_DEPTH + 1)).is_err());
+    // Entra's nested existence filter still parses; brackets in literals do not count.
+    SourcePath::parse(
+        "$.employmentNav.results[?(@.jobInfoNav.results[?(@.emplStatusNav.externalCode == 'A')])]",
+    )
+    .unwrap();
+    let p = SourcePath::parse(&format!("$.a[?(@.b == '{}')].c", "[(".repeat(100))).unwrap();
+    assert!(p.query(&json!({"a": [{"b": "[(".repeat(100), "c": 1}]})).len() == 1);
+    SourcePath::parse(&format!("$.e[?(@.name =~ /{}/)]", "[(]".repeat(40))).unwrap();
+}
