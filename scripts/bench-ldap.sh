@@ -12,6 +12,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
 workers="${2:-10000}"
+# The benchmark starts its own slapd servers and runs ldapadd: say what to
+# install instead of letting the benchmark panic half-way.
+missing=()
+for tool in slapd slapadd ldapadd; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "bench-ldap: ${missing[*]} not found. Install OpenLDAP's server and tools first," >&2
+  echo "  Debian/Ubuntu: sudo apt-get install slapd ldap-utils   (scripts/test.sh does this too)" >&2
+  echo "  Fedora/RHEL:   sudo dnf install openldap-servers openldap-clients" >&2
+  exit 1
+fi
 cargo build --release -q -p hrsync-target-ldap --example bench_ldap
 bin="${CARGO_TARGET_DIR:-target}/release/examples/bench_ldap"
 echo "1-minute load average before: $(cut -d' ' -f1 /proc/loadavg)"

@@ -89,6 +89,10 @@ pub struct Config {
     pub schedule: Schedule,
     /// State store.
     pub state: StateSettings,
+    /// Whether the secrets were read: false for [`Config::load_local`],
+    /// whose passwords and tokens are empty placeholders (such a config
+    /// must not be used to reach SuccessFactors or the target).
+    pub secrets_read: bool,
 }
 
 /// The `[source]` section, resolved.
@@ -212,18 +216,34 @@ impl Config {
     /// Read and validate a config file. Every problem found is returned.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            position: None,
-            field: None,
-            cause: format!("cannot read config file: {e}"),
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read(path)?, path)
+    }
+
+    /// Read and validate a config file for a command that only reads
+    /// hrsync's own state (`hrsync status`, `hrsync logs`): every check of
+    /// [`Config::load`] except that no secret is read (the SuccessFactors
+    /// password, the target's bind secret, the OAuth key and certificate
+    /// files), so such a command runs without them. The result has
+    /// [`Config::secrets_read`] false and empty placeholders for secrets.
+    pub fn load_local(path: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
+        let path = path.as_ref();
+        load::parse(&read(path)?, path, load::Secrets::Skip)
     }
 
     /// Validate config text as if read from `origin` (used in messages and
     /// to resolve relative paths). Reads secrets and mapping files.
     pub fn parse(text: &str, origin: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
-        load::parse(text, origin.as_ref())
+        load::parse(text, origin.as_ref(), load::Secrets::Read)
     }
+}
+
+fn read(path: &std::path::Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::from(ConfigError {
+            file: path.to_owned(),
+            position: None,
+            field: None,
+            cause: format!("cannot read config file: {e}"),
+        })
+    })
 }

@@ -210,8 +210,19 @@ struct RawState {
     path: Option<Spanned<PathBuf>>,
 }
 
-/// Problems found so far, in all documents involved.
-struct Errors(Vec<ConfigError>);
+/// Problems found so far, in all documents involved; and whether secrets
+/// are read (carried here because every loader has it at hand).
+struct Errors(Vec<ConfigError>, Secrets);
+
+/// Whether loading reads secrets: the SuccessFactors password, the
+/// target's bind secret and the OAuth key and certificate files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrets {
+    Read,
+    /// For commands that only read hrsync's own state (`status`, `logs`):
+    /// every other check is made; each secret is an empty placeholder.
+    Skip,
+}
 
 impl Errors {
     fn push(&mut self, e: ConfigError) {
@@ -239,10 +250,10 @@ impl Errors {
     }
 }
 
-pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
+pub(crate) fn parse(text: &str, origin: &Path, secrets: Secrets) -> Result<Config, ConfigErrors> {
     let doc = Doc::parse(origin, text)?;
     let dir = origin.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut errs = Errors(Vec::new());
+    let mut errs = Errors(Vec::new(), secrets);
 
     errs.ok(doc.de_value::<RawRoot>(&root_value(&doc)));
 
@@ -303,6 +314,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<Config, ConfigErrors> {
             escrow,
             schedule,
             state,
+            secrets_read: secrets == Secrets::Read,
         }),
         _ => {
             errs.0.sort_by_key(|e| (e.file.clone(), e.position.map(|p| (p.line, p.column))));
@@ -372,7 +384,7 @@ fn load_source(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawSource) -> 
     client.timeout = timeout;
     client.ca_file = ca_file;
     client.danger_accept_invalid_certs = !verify;
-    if !matches!(auth, AuthConfig::Basic { .. }) {
+    if !matches!(auth, AuthConfig::Basic { .. }) && errs.1 == Secrets::Read {
         // Reads and checks keys and certificate now, so a broken set-up fails at start.
         client = match client.with_auth(&auth) {
             Ok(c) => c,
@@ -707,6 +719,11 @@ fn readable_file(
     what: &str,
 ) -> Option<PathBuf> {
     let resolved = dir.join(raw.get_ref());
+    if errs.1 == Secrets::Skip {
+        // Key and certificate files are secrets too (and may be readable
+        // only by the service account that syncs).
+        return Some(resolved);
+    }
     match std::fs::File::open(&resolved) {
         Ok(_) => Some(resolved),
         Err(e) => {
@@ -781,6 +798,9 @@ fn secret_from_env(
     field: &FieldPath,
     var: &Spanned<String>,
 ) -> Option<SecretString> {
+    if errs.1 == Secrets::Skip {
+        return Some(SecretString::from(String::new()));
+    }
     let name = var.get_ref();
     let cause = match std::env::var(name) {
         Ok(v) if !v.is_empty() => return Some(SecretString::from(v)),
@@ -801,6 +821,9 @@ fn secret_from_file(
     field: &FieldPath,
     file: &Spanned<PathBuf>,
 ) -> Option<SecretString> {
+    if errs.1 == Secrets::Skip {
+        return Some(SecretString::from(String::new()));
+    }
     let resolved = dir.join(file.get_ref());
     let cause = match std::fs::read_to_string(&resolved) {
         Ok(text) => {

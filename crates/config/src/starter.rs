@@ -32,12 +32,24 @@ pub enum InitError {
 
 /// Write [`STARTER`] to `config_path` and the default SuccessFactors-to-AD
 /// mapping to [`MAPPING_FILE_NAME`] beside it. Without `force`, nothing is
-/// written when either file exists. Returns the files written.
+/// written when either file exists. With `force` the config is overwritten,
+/// but a mapping file that differs from the shipped mapping (customised,
+/// perhaps for another config in the same directory) is kept as it is:
+/// `hrsync init` owns only what it wrote. Returns the files written.
 pub fn write_starter(config_path: &Path, force: bool) -> Result<Vec<PathBuf>, InitError> {
     let mapping_path = config_path.parent().unwrap_or(Path::new("")).join(MAPPING_FILE_NAME);
-    let files = [(config_path.to_path_buf(), STARTER), (mapping_path, SF_TO_AD_TOML)];
+    let mut files = vec![(config_path.to_path_buf(), STARTER), (mapping_path, SF_TO_AD_TOML)];
     if !force && let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
         return Err(InitError::Exists(p.clone()));
+    }
+    if force {
+        files.retain(|(path, text)| {
+            path == config_path
+                || match std::fs::read(path) {
+                    Ok(current) => current == text.as_bytes(),
+                    Err(_) => true,
+                }
+        });
     }
     for (path, text) in &files {
         let mut options = std::fs::OpenOptions::new();

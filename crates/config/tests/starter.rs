@@ -1,5 +1,7 @@
 //! The starter config `hrsync init` writes loads cleanly, both with the
-//! built-in mapping and with the mapping copy written beside it.
+//! built-in mapping and with the mapping copy written beside it, once the
+//! key pair it names exists (`hrsync keys generate --out keys`): it leads
+//! with OAuth (SAML bearer), SAP having retired basic authentication.
 
 mod common;
 
@@ -9,11 +11,22 @@ use hrsync_config::{
 };
 use hrsync_mapping::MappingConfig;
 
+/// What `hrsync keys generate --out DIR/keys` writes.
+fn generate_keys(dir: &std::path::Path) {
+    let validity = hrsync_sf_auth::keys::Validity::years_from_today(2);
+    let keys = hrsync_sf_auth::keys::generate("hrsync", validity).expect("generate keys");
+    hrsync_sf_auth::keys::write(&dir.join("keys"), &keys).expect("write keys");
+}
+
 #[test]
 fn starter_loads_with_the_builtin_mapping() {
     setup();
-    let config = Config::parse(STARTER, "/etc/hrsync/hrsync.toml")
+    let dir = temp_dir("starter-builtin");
+    generate_keys(&dir);
+    let config = Config::parse(STARTER, dir.join("hrsync.toml"))
         .unwrap_or_else(|e| panic!("starter does not load:\n{e}"));
+    assert_eq!(config.source.auth.method(), "saml-bearer");
+    assert!(config.source.client.token_provider.is_some(), "requests carry OAuth tokens");
     assert_eq!(config.flow.origin, MappingOrigin::Builtin("builtin:sf-to-ad".into()));
     assert_eq!(config.flow.mapping, MappingConfig::sf_to_ad().expect("shipped mapping"));
     assert!(matches!(config.target, TargetConfig::Embedded(ref e) if e.unique.len() == 2));
@@ -23,7 +36,12 @@ fn starter_loads_with_the_builtin_mapping() {
 
 #[test]
 fn starter_keeps_secrets_out_and_explains_every_section() {
-    assert!(STARTER.contains("password_env = \"HRSYNC_SF_PASSWORD\""));
+    assert!(STARTER.contains("\nmethod = \"saml-bearer\"\n"), "OAuth leads");
+    assert!(
+        STARTER.contains("\n# method = \"basic\"\n"),
+        "basic only as a commented sandbox option"
+    );
+    assert!(STARTER.contains("# password_env = \"HRSYNC_SF_PASSWORD\""));
     assert!(
         !STARTER.lines().any(|l| l.trim_start().starts_with("password =")),
         "no inline password, even commented"
@@ -41,6 +59,7 @@ fn init_writes_config_and_mapping_copy_and_refuses_to_overwrite() {
     setup();
     let dir = temp_dir("init");
     let config_path = dir.join("hrsync.toml");
+    generate_keys(&dir);
     let written = write_starter(&config_path, false).expect("first write");
     assert_eq!(written, vec![config_path.clone(), dir.join(MAPPING_FILE_NAME)]);
     assert_eq!(std::fs::read_to_string(&config_path).expect("config written"), STARTER);
@@ -73,17 +92,48 @@ fn init_writes_config_and_mapping_copy_and_refuses_to_overwrite() {
     assert_eq!(std::fs::read_to_string(&config_path).expect("rewritten"), STARTER);
 }
 
-/// The starter with the basic lines swapped for the commented lines from the
-/// one starting `# method = "{method}"` up to the first that is not a `key = value`
-/// line; `assertion` picks one of the commented assertion lines.
+#[test]
+fn init_force_keeps_a_customised_mapping_file() {
+    setup();
+    let dir = temp_dir("init-force");
+    let mapping = dir.join(MAPPING_FILE_NAME);
+    write_starter(&dir.join("hrsync.toml"), false).expect("first write");
+    let customised = std::fs::read_to_string(&mapping)
+        .expect("mapping copy")
+        .replace("contoso.com", "acme.example");
+    std::fs::write(&mapping, &customised).expect("customise");
+    // A second config in the same directory, forced: the mapping is not its own.
+    let other = dir.join("other.toml");
+    let written = write_starter(&other, true).expect("force");
+    assert_eq!(written, vec![other.clone()]);
+    assert_eq!(std::fs::read_to_string(&mapping).expect("kept"), customised);
+    assert_eq!(std::fs::read_to_string(&other).expect("written"), STARTER);
+    // An unchanged copy is hrsync's own and is written again.
+    std::fs::remove_file(&mapping).expect("remove");
+    let written = write_starter(&other, true).expect("force");
+    assert_eq!(written, vec![other, mapping]);
+}
+
+/// The starter with the active `[source.auth]` settings swapped for the
+/// commented lines from the one reading `# method = "{method}"` up to the
+/// first that is not a `key = value` line; `assertion` picks one of the
+/// commented assertion lines. `saml-bearer`, the active one, is the starter.
 fn starter_with(method: &str, assertion: Option<&str>) -> String {
+    if method == "saml-bearer" {
+        return STARTER.to_owned();
+    }
     let mut out = Vec::new();
+    let mut in_auth = false;
     let mut in_block = false;
     let start = format!("# method = \"{method}\"");
     for line in STARTER.lines() {
-        if ["method = \"basic\"", "username = \"sfapi\"", "password_env = \"HRSYNC_SF_PASSWORD\""]
-            .contains(&line)
-        {
+        if line.starts_with('[') {
+            in_auth = line == "[source.auth]";
+            out.push(line.to_owned());
+            continue;
+        }
+        let active_setting = !line.starts_with('#') && line.contains(" = ");
+        if in_auth && active_setting {
             continue;
         }
         if line == start {
@@ -112,6 +162,8 @@ fn starter_oauth_examples_use_the_real_fields() {
         ("saml-bearer", None, &["source.auth.private_key_file", "source.auth.certificate_file"]),
         ("workload-identity", Some("self-signed"), &["source.auth.assertion.private_key_file"]),
         ("workload-identity", Some("federated-file"), &[]),
+        // The sandbox option: HRSYNC_SF_PASSWORD is set by setup().
+        ("basic", None, &[]),
     ];
     for (method, assertion, fields) in cases {
         let text = starter_with(method, *assertion);
@@ -119,7 +171,12 @@ fn starter_oauth_examples_use_the_real_fields() {
             text.contains(&format!("\nmethod = \"{method}\"")),
             "{method} uncommented:\n{text}"
         );
-        assert!(!text.contains("\nmethod = \"basic\""));
+        for other in ["basic", "saml-bearer", "workload-identity"].iter().filter(|m| *m != method) {
+            assert!(
+                !text.contains(&format!("\nmethod = \"{other}\"")),
+                "{method}: {other} still active"
+            );
+        }
         let got: Vec<String> = match Config::parse(&text, "/etc/hrsync/hrsync.toml") {
             Ok(c) => {
                 assert_eq!(c.source.auth.method(), *method);

@@ -81,16 +81,23 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", commands::app::error_chain(&error));
             ExitCode::from(1)
         }
     }
 }
 
 /// Logs go to stderr so stdout stays machine-readable (`hrsync expr`, `plan --format json`).
-/// `HRSYNC_LOG` overrides the command's default filter.
+/// `HRSYNC_LOG` overrides the command's default filter. Colours only when
+/// stderr is a terminal and `NO_COLOR` is not set (<https://no-color.org>):
+/// a log file or a pipe gets plain text.
 fn init_tracing(default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("HRSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !commands::app::no_color())
+        .init();
 }

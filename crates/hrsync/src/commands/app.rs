@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 use hrsync_config::Config;
-use hrsync_engine::cycle::{CompiledFlow, DeletionGuard, Engine, EscrowPolicy, Settings};
+use hrsync_engine::cycle::{
+    CompiledFlow, CycleReport, DeletionGuard, Engine, EscrowPolicy, Settings,
+};
 use hrsync_engine::plan::Actions;
 use hrsync_expr::SystemClock;
 use hrsync_source_sf::SfClient;
@@ -27,10 +29,37 @@ pub type AppEngine = Engine<SqliteStore, Box<dyn Target>>;
 /// Load and validate the config; every problem is listed, each with file,
 /// line and field.
 pub fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
-    Config::load(&arg.config).map_err(|errors| {
-        let lines: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("{} problem(s) in the config:\n{}", lines.len(), lines.join("\n"))
-    })
+    Config::load(&arg.config).map_err(config_errors)
+}
+
+/// Load and validate the config without reading any secret, for commands
+/// that only read hrsync's own state (`status`, `logs`): they run without
+/// the SuccessFactors password or OAuth keys.
+pub fn load_local(arg: &ConfigArg) -> anyhow::Result<Config> {
+    Config::load_local(&arg.config).map_err(config_errors)
+}
+
+fn config_errors(errors: hrsync_config::ConfigErrors) -> anyhow::Error {
+    let lines: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
+    anyhow::anyhow!("{} problem(s) in the config:\n{}", lines.len(), lines.join("\n"))
+}
+
+/// An error and its causes on one line, each said once (many errors quote
+/// their cause in their own message: `cannot listen on ...: Address
+/// already in use`), escaped for a terminal.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    hrsync_display::escape_keeping_lines(&out).into_owned()
 }
 
 pub fn settings(config: &Config) -> Settings {
@@ -61,17 +90,60 @@ pub fn settings(config: &Config) -> Settings {
     }
 }
 
+/// How a command opens hrsync's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// Created when missing (sync, run, on-demand).
+    Create,
+    /// Never created: a missing state or embedded target is an empty one in
+    /// memory (`plan`, `check`, `status`, `logs`), so a read-only command
+    /// works in a read-only directory and leaves nothing behind.
+    Existing,
+}
+
 /// The target of the config's `[target]`, through the registry.
 pub fn target(config: &Config, flow: &CompiledFlow) -> anyhow::Result<Box<dyn Target>> {
+    target_with(config, flow, Files::Create)
+}
+
+pub fn target_with(
+    config: &Config,
+    flow: &CompiledFlow,
+    files: Files,
+) -> anyhow::Result<Box<dyn Target>> {
+    if !config.secrets_read {
+        bail!("internal: the target needs a config loaded with its secrets");
+    }
     let lookup = flow.lookup_attributes();
+    if let (Files::Existing, hrsync_targets::TargetConfig::Embedded(c)) = (files, &config.target)
+        && !c.path.exists()
+    {
+        // The registry opens (and creates) the file; a dry run must not.
+        let unique: Vec<&str> = c.unique.iter().map(String::as_str).collect();
+        let t = hrsync_targets::EmbeddedTarget::in_memory_indexed(&unique, &lookup).with_context(
+            || format!("opening an empty embedded target in memory for {}", c.path.display()),
+        )?;
+        return Ok(Box::new(t));
+    }
     let context = hrsync_targets::BuildContext { lookup_attributes: &lookup };
     hrsync_targets::build(&config.target, &context)
         .with_context(|| format!("{}: [target]", config.path.display()))
 }
 
 pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(&config.state.path)
-        .with_context(|| format!("opening the state store {}", config.state.path.display()))
+    store_with(config, Files::Create)
+}
+
+pub fn store_with(config: &Config, files: Files) -> anyhow::Result<SqliteStore> {
+    let path = &config.state.path;
+    if files == Files::Existing && !path.exists() {
+        tracing::info!(
+            message = "No state file yet (no cycle has run): reading an empty state.",
+            path = %path.display()
+        );
+        return SqliteStore::in_memory().context("opening an empty state in memory");
+    }
+    SqliteStore::open(path).with_context(|| format!("opening the state store {}", path.display()))
 }
 
 /// The engine for a config, with the crash-test seam wired to
@@ -82,11 +154,18 @@ pub fn flow(config: &Config) -> anyhow::Result<CompiledFlow> {
 }
 
 pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {
+    engine_with(config, Files::Create)
+}
+
+pub fn engine_with(config: &Config, files: Files) -> anyhow::Result<AppEngine> {
+    if !config.secrets_read {
+        bail!("internal: reaching SuccessFactors needs a config loaded with its secrets");
+    }
     let flow = flow(config)?;
     let sf = SfClient::new(&config.source.client).context("SuccessFactors client")?;
-    let target = target(config, &flow)?;
-    let mut engine =
-        Engine::new(sf, flow, store(config)?, target, Arc::new(SystemClock), settings(config));
+    let target = target_with(config, &flow, files)?;
+    let store = store_with(config, files)?;
+    let mut engine = Engine::new(sf, flow, store, target, Arc::new(SystemClock), settings(config));
     if let Some(n) = std::env::var("HRSYNC_CRASH_AFTER").ok().and_then(|v| v.parse::<u64>().ok()) {
         let count = AtomicU64::new(0);
         engine.on_crash_point(Arc::new(move |point| {
@@ -109,8 +188,21 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// One-paragraph summary of a cycle for people (the runner logs it too).
-pub use hrsync_runner::summary;
+/// One-paragraph summary of a cycle for people (the runner logs it too),
+/// escaped for a terminal: the cycle message can quote HR data or a
+/// server's error body.
+pub fn summary(r: &CycleReport) -> String {
+    hrsync_display::escape_keeping_lines(&hrsync_runner::summary(r)).into_owned()
+}
+/// `attribute: old -> new`, the values as JSON and escaped for a terminal.
+pub fn change_line(c: &hrsync_store::AttributeChange) -> String {
+    hrsync_display::escape(&format!("{}: {} -> {}", c.attribute, c.old, c.new)).into_owned()
+}
+
+/// Whether `NO_COLOR` asks for no colours (set and not empty).
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
 
 /// A progress bar on a terminal, nothing otherwise.
 pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(

@@ -65,7 +65,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let started = Instant::now();
-        match app::flow(&config).and_then(|flow| app::target(&config, &flow)) {
+        // A missing embedded target is checked in memory: `check` creates no file.
+        match app::flow(&config)
+            .and_then(|flow| app::target_with(&config, &flow, app::Files::Existing))
+        {
             Ok(target) => {
                 for step in target.check().await {
                     ok &= step.ok;
@@ -73,14 +76,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                         "{} target {}: {} ({} ms)",
                         if step.ok { "ok  " } else { "FAIL" },
                         step.name,
-                        step.detail,
+                        hrsync_display::escape(&step.detail),
                         started.elapsed().as_millis()
                     );
                 }
             }
             Err(e) => {
                 ok = false;
-                println!("FAIL target: {e:#}");
+                println!("FAIL target: {}", app::error_chain(&e));
             }
         }
         ok

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use hrsync_display::escape;
 use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_expr::SystemClock;
 use hrsync_mapping::{MappingConfig, SourceSchema};
@@ -183,12 +184,13 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
         engine.store().log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() })?;
     println!("\nWhat changed:");
     for e in log.iter().filter(|e| e.action != "skip") {
-        println!("  {} {} {}", e.action, e.person_id, e.target_id.as_deref().unwrap_or(""));
+        let target = e.target_id.as_deref().unwrap_or("");
+        println!("  {} {} {}", e.action, escape(&e.person_id), escape(target));
         for c in e.modified.iter().take(if e.action == "create" { 6 } else { usize::MAX }) {
-            println!("      {}: {} -> {}", c.attribute, c.old, c.new);
+            println!("      {}", app::change_line(c));
         }
         if let Some(err) = &e.error {
-            println!("      error: {err}");
+            println!("      error: {}", escape(err));
         }
     }
     println!("\nState and target kept in {}", dir.display());

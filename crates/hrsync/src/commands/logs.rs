@@ -3,9 +3,13 @@
 
 use std::process::ExitCode;
 
+use hrsync_display::escape;
 use hrsync_store::{LogQuery, Store};
 
-use super::app::{self, ConfigArg};
+use super::app::{self, ConfigArg, Files};
+
+/// The statuses of provisioning log entries.
+const STATUSES: [&str; 4] = ["success", "failure", "skipped", "warning"];
 
 #[derive(Debug, clap::Args)]
 pub struct LogsArgs {
@@ -17,24 +21,25 @@ pub struct LogsArgs {
     /// Only this cycle.
     #[arg(long)]
     cycle: Option<i64>,
-    /// Only entries with this status (success, failure, skipped, ...).
-    #[arg(long)]
+    /// Only entries with this status.
+    #[arg(long, value_parser = STATUSES)]
     status: Option<String>,
-    /// At most this many entries, newest first.
-    #[arg(long, default_value_t = 50)]
-    limit: usize,
+    /// At most this many entries (1 or more), newest first.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: u64,
     #[arg(long)]
     json: bool,
 }
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
-    let config = app::load(&args.config)?;
-    let store = app::store(&config)?;
+    let config = app::load_local(&args.config)?;
+    let store = app::store_with(&config, Files::Existing)?;
     let entries = store.log(&LogQuery {
         person_id: args.person,
         cycle_id: args.cycle,
         status: args.status,
-        limit: args.limit,
+        // SQLite's LIMIT is a signed 64-bit integer; more is "all there are".
+        limit: usize::try_from(args.limit.min(i64::MAX as u64)).unwrap_or(usize::MAX),
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
@@ -45,16 +50,16 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
             "{} cycle {} {} {} {}{}",
             e.at,
             e.cycle_id,
-            e.person_id,
+            escape(&e.person_id),
             e.action,
             e.status,
-            e.target_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default()
+            e.target_id.as_deref().map(|t| format!(" [{}]", escape(t))).unwrap_or_default()
         );
         for c in &e.modified {
-            println!("    {}: {} -> {}", c.attribute, c.old, c.new);
+            println!("    {}", app::change_line(c));
         }
         if let Some(err) = &e.error {
-            println!("    error: {err}");
+            println!("    error: {}", escape(err));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -69,8 +74,8 @@ pub struct StatusArgs {
 }
 
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let config = app::load(&args.config)?;
-    let store = app::store(&config)?;
+    let config = app::load_local(&args.config)?;
+    let store = app::store_with(&config, Files::Existing)?;
     let watermark = store.watermark(&hrsync_engine::cycle::Settings::default().watermark_scope)?;
     let cycles = store.cycles(10)?;
     let escrows = store.escrows()?;
@@ -106,7 +111,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             c.kind,
             c.status,
             c.started_at,
-            c.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            c.message.as_deref().map(|m| format!(": {}", escape(m))).unwrap_or_default()
         );
     }
     println!(
@@ -117,11 +122,11 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     for e in escrows.iter().take(20) {
         println!(
             "  {} attempts {} next {}{}: {}",
-            e.person_id,
+            escape(&e.person_id),
             e.attempts,
             e.next_attempt_at,
             if e.flagged { " FLAGGED" } else { "" },
-            e.last_error
+            escape(&e.last_error)
         );
     }
     Ok(ExitCode::SUCCESS)

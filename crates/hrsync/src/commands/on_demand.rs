@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use hrsync_display::escape;
 use hrsync_runner::{INBOUND, Job};
 
 use super::app::{self, ConfigArg};
@@ -12,6 +13,7 @@ pub struct OnDemandArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// The worker's personIdExternal.
+    #[arg(value_parser = person_id)]
     person: String,
     /// Print the report as JSON.
     #[arg(long)]
@@ -40,20 +42,30 @@ pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
     let Some(d) = report.details.first() else {
         println!(
             "{}: not returned by SuccessFactors (unknown id, or not in the source's view)",
-            args.person
+            escape(&args.person)
         );
         return Ok(ExitCode::from(4));
     };
     for s in &d.steps {
-        println!("{:<7} {:<8} {}", s.name, s.status, s.detail);
+        println!("{:<7} {:<8} {}", s.name, s.status, escape(&s.detail));
     }
     println!("action: {} ({})", d.action, d.status);
     for c in &d.modified {
-        println!("    {}: {} -> {}", c.attribute, c.old, c.new);
+        println!("    {}", app::change_line(c));
     }
     if let Some(e) = &d.error {
-        println!("error: {e}");
+        println!("error: {}", escape(e));
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A personIdExternal as given on the command line: refused when empty or
+/// blank, before any query is sent (SuccessFactors would be asked for
+/// `personIdExternal eq ''`).
+fn person_id(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a personIdExternal must not be empty or blank".to_owned());
+    }
+    Ok(s.to_owned())
 }

@@ -4,10 +4,11 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use hrsync_display::escape;
 use hrsync_engine::cycle::CycleReport;
 use hrsync_runner::{INBOUND, Job};
 
-use super::app::{self, ConfigArg};
+use super::app::{self, ConfigArg, Files};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -37,7 +38,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
-        let engine = app::engine(&config)?;
+        // A missing state or embedded target reads as empty, in memory:
+        // a dry run creates no file (and works in a read-only directory).
+        let engine = app::engine_with(&config, Files::Existing)?;
         let job = Job::Plan { full: args.full, person: args.person.clone() };
         anyhow::Ok(hrsync_runner::run_once(INBOUND, engine, job).await?)
     })?;
@@ -55,16 +58,17 @@ pub fn render(report: &CycleReport, all: bool) -> String {
         if !all && d.action == "skip" {
             continue;
         }
-        let target = d.target_id.as_deref().map(|t| format!(" [{t}]")).unwrap_or_default();
-        let _ = writeln!(out, "{} {}{}", d.action, d.person_id, target);
+        let target =
+            d.target_id.as_deref().map(|t| format!(" [{}]", escape(t))).unwrap_or_default();
+        let _ = writeln!(out, "{} {}{}", d.action, escape(&d.person_id), target);
         for c in &d.modified {
-            let _ = writeln!(out, "    {}: {} -> {}", c.attribute, c.old, c.new);
+            let _ = writeln!(out, "    {}", app::change_line(c));
         }
         if let Some(e) = &d.error {
-            let _ = writeln!(out, "    error: {e}");
+            let _ = writeln!(out, "    error: {}", escape(e));
         }
         for s in d.steps.iter().filter(|s| s.status != "success") {
-            let _ = writeln!(out, "    {} ({}): {}", s.name, s.status, s.detail);
+            let _ = writeln!(out, "    {} ({}): {}", s.name, s.status, escape(&s.detail));
         }
     }
     let counts: Vec<String> = report.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -74,7 +78,11 @@ pub fn render(report: &CycleReport, all: bool) -> String {
         report.kind,
         report.workers,
         if counts.is_empty() { "nothing to do".to_owned() } else { counts.join(", ") },
-        report.message.as_deref().map(|m| format!("\n{m}")).unwrap_or_default()
+        report
+            .message
+            .as_deref()
+            .map(|m| format!("\n{}", hrsync_display::escape_keeping_lines(m)))
+            .unwrap_or_default()
     );
     out
 }
