@@ -102,10 +102,6 @@ pub enum Files {
 }
 
 /// The target of the config's `[target]`, through the registry.
-pub fn target(config: &Config, flow: &CompiledFlow) -> anyhow::Result<Box<dyn Target>> {
-    target_with(config, flow, Files::Create)
-}
-
 pub fn target_with(
     config: &Config,
     flow: &CompiledFlow,
@@ -128,10 +124,6 @@ pub fn target_with(
     let context = hrsync_targets::BuildContext { lookup_attributes: &lookup };
     hrsync_targets::build(&config.target, &context)
         .with_context(|| format!("{}: [target]", config.path.display()))
-}
-
-pub fn store(config: &Config) -> anyhow::Result<SqliteStore> {
-    store_with(config, Files::Create)
 }
 
 pub fn store_with(config: &Config, files: Files) -> anyhow::Result<SqliteStore> {
