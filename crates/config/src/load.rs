@@ -936,8 +936,10 @@ fn load_target(
         None => false,
     };
     // A secret that could not be read is reported already; the kind's
-    // "no secret given" would only repeat it.
-    let skip: &[&str] = if secret_read { &[] } else { &["password_env"] };
+    // "no secret given" would only repeat it. A local load reads none (the
+    // placeholder is empty), so it has nothing to say about it either.
+    let skip: &[&str] =
+        if secret_read && errs.1 == Secrets::Read { &[] } else { &["password_env"] };
     let config = findings(doc, errs, &conn, config, skip)?;
     secret_read.then_some(config)
 }

@@ -28,7 +28,7 @@ fn local_load_reads_no_secret_but_checks_everything_else() {
             (
                 14,
                 &format!(
-                    "connection = {{ url = \"ldaps://dc1.example.com\", password_env = \"{unset}\" }}"
+                    "connection = {{ url = \"ldaps://dc1.example.com\", profile = \"active-directory\", base_dn = \"dc=example,dc=com\", bind_dn = \"cn=hrsync,dc=example,dc=com\", password_env = \"{unset}\" }}"
                 ),
             ),
         ]),
