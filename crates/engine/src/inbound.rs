@@ -143,8 +143,7 @@ impl Source for SfSource {
             sink.request(query.relative_url());
             let mut pages = self.client.persons(&query)?;
             while let Some(page) = pages.next_page().await? {
-                log_rejected(&page);
-                if !sink.page(page.records).await {
+                if !sink.page(with_rejected(page)).await {
                     return Ok(());
                 }
             }
@@ -153,6 +152,15 @@ impl Source for SfSource {
     }
 
     fn import(&self, record: &mut Value, now: Timestamp) -> SourceView {
+        if let Some(why) = record.get(UNREADABLE).and_then(Value::as_str) {
+            let person_id = Err(why.to_owned());
+            return SourceView {
+                person_id,
+                starts: None,
+                wakeups: Vec::new(),
+                detail: String::new(),
+            };
+        }
         let tz = &self.options.time_zone;
         let person_id = match record.get("personIdExternal") {
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
@@ -225,11 +233,25 @@ pub fn expand_paths(flow: &CompiledFlow) -> Vec<String> {
     e
 }
 
-/// Records of a page the source could not read (a byte that is not text):
-/// left out of the page and only logged for now.
-// TODO(lead): escrow them with their person id (issue 13, item 8).
-fn log_rejected(page: &hrsync_source_sf::Page) {
-    for r in &page.rejected {
-        tracing::warn!(message = "Skipping a PerPerson record that is not valid text.", record = %r);
+/// The key of the stand-in for a record the source could not read. OData
+/// property names never start with `__hrsync`; only this file writes it and
+/// reads it back.
+const UNREADABLE: &str = "__hrsync_unreadable";
+
+/// The page's records, each record the source could not read (a byte that
+/// is not text) kept in its place as a stand-in naming it. Import turns the
+/// stand-in into a worker without a usable person id, so the cycle counts it
+/// as failed, names it in its message and keeps the watermark where it is:
+/// the next cycle reads the worker again instead of losing it (issue 13,
+/// item 8).
+fn with_rejected(page: hrsync_source_sf::Page) -> Vec<Value> {
+    let mut records = page.records;
+    for r in page.rejected {
+        tracing::warn!(message = "A PerPerson record is not valid text.", record = %r);
+        let mut stand_in = serde_json::Map::new();
+        stand_in.insert(UNREADABLE.to_owned(), Value::String(r.to_string()));
+        let stand_in = Value::Object(stand_in);
+        records.insert(r.index.min(records.len()), stand_in);
     }
+    records
 }
