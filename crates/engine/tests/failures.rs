@@ -18,7 +18,8 @@ use common::{Harness, attr, one, sf_client};
 use hrsync_engine::cycle::{CompiledFlow, Engine, EscrowPolicy};
 use hrsync_expr::Clock;
 use hrsync_mapping::{MappingConfig, ScopingFilter, SourceSchema};
-use hrsync_store::{CycleKind, CycleStatus, LogQuery, SqliteStore, Store};
+use hrsync_store::{CycleKind, CycleStatus, LogQuery, Store};
+use hrsync_store_sqlite::SqliteStore;
 use hrsync_target::testing::{Call, Forward, Hooks};
 use hrsync_target::{Target, TargetError};
 use hrsync_target_embedded::EmbeddedTarget;
@@ -57,7 +58,7 @@ impl Hooks for Refuse {
 }
 
 fn store(h: &Harness) -> SqliteStore {
-    SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store")
+    SqliteStore::open(&h.dir.0.join("state.sqlite"), hrsync_store::INBOUND).expect("store")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

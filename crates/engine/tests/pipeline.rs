@@ -18,7 +18,8 @@ use async_trait::async_trait;
 use common::{Harness, UNIQUE, attr, sf_client};
 use hrsync_engine::cycle::{CompiledFlow, Engine};
 use hrsync_mapping::{MappingConfig, SourceSchema};
-use hrsync_store::{CycleKind, SqliteStore, Store};
+use hrsync_store::{CycleKind, Store};
+use hrsync_store_sqlite::SqliteStore;
 use hrsync_target::testing::{Call, Forward, Hooks, Outcome};
 use hrsync_target::{Target, TargetError};
 use hrsync_target_embedded::EmbeddedTarget;
@@ -80,7 +81,8 @@ fn slow_engine(
     h: &Harness,
     unit: Duration,
 ) -> (Engine<SqliteStore, Slow>, Created, Arc<AtomicUsize>) {
-    let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store opens");
+    let store = SqliteStore::open(&h.dir.0.join("state.sqlite"), hrsync_store::INBOUND)
+        .expect("store opens");
     let inner = EmbeddedTarget::open_indexed(
         &h.dir.0.join("target.sqlite"),
         UNIQUE,
@@ -158,8 +160,9 @@ async fn a_page_is_committed_only_after_its_own_writes_came_back() {
     let persons: Vec<String> =
         h.emu.scenarios().into_values().flatten().collect::<HashSet<_>>().into_iter().collect();
     let (mut engine, created, out) = slow_engine(&h, Duration::from_millis(15));
-    let reader =
-        Arc::new(Mutex::new(SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("reader")));
+    let reader = Arc::new(Mutex::new(
+        SqliteStore::open(&h.dir.0.join("state.sqlite"), hrsync_store::INBOUND).expect("reader"),
+    ));
     let checked = Arc::new(Mutex::new((0usize, 0usize, Vec::<String>::new())));
     {
         let (reader, checked, created, out) =

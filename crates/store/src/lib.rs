@@ -1,47 +1,103 @@
-//! hrsync's durable state, behind the [`Store`] trait.
+//! hrsync's durable state, behind the [`Store`] trait; no backend in here
+//! (`hrsync-store-sqlite` is the default one).
 //!
-//! What is kept: the watermark per source scope, the join and last-exported
-//! values per worker ([`Account`]), failed workers awaiting retry
-//! ([`Escrow`]), instants at which a worker must be looked at again
-//! ([`Wakeup`]), the cycle history and the provisioning log.
+//! What is kept, per flow (`inbound`, `writeback`, or a name the config
+//! chooses): the watermark per source scope, the join and last-exported
+//! values per worker ([`Join`]), failed workers awaiting retry ([`Escrow`]),
+//! instants at which a worker must be looked at again ([`Wakeup`]), the cycle
+//! history, the provisioning log and the flow's [`Lease`].
 //!
-//! Contract the engine relies on:
+//! Invariants every backend keeps (the [`conformance`] suite, behind the
+//! `conformance` feature, checks each of them):
+//! - A store handle is bound to one flow. Every read and write of the handle
+//!   is scoped to it: two flows on one storage never see each other's joins,
+//!   escrow, wake-ups, watermarks, cycles or log.
 //! - [`Store::commit`] applies a batch of worker outcomes atomically: either
-//!   every account, escrow, wake-up and log change of the batch is durable, or
+//!   every join, escrow, wake-up and log change of the batch is durable, or
 //!   none is.
+//! - One target object joins at most one worker per flow: a second join is
+//!   refused with [`StoreError::Conflict`] (and the whole batch with it).
 //! - [`Store::finish_cycle`] records the cycle's end and advances the
 //!   watermark in the same transaction, so a watermark never moves without
 //!   the cycle that earned it.
+//! - One cycle at a time per flow: the [`Lease`] ([`Store::try_lease`]) is
+//!   held by one holder until it is released or expires; every acquisition
+//!   takes a new, larger epoch. While a handle holds a lease, each of its
+//!   writes checks that epoch in the same transaction and fails with
+//!   [`StoreError::Fenced`] once another holder took over, so a process that
+//!   lost its lease (paused, partitioned) cannot overwrite its successor.
 //! - Time is always passed in; the store never reads a clock.
+//! - The provisioning log is pruned ([`Store::prune_log`]) in small batches
+//!   outside a page's commit; the cycle rows themselves are kept.
 //!
 //! The store is synchronous: SQLite answers in microseconds and the engine
 //! batches per page. A PostgreSQL implementation for teams running several
-//! instances implements the same trait.
+//! instances implements the same trait (from `spawn_blocking`), and answers
+//! the per-page batched reads ([`Store::load`], [`Store::accounts_by_target`])
+//! in one round trip each.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-mod sqlite;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
-pub use sqlite::SqliteStore;
-
-/// A cycle's id in the history.
+/// A cycle's id in the history (unique over all flows of a storage).
 pub type CycleId = i64;
 
+/// The flow every state written before flows existed belongs to: SAP
+/// SuccessFactors to the directory.
+pub const INBOUND: &str = "inbound";
+
+/// Any error of a backend, kept as its source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What can go wrong in a store, whatever the backend. `store` names the
+/// storage (a file path, a database URL without its password).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("state store {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
-    #[error("state store {path}: starting its WAL checkpoint thread: {source}")]
-    Checkpointer { path: String, source: std::io::Error },
-    #[error("state store {path}: migrating the schema: {source}")]
-    Migrate { path: String, source: rusqlite_migration::Error },
+    /// The storage cannot be reached, opened or locked right now; trying
+    /// again later may work.
+    #[error("state store {store}: {what}: {source}")]
+    Unavailable {
+        store: String,
+        what: String,
+        #[source]
+        source: BoxError,
+    },
+    /// A write contradicts what is stored: the target object is already
+    /// joined to another worker of this flow.
+    #[error(
+        "state store {store}: target object {target_id} is already joined to another worker; refusing to join {person_id} to it"
+    )]
+    Conflict { store: String, person_id: String, target_id: String },
+    /// Stored data cannot be read back (a damaged file, a row written by a
+    /// newer version, bytes that are not UTF-8).
+    #[error("state store {store}: corrupt {what} ({key}): {cause}")]
+    Corrupt { store: String, what: String, key: String, cause: String },
+    /// The state that had a history is gone or empty (deleted, truncated or
+    /// replaced); starting over silently would lose its joins, escrow and
+    /// wake-ups.
+    #[error("state store {store}: {detail}")]
+    HistoryLost { store: String, detail: String },
+    /// Another holder's lease on this flow has not expired.
+    #[error(
+        "state store {store}: flow `{flow}` is leased to {holder} until {expires_at} (one cycle at a time per flow)"
+    )]
+    LeaseHeld { store: String, flow: String, holder: String, expires_at: Timestamp },
+    /// This handle's lease was taken over by another holder (it expired
+    /// while this process was paused or cut off); nothing was written.
+    #[error(
+        "state store {store}: the lease on flow `{flow}` (epoch {epoch}) was taken over{}; this process stops writing",
+        if .current.is_empty() { String::new() } else { format!(" by {}", .current) }
+    )]
+    Fenced { store: String, flow: String, epoch: u64, current: String },
+    /// Anything else the backend reported.
     #[error("state store: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("state store: corrupt {what} for {key}: {cause}")]
-    Corrupt { what: &'static str, key: String, cause: String },
+    Backend(#[source] BoxError),
 }
 
 /// The account status hrsync last left in the target.
@@ -54,7 +110,7 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             AccountStatus::Active => "active",
             AccountStatus::Disabled => "disabled",
@@ -63,9 +119,10 @@ impl AccountStatus {
     }
 }
 
-/// A worker hrsync manages in the target.
+/// The join of a worker to the target object hrsync manages for it, with
+/// the values last exported there.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Account {
+pub struct Join {
     /// `personIdExternal`.
     pub person_id: String,
     /// The target's stable id of the object (entryUUID/objectGUID, SCIM id, ...).
@@ -77,6 +134,9 @@ pub struct Account {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
+
+/// The old name of [`Join`], kept while the engine moves over.
+pub type Account = Join;
 
 /// A worker whose processing failed and waits for a retry.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,7 +293,7 @@ pub enum Change<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub person_id: String,
-    pub account: Change<Account>,
+    pub account: Change<Join>,
     pub escrow: Change<Escrow>,
     /// `Set` replaces all of the worker's wake-ups; `Clear` removes them.
     pub wakeups: Change<Vec<(Timestamp, String)>>,
@@ -244,7 +304,7 @@ pub struct Outcome {
 /// What the store knows about one worker before processing it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerState {
-    pub account: Option<Account>,
+    pub account: Option<Join>,
     pub escrow: Option<Escrow>,
 }
 
@@ -256,7 +316,43 @@ pub struct AccountCounts {
     pub deleted: u64,
 }
 
-/// hrsync's durable state.
+/// The right to run cycles of one flow, until `expires_at` unless renewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub flow: String,
+    /// Who holds it: `host:pid:random` for hrsync processes.
+    pub holder: String,
+    /// Grows by one with every acquisition of the flow's lease (the
+    /// fencing token).
+    pub epoch: u64,
+    pub expires_at: Timestamp,
+}
+
+/// How long the provisioning log is kept. A cycle's log entries are pruned
+/// once the cycle is older than `max_age` or is not among the newest
+/// `keep_cycles` cycles of its flow, whichever comes first; `None` turns a
+/// limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age: Option<Duration>,
+    pub keep_cycles: Option<u32>,
+}
+
+impl Retention {
+    /// Keep everything.
+    pub const FOREVER: Retention = Retention { max_age: None, keep_cycles: None };
+    /// The default: 30 days.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { max_age: Some(Self::DEFAULT_MAX_AGE), keep_cycles: None }
+    }
+}
+
+/// hrsync's durable state for one flow (the flow is chosen when the handle
+/// is opened).
 pub trait Store: Send {
     /// The watermark of a source scope, if a cycle ever completed there.
     fn watermark(&self, scope: &str) -> Result<Option<Timestamp>, StoreError>;
@@ -269,14 +365,11 @@ pub trait Store: Send {
     ) -> Result<CycleId, StoreError>;
     /// State of the given workers (missing ones are simply absent).
     fn load(&self, person_ids: &[&str]) -> Result<HashMap<String, WorkerState>, StoreError>;
-    /// The account joined to a target object, if any.
-    fn account_by_target(&self, target_id: &str) -> Result<Option<Account>, StoreError>;
+    /// The join to a target object, if any.
+    fn account_by_target(&self, target_id: &str) -> Result<Option<Join>, StoreError>;
     /// [`Store::account_by_target`] for many objects at once (matching a
     /// page): keyed by target id; objects without a join are absent.
-    fn accounts_by_target(
-        &self,
-        target_ids: &[&str],
-    ) -> Result<HashMap<String, Account>, StoreError> {
+    fn accounts_by_target(&self, target_ids: &[&str]) -> Result<HashMap<String, Join>, StoreError> {
         let mut out = HashMap::new();
         for id in target_ids {
             if let Some(a) = self.account_by_target(id)? {
@@ -313,4 +406,56 @@ pub trait Store: Send {
     /// Newest cycles first.
     fn cycles(&self, limit: usize) -> Result<Vec<Cycle>, StoreError>;
     fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, StoreError>;
+
+    /// Take the flow's lease for `holder` until `now + ttl`, with a new
+    /// epoch. Refused with [`StoreError::LeaseHeld`] while any holder's
+    /// lease (this holder's too) is unexpired. From then on this handle's
+    /// writes are fenced by the new epoch.
+    fn try_lease(
+        &mut self,
+        holder: &str,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Lease, StoreError>;
+    /// Extend `lease` to `now + ttl`; [`StoreError::Fenced`] if the flow's
+    /// lease is no longer this holder's at this epoch.
+    fn renew_lease(
+        &mut self,
+        lease: &Lease,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Lease, StoreError>;
+    /// Give `lease` up so the next holder need not wait for its expiry. A
+    /// no-op when the flow's lease has moved on (another holder or epoch),
+    /// so it also serves to break the lease of a holder known to be dead.
+    fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError>;
+    /// The flow's lease as stored, expired or not (`None` if never taken
+    /// or released).
+    fn current_lease(&self) -> Result<Option<Lease>, StoreError>;
+
+    /// Delete provisioning-log entries of this flow that `retention` no
+    /// longer keeps, at most `max_rows`, in small transactions of their own
+    /// (never inside a page's commit). Returns how many were deleted.
+    fn prune_log(
+        &mut self,
+        retention: &Retention,
+        now: Timestamp,
+        max_rows: usize,
+    ) -> Result<usize, StoreError>;
+}
+
+/// Read-only views of a flow's state, for the CLI and an HTTP API: shared
+/// between threads (`Sync`), never writing.
+pub trait History: Send + Sync {
+    fn watermark(&self, scope: &str) -> Result<Option<Timestamp>, StoreError>;
+    /// Newest cycles first.
+    fn cycles(&self, limit: usize) -> Result<Vec<Cycle>, StoreError>;
+    fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, StoreError>;
+    fn account_counts(&self) -> Result<AccountCounts, StoreError>;
+    /// All escrowed workers.
+    fn escrows(&self) -> Result<Vec<Escrow>, StoreError>;
+    /// The earliest pending wake-up.
+    fn next_wakeup(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// The flow's lease as stored, expired or not.
+    fn current_lease(&self) -> Result<Option<Lease>, StoreError>;
 }

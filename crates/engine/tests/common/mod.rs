@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
-use hrsync_store::SqliteStore;
+use hrsync_store_sqlite::SqliteStore;
 use hrsync_target::{Target, TargetObject};
 use hrsync_target_embedded::EmbeddedTarget;
 pub use hrsync_testkit::{TempDir, TestClock, sf_client};
@@ -60,7 +60,8 @@ impl Harness {
 
     /// A fresh engine over the harness's store and target files.
     pub fn engine(&self) -> TestEngine {
-        let store = SqliteStore::open(&self.dir.0.join("state.sqlite")).expect("store opens");
+        let store = SqliteStore::open(&self.dir.0.join("state.sqlite"), hrsync_store::INBOUND)
+            .expect("store opens");
         let target = EmbeddedTarget::open_indexed(
             &self.dir.0.join("target.sqlite"),
             UNIQUE,

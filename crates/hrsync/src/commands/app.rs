@@ -13,7 +13,7 @@ use hrsync_engine::cycle::{
 use hrsync_engine::plan::Actions;
 use hrsync_expr::SystemClock;
 use hrsync_source_sf::SfClient;
-use hrsync_store::SqliteStore;
+use hrsync_store_sqlite::SqliteStore;
 use hrsync_target::Target;
 
 /// `--config`, shared by every command that reads one.
@@ -133,9 +133,9 @@ pub fn store_with(config: &Config, files: Files) -> anyhow::Result<SqliteStore> 
             message = "No state file yet (no cycle has run): reading an empty state.",
             path = %path.display()
         );
-        return SqliteStore::in_memory().context("opening an empty state in memory");
+        return SqliteStore::in_memory(hrsync_store::INBOUND).context("opening an empty state in memory");
     }
-    SqliteStore::open(path).with_context(|| format!("opening the state store {}", path.display()))
+    SqliteStore::open(path, hrsync_store::INBOUND).with_context(|| format!("opening the state store {}", path.display()))
 }
 
 /// The engine for a config, with the crash-test seam wired to

@@ -13,7 +13,8 @@ use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_expr::SystemClock;
 use hrsync_mapping::{MappingConfig, SourceSchema};
 use hrsync_source_sf::{Credentials, SfClient, SourceConfig};
-use hrsync_store::{CycleKind, LogQuery, SqliteStore, Store};
+use hrsync_store::{CycleKind, LogQuery, Store};
+use hrsync_store_sqlite::SqliteStore;
 use hrsync_target::Target;
 use hrsync_target_embedded::EmbeddedTarget;
 use secrecy::SecretString;
@@ -73,7 +74,7 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     let schema = SourceSchema::builtin()?;
     let mapping = MappingConfig::sf_to_ad()?;
     let flow = CompiledFlow::compile(&schema, &mapping)?;
-    let store = SqliteStore::open(&dir.join("hrsync-state.sqlite"))?;
+    let store = SqliteStore::open(&dir.join("hrsync-state.sqlite"), hrsync_store::INBOUND)?;
     let target = EmbeddedTarget::open_indexed(
         &dir.join("hrsync-target.sqlite"),
         &["sAMAccountName", "userPrincipalName"],

@@ -25,7 +25,8 @@ use common::{
     openldap_target,
 };
 use hrsync_engine::cycle::Engine;
-use hrsync_store::{CycleKind, SqliteStore};
+use hrsync_store::CycleKind;
+use hrsync_store_sqlite::SqliteStore;
 use hrsync_target::TargetError;
 use hrsync_target::testing::{Call, Forward, Hooks, Outcome};
 use hrsync_target_ldap::LdapTarget;
@@ -293,7 +294,8 @@ fn slapd_pid(dir: &std::path::Path) -> Option<String> {
 async fn sync(
     h: &Harness,
 ) -> (Duration, u64, BTreeMap<&'static str, (u64, Duration)>, (Duration, Duration)) {
-    let store = SqliteStore::open(&h.dir.0.join("state.sqlite")).expect("store");
+    let store =
+        SqliteStore::open(&h.dir.0.join("state.sqlite"), hrsync_store::INBOUND).expect("store");
     let mut ldap = h.ldap.clone();
     // `BENCH_POOL=connections:in_flight` tries another connection pool.
     let pool = std::env::var("BENCH_POOL").ok().and_then(|v| {

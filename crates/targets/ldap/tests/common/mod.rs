@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use hrsync_engine::cycle::{CompiledFlow, Engine, Settings};
 use hrsync_mapping::{MappingConfig, SourceSchema};
-use hrsync_store::{CycleId, LogQuery, SqliteStore, Store};
+use hrsync_store::{CycleId, LogQuery, Store};
+use hrsync_store_sqlite::SqliteStore;
 use hrsync_target_ldap::{DisableStrategy, LdapConfig, LdapTarget, Profile};
 pub use hrsync_testkit::{TempDir, TestClock, sf_client};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
@@ -190,7 +191,8 @@ impl Harness {
 
     /// An engine over the store file `name` in the harness's directory.
     pub fn engine_with_store(&self, name: &str) -> LdapEngine {
-        let store = SqliteStore::open(&self.dir.0.join(name)).expect("store opens");
+        let store =
+            SqliteStore::open(&self.dir.0.join(name), hrsync_store::INBOUND).expect("store opens");
         let target = LdapTarget::new(self.ldap.clone()).expect("target config is valid");
         Engine::new(
             sf_client(&self.emu),

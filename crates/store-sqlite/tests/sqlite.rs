@@ -2,6 +2,7 @@
 //! only with their cycle, state that survives reopening the file.
 
 use hrsync_store::*;
+use hrsync_store_sqlite::SqliteStore;
 use jiff::Timestamp;
 
 fn t(s: &str) -> Timestamp {
@@ -59,7 +60,7 @@ fn state_survives_reopen_and_watermark_moves_only_with_its_cycle() {
     let dir = tempdir();
     let path = dir.join("state.sqlite");
     {
-        let mut s = SqliteStore::open(&path).unwrap();
+        let mut s = SqliteStore::open(&path, INBOUND).unwrap();
         assert_eq!(s.watermark("sf").unwrap(), None);
         let c = s.begin_cycle(CycleKind::Full, None, t("2026-01-02T00:00:00Z")).unwrap();
         s.commit(
@@ -79,7 +80,7 @@ fn state_survives_reopen_and_watermark_moves_only_with_its_cycle() {
         )
         .unwrap();
     }
-    let s = SqliteStore::open(&path).unwrap();
+    let s = SqliteStore::open(&path, INBOUND).unwrap();
     assert_eq!(s.watermark("sf").unwrap(), Some(t("2026-01-02T00:00:00Z")));
     let state = s.load(&["p1", "nobody"]).unwrap();
     assert_eq!(state.len(), 1);
@@ -97,7 +98,7 @@ fn state_survives_reopen_and_watermark_moves_only_with_its_cycle() {
 
 #[test]
 fn a_failing_batch_leaves_nothing_behind() {
-    let mut s = SqliteStore::in_memory().unwrap();
+    let mut s = SqliteStore::in_memory(INBOUND).unwrap();
     // Cycle 999 does not exist: the log row violates its foreign key, which
     // must roll back the account written earlier in the same batch.
     let err = s.commit(
@@ -110,7 +111,7 @@ fn a_failing_batch_leaves_nothing_behind() {
 
 #[test]
 fn one_target_object_joins_one_worker() {
-    let mut s = SqliteStore::in_memory().unwrap();
+    let mut s = SqliteStore::in_memory(INBOUND).unwrap();
     let c = s.begin_cycle(CycleKind::Full, None, t("2026-01-02T00:00:00Z")).unwrap();
     s.commit(
         c,
@@ -126,7 +127,7 @@ fn one_target_object_joins_one_worker() {
 
 #[test]
 fn escrow_wakeups_and_aborted_cycles() {
-    let mut s = SqliteStore::in_memory().unwrap();
+    let mut s = SqliteStore::in_memory(INBOUND).unwrap();
     let c = s
         .begin_cycle(
             CycleKind::Incremental,
@@ -194,7 +195,7 @@ fn escrow_wakeups_and_aborted_cycles() {
 
 #[test]
 fn log_filters_and_counts() {
-    let mut s = SqliteStore::in_memory().unwrap();
+    let mut s = SqliteStore::in_memory(INBOUND).unwrap();
     let c1 = s.begin_cycle(CycleKind::Full, None, t("2026-01-02T00:00:00Z")).unwrap();
     let mut failed = outcome("p2", Change::Keep, "create");
     if let Some(l) = failed.log.as_mut() {
@@ -262,7 +263,7 @@ fn a_state_file_of_the_first_schema_migrates_and_keeps_its_log() {
         )
         .unwrap();
     }
-    let mut s = SqliteStore::open(&path).unwrap();
+    let mut s = SqliteStore::open(&path, INBOUND).unwrap();
     let old = s.log(&LogQuery::default()).unwrap();
     assert_eq!(old.len(), 1);
     let mut want = log("create", "success");
@@ -306,9 +307,9 @@ fn a_state_file_of_the_first_schema_migrates_and_keeps_its_log() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2, "migrated to the latest schema");
+    assert_eq!(version, 3, "migrated to the latest schema");
     // Reopening an up-to-date file migrates nothing and loses nothing.
-    let s = SqliteStore::open(&path).unwrap();
+    let s = SqliteStore::open(&path, INBOUND).unwrap();
     assert_eq!(s.log(&LogQuery::default()).unwrap().len(), 2);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -3,11 +3,12 @@
 //! (account with ~40 exported values, log with steps and ~40 modified
 //! attributes, a wake-up for some). Run:
 //!
-//!   cargo run --release -p hrsync-store --example bench_commit [WORKERS]
+//!   cargo run --release -p hrsync-store-sqlite --example bench_commit [WORKERS]
 
 use std::time::Instant;
 
 use hrsync_store::*;
+use hrsync_store_sqlite::SqliteStore;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
@@ -18,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now: Timestamp = "2026-11-24T12:00:00Z".parse()?;
     let started = Instant::now();
     {
-        let mut store = SqliteStore::open(&dir.join("state.sqlite"))?;
+        let mut store = SqliteStore::open(&dir.join("state.sqlite"), INBOUND)?;
         let cycle = store.begin_cycle(CycleKind::Full, None, now)?;
         // As a full sync reads them: in personIdExternal order.
         let ids: Vec<String> = (0..workers).map(|i| format!("{}", 100_000 + i)).collect();
