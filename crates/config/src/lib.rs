@@ -210,6 +210,22 @@ pub struct Schedule {
 pub struct StateSettings {
     /// SQLite state file, resolved against the config file's directory.
     pub path: PathBuf,
+    /// `lease_ttl`: how long a process's claim on a flow ("one cycle at a
+    /// time") lasts without renewal; renewed every third of it while the
+    /// process runs. After a crash on another host (or a hung process) the
+    /// next process waits at most this long. At least 1s; default 30s.
+    pub lease_ttl: Duration,
+    /// `log_retention_days`: provisioning-log entries of cycles older than
+    /// this are pruned after each cycle; 0 keeps them forever. Default 30.
+    pub log_retention_days: u32,
+    /// `log_retention_cycles`: keep the log of only the newest N cycles
+    /// per flow (also), if set.
+    pub log_retention_cycles: Option<u32>,
+}
+
+impl StateSettings {
+    pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+    pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 30;
 }
 
 impl Config {

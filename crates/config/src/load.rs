@@ -208,6 +208,9 @@ struct RawSchedule {
 #[serde(deny_unknown_fields)]
 struct RawState {
     path: Option<Spanned<PathBuf>>,
+    lease_ttl: Option<Spanned<String>>,
+    log_retention_days: Option<Spanned<i64>>,
+    log_retention_cycles: Option<Spanned<i64>>,
 }
 
 /// Problems found so far, in all documents involved; and whether secrets
@@ -288,12 +291,8 @@ pub(crate) fn parse(text: &str, origin: &Path, secrets: Secrets) -> Result<Confi
             Duration::from_secs(60),
         ),
     });
-    let state = errs.optional::<RawState>(&doc, "state");
-    let state = state.map(|raw| StateSettings {
-        path: raw
-            .path
-            .map_or_else(|| dir.join("hrsync-state.sqlite"), |p| dir.join(p.into_inner())),
-    });
+    let state =
+        errs.optional::<RawState>(&doc, "state").map(|raw| load_state(&doc, &dir, &mut errs, raw));
 
     match (source, target, flow, guard, escrow, schedule, state) {
         (
@@ -320,6 +319,40 @@ pub(crate) fn parse(text: &str, origin: &Path, secrets: Secrets) -> Result<Confi
             errs.0.sort_by_key(|e| (e.file.clone(), e.position.map(|p| (p.line, p.column))));
             Err(ConfigErrors(errs.0))
         }
+    }
+}
+
+fn load_state(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawState) -> StateSettings {
+    let ttl_field = path(&["state", "lease_ttl"]);
+    let ttl_span = raw.lease_ttl.as_ref().map(Spanned::span);
+    let mut lease_ttl =
+        duration(doc, errs, &ttl_field, raw.lease_ttl, StateSettings::DEFAULT_LEASE_TTL);
+    // Renewed every third of it: below a second the renewals would be most
+    // of what the state file does.
+    if let Some(span) = ttl_span
+        && lease_ttl < Duration::from_secs(1)
+    {
+        errs.push(doc.error_at(span, &ttl_field, "must be at least 1s"));
+        lease_ttl = StateSettings::DEFAULT_LEASE_TTL;
+    }
+    let log_retention_days = int_in(
+        doc,
+        errs,
+        &path(&["state", "log_retention_days"]),
+        raw.log_retention_days,
+        0..=36_500,
+        StateSettings::DEFAULT_LOG_RETENTION_DAYS,
+    );
+    let log_retention_cycles = raw.log_retention_cycles.map(|v| {
+        int_in(doc, errs, &path(&["state", "log_retention_cycles"]), Some(v), 1..=10_000_000, 1)
+    });
+    StateSettings {
+        path: raw
+            .path
+            .map_or_else(|| dir.join("hrsync-state.sqlite"), |p| dir.join(p.into_inner())),
+        lease_ttl,
+        log_retention_days,
+        log_retention_cycles,
     }
 }
 

@@ -59,7 +59,10 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
         s.log(&LogQuery { person_id: Some("100014".into()), ..Default::default() }).expect("log");
     assert_eq!(refused.len(), 5, "one failure per cycle");
     let first = refused.last().expect("oldest");
-    assert_eq!((first.cycle_id, first.action.as_str(), first.status.as_str()), (1, "none", "failure"));
+    assert_eq!(
+        (first.cycle_id, first.action.as_str(), first.status.as_str()),
+        (1, "none", "failure")
+    );
     assert_eq!(
         first.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         ["import", "scope", "match", "export"]
@@ -68,9 +71,8 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
         first.error.as_deref().is_some_and(|e| e.contains("constraint violation for 100014")),
         "{first:?}"
     );
-    let created = s
-        .log(&LogQuery { person_id: Some("100000".into()), ..Default::default() })
-        .expect("log");
+    let created =
+        s.log(&LogQuery { person_id: Some("100000".into()), ..Default::default() }).expect("log");
     assert_eq!(created[0].action, "create");
     assert!(created[0].modified.iter().any(|c| c.attribute == "c" && c.new == "FR"));
     assert_eq!(
@@ -81,11 +83,10 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
     );
 
     // Joins.
-    assert_eq!(s.account_counts().expect("counts"), AccountCounts {
-        active: 281,
-        disabled: 0,
-        deleted: 0
-    });
+    assert_eq!(
+        s.account_counts().expect("counts"),
+        AccountCounts { active: 281, disabled: 0, deleted: 0 }
+    );
     let state = s.load(&["100000", "100014", "nobody"]).expect("load");
     let join = state["100000"].account.as_ref().expect("joined");
     assert_eq!(join.target_id, "01a23ae3b9c32f358185d5cb9c2276ef");
