@@ -126,6 +126,7 @@ pub fn target_with(
         .with_context(|| format!("{}: [target]", config.path.display()))
 }
 
+/// The inbound flow's state, pruning the log as `[state]` says.
 pub fn store_with(config: &Config, files: Files) -> anyhow::Result<SqliteStore> {
     let path = &config.state.path;
     if files == Files::Existing && !path.exists() {
@@ -133,9 +134,17 @@ pub fn store_with(config: &Config, files: Files) -> anyhow::Result<SqliteStore> 
             message = "No state file yet (no cycle has run): reading an empty state.",
             path = %path.display()
         );
-        return SqliteStore::in_memory(hrsync_store::INBOUND).context("opening an empty state in memory");
+        return SqliteStore::in_memory(hrsync_store::INBOUND)
+            .context("opening an empty state in memory");
     }
-    SqliteStore::open(path, hrsync_store::INBOUND).with_context(|| format!("opening the state store {}", path.display()))
+    let mut store = SqliteStore::open(path, hrsync_store::INBOUND)
+        .with_context(|| format!("opening the state store {}", path.display()))?;
+    let days = u64::from(config.state.log_retention_days);
+    store.set_retention(hrsync_store::Retention {
+        max_age: (days > 0).then(|| std::time::Duration::from_secs(days * 86_400)),
+        keep_cycles: config.state.log_retention_cycles,
+    });
+    Ok(store)
 }
 
 /// The engine for a config, with the crash-test seam wired to
@@ -150,13 +159,22 @@ pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {
 }
 
 pub fn engine_with(config: &Config, files: Files) -> anyhow::Result<AppEngine> {
+    let store = store_with(config, files)?;
+    engine_over(config, files, store)
+}
+
+/// [`engine`] over a store opened already (the one [`cycle_lease`] holds).
+pub fn engine_on(config: &Config, store: SqliteStore) -> anyhow::Result<AppEngine> {
+    engine_over(config, Files::Create, store)
+}
+
+fn engine_over(config: &Config, files: Files, store: SqliteStore) -> anyhow::Result<AppEngine> {
     if !config.secrets_read {
         bail!("internal: reaching SuccessFactors needs a config loaded with its secrets");
     }
     let flow = flow(config)?;
     let sf = SfClient::new(&config.source.client).context("SuccessFactors client")?;
     let target = target_with(config, &flow, files)?;
-    let store = store_with(config, files)?;
     let mut engine = Engine::new(sf, flow, store, target, Arc::new(SystemClock), settings(config));
     if let Some(n) = std::env::var("HRSYNC_CRASH_AFTER").ok().and_then(|v| v.parse::<u64>().ok()) {
         let count = AtomicU64::new(0);
@@ -220,28 +238,41 @@ pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(
     Some(bar)
 }
 
-/// Held while a command runs cycles: a second `hrsync sync`/`run` on the
-/// same state store refuses to start instead of racing the first. An OS
-/// lock, so a killed process never leaves a stale lock behind.
-pub fn cycle_lock(config: &Config) -> anyhow::Result<std::fs::File> {
-    let path = config.state.path.with_extension("lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening lock file {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
+/// The state store holding the inbound flow's lease ("one cycle at a time
+/// per flow"), and the keeper that renews it every third of `[state]
+/// lease_ttl` and releases it when dropped: hold both while running cycles.
+/// A second `hrsync sync`/`run`/`on-demand` on the same state is refused
+/// while the lease is held. A process killed on this host leaves a lease the
+/// next one takes over at once; one that stalls, or runs on another host,
+/// loses it `lease_ttl` after its last renewal, and its writes are fenced
+/// from then on.
+pub fn cycle_lease(
+    config: &Config,
+) -> anyhow::Result<(SqliteStore, hrsync_store_sqlite::LeaseKeeper)> {
+    let mut store = store_with(config, Files::Create)?;
+    let ttl = config.state.lease_ttl;
+    let holder = hrsync_store_sqlite::process_holder();
+    match store.try_lease_or_take_over(&holder, ttl, jiff::Timestamp::now()) {
+        Ok(lease) => {
+            tracing::debug!(message = "Lease taken.", holder = %lease.holder, epoch = lease.epoch)
+        }
+        Err(hrsync_store::StoreError::LeaseHeld { holder, expires_at, flow, .. }) => {
+            let left = expires_at.duration_since(jiff::Timestamp::now()).as_secs().max(0);
             bail!(
-                "another hrsync is running cycles on {} (lock {})",
-                config.state.path.display(),
-                path.display()
+                "another hrsync is running cycles on {} (flow `{flow}`): its lease is held by {holder} \
+                 until {expires_at} (in {left} s). It is renewed while that process runs; if that process \
+                 is gone, the lease expires by itself then",
+                config.state.path.display()
             )
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("taking the lease on the state store {}", config.state.path.display())
+            });
         }
     }
+    let keeper = store
+        .keep_lease(ttl, jiff::Timestamp::now)
+        .with_context(|| format!("keeping the lease on {}", config.state.path.display()))?;
+    Ok((store, keeper))
 }

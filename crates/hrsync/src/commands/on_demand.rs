@@ -22,10 +22,10 @@ pub struct OnDemandArgs {
 
 pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
-    let _lock = app::cycle_lock(&config)?;
+    let (store, _lease) = app::cycle_lease(&config)?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
-        let engine = app::engine(&config)?;
+        let engine = app::engine_on(&config, store)?;
         let job = Job::OnDemand { person: args.person.clone() };
         anyhow::Ok(hrsync_runner::run_once(INBOUND, engine, job).await?)
     })?;

@@ -52,13 +52,13 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
     // Held until the runner has ended.
-    let _lock = app::cycle_lock(&config)?;
+    let (store, _lease) = app::cycle_lease(&config)?;
     let interval = args.interval.unwrap_or(config.schedule.interval);
     let rt = app::runtime()?;
     let code = rt.block_on(async {
         // Caught from here on, so a signal during the first cycle counts.
         let signals = StopSignals::install().context("installing the SIGTERM/SIGINT handlers")?;
-        let engine = app::engine(&config)?;
+        let engine = app::engine_on(&config, store)?;
         let schedule = match args.cycles {
             0 => Schedule::every(interval),
             n => Schedule::every(interval).limit(n),

@@ -22,10 +22,10 @@ pub struct SyncArgs {
 
 pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
-    let _lock = app::cycle_lock(&config)?;
+    let (store, _lease) = app::cycle_lease(&config)?;
     let rt = app::runtime()?;
     rt.block_on(async {
-        let mut engine = app::engine(&config)?;
+        let mut engine = app::engine_on(&config, store)?;
         let bar = app::progress_bar(&mut engine);
         let kind = if args.full { CycleKind::Full } else { CycleKind::Incremental };
         let report = hrsync_runner::run_once(INBOUND, engine, Job::Cycle(kind)).await;
