@@ -23,5 +23,7 @@ pub use runner::{
 pub use schedule::Schedule;
 pub use signals::StopSignals;
 
-/// The flow every config has today: SuccessFactors into the target.
-pub const INBOUND: &str = "inbound";
+/// The flow every config has today: SuccessFactors into the target. The
+/// store's name for it, so the runner's flow and the state rows it keys
+/// cannot drift apart.
+pub const INBOUND: &str = hrsync_store::INBOUND;
