@@ -77,7 +77,7 @@ CREATE INDEX log_cycle ON provisioning_log (flow, cycle_id, id);
 -- One cycle at a time per flow. The row outlives a release so that the
 -- epoch (the fencing token) only grows.
 CREATE TABLE lease (
-    flow       TEXT PRIMARY KEY,
+    flow       TEXT NOT NULL PRIMARY KEY, -- SQLite lets a TEXT key be NULL unless told
     holder     TEXT,
     epoch      INTEGER NOT NULL,
     expires_ms INTEGER NOT NULL
