@@ -328,7 +328,8 @@ async fn a_person_twice_in_one_page_gets_one_account_and_every_record_one_outcom
         {"personIdExternal": "p1"},
     ]);
     let source = Scripted { pages: vec![records.as_array().expect("array").clone()] };
-    let store = SqliteStore::open(&dir.0.join("state.sqlite"), hrsync_store::INBOUND).expect("store");
+    let store =
+        SqliteStore::open(&dir.0.join("state.sqlite"), hrsync_store::INBOUND).expect("store");
     let target = EmbeddedTarget::in_memory(&[]).expect("target");
     let clock = hrsync_testkit::TestClock::new(common::T0_MS);
     let mut engine = Engine::with_source(

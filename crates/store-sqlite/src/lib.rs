@@ -1088,15 +1088,15 @@ impl History for SqliteHistory {
         self.with(|s| Store::log(s, query))
     }
     fn account_counts(&self) -> Result<AccountCounts, StoreError> {
-        self.with(|s| Store::account_counts(s))
+        self.with(Store::account_counts)
     }
     fn escrows(&self) -> Result<Vec<Escrow>, StoreError> {
-        self.with(|s| Store::escrows(s))
+        self.with(Store::escrows)
     }
     fn next_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.with(|s| Store::next_wakeup(s))
+        self.with(Store::next_wakeup)
     }
     fn current_lease(&self) -> Result<Option<Lease>, StoreError> {
-        self.with(|s| Store::current_lease(s))
+        self.with(Store::current_lease)
     }
 }

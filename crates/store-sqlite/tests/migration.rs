@@ -80,9 +80,8 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
         .map(|c| s.log(&LogQuery { cycle_id: Some(c), ..Default::default() }).expect("log").len())
         .collect();
     assert_eq!(per_cycle, [30, 13, 13]);
-    let failures = s
-        .log(&LogQuery { status: Some("failure".into()), ..Default::default() })
-        .expect("log");
+    let failures =
+        s.log(&LogQuery { status: Some("failure".into()), ..Default::default() }).expect("log");
     assert_eq!(failures.len(), 9 + 8 + 8);
     assert!(failures.iter().all(|e| e.action == "none"));
     // 100013: refused, renamed in HR, created by the retry, then unchanged.
@@ -106,7 +105,10 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
     );
     assert_eq!(fixed[1].target_id.as_deref(), Some("01a23bace62581c56420bb348469b365"));
     assert!(
-        fixed[1].modified.iter().any(|c| c.attribute == "sn" && c.old.is_null() && c.new == "Fixture"),
+        fixed[1]
+            .modified
+            .iter()
+            .any(|c| c.attribute == "sn" && c.old.is_null() && c.new == "Fixture"),
         "{:?}",
         fixed[1].modified
     );
@@ -230,8 +232,9 @@ fn every_migrated_row_carries_the_inbound_flow() {
         ["watermark", "account", "escrow", "wakeup", "cycle", "provisioning_log"]
             .iter()
             .map(|t| {
-                let n: i64 =
-                    c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0)).expect("count");
+                let n: i64 = c
+                    .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                    .expect("count");
                 (t.to_string(), n)
             })
             .collect()

@@ -154,16 +154,12 @@ pub fn flow(config: &Config) -> anyhow::Result<CompiledFlow> {
         .context("compiling the mapping")
 }
 
-pub fn engine(config: &Config) -> anyhow::Result<AppEngine> {
-    engine_with(config, Files::Create)
-}
-
 pub fn engine_with(config: &Config, files: Files) -> anyhow::Result<AppEngine> {
     let store = store_with(config, files)?;
     engine_over(config, files, store)
 }
 
-/// [`engine`] over a store opened already (the one [`cycle_lease`] holds).
+/// [`engine_with`] over a store opened already (the one [`cycle_lease`] holds).
 pub fn engine_on(config: &Config, store: SqliteStore) -> anyhow::Result<AppEngine> {
     engine_over(config, Files::Create, store)
 }
