@@ -64,6 +64,7 @@ use jiff::tz::TimeZone;
 
 pub use error::{ConfigError, ConfigErrors, Position};
 pub use hrsync_targets::{EmbeddedConfig, LdapConfig, TargetConfig};
+pub use load::Env;
 pub use starter::{InitError, MAPPING_FILE_NAME, STARTER, write_starter};
 
 /// A loaded, validated hrsync configuration.
@@ -231,8 +232,17 @@ impl StateSettings {
 impl Config {
     /// Read and validate a config file. Every problem found is returned.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
+        Self::load_with_env(path, &|name| std::env::var(name))
+    }
+
+    /// [`Config::load`] with `*_env` settings looked up in `env` instead of
+    /// the process environment.
+    pub fn load_with_env(
+        path: impl AsRef<std::path::Path>,
+        env: Env<'_>,
+    ) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
-        Self::parse(&read(path)?, path)
+        Self::parse_with_env(&read(path)?, path, env)
     }
 
     /// Read and validate a config file for a command that only reads
@@ -243,13 +253,25 @@ impl Config {
     /// [`Config::secrets_read`] false and empty placeholders for secrets.
     pub fn load_local(path: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
-        load::parse(&read(path)?, path, load::Secrets::Skip)
+        // No secret is read, so no variable is looked up.
+        load::parse(&read(path)?, path, load::Secrets::Skip, &|_| {
+            Err(std::env::VarError::NotPresent)
+        })
     }
 
     /// Validate config text as if read from `origin` (used in messages and
     /// to resolve relative paths). Reads secrets and mapping files.
     pub fn parse(text: &str, origin: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
-        load::parse(text, origin.as_ref(), load::Secrets::Read)
+        Self::parse_with_env(text, origin, &|name| std::env::var(name))
+    }
+
+    /// [`Config::parse`] with `*_env` settings looked up in `env`.
+    pub fn parse_with_env(
+        text: &str,
+        origin: impl AsRef<std::path::Path>,
+        env: Env<'_>,
+    ) -> Result<Config, ConfigErrors> {
+        load::parse(text, origin.as_ref(), load::Secrets::Read, env)
     }
 }
 

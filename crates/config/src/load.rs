@@ -213,9 +213,15 @@ struct RawState {
     log_retention_cycles: Option<Spanned<i64>>,
 }
 
-/// Problems found so far, in all documents involved; and whether secrets
-/// are read (carried here because every loader has it at hand).
-struct Errors(Vec<ConfigError>, Secrets);
+/// Problems found so far, in all documents involved; whether secrets are
+/// read, and where `*_env` settings are looked up (carried here because
+/// every loader has it at hand).
+struct Errors<'e>(Vec<ConfigError>, Secrets, Env<'e>);
+
+/// Where `password_env`-style settings are looked up: the process
+/// environment (`std::env::var`), or a fixed table (tests, so that they
+/// never call the `unsafe` `set_var`).
+pub type Env<'e> = &'e dyn Fn(&str) -> Result<String, std::env::VarError>;
 
 /// Whether loading reads secrets: the SuccessFactors password, the
 /// target's bind secret and the OAuth key and certificate files.
@@ -227,7 +233,7 @@ pub(crate) enum Secrets {
     Skip,
 }
 
-impl Errors {
+impl Errors<'_> {
     fn push(&mut self, e: ConfigError) {
         self.0.push(e);
     }
@@ -253,10 +259,15 @@ impl Errors {
     }
 }
 
-pub(crate) fn parse(text: &str, origin: &Path, secrets: Secrets) -> Result<Config, ConfigErrors> {
+pub(crate) fn parse(
+    text: &str,
+    origin: &Path,
+    secrets: Secrets,
+    env: Env<'_>,
+) -> Result<Config, ConfigErrors> {
     let doc = Doc::parse(origin, text)?;
     let dir = origin.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut errs = Errors(Vec::new(), secrets);
+    let mut errs = Errors(Vec::new(), secrets, env);
 
     errs.ok(doc.de_value::<RawRoot>(&root_value(&doc)));
 
@@ -835,7 +846,7 @@ fn secret_from_env(
         return Some(SecretString::from(String::new()));
     }
     let name = var.get_ref();
-    let cause = match std::env::var(name) {
+    let cause = match (errs.2)(name) {
         Ok(v) if !v.is_empty() => return Some(SecretString::from(v)),
         Ok(_) => format!("environment variable `{name}` is empty"),
         Err(std::env::VarError::NotPresent) => format!("environment variable `{name}` is not set"),

@@ -10,7 +10,7 @@
 //! written next to the golden file as `serving.actual` for diffing.
 //!
 //! Regenerate (only when a change to the wire is intended and reviewed):
-//! `HRSYNC_UPDATE_GOLDEN=1 cargo test -p sf-emulator --test golden`.
+//! `HRSYNC_UPDATE_GOLDEN=1 cargo test -p sf-emulator --test it golden`.
 
 use crate::common;
 

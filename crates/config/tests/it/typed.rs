@@ -1,7 +1,7 @@
 //! The typed output: values, defaults, resolved paths and secrets. These
 //! configs use only default-value mappings, so no expression is parsed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,7 +21,6 @@ fn password(config: &Config) -> String {
 
 #[test]
 fn base_config_loads_with_values_and_defaults() {
-    setup();
     let config = parse(BASE).expect("base config loads");
     assert_eq!(config.source.client.base_url, "https://api4.successfactors.com");
     assert_eq!(config.source.company_id, "ACME");
@@ -63,7 +62,6 @@ fn base_config_loads_with_values_and_defaults() {
 
 #[test]
 fn every_setting_is_read() {
-    setup();
     let text = format!(
         "{BASE}\n[guard]\nmax_count = 7\nmax_share = 0.05\n[schedule]\ninterval = \"1h 30m\"\n[state]\npath = \"/var/lib/hrsync/state.sqlite\"\n"
     )
@@ -105,7 +103,6 @@ fn ldap_lines(extra: &str) -> String {
 
 #[test]
 fn ldap_connection_is_read_into_the_typed_ldap_config() {
-    setup();
     let text = ldap_lines(
         "\ndefault_container = \"OU=Users,DC=example,DC=com\"\npool_size = 3\ndisable_unused = 1",
     );
@@ -117,7 +114,7 @@ fn ldap_connection_is_read_into_the_typed_ldap_config() {
         "\ndefault_container = \"OU=Users,DC=example,DC=com\"\npool_size = 3\nstarttls = false\ntls_verify = true",
     );
     std::fs::write(dir.join("hrsync.toml"), &text).expect("write config");
-    let config = Config::load(dir.join("hrsync.toml")).expect("loads");
+    let config = common::load(dir.join("hrsync.toml")).expect("loads");
     let TargetConfig::Ldap(ldap) = &config.target else { panic!("ldap: {:?}", config.target) };
     assert_eq!(ldap.url, "ldaps://dc1.example.com");
     assert_eq!(ldap.base_dn, "DC=example,DC=com");
@@ -133,7 +130,6 @@ fn ldap_connection_is_read_into_the_typed_ldap_config() {
 /// no target work); building the target refuses it.
 #[test]
 fn scim_keeps_its_connection_table_and_is_refused_only_when_built() {
-    setup();
     let text = with_lines(&[
         (13, "kind = \"scim\""),
         (
@@ -154,18 +150,17 @@ fn scim_keeps_its_connection_table_and_is_refused_only_when_built() {
 
 #[test]
 fn password_file_is_read_relative_to_the_config_and_trimmed() {
-    setup();
     let dir = temp_dir("password-file");
     std::fs::write(dir.join("sf-password"), format!("{PASSWORD}\n")).expect("write secret");
     let text = with_lines(&[(10, "password_file = \"sf-password\"")]);
     std::fs::write(dir.join("hrsync.toml"), &text).expect("write config");
-    let config = Config::load(dir.join("hrsync.toml")).expect("loads");
+    let config = common::load(dir.join("hrsync.toml")).expect("loads");
     assert_eq!(password(&config), PASSWORD);
     assert_eq!(config.path, dir.join("hrsync.toml"));
     assert_eq!(config.state.path, dir.join("hrsync-state.sqlite"));
 
     std::fs::write(dir.join("sf-password"), "\n").expect("write empty secret");
-    let errs = Config::load(dir.join("hrsync.toml")).expect_err("empty secret");
+    let errs = common::load(dir.join("hrsync.toml")).expect_err("empty secret");
     assert!(
         errs.to_string().contains("field `source.auth.password_file`: password file"),
         "{errs}"
@@ -175,7 +170,6 @@ fn password_file_is_read_relative_to_the_config_and_trimmed() {
 
 #[test]
 fn debug_output_never_shows_the_password() {
-    setup();
     let config = parse(BASE).expect("loads");
     let debug = format!("{config:?}");
     assert!(!debug.contains(PASSWORD), "Debug shows the password");
@@ -186,7 +180,6 @@ fn debug_output_never_shows_the_password() {
 
 #[test]
 fn an_env_var_and_a_file_are_exclusive() {
-    setup();
     let text = with_lines(&[(
         10,
         "password_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\npassword_file = \"x\"",
@@ -200,11 +193,10 @@ fn an_env_var_and_a_file_are_exclusive() {
 
 #[test]
 fn config_parse_uses_the_origin_for_messages_and_paths() {
-    setup();
-    let config = Config::parse(BASE, Path::new("relative/dir/cfg.toml")).expect("loads");
+    let config = common::parse_at(BASE, Path::new("relative/dir/cfg.toml")).expect("loads");
     assert_eq!(config.state.path, PathBuf::from("relative/dir/hrsync-state.sqlite"));
     let errs =
-        Config::parse(&with_lines(&[(4, "page_size = 0")]), Path::new("relative/dir/cfg.toml"))
+        common::parse_at(&with_lines(&[(4, "page_size = 0")]), Path::new("relative/dir/cfg.toml"))
             .expect_err("bad");
     assert!(
         errs.to_string().starts_with("relative/dir/cfg.toml:4:13: field `source.page_size`"),
@@ -214,7 +206,6 @@ fn config_parse_uses_the_origin_for_messages_and_paths() {
 
 #[test]
 fn target_connection_secret_comes_from_env_or_file_never_inline() {
-    setup();
     let ldap = |conn: &str| {
         with_lines(&[
             (13, "kind = \"ldap\""),
@@ -258,11 +249,10 @@ fn target_connection_secret_comes_from_env_or_file_never_inline() {
 
 #[test]
 fn target_concurrency_is_read_and_bounded() {
-    setup();
     let config =
         parse(&with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 4")])).expect("loads");
     assert_eq!(config.target_concurrency, 4);
-    let errs = Config::parse(
+    let errs = common::parse_at(
         &with_lines(&[(14, "path = \"target.sqlite\"\nconcurrency = 0")]),
         Path::new("cfg.toml"),
     )

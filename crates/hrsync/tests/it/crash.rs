@@ -3,7 +3,7 @@
 //! moves) and restart it: the target must end exactly as after a clean run,
 //! with no duplicate account and no missed change.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 

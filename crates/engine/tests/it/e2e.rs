@@ -2,7 +2,7 @@
 //! the engine into the embedded target, with the SQLite store. Assertions
 //! read the target's objects, the store's log and the emulator's request log.
 
-mod common;
+use crate::common;
 
 use hrsync_engine::Action;
 use hrsync_store::CycleStatus;

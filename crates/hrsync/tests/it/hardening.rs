@@ -3,7 +3,7 @@
 //! arguments taken silently, errors that repeat themselves, escape codes in
 //! pipes and control characters from HR data on the terminal.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 

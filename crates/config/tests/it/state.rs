@@ -2,7 +2,7 @@
 //! provisioning log's retention, with their defaults and errors at
 //! `file:line:col`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ fn with_state(lines: &str) -> String {
 
 #[test]
 fn defaults_keep_the_log_30_days_and_lease_for_30_seconds() {
-    setup();
     let config = parse(BASE).expect("loads");
     assert_eq!(config.state.lease_ttl, Duration::from_secs(30));
     assert_eq!(config.state.log_retention_days, 30);
@@ -24,7 +23,6 @@ fn defaults_keep_the_log_30_days_and_lease_for_30_seconds() {
 
 #[test]
 fn retention_and_lease_ttl_are_read() {
-    setup();
     let text = with_state(
         "path = \"s.sqlite\"\nlease_ttl = \"3s\"\nlog_retention_days = 0\nlog_retention_cycles = 500",
     );
@@ -37,7 +35,6 @@ fn retention_and_lease_ttl_are_read() {
 
 #[test]
 fn bad_values_name_line_column_and_field() {
-    setup();
     let cases = [
         ("lease_ttl = \"500ms\"", "28:13", "state.lease_ttl", "must be at least 1s"),
         ("lease_ttl = \"soon\"", "28:13", "state.lease_ttl", "invalid duration `soon`"),
@@ -60,7 +57,6 @@ fn bad_values_name_line_column_and_field() {
 
 #[test]
 fn an_unknown_state_key_is_an_error() {
-    setup();
     let errs = errors(&with_state("log_retention = 7"));
     let msg = errs.to_string();
     assert!(msg.contains("/etc/hrsync/hrsync.toml:28:") && msg.contains("log_retention"), "{msg}");

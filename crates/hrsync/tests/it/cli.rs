@@ -1,6 +1,6 @@
 //! The command line as users and external checks use it.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

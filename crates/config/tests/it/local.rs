@@ -2,14 +2,13 @@
 //! check but the secrets: no password, bind secret or OAuth key is read, so
 //! reading the local state needs none of them.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hrsync_config::Config;
 
 #[test]
 fn local_load_reads_no_secret_but_checks_everything_else() {
-    setup();
     let dir = temp_dir("local");
     let unset = "HRSYNC_CONFIG_TEST_NEVER_SET";
     let cases = [
@@ -36,7 +35,7 @@ fn local_load_reads_no_secret_but_checks_everything_else() {
     for (i, text) in cases.iter().enumerate() {
         let path = dir.join(format!("case{i}.toml"));
         std::fs::write(&path, text).expect("write");
-        let full = Config::load(&path).expect_err("the full load needs the secret");
+        let full = common::load(&path).expect_err("the full load needs the secret");
         assert!(
             full.errors()
                 .iter()

@@ -1,6 +1,6 @@
 //! `flow.mapping = "builtin:sf-to-openldap"` loads the shipped OpenLDAP mapping.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hrsync_config::MappingOrigin;
@@ -8,7 +8,6 @@ use hrsync_mapping::MappingConfig;
 
 #[test]
 fn builtin_openldap_mapping_loads() {
-    setup();
     let lines =
         [(18, "mapping = \"builtin:sf-to-openldap\""), (20, ""), (21, ""), (22, ""), (23, "")];
     let config = parse(&with_lines(&lines)).expect("builtin loads");

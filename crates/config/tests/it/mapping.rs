@@ -2,7 +2,7 @@
 //! allows, inside the expression; they name the target attribute and the
 //! expression. Needs the expression parser.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hrsync_config::{Config, MappingOrigin};
@@ -43,7 +43,6 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
 
 #[test]
 fn inline_mapping_errors_point_into_the_expression() {
-    setup();
     let mut failures = Vec::new();
     for (name, line, at, field, cause) in CASES {
         let errs = errors(&with_lines(&[(22, line)]));
@@ -62,7 +61,6 @@ fn inline_mapping_errors_point_into_the_expression() {
 
 #[test]
 fn every_bad_entry_is_reported() {
-    setup();
     let text = with_lines(&[(
         22,
         "expression = '[nope1]'\n\n[[flow.mapping]]\ntarget = \"mail\"\nexpresion = '[x]'\n\n[[flow.mapping]]\ntarget = \"sn\"\nexpression = 'Mid([lastName], 1'\n\n[[flow.mapping]]\ntarget = \"employeeID\"\ndefault = \"dup\"",
@@ -88,14 +86,13 @@ fn every_bad_entry_is_reported() {
 
 #[test]
 fn mapping_file_errors_name_the_mapping_file_and_its_line() {
-    setup();
     let dir = temp_dir("mapping-file");
     let mapping = "name = \"custom\"\n\n[[mapping]]\ntarget = \"employeeID\"\nexpression = '[personIdExternal]'\nmatching = 1\n\n[[mapping]]\ntarget = \"displayName\"\nexpression = '''Join(\" \",\n  [firstName], [lastNam])'''\n";
     std::fs::write(dir.join("map.toml"), mapping).expect("write mapping");
     let config =
         with_lines(&[(18, "mapping = \"map.toml\""), (20, ""), (21, ""), (22, ""), (23, "")]);
     std::fs::write(dir.join("hrsync.toml"), &config).expect("write config");
-    let errs = Config::load(dir.join("hrsync.toml")).expect_err("bad mapping");
+    let errs = common::load(dir.join("hrsync.toml")).expect_err("bad mapping");
     let msg = errs.to_string();
     // `[lastNam]` is on line 11, column 16 of the mapping file.
     let expected = format!(
@@ -107,7 +104,7 @@ fn mapping_file_errors_name_the_mapping_file_and_its_line() {
 
     std::fs::write(dir.join("map.toml"), mapping.replace("[lastNam]", "[lastName]"))
         .expect("fix mapping");
-    let loaded = Config::load(dir.join("hrsync.toml")).expect("fixed mapping loads");
+    let loaded = common::load(dir.join("hrsync.toml")).expect("fixed mapping loads");
     assert_eq!(loaded.flow.origin, MappingOrigin::File(dir.join("map.toml")));
     assert_eq!(loaded.flow.mapping.name.as_deref(), Some("custom"));
     assert_eq!(loaded.flow.compiled.matching().len(), 1);
@@ -115,7 +112,6 @@ fn mapping_file_errors_name_the_mapping_file_and_its_line() {
 
 #[test]
 fn mapping_file_syntax_and_unknown_keys_are_located_in_that_file() {
-    setup();
     let dir = temp_dir("mapping-file-syntax");
     let config =
         with_lines(&[(18, "mapping = \"map.toml\""), (20, ""), (21, ""), (22, ""), (23, "")]);
@@ -130,14 +126,13 @@ fn mapping_file_syntax_and_unknown_keys_are_located_in_that_file() {
         ("[[mapping]\n", format!("{map}:1:11: field `mapping`: TOML syntax")),
     ] {
         std::fs::write(dir.join("map.toml"), text).expect("write mapping");
-        let msg = Config::load(dir.join("hrsync.toml")).expect_err("bad mapping").to_string();
+        let msg = common::load(dir.join("hrsync.toml")).expect_err("bad mapping").to_string();
         assert!(msg.starts_with(&expected), "expected {expected}\ngot {msg}");
     }
 }
 
 #[test]
 fn builtin_mapping_and_account_status() {
-    setup();
     let builtin_lines =
         [(18, "mapping = \"builtin:sf-to-ad\""), (20, ""), (21, ""), (22, ""), (23, "")];
     let config = parse(&with_lines(&builtin_lines)).expect("builtin loads");
@@ -178,7 +173,6 @@ fn builtin_mapping_and_account_status() {
 
 #[test]
 fn scope_may_not_be_given_twice() {
-    setup();
     let dir = temp_dir("scope-twice");
     std::fs::write(
         dir.join("map.toml"),
@@ -196,7 +190,7 @@ fn scope_may_not_be_given_twice() {
         (23, ""),
     ]);
     std::fs::write(dir.join("hrsync.toml"), &config).expect("write config");
-    let msg = Config::load(dir.join("hrsync.toml")).expect_err("scope twice").to_string();
+    let msg = common::load(dir.join("hrsync.toml")).expect_err("scope twice").to_string();
     let expected = format!(
         "{}:20:9: field `flow.scope`: `scope` is also given in the mapping file",
         dir.join("hrsync.toml").display()

@@ -4,7 +4,7 @@
 //! trust set-up, exits 1 with the admin explanation; `hrsync sync --full`
 //! provisions with tokens and logs no secret even at TRACE.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -7,7 +7,7 @@
 //! holder is killed (taken over at once); a stalled holder loses it after
 //! `lease_ttl` (the embedded target's file lock then still guards its file).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

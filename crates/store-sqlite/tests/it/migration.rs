@@ -29,7 +29,7 @@ impl Drop for Dir {
 /// The fixture, unpacked into a private directory (the committed file is
 /// never opened, so the test can run again).
 fn unpack(name: &str) -> (Dir, std::path::PathBuf) {
-    let gz = include_bytes!("fixtures/state-v2.sqlite.gz");
+    let gz = include_bytes!("../fixtures/state-v2.sqlite.gz");
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut bytes).expect("gunzip the fixture");
     let dir = std::env::temp_dir().join(format!("hrsync-store-v2-{name}-{}", std::process::id()));

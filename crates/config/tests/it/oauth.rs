@@ -4,7 +4,7 @@
 //! (certificate expiry is checked when an assertion is signed, so by
 //! `hrsync check` and at run time, not here).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -24,12 +24,11 @@ fn write_keys(dir: &Path, validity: Validity) -> keys::GeneratedKeys {
 
 fn load(dir: &Path, lines: &[(usize, &str)]) -> Result<Config, hrsync_config::ConfigErrors> {
     std::fs::write(dir.join("hrsync.toml"), with_lines(lines)).expect("write config");
-    Config::load(dir.join("hrsync.toml"))
+    common::load(dir.join("hrsync.toml"))
 }
 
 #[test]
 fn saml_bearer_loads_with_resolved_paths_and_a_token_provider() {
-    setup();
     let dir = temp_dir("oauth-saml");
     let generated = write_keys(&dir, Validity::years_from_today(1));
     let config = load(
@@ -61,7 +60,6 @@ fn saml_bearer_loads_with_resolved_paths_and_a_token_provider() {
 
 #[test]
 fn workload_identity_loads_both_assertion_sources() {
-    setup();
     let dir = temp_dir("oauth-wi");
     let generated = write_keys(&dir, Validity::years_from_today(1));
     let head = "client_id = \"ias-client\"\ndependency = \"SF-EC\"\n[source.auth.assertion]";
@@ -106,7 +104,6 @@ fn workload_identity_loads_both_assertion_sources() {
 
 #[test]
 fn key_and_certificate_problems_point_at_the_file_with_an_explanation() {
-    setup();
     let dir = temp_dir("oauth-broken");
     write_keys(&dir, Validity::years_from_today(1));
     // A second pair whose certificate does not belong to the first key.

@@ -5,7 +5,7 @@
 //! flight is not picked again, and the store records a worker only after
 //! its write came back, every worker exactly once.
 
-mod common;
+use crate::common;
 
 use hrsync_engine::Action;
 use hrsync_store::CycleStatus;

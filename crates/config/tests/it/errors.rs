@@ -2,7 +2,7 @@
 //! field. None of these configs contain an expression, so they run without
 //! the expression parser.
 
-mod common;
+use crate::common;
 
 use common::*;
 
@@ -405,7 +405,6 @@ const CASES: &[Case] = &[
 
 #[test]
 fn each_error_names_file_line_and_field() {
-    setup();
     let mut failures = Vec::new();
     for case in CASES {
         let text = with_lines(case.lines);
@@ -441,7 +440,6 @@ fn each_error_names_file_line_and_field() {
 
 #[test]
 fn all_problems_are_reported_in_file_order() {
-    setup();
     let text = with_lines(&[
         (2, r#"url = "ftp://api4.successfactors.com""#),
         (5, r#"timeout = "soon""#),
@@ -464,7 +462,6 @@ fn all_problems_are_reported_in_file_order() {
 
 #[test]
 fn ldap_target_needs_a_connection_table_and_no_path() {
-    setup();
     let errs = errors(&with_lines(&[(13, r#"kind = "ldap""#)]));
     let msgs: Vec<_> = errs.errors().iter().map(ToString::to_string).collect();
     assert!(
@@ -482,14 +479,13 @@ fn ldap_target_needs_a_connection_table_and_no_path() {
 
 #[test]
 fn unreadable_config_file_names_the_file() {
-    let errs = hrsync_config::Config::load("/nonexistent/hrsync.toml").expect_err("missing file");
+    let errs = common::load("/nonexistent/hrsync.toml").expect_err("missing file");
     let msg = errs.to_string();
     assert!(msg.starts_with("/nonexistent/hrsync.toml: cannot read config file"), "{msg}");
 }
 
 #[test]
 fn type_errors_do_not_echo_values() {
-    setup();
     // A secret pasted into the wrong key must not come back in the message.
     let errs = errors(&with_lines(&[(9, r#"username = ["s3cr3t-Pa55word-never-shown"]"#)]));
     let msg = errs.to_string();
@@ -499,7 +495,6 @@ fn type_errors_do_not_echo_values() {
 
 #[test]
 fn every_ldap_connection_problem_is_reported_at_once() {
-    setup();
     let text = with_lines(&[
         (13, r#"kind = "ldap""#),
         (
@@ -532,7 +527,6 @@ fn every_ldap_connection_problem_is_reported_at_once() {
 
 #[test]
 fn a_simple_bind_needs_the_password_from_env_or_file() {
-    setup();
     let text = with_lines(&[
         (13, r#"kind = "ldap""#),
         (
@@ -575,7 +569,6 @@ fn logs(f: impl FnOnce()) -> String {
 
 #[test]
 fn weakened_ldap_security_is_logged_as_a_warning_with_its_position() {
-    setup();
     let unverified = with_lines(&[
         (13, r#"kind = "ldap""#),
         (
@@ -621,7 +614,6 @@ fn weakened_ldap_security_is_logged_as_a_warning_with_its_position() {
 /// warning with file:line:col and field, and changes nothing.
 #[test]
 fn unknown_ldap_connection_keys_load_with_a_warning_at_their_position() {
-    setup();
     for (extra, at, field) in [
         ("start_tls = true", "20:1", "target.connection.start_tls"),
         ("tls_verfy = false", "20:1", "target.connection.tls_verfy"),
@@ -650,7 +642,6 @@ fn unknown_ldap_connection_keys_load_with_a_warning_at_their_position() {
 /// `kind` (file:line:col and field); building the target refuses it.
 #[test]
 fn a_planned_target_kind_loads_with_a_warning_at_its_kind() {
-    setup();
     let text = with_lines(&[
         (13, r#"kind = "scim""#),
         (14, r#"connection = { url = "https://scim.example.com" }"#),

@@ -250,7 +250,7 @@ fn a_state_file_of_the_first_schema_migrates_and_keeps_its_log() {
         // counts in user_version) and log rows with steps and modified
         // attributes as JSON objects.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!("../migrations/0001_initial.sql")).unwrap();
+        conn.execute_batch(include_str!("../../migrations/0001_initial.sql")).unwrap();
         conn.execute_batch(
             r#"PRAGMA user_version = 1;
             INSERT INTO cycle (kind, started_ms, status) VALUES ('full', 1767312000000, 'completed');

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use hrsync_config::{Config, ConfigErrors};
 
@@ -39,15 +38,24 @@ first_retry = "1m"
 max_retry = "6h"
 "#;
 
-/// Every test calls this first, so the variable is set before any test reads
-/// the environment (set_var races with concurrent reads).
-pub fn setup() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: runs once, before any test in this binary reads the environment.
-        unsafe { std::env::set_var("HRSYNC_SF_PASSWORD", PASSWORD) };
-        unsafe { std::env::set_var(PASSWORD_VAR, PASSWORD) };
-    });
+/// The environment the tests load with (the process environment is never
+/// changed: `set_var` is `unsafe`, and the workspace forbids unsafe code):
+/// both password variables set, every other variable unset.
+pub fn env(name: &str) -> Result<String, std::env::VarError> {
+    match name {
+        "HRSYNC_SF_PASSWORD" | PASSWORD_VAR => Ok(PASSWORD.to_owned()),
+        _ => Err(std::env::VarError::NotPresent),
+    }
+}
+
+/// `Config::load` in the tests' environment ([`env`]).
+pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+    Config::load_with_env(path, &env)
+}
+
+/// `Config::parse` in the tests' environment ([`env`]).
+pub fn parse_at(text: &str, origin: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+    Config::parse_with_env(text, origin, &env)
 }
 
 /// `BASE` with 1-based lines replaced (a replacement may span several lines).
@@ -69,7 +77,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
-    Config::parse(text, Path::new("/etc/hrsync/hrsync.toml"))
+    parse_at(text, "/etc/hrsync/hrsync.toml")
 }
 
 pub fn errors(text: &str) -> ConfigErrors {

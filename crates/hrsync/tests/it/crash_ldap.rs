@@ -4,7 +4,7 @@
 //! duplicate and none missing. Each run has its own subtree (its own
 //! uniqueness scope), so runs do not see each other's names.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;

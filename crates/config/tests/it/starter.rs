@@ -3,11 +3,11 @@
 //! key pair it names exists (`hrsync keys generate --out keys`): it leads
 //! with OAuth (SAML bearer), SAP having retired basic authentication.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hrsync_config::{
-    Config, InitError, MAPPING_FILE_NAME, MappingOrigin, STARTER, TargetConfig, write_starter,
+    InitError, MAPPING_FILE_NAME, MappingOrigin, STARTER, TargetConfig, write_starter,
 };
 use hrsync_mapping::MappingConfig;
 
@@ -20,10 +20,9 @@ fn generate_keys(dir: &std::path::Path) {
 
 #[test]
 fn starter_loads_with_the_builtin_mapping() {
-    setup();
     let dir = temp_dir("starter-builtin");
     generate_keys(&dir);
-    let config = Config::parse(STARTER, dir.join("hrsync.toml"))
+    let config = common::parse_at(STARTER, dir.join("hrsync.toml"))
         .unwrap_or_else(|e| panic!("starter does not load:\n{e}"));
     assert_eq!(config.source.auth.method(), "saml-bearer");
     assert!(config.source.client.token_provider.is_some(), "requests carry OAuth tokens");
@@ -56,7 +55,6 @@ fn starter_keeps_secrets_out_and_explains_every_section() {
 
 #[test]
 fn init_writes_config_and_mapping_copy_and_refuses_to_overwrite() {
-    setup();
     let dir = temp_dir("init");
     let config_path = dir.join("hrsync.toml");
     generate_keys(&dir);
@@ -65,12 +63,12 @@ fn init_writes_config_and_mapping_copy_and_refuses_to_overwrite() {
     assert_eq!(std::fs::read_to_string(&config_path).expect("config written"), STARTER);
 
     // The starter loads as written, and pointed at the mapping copy.
-    let builtin = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    let builtin = common::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
     let switched =
         STARTER.replace("mapping = \"builtin:sf-to-ad\"", "mapping = \"hrsync-mapping.toml\"");
     assert_ne!(switched, STARTER);
     std::fs::write(&config_path, &switched).expect("switch mapping");
-    let copy = Config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    let copy = common::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(copy.flow.origin, MappingOrigin::File(dir.join(MAPPING_FILE_NAME)));
     assert_eq!(copy.flow.mapping, builtin.flow.mapping);
 
@@ -94,7 +92,6 @@ fn init_writes_config_and_mapping_copy_and_refuses_to_overwrite() {
 
 #[test]
 fn init_force_keeps_a_customised_mapping_file() {
-    setup();
     let dir = temp_dir("init-force");
     let mapping = dir.join(MAPPING_FILE_NAME);
     write_starter(&dir.join("hrsync.toml"), false).expect("first write");
@@ -156,13 +153,12 @@ fn starter_with(method: &str, assertion: Option<&str>) -> String {
 
 #[test]
 fn starter_oauth_examples_use_the_real_fields() {
-    setup();
     // The example files do not exist under /etc/hrsync: the only errors must be about reading them.
     let cases: &[(&str, Option<&str>, &[&str])] = &[
         ("saml-bearer", None, &["source.auth.private_key_file", "source.auth.certificate_file"]),
         ("workload-identity", Some("self-signed"), &["source.auth.assertion.private_key_file"]),
         ("workload-identity", Some("federated-file"), &[]),
-        // The sandbox option: HRSYNC_SF_PASSWORD is set by setup().
+        // The sandbox option: HRSYNC_SF_PASSWORD is set in common::env.
         ("basic", None, &[]),
     ];
     for (method, assertion, fields) in cases {
@@ -177,7 +173,7 @@ fn starter_oauth_examples_use_the_real_fields() {
                 "{method}: {other} still active"
             );
         }
-        let got: Vec<String> = match Config::parse(&text, "/etc/hrsync/hrsync.toml") {
+        let got: Vec<String> = match common::parse_at(&text, "/etc/hrsync/hrsync.toml") {
             Ok(c) => {
                 assert_eq!(c.source.auth.method(), *method);
                 Vec::new()

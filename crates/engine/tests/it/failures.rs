@@ -6,7 +6,7 @@
 //! handful of requests; a record that is not text fails alone and is read
 //! again.
 
-mod common;
+use crate::common;
 
 use hrsync_engine::Action;
 use std::collections::HashSet;

@@ -1,0 +1,11 @@
+//! hrsync's integration tests, one binary: each file below was its own test
+//! binary; one link instead of 7 saves build time and disk.
+
+mod auth_cli;
+mod cli;
+mod common;
+mod crash;
+mod crash_ldap;
+mod emulator_cli;
+mod hardening;
+mod run_stop;
