@@ -81,7 +81,7 @@ pub struct Config {
     /// at once (1..=256, default 32).
     pub target_concurrency: u32,
     /// What is provisioned and how.
-    pub flow: Flow,
+    pub flow: FlowSettings,
     /// Accidental-deletion guard.
     pub guard: Guard,
     /// Retry of failed workers.
@@ -155,10 +155,10 @@ pub struct Actions {
 
 /// The `[flow]` section with its mapping compiled.
 #[derive(Debug, Clone)]
-pub struct Flow {
+pub struct FlowSettings {
     /// The mapping as resolved (built-in with `account_status` applied, file or inline).
     pub mapping: MappingConfig,
-    /// Where [`Flow::mapping`] came from.
+    /// Where [`FlowSettings::mapping`] came from.
     pub origin: MappingOrigin,
     /// Catalog plus the mapping's source attributes.
     pub schema: SourceSchema,

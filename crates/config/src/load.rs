@@ -23,8 +23,8 @@ use toml::de::DeValue;
 use crate::doc::{Doc, FieldPath, offset_in_string, path};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::{
-    AccountStatusSource, Actions, Config, EscrowSettings, Flow, Guard, MappingOrigin, Schedule,
-    Source, StateSettings,
+    AccountStatusSource, Actions, Config, EscrowSettings, FlowSettings, Guard, MappingOrigin,
+    Schedule, Source, StateSettings,
 };
 use hrsync_targets::{EmbeddedConfig, Kind, TargetConfig, attr};
 
@@ -1074,7 +1074,7 @@ struct Part<'d, 'i> {
     base: FieldPath,
 }
 
-fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Option<Flow> {
+fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Option<FlowSettings> {
     let flow = path(&["flow"]);
     let time_zone = {
         let tz = &raw.time_zone;
@@ -1225,7 +1225,7 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
     if !mappings_ok {
         return None;
     }
-    Some(Flow {
+    Some(FlowSettings {
         mapping: MappingConfig {
             name,
             source_attributes: attr_configs,

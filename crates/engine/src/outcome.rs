@@ -1,6 +1,6 @@
 //! What became of one worker: the decision taken, or why it failed.
 
-use hrsync_store::{Account, AttributeChange};
+use hrsync_store::{AttributeChange, Join};
 use hrsync_target::TargetError;
 
 use crate::Action;
@@ -64,7 +64,7 @@ impl WorkerError {
 pub(crate) struct Decision {
     pub action: Action,
     /// The join to store (`None`: keep what the store has).
-    pub join: Option<Account>,
+    pub join: Option<Join>,
     pub target_id: Option<String>,
     pub modified: Vec<AttributeChange>,
 }

@@ -42,7 +42,7 @@ pub use catalog::{
     expand_for,
 };
 pub use mapping::{
-    Apply, AttributeMapping, CompiledAttributeMapping, CompiledMapping, ConfigError, Flow,
+    Apply, AttributeMapping, CompiledAttributeMapping, CompiledMapping, ConfigError, FlowBehavior,
     MappingConfig, MappingError, Phase, TargetValue,
 };
 pub use path::{PathError, SourcePath};

@@ -37,7 +37,7 @@ pub enum Apply {
 /// When a value is exported (Entra `flowBehavior`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Flow {
+pub enum FlowBehavior {
     /// Only when the value differs from the target's (`FlowWhenChanged`).
     #[default]
     WhenChanged,
@@ -66,7 +66,7 @@ pub struct AttributeMapping {
     pub apply: Apply,
     /// When the value is exported.
     #[serde(default)]
-    pub flow: Flow,
+    pub flow: FlowBehavior,
     /// The worker is not provisioned (it fails and is escrowed) while this
     /// attribute would be empty on create: an account without it is worse
     /// than no account.

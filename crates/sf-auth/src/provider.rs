@@ -69,7 +69,7 @@ impl std::fmt::Debug for TokenProvider {
 }
 
 struct Inner {
-    flow: Flow,
+    grant: Grant,
     http: reqwest::Client,
     cache: Mutex<Option<Cached>>,
     refresh: tokio::sync::Mutex<()>,
@@ -84,12 +84,12 @@ struct Cached {
     expires_at: Instant,
 }
 
-enum Flow {
-    Saml(SamlFlow),
-    Workload(WorkloadFlow),
+enum Grant {
+    Saml(SamlGrant),
+    Workload(WorkloadGrant),
 }
 
-struct SamlFlow {
+struct SamlGrant {
     client_id: String,
     user_id: String,
     company_id: String,
@@ -100,7 +100,7 @@ struct SamlFlow {
     certificate: Option<(PathBuf, CertificateInfo)>,
 }
 
-struct WorkloadFlow {
+struct WorkloadGrant {
     token_url: String,
     client_id: String,
     resource: String,
@@ -136,7 +136,7 @@ impl TokenProvider {
         http: reqwest::Client,
         options: ProviderOptions,
     ) -> Result<Self, AuthError> {
-        let flow = match config {
+        let grant = match config {
             AuthConfig::Basic { .. } => {
                 return Err(AuthError::Config("basic authentication has no tokens".into()));
             }
@@ -171,7 +171,7 @@ impl TokenProvider {
                     Some(u) => u.clone(),
                     None => format!("{}/oauth/token", api_origin(api_base_url)?),
                 };
-                Flow::Saml(SamlFlow {
+                Grant::Saml(SamlGrant {
                     client_id: client_id.clone(),
                     user_id: user_id.clone(),
                     company_id,
@@ -201,7 +201,7 @@ impl TokenProvider {
                         lifetime: *lifetime,
                     },
                 };
-                Flow::Workload(WorkloadFlow {
+                Grant::Workload(WorkloadGrant {
                     token_url: format!("{}/oauth2/token", ias_url.trim_end_matches('/')),
                     client_id: client_id.clone(),
                     resource: config::dependency_resource(dependency),
@@ -211,7 +211,7 @@ impl TokenProvider {
         };
         Ok(TokenProvider {
             inner: Arc::new(Inner {
-                flow,
+                grant,
                 http,
                 cache: Mutex::new(None),
                 refresh: tokio::sync::Mutex::new(()),
@@ -223,17 +223,17 @@ impl TokenProvider {
 
     /// `saml-bearer` or `workload-identity`.
     pub fn method(&self) -> &'static str {
-        match self.inner.flow {
-            Flow::Saml(_) => "saml-bearer",
-            Flow::Workload(_) => "workload-identity",
+        match self.inner.grant {
+            Grant::Saml(_) => "saml-bearer",
+            Grant::Workload(_) => "workload-identity",
         }
     }
 
     /// The token endpoint this provider calls.
     pub fn token_url(&self) -> &str {
-        match &self.inner.flow {
-            Flow::Saml(f) => &f.token_url,
-            Flow::Workload(f) => &f.token_url,
+        match &self.inner.grant {
+            Grant::Saml(f) => &f.token_url,
+            Grant::Workload(f) => &f.token_url,
         }
     }
 
@@ -321,12 +321,12 @@ impl TokenProvider {
 
     /// One token from the endpoint, bypassing the cache.
     pub async fn fetch(&self) -> Result<Token, AuthError> {
-        let token = match &self.inner.flow {
-            Flow::Saml(_) => {
+        let token = match &self.inner.grant {
+            Grant::Saml(_) => {
                 let assertion = self.saml_assertion()?;
                 self.exchange_saml(&assertion).await?
             }
-            Flow::Workload(_) => {
+            Grant::Workload(_) => {
                 let at1 = self.at1()?;
                 self.exchange_at1(&at1).await?
             }
@@ -343,7 +343,7 @@ impl TokenProvider {
 
     /// A freshly signed SAML assertion, base64 as the `assertion` form field wants it.
     pub fn saml_assertion(&self) -> Result<SecretString, AuthError> {
-        let Flow::Saml(f) = &self.inner.flow else {
+        let Grant::Saml(f) = &self.inner.grant else {
             return Err(AuthError::Config("not a saml-bearer provider".into()));
         };
         if let Some((path, info)) = &f.certificate {
@@ -369,7 +369,7 @@ impl TokenProvider {
 
     /// AT1: the federated token file's content (checked for expiry) or a fresh self-signed JWT.
     pub fn at1(&self) -> Result<SecretString, AuthError> {
-        let Flow::Workload(f) = &self.inner.flow else {
+        let Grant::Workload(f) = &self.inner.grant else {
             return Err(AuthError::Config("not a workload-identity provider".into()));
         };
         match &f.at1 {
@@ -412,7 +412,7 @@ impl TokenProvider {
     }
 
     async fn exchange_saml(&self, assertion: &SecretString) -> Result<Token, AuthError> {
-        let Flow::Saml(f) = &self.inner.flow else {
+        let Grant::Saml(f) = &self.inner.grant else {
             return Err(AuthError::Config("not a saml-bearer provider".into()));
         };
         let form = [
@@ -441,7 +441,7 @@ impl TokenProvider {
 
     /// Exchanges AT1 for AT2 at SAP Cloud Identity Service.
     pub async fn exchange_at1(&self, at1: &SecretString) -> Result<Token, AuthError> {
-        let Flow::Workload(f) = &self.inner.flow else {
+        let Grant::Workload(f) = &self.inner.grant else {
             return Err(AuthError::Config("not a workload-identity provider".into()));
         };
         let form = [

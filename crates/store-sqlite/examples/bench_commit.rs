@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let outcomes: Vec<Outcome> = page
                 .iter()
                 .enumerate()
-                .map(|(i, pid)| outcome(pid, page_no * 200 + i, now))
+                .map(|(i, person)| outcome(person, page_no * 200 + i, now))
                 .collect();
             store.commit(cycle, &outcomes)?;
         }
@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn outcome(pid: &str, n: usize, now: Timestamp) -> Outcome {
+fn outcome(person: &str, n: usize, now: Timestamp) -> Outcome {
     let mut exported = Map::new();
     for a in 0..40 {
         exported.insert(format!("attribute{a}"), json!(format!("value {a} of worker {n}")));
@@ -61,9 +61,9 @@ fn outcome(pid: &str, n: usize, now: Timestamp) -> Outcome {
     let step =
         |name: &str, detail: String| Step { name: name.into(), status: "success".into(), detail };
     let steps = vec![
-        step("import", format!("PerPerson {pid}: 1 employment, 3 job slices")),
+        step("import", format!("PerPerson {person}: 1 employment, 3 job slices")),
         step("scope", "in scope: no scoping filter".into()),
-        step("match", format!("employeeID = {pid:?}: no object")),
+        step("match", format!("employeeID = {person:?}: no object")),
         step("lifecycle", "active: employment started 2020-01-01".into()),
         step("export", format!("created {:032x}", n)),
     ];
@@ -75,9 +75,9 @@ fn outcome(pid: &str, n: usize, now: Timestamp) -> Outcome {
         format!("{:032x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     };
     Outcome {
-        person_id: pid.into(),
-        account: Change::Set(Account {
-            person_id: pid.into(),
+        person_id: person.into(),
+        join: Change::Set(Join {
+            person_id: person.into(),
             target_id: target_id.clone(),
             status: AccountStatus::Active,
             exported,
@@ -93,7 +93,7 @@ fn outcome(pid: &str, n: usize, now: Timestamp) -> Outcome {
         log: Some(LogEntry {
             id: 0,
             cycle_id: 0,
-            person_id: pid.into(),
+            person_id: person.into(),
             at: now,
             action: "create".into(),
             status: "success".into(),

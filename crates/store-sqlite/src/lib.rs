@@ -541,7 +541,7 @@ impl SqliteStore {
             "SELECT {ESCROW_COLUMNS} FROM escrow WHERE flow = ?1 AND person_id = ?2"
         ))?;
         for id in person_ids {
-            let account = match acc.query(params![self.flow, id])?.next()? {
+            let join = match acc.query(params![self.flow, id])?.next()? {
                 Some(row) => Some(join_from_row(row, &self.name)?),
                 None => None,
             };
@@ -549,8 +549,8 @@ impl SqliteStore {
                 Some(row) => Some(escrow_from_row(row, &self.name)?),
                 None => None,
             };
-            if account.is_some() || escrow.is_some() {
-                out.insert((*id).to_owned(), WorkerState { account, escrow });
+            if join.is_some() || escrow.is_some() {
+                out.insert((*id).to_owned(), WorkerState { join, escrow });
             }
         }
         Ok(out)
@@ -618,16 +618,16 @@ impl SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for o in outcomes {
-                let pid = o.person_id.as_str();
-                match &o.account {
+                let person = o.person_id.as_str();
+                match &o.join {
                     Change::Keep => {}
                     Change::Set(a) => {
                         let exported = serde_json::to_string(&a.exported)
-                            .map_err(|e| corrupt(store, "exported values", pid, e))?;
+                            .map_err(|e| corrupt(store, "exported values", person, e))?;
                         put_account
                             .execute(params![
                                 flow,
-                                pid,
+                                person,
                                 a.target_id,
                                 a.status.as_str(),
                                 exported,
@@ -638,7 +638,7 @@ impl SqliteStore {
                                 Some(rusqlite::ErrorCode::ConstraintViolation) => {
                                     Error::Store(StoreError::Conflict {
                                         store: store.to_owned(),
-                                        person_id: pid.to_owned(),
+                                        person_id: person.to_owned(),
                                         target_id: a.target_id.clone(),
                                     })
                                 }
@@ -646,7 +646,7 @@ impl SqliteStore {
                             })?;
                     }
                     Change::Clear => {
-                        del_account.execute(params![flow, pid])?;
+                        del_account.execute(params![flow, person])?;
                     }
                 }
                 match &o.escrow {
@@ -654,7 +654,7 @@ impl SqliteStore {
                     Change::Set(e) => {
                         put_escrow.execute(params![
                             flow,
-                            pid,
+                            person,
                             e.attempts,
                             ms(e.first_failed_at),
                             ms(e.last_failed_at),
@@ -664,28 +664,28 @@ impl SqliteStore {
                         ])?;
                     }
                     Change::Clear => {
-                        del_escrow.execute(params![flow, pid])?;
+                        del_escrow.execute(params![flow, person])?;
                     }
                 }
                 match &o.wakeups {
                     Change::Keep => {}
                     Change::Set(list) => {
-                        del_wakeups.execute(params![flow, pid])?;
+                        del_wakeups.execute(params![flow, person])?;
                         for (at, reason) in list {
-                            put_wakeup.execute(params![flow, pid, ms(*at), reason])?;
+                            put_wakeup.execute(params![flow, person, ms(*at), reason])?;
                         }
                     }
                     Change::Clear => {
-                        del_wakeups.execute(params![flow, pid])?;
+                        del_wakeups.execute(params![flow, person])?;
                     }
                 }
                 if let Some(l) = &o.log {
                     let (steps, modified) =
-                        encode_log(l).map_err(|e| corrupt(store, "log entry", pid, e))?;
+                        encode_log(l).map_err(|e| corrupt(store, "log entry", person, e))?;
                     put_log.execute(params![
                         flow,
                         cycle,
-                        pid,
+                        person,
                         ms(l.at),
                         l.action,
                         l.status,

@@ -159,7 +159,7 @@ fn entry(person: &str, action: &str, status: &str) -> LogEntry {
 fn keep(person: &str) -> Outcome {
     Outcome {
         person_id: person.into(),
-        account: Change::Keep,
+        join: Change::Keep,
         escrow: Change::Keep,
         wakeups: Change::Keep,
         log: None,
@@ -168,7 +168,7 @@ fn keep(person: &str) -> Outcome {
 
 fn joined(person: &str, target: &str) -> Outcome {
     Outcome {
-        account: Change::Set(join(person, target, AccountStatus::Active)),
+        join: Change::Set(join(person, target, AccountStatus::Active)),
         log: Some(entry(person, "create", "success")),
         ..keep(person)
     }
@@ -214,7 +214,7 @@ pub fn commit_is_atomic_and_durable<S: Store, M: Fn(&str) -> S>(open: &M) {
     let s = open(INBOUND);
     let state = s.load(&["p1", "nobody"]).expect("load");
     assert_eq!(state.len(), 1, "missing workers are absent: {state:?}");
-    assert_eq!(state["p1"].account, Some(join("p1", "t1", AccountStatus::Active)));
+    assert_eq!(state["p1"].join, Some(join("p1", "t1", AccountStatus::Active)));
     assert_eq!(state["p1"].escrow, None);
     assert_eq!(
         s.account_by_target("t1").expect("by target").map(|a| a.person_id),
@@ -222,7 +222,7 @@ pub fn commit_is_atomic_and_durable<S: Store, M: Fn(&str) -> S>(open: &M) {
     );
     // Clearing removes the join.
     let mut s = s;
-    s.commit(c, &[Outcome { account: Change::Clear, ..keep("p1") }]).expect("clear");
+    s.commit(c, &[Outcome { join: Change::Clear, ..keep("p1") }]).expect("clear");
     assert!(s.load(&["p1"]).expect("load").is_empty());
 }
 
@@ -279,10 +279,7 @@ pub fn flows_are_isolated<S: Store, M: Fn(&str) -> S>(open: &M) {
     b.commit(
         cb,
         &[
-            Outcome {
-                account: Change::Set(join("p1", "t1", AccountStatus::Disabled)),
-                ..keep("p1")
-            },
+            Outcome { join: Change::Set(join("p1", "t1", AccountStatus::Disabled)), ..keep("p1") },
             Outcome {
                 escrow: Change::Set(escrow("p2", plus(t0(), 120), "writeback failure")),
                 wakeups: Change::Set(vec![(plus(t0(), 2 * DAY), "writeback wake-up".into())]),
@@ -295,8 +292,8 @@ pub fn flows_are_isolated<S: Store, M: Fn(&str) -> S>(open: &M) {
 
     let la = a.load(&["p1", "p2"]).expect("load a");
     let lb = b.load(&["p1", "p2"]).expect("load b");
-    assert_eq!(la["p1"].account.as_ref().map(|j| j.status), Some(AccountStatus::Active));
-    assert_eq!(lb["p1"].account.as_ref().map(|j| j.status), Some(AccountStatus::Disabled));
+    assert_eq!(la["p1"].join.as_ref().map(|j| j.status), Some(AccountStatus::Active));
+    assert_eq!(lb["p1"].join.as_ref().map(|j| j.status), Some(AccountStatus::Disabled));
     assert_eq!(la["p2"].escrow.as_ref().map(|e| e.last_error.as_str()), Some("inbound failure"));
     assert_eq!(lb["p2"].escrow.as_ref().map(|e| e.last_error.as_str()), Some("writeback failure"));
     assert_eq!(
@@ -438,7 +435,7 @@ pub fn account_counts_by_status<S: Store, M: Fn(&str) -> S>(open: &M) {
     assert_eq!(s.account_counts().expect("empty"), AccountCounts::default());
     let c = s.begin_cycle(CycleKind::Full, None, t0()).expect("begin");
     let set =
-        |p: &str, st| Outcome { account: Change::Set(join(p, &format!("t-{p}"), st)), ..keep(p) };
+        |p: &str, st| Outcome { join: Change::Set(join(p, &format!("t-{p}"), st)), ..keep(p) };
     s.commit(
         c,
         &[

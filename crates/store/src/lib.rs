@@ -135,9 +135,6 @@ pub struct Join {
     pub updated_at: Timestamp,
 }
 
-/// The old name of [`Join`], kept while the engine moves over.
-pub type Account = Join;
-
 /// A worker whose processing failed and waits for a retry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Escrow {
@@ -293,7 +290,7 @@ pub enum Change<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub person_id: String,
-    pub account: Change<Join>,
+    pub join: Change<Join>,
     pub escrow: Change<Escrow>,
     /// `Set` replaces all of the worker's wake-ups; `Clear` removes them.
     pub wakeups: Change<Vec<(Timestamp, String)>>,
@@ -304,7 +301,7 @@ pub struct Outcome {
 /// What the store knows about one worker before processing it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerState {
-    pub account: Option<Join>,
+    pub join: Option<Join>,
     pub escrow: Option<Escrow>,
 }
 

@@ -56,7 +56,7 @@ pub(crate) struct Ready {
 
 impl Ready {
     pub fn phase(&self) -> Phase {
-        if self.state.account.is_some() || self.matched.is_some() {
+        if self.state.join.is_some() || self.matched.is_some() {
             Phase::Update
         } else {
             Phase::Create
@@ -93,7 +93,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 .unwrap_or_default(),
             desired,
         };
-        let existing = match (&r.state.account, &r.matched) {
+        let existing = match (&r.state.join, &r.matched) {
             (Some(a), _) => Existing::Joined {
                 target_id: &a.target_id,
                 exported: &a.exported,
@@ -107,12 +107,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         // `userAccountControl`) is a deprovisioning like a disable: held
         // for the guard, whatever carries it.
         if disables(&plan, &r.state)
-            && let Some(account) = r.state.account.clone()
+            && let Some(account) = r.state.join.clone()
         {
             held.push(Held {
                 person_id: r.person_id.clone(),
                 plan,
-                account,
+                join: account,
                 steps: r.steps.clone(),
             });
             return self.conclude_held(*r);
@@ -124,12 +124,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         match plan {
             p @ (Plan::Create { .. } | Plan::Update { .. }) => Slot::Write(r, p),
             p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
-                let result = match r.state.account.clone() {
+                let result = match r.state.join.clone() {
                     Some(account) => {
                         held.push(Held {
                             person_id: r.person_id.clone(),
                             plan: p,
-                            account,
+                            join: account,
                             steps: r.steps.clone(),
                         });
                         return self.conclude_held(*r);
@@ -167,7 +167,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         for (i, m) in flow.mapping.mappings().iter().enumerate() {
             let attribute = m.config.target.as_str();
             // On update, the worker's own value does not make a candidate taken.
-            let own = match &r.state.account {
+            let own = match &r.state.join {
                 Some(a) if flow.is_unique(i) => {
                     a.exported.get(attribute).and_then(Value::as_str).map(str::to_lowercase)
                 }
@@ -185,13 +185,13 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Ok(Outcome::IgnoreFlow) => {}
                 Ok(Outcome::Value(v)) => {
                     let rule = FlowRule {
-                        always: m.config.flow == hrsync_mapping::Flow::Always,
+                        always: m.config.flow == hrsync_mapping::FlowBehavior::Always,
                         on_create_only: m.config.apply == hrsync_mapping::Apply::OnCreate,
                     };
                     // A secret already set stays as it is unless it flows always.
                     let kept_secret = flow.is_secret(attribute)
                         && !rule.always
-                        && r.state.account.as_ref().is_some_and(|a| {
+                        && r.state.join.as_ref().is_some_and(|a| {
                             a.exported.get(attribute).and_then(Value::as_str) == Some(SECRET_SET)
                         });
                     if !kept_secret {
@@ -281,12 +281,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Decision { action, join: None, target_id: Some(target_id), modified }
             }
             p @ (Plan::Disable { .. } | Plan::Delete { .. }) => {
-                if let Some(account) = state.account.clone() {
+                if let Some(account) = state.join.clone() {
                     let target_id = account.target_id.clone();
                     held.push(Held {
                         person_id: person_id.to_owned(),
                         plan: p,
-                        account,
+                        join: account,
                         steps: steps.clone(),
                     });
                     // Counted and logged with the held deprovisionings.
@@ -312,7 +312,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         Slot::Done(
             Box::new(StoreOutcome {
                 person_id: r.person_id,
-                account: Change::Keep,
+                join: Change::Keep,
                 escrow: Change::Clear,
                 wakeups: Change::Set(r.wakeups),
                 log: None,
@@ -340,7 +340,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Slot::Done(
                     Box::new(StoreOutcome {
                         person_id,
-                        account: join.map_or(Change::Keep, Change::Set),
+                        join: join.map_or(Change::Keep, Change::Set),
                         escrow: Change::Clear,
                         wakeups: Change::Set(wakeups),
                         log: Some(log),
@@ -363,7 +363,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     now,
                     Action::Failed,
                     "failure",
-                    state.account.as_ref().map(|a| a.target_id.clone()),
+                    state.join.as_ref().map(|a| a.target_id.clone()),
                     steps,
                     vec![],
                     Some(text),
@@ -371,7 +371,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Slot::Done(
                     Box::new(StoreOutcome {
                         person_id,
-                        account: Change::Keep,
+                        join: Change::Keep,
                         escrow: Change::Set(escrow),
                         wakeups: Change::Keep,
                         log: Some(log),
@@ -409,7 +409,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
 
 /// Whether `plan` updates a joined, active account so that it is disabled.
 fn disables(plan: &Plan, state: &WorkerState) -> bool {
-    let active = state.account.as_ref().is_some_and(|a| a.status == AccountStatus::Active);
+    let active = state.join.as_ref().is_some_and(|a| a.status == AccountStatus::Active);
     let Plan::Update { changes, join: false, .. } = plan else { return false };
     active
         && changes.iter().any(|c| {

@@ -2,9 +2,7 @@
 //! cycle, then applied only if they stay under the accidental-deletion
 //! guard (or, in a dry run, reported).
 
-use hrsync_store::{
-    Account, AccountStatus, Change, LogEntry, Outcome as StoreOutcome, Step, Store,
-};
+use hrsync_store::{AccountStatus, Change, Join, LogEntry, Outcome as StoreOutcome, Step, Store};
 use hrsync_target::{AttributeUpdate, Target, TargetError};
 
 use super::decide::log_entry;
@@ -17,7 +15,7 @@ use crate::plan::Plan;
 pub(crate) struct Held {
     pub person_id: String,
     pub plan: Plan,
-    pub account: Account,
+    pub join: Join,
     pub steps: Vec<Step>,
 }
 
@@ -61,7 +59,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     now,
                     action,
                     "planned",
-                    Some(h.account.target_id.clone()),
+                    Some(h.join.target_id.clone()),
                     steps,
                     modified,
                     None,
@@ -92,7 +90,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             // A disable carried by an update records what it wrote.
             let (mut exported, modified) = match &h.plan {
                 Plan::Update { changes, .. } => {
-                    let mut exported = h.account.exported.clone();
+                    let mut exported = h.join.exported.clone();
                     for ch in changes {
                         let value = self.redact(&ch.attribute, ch.new.clone());
                         exported.insert(ch.attribute.clone(), value);
@@ -105,14 +103,14 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 _ => (None, vec![]),
             };
             let mut steps = h.steps;
-            let target_id = Some(h.account.target_id.clone());
+            let target_id = Some(h.join.target_id.clone());
             let outcome = match result {
                 // Deleting what is already gone is done.
                 Ok(()) | Err(TargetError::NotFound { .. }) if action == Action::Delete => {
                     steps.push(step("export", "success", "deleted".into()));
                     StoreOutcome {
                         person_id: h.person_id.clone(),
-                        account: Change::Clear,
+                        join: Change::Clear,
                         escrow: Change::Clear,
                         wakeups: Change::Clear,
                         log: Some(log_entry(
@@ -128,7 +126,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 }
                 Ok(()) => {
                     steps.push(step("export", "success", "disabled".into()));
-                    let mut account = h.account.clone();
+                    let mut account = h.join.clone();
                     account.status = AccountStatus::Disabled;
                     account.updated_at = now;
                     if let Some(e) = exported.take() {
@@ -136,7 +134,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     }
                     StoreOutcome {
                         person_id: h.person_id.clone(),
-                        account: Change::Set(account),
+                        join: Change::Set(account),
                         escrow: Change::Clear,
                         wakeups: Change::Keep,
                         log: Some(log_entry(
@@ -149,7 +147,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     let escrow = self.escrow_after(&h.person_id, None, &error, now);
                     StoreOutcome {
                         person_id: h.person_id.clone(),
-                        account: Change::Keep,
+                        join: Change::Keep,
                         escrow: Change::Set(escrow),
                         wakeups: Change::Keep,
                         log: Some(log_entry(

@@ -134,7 +134,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 .checked_sub(jiff::Span::new().days(self.settings.prehire_lead_days))
                 .unwrap_or(start);
             let today = c.now.to_zoned_datetime(tz.clone()).date();
-            if lead_start > today && state.account.is_none() {
+            if lead_start > today && state.join.is_none() {
                 if let Ok(at) = lead_start.to_zoned_datetime(tz.clone()) {
                     wakeups.push((at.timestamp(), format!("pre-hire lead time before {start}")));
                 }
@@ -150,7 +150,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 return Prepared::Slot(Slot::Done(
                     Box::new(StoreOutcome {
                         person_id,
-                        account: Change::Keep,
+                        join: Change::Keep,
                         escrow: Change::Clear,
                         wakeups: Change::Set(wakeups),
                         log: Some(log),
@@ -164,7 +164,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         }
         let (in_scope, scope_step) = scope;
         steps.push(scope_step);
-        if let Some(a) = &state.account {
+        if let Some(a) = &state.join {
             steps.push(step("match", "success", format!("joined to {}", a.target_id)));
         }
         Prepared::Slot(Slot::Ready(Box::new(Ready {

@@ -22,7 +22,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let mut waiting: Vec<usize> = slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches!(s, Slot::Ready(r) if r.state.account.is_none()))
+            .filter(|(_, s)| matches!(s, Slot::Ready(r) if r.state.join.is_none()))
             .map(|(i, _)| i)
             .collect();
         let (flow, target) = (&self.flow, &self.target);
@@ -85,7 +85,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         // matches it (a matching attribute that is not
                         // unique) fails alone instead of the page's commit.
                         let holder = match claimed.get(&one.id) {
-                            Some(pid) => Ok(Some(pid.clone())),
+                            Some(person) => Ok(Some(person.clone())),
                             None => match &holders {
                                 Ok(h) => Ok(h
                                     .get(&one.id)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use hrsync_store::{Account, AccountStatus, Change, Outcome as StoreOutcome, Store};
+use hrsync_store::{AccountStatus, Change, Join, Outcome as StoreOutcome, Store};
 use hrsync_target::{AttributeUpdate, Target};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -372,7 +372,7 @@ fn forget_unapplied(outcomes: &mut [StoreOutcome], unapplied: Vec<(String, Strin
         by_object.entry(id.to_lowercase()).or_default().push(attribute);
     }
     for o in outcomes {
-        let Change::Set(account) = &mut o.account else { continue };
+        let Change::Set(account) = &mut o.join else { continue };
         let Some(attributes) = by_object.get(&account.target_id.to_lowercase()) else { continue };
         for (name, value) in account.exported.iter_mut() {
             if attributes.iter().any(|a| a.eq_ignore_ascii_case(name)) {
@@ -401,7 +401,7 @@ async fn write<T: Target + ?Sized>(
     };
     let result = async {
         let person_id = r.person_id.as_str();
-        let mut exported = r.state.account.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
+        let mut exported = r.state.join.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
         match plan {
             Plan::Create { attributes } => {
                 let obj = target.create(&attributes).await?;
@@ -416,7 +416,7 @@ async fn write<T: Target + ?Sized>(
                     })
                     .collect();
                 exported.extend(attributes);
-                let join = Account {
+                let join = Join {
                     person_id: person_id.to_owned(),
                     target_id: obj.id.clone(),
                     status: AccountStatus::Active,
@@ -472,11 +472,11 @@ async fn write<T: Target + ?Sized>(
                     .collect();
                 let (created_at, mut status) = r
                     .state
-                    .account
+                    .join
                     .as_ref()
                     .map_or((now, AccountStatus::Active), |a| (a.created_at, a.status));
                 status = status_after(status, &written);
-                let account = Account {
+                let account = Join {
                     person_id: person_id.to_owned(),
                     target_id: target_id.clone(),
                     status,

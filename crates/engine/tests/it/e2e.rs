@@ -597,7 +597,7 @@ async fn namesakes_in_one_page_get_distinct_unique_values() {
     assert_eq!(upns.len(), 4, "{upns:?}");
 }
 
-/// The engine parses only the paths the flow reads (`Flow::select`, applied
+/// The engine parses only the paths the flow reads (`CompiledFlow::select`, applied
 /// on our side even when no `$select` is sent). For every worker of the
 /// seeded population, under both built-in mappings, that gives the same
 /// source values and the same lifecycle as parsing the whole record.
@@ -647,18 +647,18 @@ async fn parsing_only_the_mapped_paths_changes_no_value() {
         assert!(whole.len() > 500, "{}", whole.len());
         let names: Vec<String> = flow.source.attribute_names().map(str::to_owned).collect();
         for (mut w, mut k) in whole.into_iter().zip(kept) {
-            let pid = w["personIdExternal"].clone();
+            let person = w["personIdExternal"].clone();
             lifecycle::normalize(&mut w, now, &tz);
             lifecycle::normalize(&mut k, now, &tz);
             assert_eq!(
                 format!("{:?}", lifecycle::decide(&w, now, &tz)),
                 format!("{:?}", lifecycle::decide(&k, now, &tz)),
-                "{name}: lifecycle of {pid}"
+                "{name}: lifecycle of {person}"
             );
             let (sw, sk) = (flow.source.extract(&w), flow.source.extract(&k));
             for n in &names {
                 use hrsync_expr::Attributes;
-                assert_eq!(sw.get(n), sk.get(n), "{name}: {n} of {pid}");
+                assert_eq!(sw.get(n), sk.get(n), "{name}: {n} of {person}");
             }
         }
     }

@@ -179,10 +179,10 @@ async fn a_page_is_committed_only_after_its_own_writes_came_back() {
             if out.load(Ordering::SeqCst) > 0 {
                 c.1 += 1;
             }
-            for (pid, s) in states {
-                if let Some(a) = s.account.filter(|a| !created.contains(&a.target_id)) {
+            for (person, s) in states {
+                if let Some(a) = s.join.filter(|a| !created.contains(&a.target_id)) {
                     c.2.push(format!(
-                        "{pid} recorded with {} before its create came back",
+                        "{person} recorded with {} before its create came back",
                         a.target_id
                     ));
                 }
@@ -200,10 +200,10 @@ async fn a_page_is_committed_only_after_its_own_writes_came_back() {
     let created = report.counts.get(&Action::Create).copied().unwrap_or_default();
     assert_eq!(objects.len() as u64, created, "{report:?}");
     for o in &objects {
-        let pid = attr(o, "employeeID").expect("employeeID");
-        let state = engine.store().load(&[pid]).expect("load");
-        let account = state.get(pid).and_then(|s| s.account.as_ref());
-        assert_eq!(account.map(|a| a.target_id.as_str()), Some(o.id.as_str()), "{pid}");
+        let person = attr(o, "employeeID").expect("employeeID");
+        let state = engine.store().load(&[person]).expect("load");
+        let account = state.get(person).and_then(|s| s.join.as_ref());
+        assert_eq!(account.map(|a| a.target_id.as_str()), Some(o.id.as_str()), "{person}");
     }
     // A second full cycle finds everything in place.
     h.advance_ms(60_000);

@@ -4,7 +4,7 @@ use crate::common;
 
 use common::*;
 use hrsync_mapping::{
-    Apply, CompiledMapping, Flow as FlowBehavior, MappingConfig, MappingError, Phase, SourceSchema,
+    Apply, CompiledMapping, FlowBehavior, MappingConfig, MappingError, Phase, SourceSchema,
 };
 
 #[test]

@@ -135,16 +135,16 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
     );
     let state = s.load(&["100001", "100006", "100013", "100030", "nobody"]).expect("load");
     assert_eq!(state.len(), 4, "{:?}", state.keys().collect::<Vec<_>>());
-    let join = state["100001"].account.as_ref().expect("joined");
+    let join = state["100001"].join.as_ref().expect("joined");
     assert_eq!(join.person_id, "100001");
     assert_eq!(join.target_id, "01a23bacc9d77161f3681719ed4526fc");
     assert_eq!(join.status, AccountStatus::Active);
     assert_eq!(join.exported["sn"], "Renamed");
     assert_eq!(join.exported["c"], "FR");
     assert_eq!(join.exported["streetAddress"], "12 Rue de l'Élysée");
-    assert_eq!(state["100013"].account.as_ref().expect("created").exported["l"], "東京");
+    assert_eq!(state["100013"].join.as_ref().expect("created").exported["l"], "東京");
     assert!(state["100013"].escrow.is_none(), "the fixed worker left escrow");
-    assert!(state["100030"].account.is_some(), "the hire");
+    assert!(state["100030"].join.is_some(), "the hire");
     assert_eq!(
         s.account_by_target("01a23bacc9d77161f3681719ed4526fc").expect("by target"),
         Some(join.clone())
@@ -160,7 +160,7 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
     assert_eq!(by_target["01a23bace62581c56420bb348469b365"].person_id, "100013");
 
     // Escrow: the eight workers still refused, flagged after three attempts.
-    assert!(state["100006"].account.is_none());
+    assert!(state["100006"].join.is_none());
     let e = state["100006"].escrow.as_ref().expect("escrowed");
     assert_eq!((e.attempts, e.flagged), (3, true));
     assert_eq!(e.first_failed_at, t(1_796_297_509_329));
@@ -197,7 +197,7 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
         c,
         &[Outcome {
             person_id: "100006".into(),
-            account: Change::Keep,
+            join: Change::Keep,
             escrow: Change::Clear,
             wakeups: Change::Keep,
             log: None,

@@ -9,10 +9,10 @@ fn t(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-fn account(person: &str, target: &str, status: AccountStatus) -> Account {
+fn account(person: &str, target: &str, status: AccountStatus) -> Join {
     let mut exported = serde_json::Map::new();
     exported.insert("mail".into(), serde_json::json!(format!("{person}@example.com")));
-    Account {
+    Join {
         person_id: person.into(),
         target_id: target.into(),
         status,
@@ -45,10 +45,10 @@ fn log(action: &str, status: &str) -> LogEntry {
     }
 }
 
-fn outcome(person: &str, acc: Change<Account>, action: &str) -> Outcome {
+fn outcome(person: &str, acc: Change<Join>, action: &str) -> Outcome {
     Outcome {
         person_id: person.into(),
-        account: acc,
+        join: acc,
         escrow: Change::Keep,
         wakeups: Change::Keep,
         log: Some(log(action, "success")),
@@ -84,7 +84,7 @@ fn state_survives_reopen_and_watermark_moves_only_with_its_cycle() {
     assert_eq!(s.watermark("sf").unwrap(), Some(t("2026-01-02T00:00:00Z")));
     let state = s.load(&["p1", "nobody"]).unwrap();
     assert_eq!(state.len(), 1);
-    assert_eq!(state["p1"].account, Some(account("p1", "t1", AccountStatus::Active)));
+    assert_eq!(state["p1"].join, Some(account("p1", "t1", AccountStatus::Active)));
     assert_eq!(s.account_by_target("t1").unwrap().map(|a| a.person_id), Some("p1".to_owned()));
     let cycles = s.cycles(10).unwrap();
     assert_eq!(cycles.len(), 1);
@@ -149,14 +149,14 @@ fn escrow_wakeups_and_aborted_cycles() {
         &[
             Outcome {
                 person_id: "late".into(),
-                account: Change::Keep,
+                join: Change::Keep,
                 escrow: Change::Set(esc("late", "2026-01-05T00:00:00Z")),
                 wakeups: Change::Keep,
                 log: None,
             },
             Outcome {
                 person_id: "due".into(),
-                account: Change::Keep,
+                join: Change::Keep,
                 escrow: Change::Set(esc("due", "2026-01-03T00:00:00Z")),
                 wakeups: Change::Set(vec![
                     (t("2026-01-04T23:00:00Z"), "last day of work".into()),
@@ -179,7 +179,7 @@ fn escrow_wakeups_and_aborted_cycles() {
         c,
         &[Outcome {
             person_id: "due".into(),
-            account: Change::Keep,
+            join: Change::Keep,
             escrow: Change::Clear,
             wakeups: Change::Set(vec![]),
             log: None,
@@ -274,7 +274,7 @@ fn a_state_file_of_the_first_schema_migrates_and_keeps_its_log() {
     want.target_id = Some("t1".into());
     assert_eq!(old[0], want, "an entry written by the previous version reads back unchanged");
     assert_eq!(
-        s.load(&["p1"]).unwrap()["p1"].account.as_ref().map(|a| a.exported["title"].clone()),
+        s.load(&["p1"]).unwrap()["p1"].join.as_ref().map(|a| a.exported["title"].clone()),
         Some(serde_json::json!("Engineer"))
     );
 

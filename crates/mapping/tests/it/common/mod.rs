@@ -40,13 +40,13 @@ const OBSERVED: [&str; 6] = [
     "middleName",
 ];
 
-pub struct Flow {
+pub struct TestFlow {
     pub source: CompiledSource,
     pub mapping: CompiledMapping,
 }
 
 /// The default SF-to-AD mapping with some targets replaced or added.
-pub fn flow(schema: &SourceSchema, overrides: &[(&str, &str)]) -> Flow {
+pub fn flow(schema: &SourceSchema, overrides: &[(&str, &str)]) -> TestFlow {
     let mut config = MappingConfig::sf_to_ad().expect("default mapping parses");
     for (target, expression) in overrides {
         let m = AttributeMapping {
@@ -72,7 +72,7 @@ pub fn flow(schema: &SourceSchema, overrides: &[(&str, &str)]) -> Flow {
     let source = schema
         .compile(mapping.referenced_attributes().into_iter().chain(observed))
         .expect("source compiles");
-    Flow { source, mapping }
+    TestFlow { source, mapping }
 }
 
 /// Text of an extracted attribute (`None` when null).
@@ -103,7 +103,7 @@ impl hrsync_expr::Uniqueness for NoneTaken {
 }
 
 /// Evaluate on create; target => text (`None` for null or IgnoreFlow).
-pub fn targets(flow: &Flow, record: &SourceRecord) -> BTreeMap<String, Option<String>> {
+pub fn targets(flow: &TestFlow, record: &SourceRecord) -> BTreeMap<String, Option<String>> {
     let uniqueness = NoneTaken;
     let clock = clock();
     let mut random = hrsync_expr::SplitMix64(7);

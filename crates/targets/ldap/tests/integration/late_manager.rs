@@ -48,7 +48,7 @@ async fn a_report_gets_its_manager_when_the_manager_comes_in_a_later_run() {
         assert_eq!(report.counts.get(&Action::Create), Some(&1), "{report:?}");
         // The link is not recorded as made: a later run sends it again.
         let state = engine.store().load(&[REPORT]).expect("load");
-        let exported = &state[REPORT].account.as_ref().expect("report joined").exported;
+        let exported = &state[REPORT].join.as_ref().expect("report joined").exported;
         assert_eq!(exported.get("manager"), Some(&serde_json::Value::Null), "{exported:?}");
     }
     let entry = |n: &'static str| {
