@@ -40,6 +40,11 @@
 //!   the typed config as a [`secrecy::SecretString`]. `kind = "scim"` is
 //!   refused as not implemented yet.
 //!
+//! - `[flow]` and `[target]` are the flow `inbound`; each `[[flows]]` entry
+//!   is a further inbound flow ([`NamedFlow`]: a `name`, the keys of
+//!   `[flow]`, a `[flows.target]` read like `[target]`), with errors at
+//!   `flows[i].…` fields. [`Config::flows`] lists them all, `inbound` first.
+//!
 //! `account_status` (`activeEmploymentsCount` or `emplStatus`) picks the
 //! `accountDisabled` expression of the built-in mapping (`builtin:sf-to-ad`),
 //! after Entra's integration reference: `Switch([activeEmploymentsCount],
@@ -80,8 +85,12 @@ pub struct Config {
     /// `[target] concurrency`: how many creates and updates are in flight
     /// at once (1..=256, default 32).
     pub target_concurrency: u32,
-    /// What is provisioned and how.
+    /// What is provisioned and how: the flow `inbound`, into `[target]`.
     pub flow: FlowSettings,
+    /// `[[flows]]`: further inbound flows from the same source, each into
+    /// its own target with its own mapping, and its own rows in the one
+    /// state file (watermark, joins, escrow, history).
+    pub more_flows: Vec<NamedFlow>,
     /// Accidental-deletion guard.
     pub guard: Guard,
     /// Retry of failed workers.
@@ -178,6 +187,29 @@ pub struct FlowSettings {
     pub account_status: AccountStatusSource,
 }
 
+/// One `[[flows]]` entry: a further inbound flow.
+#[derive(Debug, Clone)]
+pub struct NamedFlow {
+    /// Its name in the state and in `--flow` (never `inbound` or `writeback`).
+    pub name: String,
+    /// `[flows.target]`, typed as `[target]` is.
+    pub target: TargetConfig,
+    /// `[flows.target] concurrency`.
+    pub target_concurrency: u32,
+    /// The entry's `[flow]` keys.
+    pub flow: FlowSettings,
+}
+
+/// A flow of the config as commands use it: the `inbound` flow of
+/// `[flow]` and `[target]`, or a `[[flows]]` entry.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowRef<'c> {
+    pub name: &'c str,
+    pub target: &'c TargetConfig,
+    pub target_concurrency: u32,
+    pub flow: &'c FlowSettings,
+}
+
 /// The `[guard]` section: a cycle that would delete or disable more than
 /// either limit stops and holds those changes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -230,6 +262,32 @@ impl StateSettings {
 }
 
 impl Config {
+    /// The name of the flow of `[flow]` and `[target]`.
+    pub const INBOUND: &'static str = "inbound";
+
+    /// Every flow: `inbound` first, then the `[[flows]]` entries in order.
+    pub fn flows(&self) -> Vec<FlowRef<'_>> {
+        let first = FlowRef {
+            name: Self::INBOUND,
+            target: &self.target,
+            target_concurrency: self.target_concurrency,
+            flow: &self.flow,
+        };
+        std::iter::once(first)
+            .chain(self.more_flows.iter().map(|f| FlowRef {
+                name: &f.name,
+                target: &f.target,
+                target_concurrency: f.target_concurrency,
+                flow: &f.flow,
+            }))
+            .collect()
+    }
+
+    /// The flow named `name`.
+    pub fn flow_named(&self, name: &str) -> Option<FlowRef<'_>> {
+        self.flows().into_iter().find(|f| f.name == name)
+    }
+
     /// Read and validate a config file. Every problem found is returned.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Config, ConfigErrors> {
         Self::load_with_env(path, &|name| std::env::var(name))

@@ -55,6 +55,8 @@ struct RawRoot {
     schedule: Option<IgnoredAny>,
     #[allow(dead_code)]
     state: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    flows: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +170,11 @@ struct RawFlow {
     prehire_lead_days: Option<Spanned<i64>>,
     onboarding_prehires: Option<bool>,
     account_status: Option<AccountStatusSource>,
+    /// Only in a `[[flows]]` entry: its name.
+    name: Option<Spanned<String>>,
+    /// Only in a `[[flows]]` entry: its `[flows.target]` (read separately).
+    #[allow(dead_code)]
+    target: Option<IgnoredAny>,
 }
 
 /// A mapping file's top level (the [`MappingConfig`] shape).
@@ -275,20 +282,25 @@ pub(crate) fn parse(
         .section::<RawSource>(&doc, "source")
         .and_then(|raw| load_source(&doc, &dir, &mut errs, raw));
     let mut target_concurrency = DEFAULT_TARGET_CONCURRENCY;
-    let target = errs.section::<RawTarget>(&doc, "target").and_then(|mut raw| {
-        let field = path(&["target", "concurrency"]);
-        target_concurrency = int_in(
-            &doc,
-            &mut errs,
-            &field,
-            raw.concurrency.take(),
-            1..=256,
-            DEFAULT_TARGET_CONCURRENCY,
-        );
-        load_target(&doc, &dir, &mut errs, raw)
+    let target = errs.section::<RawTarget>(&doc, "target").and_then(|raw| {
+        let (concurrency, target) = target_section(&doc, &dir, &mut errs, raw, &path(&["target"]));
+        target_concurrency = concurrency;
+        target
     });
-    let flow =
-        errs.section::<RawFlow>(&doc, "flow").and_then(|raw| load_flow(&doc, &dir, &mut errs, raw));
+    let flow = errs.section::<RawFlow>(&doc, "flow").and_then(|raw| {
+        if let Some(name) = &raw.name {
+            let msg = format!(
+                "`[flow]` is the flow `{INBOUND_FLOW}`; a name is given to the further flows of `[[flows]]`"
+            );
+            errs.push(doc.error_at(name.span(), &path(&["flow", "name"]), msg));
+        }
+        if raw.target.is_some() {
+            let msg = "the `[flow]` section's target is `[target]`; `[flows.target]` belongs to a `[[flows]]` entry";
+            errs.push(doc.error(&path(&["flow", "target"]), msg));
+        }
+        load_flow(&doc, &dir, &mut errs, raw, &path(&["flow"]))
+    });
+    let more_flows = load_more_flows(&doc, &dir, &mut errs);
     let guard =
         errs.optional::<RawGuard>(&doc, "guard").map(|raw| load_guard(&doc, &mut errs, raw));
     let escrow =
@@ -320,6 +332,7 @@ pub(crate) fn parse(
             target,
             target_concurrency,
             flow,
+            more_flows,
             guard,
             escrow,
             schedule,
@@ -891,8 +904,9 @@ fn load_target(
     dir: &Path,
     errs: &mut Errors,
     raw: RawTarget,
+    base: &FieldPath,
 ) -> Option<TargetConfig> {
-    let field = |k: &str| path(&["target", k]);
+    let field = |k: &str| base.key(k);
     let unused = |errs: &mut Errors, k: &str, kind: &str| {
         let f = field(k);
         let span = doc.key_span(&f).unwrap_or(0..0);
@@ -930,7 +944,7 @@ fn load_target(
             path: dir.join(p.into_inner()),
             unique: raw.unique.unwrap_or_default(),
         });
-        return findings(doc, errs, &path(&["target"]), config, &[]);
+        return findings(doc, errs, base, config, &[]);
     }
     for (k, present) in [("path", raw.path.is_some()), ("unique", raw.unique.is_some())] {
         if present {
@@ -948,7 +962,7 @@ fn load_target(
         errs.push(doc.error_at(value.span(), &conn, "expected a table"));
         return None;
     };
-    let secret = connection_secret(doc, dir, errs, table);
+    let secret = connection_secret(doc, dir, errs, table, &conn);
     // The secret's keys are the loader's, never the target's: the typed
     // config gets the secret itself, not a table holding it.
     let mut stripped = toml::de::DeTable::new();
@@ -988,6 +1002,110 @@ fn load_target(
     secret_read.then_some(config)
 }
 
+/// A `[target]`-shaped table at `base`: its `concurrency` (default when
+/// absent) and the typed target config.
+fn target_section(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    mut raw: RawTarget,
+    base: &FieldPath,
+) -> (u32, Option<TargetConfig>) {
+    let concurrency = int_in(
+        doc,
+        errs,
+        &base.key("concurrency"),
+        raw.concurrency.take(),
+        1..=256,
+        DEFAULT_TARGET_CONCURRENCY,
+    );
+    (concurrency, load_target(doc, dir, errs, raw, base))
+}
+
+const INBOUND_FLOW: &str = Config::INBOUND;
+/// Names the further flows may not take (the planned writeback flow's).
+const RESERVED_FLOW_NAMES: [&str; 2] = [INBOUND_FLOW, "writeback"];
+
+/// The `[[flows]]` entries: further inbound flows, each with the keys of
+/// `[flow]`, a `name` and a `[flows.target]`.
+fn load_more_flows(doc: &Doc<'_>, dir: &Path, errs: &mut Errors) -> Vec<crate::NamedFlow> {
+    let base = path(&["flows"]);
+    let Some(value) = doc.get(&base) else { return Vec::new() };
+    let DeValue::Array(items) = value.get_ref() else {
+        errs.push(doc.error_at(
+            value.span(),
+            &base,
+            "expected `[[flows]]` tables (an array of flows)",
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for i in 0..items.len() {
+        let at = base.index(i);
+        let Some(raw) = errs.ok(doc.de::<RawFlow>(&at)).flatten() else { continue };
+        let name = match &raw.name {
+            None => {
+                errs.push(doc.error(
+                    &at.key("name"),
+                    "missing field `name` (the flow's name in the state and in `--flow`)",
+                ));
+                None
+            }
+            Some(n) => {
+                let text = n.get_ref();
+                let valid = text.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && text.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    })
+                    && text.len() <= 64;
+                let problem = if !valid {
+                    Some(format!(
+                        "flow name `{text}`: use 1 to 64 lowercase letters, digits, `-` or `_`, starting with a letter"
+                    ))
+                } else if RESERVED_FLOW_NAMES.contains(&text.as_str()) {
+                    Some(format!(
+                        "flow name `{text}` is reserved (`{INBOUND_FLOW}` is the flow of `[flow]`)"
+                    ))
+                } else if seen.contains(text) {
+                    Some(format!("two flows are named `{text}`"))
+                } else {
+                    None
+                };
+                match problem {
+                    Some(msg) => {
+                        errs.push(doc.error_at(n.span(), &at.key("name"), msg));
+                        None
+                    }
+                    None => {
+                        seen.push(text.clone());
+                        Some(text.clone())
+                    }
+                }
+            }
+        };
+        let target_at = at.key("target");
+        let target = match errs.ok(doc.de::<RawTarget>(&target_at)) {
+            Some(Some(raw)) => Some(target_section(doc, dir, errs, raw, &target_at)),
+            Some(None) => {
+                errs.push(doc.error(
+                    &target_at,
+                    "missing table `[flows.target]`: each flow has its own target",
+                ));
+                None
+            }
+            None => None,
+        };
+        let flow = load_flow(doc, dir, errs, raw, &at);
+        if let (Some(name), Some((target_concurrency, Some(target))), Some(flow)) =
+            (name, target, flow)
+        {
+            out.push(crate::NamedFlow { name, target, target_concurrency, flow });
+        }
+    }
+    out
+}
+
 /// The keys of a connection table that name its secret.
 const SECRET_KEYS: [&str; 3] = ["password", "password_env", "password_file"];
 
@@ -1023,8 +1141,8 @@ fn connection_secret(
     dir: &Path,
     errs: &mut Errors,
     table: &toml::de::DeTable<'_>,
+    conn: &FieldPath,
 ) -> Option<Option<SecretString>> {
-    let conn = path(&["target", "connection"]);
     let has = |k: &str| table.iter().any(|(key, _)| key.get_ref() == k);
     if has("password") {
         let f = conn.key("password");
@@ -1074,8 +1192,14 @@ struct Part<'d, 'i> {
     base: FieldPath,
 }
 
-fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Option<FlowSettings> {
-    let flow = path(&["flow"]);
+fn load_flow(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    raw: RawFlow,
+    base: &FieldPath,
+) -> Option<FlowSettings> {
+    let flow = base.clone();
     let time_zone = {
         let tz = &raw.time_zone;
         match jiff::tz::TimeZone::get(tz.get_ref()) {
@@ -1090,7 +1214,7 @@ fn load_flow(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawFlow) -> Opti
             }
         }
     };
-    let actions = load_actions(doc, errs, raw.actions);
+    let actions = load_actions(doc, errs, raw.actions, &flow.key("actions"));
     let prehire_lead_days =
         int_in(doc, errs, &flow.key("prehire_lead_days"), raw.prehire_lead_days, 0..=365, 14);
     let account_status = raw.account_status.unwrap_or_default();
@@ -1286,6 +1410,7 @@ fn load_actions(
     doc: &Doc<'_>,
     errs: &mut Errors,
     raw: Option<Vec<Spanned<String>>>,
+    field: &FieldPath,
 ) -> Option<Actions> {
     let Some(list) = raw else {
         return Some(Actions { create: true, update: true, disable: true, delete: false });
@@ -1302,14 +1427,14 @@ fn load_actions(
                 let msg = format!(
                     "unknown action `{other}`, expected a subset of `create`, `update`, `disable`, `delete`"
                 );
-                errs.push(doc.error_at(item.span(), &path(&["flow", "actions"]).index(i), msg));
+                errs.push(doc.error_at(item.span(), &field.index(i), msg));
                 ok = false;
                 continue;
             }
         };
         if *slot {
             let msg = format!("action `{}` is listed twice", item.get_ref());
-            errs.push(doc.error_at(item.span(), &path(&["flow", "actions"]).index(i), msg));
+            errs.push(doc.error_at(item.span(), &field.index(i), msg));
             ok = false;
         }
         *slot = true;

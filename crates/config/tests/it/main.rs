@@ -4,6 +4,7 @@
 mod builtin_openldap;
 mod common;
 mod errors;
+mod flows;
 mod local;
 mod mapping;
 mod oauth;

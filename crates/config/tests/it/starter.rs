@@ -190,3 +190,24 @@ fn starter_oauth_examples_use_the_real_fields() {
         assert_eq!(got, *fields, "{method} {assertion:?}");
     }
 }
+
+#[test]
+fn the_starters_further_flow_loads_when_uncommented() {
+    let dir = temp_dir("starter-flows");
+    generate_keys(&dir);
+    let at = STARTER.find("# [[flows]]").expect("the starter shows a [[flows]] entry");
+    let (head, tail) = STARTER.split_at(at);
+    let uncommented: String =
+        tail.lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
+    let text = format!("{head}{uncommented}\n");
+    let env = |name: &str| match name {
+        "HRSYNC_LAB_LDAP_PASSWORD" => Ok("lab-secret".to_owned()),
+        other => common::env(other),
+    };
+    let config = hrsync_config::Config::parse_with_env(&text, dir.join("hrsync.toml"), &env)
+        .unwrap_or_else(|e| panic!("the uncommented [[flows]] entry does not load:\n{e}\n{text}"));
+    let lab = config.flow_named("lab").expect("flow lab");
+    assert!(matches!(lab.target, TargetConfig::Ldap(_)), "{:?}", lab.target);
+    assert_eq!(lab.flow.origin, MappingOrigin::Builtin("builtin:sf-to-openldap".into()));
+    assert!(!format!("{config:?}").contains("lab-secret"));
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use hrsync_config::Config;
+use hrsync_config::{Config, FlowRef};
 use hrsync_engine::cycle::{
     CompiledFlow, CycleReport, DeletionGuard, Engine, EscrowPolicy, Settings,
 };
@@ -25,6 +25,36 @@ pub struct ConfigArg {
 }
 
 pub type AppEngine = Engine<SqliteStore, Box<dyn Target>>;
+
+/// `--flow`, for commands that act on one flow (default `inbound`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct FlowArg {
+    /// The flow: `inbound` (`[flow]` and `[target]`) or the name of a
+    /// `[[flows]]` entry.
+    #[arg(long, default_value = Config::INBOUND)]
+    pub flow: String,
+}
+
+/// The flow named `name`, or an error listing the config's flows.
+pub fn pick<'c>(config: &'c Config, name: &str) -> anyhow::Result<FlowRef<'c>> {
+    config.flow_named(name).ok_or_else(|| {
+        let names: Vec<String> = config.flows().iter().map(|f| format!("`{}`", f.name)).collect();
+        anyhow::anyhow!(
+            "{}: no flow named `{name}`; its flows are {}",
+            config.path.display(),
+            names.join(", ")
+        )
+    })
+}
+
+/// The flows a command that may run several acts on: the one named, or
+/// every flow of the config.
+pub fn pick_some<'c>(config: &'c Config, name: Option<&str>) -> anyhow::Result<Vec<FlowRef<'c>>> {
+    match name {
+        Some(n) => Ok(vec![pick(config, n)?]),
+        None => Ok(config.flows()),
+    }
+}
 
 /// Load and validate the config; every problem is listed, each with file,
 /// line and field.
@@ -62,21 +92,21 @@ pub fn error_chain(error: &anyhow::Error) -> String {
     hrsync_display::escape_keeping_lines(&out).into_owned()
 }
 
-pub fn settings(config: &Config) -> Settings {
-    let a = config.flow.actions;
+pub fn settings(config: &Config, flow: FlowRef<'_>) -> Settings {
+    let a = flow.flow.actions;
     Settings {
         page_size: config.source.page_size,
         select: config.source.select,
-        concurrency: config.target_concurrency as usize,
+        concurrency: flow.target_concurrency as usize,
         actions: Actions {
             create: a.create,
             update: a.update,
             disable: a.disable,
             delete: a.delete,
         },
-        time_zone: config.flow.time_zone.clone(),
-        prehire_lead_days: i64::from(config.flow.prehire_lead_days),
-        onboarding_prehires: config.flow.onboarding_prehires,
+        time_zone: flow.flow.time_zone.clone(),
+        prehire_lead_days: i64::from(flow.flow.prehire_lead_days),
+        onboarding_prehires: flow.flow.onboarding_prehires,
         guard: DeletionGuard {
             max_count: u64::from(config.guard.max_count),
             max_share: config.guard.max_share,
@@ -101,17 +131,18 @@ pub enum Files {
     Existing,
 }
 
-/// The target of the config's `[target]`, through the registry.
+/// The flow's target (`[target]` or `[flows.target]`), through the registry.
 pub fn target_with(
     config: &Config,
-    flow: &CompiledFlow,
+    flow: FlowRef<'_>,
+    compiled: &CompiledFlow,
     files: Files,
 ) -> anyhow::Result<Box<dyn Target>> {
     if !config.secrets_read {
         bail!("internal: the target needs a config loaded with its secrets");
     }
-    let lookup = flow.lookup_attributes();
-    if let (Files::Existing, hrsync_targets::TargetConfig::Embedded(c)) = (files, &config.target)
+    let lookup = compiled.lookup_attributes();
+    if let (Files::Existing, hrsync_targets::TargetConfig::Embedded(c)) = (files, flow.target)
         && !c.path.exists()
     {
         // The registry opens (and creates) the file; a dry run must not.
@@ -122,22 +153,27 @@ pub fn target_with(
         return Ok(Box::new(t));
     }
     let context = hrsync_targets::BuildContext { lookup_attributes: &lookup };
-    hrsync_targets::build(&config.target, &context)
-        .with_context(|| format!("{}: [target]", config.path.display()))
+    let section = if flow.name == Config::INBOUND {
+        "[target]".to_owned()
+    } else {
+        format!("[flows.target] of flow `{}`", flow.name)
+    };
+    hrsync_targets::build(flow.target, &context)
+        .with_context(|| format!("{}: {section}", config.path.display()))
 }
 
-/// The inbound flow's state, pruning the log as `[state]` says.
-pub fn store_with(config: &Config, files: Files) -> anyhow::Result<SqliteStore> {
+/// The state of the flow named `flow` (its rows of the one state file),
+/// pruning the log as `[state]` says.
+pub fn store_with(config: &Config, flow: &str, files: Files) -> anyhow::Result<SqliteStore> {
     let path = &config.state.path;
     if files == Files::Existing && !path.exists() {
         tracing::info!(
             message = "No state file yet (no cycle has run): reading an empty state.",
             path = %path.display()
         );
-        return SqliteStore::in_memory(hrsync_store::INBOUND)
-            .context("opening an empty state in memory");
+        return SqliteStore::in_memory(flow).context("opening an empty state in memory");
     }
-    let mut store = SqliteStore::open(path, hrsync_store::INBOUND)
+    let mut store = SqliteStore::open(path, flow)
         .with_context(|| format!("opening the state store {}", path.display()))?;
     let days = u64::from(config.state.log_retention_days);
     store.set_retention(hrsync_store::Retention {
@@ -147,31 +183,42 @@ pub fn store_with(config: &Config, files: Files) -> anyhow::Result<SqliteStore> 
     Ok(store)
 }
 
-/// The engine for a config, with the crash-test seam wired to
-/// `HRSYNC_CRASH_AFTER` (abort at the n-th crash point; tests only).
-pub fn flow(config: &Config) -> anyhow::Result<CompiledFlow> {
-    CompiledFlow::compile(&config.flow.schema, &config.flow.mapping)
-        .context("compiling the mapping")
+/// The flow's mapping compiled for the engine.
+pub fn compile(flow: FlowRef<'_>) -> anyhow::Result<CompiledFlow> {
+    CompiledFlow::compile(&flow.flow.schema, &flow.flow.mapping)
+        .with_context(|| format!("compiling the mapping of flow `{}`", flow.name))
 }
 
-pub fn engine_with(config: &Config, files: Files) -> anyhow::Result<AppEngine> {
-    let store = store_with(config, files)?;
-    engine_over(config, files, store)
+/// The engine for one flow of a config, with the crash-test seam wired to
+/// `HRSYNC_CRASH_AFTER` (abort at the n-th crash point; tests only).
+pub fn engine_with(config: &Config, flow: FlowRef<'_>, files: Files) -> anyhow::Result<AppEngine> {
+    let store = store_with(config, flow.name, files)?;
+    engine_over(config, flow, files, store)
 }
 
 /// [`engine_with`] over a store opened already (the one [`cycle_lease`] holds).
-pub fn engine_on(config: &Config, store: SqliteStore) -> anyhow::Result<AppEngine> {
-    engine_over(config, Files::Create, store)
+pub fn engine_on(
+    config: &Config,
+    flow: FlowRef<'_>,
+    store: SqliteStore,
+) -> anyhow::Result<AppEngine> {
+    engine_over(config, flow, Files::Create, store)
 }
 
-fn engine_over(config: &Config, files: Files, store: SqliteStore) -> anyhow::Result<AppEngine> {
+fn engine_over(
+    config: &Config,
+    flow: FlowRef<'_>,
+    files: Files,
+    store: SqliteStore,
+) -> anyhow::Result<AppEngine> {
     if !config.secrets_read {
         bail!("internal: reaching SuccessFactors needs a config loaded with its secrets");
     }
-    let flow = flow(config)?;
+    let compiled = compile(flow)?;
     let sf = SfClient::new(&config.source.client).context("SuccessFactors client")?;
-    let target = target_with(config, &flow, files)?;
-    let mut engine = Engine::new(sf, flow, store, target, Arc::new(SystemClock), settings(config));
+    let target = target_with(config, flow, &compiled, files)?;
+    let settings = settings(config, flow);
+    let mut engine = Engine::new(sf, compiled, store, target, Arc::new(SystemClock), settings);
     if let Some(n) = std::env::var("HRSYNC_CRASH_AFTER").ok().and_then(|v| v.parse::<u64>().ok()) {
         let count = AtomicU64::new(0);
         engine.on_crash_point(Arc::new(move |point| {
@@ -234,7 +281,7 @@ pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(
     Some(bar)
 }
 
-/// The state store holding the inbound flow's lease ("one cycle at a time
+/// The state store holding the flow's lease ("one cycle at a time
 /// per flow"), and the keeper that renews it every third of `[state]
 /// lease_ttl` and releases it when dropped: hold both while running cycles.
 /// A second `hrsync sync`/`run`/`on-demand` on the same state is refused
@@ -244,8 +291,9 @@ pub fn progress_bar<S: hrsync_store::Store, T: Target + 'static>(
 /// from then on.
 pub fn cycle_lease(
     config: &Config,
+    flow: &str,
 ) -> anyhow::Result<(SqliteStore, hrsync_store_sqlite::LeaseKeeper)> {
-    let mut store = store_with(config, Files::Create)?;
+    let mut store = store_with(config, flow, Files::Create)?;
     let ttl = config.state.lease_ttl;
     let holder = hrsync_store_sqlite::process_holder();
     match store.try_lease_or_take_over(&holder, ttl, jiff::Timestamp::now()) {

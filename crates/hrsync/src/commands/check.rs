@@ -1,7 +1,7 @@
 //! `hrsync check`: Test Connection. Runs the source's runtime flow (for the
 //! OAuth methods first the token flow of [`hrsync_sf_auth::check()`], step
 //! by step; then a one-record OData read through the engine's client) and
-//! the target's connection check, printing each step with its timing and,
+//! each flow's target connection check, printing each step with its timing and,
 //! for a failed authentication step, what to check in the admin's terms.
 //! Changes nothing; exit status 1 when any step fails.
 
@@ -64,26 +64,34 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 println!("FAIL SuccessFactors request ({} ms): {e}", started.elapsed().as_millis());
             }
         }
-        let started = Instant::now();
-        // A missing embedded target is checked in memory: `check` creates no file.
-        match app::flow(&config)
-            .and_then(|flow| app::target_with(&config, &flow, app::Files::Existing))
-        {
-            Ok(target) => {
-                for step in target.check().await {
-                    ok &= step.ok;
-                    println!(
-                        "{} target {}: {} ({} ms)",
-                        if step.ok { "ok  " } else { "FAIL" },
-                        step.name,
-                        hrsync_display::escape(&step.detail),
-                        started.elapsed().as_millis()
-                    );
+        // Every flow's target; a missing embedded target is checked in
+        // memory: `check` creates no file.
+        for flow in config.flows() {
+            let label = if flow.name == hrsync_config::Config::INBOUND {
+                "target".to_owned()
+            } else {
+                format!("target of flow `{}`", flow.name)
+            };
+            let started = Instant::now();
+            match app::compile(flow)
+                .and_then(|c| app::target_with(&config, flow, &c, app::Files::Existing))
+            {
+                Ok(target) => {
+                    for step in target.check().await {
+                        ok &= step.ok;
+                        println!(
+                            "{} {label} {}: {} ({} ms)",
+                            if step.ok { "ok  " } else { "FAIL" },
+                            step.name,
+                            hrsync_display::escape(&step.detail),
+                            started.elapsed().as_millis()
+                        );
+                    }
                 }
-            }
-            Err(e) => {
-                ok = false;
-                println!("FAIL target: {}", app::error_chain(&e));
+                Err(e) => {
+                    ok = false;
+                    println!("FAIL {label}: {}", app::error_chain(&e));
+                }
             }
         }
         ok

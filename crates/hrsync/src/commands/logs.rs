@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use hrsync_display::escape;
 use hrsync_store::{LogQuery, Store};
 
-use super::app::{self, ConfigArg, Files};
+use super::app::{self, ConfigArg, Files, FlowArg};
 
 /// The statuses of provisioning log entries.
 const STATUSES: [&str; 4] = ["success", "failure", "skipped", "warning"];
@@ -15,6 +15,8 @@ const STATUSES: [&str; 4] = ["success", "failure", "skipped", "warning"];
 pub struct LogsArgs {
     #[command(flatten)]
     config: ConfigArg,
+    #[command(flatten)]
+    flow: FlowArg,
     /// Only this worker (personIdExternal).
     #[arg(long)]
     person: Option<String>,
@@ -33,7 +35,8 @@ pub struct LogsArgs {
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let config = app::load_local(&args.config)?;
-    let store = app::store_with(&config, Files::Existing)?;
+    let flow = app::pick(&config, &args.flow.flow)?;
+    let store = app::store_with(&config, flow.name, Files::Existing)?;
     let entries = store.log(&LogQuery {
         person_id: args.person,
         cycle_id: args.cycle,
@@ -69,13 +72,16 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
 pub struct StatusArgs {
     #[command(flatten)]
     config: ConfigArg,
+    #[command(flatten)]
+    flow: FlowArg,
     #[arg(long)]
     json: bool,
 }
 
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = app::load_local(&args.config)?;
-    let store = app::store_with(&config, Files::Existing)?;
+    let flow = app::pick(&config, &args.flow.flow)?;
+    let store = app::store_with(&config, flow.name, Files::Existing)?;
     let watermark = store.watermark(&hrsync_engine::cycle::Settings::default().watermark_scope)?;
     let cycles = store.cycles(10)?;
     let escrows = store.escrows()?;
@@ -83,6 +89,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let next_wakeup = store.next_wakeup()?;
     if args.json {
         let v = serde_json::json!({
+            "flow": flow.name,
             "watermark": watermark.map(|w| w.to_string()),
             "accounts": {"active": counts.active, "disabled": counts.disabled, "deleted": counts.deleted},
             "next_wakeup": next_wakeup.map(|w| w.to_string()),
@@ -91,6 +98,10 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    if config.flows().len() > 1 {
+        let names: Vec<&str> = config.flows().iter().map(|f| f.name).collect();
+        println!("flow: {} (of {}; --flow picks another)", flow.name, names.join(", "));
     }
     println!(
         "watermark: {}",

@@ -4,14 +4,16 @@
 use std::process::ExitCode;
 
 use hrsync_display::escape;
-use hrsync_runner::{INBOUND, Job};
+use hrsync_runner::Job;
 
-use super::app::{self, ConfigArg};
+use super::app::{self, ConfigArg, FlowArg};
 
 #[derive(Debug, clap::Args)]
 pub struct OnDemandArgs {
     #[command(flatten)]
     config: ConfigArg,
+    #[command(flatten)]
+    flow: FlowArg,
     /// The worker's personIdExternal.
     #[arg(value_parser = person_id)]
     person: String,
@@ -22,12 +24,13 @@ pub struct OnDemandArgs {
 
 pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
-    let (store, _lease) = app::cycle_lease(&config)?;
+    let flow = app::pick(&config, &args.flow.flow)?;
+    let (store, _lease) = app::cycle_lease(&config, flow.name)?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
-        let engine = app::engine_on(&config, store)?;
+        let engine = app::engine_on(&config, flow, store)?;
         let job = Job::OnDemand { person: args.person.clone() };
-        anyhow::Ok(hrsync_runner::run_once(INBOUND, engine, job).await?)
+        anyhow::Ok(hrsync_runner::run_once(flow.name, engine, job).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use hrsync_display::escape;
 use hrsync_engine::cycle::CycleReport;
-use hrsync_runner::{INBOUND, Job};
+use hrsync_runner::Job;
 
-use super::app::{self, ConfigArg, Files};
+use super::app::{self, ConfigArg, Files, FlowArg};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -20,6 +20,8 @@ pub enum Format {
 pub struct PlanArgs {
     #[command(flatten)]
     config: ConfigArg,
+    #[command(flatten)]
+    flow: FlowArg,
     /// Plan a full cycle instead of the changes since the watermark.
     #[arg(long)]
     full: bool,
@@ -36,13 +38,14 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
+    let flow = app::pick(&config, &args.flow.flow)?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
         // A missing state or embedded target reads as empty, in memory:
         // a dry run creates no file (and works in a read-only directory).
-        let engine = app::engine_with(&config, Files::Existing)?;
+        let engine = app::engine_with(&config, flow, Files::Existing)?;
         let job = Job::Plan { full: args.full, person: args.person.clone() };
-        anyhow::Ok(hrsync_runner::run_once(INBOUND, engine, job).await?)
+        anyhow::Ok(hrsync_runner::run_once(flow.name, engine, job).await?)
     })?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

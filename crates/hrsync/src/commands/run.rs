@@ -1,11 +1,12 @@
-//! `hrsync run`: the runner (`hrsync-runner`) with the config's one flow on
-//! its schedule, stopped by SIGTERM or SIGINT. Wiring only.
+//! `hrsync run`: the runner (`hrsync-runner`) with the config's flows (or
+//! the one named by `--flow`) on the schedule, stopped by SIGTERM or
+//! SIGINT. Wiring only.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use hrsync_runner::{FlowSpec, INBOUND, Interrupt, Runner, Schedule, StopSignals, Stopped};
+use hrsync_runner::{FlowSpec, Interrupt, Runner, Schedule, StopSignals, Stopped};
 
 use super::app::{self, ConfigArg};
 
@@ -18,10 +19,13 @@ const EXIT_INTERRUPTED: u8 = 5;
 pub struct RunArgs {
     #[command(flatten)]
     config: ConfigArg,
+    /// Only this flow (`inbound` or a `[[flows]]` name); default every flow.
+    #[arg(long)]
+    flow: Option<String>,
     /// Override the config's `[schedule] interval` (e.g. 30s, 5m).
     #[arg(long, value_parser = parse_interval)]
     interval: Option<Duration>,
-    /// Stop after this many cycles (0 = run until stopped).
+    /// Stop after this many cycles of each flow (0 = run until stopped).
     #[arg(long, default_value_t = 0)]
     cycles: u64,
     /// After a stop signal, how long a cycle in flight may take to finish
@@ -51,19 +55,29 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
-    // Held until the runner has ended.
-    let (store, _lease) = app::cycle_lease(&config)?;
+    let flows = app::pick_some(&config, args.flow.as_deref())?;
+    // Every lease first, in config order, held until the runner has ended.
+    let mut leased = Vec::new();
+    for flow in &flows {
+        leased.push((*flow, app::cycle_lease(&config, flow.name)?));
+    }
     let interval = args.interval.unwrap_or(config.schedule.interval);
     let rt = app::runtime()?;
     let code = rt.block_on(async {
         // Caught from here on, so a signal during the first cycle counts.
         let signals = StopSignals::install().context("installing the SIGTERM/SIGINT handlers")?;
-        let engine = app::engine_on(&config, store)?;
         let schedule = match args.cycles {
             0 => Schedule::every(interval),
             n => Schedule::every(interval).limit(n),
         };
-        let (handle, runner) = Runner::new(vec![FlowSpec::new(INBOUND, engine).scheduled(schedule)])?;
+        let mut specs = Vec::new();
+        let mut _leases = Vec::new();
+        for (flow, (store, lease)) in leased {
+            let engine = app::engine_on(&config, flow, store)?;
+            specs.push(FlowSpec::new(flow.name, engine).scheduled(schedule));
+            _leases.push(lease);
+        }
+        let (handle, runner) = Runner::new(specs)?;
         tokio::spawn(signals.forward(handle, args.stop_timeout));
         Ok(match runner.run().await {
             Stopped::Interrupted { by, jobs } => {

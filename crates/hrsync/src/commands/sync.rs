@@ -1,9 +1,9 @@
-//! `hrsync sync [--full]`: one cycle, with a progress bar on a terminal and
-//! a summary at the end.
+//! `hrsync sync [--full] [--flow NAME]`: one cycle of each flow (or of the
+//! one named), with a progress bar on a terminal and a summary at the end.
 
 use std::process::ExitCode;
 
-use hrsync_runner::{INBOUND, Job};
+use hrsync_runner::Job;
 use hrsync_store::CycleKind;
 
 use super::app::{self, ConfigArg};
@@ -15,34 +15,56 @@ pub struct SyncArgs {
     /// Read every worker instead of the changes since the watermark.
     #[arg(long)]
     full: bool,
-    /// Print the cycle report as JSON on stdout.
+    /// Only this flow (`inbound` or a `[[flows]]` name); default every flow.
+    #[arg(long)]
+    flow: Option<String>,
+    /// Print the cycle report as JSON on stdout (with several flows, an
+    /// object of reports by flow name).
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
-    let (store, _lease) = app::cycle_lease(&config)?;
+    let flows = app::pick_some(&config, args.flow.as_deref())?;
+    // Every lease first, in config order: a second hrsync is refused before
+    // either runs a cycle, and two never wait on each other.
+    let mut leased = Vec::new();
+    for flow in &flows {
+        leased.push((*flow, app::cycle_lease(&config, flow.name)?));
+    }
+    let several = leased.len() > 1;
+    let kind = if args.full { CycleKind::Full } else { CycleKind::Incremental };
     let rt = app::runtime()?;
     rt.block_on(async {
-        let mut engine = app::engine_on(&config, store)?;
-        let bar = app::progress_bar(&mut engine);
-        let kind = if args.full { CycleKind::Full } else { CycleKind::Incremental };
-        let report = hrsync_runner::run_once(INBOUND, engine, Job::Cycle(kind)).await;
-        if let Some(b) = bar {
-            b.finish_and_clear();
+        let mut code = ExitCode::SUCCESS;
+        let mut reports = serde_json::Map::new();
+        // One flow after the other: they share the source and the state file.
+        for (flow, (store, _lease)) in leased {
+            let mut engine = app::engine_on(&config, flow, store)?;
+            let bar = app::progress_bar(&mut engine);
+            let report = hrsync_runner::run_once(flow.name, engine, Job::Cycle(kind)).await;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let report = report?;
+            if report.status != hrsync_store::CycleStatus::Completed {
+                // Partial success and a tripped deletion guard are not
+                // crashes, but scripts must notice them.
+                code = ExitCode::from(3);
+            }
+            match (args.json, several) {
+                (true, false) => println!("{}", serde_json::to_string_pretty(&report)?),
+                (true, true) => {
+                    reports.insert(flow.name.to_owned(), serde_json::to_value(&report)?);
+                }
+                (false, false) => println!("{}", app::summary(&report)),
+                (false, true) => println!("flow {}: {}", flow.name, app::summary(&report)),
+            }
         }
-        let report = report?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            println!("{}", app::summary(&report));
+        if args.json && several {
+            println!("{}", serde_json::to_string_pretty(&reports)?);
         }
-        Ok(match report.status {
-            hrsync_store::CycleStatus::Completed => ExitCode::SUCCESS,
-            // Partial success and a tripped deletion guard are not crashes,
-            // but scripts must notice them.
-            _ => ExitCode::from(3),
-        })
+        Ok(code)
     })
 }

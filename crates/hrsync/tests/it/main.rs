@@ -7,5 +7,6 @@ mod common;
 mod crash;
 mod crash_ldap;
 mod emulator_cli;
+mod flows;
 mod hardening;
 mod run_stop;
