@@ -59,7 +59,7 @@ fn outcome(person: &str, n: usize, now: Timestamp) -> Outcome {
         .map(|(k, v)| AttributeChange { attribute: k.clone(), old: Value::Null, new: v.clone() })
         .collect();
     let step =
-        |name: &str, detail: String| Step { name: name.into(), status: "success".into(), detail };
+        |name: &str, detail: String| Step { name: name.into(), status: LogStatus::Success, detail };
     let steps = vec![
         step("import", format!("PerPerson {person}: 1 employment, 3 job slices")),
         step("scope", "in scope: no scoping filter".into()),
@@ -95,8 +95,8 @@ fn outcome(person: &str, n: usize, now: Timestamp) -> Outcome {
             cycle_id: 0,
             person_id: person.into(),
             at: now,
-            action: "create".into(),
-            status: "success".into(),
+            action: Action::Create,
+            status: LogStatus::Success,
             target_id: Some(target_id),
             steps,
             modified,

@@ -353,7 +353,7 @@ fn json_from_str<T: serde::de::DeserializeOwned>(
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
 enum StoredStep {
-    Compact(String, String, String),
+    Compact(String, LogStatus, String),
     Named(Step),
 }
 
@@ -457,13 +457,19 @@ fn log_from_row(row: &Row<'_>, store: &str) -> Result<LogEntry> {
     let what = "log entry";
     let steps: String = col(row, 7, store, what, &key)?;
     let modified: String = col(row, 8, store, what, &key)?;
+    let action: String = col(row, 4, store, what, &key)?;
+    let status: String = col(row, 5, store, what, &key)?;
     Ok(LogEntry {
         id: col(row, 0, store, what, &key)?,
         cycle_id: col(row, 1, store, what, &key)?,
         person_id: col(row, 2, store, what, &key)?,
         at: ts(col(row, 3, store, what, &key)?),
-        action: col(row, 4, store, what, &key)?,
-        status: col(row, 5, store, what, &key)?,
+        action: Action::parse(&action).ok_or_else(|| {
+            corrupt(store, "log action", &key, format!("unknown action `{action}`"))
+        })?,
+        status: LogStatus::parse(&status).ok_or_else(|| {
+            corrupt(store, "log status", &key, format!("unknown status `{status}`"))
+        })?,
         target_id: col(row, 6, store, what, &key)?,
         steps: json_from_str::<Vec<StoredStep>>(store, "log steps", &key, &steps)?
             .into_iter()
@@ -687,8 +693,8 @@ impl SqliteStore {
                         cycle,
                         person,
                         ms(l.at),
-                        l.action,
-                        l.status,
+                        l.action.as_str(),
+                        l.status.as_str(),
                         l.target_id,
                         steps,
                         modified,
@@ -839,7 +845,7 @@ impl SqliteStore {
             sql.push_str(&format!(" AND cycle_id = ?{}", args.len()));
         }
         if let Some(s) = &query.status {
-            args.push(s.clone().into());
+            args.push(s.as_str().to_owned().into());
             sql.push_str(&format!(" AND status = ?{}", args.len()));
         }
         sql.push_str(" ORDER BY id DESC");

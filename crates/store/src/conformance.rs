@@ -137,22 +137,26 @@ fn escrow(person: &str, next: Timestamp, error: &str) -> Escrow {
     }
 }
 
-fn entry(person: &str, action: &str, status: &str) -> LogEntry {
+fn entry(person: &str, action: Action, status: LogStatus) -> LogEntry {
     LogEntry {
         id: 0,
         cycle_id: 0,
         person_id: person.into(),
         at: plus(t0(), 5),
-        action: action.into(),
-        status: status.into(),
+        action,
+        status,
         target_id: Some(format!("t-{person}")),
-        steps: vec![Step { name: "import".into(), status: "success".into(), detail: "ok".into() }],
+        steps: vec![Step {
+            name: "import".into(),
+            status: LogStatus::Success,
+            detail: "ok".into(),
+        }],
         modified: vec![AttributeChange {
             attribute: "title".into(),
             old: serde_json::Value::Null,
             new: json!("Engineer"),
         }],
-        error: (status == "failure").then(|| "refused".to_owned()),
+        error: (status == LogStatus::Failure).then(|| "refused".to_owned()),
     }
 }
 
@@ -169,7 +173,7 @@ fn keep(person: &str) -> Outcome {
 fn joined(person: &str, target: &str) -> Outcome {
     Outcome {
         join: Change::Set(join(person, target, AccountStatus::Active)),
-        log: Some(entry(person, "create", "success")),
+        log: Some(entry(person, Action::Create, LogStatus::Success)),
         ..keep(person)
     }
 }
@@ -269,7 +273,7 @@ pub fn flows_are_isolated<S: Store, M: Fn(&str) -> S>(open: &M) {
             Outcome {
                 escrow: Change::Set(escrow("p2", plus(t0(), 60), "inbound failure")),
                 wakeups: Change::Set(vec![(plus(t0(), DAY), "inbound wake-up".into())]),
-                log: Some(entry("p2", "none", "failure")),
+                log: Some(entry("p2", Action::Failed, LogStatus::Failure)),
                 ..keep("p2")
             },
         ],
@@ -463,10 +467,11 @@ pub fn account_counts_by_status<S: Store, M: Fn(&str) -> S>(open: &M) {
 pub fn log_queries_filter_newest_first<S: Store, M: Fn(&str) -> S>(open: &M) {
     let mut s = open(INBOUND);
     let c1 = s.begin_cycle(CycleKind::Full, None, t0()).expect("begin");
-    let failed = Outcome { log: Some(entry("p2", "create", "failure")), ..keep("p2") };
+    let failed =
+        Outcome { log: Some(entry("p2", Action::Create, LogStatus::Failure)), ..keep("p2") };
     s.commit(c1, &[joined("p1", "t1"), failed]).expect("commit 1");
     let c2 = s.begin_cycle(CycleKind::Incremental, None, plus(t0(), 60)).expect("begin");
-    let mut change = entry("p1", "disable", "success");
+    let mut change = entry("p1", Action::Disable, LogStatus::Success);
     change.modified.push(AttributeChange {
         attribute: "memberOf".into(),
         old: json!(["a"]),
@@ -482,9 +487,9 @@ pub fn log_queries_filter_newest_first<S: Store, M: Fn(&str) -> S>(open: &M) {
     want.cycle_id = c2;
     assert_eq!(all[0], want, "an entry reads back as written");
     let p1 = s.log(&LogQuery { person_id: Some("p1".into()), ..Default::default() }).expect("p1");
-    assert_eq!(ids(&p1, |l| &l.action), ["disable", "create"]);
+    assert_eq!(ids(&p1, |l| l.action.as_str()), ["disable", "create"]);
     let failures = s
-        .log(&LogQuery { status: Some("failure".into()), ..Default::default() })
+        .log(&LogQuery { status: Some(LogStatus::Failure), ..Default::default() })
         .expect("failures");
     assert_eq!(ids(&failures, |l| &l.person_id), ["p2"]);
     assert_eq!(failures[0].error.as_deref(), Some("refused"));
@@ -652,7 +657,7 @@ pub fn prune_log_keeps_what_retention_keeps<S: Store, M: Fn(&str) -> S>(open: &M
         let c = s.begin_cycle(CycleKind::Full, None, day(at)).expect("begin");
         let page: Vec<Outcome> = (0..30)
             .map(|i| Outcome {
-                log: Some(entry(&format!("p{n}-{i}"), "update", "success")),
+                log: Some(entry(&format!("p{n}-{i}"), Action::Update, LogStatus::Success)),
                 ..keep("x")
             })
             .collect();
@@ -662,7 +667,10 @@ pub fn prune_log_keeps_what_retention_keeps<S: Store, M: Fn(&str) -> S>(open: &M
     }
     let o = other.begin_cycle(CycleKind::Full, None, day(0)).expect("begin other");
     other
-        .commit(o, &[Outcome { log: Some(entry("w", "update", "success")), ..keep("w") }])
+        .commit(
+            o,
+            &[Outcome { log: Some(entry("w", Action::Update, LogStatus::Success)), ..keep("w") }],
+        )
         .expect("commit other");
     let count = |s: &S, c: CycleId| {
         s.log(&LogQuery { cycle_id: Some(c), ..Default::default() }).expect("log").len()
@@ -686,7 +694,7 @@ pub fn prune_log_keeps_what_retention_keeps<S: Store, M: Fn(&str) -> S>(open: &M
     let before = s.log(&LogQuery { limit: 1, ..Default::default() }).expect("log")[0].id;
     s.commit(
         cycles[2],
-        &[Outcome { log: Some(entry("late", "update", "success")), ..keep("late") }],
+        &[Outcome { log: Some(entry("late", Action::Update, LogStatus::Success)), ..keep("late") }],
     )
     .expect("commit");
     assert!(s.log(&LogQuery { limit: 1, ..Default::default() }).expect("log")[0].id > before);

@@ -39,6 +39,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// What was done for a worker: the plan's vocabulary, recorded as is.
+pub use hrsync_plan::Action;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -242,11 +244,57 @@ pub struct AttributeChange {
     pub new: serde_json::Value,
 }
 
+/// How a log entry, or one step of it, ended. The serialized names are
+/// stable: they are stored, filtered on (`hrsync logs --status`) and
+/// printed by `--json` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStatus {
+    Success,
+    Failure,
+    Skipped,
+    Warning,
+    /// A dry run's (`plan`): what would be done. Never stored: plans are
+    /// reports, not log entries.
+    Planned,
+}
+
+impl LogStatus {
+    pub const ALL: [LogStatus; 5] = [
+        LogStatus::Success,
+        LogStatus::Failure,
+        LogStatus::Skipped,
+        LogStatus::Warning,
+        LogStatus::Planned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStatus::Success => "success",
+            LogStatus::Failure => "failure",
+            LogStatus::Skipped => "skipped",
+            LogStatus::Warning => "warning",
+            LogStatus::Planned => "planned",
+        }
+    }
+
+    /// The stored name back.
+    pub fn parse(s: &str) -> Option<LogStatus> {
+        LogStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for LogStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One step of processing a worker (import, scope, match, action, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
-    pub status: String,
+    pub status: LogStatus,
     pub detail: String,
 }
 
@@ -257,10 +305,8 @@ pub struct LogEntry {
     pub cycle_id: CycleId,
     pub person_id: String,
     pub at: Timestamp,
-    /// create, update, move, disable, delete, skip, none.
-    pub action: String,
-    /// success, failure, skipped, warning.
-    pub status: String,
+    pub action: Action,
+    pub status: LogStatus,
     pub target_id: Option<String>,
     pub steps: Vec<Step>,
     pub modified: Vec<AttributeChange>,
@@ -272,7 +318,7 @@ pub struct LogEntry {
 pub struct LogQuery {
     pub person_id: Option<String>,
     pub cycle_id: Option<CycleId>,
-    pub status: Option<String>,
+    pub status: Option<LogStatus>,
     /// Newest first, at most this many (0 = no limit).
     pub limit: usize,
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use hrsync_expr::{EvalContext, Outcome};
 use hrsync_mapping::{Phase, SourceRecord};
 use hrsync_store::{
-    AccountStatus, AttributeChange, Change, Escrow, LogEntry, Outcome as StoreOutcome, Step, Store,
-    WorkerState,
+    AccountStatus, AttributeChange, Change, Escrow, LogEntry, LogStatus, Outcome as StoreOutcome,
+    Step, Store, WorkerState,
 };
 use hrsync_target::{Target, TargetObject};
 use jiff::Timestamp;
@@ -139,7 +139,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 self.conclude(*r, result, now)
             }
             Plan::Skip { reason, target_id } => {
-                r.steps.push(step("export", "skipped", reason));
+                r.steps.push(step("export", LogStatus::Skipped, reason));
                 self.conclude(*r, Ok(Decision::skip(target_id)), now)
             }
         }
@@ -259,7 +259,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             Plan::Create { attributes } => {
                 steps.push(step(
                     "export",
-                    "planned",
+                    LogStatus::Planned,
                     format!("would create with {} attributes", attributes.len()),
                 ));
                 let modified =
@@ -269,7 +269,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             Plan::Update { target_id, changes, join } => {
                 steps.push(step(
                     "export",
-                    "planned",
+                    LogStatus::Planned,
                     format!(
                         "would update {} attributes{}",
                         changes.len(),
@@ -300,7 +300,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Decision::skip(None)
             }
             Plan::Skip { reason, target_id } => {
-                steps.push(step("export", "skipped", reason));
+                steps.push(step("export", LogStatus::Skipped, reason));
                 Decision::skip(target_id)
             }
         }
@@ -335,7 +335,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let Ready { person_id, state, mut steps, wakeups, .. } = r;
         match result {
             Ok(Decision { action, join, target_id, modified }) => {
-                let status = if action == Action::Skip { "skipped" } else { "success" };
+                let status =
+                    if action == Action::Skip { LogStatus::Skipped } else { LogStatus::Success };
                 let log = log_entry(now, action, status, target_id, steps, modified, None);
                 Slot::Done(
                     Box::new(StoreOutcome {
@@ -358,11 +359,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     retryable = error.retryable()
                 );
                 let text = error.to_string();
-                steps.push(step("export", "failure", text.clone()));
+                steps.push(step("export", LogStatus::Failure, text.clone()));
                 let log = log_entry(
                     now,
                     Action::Failed,
-                    "failure",
+                    LogStatus::Failure,
                     state.join.as_ref().map(|a| a.target_id.clone()),
                     steps,
                     vec![],
@@ -422,7 +423,7 @@ fn disables(plan: &Plan, state: &WorkerState) -> bool {
 pub(crate) fn log_entry(
     at: Timestamp,
     action: Action,
-    status: &str,
+    status: LogStatus,
     target_id: Option<String>,
     steps: Vec<Step>,
     modified: Vec<AttributeChange>,
@@ -433,8 +434,8 @@ pub(crate) fn log_entry(
         cycle_id: 0,
         person_id: String::new(),
         at,
-        action: action.as_str().into(),
-        status: status.into(),
+        action,
+        status,
         target_id,
         steps,
         modified,

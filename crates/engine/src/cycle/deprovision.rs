@@ -2,7 +2,9 @@
 //! cycle, then applied only if they stay under the accidental-deletion
 //! guard (or, in a dry run, reported).
 
-use hrsync_store::{AccountStatus, Change, Join, LogEntry, Outcome as StoreOutcome, Step, Store};
+use hrsync_store::{
+    AccountStatus, Change, Join, LogEntry, LogStatus, Outcome as StoreOutcome, Step, Store,
+};
 use hrsync_target::{AttributeUpdate, Target, TargetError};
 
 use super::decide::log_entry;
@@ -53,12 +55,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     _ => (Action::Delete, "would delete".to_owned(), vec![]),
                 };
                 let mut steps = h.steps;
-                steps.push(step("export", "planned", detail));
+                steps.push(step("export", LogStatus::Planned, detail));
                 c.report.add(action);
                 let log = log_entry(
                     now,
                     action,
-                    "planned",
+                    LogStatus::Planned,
                     Some(h.join.target_id.clone()),
                     steps,
                     modified,
@@ -107,7 +109,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             let outcome = match result {
                 // Deleting what is already gone is done.
                 Ok(()) | Err(TargetError::NotFound { .. }) if action == Action::Delete => {
-                    steps.push(step("export", "success", "deleted".into()));
+                    steps.push(step("export", LogStatus::Success, "deleted".into()));
                     StoreOutcome {
                         person_id: h.person_id.clone(),
                         join: Change::Clear,
@@ -116,7 +118,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         log: Some(log_entry(
                             now,
                             action,
-                            "success",
+                            LogStatus::Success,
                             target_id,
                             steps,
                             vec![],
@@ -125,7 +127,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     }
                 }
                 Ok(()) => {
-                    steps.push(step("export", "success", "disabled".into()));
+                    steps.push(step("export", LogStatus::Success, "disabled".into()));
                     let mut account = h.join.clone();
                     account.status = AccountStatus::Disabled;
                     account.updated_at = now;
@@ -138,7 +140,13 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         escrow: Change::Clear,
                         wakeups: Change::Keep,
                         log: Some(log_entry(
-                            now, action, "success", target_id, steps, modified, None,
+                            now,
+                            action,
+                            LogStatus::Success,
+                            target_id,
+                            steps,
+                            modified,
+                            None,
                         )),
                     }
                 }
@@ -153,7 +161,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         log: Some(log_entry(
                             now,
                             action,
-                            "failure",
+                            LogStatus::Failure,
                             target_id,
                             steps,
                             vec![],

@@ -5,7 +5,7 @@
 
 use hrsync_expr::{Clock, EvalContext, Outcome, SplitMix64};
 use hrsync_mapping::SourceRecord;
-use hrsync_store::{Change, Outcome as StoreOutcome, Step, WorkerState};
+use hrsync_store::{Change, LogStatus, Outcome as StoreOutcome, Step, WorkerState};
 use hrsync_target::Target;
 use jiff::Timestamp;
 use serde_json::Value;
@@ -58,17 +58,21 @@ pub(crate) fn import(
     now: Timestamp,
 ) -> Imported {
     let view = source.import(&mut record, now);
-    let import = step("import", "success", view.detail);
+    let import = step("import", LogStatus::Success, view.detail);
     let values = flow.source.extract(&record);
     let scope = match &flow.scope {
         Some(scope) => {
             let r = scope.evaluate(&values);
             (
                 r.in_scope,
-                step("scope", if r.in_scope { "success" } else { "skipped" }, r.to_string()),
+                step(
+                    "scope",
+                    if r.in_scope { LogStatus::Success } else { LogStatus::Skipped },
+                    r.to_string(),
+                ),
             )
         }
-        None => (true, step("scope", "success", "no scoping filter".into())),
+        None => (true, step("scope", LogStatus::Success, "no scoping filter".into())),
     };
     // As of the cycle's start, like the rest of the import; a matching
     // value drawn at random would never match anything anyway.
@@ -141,7 +145,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 let log = super::decide::log_entry(
                     c.now,
                     Action::Skip,
-                    "skipped",
+                    LogStatus::Skipped,
                     None,
                     steps,
                     vec![],
@@ -165,7 +169,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let (in_scope, scope_step) = scope;
         steps.push(scope_step);
         if let Some(a) = &state.join {
-            steps.push(step("match", "success", format!("joined to {}", a.target_id)));
+            steps.push(step("match", LogStatus::Success, format!("joined to {}", a.target_id)));
         }
         Prepared::Slot(Slot::Ready(Box::new(Ready {
             person_id,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use hrsync_store::Store;
+use hrsync_store::{LogStatus, Store};
 use hrsync_target::Target;
 use serde_json::Value;
 
@@ -75,7 +75,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     [] => {
                         r.steps.push(step(
                             "match",
-                            "success",
+                            LogStatus::Success,
                             format!("{attribute} = {value:?}: no object"),
                         ));
                         next.push(i);
@@ -98,7 +98,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                             Ok(None) => {
                                 r.steps.push(step(
                                     "match",
-                                    "success",
+                                    LogStatus::Success,
                                     format!("{attribute} = {value:?}: object {}", one.id),
                                 ));
                                 claimed.insert(one.id.clone(), r.person_id.clone());

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use hrsync_expr::{Clock, SplitMix64};
 use hrsync_source_sf::SfClient;
-use hrsync_store::{CycleId, CycleKind, CycleStatus, LogEntry, Step, Store, StoreError};
+use hrsync_store::{CycleId, CycleKind, CycleStatus, LogEntry, LogStatus, Step, Store, StoreError};
 use hrsync_target::{Target, TargetError};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -457,6 +457,6 @@ pub(crate) fn ceil_second(t: Timestamp) -> Timestamp {
 }
 
 /// A provisioning-log step.
-fn step(name: &str, status: &str, detail: String) -> Step {
-    Step { name: name.into(), status: status.into(), detail }
+fn step(name: &str, status: LogStatus, detail: String) -> Step {
+    Step { name: name.into(), status, detail }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use hrsync_store::{AccountStatus, Change, Join, Outcome as StoreOutcome, Store};
+use hrsync_store::{AccountStatus, Change, Join, LogStatus, Outcome as StoreOutcome, Store};
 use hrsync_target::{AttributeUpdate, Target};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -406,7 +406,7 @@ async fn write<T: Target + ?Sized>(
             Plan::Create { attributes } => {
                 let obj = target.create(&attributes).await?;
                 crash_point("after-create");
-                r.steps.push(step("export", "success", format!("created {}", obj.id)));
+                r.steps.push(step("export", LogStatus::Success, format!("created {}", obj.id)));
                 let modified = attributes
                     .iter()
                     .map(|(k, v)| hrsync_store::AttributeChange {
@@ -445,7 +445,7 @@ async fn write<T: Target + ?Sized>(
                 }
                 r.steps.push(step(
                     "export",
-                    "success",
+                    LogStatus::Success,
                     format!(
                         "updated {} attributes{}",
                         changes.len(),

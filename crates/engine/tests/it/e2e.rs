@@ -119,7 +119,7 @@ async fn full_sync_provisions_every_seeded_scenario() {
         .log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() })
         .expect("log");
     assert_eq!(log.len() as u64, report.workers);
-    assert!(log.iter().any(|e| e.action == "create" && !e.modified.is_empty()));
+    assert!(log.iter().any(|e| e.action == hrsync_store::Action::Create && !e.modified.is_empty()));
 
     // A second full cycle changes nothing.
     h.advance_ms(60_000);
@@ -264,7 +264,8 @@ async fn incremental_cycle_applies_hr_events_with_a_handful_of_requests() {
         .store()
         .log(&LogQuery { person_id: Some(active[0].clone()), ..Default::default() })
         .expect("log");
-    let update = log.iter().find(|e| e.action == "update").expect("an update entry");
+    let update =
+        log.iter().find(|e| e.action == hrsync_store::Action::Update).expect("an update entry");
     assert!(
         update.modified.iter().any(|c| c.attribute == "title" && c.new == "Chief Tester"),
         "{update:?}"
@@ -394,7 +395,8 @@ async fn plan_shows_the_changes_and_writes_nothing() {
     let mut engine = h.engine();
     let plan = engine.plan(CycleKind::Full, None).await.expect("plan");
     assert!(plan.counts.get(&Action::Create).copied().unwrap_or(0) > 20, "{:?}", plan.counts);
-    let create = plan.details.iter().find(|d| d.action == "create").expect("a create");
+    let create =
+        plan.details.iter().find(|d| d.action == hrsync_store::Action::Create).expect("a create");
     assert!(
         create
             .modified
@@ -424,7 +426,7 @@ async fn plan_shows_the_changes_and_writes_nothing() {
     let one_plan = engine.plan(CycleKind::Incremental, Some(&person)).await.expect("plan one");
     assert_eq!(one_plan.details.len(), 1);
     let d = &one_plan.details[0];
-    assert_eq!(d.action, "update");
+    assert_eq!(d.action, hrsync_store::Action::Update);
     assert!(
         d.modified
             .iter()

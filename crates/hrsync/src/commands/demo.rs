@@ -184,10 +184,14 @@ async fn demo(workers: usize, seed: u64, dir: PathBuf) -> anyhow::Result<ExitCod
     let log =
         engine.store().log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() })?;
     println!("\nWhat changed:");
-    for e in log.iter().filter(|e| e.action != "skip") {
+    for e in log.iter().filter(|e| e.action != hrsync_engine::Action::Skip) {
         let target = e.target_id.as_deref().unwrap_or("");
         println!("  {} {} {}", e.action, escape(&e.person_id), escape(target));
-        for c in e.modified.iter().take(if e.action == "create" { 6 } else { usize::MAX }) {
+        for c in e.modified.iter().take(if e.action == hrsync_engine::Action::Create {
+            6
+        } else {
+            usize::MAX
+        }) {
             println!("      {}", app::change_line(c));
         }
         if let Some(err) = &e.error {

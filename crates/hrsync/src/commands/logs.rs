@@ -8,7 +8,8 @@ use hrsync_store::{LogQuery, Store};
 
 use super::app::{self, ConfigArg, Files, FlowArg};
 
-/// The statuses of provisioning log entries.
+/// The statuses of stored provisioning log entries (`planned` is a dry
+/// run's, never stored).
 const STATUSES: [&str; 4] = ["success", "failure", "skipped", "warning"];
 
 #[derive(Debug, clap::Args)]
@@ -40,7 +41,8 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let entries = store.log(&LogQuery {
         person_id: args.person,
         cycle_id: args.cycle,
-        status: args.status,
+        // Checked by clap against STATUSES, which all parse.
+        status: args.status.as_deref().and_then(hrsync_store::LogStatus::parse),
         // SQLite's LIMIT is a signed 64-bit integer; more is "all there are".
         limit: usize::try_from(args.limit.min(i64::MAX as u64)).unwrap_or(usize::MAX),
     })?;

@@ -58,7 +58,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
 pub fn render(report: &CycleReport, all: bool) -> String {
     let mut out = String::new();
     for d in &report.details {
-        if !all && d.action == "skip" {
+        if !all && d.action == hrsync_engine::Action::Skip {
             continue;
         }
         let target =
@@ -70,7 +70,7 @@ pub fn render(report: &CycleReport, all: bool) -> String {
         if let Some(e) = &d.error {
             let _ = writeln!(out, "    error: {}", escape(e));
         }
-        for s in d.steps.iter().filter(|s| s.status != "success") {
+        for s in d.steps.iter().filter(|s| s.status != hrsync_store::LogStatus::Success) {
             let _ = writeln!(out, "    {} ({}): {}", s.name, s.status, escape(&s.detail));
         }
     }

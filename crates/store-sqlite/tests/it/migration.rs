@@ -81,9 +81,9 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
         .collect();
     assert_eq!(per_cycle, [30, 13, 13]);
     let failures =
-        s.log(&LogQuery { status: Some("failure".into()), ..Default::default() }).expect("log");
+        s.log(&LogQuery { status: Some(LogStatus::Failure), ..Default::default() }).expect("log");
     assert_eq!(failures.len(), 9 + 8 + 8);
-    assert!(failures.iter().all(|e| e.action == "none"));
+    assert!(failures.iter().all(|e| e.action == Action::Failed));
     // 100013: refused, renamed in HR, created by the retry, then unchanged.
     let fixed =
         s.log(&LogQuery { person_id: Some("100013".into()), ..Default::default() }).expect("log");
@@ -115,7 +115,7 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
     // 100001: renamed in HR, an update of two attributes.
     let renamed =
         s.log(&LogQuery { person_id: Some("100001".into()), ..Default::default() }).expect("log");
-    assert_eq!(renamed[1].action, "update");
+    assert_eq!(renamed[1].action, Action::Update);
     assert_eq!(
         renamed[1]
             .modified

@@ -23,17 +23,19 @@ fn account(person: &str, target: &str, status: AccountStatus) -> Join {
 }
 
 fn log(action: &str, status: &str) -> LogEntry {
+    let action = Action::parse(action).expect("a known action");
+    let status = LogStatus::parse(status).expect("a known status");
     LogEntry {
         id: 0,
         cycle_id: 0,
         person_id: String::new(),
         at: t("2026-01-02T00:00:00Z"),
-        action: action.into(),
-        status: status.into(),
+        action,
+        status,
         target_id: None,
         steps: vec![Step {
             name: "import".into(),
-            status: "success".into(),
+            status: LogStatus::Success,
             detail: "1 record".into(),
         }],
         modified: vec![AttributeChange {
@@ -199,7 +201,7 @@ fn log_filters_and_counts() {
     let c1 = s.begin_cycle(CycleKind::Full, None, t("2026-01-02T00:00:00Z")).unwrap();
     let mut failed = outcome("p2", Change::Keep, "create");
     if let Some(l) = failed.log.as_mut() {
-        l.status = "failure".into();
+        l.status = LogStatus::Failure;
         l.error = Some("constraint violation".into());
     }
     s.commit(
@@ -214,7 +216,7 @@ fn log_filters_and_counts() {
     )
     .unwrap();
     assert_eq!(
-        s.log(&LogQuery { status: Some("failure".into()), ..Default::default() }).unwrap().len(),
+        s.log(&LogQuery { status: Some(LogStatus::Failure), ..Default::default() }).unwrap().len(),
         1
     );
     let p1 = s.log(&LogQuery { person_id: Some("p1".into()), ..Default::default() }).unwrap();

@@ -250,7 +250,7 @@ pub fn failures<T: hrsync_target::Target + 'static>(
         .store()
         .log(&LogQuery {
             cycle_id: Some(cycle),
-            status: Some("failure".into()),
+            status: Some(hrsync_store::LogStatus::Failure),
             ..Default::default()
         })
         .expect("log");
