@@ -93,7 +93,8 @@ fn a_state_file_written_before_flows_reads_back_as_the_inbound_flow() {
             .iter()
             .map(|e| (e.cycle_id, e.action.as_str(), e.status.as_str()))
             .collect::<Vec<_>>(),
-        [(1, "none", "failure"), (2, "create", "success"), (3, "skip", "skipped")]
+        // The old binary logged failures as `none`: read back as the typed `failed`.
+        [(1, "failed", "failure"), (2, "create", "success"), (3, "skip", "skipped")]
     );
     assert_eq!(
         fixed[0].steps.iter().map(|s| (s.name.as_str(), s.status.as_str())).collect::<Vec<_>>(),
