@@ -50,6 +50,11 @@ pub(crate) struct Ready {
     pub matching: Matching,
     /// Found by a matching attribute (no join yet).
     pub matched: Option<TargetObject>,
+    /// The target id of the join this worker had, whose object is gone
+    /// from the target (found by a full or on-demand cycle's check): the
+    /// worker was matched again as if unjoined, and the stale join is
+    /// cleared unless a new one replaces it.
+    pub gone: Option<String>,
     /// Matching failed: the worker is escrowed with this error.
     pub error: Option<WorkerError>,
 }
@@ -332,7 +337,9 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         if matches!(&result, Ok(d) if d.action.deprovisions()) {
             return self.conclude_held(r);
         }
-        let Ready { person_id, state, mut steps, wakeups, .. } = r;
+        let Ready { person_id, state, mut steps, wakeups, gone, .. } = r;
+        // A join whose object is gone is dropped unless replaced.
+        let unchanged = if gone.is_some() { Change::Clear } else { Change::Keep };
         match result {
             Ok(Decision { action, join, target_id, modified }) => {
                 let status =
@@ -341,7 +348,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Slot::Done(
                     Box::new(StoreOutcome {
                         person_id,
-                        join: join.map_or(Change::Keep, Change::Set),
+                        join: join.map_or(unchanged, Change::Set),
                         escrow: Change::Clear,
                         wakeups: Change::Set(wakeups),
                         log: Some(log),
@@ -372,7 +379,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Slot::Done(
                     Box::new(StoreOutcome {
                         person_id,
-                        join: Change::Keep,
+                        join: unchanged,
                         escrow: Change::Set(escrow),
                         wakeups: Change::Keep,
                         log: Some(log),

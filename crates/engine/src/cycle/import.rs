@@ -180,6 +180,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             wakeups,
             matching,
             matched: None,
+            gone: None,
             error: None,
         })))
     }

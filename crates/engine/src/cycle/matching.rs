@@ -1,8 +1,12 @@
 //! Matching: the page's unjoined workers looked up in the target by the
 //! matching attributes in precedence order, one `find_many` per attribute;
-//! and which pages must wait for writes still in flight before they match.
+//! in full and on-demand cycles, first a check that joined objects still
+//! exist; and which pages must wait for writes still in flight before they
+//! match.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use futures_util::stream::{self, StreamExt};
 
 use hrsync_store::{LogStatus, Store};
 use hrsync_target::Target;
@@ -16,6 +20,87 @@ use crate::outcome::WorkerError;
 use crate::plan::Plan;
 
 impl<S: Store, T: Target + 'static> Engine<S, T> {
+    /// Check that the objects the page's joined workers are joined to still
+    /// exist. One `find_many` by the first matching attribute confirms most
+    /// (the object found has the joined id); the rest are read by id
+    /// (`Target::get`, up to `concurrency` at once), which also covers a
+    /// matching value that changed since the join. A worker whose object is
+    /// gone is matched again as if unjoined (and so re-joined or re-created)
+    /// and the log says so; a target error fails that worker.
+    pub(super) async fn verify_joins(&self, slots: &mut [Slot]) {
+        let joined: Vec<usize> = slots
+            .iter()
+            .enumerate()
+            .filter(
+                |(_, s)| matches!(s, Slot::Ready(r) if r.state.join.is_some() && r.error.is_none()),
+            )
+            .map(|(i, _)| i)
+            .collect();
+        if joined.is_empty() {
+            return;
+        }
+        let target = &self.target;
+        let mut confirmed: HashSet<usize> = HashSet::new();
+        let first = self.flow.mapping.matching().into_iter().position(|m| m.expr().is_some());
+        if let Some(k) = first {
+            let attribute = self.flow.mapping.matching()[k].config.target.clone();
+            let mut values: Vec<String> = joined
+                .iter()
+                .filter_map(|&i| match &slots[i] {
+                    Slot::Ready(r) => r.matching.get(k).cloned().and_then(|v| v.ok().flatten()),
+                    _ => None,
+                })
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            // A failed lookup only means every joined worker is read by id.
+            if let Ok(found) = target.find_many(&attribute, &values).await {
+                for &i in &joined {
+                    let Slot::Ready(r) = &slots[i] else { continue };
+                    let (Some(join), Some(Ok(Some(v)))) = (&r.state.join, r.matching.get(k)) else {
+                        continue;
+                    };
+                    if found.get(v).is_some_and(|os| os.iter().any(|o| o.id == join.target_id)) {
+                        confirmed.insert(i);
+                    }
+                }
+            }
+        }
+        let unconfirmed: Vec<(usize, String)> = joined
+            .iter()
+            .filter(|i| !confirmed.contains(i))
+            .filter_map(|&i| match &slots[i] {
+                Slot::Ready(r) => r.state.join.as_ref().map(|j| (i, j.target_id.clone())),
+                _ => None,
+            })
+            .collect();
+        let reads: Vec<(usize, String, Result<bool, hrsync_target::TargetError>)> =
+            stream::iter(unconfirmed)
+                .map(|(i, id)| async move {
+                    let exists = target.get(&id).await.map(|o| o.is_some());
+                    (i, id, exists)
+                })
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+        for (i, id, exists) in reads {
+            let Some(Slot::Ready(r)) = slots.get_mut(i) else { continue };
+            match exists {
+                Ok(true) => {}
+                Ok(false) => {
+                    r.steps.push(step(
+                        "match",
+                        LogStatus::Warning,
+                        format!("joined object {id} is gone from the target; matching again"),
+                    ));
+                    r.state.join = None;
+                    r.gone = Some(id);
+                }
+                Err(e) => r.error = Some(WorkerError::Target(e)),
+            }
+        }
+    }
+
     /// Look the page's unjoined workers up by the matching attributes in
     /// precedence order, one `find_many` per attribute.
     pub(super) async fn match_page(&self, slots: &mut [Slot]) {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use hrsync_store::{AccountStatus, Change, Join, LogStatus, Outcome as StoreOutcome, Store};
+use hrsync_store::{
+    AccountStatus, Change, CycleKind, Join, LogStatus, Outcome as StoreOutcome, Store,
+};
 use hrsync_target::{AttributeUpdate, Target};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -155,9 +157,15 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             }
         }
         let carried = c.pipe.picked();
+        // A full or on-demand cycle checks that joined objects still exist
+        // (an incremental one trusts the join: it reads only changes).
+        let verify = matches!(c.report.kind, CycleKind::Full | CycleKind::OnDemand);
         let this = &*self;
         let unique = this
             .alongside(&mut c.pipe, c.now, async {
+                if verify {
+                    this.verify_joins(&mut slots).await;
+                }
                 this.match_page(&mut slots).await;
                 this.page_candidates(&slots, carried).await
             })

@@ -4,4 +4,5 @@
 mod common;
 mod e2e;
 mod failures;
+mod gone;
 mod pipeline;
