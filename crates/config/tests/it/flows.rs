@@ -132,15 +132,7 @@ fn bad_entries_name_line_column_and_field() {
         ),
     ];
     for (extra, at, field, cause) in cases {
-        let errs = errors(&with_flows(extra));
-        let want = format!("/etc/hrsync/hrsync.toml:{at}: field `{field}`: ");
-        assert!(
-            errs.errors()
-                .iter()
-                .map(ToString::to_string)
-                .any(|m| m.starts_with(&want) && m.contains(cause)),
-            "{extra}\nwant `{want}...{cause}...`, got:\n{errs}"
-        );
+        assert_error_at(&with_flows(extra), at, field, cause);
     }
 }
 

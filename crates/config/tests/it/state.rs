@@ -43,15 +43,7 @@ fn bad_values_name_line_column_and_field() {
         ("log_retention_cycles = 0", "28:24", "state.log_retention_cycles", "out of range 1..="),
     ];
     for (line, at, field, cause) in cases {
-        let errs = errors(&with_state(line));
-        let want = format!("/etc/hrsync/hrsync.toml:{at}: field `{field}`: ");
-        assert!(
-            errs.errors()
-                .iter()
-                .map(ToString::to_string)
-                .any(|m| m.starts_with(&want) && m.contains(cause)),
-            "{line}: want `{want}...{cause}...`, got:\n{errs}"
-        );
+        assert_error_at(&with_state(line), at, field, cause);
     }
 }
 

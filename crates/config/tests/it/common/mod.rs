@@ -86,3 +86,17 @@ pub fn errors(text: &str) -> ConfigErrors {
         Err(e) => e,
     }
 }
+
+/// `text` (read as /etc/hrsync/hrsync.toml) fails with an error at `at`
+/// (`line:col`) on `field` whose cause contains `cause`.
+pub fn assert_error_at(text: &str, at: &str, field: &str, cause: &str) {
+    let errs = errors(text);
+    let want = format!("/etc/hrsync/hrsync.toml:{at}: field `{field}`: ");
+    assert!(
+        errs.errors()
+            .iter()
+            .map(ToString::to_string)
+            .any(|m| m.starts_with(&want) && m.contains(cause)),
+        "{text}\nwant `{want}...{cause}...`, got:\n{errs}"
+    );
+}
