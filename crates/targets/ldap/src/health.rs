@@ -7,7 +7,7 @@ use ldap3::Scope;
 
 use crate::config::Profile;
 use crate::request_builder::{AttrList, add_attribute, raw_values};
-use crate::service::{Context, map_error, success};
+use crate::service::{Context, OpError, map_error, success};
 use crate::target::LdapTarget;
 
 /// OpenLDAP's No-Op control (draft-zeilenga-ldap-noop).
@@ -104,6 +104,29 @@ impl LdapTarget {
                 Err(e) => step(false, e.to_string()),
             };
         }
+        // slapd 2.5's back-mdb registers an attribute the database has never
+        // stored inside the write transaction of the add; a No-Op add
+        // discards that transaction but keeps the registration, and every
+        // later modify of an entry with that attribute then fails (seen on
+        // 2.5.13: "object class 'inetOrgPerson' requires attribute 'sn'" for
+        // entries created after a check of an empty directory). So the probe
+        // is sent only when each of its attributes is already stored.
+        let probe_attrs = ["objectClass", self.config.naming_attribute.as_str(), "sn"];
+        for attr in probe_attrs {
+            match self.stored_anywhere(attr).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return step(
+                        false,
+                        format!(
+                            "not verified: no entry under {} has {attr} yet, and a No-Op add on such a directory breaks OpenLDAP's back-mdb (later modifies fail); run check again after the first entry with {attr} exists. The check writes nothing",
+                            self.config.base_dn
+                        ),
+                    );
+                }
+                Err(e) => return step(false, e.to_string()),
+            }
+        }
         let probe = format!("{}=hrsync-check-probe,{container}", self.config.naming_attribute);
         let attrs: AttrList = vec![
             add_attribute("objectClass", classes.iter().map(|c| c.clone().into_bytes())),
@@ -171,5 +194,32 @@ impl LdapTarget {
                 map_error(&Context { operation: "check", dn: &probe, id: None }, e).to_string(),
             ),
         }
+    }
+}
+
+impl LdapTarget {
+    /// Whether some entry under the base DN holds `attr` (one entry is enough).
+    async fn stored_anywhere(&self, attr: &str) -> Result<bool, hrsync_target::TargetError> {
+        let base = self.config.base_dn.clone();
+        let filter = format!("({attr}=*)");
+        self.pool
+            .run(true, |mut l| {
+                let base = base.clone();
+                let filter = filter.clone();
+                async move {
+                    let r = l
+                        .with_search_options(ldap3::SearchOptions::new().sizelimit(1))
+                        .search(&base, Scope::Subtree, &filter, vec!["1.1"])
+                        .await?;
+                    // sizeLimitExceeded (4): more than one entry matched, a yes.
+                    if r.1.rc == 0 || r.1.rc == 4 {
+                        Ok(!r.0.is_empty())
+                    } else {
+                        Err(OpError::Server(r.1))
+                    }
+                }
+            })
+            .await
+            .map_err(|e| map_error(&Context { operation: "check", dn: &base, id: None }, e))
     }
 }

@@ -374,6 +374,12 @@ async fn the_pool_recovers_after_a_server_restart() {
 async fn check_reports_bind_base_and_write_permission_without_writing() {
     let s = Slapd::shared().unwrap();
     let ou = test_ou(s, "check");
+    // A directory that already stores people (see the next test for one
+    // that does not): the No-Op probe is sent.
+    s.add_ldif(&format!(
+        "dn: cn=present,{ou}\nobjectClass: inetOrgPerson\ncn: present\nsn: present\n"
+    ))
+    .unwrap();
     // StartTLS verified against the test CA.
     let mut c = config(s, &ou);
     c.starttls = true;
@@ -412,4 +418,30 @@ async fn check_reports_bind_base_and_write_permission_without_writing() {
     c.url = s.ldaps_url();
     let steps = LdapTarget::new(c).unwrap().check().await;
     assert!(!steps[0].ok, "{steps:#?}");
+}
+
+/// slapd 2.5's back-mdb breaks when a No-Op add carries an attribute the
+/// database never stored: later modifies of entries with it fail ("requires
+/// attribute 'sn'"). On such a directory check sends no probe, says why, and
+/// the directory keeps working; once a person exists the probe runs.
+#[tokio::test]
+async fn check_sends_no_probe_to_a_directory_that_never_stored_its_attributes() {
+    let s = Slapd::start().unwrap();
+    let people = format!("ou=people,{}", s.suffix());
+    let t = LdapTarget::new(config(&s, &people)).unwrap();
+    let steps = t.check().await;
+    let write = steps.iter().find(|st| st.name.contains("write permission")).unwrap();
+    assert!(
+        !write.ok && write.detail.contains("not verified") && write.detail.contains("sn"),
+        "{steps:#?}"
+    );
+    let a = t.create(&person("After Check", "c-1")).await.unwrap();
+    t.update(&a.id, &[set("title", json!("Engineer"))]).await.unwrap();
+    assert_eq!(t.get(&a.id).await.unwrap().unwrap().attributes["title"], json!("Engineer"));
+    let steps = t.check().await;
+    let write = steps.iter().find(|st| st.name.contains("write permission")).unwrap();
+    assert!(write.ok && write.detail.contains("No-Op probe"), "{steps:#?}");
+    let b = t.create(&person("After Probe", "c-2")).await.unwrap();
+    t.update(&b.id, &[set("title", json!("Lead"))]).await.unwrap();
+    assert_eq!(t.get(&b.id).await.unwrap().unwrap().attributes["title"], json!("Lead"));
 }
