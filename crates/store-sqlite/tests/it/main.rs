@@ -2,5 +2,6 @@
 //! binary; one link instead of 3 saves build time and disk.
 
 mod conformance;
+mod integrity;
 mod migration;
 mod sqlite;
