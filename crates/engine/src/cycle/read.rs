@@ -112,12 +112,16 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         main: bool,
     ) -> Result<(), EngineError> {
         let prehire_view = matches!(read, Read::PersonsAsOf { .. });
+        let asked = asked_ids(&read);
         let mut pages = self.spawn_read(read, c.now);
         while let Some(batch) = pages.recv().await {
             c.report.queries.extend(batch.requests);
             match batch.body {
-                Body::Page(records) => {
+                Body::Page(mut records) => {
                     c.report.requests += 1;
+                    if let Some(asked) = &asked {
+                        only_asked(&mut records, asked);
+                    }
                     if main {
                         c.pipe.seen.extend(records.iter().filter_map(|r| r.person_id.clone().ok()));
                     }
@@ -169,4 +173,36 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         }
         Ok(())
     }
+}
+
+/// The person ids a by-id read asks for (`None`: the read is not by id).
+fn asked_ids(read: &Read) -> Option<std::collections::HashSet<String>> {
+    match read {
+        Read::Person(id) => Some(std::iter::once(id.clone()).collect()),
+        Read::Persons(ids) | Read::PersonsAsOf { persons: ids, .. } => {
+            Some(ids.iter().cloned().collect())
+        }
+        Read::All | Read::Changed { .. } => None,
+    }
+}
+
+/// A by-id read processes exactly the persons it asked for. A source may
+/// answer `personIdExternal eq 'a1'` with more than that person (a tenant
+/// comparing ids without regard to case or trailing blanks, a proxy or a
+/// search that matches prefixes): provisioning those would act on workers
+/// nobody asked about, and on-demand would report only the first. A record
+/// whose id could not be read at all is kept: it fails as unprocessable,
+/// which is said, rather than vanishing.
+fn only_asked(records: &mut Vec<Imported>, asked: &std::collections::HashSet<String>) {
+    records.retain(|r| match &r.person_id {
+        Ok(id) if asked.contains(id) => true,
+        Ok(id) => {
+            tracing::warn!(
+                message = "SuccessFactors returned a person that was not asked for; ignored.",
+                person = %id.escape_debug(),
+            );
+            false
+        }
+        Err(_) => true,
+    });
 }

@@ -32,9 +32,24 @@ pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
         let job = Job::OnDemand { person: args.person.clone() };
         anyhow::Ok(hrsync_runner::run_once(flow.name, engine, job).await?)
     })?;
+    // The same exit codes in both modes: 4 when SuccessFactors did not
+    // return the worker, 3 when provisioning it failed.
+    // The engine processes only the person asked for; anything else in the
+    // report is a record SuccessFactors returned that could not be read
+    // (it failed, and is shown as such).
+    let detail = report
+        .details
+        .iter()
+        .find(|d| d.person_id == args.person)
+        .or_else(|| report.details.first());
+    let code = match detail {
+        None => ExitCode::from(4),
+        Some(d) if d.error.is_some() => ExitCode::from(3),
+        Some(_) => ExitCode::SUCCESS,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     for q in &report.queries {
         println!(
@@ -42,7 +57,7 @@ pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
             config.source.client.base_url.trim_end_matches('/')
         );
     }
-    let Some(d) = report.details.first() else {
+    let Some(d) = detail else {
         println!(
             "{}: not returned by SuccessFactors (unknown id, or not in the source's view)",
             escape(&args.person)
@@ -58,9 +73,8 @@ pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(e) = &d.error {
         println!("error: {}", escape(e));
-        return Ok(ExitCode::from(3));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// A personIdExternal as given on the command line: refused when empty or

@@ -10,3 +10,4 @@ mod emulator_cli;
 mod flows;
 mod hardening;
 mod run_stop;
+mod safety;
