@@ -102,3 +102,39 @@ async fn on_demand_provisions_only_the_person_asked_for() {
     );
     emu.shutdown().await;
 }
+
+/// Item 18 through the binary: a state that had history and comes back as
+/// 0 bytes is refused by sync and status alike, naming the file (it was
+/// silently treated as new: joins, escrow and wake-ups lost without a word),
+/// and nothing is provisioned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_emptied_after_a_sync_is_refused_not_started_over() {
+    let emu = Emulator::builder().workers(5).seed(1).start().await.expect("emulator");
+    let dir = TempDir::new("emptied-state");
+    let config = write_config(&dir.0, &emu.base_url(), 50);
+    let c = config.clone();
+    let first = tokio::task::spawn_blocking(move || hrsync(&c, &["sync", "--full"], &[]))
+        .await
+        .expect("task");
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let state = dir.0.join("state.sqlite");
+    for side in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.0.join(format!("state.sqlite{side}")));
+    }
+    std::fs::write(&state, b"").expect("truncate");
+    let target_before = std::fs::read(dir.0.join("target.sqlite")).expect("target");
+    for args in [&["sync", "--full"][..], &["status"][..]] {
+        let c = config.clone();
+        let out = tokio::task::spawn_blocking(move || hrsync(&c, args, &[])).await.expect("task");
+        let all = text(&out);
+        assert!(!out.status.success(), "{args:?} ran on an emptied state: {all}");
+        assert!(all.contains("state.sqlite"), "{args:?} names the file: {all}");
+    }
+    assert_eq!(std::fs::metadata(&state).expect("state").len(), 0, "the state was not recreated");
+    assert_eq!(
+        std::fs::read(dir.0.join("target.sqlite")).expect("target"),
+        target_before,
+        "nothing was provisioned"
+    );
+    emu.shutdown().await;
+}
