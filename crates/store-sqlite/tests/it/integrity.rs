@@ -5,18 +5,7 @@
 use hrsync_store::*;
 use hrsync_store_sqlite::SqliteStore;
 use jiff::Timestamp;
-use std::path::{Path, PathBuf};
-
-fn dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let d = std::env::temp_dir()
-        .join(format!("hrsync-integrity-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::path::Path;
 
 /// A state with one finished cycle and some log rows (a few pages of them).
 fn state_with_history(path: &Path) {
@@ -45,7 +34,7 @@ fn refused(path: &Path) -> String {
 
 #[test]
 fn a_file_that_is_not_a_database_is_refused_naming_it() {
-    let d = dir("garbage");
+    let d = crate::sqlite::tempdir();
     let path = d.join("state.sqlite");
     std::fs::write(&path, b"this is not SQLite, just some text an editor saved\n".repeat(200))
         .unwrap();
@@ -55,7 +44,7 @@ fn a_file_that_is_not_a_database_is_refused_naming_it() {
 
 #[test]
 fn a_damaged_state_is_refused_at_open_not_at_the_next_full_sync() {
-    let d = dir("damaged");
+    let d = crate::sqlite::tempdir();
     let path = d.join("state.sqlite");
     state_with_history(&path);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -72,7 +61,7 @@ fn a_damaged_state_is_refused_at_open_not_at_the_next_full_sync() {
 
 #[test]
 fn a_state_that_had_history_and_comes_back_empty_or_missing_is_refused() {
-    let d = dir("emptied");
+    let d = crate::sqlite::tempdir();
     let path = d.join("state.sqlite");
     state_with_history(&path);
     assert!(d.join("state.sqlite-history").exists(), "the history marker is written");
@@ -108,7 +97,7 @@ fn a_state_that_had_history_and_comes_back_empty_or_missing_is_refused() {
 fn a_zero_byte_file_that_never_had_history_is_refused_too() {
     // hrsync never leaves a 0-byte state (a new one is linked into place
     // complete), so one was truncated or made by hand: say so.
-    let d = dir("zero");
+    let d = crate::sqlite::tempdir();
     let path = d.join("state.sqlite");
     std::fs::write(&path, b"").unwrap();
     let e = refused(&path);

@@ -226,7 +226,7 @@ fn log_filters_and_counts() {
     assert_eq!(s.account_counts().unwrap(), AccountCounts { active: 0, disabled: 1, deleted: 0 });
 }
 
-fn tempdir() -> std::path::PathBuf {
+pub(crate) fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "hrsync-store-test-{}-{}",
         std::process::id(),

@@ -111,7 +111,8 @@ impl LdapTarget {
         // 2.5.13: "object class 'inetOrgPerson' requires attribute 'sn'" for
         // entries created after a check of an empty directory). So the probe
         // is sent only when each of its attributes is already stored.
-        let probe_attrs = ["objectClass", self.config.naming_attribute.as_str(), "sn"];
+        // (objectClass is on every entry, the base DN's too.)
+        let probe_attrs = [self.config.naming_attribute.as_str(), "sn"];
         for attr in probe_attrs {
             match self.stored_anywhere(attr).await {
                 Ok(true) => {}
