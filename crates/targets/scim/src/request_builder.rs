@@ -317,6 +317,9 @@ fn has_element(current: Option<&Value>, ext: Option<&str>, attribute: &str, kind
     })
 }
 
+/// A new element of a typed attribute: (extension urn, attribute, type).
+type ElementKey = (Option<String>, String, String);
+
 /// The operations of `PATCH /Users/{id}` for `changes` (each attribute
 /// given; nothing else is touched). `current` is the resource as read, needed
 /// only when a typed path (`emails[type eq "work"].value`) changes: RFC
@@ -339,7 +342,7 @@ pub fn patch_operations(
     let mut ops = Vec::new();
     // New elements of typed attributes, merged (value and primary of one
     // new work email are one element): (extension, attribute, type) -> element.
-    let mut new_elements: Vec<((Option<String>, String, String), Map<String, Value>)> = Vec::new();
+    let mut new_elements: Vec<(ElementKey, Map<String, Value>)> = Vec::new();
     for change in changes {
         let path = parse_path(&change.name)?;
         if path == ScimPath::Manager {
