@@ -43,9 +43,10 @@ fi
 # (crates/sf-emulator/tests/it/odata_clients.rs): SAP's pyodata in a private
 # virtualenv, SAP Cloud SDK's generator and OData v2 runtime in a private
 # node_modules. Versions are pinned; a stamp file holding the package list
-# makes a second run a no-op, and a changed list reinstalls.
+# makes a second run a no-op, and a changed list reinstalls. scim2-server
+# (in-memory SCIM 2.0) is the SCIM target's test server (crates/testkit).
 PYVENV=target/pyvenv
-PYVENV_PACKAGES=(pyodata==1.12.1 requests==2.32.3)
+PYVENV_PACKAGES=(pyodata==1.12.1 requests==2.32.3 scim2-server==0.8.3)
 if [ "$(cat "$PYVENV/.hrsync-packages" 2>/dev/null)" != "${PYVENV_PACKAGES[*]}" ]; then
   log "creating $PYVENV with ${PYVENV_PACKAGES[*]}"
   rm -rf "$PYVENV"

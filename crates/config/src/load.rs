@@ -962,11 +962,25 @@ fn load_target(
         errs.push(doc.error_at(value.span(), &conn, "expected a table"));
         return None;
     };
-    let secret = connection_secret(doc, dir, errs, table, &conn);
+    // The kind's secret keys (`password_env`/`password_file`; SCIM's
+    // `token_*` or `client_secret_*`): the first pair present is read.
+    let secret_keys = kind.secret_keys();
+    let keys = secret_keys
+        .iter()
+        .find(|k| {
+            table.iter().any(|(key, _)| [k.inline, k.env, k.file].contains(&key.get_ref().as_ref()))
+        })
+        .or(secret_keys.first());
+    let secret = match keys {
+        Some(k) => connection_secret(doc, dir, errs, table, &conn, k),
+        None => Some(None),
+    };
     // The secret's keys are the loader's, never the target's: the typed
     // config gets the secret itself, not a table holding it.
     let mut stripped = toml::de::DeTable::new();
-    for (k, v) in table.iter().filter(|(k, _)| !SECRET_KEYS.contains(&k.get_ref().as_ref())) {
+    let is_secret_key =
+        |k: &str| secret_keys.iter().any(|s| [s.inline, s.env, s.file].contains(&k));
+    for (k, v) in table.iter().filter(|(k, _)| !is_secret_key(k.get_ref().as_ref())) {
         stripped.insert(k.clone(), v.clone());
     }
     let stripped = Spanned::new(value.span(), DeValue::Table(stripped));
@@ -987,7 +1001,7 @@ fn load_target(
     config.resolve_paths(dir);
     let secret_read = match secret {
         Some(Some(s)) => {
-            config.set_secret(s);
+            config.set_secret_named(keys.map_or("password", |k| k.inline), s);
             true
         }
         Some(None) => true,
@@ -996,8 +1010,8 @@ fn load_target(
     // A secret that could not be read is reported already; the kind's
     // "no secret given" would only repeat it. A local load reads none (the
     // placeholder is empty), so it has nothing to say about it either.
-    let skip: &[&str] =
-        if secret_read && errs.1 == Secrets::Read { &[] } else { &["password_env"] };
+    let envs: Vec<&str> = secret_keys.iter().map(|k| k.env).collect();
+    let skip: &[&str] = if secret_read && errs.1 == Secrets::Read { &[] } else { &envs };
     let config = findings(doc, errs, &conn, config, skip)?;
     secret_read.then_some(config)
 }
@@ -1106,9 +1120,6 @@ fn load_more_flows(doc: &Doc<'_>, dir: &Path, errs: &mut Errors) -> Vec<crate::N
     out
 }
 
-/// The keys of a connection table that name its secret.
-const SECRET_KEYS: [&str; 3] = ["password", "password_env", "password_file"];
-
 /// Report the kind's problems at their fields (below `base`; those at a
 /// field in `skip` are left out) and log its warnings with their
 /// positions; the config when there was no problem.
@@ -1142,12 +1153,21 @@ fn connection_secret(
     errs: &mut Errors,
     table: &toml::de::DeTable<'_>,
     conn: &FieldPath,
+    keys: &hrsync_targets::SecretKeys,
 ) -> Option<Option<SecretString>> {
     let has = |k: &str| table.iter().any(|(key, _)| key.get_ref() == k);
-    if has("password") {
-        let f = conn.key("password");
+    if has(keys.inline) {
+        let f = conn.key(keys.inline);
         let span = doc.key_span(&f).unwrap_or(0..0);
-        errs.push(doc.error_at(span, &f, "inline passwords are not accepted; use `password_env` (an environment variable's name) or `password_file`"));
+        let what = if keys.inline == "password" { "passwords" } else { "secrets" };
+        errs.push(doc.error_at(
+            span,
+            &f,
+            format!(
+                "inline {what} are not accepted; use `{}` (an environment variable's name) or `{}`",
+                keys.env, keys.file
+            ),
+        ));
         return None;
     }
     let spanned = |k: &str| -> Option<Result<Spanned<String>, ConfigError>> {
@@ -1158,8 +1178,8 @@ fn connection_secret(
             _ => Err(doc.error_at(v.span(), &f, "must be a string")),
         })
     };
-    let env = spanned("password_env");
-    let file = spanned("password_file");
+    let env = spanned(keys.env);
+    let file = spanned(keys.file);
     match (env, file) {
         (None, None) => Some(None),
         (Some(Err(e)), _) | (_, Some(Err(e))) => {
@@ -1169,17 +1189,15 @@ fn connection_secret(
         (Some(Ok(_)), Some(Ok(file))) => {
             errs.push(doc.error_at(
                 file.span(),
-                &conn.key("password_file"),
-                "give exactly one of `password_env` and `password_file`",
+                &conn.key(keys.file),
+                format!("give exactly one of `{}` and `{}`", keys.env, keys.file),
             ));
             None
         }
-        (Some(Ok(var)), None) => {
-            secret_from_env(doc, errs, &conn.key("password_env"), &var).map(Some)
-        }
+        (Some(Ok(var)), None) => secret_from_env(doc, errs, &conn.key(keys.env), &var).map(Some),
         (None, Some(Ok(file))) => {
             let file = Spanned::new(file.span(), PathBuf::from(file.into_inner()));
-            secret_from_file(doc, dir, errs, &conn.key("password_file"), &file).map(Some)
+            secret_from_file(doc, dir, errs, &conn.key(keys.file), &file).map(Some)
         }
     }
 }

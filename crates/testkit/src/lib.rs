@@ -10,6 +10,9 @@
 //!   its own loopback address (127.0.0.2 and up), with a test CA whose server
 //!   certificate names that address, so LDAPS and StartTLS verify for real.
 //!
+//! - [`ScimServer`]: scim2-server (PyPI, from the private venv) with a
+//!   bearer token and dynamic tenants, one tenant per test.
+//!
 //! Every server runs under a small `sh` watchdog that holds a pipe from the
 //! test process: when the test process ends, however it ends, the pipe closes
 //! and the watchdog stops the server (and, for the shared DC, removes its
@@ -26,11 +29,13 @@ use std::time::{Duration, Instant};
 
 mod fixtures;
 mod samba;
+mod scim;
 mod slapd;
 
 pub use fixtures::{TempDir, TestClock, sf_client};
 
 pub use samba::SambaDc;
+pub use scim::{SCIM_TOKEN, ScimServer};
 pub use slapd::{Slapd, SlapdOptions};
 
 /// Why a test server could not be provided. Each variant names the step.

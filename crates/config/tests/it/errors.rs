@@ -638,20 +638,33 @@ fn unknown_ldap_connection_keys_load_with_a_warning_at_their_position() {
     }
 }
 
-/// A planned kind (`scim`) loads as it always did, with a warning at its
-/// `kind` (file:line:col and field); building the target refuses it.
+/// `kind = "scim"` is real now (it used to load as a planned kind with a
+/// warning): a missing token is an error at file:line:col and field, an
+/// unknown key a warning at its line, an inline token refused.
 #[test]
-fn a_planned_target_kind_loads_with_a_warning_at_its_kind() {
+fn scim_connection_problems_name_file_line_and_field() {
     let text = with_lines(&[
         (13, r#"kind = "scim""#),
-        (14, r#"connection = { url = "https://scim.example.com" }"#),
+        (14, r#"connection = { url = "https://scim.example.com/v2", concurency = 3 }"#),
     ]);
-    let mut loaded = None;
-    let out = logs(|| loaded = Some(parse(&text)));
-    loaded.expect("ran").unwrap_or_else(|e| panic!("scim loads: {e}"));
+    let mut result = None;
+    let out = logs(|| result = Some(errors(&text).to_string()));
+    let msg = result.expect("ran");
     assert!(
-        out.contains("WARN")
-            && out.contains("/etc/hrsync/hrsync.toml:13:8: field `target.kind`: target kind `scim` is not implemented yet"),
+        msg.starts_with("/etc/hrsync/hrsync.toml:14:14: field `target.connection.token_env`: method = \"bearer\" needs the token"),
+        "{msg}"
+    );
+    assert!(
+        out.contains("WARN") && out.contains("field `target.connection.concurency`: unknown key"),
         "{out}"
+    );
+    let inline = with_lines(&[
+        (13, r#"kind = "scim""#),
+        (14, r#"connection = { url = "https://scim.example.com/v2", token = "t" }"#),
+    ]);
+    let msg = errors(&inline).to_string();
+    assert!(
+        msg.contains("field `target.connection.token`: inline secrets are not accepted"),
+        "{msg}"
     );
 }

@@ -125,27 +125,38 @@ fn ldap_connection_is_read_into_the_typed_ldap_config() {
     assert!(!format!("{config:?}").contains(PASSWORD), "Debug never shows the secret");
 }
 
-/// Main's `ldap_and_scim_keep_their_connection_table`, for scim: a planned
-/// kind still loads with its connection table as written (commands that need
-/// no target work); building the target refuses it.
+/// A SCIM connection is read into the typed SCIM config (it used to be
+/// kept as written, as a planned kind): the token from `token_env`, the
+/// OAuth client secret from `client_secret_env`, and the target builds.
 #[test]
-fn scim_keeps_its_connection_table_and_is_refused_only_when_built() {
+fn scim_connection_is_read_into_the_typed_scim_config() {
     let text = with_lines(&[
         (13, "kind = \"scim\""),
         (
             14,
-            "connection = { url = \"ldaps://dc1.example.com\", bind_dn_env = \"HRSYNC_LDAP_DN\" }",
+            &format!(
+                "connection = {{ url = \"https://scim.example.com/v2\", token_env = \"{PASSWORD_VAR}\", concurrency = 2, rate_limit = 10.0 }}"
+            ),
         ),
     ]);
     let config = parse(&text).expect("loads");
-    let TargetConfig::Planned(p) = &config.target else { panic!("scim: {:?}", config.target) };
-    assert_eq!(p.kind, hrsync_targets::Kind::Scim);
-    assert!(p.secret.is_none());
-    assert_eq!(p.connection.get("url").and_then(|v| v.as_str()), Some("ldaps://dc1.example.com"));
-    let e = hrsync_targets::build(&config.target, &hrsync_targets::BuildContext::default())
-        .err()
-        .expect("scim is not built");
-    assert_eq!(e.to_string(), "target kind `scim` is not implemented yet");
+    let TargetConfig::Scim(c) = &config.target else { panic!("scim: {:?}", config.target) };
+    assert_eq!(c.token.as_ref().map(|t| t.expose_secret().to_owned()).as_deref(), Some(PASSWORD));
+    assert_eq!((c.concurrency, c.rate_limit), (2, Some(10.0)));
+    assert!(!format!("{config:?}").contains(PASSWORD), "Debug never shows the token");
+    hrsync_targets::build(&config.target, &hrsync_targets::BuildContext::default())
+        .unwrap_or_else(|e| panic!("scim builds: {e}"));
+    let oauth = text.replace(
+        &format!("token_env = \"{PASSWORD_VAR}\""),
+        &format!("method = \"oauth2\", token_url = \"https://login.example.com/token\", client_id = \"app\", client_secret_env = \"{PASSWORD_VAR}\""),
+    );
+    let config = parse(&oauth).expect("oauth2 loads");
+    let TargetConfig::Scim(c) = &config.target else { panic!("scim") };
+    assert_eq!(
+        c.client_secret.as_ref().map(|t| t.expose_secret().to_owned()).as_deref(),
+        Some(PASSWORD)
+    );
+    assert!(c.token.is_none());
 }
 
 #[test]

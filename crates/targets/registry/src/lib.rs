@@ -6,10 +6,11 @@
 //! [`TargetConfig::from_connection`], so target settings are reported with
 //! `file:line:col: field` like every other key; the binary calls [`build`].
 //!
-//! Adding a kind touches this crate in four places, all in this file: a
+//! Adding a kind touches this crate in five places, all in this file: a
 //! [`Kind`] variant, a [`TargetConfig`] variant, its arm in
 //! [`TargetConfig::from_connection`] (with `problems`, `warnings`,
-//! `resolve_paths` and `set_secret`) and its arm in [`build`].
+//! `resolve_paths` and `set_secret`), its [`Kind::secret_keys`] and its arm in
+//! [`build`].
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Deserializer};
 pub use hrsync_target::attr;
 pub use hrsync_target_embedded::{EmbeddedConfig, EmbeddedTarget};
 pub use hrsync_target_ldap::{LdapConfig, LdapTarget};
+pub use hrsync_target_scim::{ScimConfig, ScimTarget};
 
 /// The `kind` of `[target]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -29,7 +31,7 @@ pub enum Kind {
     Embedded,
     /// LDAP or Active Directory (`[target.connection]`: [`LdapConfig`]).
     Ldap,
-    /// SCIM 2.0 *(planned)*: accepted by the parser only to say so.
+    /// SCIM 2.0 (`[target.connection]`: [`ScimConfig`]).
     Scim,
 }
 
@@ -45,7 +47,28 @@ impl Kind {
 
     /// Whether hrsync can provision into this kind yet.
     pub fn implemented(self) -> bool {
-        !matches!(self, Kind::Scim)
+        true
+    }
+
+    /// The keys of `[target.connection]` that name its secrets: the config
+    /// loader reads the first pair present (an environment variable or a
+    /// file; the inline key is refused) and hands the secret over with
+    /// [`TargetConfig::set_secret_named`].
+    pub fn secret_keys(self) -> &'static [SecretKeys] {
+        const PASSWORD: SecretKeys =
+            SecretKeys { inline: "password", env: "password_env", file: "password_file" };
+        const TOKEN: SecretKeys =
+            SecretKeys { inline: "token", env: "token_env", file: "token_file" };
+        const CLIENT_SECRET: SecretKeys = SecretKeys {
+            inline: "client_secret",
+            env: "client_secret_env",
+            file: "client_secret_file",
+        };
+        match self {
+            Kind::Embedded => &[],
+            Kind::Ldap => &[PASSWORD],
+            Kind::Scim => &[TOKEN, CLIENT_SECRET],
+        }
     }
 
     /// Whether the kind's settings are a `[target.connection]` table (as
@@ -64,6 +87,17 @@ impl Kind {
     }
 }
 
+/// The names of one secret in `[target.connection]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretKeys {
+    /// The inline key, always refused (`password`, `token`).
+    pub inline: &'static str,
+    /// The key naming an environment variable (`password_env`).
+    pub env: &'static str,
+    /// The key naming a file (`password_file`).
+    pub file: &'static str,
+}
+
 /// A target's configuration, typed per kind.
 // One per loaded config: the size of the LDAP variant costs nothing, and
 // unboxed variants keep `TargetConfig::Ldap(c)` patterns plain.
@@ -72,6 +106,7 @@ impl Kind {
 pub enum TargetConfig {
     Embedded(EmbeddedConfig),
     Ldap(LdapConfig),
+    Scim(ScimConfig),
     /// A kind that is planned but not implemented (`scim`): such configs
     /// always loaded (commands that need no target, such as `logs`, work),
     /// so they still do, with a warning; [`build`] refuses them.
@@ -128,11 +163,13 @@ impl TargetConfig {
                 };
                 serde_ignored::deserialize(connection, found).map(TargetConfig::Ldap)?
             }
-            Kind::Scim => TargetConfig::Planned(PlannedConfig {
-                kind,
-                connection: serde_json::Map::deserialize(connection)?,
-                secret: None,
-            }),
+            Kind::Scim => {
+                let found = |key: serde_ignored::Path<'_>| {
+                    let key = key.to_string();
+                    unknown.push(key.split('.').filter(|k| *k != "?").collect::<Vec<_>>().join("."))
+                };
+                serde_ignored::deserialize(connection, found).map(TargetConfig::Scim)?
+            }
             Kind::Embedded => {
                 return Err(D::Error::custom(format!(
                     "target kind `{}` has no [target.connection] table",
@@ -147,6 +184,7 @@ impl TargetConfig {
         match self {
             TargetConfig::Embedded(_) => Kind::Embedded,
             TargetConfig::Ldap(_) => Kind::Ldap,
+            TargetConfig::Scim(_) => Kind::Scim,
             TargetConfig::Planned(p) => p.kind,
         }
     }
@@ -157,7 +195,17 @@ impl TargetConfig {
         match self {
             TargetConfig::Embedded(_) => {}
             TargetConfig::Ldap(c) => c.password = secret,
+            TargetConfig::Scim(c) => c.token = Some(secret),
             TargetConfig::Planned(p) => p.secret = Some(secret),
+        }
+    }
+
+    /// A secret by its inline key name ([`SecretKeys::inline`]): SCIM's
+    /// `token` or `client_secret`; any other name is the kind's one secret.
+    pub fn set_secret_named(&mut self, name: &str, secret: SecretString) {
+        match self {
+            TargetConfig::Scim(c) if name == "client_secret" => c.client_secret = Some(secret),
+            _ => self.set_secret(secret),
         }
     }
 
@@ -168,6 +216,11 @@ impl TargetConfig {
         match self {
             TargetConfig::Embedded(_) | TargetConfig::Planned(_) => {}
             TargetConfig::Ldap(c) => {
+                if let Some(ca) = &mut c.ca_file {
+                    *ca = dir.join(&*ca);
+                }
+            }
+            TargetConfig::Scim(c) => {
                 if let Some(ca) = &mut c.ca_file {
                     *ca = dir.join(&*ca);
                 }
@@ -189,6 +242,11 @@ impl TargetConfig {
                 .into_iter()
                 .map(|e| Finding { field: e.field().to_owned(), message: e.reason() })
                 .collect(),
+            TargetConfig::Scim(c) => c
+                .problems()
+                .into_iter()
+                .map(|e| Finding { field: e.field.to_owned(), message: e.reason })
+                .collect(),
             TargetConfig::Planned(_) => Vec::new(),
         }
     }
@@ -198,6 +256,11 @@ impl TargetConfig {
         match self {
             TargetConfig::Embedded(_) | TargetConfig::Planned(_) => Vec::new(),
             TargetConfig::Ldap(c) => c
+                .warnings()
+                .into_iter()
+                .map(|w| Finding { field: w.field.to_owned(), message: w.message })
+                .collect(),
+            TargetConfig::Scim(c) => c
                 .warnings()
                 .into_iter()
                 .map(|w| Finding { field: w.field.to_owned(), message: w.message })
@@ -225,6 +288,8 @@ pub enum BuildError {
     },
     #[error("[target.connection]: {0}")]
     Ldap(#[from] hrsync_target_ldap::ConfigError),
+    #[error("[target.connection]: {0}")]
+    Scim(#[from] hrsync_target_scim::ConfigError),
     #[error("target kind `{kind}` is not implemented yet")]
     NotImplemented { kind: &'static str },
 }
@@ -243,6 +308,7 @@ pub fn build(
             Box::new(t)
         }
         TargetConfig::Ldap(c) => Box::new(LdapTarget::new(c.clone())?),
+        TargetConfig::Scim(c) => Box::new(ScimTarget::new(c.clone())?),
         TargetConfig::Planned(p) => return Err(BuildError::NotImplemented { kind: p.kind.name() }),
     })
 }

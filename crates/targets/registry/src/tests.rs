@@ -8,13 +8,13 @@ use serde_json::json;
 use crate::*;
 
 #[test]
-fn kinds_parse_as_written_and_scim_is_planned() {
+fn kinds_parse_as_written_and_all_are_implemented() {
     for (name, kind) in [("embedded", Kind::Embedded), ("ldap", Kind::Ldap), ("scim", Kind::Scim)] {
         let parsed: Kind = serde_json::from_value(json!(name)).expect("kind");
         assert_eq!((parsed, parsed.name()), (kind, name));
     }
-    assert!(!Kind::Scim.implemented() && Kind::Ldap.implemented());
-    assert_eq!(Kind::implemented_names(), ["embedded", "ldap"]);
+    assert!(Kind::Scim.implemented() && Kind::Ldap.implemented());
+    assert_eq!(Kind::implemented_names(), ["embedded", "ldap", "scim"]);
     assert!(serde_json::from_value::<Kind>(json!("ftp")).is_err());
 }
 

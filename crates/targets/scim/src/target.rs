@@ -1,0 +1,470 @@
+//! The trait operations over [`Service`]: the I/O driver. Requests are
+//! those a spec-compliant Entra client sends: `GET /Users?filter=...`,
+//! `POST /Users`, `PATCH /Users/{id}` with only the changed attributes,
+//! disable by `active: false`, `DELETE /Users/{id}`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use futures_util::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use hrsync_target::{
+    AttributeUpdate, Attributes, CheckStep, Comparison, Target, TargetError, TargetObject,
+};
+
+use crate::config::{ConfigError, ScimConfig};
+use crate::request_builder::{
+    self as rb, ManagerChange, ScimPath, eq_filter, id_segment, parse_path,
+};
+use crate::service::{Answer, Service};
+
+/// Reports whose manager was not provisioned yet: report id -> (the mapped
+/// attribute name, the manager's matching value).
+#[derive(Default)]
+struct Waiting {
+    reports: HashMap<String, (String, String)>,
+}
+
+/// A SCIM 2.0 service provider's `/Users`.
+///
+/// Attribute names are SCIM paths as Entra names them (`userName`,
+/// `name.givenName`, `emails[type eq "work"].value`,
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`,
+/// `entitlements`), plus the shared conventions: `accountDisabled` is
+/// written as `active` (inverted), and `manager` (or the enterprise
+/// `manager`) holds the manager's matching value (their personIdExternal in
+/// `externalId`), which the target resolves to the manager's SCIM id and
+/// writes as `manager.value`. A manager not provisioned yet is listed by
+/// [`Target::unapplied`] and linked as soon as this target creates them.
+///
+/// Values are compared as the server's schema says (RFC 7643
+/// `caseExact`): `externalId`, the matching attribute, is case-exact, so
+/// [`Target::comparison`] is [`Comparison::Exact`]; `userName` is not, and
+/// the server's own answer is what `is_taken` reports for it.
+pub struct ScimTarget {
+    service: Service,
+    waiting: Mutex<Waiting>,
+}
+
+fn rejected(operation: &'static str, message: String) -> TargetError {
+    TargetError::Rejected { operation, message }
+}
+
+fn path_err(operation: &'static str) -> impl Fn(rb::PathError) -> TargetError {
+    move |e| rejected(operation, e.to_string())
+}
+
+impl ScimTarget {
+    /// Validate the config and build the HTTP client; no request is sent yet.
+    pub fn new(config: ScimConfig) -> Result<Self, ConfigError> {
+        Ok(ScimTarget { service: Service::new(config)?, waiting: Mutex::new(Waiting::default()) })
+    }
+
+    fn config(&self) -> &ScimConfig {
+        self.service.config()
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error for an answer that is not a success.
+    fn failure(
+        &self,
+        operation: &'static str,
+        answer: &Answer,
+        value: Option<&str>,
+    ) -> TargetError {
+        let status = answer.status;
+        let message = rb::error_text(status.as_u16(), &answer.body);
+        let scim_type = rb::scim_type(&answer.body);
+        match status {
+            StatusCode::CONFLICT if scim_type.as_deref() == Some("uniqueness") => {
+                TargetError::AlreadyExists {
+                    operation,
+                    attribute: "userName".into(),
+                    value: value.unwrap_or_default().to_owned(),
+                }
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => rejected(
+                operation,
+                format!("the SCIM server refused hrsync's credentials ({message})"),
+            ),
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
+                TargetError::Unavailable { operation, message }
+            }
+            _ => rejected(operation, message),
+        }
+    }
+
+    fn parse(&self, operation: &'static str, answer: &Answer) -> Result<Value, TargetError> {
+        answer.json().ok_or_else(|| {
+            rejected(
+                operation,
+                format!(
+                    "HTTP {}: the answer is not JSON: {:?}",
+                    answer.status.as_u16(),
+                    answer.body.chars().take(200).collect::<String>()
+                ),
+            )
+        })
+    }
+
+    /// Every resource a filter finds (following `startIndex` pages).
+    async fn search(
+        &self,
+        operation: &'static str,
+        filter: &str,
+    ) -> Result<Vec<Value>, TargetError> {
+        let url = self.service.url("/Users");
+        let mut out = Vec::new();
+        let mut start = 1usize;
+        loop {
+            let start_text = start.to_string();
+            let query = [("filter", filter), ("startIndex", start_text.as_str()), ("count", "100")];
+            let answer = self.service.send(operation, Method::GET, &url, &query, None).await?;
+            if !answer.status.is_success() {
+                return Err(self.failure(operation, &answer, None));
+            }
+            let v = self.parse(operation, &answer)?;
+            let page: Vec<Value> =
+                v.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+            let total = v.get("totalResults").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let got = page.len();
+            out.extend(page);
+            if got == 0 || out.len() >= total {
+                return Ok(out);
+            }
+            start += got;
+        }
+    }
+
+    fn object(resource: &Value) -> Option<TargetObject> {
+        let id = resource.get("id")?.as_str()?.to_owned();
+        let attributes = rb::flatten(resource);
+        let enabled =
+            Some(attributes.get("active").and_then(hrsync_target::attr::flag).unwrap_or(true));
+        let name = resource.get("userName").and_then(Value::as_str).map(str::to_owned);
+        Some(TargetObject { id, name, attributes, enabled })
+    }
+
+    fn objects(
+        operation: &'static str,
+        resources: &[Value],
+    ) -> Result<Vec<TargetObject>, TargetError> {
+        resources
+            .iter()
+            .map(|r| {
+                Self::object(r)
+                    .ok_or_else(|| rejected(operation, "a resource without an id".into()))
+            })
+            .collect()
+    }
+
+    async fn read(&self, operation: &'static str, id: &str) -> Result<Option<Value>, TargetError> {
+        let url = self.service.url(&format!("/Users/{}", id_segment(id)));
+        let answer = self.service.send(operation, Method::GET, &url, &[], None).await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !answer.status.is_success() {
+            return Err(self.failure(operation, &answer, None));
+        }
+        self.parse(operation, &answer).map(Some)
+    }
+
+    /// The SCIM id of the manager whose matching value is `value`, if they
+    /// are provisioned (exactly one account holds it).
+    async fn resolve_manager(
+        &self,
+        operation: &'static str,
+        value: &str,
+    ) -> Result<Option<String>, TargetError> {
+        let m = parse_path(&self.config().manager_match_attribute).map_err(path_err(operation))?;
+        let found = self.search(operation, &eq_filter(&m, value)).await?;
+        match found.as_slice() {
+            [one] => Ok(one.get("id").and_then(Value::as_str).map(str::to_owned)),
+            [] => Ok(None),
+            many => {
+                tracing::warn!(
+                    manager = value,
+                    count = many.len(),
+                    "more than one SCIM user holds the manager's matching value; the manager is not set"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    async fn patch(
+        &self,
+        operation: &'static str,
+        id: &str,
+        operations: Vec<Value>,
+    ) -> Result<(), TargetError> {
+        if operations.is_empty() {
+            return Ok(());
+        }
+        let url = self.service.url(&format!("/Users/{}", id_segment(id)));
+        let body = rb::patch_body(operations);
+        let answer = self.service.send(operation, Method::PATCH, &url, &[], Some(&body)).await?;
+        match answer.status {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Err(TargetError::NotFound { operation, id: id.to_owned() }),
+            _ => Err(self.failure(operation, &answer, None)),
+        }
+    }
+
+    /// Link the reports waiting for the manager just created.
+    async fn link_waiting_reports(&self, manager_value: &str, manager_id: &str) {
+        let reports: Vec<String> = {
+            let w = self.waiting();
+            w.reports
+                .iter()
+                .filter(|(_, (_, v))| v == manager_value)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for report in reports {
+            let ops = rb::patch_operations(
+                &[],
+                Some(&ManagerChange::Set(manager_id.to_owned())),
+                None,
+                &self.config().quirks,
+            )
+            .unwrap_or_default();
+            match self.patch("update", &report, ops).await {
+                Ok(()) => {
+                    let mut w = self.waiting();
+                    if w.reports.get(&report).is_some_and(|(_, v)| v == manager_value) {
+                        w.reports.remove(&report);
+                    }
+                }
+                // Stays listed as unapplied: the engine sends it again.
+                Err(e) => {
+                    tracing::warn!(report, error = %e, "linking a report to its new manager failed")
+                }
+            }
+        }
+    }
+}
+
+/// The manager reference among attributes: (the name as mapped, its value).
+fn manager_of<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+) -> Option<(&'a str, &'a Value)> {
+    entries
+        .filter(|(k, _)| parse_path(k).is_ok_and(|p| p == ScimPath::Manager))
+        .map(|(k, v)| (k.as_str(), v))
+        .next()
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Target for ScimTarget {
+    fn kind(&self) -> &'static str {
+        "scim"
+    }
+
+    fn comparison(&self) -> Comparison {
+        Comparison::Exact
+    }
+
+    async fn check(&self) -> Vec<CheckStep> {
+        crate::health::check(&self.service).await
+    }
+
+    async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
+        let path = parse_path(attribute).map_err(path_err("find"))?;
+        let found = self.search("find", &eq_filter(&path, value)).await?;
+        Self::objects("find", &found)
+    }
+
+    async fn find_many(
+        &self,
+        attribute: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        // One filter per value, in flight together (bounded by `concurrency`):
+        // servers differ in how long an `or` filter they take.
+        let mut unique: Vec<&String> = Vec::new();
+        for v in values {
+            if !unique.contains(&v) {
+                unique.push(v);
+            }
+        }
+        let answers = join_all(unique.iter().map(|v| self.find(attribute, v))).await;
+        let mut out = HashMap::new();
+        for (v, found) in unique.into_iter().zip(answers) {
+            let found = found?;
+            if !found.is_empty() {
+                out.insert(v.clone(), found);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<TargetObject>, TargetError> {
+        let Some(resource) = self.read("get", id).await? else { return Ok(None) };
+        let mut object = Self::object(&resource)
+            .ok_or_else(|| rejected("get", "a resource without an id".into()))?;
+        // The manager as the mapping wrote it would be their matching value;
+        // what the server holds is an id: report the manager's name.
+        if let Some(mid) = rb::manager_id(&resource) {
+            let name = match self.read("get", mid).await? {
+                Some(m) => m.get("userName").and_then(Value::as_str).map(str::to_owned),
+                None => None,
+            };
+            object.attributes.insert(
+                hrsync_target::attr::MANAGER.into(),
+                Value::String(name.unwrap_or_else(|| mid.to_owned())),
+            );
+        }
+        Ok(Some(object))
+    }
+
+    async fn create(&self, attributes: &Attributes) -> Result<TargetObject, TargetError> {
+        let quirks = self.config().quirks;
+        let manager = manager_of(attributes.iter()).and_then(|(k, v)| Some((k, text_of(v)?)));
+        let manager_id = match &manager {
+            Some((_, value)) => self.resolve_manager("create", value).await?,
+            None => None,
+        };
+        let body = rb::create_body(attributes, manager_id.as_deref(), &quirks)
+            .map_err(path_err("create"))?;
+        let url = self.service.url("/Users");
+        let answer = self.service.send("create", Method::POST, &url, &[], Some(&body)).await?;
+        if !answer.status.is_success() {
+            let user_name = attributes.get("userName").and_then(Value::as_str);
+            return Err(self.failure("create", &answer, user_name));
+        }
+        let resource = self.parse("create", &answer)?;
+        let mut object = Self::object(&resource)
+            .ok_or_else(|| rejected("create", "the created resource has no id".into()))?;
+        if let (Some((name, value)), None) = (&manager, &manager_id) {
+            self.waiting().reports.insert(object.id.clone(), ((*name).to_owned(), value.clone()));
+        }
+        if manager_id.is_some() {
+            object.attributes.remove(hrsync_target::attr::MANAGER);
+        }
+        // A manager created after their reports: link the reports now.
+        let own = attributes.get(&self.config().manager_match_attribute).and_then(text_of);
+        if let Some(own) = own {
+            self.link_waiting_reports(&own, &object.id).await;
+        }
+        Ok(object)
+    }
+
+    async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+        let quirks = self.config().quirks;
+        let manager = manager_of(changes.iter().map(|c| (&c.name, &c.value)));
+        let manager_change = match manager {
+            None => None,
+            Some((name, value)) => match text_of(value) {
+                None => {
+                    self.waiting().reports.remove(id);
+                    Some(ManagerChange::Remove)
+                }
+                Some(v) => match self.resolve_manager("update", &v).await? {
+                    Some(mid) => {
+                        self.waiting().reports.remove(id);
+                        Some(ManagerChange::Set(mid))
+                    }
+                    None => {
+                        // The old link is wrong now: remove it, and wait.
+                        self.waiting().reports.insert(id.to_owned(), (name.to_owned(), v));
+                        Some(ManagerChange::Remove)
+                    }
+                },
+            },
+        };
+        let typed = changes.iter().any(|c| {
+            matches!(parse_path(&c.name), Ok(ScimPath::Typed { .. }))
+                || matches!(parse_path(&c.name), Ok(ScimPath::Extension { path, .. }) if matches!(*path, ScimPath::Typed { .. }))
+        });
+        let current = if typed {
+            match self.read("update", id).await? {
+                Some(c) => Some(c),
+                None => {
+                    return Err(TargetError::NotFound { operation: "update", id: id.to_owned() });
+                }
+            }
+        } else {
+            None
+        };
+        let ops = rb::patch_operations(changes, manager_change.as_ref(), current.as_ref(), &quirks)
+            .map_err(path_err("update"))?;
+        if ops.is_empty() {
+            // Nothing to send, but a missing account is still reported.
+            return match self.read("update", id).await? {
+                Some(_) => Ok(()),
+                None => Err(TargetError::NotFound { operation: "update", id: id.to_owned() }),
+            };
+        }
+        self.patch("update", id, ops).await
+    }
+
+    async fn disable(&self, id: &str) -> Result<(), TargetError> {
+        let change = [AttributeUpdate {
+            name: hrsync_target::attr::ACCOUNT_DISABLED.into(),
+            value: hrsync_target::attr::flag_value(true),
+        }];
+        let ops = rb::patch_operations(&change, None, None, &self.config().quirks)
+            .map_err(path_err("disable"))?;
+        self.patch("disable", id, ops).await
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), TargetError> {
+        let url = self.service.url(&format!("/Users/{}", id_segment(id)));
+        let answer = self.service.send("delete", Method::DELETE, &url, &[], None).await?;
+        match answer.status {
+            s if s.is_success() => {
+                self.waiting().reports.remove(id);
+                Ok(())
+            }
+            StatusCode::NOT_FOUND => {
+                Err(TargetError::NotFound { operation: "delete", id: id.to_owned() })
+            }
+            _ => Err(self.failure("delete", &answer, None)),
+        }
+    }
+
+    async fn is_taken(
+        &self,
+        attribute: &str,
+        value: &str,
+        except_id: Option<&str>,
+    ) -> Result<bool, TargetError> {
+        let found = self.find(attribute, value).await?;
+        Ok(found.iter().any(|o| Some(o.id.as_str()) != except_id))
+    }
+
+    async fn taken(
+        &self,
+        attribute: &str,
+        candidates: &[String],
+    ) -> Result<HashSet<String>, TargetError> {
+        let answers = join_all(candidates.iter().map(|c| self.is_taken(attribute, c, None))).await;
+        let mut out = HashSet::new();
+        for (c, taken) in candidates.iter().zip(answers) {
+            if taken? {
+                out.insert(c.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn unapplied(&self) -> Vec<(String, String)> {
+        self.waiting().reports.iter().map(|(id, (name, _))| (id.clone(), name.clone())).collect()
+    }
+}
