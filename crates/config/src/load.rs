@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hrsync_mapping::mapping::{SF_TO_AD_TOML, SF_TO_OPENLDAP_TOML};
+use hrsync_mapping::mapping::{
+    SF_TO_AD_TOML, SF_TO_OPENLDAP_TOML, SF_TO_SALESFORCE_TOML, SF_TO_SCIM_TOML,
+};
 use hrsync_mapping::{
     AttributeMapping, Catalog, CompiledMapping, CompiledScope, MappingConfig, MappingError,
     SchemaError, ScopingFilter, SourceAttributeConfig, SourceSchema,
@@ -32,8 +34,12 @@ use hrsync_targets::{EmbeddedConfig, Kind, TargetConfig, attr};
 const BUILTIN_SF_TO_AD: &str = "builtin:sf-to-ad";
 
 /// Every shipped mapping `flow.mapping` may name, with its text.
-const BUILTINS: [(&str, &str); 2] =
-    [(BUILTIN_SF_TO_AD, SF_TO_AD_TOML), ("builtin:sf-to-openldap", SF_TO_OPENLDAP_TOML)];
+const BUILTINS: [(&str, &str); 4] = [
+    (BUILTIN_SF_TO_AD, SF_TO_AD_TOML),
+    ("builtin:sf-to-openldap", SF_TO_OPENLDAP_TOML),
+    ("builtin:sf-to-scim", SF_TO_SCIM_TOML),
+    ("builtin:sf-to-salesforce", SF_TO_SALESFORCE_TOML),
+];
 
 const EMPL_STATUS_ACCOUNT_DISABLED: &str =
     r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#;

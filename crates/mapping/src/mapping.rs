@@ -106,6 +106,14 @@ pub const SF_TO_AD_TOML: &str = include_str!("../defaults/sf-to-ad.toml");
 /// The built-in default SuccessFactors-to-OpenLDAP (`inetOrgPerson`) mapping.
 pub const SF_TO_OPENLDAP_TOML: &str = include_str!("../defaults/sf-to-openldap.toml");
 
+/// The built-in default SuccessFactors-to-SCIM 2.0 mapping (core User and
+/// the enterprise extension, matched by `externalId`).
+pub const SF_TO_SCIM_TOML: &str = include_str!("../defaults/sf-to-scim.toml");
+
+/// The built-in SuccessFactors-to-Salesforce (SCIM) mapping: the SCIM
+/// mapping plus Salesforce's required user fields.
+pub const SF_TO_SALESFORCE_TOML: &str = include_str!("../defaults/sf-to-salesforce.toml");
+
 /// A mapping file that is not valid TOML of the [`MappingConfig`] shape
 /// (the message names the line and the offending key).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,3 +11,4 @@ mod flows;
 mod hardening;
 mod run_stop;
 mod safety;
+mod scim;

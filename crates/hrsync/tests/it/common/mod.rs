@@ -12,9 +12,10 @@ pub use hrsync_testkit::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_hrsync");
 
-/// A config for the emulator at `base_url`, embedded target and state in `dir`.
-pub fn write_config(dir: &Path, base_url: &str, page_size: u32) -> PathBuf {
-    let text = format!(
+/// The `[source]` section for the emulator at `base_url` (basic auth, the
+/// password from `HRSYNC_TEST_SF_PASSWORD`, which [`hrsync`] sets).
+pub fn source_toml(base_url: &str, page_size: u32) -> String {
+    format!(
         r#"[source]
 url = "{base_url}"
 company_id = "{company}"
@@ -24,7 +25,16 @@ timeout = "30s"
 method = "basic"
 username = "{user}"
 password_env = "HRSYNC_TEST_SF_PASSWORD"
+"#,
+        company = sf_emulator::DEFAULT_COMPANY_ID,
+        user = sf_emulator::DEFAULT_USERNAME,
+    )
+}
 
+/// A config for the emulator at `base_url`, embedded target and state in `dir`.
+pub fn write_config(dir: &Path, base_url: &str, page_size: u32) -> PathBuf {
+    let text = format!(
+        r#"{source}
 [target]
 kind = "embedded"
 path = "target.sqlite"
@@ -38,8 +48,7 @@ actions = ["create", "update", "disable"]
 [state]
 path = "state.sqlite"
 "#,
-        company = sf_emulator::DEFAULT_COMPANY_ID,
-        user = sf_emulator::DEFAULT_USERNAME,
+        source = source_toml(base_url, page_size),
     );
     let path = dir.join("hrsync.toml");
     std::fs::write(&path, text).expect("write config");
