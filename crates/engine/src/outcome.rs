@@ -34,6 +34,9 @@ pub enum WorkerError {
     /// The target refused or failed an operation.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// Planned values the target's schema forbids; nothing was sent.
+    #[error("the target would refuse this account: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<hrsync_target::requirements::Violation>),
     /// A disable or delete was planned for a worker with no join.
     #[error("deprovisioning without a join")]
     NoJoin,
@@ -50,7 +53,10 @@ impl WorkerError {
     pub fn retryable(&self) -> bool {
         match self {
             WorkerError::Target(e) => e.retryable(),
-            WorkerError::Mapping(_) | WorkerError::Matching { .. } | WorkerError::NoJoin => false,
+            WorkerError::Mapping(_)
+            | WorkerError::Refused(_)
+            | WorkerError::Matching { .. }
+            | WorkerError::NoJoin => false,
             WorkerError::Duplicate { .. }
             | WorkerError::JoinedElsewhere { .. }
             | WorkerError::Lookup { .. } => true,

@@ -48,14 +48,44 @@ impl ScimServer {
 
     /// Start a server of its own (stopped when dropped).
     pub fn start() -> Result<ScimServer, TestkitError> {
+        Self::start_with(None)
+    }
+
+    /// Start a server of its own serving these schemas and resource types
+    /// (JSON, as `GET /Schemas` and `GET /ResourceTypes` list them) instead
+    /// of its defaults: scim2-server builds its models from them, so a
+    /// schema's `"required": true` is enforced (`--schema`, `--resource-type`).
+    pub fn start_with_schemas(
+        schemas: &serde_json::Value,
+        resource_types: &serde_json::Value,
+    ) -> Result<ScimServer, TestkitError> {
+        Self::start_with(Some((schemas, resource_types)))
+    }
+
+    fn start_with(
+        files: Option<(&serde_json::Value, &serde_json::Value)>,
+    ) -> Result<ScimServer, TestkitError> {
         let exe = executable()?;
         let dir = private_dir("scim")?;
+        let mut extra = String::new();
+        if let Some((schemas, types)) = files {
+            for (name, flag, v) in
+                [("schemas.json", "--schema", schemas), ("types.json", "--resource-type", types)]
+            {
+                let path = dir.join(name);
+                std::fs::write(&path, v.to_string()).map_err(|e| TestkitError::Step {
+                    step: "write the scim2-server schema",
+                    message: format!("{}: {e}", path.display()),
+                })?;
+                extra.push_str(&format!(" {flag} {}", sh_quote(&path.display().to_string())));
+            }
+        }
         let mut last = None;
         // Another process may take the port between the probe and the bind.
         for _ in 0..5 {
             let port = free_port()?;
             let cmd = format!(
-                "{} --hostname 127.0.0.1 --port {port} --bearer-token {} --dynamic-tenants",
+                "{} --hostname 127.0.0.1 --port {port} --bearer-token {} --dynamic-tenants{extra}",
                 sh_quote(&exe.display().to_string()),
                 sh_quote(SCIM_TOKEN)
             );

@@ -108,6 +108,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             (None, None) => Existing::Absent,
         };
         let plan = plan::plan(&worker, &existing, self.settings.actions);
+        // Values the target would refuse are not sent (plan says so too).
+        let refused = self.demands.refuse(&r.person_id, &plan);
+        if !refused.is_empty() {
+            return self.conclude(*r, Err(WorkerError::Refused(refused)), now);
+        }
         // An update that disables the account (`accountDisabled`,
         // `userAccountControl`) is a deprovisioning like a disable: held
         // for the guard, whatever carries it.

@@ -27,6 +27,7 @@
 //!   the store.
 
 mod decide;
+mod demands;
 mod deprovision;
 mod import;
 mod matching;
@@ -194,6 +195,8 @@ pub struct Engine<S: Store, T: Target> {
     random: std::sync::Mutex<SplitMix64>,
     progress: Option<ProgressHook>,
     crash: Option<CrashHook>,
+    /// What the target demands of the values sent, read at each cycle's start.
+    demands: demands::Demands,
 }
 
 /// One run of a flow: everything that lives as long as the cycle.
@@ -255,6 +258,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             random: std::sync::Mutex::new(SplitMix64(seed)),
             progress: None,
             crash: None,
+            demands: demands::Demands::default(),
         }
     }
 
@@ -339,6 +343,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             }
             _ => None,
         };
+        self.demands = demands::Demands::load(&*self.target).await;
         let id = if dry { 0 } else { self.store.begin_cycle(kind, window, now)? };
         let mut c = Cycle {
             id,
@@ -381,6 +386,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 }
                 None => c.report.status = CycleStatus::Planned,
             }
+            c.report.message = self.with_demands(c.report.message.take());
             return Ok(c.report);
         }
         // An on-demand run provisions one worker; it never moves the
@@ -413,8 +419,19 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 None => (CycleStatus::Completed, None, advance_ok),
             },
         };
+        let message = self.with_demands(message);
         self.finish(&mut c, started, status, message, advance)?;
         Ok(c.report)
+    }
+
+    /// `message` followed by the account of the target's demands, if any.
+    fn with_demands(&self, message: Option<String>) -> Option<String> {
+        let mapped: Vec<&str> =
+            self.flow.mapping.mappings().iter().map(|m| m.config.target.as_str()).collect();
+        match (message, self.demands.summary(&mapped)) {
+            (Some(m), Some(d)) => Some(format!("{m}\n{d}")),
+            (m, d) => m.or(d),
+        }
     }
 
     fn finish(

@@ -8,8 +8,10 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use hrsync_engine::flow::CompiledFlow;
 use hrsync_sf_auth::{AuthConfig, AuthError, ProviderOptions};
 use hrsync_source_sf::{PersonQuery, SfClient, SourceConfig, SourceError};
+use hrsync_target::Target;
 
 use super::app::{self, ConfigArg};
 
@@ -73,12 +75,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 format!("target of flow `{}`", flow.name)
             };
             let started = Instant::now();
-            match app::compile(flow)
-                .and_then(|c| app::target_with(&config, flow, &c, app::Files::Existing))
+            let compiled = app::compile(flow);
+            match compiled
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("{}", app::error_chain(e)))
+                .and_then(|c| app::target_with(&config, flow, c, app::Files::Existing))
             {
                 Ok(target) => {
+                    let mut reachable = true;
                     for step in target.check().await {
                         ok &= step.ok;
+                        reachable &= step.ok;
                         println!(
                             "{} {label} {}: {} ({} ms)",
                             if step.ok { "ok  " } else { "FAIL" },
@@ -86,6 +93,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                             hrsync_display::escape(&step.detail),
                             started.elapsed().as_millis()
                         );
+                    }
+                    if reachable && let Ok(c) = &compiled {
+                        ok &= demands(&*target, c, &label).await;
                     }
                 }
                 Err(e) => {
@@ -97,6 +107,54 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ok
     });
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// What the target demands of the values sent (its schema, an app
+/// profile), against what the mapping writes: a required attribute no
+/// mapping writes fails the check, before any sync sends a create the
+/// target would refuse. Values that break a demand for some workers are
+/// what `hrsync plan` finds (it evaluates the mapping for every worker).
+async fn demands(target: &dyn Target, compiled: &CompiledFlow, label: &str) -> bool {
+    let started = Instant::now();
+    let requirements = match target.requirements().await {
+        Ok(r) => r,
+        Err(e) => {
+            println!(
+                "FAIL {label} schema ({} ms): could not be read: {}",
+                started.elapsed().as_millis(),
+                hrsync_display::escape(&e.to_string())
+            );
+            return false;
+        }
+    };
+    if requirements.is_empty() {
+        return true;
+    }
+    let mapped: Vec<&str> =
+        compiled.mapping.mappings().iter().map(|m| m.config.target.as_str()).collect();
+    let missing = hrsync_target::requirements::unmapped(&requirements, &mapped);
+    for r in &missing {
+        println!(
+            "FAIL {label} schema: {} is required by {} and no mapping writes it: every create would be refused; add a mapping for it",
+            hrsync_display::escape(&r.attribute),
+            hrsync_display::escape(&r.by)
+        );
+    }
+    if missing.is_empty() {
+        let mut required: Vec<&str> = requirements
+            .iter()
+            .filter(|r| r.rule == hrsync_target::requirements::Rule::Required)
+            .map(|r| r.attribute.as_str())
+            .collect();
+        required.dedup();
+        println!(
+            "ok   {label} schema: {} demand(s) read; every required attribute is mapped ({}) ({} ms)",
+            requirements.len(),
+            hrsync_display::escape(&required.join(", ")),
+            started.elapsed().as_millis()
+        );
+    }
+    missing.is_empty()
 }
 
 /// Runs the OAuth flow step by step; prints each step and whether it passed.

@@ -258,3 +258,155 @@ async fn scim_full_and_incremental_sync_of_the_seeded_scenarios() {
     assert_eq!(users(&scim_url).await, after);
     emu.shutdown().await;
 }
+
+/// A Salesforce-like scim2-server: the server's own default schemas, with
+/// `entitlements` (and its `value`) required and the profile ids it offers
+/// as `canonicalValues` (scim2-server enforces `required`, not the values:
+/// that check is hrsync's), and the Salesforce user extension
+/// (`alias`, `emailEncodingKey`) declared on the User resource type.
+async fn salesforce_like_server() -> hrsync_testkit::ScimServer {
+    let base = server().tenant_url("salesforce-defaults");
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let req = client.get(format!("{base}{path}")).bearer_auth(server().token());
+        async move {
+            let v: Value = req.send().await.expect("discovery").json().await.expect("JSON");
+            let mut list = v["Resources"].as_array().cloned().expect("a ListResponse");
+            for r in &mut list {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("meta");
+                    o.remove("schemas");
+                }
+            }
+            list
+        }
+    };
+    let mut schemas = get("/Schemas").await;
+    let mut types = get("/ResourceTypes").await;
+    let user = schemas
+        .iter_mut()
+        .find(|s| s["id"] == "urn:ietf:params:scim:schemas:core:2.0:User")
+        .expect("core User schema");
+    let ent = user["attributes"]
+        .as_array_mut()
+        .and_then(|a| a.iter_mut().find(|x| x["name"] == "entitlements"))
+        .expect("entitlements");
+    ent["required"] = Value::Bool(true);
+    let value = ent["subAttributes"]
+        .as_array_mut()
+        .and_then(|a| a.iter_mut().find(|x| x["name"] == "value"))
+        .expect("entitlements.value");
+    value["required"] = Value::Bool(true);
+    value["canonicalValues"] = serde_json::json!(OFFERED);
+    let text = |name: &str| {
+        serde_json::json!({"name": name, "type": "string", "multiValued": false,
+            "required": false, "caseExact": false, "mutability": "readWrite",
+            "returned": "default", "uniqueness": "none", "description": name})
+    };
+    schemas.push(serde_json::json!({"id": SF_EXT, "name": "SalesforceUser",
+        "description": "Salesforce user fields",
+        "attributes": [text("alias"), text("emailEncodingKey")]}));
+    let user_type = types.iter_mut().find(|t| t["id"] == "User").expect("User resource type");
+    user_type["schemaExtensions"]
+        .as_array_mut()
+        .expect("schemaExtensions")
+        .push(serde_json::json!({"schema": SF_EXT, "required": false}));
+    hrsync_testkit::ScimServer::start_with_schemas(&Value::Array(schemas), &Value::Array(types))
+        .unwrap_or_else(|e| panic!("scim2-server with a Salesforce-like schema: {e}"))
+}
+
+const SF_EXT: &str = "urn:salesforce:schemas:extension:1.0";
+/// The profile ids the Salesforce-like server offers; the built-in
+/// mapping's placeholder is the first.
+const OFFERED: [&str; 2] = ["00e000000000000AAA", "00e000000000001AAA"];
+
+/// `builtin:sf-to-salesforce` with its `entitlements` mapping replaced by
+/// `replacement` (nothing: removed), as a mapping file in `dir`.
+fn salesforce_mapping(dir: &Path, name: &str, replacement: &str) -> String {
+    let builtin = hrsync_mapping::mapping::SF_TO_SALESFORCE_TOML;
+    let block = "[[mapping]]\ntarget = \"entitlements\"\nexpression = '\"00e000000000000AAA\"'\n";
+    assert!(builtin.contains(block), "the built-in maps entitlements as this test expects");
+    let file = format!("{name}.toml");
+    std::fs::write(dir.join(&file), builtin.replace(block, replacement)).expect("write mapping");
+    file
+}
+
+/// The seed's failure (../shared/seeds/003): Salesforce refuses every create
+/// without a profile id. hrsync names the missing attribute in `check` and
+/// `plan` and sends nothing; with the built-in mapping creates succeed; a
+/// profile id the server does not offer is caught by `plan`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salesforce_profile_id_is_caught_before_anything_is_sent() {
+    let emu = Emulator::builder().workers(30).seed(3).start().await.expect("emulator");
+    let sf = salesforce_like_server().await;
+    let dir = TempDir::new("scim-salesforce");
+    let profile = "profile = \"salesforce\"";
+
+    // 1. The mapping without its entitlement.
+    let url = sf.tenant_url("no-profile");
+    let mapping = salesforce_mapping(&dir.0, "no-profile", "");
+    let config = write_scim_config(&dir.0, &emu.base_url(), &url, &mapping, profile);
+    let out = run(&config, &["check"]).await;
+    assert_eq!(out.status.code(), Some(1), "check fails: {}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    for want in [
+        "FAIL target schema: entitlements is required by the SCIM server's schema",
+        "FAIL target schema: entitlements is required by Salesforce (every user needs a profile id",
+    ] {
+        assert!(stdout.contains(want), "check says {want:?}: {stdout}");
+    }
+    let out = run(&config, &["plan", "--full"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        plan.contains("entitlements is required by the SCIM server's schema")
+            && plan.contains("no mapping writes it"),
+        "plan names the missing attribute: {plan}"
+    );
+    assert!(plan.contains("error: the target would refuse this account: entitlements"), "{plan}");
+    let out = run(&config, &["sync", "--full"]).await;
+    assert_eq!(out.status.code(), Some(3), "every create refused: {}", text(&out));
+    assert!(users(&url).await.is_empty(), "nothing was sent");
+
+    // 2. The built-in mapping: creates succeed, with the profile id.
+    let url = sf.tenant_url("builtin");
+    let config =
+        write_scim_config(&dir.0, &emu.base_url(), &url, "builtin:sf-to-salesforce", profile);
+    let out = run(&config, &["check"]).await;
+    assert!(out.status.success(), "check passes: {}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every required attribute is mapped"));
+    let out = run(&config, &["sync", "--full"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let created = users(&url).await;
+    assert!(created.len() > 15, "{} users", created.len());
+    for (person, list) in &created {
+        let u = &list[0];
+        assert_eq!(u["entitlements"][0]["value"], OFFERED[0], "{person}: {u}");
+        let alias = u[SF_EXT]["alias"].as_str().unwrap_or_default();
+        assert!(!alias.is_empty() && alias.chars().count() <= 8, "{person}: alias {alias:?}");
+        assert_eq!(u[SF_EXT]["emailEncodingKey"], "UTF-8");
+    }
+
+    // 3. A profile id the server does not offer: plan says so, sync sends nothing.
+    let url = sf.tenant_url("unknown-profile");
+    let mapping = salesforce_mapping(
+        &dir.0,
+        "unknown-profile",
+        "[[mapping]]\ntarget = \"entitlements\"\nexpression = '\"00eNOTOFFERED0000\"'\n",
+    );
+    let config = write_scim_config(&dir.0, &emu.base_url(), &url, &mapping, profile);
+    let out = run(&config, &["plan", "--full"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        plan.contains(
+            "entitlements: \"00eNOTOFFERED0000\" is not one of the values the SCIM server's schema"
+        ) && plan.contains(OFFERED[0])
+            && plan.contains("workers, first: "),
+        "plan names the value, the offered ones and the workers: {plan}"
+    );
+    let out = run(&config, &["sync", "--full"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(users(&url).await.is_empty(), "nothing was sent");
+    emu.shutdown().await;
+}

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use async_trait::async_trait;
 
 pub mod attr;
+pub mod requirements;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -186,6 +187,14 @@ pub trait Target: Send + Sync {
     fn unapplied(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// What the target's schema demands of the attributes sent to it
+    /// ([`requirements`]), as far as the target can tell: read from the
+    /// system (a SCIM server's `/Schemas`) or known of it (a Salesforce
+    /// profile). The engine asks once a cycle and refuses, before sending,
+    /// any planned value that breaks one. Empty when nothing is known.
+    async fn requirements(&self) -> Result<Vec<requirements::Requirement>, TargetError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A target chosen at run time (from the config's `kind`).
@@ -248,5 +257,8 @@ impl Target for Box<dyn Target> {
     }
     fn unapplied(&self) -> Vec<(String, String)> {
         (**self).unapplied()
+    }
+    async fn requirements(&self) -> Result<Vec<requirements::Requirement>, TargetError> {
+        (**self).requirements().await
     }
 }

@@ -224,6 +224,9 @@ impl TargetConfig {
                 if let Some(ca) = &mut c.ca_file {
                     *ca = dir.join(&*ca);
                 }
+                if let Some(f) = &mut c.schema_file {
+                    *f = dir.join(&*f);
+                }
             }
         }
     }

@@ -116,6 +116,24 @@ pub struct ScimConfig {
     pub manager_match_attribute: String,
     #[serde(default)]
     pub quirks: Quirks,
+    /// What the app demands beyond its SCIM schema: `"salesforce"` adds
+    /// Salesforce's required user fields (profile id in `entitlements`,
+    /// alias of at most 8 characters, Username, LastName, Email and the
+    /// locale, language, time-zone and email-encoding keys).
+    #[serde(default)]
+    pub profile: Option<AppProfile>,
+    /// The server's schemas as a JSON file (what `GET /Schemas` returns: a
+    /// ListResponse or a plain list), for servers that do not serve
+    /// `/Schemas`. Unset: hrsync reads `/Schemas` and `/ResourceTypes`.
+    #[serde(default)]
+    pub schema_file: Option<PathBuf>,
+}
+
+/// An app whose demands hrsync knows beyond what its SCIM schema says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppProfile {
+    Salesforce,
 }
 
 impl std::fmt::Debug for ScimConfig {
@@ -137,6 +155,8 @@ impl std::fmt::Debug for ScimConfig {
             .field("tls_verify", &self.tls_verify)
             .field("manager_match_attribute", &self.manager_match_attribute)
             .field("quirks", &self.quirks)
+            .field("profile", &self.profile)
+            .field("schema_file", &self.schema_file)
             .finish()
     }
 }
@@ -184,6 +204,8 @@ impl ScimConfig {
             tls_verify: true,
             manager_match_attribute: default_manager_match(),
             quirks: Quirks::default(),
+            profile: None,
+            schema_file: None,
         }
     }
 
@@ -256,6 +278,11 @@ impl ScimConfig {
         }
         if self.concurrency == 0 {
             out.push(bad("concurrency", "must be at least 1"));
+        }
+        if let Some(f) = &self.schema_file
+            && let Err(reason) = crate::schema::read_file(f)
+        {
+            out.push(ConfigError { field: "schema_file", reason });
         }
         if let Some(r) = self.rate_limit
             && !(r.is_finite() && r > 0.0)

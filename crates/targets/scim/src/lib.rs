@@ -22,11 +22,12 @@
 mod config;
 mod health;
 pub mod request_builder;
+mod schema;
 mod service;
 mod target;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::{AuthMethod, ConfigError, ConfigWarning, Quirks, ScimConfig};
+pub use config::{AppProfile, AuthMethod, ConfigError, ConfigWarning, Quirks, ScimConfig};
 pub use target::ScimTarget;

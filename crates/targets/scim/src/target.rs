@@ -464,6 +464,13 @@ impl Target for ScimTarget {
         Ok(out)
     }
 
+    async fn requirements(
+        &self,
+    ) -> Result<Vec<hrsync_target::requirements::Requirement>, TargetError> {
+        let c = self.config();
+        crate::schema::requirements(&self.service, c.profile, c.schema_file.as_deref()).await
+    }
+
     fn unapplied(&self) -> Vec<(String, String)> {
         self.waiting().reports.iter().map(|(id, (name, _))| (id.clone(), name.clone())).collect()
     }

@@ -194,6 +194,9 @@ impl<T: Target, H: Hooks> Target for Forward<T, H> {
         let call = Call::Taken { attribute, candidates };
         self.around(call, self.inner.taken(attribute, candidates), none).await
     }
+    async fn requirements(&self) -> Result<Vec<crate::requirements::Requirement>, TargetError> {
+        self.inner.requirements().await
+    }
     async fn flush(&self) -> Result<(), TargetError> {
         self.around(Call::Flush, self.inner.flush(), none).await
     }

@@ -227,6 +227,9 @@ impl<T: Target> Target for Sabotaged<T> {
             .cloned()
             .collect())
     }
+    async fn requirements(&self) -> Result<Vec<crate::requirements::Requirement>, TargetError> {
+        self.inner.requirements().await
+    }
     async fn flush(&self) -> Result<(), TargetError> {
         self.inner.flush().await
     }
