@@ -52,6 +52,9 @@ impl WorkerError {
     /// (which an admin or a later cycle may resolve) back off.
     pub fn retryable(&self) -> bool {
         match self {
+            // The account went between the check of the join and the
+            // write: the next attempt matches the worker again.
+            WorkerError::Target(TargetError::NotFound { .. }) => true,
             WorkerError::Target(e) => e.retryable(),
             WorkerError::Mapping(_)
             | WorkerError::Refused(_)

@@ -12,6 +12,8 @@
 //!
 //! - [`ScimServer`]: scim2-server (PyPI, from the private venv) with a
 //!   bearer token and dynamic tenants, one tenant per test.
+//! - [`proxy::Responder`]: a scripted HTTP responder in front of a real
+//!   server, for answers the server cannot be made to give.
 //!
 //! Every server runs under a small `sh` watchdog that holds a pipe from the
 //! test process: when the test process ends, however it ends, the pipe closes
@@ -28,6 +30,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 mod fixtures;
+pub mod proxy;
 mod samba;
 mod scim;
 mod slapd;

@@ -12,7 +12,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use hrsync_store::{
     AccountStatus, Change, CycleKind, Join, LogStatus, Outcome as StoreOutcome, Store,
 };
-use hrsync_target::{AttributeUpdate, Target};
+use hrsync_target::{AttributeUpdate, Target, TargetError};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -298,6 +298,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         });
         // Pages leave the pipeline only in `commit_landed`: this one stays last.
         let last = c.pipe.pages.len() - 1;
+        let matching_names: Arc<[String]> =
+            self.flow.mapping.matching().iter().map(|m| m.config.target.clone()).collect();
         for (i, slot) in slots.into_iter().enumerate() {
             let slot = match slot {
                 Slot::Ready(r) => self.decide(c.mode, r, &unique, c.now, &mut c.held),
@@ -319,6 +321,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 i,
                 r,
                 plan,
+                Arc::clone(&matching_names),
                 c.now,
             )));
             // One poll sends the request; completed writes are concluded.
@@ -400,6 +403,7 @@ async fn write<T: Target + ?Sized>(
     index: usize,
     mut r: Box<Ready>,
     plan: Plan,
+    matching: Arc<[String]>,
     now: Timestamp,
 ) -> Written {
     let crash_point = |name| {
@@ -412,7 +416,18 @@ async fn write<T: Target + ?Sized>(
         let mut exported = r.state.join.as_ref().map(|a| a.exported.clone()).unwrap_or_default();
         match plan {
             Plan::Create { attributes } => {
-                let obj = target.create(&attributes).await?;
+                let obj = match target.create(&attributes).await {
+                    Ok(obj) => obj,
+                    // The target holds the account already (a create lost in
+                    // a crash, a race with another writer): join it if it is
+                    // this worker's by the matching rules.
+                    Err(TargetError::AlreadyExists { attribute, value, .. }) => {
+                        let taken = Taken { attribute, value };
+                        return join_existing(&*target, &matching, attributes, taken, &mut r, now)
+                            .await;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 crash_point("after-create");
                 r.steps.push(step("export", LogStatus::Success, format!("created {}", obj.id)));
                 let modified = attributes
@@ -508,6 +523,86 @@ async fn write<T: Target + ?Sized>(
     }
     .await;
     Written { page, index, worker: r, result }
+}
+
+/// What a create was refused for: `attribute = value` exists.
+struct Taken {
+    attribute: String,
+    value: String,
+}
+
+/// A create the target refused because the account exists: the object
+/// found by this worker's matching values is joined and brought up to date
+/// (one object only: the matching rules decide, not the conflicting
+/// attribute); otherwise the value is someone else's and the worker fails
+/// with an error naming it.
+async fn join_existing<T: Target + ?Sized>(
+    target: &T,
+    matching: &[String],
+    attributes: BTreeMap<String, Value>,
+    taken: Taken,
+    r: &mut Ready,
+    now: Timestamp,
+) -> Result<Decision, WorkerError> {
+    let Taken { attribute, value } = taken;
+    for name in matching {
+        let Some(mine) = attributes.get(name).and_then(Value::as_str) else { continue };
+        let found = target.find(name, mine).await?;
+        let [object] = found.as_slice() else { continue };
+        let changes: Vec<AttributeUpdate> = attributes
+            .iter()
+            .filter(|(k, v)| !v.is_null() && object.attributes.get(*k) != Some(*v))
+            .map(|(k, v)| AttributeUpdate { name: k.clone(), value: v.clone() })
+            .collect();
+        if !changes.is_empty() {
+            target.update(&object.id, &changes).await?;
+        }
+        r.steps.push(step(
+            "export",
+            LogStatus::Success,
+            format!(
+                "the target answered that {attribute} = {value:?} exists; the account found by {name} = {mine:?} is this worker's: joined {} and updated {} attributes",
+                object.id,
+                changes.len()
+            ),
+        ));
+        let modified = changes
+            .iter()
+            .map(|c| hrsync_store::AttributeChange {
+                attribute: c.name.clone(),
+                old: object.attributes.get(&c.name).cloned().unwrap_or(Value::Null),
+                new: c.value.clone(),
+            })
+            .collect();
+        let mut exported: serde_json::Map<String, Value> =
+            object.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        exported.extend(attributes);
+        let join = Join {
+            person_id: r.person_id.clone(),
+            target_id: object.id.clone(),
+            status: if object.enabled == Some(false) {
+                AccountStatus::Disabled
+            } else {
+                AccountStatus::Active
+            },
+            exported,
+            created_at: now,
+            updated_at: now,
+        };
+        return Ok(Decision {
+            action: Action::Update,
+            join: Some(join),
+            target_id: Some(object.id.clone()),
+            modified,
+        });
+    }
+    Err(WorkerError::Target(TargetError::Rejected {
+        operation: "create",
+        message: format!(
+            "{attribute} = {value:?} is already used by another account, which does not match this worker by {}: not joined; give this worker another value or correct the other account",
+            matching.join(", ")
+        ),
+    }))
 }
 
 /// The account's status after an update wrote `written`: re-enabled (a

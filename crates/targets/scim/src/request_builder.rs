@@ -512,7 +512,47 @@ pub fn error_text(status: u16, body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let field =
         |k: &str| parsed.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).map(str::to_owned);
-    match (field("scimType"), field("detail")) {
+    let quoted = quote_error(status, body, field("scimType"), field("detail"));
+    match field("detail").as_deref().and_then(blame) {
+        Some(at_fault) => format!("{quoted}; at fault: {at_fault}"),
+        None => quoted,
+    }
+}
+
+/// The attribute an error `detail` points at, in the admin's terms, for
+/// the refusals whose wording is known (Salesforce's codes, the "Field 'x'
+/// is required" of pydantic-based servers).
+pub fn blame(detail: &str) -> Option<String> {
+    if let Some(rest) = detail.split("REQUIRED_FIELD_MISSING").nth(1) {
+        let rest = rest.trim_start_matches([':', ' ']);
+        if rest.contains("entitlement") || rest.contains("profile") {
+            return Some(
+                "entitlements: Salesforce requires a profile id (map one, as builtin:sf-to-salesforce does)"
+                    .into(),
+            );
+        }
+        let field: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+        return Some(format!("{field}: Salesforce says this required field is missing"));
+    }
+    if detail.contains("DUPLICATE_USERNAME") {
+        return Some(
+            "userName: Salesforce usernames must be unique across ALL Salesforce orgs".into(),
+        );
+    }
+    let (_, rest) = detail.split_once("Field '")?;
+    let (field, tail) = rest.split_once('\'')?;
+    tail.trim_start()
+        .starts_with("is required")
+        .then(|| format!("{field}: the server requires it and the request has no value"))
+}
+
+fn quote_error(
+    status: u16,
+    body: &str,
+    scim_type: Option<String>,
+    detail: Option<String>,
+) -> String {
+    match (scim_type, detail) {
         (Some(t), Some(d)) => format!("HTTP {status}, scimType {t}: {d:?}"),
         (None, Some(d)) => format!("HTTP {status}: {d:?}"),
         (Some(t), None) => format!("HTTP {status}, scimType {t}"),

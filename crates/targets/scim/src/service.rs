@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, IF_MATCH, RETRY_AFTER,
+};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -194,6 +196,20 @@ impl Service {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, TargetError> {
+        self.send_if_match(operation, method, url, query, body, None).await
+    }
+
+    /// [`Service::send`] with `If-Match: version` when a version is given
+    /// (RFC 7644 §3.14): the server answers 412 if the resource changed.
+    pub async fn send_if_match(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        version: Option<&str>,
+    ) -> Result<Answer, TargetError> {
         let mut attempt = 0;
         loop {
             let answer = {
@@ -218,6 +234,9 @@ impl Service {
                     .header(AUTHORIZATION, self.authorization(operation).await?);
                 if let Some(b) = body {
                     request = request.header(CONTENT_TYPE, SCIM_JSON).body(b.to_string());
+                }
+                if let Some(v) = version {
+                    request = request.header(IF_MATCH, v);
                 }
                 tracing::debug!(operation, %method, url, "SCIM request");
                 let response = request.send().await.map_err(|e| TargetError::Unavailable {

@@ -205,14 +205,35 @@ impl ScimTarget {
         id: &str,
         operations: Vec<Value>,
     ) -> Result<(), TargetError> {
+        self.patch_at(operation, id, operations, None).await.and_then(|stale| match stale {
+            false => Ok(()),
+            // Only a versioned PATCH can be stale.
+            true => Err(rejected(operation, "412 without If-Match".into())),
+        })
+    }
+
+    /// PATCH, with `If-Match: version` when the operations were computed
+    /// from the resource as read at that version. `Ok(true)`: 412, the
+    /// resource changed since.
+    async fn patch_at(
+        &self,
+        operation: &'static str,
+        id: &str,
+        operations: Vec<Value>,
+        version: Option<&str>,
+    ) -> Result<bool, TargetError> {
         if operations.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let url = self.service.url(&format!("/Users/{}", id_segment(id)));
         let body = rb::patch_body(operations);
-        let answer = self.service.send(operation, Method::PATCH, &url, &[], Some(&body)).await?;
+        let answer = self
+            .service
+            .send_if_match(operation, Method::PATCH, &url, &[], Some(&body), version)
+            .await?;
         match answer.status {
-            s if s.is_success() => Ok(()),
+            s if s.is_success() => Ok(false),
+            StatusCode::PRECONDITION_FAILED if version.is_some() => Ok(true),
             StatusCode::NOT_FOUND => Err(TargetError::NotFound { operation, id: id.to_owned() }),
             _ => Err(self.failure(operation, &answer, None)),
         }
@@ -392,26 +413,45 @@ impl Target for ScimTarget {
             matches!(parse_path(&c.name), Ok(ScimPath::Typed { .. }))
                 || matches!(parse_path(&c.name), Ok(ScimPath::Extension { path, .. }) if matches!(*path, ScimPath::Typed { .. }))
         });
-        let current = if typed {
-            match self.read("update", id).await? {
-                Some(c) => Some(c),
-                None => {
-                    return Err(TargetError::NotFound { operation: "update", id: id.to_owned() });
-                }
+        if !typed {
+            let ops = rb::patch_operations(changes, manager_change.as_ref(), None, &quirks)
+                .map_err(path_err("update"))?;
+            if ops.is_empty() {
+                // Nothing to send, but a missing account is still reported.
+                return match self.read("update", id).await? {
+                    Some(_) => Ok(()),
+                    None => Err(TargetError::NotFound { operation: "update", id: id.to_owned() }),
+                };
             }
-        } else {
-            None
-        };
-        let ops = rb::patch_operations(changes, manager_change.as_ref(), current.as_ref(), &quirks)
-            .map_err(path_err("update"))?;
-        if ops.is_empty() {
-            // Nothing to send, but a missing account is still reported.
-            return match self.read("update", id).await? {
-                Some(_) => Ok(()),
-                None => Err(TargetError::NotFound { operation: "update", id: id.to_owned() }),
-            };
+            return self.patch("update", id, ops).await;
         }
-        self.patch("update", id, ops).await
+        // Typed paths: whether an element is added or replaced depends on
+        // the resource as read, so the PATCH carries that version (If-Match)
+        // and a 412 (changed meanwhile) reads it again and retries once.
+        for attempt in 0..2 {
+            let Some(current) = self.read("update", id).await? else {
+                return Err(TargetError::NotFound { operation: "update", id: id.to_owned() });
+            };
+            let ops =
+                rb::patch_operations(changes, manager_change.as_ref(), Some(&current), &quirks)
+                    .map_err(path_err("update"))?;
+            let version =
+                current.get("meta").and_then(|m| m.get("version")).and_then(Value::as_str);
+            if !self.patch_at("update", id, ops, version).await? {
+                return Ok(());
+            }
+            tracing::info!(
+                id,
+                attempt,
+                "SCIM resource changed since it was read (412); reading it again"
+            );
+        }
+        Err(TargetError::Unavailable {
+            operation: "update",
+            message: format!(
+                "user {id} changed twice while hrsync updated it (HTTP 412 twice); tried again next cycle"
+            ),
+        })
     }
 
     async fn disable(&self, id: &str) -> Result<(), TargetError> {

@@ -173,8 +173,20 @@ fn errors_quote_the_scim_body_and_bodies_are_redacted() {
     let body = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidValue","detail":"Field 'entitlements' is required"}"#;
     assert_eq!(
         error_text(400, body),
-        r#"HTTP 400, scimType invalidValue: "Field 'entitlements' is required""#
+        r#"HTTP 400, scimType invalidValue: "Field 'entitlements' is required"; at fault: entitlements: the server requires it and the request has no value"#
     );
+    let salesforce = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","detail":"REQUIRED_FIELD_MISSING:user_must_have_one_entitlement_which_must_be_a_profileid"}"#;
+    let shown = error_text(409, salesforce);
+    assert!(
+        shown.starts_with(r#"HTTP 409: "REQUIRED_FIELD_MISSING:user_must_have_one_entitlement_which_must_be_a_profileid""#)
+            && shown.ends_with("at fault: entitlements: Salesforce requires a profile id (map one, as builtin:sf-to-salesforce does)"),
+        "{shown}"
+    );
+    assert!(
+        crate::request_builder::blame("REQUIRED_FIELD_MISSING:Alias")
+            .is_some_and(|b| b.starts_with("Alias: "))
+    );
+    assert_eq!(crate::request_builder::blame("something else"), None);
     assert_eq!(error_text(502, ""), "HTTP 502");
     let b = json!({"userName": "a", "password": "s3cret", "Operations": [{"op": "replace", "path": "password", "value": "s3cret"}]});
     let shown = redacted(&b).to_string();
