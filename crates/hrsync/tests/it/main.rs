@@ -12,3 +12,4 @@ mod hardening;
 mod run_stop;
 mod safety;
 mod scim;
+mod scim_responses;
