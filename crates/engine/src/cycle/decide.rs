@@ -9,7 +9,7 @@ use hrsync_store::{
     AccountStatus, AttributeChange, Change, Escrow, LogEntry, LogStatus, Outcome as StoreOutcome,
     Step, Store, WorkerState,
 };
-use hrsync_target::{Target, TargetObject};
+use hrsync_target::{AttributeUpdate, Preview, Target, TargetObject};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -272,6 +272,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     LogStatus::Planned,
                     format!("would create with {} attributes", attributes.len()),
                 ));
+                if self.show_requests {
+                    for text in self.target.preview(Preview::Create(&attributes)) {
+                        steps.push(step("request", LogStatus::Planned, text));
+                    }
+                }
                 let modified =
                     self.changes(attributes.into_iter().map(|(k, v)| (k, Value::Null, v)));
                 Decision { action, join: None, target_id: None, modified }
@@ -286,6 +291,19 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         if join { " and join" } else { "" }
                     ),
                 ));
+                if self.show_requests {
+                    let updates: Vec<AttributeUpdate> = changes
+                        .iter()
+                        .map(|c| AttributeUpdate {
+                            name: c.attribute.clone(),
+                            value: c.new.clone(),
+                        })
+                        .collect();
+                    let write = Preview::Update { id: &target_id, changes: &updates };
+                    for text in self.target.preview(write) {
+                        steps.push(step("request", LogStatus::Planned, text));
+                    }
+                }
                 let modified =
                     self.changes(changes.into_iter().map(|c| (c.attribute, c.old, c.new)));
                 Decision { action, join: None, target_id: Some(target_id), modified }

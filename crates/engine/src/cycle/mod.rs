@@ -197,6 +197,9 @@ pub struct Engine<S: Store, T: Target> {
     crash: Option<CrashHook>,
     /// What the target demands of the values sent, read at each cycle's start.
     demands: demands::Demands,
+    /// One worker with detail (on-demand, `plan --person`): show the
+    /// target's requests (previews in a dry run, the exchanges otherwise).
+    show_requests: bool,
 }
 
 /// One run of a flow: everything that lives as long as the cycle.
@@ -259,6 +262,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             progress: None,
             crash: None,
             demands: demands::Demands::default(),
+            show_requests: false,
         }
     }
 
@@ -344,6 +348,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             _ => None,
         };
         self.demands = demands::Demands::load(&*self.target).await;
+        self.show_requests = detail && person.is_some();
+        self.target.record_exchanges(self.show_requests && !dry);
         let id = if dry { 0 } else { self.store.begin_cycle(kind, window, now)? };
         let mut c = Cycle {
             id,
@@ -376,6 +382,16 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         };
         let read = self.read_cycle(&mut c, main).await;
         let result = self.settle(&mut c, read).await;
+        if self.show_requests && !dry {
+            let exchanges = self.target.take_exchanges();
+            self.target.record_exchanges(false);
+            if let Some(d) =
+                c.report.details.iter_mut().find(|d| person == Some(d.person_id.as_str()))
+            {
+                d.steps
+                    .extend(exchanges.into_iter().map(|e| step("request", LogStatus::Success, e)));
+            }
+        }
         if dry {
             c.report.duration_ms = started.elapsed().as_millis() as u64;
             result?;

@@ -317,8 +317,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             c.pipe.writes.push(Box::pin(write(
                 Arc::clone(&self.target),
                 self.crash.clone(),
-                seq,
-                i,
+                (seq, i),
                 r,
                 plan,
                 Arc::clone(&matching_names),
@@ -399,8 +398,7 @@ fn forget_unapplied(outcomes: &mut [StoreOutcome], unapplied: Vec<(String, Strin
 async fn write<T: Target + ?Sized>(
     target: Arc<T>,
     crash: Option<CrashHook>,
-    page: u64,
-    index: usize,
+    (page, index): (u64, usize),
     mut r: Box<Ready>,
     plan: Plan,
     matching: Arc<[String]>,

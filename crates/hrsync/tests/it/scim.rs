@@ -410,3 +410,53 @@ async fn salesforce_profile_id_is_caught_before_anything_is_sent() {
     assert!(users(&url).await.is_empty(), "nothing was sent");
     emu.shutdown().await;
 }
+
+/// `hrsync on-demand` shows the SCIM requests it sent and the answers;
+/// `hrsync plan --person` shows the request it would send, and sends
+/// nothing. The token never appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_and_plan_show_the_scim_requests() {
+    let emu = Emulator::builder().workers(6).seed(7).start().await.expect("emulator");
+    let person = emu.scenarios()[&Scenario::Active][0].clone();
+    let url = server().tenant_url("requests-shown");
+    let dir = TempDir::new("scim-requests");
+    let config = write_scim_config(&dir.0, &emu.base_url(), &url, "builtin:sf-to-scim", "");
+
+    let out = run(&config, &["on-demand", &person]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).to_string();
+    let post = shown
+        .lines()
+        .find(|l| l.starts_with("request") && l.contains(&format!("POST {url}/Users ")))
+        .unwrap_or_else(|| panic!("the POST is shown: {shown}"));
+    assert!(post.contains(&format!("\"externalId\":\"{person}\"")), "{post}");
+    assert!(post.contains("-> HTTP 201 ") && post.contains("\"id\":"), "and the answer: {post}");
+    assert!(shown.contains("filter=externalId eq"), "the lookups too: {shown}");
+    assert!(!shown.contains(server().token()), "no token in the output");
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    emu.apply(&HrEvent::Transfer {
+        person_id_external: person.clone(),
+        effective: None,
+        department: None,
+        location: None,
+        company: None,
+        manager_id: None,
+        job_title: Some("Planned Title".into()),
+    })
+    .expect("transfer");
+    let out = run(&config, &["plan", "--person", &person]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = one(&users(&url).await, &person)["id"].as_str().expect("id").to_owned();
+    let want = format!("request (planned): PATCH {url}/Users/{id} ");
+    let line = plan.lines().find(|l| l.trim_start().starts_with(&want)).unwrap_or_else(|| {
+        panic!("plan shows {want:?}: {plan}");
+    });
+    assert!(
+        line.contains(r#""op":"replace","path":"title","value":"Planned Title""#),
+        "only the change: {line}"
+    );
+    assert_ne!(one(&users(&url).await, &person)["title"], "Planned Title", "plan sent nothing");
+    emu.shutdown().await;
+}

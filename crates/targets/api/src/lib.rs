@@ -195,6 +195,28 @@ pub trait Target: Send + Sync {
     async fn requirements(&self) -> Result<Vec<requirements::Requirement>, TargetError> {
         Ok(Vec::new())
     }
+    /// The requests a write would send, as text for people (method, path,
+    /// body; secrets redacted), without sending anything: what `hrsync
+    /// plan --person` shows. Empty when the target cannot say.
+    fn preview(&self, _write: Preview<'_>) -> Vec<String> {
+        Vec::new()
+    }
+    /// Keep (or stop keeping) every request sent and the answer to it, for
+    /// [`Target::take_exchanges`]: what `hrsync on-demand` shows. Off by
+    /// default, so a large sync keeps nothing.
+    fn record_exchanges(&self, _on: bool) {}
+    /// The requests sent and their answers since the last call, as text for
+    /// people (secrets redacted).
+    fn take_exchanges(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A write [`Target::preview`] describes.
+#[derive(Debug, Clone, Copy)]
+pub enum Preview<'a> {
+    Create(&'a Attributes),
+    Update { id: &'a str, changes: &'a [AttributeUpdate] },
 }
 
 /// A target chosen at run time (from the config's `kind`).
@@ -260,5 +282,14 @@ impl Target for Box<dyn Target> {
     }
     async fn requirements(&self) -> Result<Vec<requirements::Requirement>, TargetError> {
         (**self).requirements().await
+    }
+    fn preview(&self, write: Preview<'_>) -> Vec<String> {
+        (**self).preview(write)
+    }
+    fn record_exchanges(&self, on: bool) {
+        (**self).record_exchanges(on)
+    }
+    fn take_exchanges(&self) -> Vec<String> {
+        (**self).take_exchanges()
     }
 }

@@ -67,6 +67,8 @@ pub(crate) struct Service {
     /// The earliest start of the next request under `rate_limit`.
     next_start: Mutex<Instant>,
     oauth: Mutex<Option<OauthToken>>,
+    /// Requests and answers kept for `hrsync on-demand` (`None`: not kept).
+    exchanges: std::sync::Mutex<Option<Vec<String>>>,
 }
 
 impl Service {
@@ -90,11 +92,31 @@ impl Service {
             permits,
             next_start: Mutex::new(Instant::now()),
             oauth: Mutex::new(None),
+            exchanges: std::sync::Mutex::new(None),
         })
     }
 
     pub fn config(&self) -> &ScimConfig {
         &self.config
+    }
+
+    /// Keep (or stop keeping) the requests sent and their answers.
+    pub fn record(&self, on: bool) {
+        let mut e = self.exchanges.lock().unwrap_or_else(|p| p.into_inner());
+        *e = on.then(Vec::new);
+    }
+
+    /// The kept requests and answers since the last call.
+    pub fn take_exchanges(&self) -> Vec<String> {
+        let mut e = self.exchanges.lock().unwrap_or_else(|p| p.into_inner());
+        e.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn keep(&self, text: impl FnOnce() -> String) {
+        let mut e = self.exchanges.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = e.as_mut() {
+            list.push(text());
+        }
     }
 
     /// `{base}{path}` (path starts with `/`).
@@ -252,6 +274,7 @@ impl Service {
                 (Answer { status, body }, wait)
             };
             let (answer, wait) = answer;
+            self.keep(|| exchange(&method, url, query, body, version, &answer));
             let throttled = matches!(
                 answer.status,
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
@@ -286,6 +309,38 @@ impl Service {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// A request and its answer as people read them: method, URL with the
+/// query decoded, `If-Match`, the body and the answer's status and body,
+/// secrets redacted (the token is a header and never shown).
+fn exchange(
+    method: &Method,
+    url: &str,
+    query: &[(&str, &str)],
+    body: Option<&Value>,
+    version: Option<&str>,
+    answer: &Answer,
+) -> String {
+    let mut out = format!("{method} {url}");
+    for (i, (k, v)) in query.iter().enumerate() {
+        out.push_str(&format!("{}{k}={v}", if i == 0 { '?' } else { '&' }));
+    }
+    if let Some(v) = version {
+        out.push_str(&format!(" (If-Match: {v})"));
+    }
+    if let Some(b) = body {
+        out.push_str(&format!(" {}", crate::request_builder::redacted(b)));
+    }
+    let shown = match answer.json() {
+        Some(v) => crate::request_builder::redacted(&v).to_string(),
+        None => answer.body.chars().take(300).collect(),
+    };
+    out.push_str(&format!(" -> HTTP {}", answer.status.as_u16()));
+    if !shown.is_empty() {
+        out.push_str(&format!(" {shown}"));
+    }
+    out
 }
 
 /// A transport error, with its causes (reqwest's Display says little).

@@ -511,6 +511,45 @@ impl Target for ScimTarget {
         crate::schema::requirements(&self.service, c.profile, c.schema_file.as_deref()).await
     }
 
+    fn preview(&self, write: hrsync_target::Preview<'_>) -> Vec<String> {
+        let quirks = self.config().quirks;
+        let (method, path, body) = match write {
+            hrsync_target::Preview::Create(attributes) => {
+                // The manager's SCIM id is looked up when the request is sent.
+                match rb::create_body(attributes, None, &quirks) {
+                    Ok(b) => (Method::POST, "/Users".to_owned(), b),
+                    Err(e) => return vec![e.to_string()],
+                }
+            }
+            hrsync_target::Preview::Update { id, changes } => {
+                match rb::patch_operations(changes, None, None, &quirks) {
+                    Ok(ops) if ops.is_empty() => return Vec::new(),
+                    Ok(ops) => {
+                        (Method::PATCH, format!("/Users/{}", id_segment(id)), rb::patch_body(ops))
+                    }
+                    Err(e) => return vec![e.to_string()],
+                }
+            }
+        };
+        let manager = matches!(write, hrsync_target::Preview::Create(a) if manager_of(a.iter()).is_some())
+            || matches!(write, hrsync_target::Preview::Update { changes, .. } if manager_of(changes.iter().map(|c| (&c.name, &c.value))).is_some());
+        let mut text = format!("{method} {}{path} {}", self.config().base(), rb::redacted(&body));
+        if manager {
+            text.push_str(
+                " (and the manager, as manager.value = their SCIM id, looked up when sent)",
+            );
+        }
+        vec![text]
+    }
+
+    fn record_exchanges(&self, on: bool) {
+        self.service.record(on);
+    }
+
+    fn take_exchanges(&self) -> Vec<String> {
+        self.service.take_exchanges()
+    }
+
     fn unapplied(&self) -> Vec<(String, String)> {
         self.waiting().reports.iter().map(|(id, (name, _))| (id.clone(), name.clone())).collect()
     }

@@ -203,4 +203,13 @@ impl<T: Target, H: Hooks> Target for Forward<T, H> {
     fn unapplied(&self) -> Vec<(String, String)> {
         self.inner.unapplied()
     }
+    fn preview(&self, write: crate::Preview<'_>) -> Vec<String> {
+        self.inner.preview(write)
+    }
+    fn record_exchanges(&self, on: bool) {
+        self.inner.record_exchanges(on)
+    }
+    fn take_exchanges(&self) -> Vec<String> {
+        self.inner.take_exchanges()
+    }
 }
