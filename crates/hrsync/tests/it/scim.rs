@@ -460,3 +460,65 @@ async fn on_demand_and_plan_show_the_scim_requests() {
     assert_ne!(one(&users(&url).await, &person)["title"], "Planned Title", "plan sent nothing");
     emu.shutdown().await;
 }
+
+/// What a user looks like apart from server-assigned ids and times, the
+/// manager named by their externalId.
+fn comparable(all: &BTreeMap<String, Vec<Value>>) -> BTreeMap<String, Value> {
+    let by_id: BTreeMap<&str, &str> = all
+        .values()
+        .flatten()
+        .filter_map(|u| Some((u["id"].as_str()?, u["externalId"].as_str()?)))
+        .collect();
+    all.iter()
+        .map(|(k, list)| {
+            let mut u = list[0].clone();
+            if let Some(o) = u.as_object_mut() {
+                o.remove("id");
+                o.remove("meta");
+            }
+            let manager = u[ENTERPRISE]["manager"]["value"].as_str().map(|m| by_id.get(m).copied());
+            if let Some(m) = manager {
+                u[ENTERPRISE]["manager"] = serde_json::json!({ "externalId": m });
+            }
+            (k.clone(), u)
+        })
+        .collect()
+}
+
+/// With 8 requests in flight and a rate limit, the end state equals a
+/// sequential run's (`concurrency = 1`), manager references included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sync_ends_as_a_sequential_one() {
+    let emu = Emulator::builder().workers(80).seed(88).start().await.expect("emulator");
+    let mut states = Vec::new();
+    for (tenant, extra) in
+        [("sequential", "concurrency = 1"), ("concurrent", "concurrency = 8\nrate_limit = 400.0")]
+    {
+        let url = server().tenant_url(&format!("concurrency-{tenant}"));
+        let dir = TempDir::new(&format!("scim-{tenant}"));
+        let config = write_scim_config(&dir.0, &emu.base_url(), &url, "builtin:sf-to-scim", extra);
+        let out = run(&config, &["sync", "--full"]).await;
+        assert!(out.status.success(), "{tenant}: {}", text(&out));
+        states.push(comparable(&users(&url).await));
+    }
+    assert!(states[0].len() > 40, "{}", states[0].len());
+    let managed = states[0].values().filter(|u| u[ENTERPRISE]["manager"].is_object()).count();
+    assert!(managed > 10, "managers are part of the comparison: {managed}");
+    let differ: Vec<String> = states[0]
+        .iter()
+        .filter(|(k, v)| states[1].get(*k) != Some(*v))
+        .map(|(k, v)| {
+            let other = states[1].get(k).cloned().unwrap_or_default();
+            let fields: Vec<String> = v
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(f, x)| other.get(f.as_str()) != Some(*x))
+                .map(|(f, x)| format!("{f}: {x} vs {}", other[f.as_str()]))
+                .collect();
+            format!("{k}: {fields:?}")
+        })
+        .collect();
+    assert!(differ.is_empty() && states[0].len() == states[1].len(), "{differ:#?}");
+    emu.shutdown().await;
+}

@@ -250,25 +250,46 @@ impl ScimTarget {
                 .collect()
         };
         for report in reports {
-            let ops = rb::patch_operations(
-                &[],
-                Some(&ManagerChange::Set(manager_id.to_owned())),
-                None,
-                &self.config().quirks,
-            )
-            .unwrap_or_default();
-            match self.patch("update", &report, ops).await {
-                Ok(()) => {
-                    let mut w = self.waiting();
-                    if w.reports.get(&report).is_some_and(|(_, v)| v == manager_value) {
-                        w.reports.remove(&report);
-                    }
-                }
-                // Stays listed as unapplied: the engine sends it again.
-                Err(e) => {
-                    tracing::warn!(report, error = %e, "linking a report to its new manager failed")
+            self.link_report(&report, manager_value, manager_id).await;
+        }
+    }
+
+    /// Set the manager of a waiting report, and stop waiting.
+    async fn link_report(&self, report: &str, manager_value: &str, manager_id: &str) {
+        let ops = rb::patch_operations(
+            &[],
+            Some(&ManagerChange::Set(manager_id.to_owned())),
+            None,
+            &self.config().quirks,
+        )
+        .unwrap_or_default();
+        match self.patch("update", report, ops).await {
+            Ok(()) => {
+                let mut w = self.waiting();
+                if w.reports.get(report).is_some_and(|(_, v)| v == manager_value) {
+                    w.reports.remove(report);
                 }
             }
+            // Stays listed as unapplied: the engine sends it again.
+            Err(e) => {
+                tracing::warn!(report, error = %e, "linking a report to its new manager failed")
+            }
+        }
+    }
+
+    /// A report just listed as waiting looks for its manager once more.
+    /// The manager may have been created while this report's own request
+    /// was in flight, and have looked for waiting reports before this one
+    /// was listed: without this second look the link would wait for the
+    /// next cycle (and the result would depend on timing). Either the
+    /// manager's look sees this report listed, or this look sees the
+    /// manager (created before it): one of the two links them.
+    async fn look_again(&self, report: &str) {
+        let Some((_, value)) = self.waiting().reports.get(report).cloned() else { return };
+        match self.resolve_manager("update", &value).await {
+            Ok(Some(manager_id)) => self.link_report(report, &value, &manager_id).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(report, error = %e, "looking for a report's manager failed"),
         }
     }
 }
@@ -374,6 +395,7 @@ impl Target for ScimTarget {
             .ok_or_else(|| rejected("create", "the created resource has no id".into()))?;
         if let (Some((name, value)), None) = (&manager, &manager_id) {
             self.waiting().reports.insert(object.id.clone(), ((*name).to_owned(), value.clone()));
+            self.look_again(&object.id).await;
         }
         if manager_id.is_some() {
             object.attributes.remove(hrsync_target::attr::MANAGER);
@@ -409,6 +431,8 @@ impl Target for ScimTarget {
                 },
             },
         };
+        // The manager is not there yet: look again once this PATCH is done.
+        let waits = manager.is_some() && self.waiting().reports.contains_key(id);
         let typed = changes.iter().any(|c| {
             matches!(parse_path(&c.name), Ok(ScimPath::Typed { .. }))
                 || matches!(parse_path(&c.name), Ok(ScimPath::Extension { path, .. }) if matches!(*path, ScimPath::Typed { .. }))
@@ -423,7 +447,11 @@ impl Target for ScimTarget {
                     None => Err(TargetError::NotFound { operation: "update", id: id.to_owned() }),
                 };
             }
-            return self.patch("update", id, ops).await;
+            self.patch("update", id, ops).await?;
+            if waits {
+                self.look_again(id).await;
+            }
+            return Ok(());
         }
         // Typed paths: whether an element is added or replaced depends on
         // the resource as read, so the PATCH carries that version (If-Match)
@@ -438,6 +466,9 @@ impl Target for ScimTarget {
             let version =
                 current.get("meta").and_then(|m| m.get("version")).and_then(Value::as_str);
             if !self.patch_at("update", id, ops, version).await? {
+                if waits {
+                    self.look_again(id).await;
+                }
                 return Ok(());
             }
             tracing::info!(
