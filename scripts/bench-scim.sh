@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 workers="${1:-10000}"
 changes="${2:-100}"
-venv=target/pyvenv
+venv="${BENCH_VENV:-${CARGO_TARGET_DIR:-target}/pyvenv}"
+[ -x "$venv/bin/scim2-server" ] || venv=target/pyvenv
 if [ ! -x "$venv/bin/scim2-server" ]; then
   echo "bench-scim: $venv/bin/scim2-server not found; run scripts/test.sh first (it installs scim2-server)" >&2
   exit 1
@@ -74,6 +75,8 @@ start=$(date +%s.%N)
 "$bin" sync --full --config "$dir/hrsync.toml" >"$dir/full.out" 2>"$dir/full.err"
 hr_s=$(echo "$(date +%s.%N) - $start" | bc)
 created=$(grep -oE 'create [0-9]+' "$dir/full.out" | head -1 | awk '{print $2}')
+full_requests=$(grep -cE '"(GET|POST|PATCH|DELETE|PUT) /hr/' "$dir/scim.log" || true)
+by_method=$(grep -oE '"(GET|POST|PATCH) /hr/' "$dir/scim.log" | sort | uniq -c | awk '{printf "%s %s, ", $1, substr($2, 2)}')
 
 # 1. The baseline: the same number of creates, sequential http.client.
 py_s=$("$venv/bin/python" - "$sp" "$created" "$token" <<'EOF'
@@ -92,7 +95,7 @@ for i in range(n):
 print(f"{time.perf_counter() - t0:.2f}")
 EOF
 )
-echo "full sync: hrsync created $created users in $hr_s s ($(echo "$created / $hr_s" | bc) users/s, including reading SuccessFactors and the lookups); python http.client: $created creates in $py_s s ($(echo "$created / $py_s" | bc) users/s); hrsync/python rate ratio $(echo "scale=2; $py_s / $hr_s" | bc)"
+echo "full sync: hrsync created $created users in $hr_s s ($(echo "$created / $hr_s" | bc) users/s, including reading SuccessFactors and the lookups); python http.client: $created creates in $py_s s ($(echo "$created / $py_s" | bc) users/s); hrsync/python rate ratio $(echo "scale=2; $py_s / $hr_s" | bc); hrsync sent $full_requests SCIM requests (${by_method%, })"
 
 # 3. CHANGES transfers, then one incremental cycle.
 "$venv/bin/python" - "$ep" "$changes" <<'EOF'

@@ -159,6 +159,17 @@ pub fn eq_filter(path: &ScimPath, value: &str) -> String {
     }
 }
 
+/// Whether the server compares values of `path` exactly (RFC 7643
+/// `caseExact`): ids and `externalId` are, names and addresses are not.
+pub fn case_exact(path: &ScimPath) -> bool {
+    match path {
+        ScimPath::Attribute(a) => matches!(a.as_str(), "id" | "externalId"),
+        ScimPath::Extension { path, .. } => case_exact(path),
+        ScimPath::Manager => true,
+        _ => false,
+    }
+}
+
 /// A path segment (a SCIM id in `/Users/{id}`), percent-encoded.
 pub fn id_segment(id: &str) -> String {
     percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
@@ -47,7 +48,13 @@ struct Waiting {
 pub struct ScimTarget {
     service: Service,
     waiting: Mutex<Waiting>,
+    /// The server refused an `or` filter: look values up one at a time.
+    no_or: AtomicBool,
 }
+
+/// Values per `or` filter: well below URL length limits, and the page of
+/// results (`count` 100) holds them all unless values are shared.
+const OR_CHUNK: usize = 50;
 
 fn rejected(operation: &'static str, message: String) -> TargetError {
     TargetError::Rejected { operation, message }
@@ -60,7 +67,11 @@ fn path_err(operation: &'static str) -> impl Fn(rb::PathError) -> TargetError {
 impl ScimTarget {
     /// Validate the config and build the HTTP client; no request is sent yet.
     pub fn new(config: ScimConfig) -> Result<Self, ConfigError> {
-        Ok(ScimTarget { service: Service::new(config)?, waiting: Mutex::new(Waiting::default()) })
+        Ok(ScimTarget {
+            service: Service::new(config)?,
+            waiting: Mutex::new(Waiting::default()),
+            no_or: AtomicBool::new(false),
+        })
     }
 
     fn config(&self) -> &ScimConfig {
@@ -239,6 +250,45 @@ impl ScimTarget {
         }
     }
 
+    /// [`Target::find_many`] with `or` filters of [`OR_CHUNK`] values each,
+    /// the chunks in flight together. Each value gets the objects whose
+    /// attribute equals it as [`Target::find`] would compare: exactly for
+    /// case-exact attributes (`externalId`, ids), ignoring case otherwise
+    /// (RFC 7643 `userName`, `emails`).
+    async fn find_or(
+        &self,
+        attribute: &str,
+        values: &[&String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        let path = parse_path(attribute).map_err(path_err("find"))?;
+        let filters: Vec<String> = values
+            .chunks(OR_CHUNK)
+            .map(|chunk| chunk.iter().map(|v| eq_filter(&path, v)).collect::<Vec<_>>().join(" or "))
+            .collect();
+        let answers = join_all(filters.iter().map(|f| self.search("find", f))).await;
+        let mut objects = Vec::new();
+        for a in answers {
+            objects.extend(Self::objects("find", &a?)?);
+        }
+        let exact = rb::case_exact(&path);
+        let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
+        for v in values {
+            let hits: Vec<TargetObject> = objects
+                .iter()
+                .filter(|o| {
+                    o.attributes.get(attribute).and_then(text_of).is_some_and(|have| {
+                        if exact { have == **v } else { have.to_lowercase() == v.to_lowercase() }
+                    })
+                })
+                .cloned()
+                .collect();
+            if !hits.is_empty() {
+                out.insert((*v).clone(), hits);
+            }
+        }
+        Ok(out)
+    }
+
     /// Link the reports waiting for the manager just created.
     async fn link_waiting_reports(&self, manager_value: &str, manager_id: &str) {
         let reports: Vec<String> = {
@@ -337,14 +387,28 @@ impl Target for ScimTarget {
         attribute: &str,
         values: &[String],
     ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
-        // One filter per value, in flight together (bounded by `concurrency`):
-        // servers differ in how long an `or` filter they take.
         let mut unique: Vec<&String> = Vec::new();
+        let mut seen = HashSet::new();
         for v in values {
-            if !unique.contains(&v) {
+            if seen.insert(v) {
                 unique.push(v);
             }
         }
+        // `or` filters of OR_CHUNK values (a page of lookups costs a few
+        // requests, not one per worker); a server that refuses `or` (Entra
+        // itself sends only `eq` and `and`) is asked one value at a time
+        // from then on.
+        if !self.no_or.load(Ordering::Relaxed) && unique.len() > 1 {
+            match self.find_or(attribute, &unique).await {
+                Ok(found) => return Ok(found),
+                Err(TargetError::Rejected { message, .. }) => {
+                    tracing::info!(%message, "the SCIM server refuses `or` filters; looking values up one by one");
+                    self.no_or.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // One filter per value, in flight together (bounded by `concurrency`).
         let answers = join_all(unique.iter().map(|v| self.find(attribute, v))).await;
         let mut out = HashMap::new();
         for (v, found) in unique.into_iter().zip(answers) {
@@ -525,14 +589,7 @@ impl Target for ScimTarget {
         attribute: &str,
         candidates: &[String],
     ) -> Result<HashSet<String>, TargetError> {
-        let answers = join_all(candidates.iter().map(|c| self.is_taken(attribute, c, None))).await;
-        let mut out = HashSet::new();
-        for (c, taken) in candidates.iter().zip(answers) {
-            if taken? {
-                out.insert(c.clone());
-            }
-        }
-        Ok(out)
+        Ok(self.find_many(attribute, candidates).await?.into_keys().collect())
     }
 
     async fn requirements(
