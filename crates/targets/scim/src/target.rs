@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
@@ -50,7 +51,15 @@ pub struct ScimTarget {
     waiting: Mutex<Waiting>,
     /// The server refused an `or` filter: look values up one at a time.
     no_or: AtomicBool,
+    /// Manager matching value -> (SCIM id, when found): most workers share
+    /// a few managers, so a page asks for each once. Found ids only, and
+    /// for [`MANAGER_CACHE`]: a manager created later is looked for again,
+    /// and one deleted in the app is forgotten soon.
+    managers: Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// How long a manager's SCIM id is trusted without asking again.
+const MANAGER_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Values per `or` filter: well below URL length limits, and the page of
 /// results (`count` 100) holds them all unless values are shared.
@@ -71,11 +80,16 @@ impl ScimTarget {
             service: Service::new(config)?,
             waiting: Mutex::new(Waiting::default()),
             no_or: AtomicBool::new(false),
+            managers: Mutex::new(HashMap::new()),
         })
     }
 
     fn config(&self) -> &ScimConfig {
         self.service.config()
+    }
+
+    fn managers(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        self.managers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
@@ -194,10 +208,21 @@ impl ScimTarget {
         operation: &'static str,
         value: &str,
     ) -> Result<Option<String>, TargetError> {
+        if let Some((id, at)) = self.managers().get(value)
+            && at.elapsed() < MANAGER_CACHE
+        {
+            return Ok(Some(id.clone()));
+        }
         let m = parse_path(&self.config().manager_match_attribute).map_err(path_err(operation))?;
         let found = self.search(operation, &eq_filter(&m, value)).await?;
         match found.as_slice() {
-            [one] => Ok(one.get("id").and_then(Value::as_str).map(str::to_owned)),
+            [one] => {
+                let id = one.get("id").and_then(Value::as_str).map(str::to_owned);
+                if let Some(id) = &id {
+                    self.managers().insert(value.to_owned(), (id.clone(), Instant::now()));
+                }
+                Ok(id)
+            }
             [] => Ok(None),
             many => {
                 tracing::warn!(
@@ -467,6 +492,7 @@ impl Target for ScimTarget {
         // A manager created after their reports: link the reports now.
         let own = attributes.get(&self.config().manager_match_attribute).and_then(text_of);
         if let Some(own) = own {
+            self.managers().insert(own.clone(), (object.id.clone(), Instant::now()));
             self.link_waiting_reports(&own, &object.id).await;
         }
         Ok(object)
@@ -565,6 +591,7 @@ impl Target for ScimTarget {
         match answer.status {
             s if s.is_success() => {
                 self.waiting().reports.remove(id);
+                self.managers().retain(|_, (m, _)| m != id);
                 Ok(())
             }
             StatusCode::NOT_FOUND => {
