@@ -85,9 +85,15 @@ port, n, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 t0 = time.perf_counter()
 for i in range(n):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"u{i}@example.com",
-            "externalId": f"e{i}", "name": {"givenName": "Given", "familyName": f"Family{i}"},
-            "emails": [{"type": "work", "value": f"u{i}@example.com", "primary": True}]}
+    # The shape builtin:sf-to-scim sends: core User and the enterprise extension.
+    ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ent], "userName": f"u{i}@example.com",
+            "externalId": f"e{i}", "active": True, "displayName": f"Given Family{i}", "title": "Engineer",
+            "name": {"givenName": "Given", "familyName": f"Family{i}"},
+            "emails": [{"type": "work", "value": f"u{i}@example.com", "primary": True}],
+            "phoneNumbers": [{"type": "work", "value": "5551234", "primary": True}],
+            ent: {"employeeNumber": f"e{i}", "department": "Sales", "costCenter": "CC 1",
+                  "division": "Products", "organization": "ACE Corporation"}}
     c.request("POST", "/py/v2/Users", body=json.dumps(body),
               headers={"Content-Type": "application/scim+json", "Authorization": f"Bearer {token}"})
     r = c.getresponse(); r.read(); c.close()
