@@ -9,7 +9,7 @@ use hrsync_store::{
     AccountStatus, AttributeChange, Change, Escrow, LogEntry, LogStatus, Outcome as StoreOutcome,
     Step, Store, WorkerState,
 };
-use hrsync_target::{AttributeUpdate, Preview, Target, TargetObject};
+use hrsync_target::{Preview, Target, TargetObject};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -292,13 +292,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     ),
                 ));
                 if self.show_requests {
-                    let updates: Vec<AttributeUpdate> = changes
-                        .iter()
-                        .map(|c| AttributeUpdate {
-                            name: c.attribute.clone(),
-                            value: c.new.clone(),
-                        })
-                        .collect();
+                    let updates = super::updates(&changes);
                     let write = Preview::Update { id: &target_id, changes: &updates };
                     for text in self.target.preview(write) {
                         steps.push(step("request", LogStatus::Planned, text));

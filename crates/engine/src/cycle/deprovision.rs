@@ -5,7 +5,7 @@
 use hrsync_store::{
     AccountStatus, Change, Join, LogEntry, LogStatus, Outcome as StoreOutcome, Step, Store,
 };
-use hrsync_target::{AttributeUpdate, Target, TargetError};
+use hrsync_target::{Target, TargetError};
 
 use super::decide::log_entry;
 use super::{Cycle, Engine, EngineError, Mode, step};
@@ -78,13 +78,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 }
                 Plan::Delete { target_id } => (self.target.delete(target_id).await, Action::Delete),
                 Plan::Update { target_id, changes, .. } => {
-                    let updates: Vec<AttributeUpdate> = changes
-                        .iter()
-                        .map(|c| AttributeUpdate {
-                            name: c.attribute.clone(),
-                            value: c.new.clone(),
-                        })
-                        .collect();
+                    let updates = super::updates(changes);
                     (self.target.update(target_id, &updates).await, Action::Disable)
                 }
                 Plan::Create { .. } | Plan::Skip { .. } => continue,

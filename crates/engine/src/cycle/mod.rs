@@ -489,6 +489,14 @@ pub(crate) fn ceil_second(t: Timestamp) -> Timestamp {
     if f == t { t } else { f.checked_add(jiff::SignedDuration::from_secs(1)).unwrap_or(t) }
 }
 
+/// The target writes of a plan's attribute changes (`null` removes).
+pub(super) fn updates(changes: &[crate::plan::Change]) -> Vec<hrsync_target::AttributeUpdate> {
+    changes
+        .iter()
+        .map(|c| hrsync_target::AttributeUpdate { name: c.attribute.clone(), value: c.new.clone() })
+        .collect()
+}
+
 /// A provisioning-log step.
 fn step(name: &str, status: LogStatus, detail: String) -> Step {
     Step { name: name.into(), status, detail }

@@ -454,13 +454,7 @@ async fn write<T: Target + ?Sized>(
             }
             Plan::Update { target_id, changes, join } => {
                 if !changes.is_empty() {
-                    let updates: Vec<AttributeUpdate> = changes
-                        .iter()
-                        .map(|c| AttributeUpdate {
-                            name: c.attribute.clone(),
-                            value: c.new.clone(),
-                        })
-                        .collect();
+                    let updates = super::updates(&changes);
                     target.update(&target_id, &updates).await?;
                     crash_point("after-update");
                 }

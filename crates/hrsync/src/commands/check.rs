@@ -146,6 +146,8 @@ async fn demands(target: &dyn Target, compiled: &CompiledFlow, label: &str) -> b
             .filter(|r| r.rule == hrsync_target::requirements::Rule::Required)
             .map(|r| r.attribute.as_str())
             .collect();
+        // The schema and an app profile may both demand one attribute.
+        required.sort_unstable();
         required.dedup();
         println!(
             "ok   {label} schema: {} demand(s) read; every required attribute is mapped ({}) ({} ms)",

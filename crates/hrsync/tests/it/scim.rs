@@ -126,6 +126,19 @@ fn modified(entry: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A transfer that changes only the job title.
+pub(crate) fn retitle(person: String, title: &str) -> HrEvent {
+    HrEvent::Transfer {
+        person_id_external: person,
+        effective: None,
+        department: None,
+        location: None,
+        company: None,
+        manager_id: None,
+        job_title: Some(title.into()),
+    }
+}
+
 /// The emulator's yesterday, as an OData date (`YYYY-MM-DD`).
 fn yesterday(emu: &sf_emulator::RunningEmulator) -> String {
     let ts = jiff::Timestamp::from_millisecond(emu.now_ms() - 86_400_000).expect("time");
@@ -191,15 +204,7 @@ async fn scim_full_and_incremental_sync_of_the_seeded_scenarios() {
     let manager = scenarios[&Scenario::Manager][0].clone();
     let manager_user = emu.worker(&manager).expect("manager").employments[0].user_id.clone();
     let ev = |e: HrEvent| emu.apply(&e).expect("event");
-    ev(HrEvent::Transfer {
-        person_id_external: active[0].clone(),
-        effective: None,
-        department: None,
-        location: None,
-        company: None,
-        manager_id: None,
-        job_title: Some("Chief SCIM Tester".into()),
-    });
+    ev(retitle(active[0].clone(), "Chief SCIM Tester"));
     ev(HrEvent::Terminate {
         person_id_external: active[1].clone(),
         last_day: yesterday(&emu),
@@ -435,16 +440,7 @@ async fn on_demand_and_plan_show_the_scim_requests() {
     assert!(!shown.contains(server().token()), "no token in the output");
 
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    emu.apply(&HrEvent::Transfer {
-        person_id_external: person.clone(),
-        effective: None,
-        department: None,
-        location: None,
-        company: None,
-        manager_id: None,
-        job_title: Some("Planned Title".into()),
-    })
-    .expect("transfer");
+    emu.apply(&retitle(person.clone(), "Planned Title")).expect("transfer");
     let out = run(&config, &["plan", "--person", &person]).await;
     assert!(out.status.success(), "{}", text(&out));
     let plan = String::from_utf8_lossy(&out.stdout).to_string();

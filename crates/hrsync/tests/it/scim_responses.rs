@@ -16,7 +16,7 @@ use sf_emulator::events::HrEvent;
 use sf_emulator::model::Scenario;
 
 use crate::common::{TempDir, text};
-use crate::scim::{run, server, users, write_scim_config};
+use crate::scim::{retitle, run, server, users, write_scim_config};
 
 fn scim_error(status: u16, scim_type: Option<&str>, detail: &str) -> Verdict {
     let mut body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
@@ -185,16 +185,7 @@ async fn a_404_on_patch_is_matched_again_and_the_account_recreated() {
     let old_id = users(&url).await[&person][0]["id"].as_str().expect("id").to_owned();
 
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    emu.apply(&HrEvent::Transfer {
-        person_id_external: person.clone(),
-        effective: None,
-        department: None,
-        location: None,
-        company: None,
-        manager_id: None,
-        job_title: Some("After The Deletion".into()),
-    })
-    .expect("transfer");
+    emu.apply(&retitle(person.clone(), "After The Deletion")).expect("transfer");
     let deleted = reqwest::Client::new()
         .delete(format!("{url}/Users/{old_id}"))
         .bearer_auth(server().token())
