@@ -59,6 +59,9 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// How long an open waits for a lock that looks held (see [`lock`]).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Take the OS lock beside `path`, held for as long as the file stays open
 /// (an OS lock: a killed process never leaves a stale one). Two configs
 /// that share one target file would otherwise write it concurrently: each
@@ -74,7 +77,20 @@ fn lock(path: &Path) -> Result<File, TargetError> {
                 message: format!("cannot open the lock file {}: {e}", lock.display()),
             },
         )?;
-    match file.try_lock() {
+    // A child process this process spawns shares the lock between its fork
+    // and its exec (flock belongs to the open file, and the child holds a
+    // copy of every descriptor for that instant): a lock released and
+    // taken again meanwhile looks held by another hrsync. A holder that
+    // really is another process still holds it after a short wait.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let mut attempt = file.try_lock();
+    while matches!(attempt, Err(std::fs::TryLockError::WouldBlock))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        attempt = file.try_lock();
+    }
+    match attempt {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(TargetError::Unavailable {
             operation: "open",

@@ -6,19 +6,12 @@ use hrsync_target::{Attributes, Target, TargetError};
 use hrsync_target_embedded::EmbeddedTarget;
 use serde_json::json;
 
-/// The two tests below take turns. A child spawned by the second inherits,
-/// between fork and exec, every descriptor of this process, the first test's
-/// lock file among them; the lock (flock: one per open file) then outlives
-/// the first test's `drop` for that instant and its reopen is refused.
-static TURNS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn account(uid: &str) -> Attributes {
     [("uid".to_owned(), json!(uid)), ("employeeID".to_owned(), json!(uid))].into()
 }
 
 #[tokio::test]
 async fn a_second_writer_is_refused_with_the_file_named_until_the_first_closes() {
-    let _turn = TURNS.lock().await;
     let path = crate::temp_file("lock");
     let first = EmbeddedTarget::open_indexed(&path, &["uid"], &["employeeID"]).expect("open");
     first.create(&account("ana")).await.expect("create");
@@ -63,7 +56,6 @@ fn the_lock_holds_across_processes() {
         drop(t);
         return;
     }
-    let _turn = TURNS.blocking_lock();
     let path = crate::temp_file("lock-process");
     let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
