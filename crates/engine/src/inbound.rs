@@ -163,12 +163,16 @@ impl Source for SfSource {
         }
         let tz = &self.options.time_zone;
         let person_id = match record.get("personIdExternal") {
+            _ if !record.is_object() => {
+                let text: String = record.to_string().chars().take(80).collect();
+                Err(format!("the record is not an object: {text}"))
+            }
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
             Some(Value::String(s)) => Err(format!("personIdExternal is blank ({s:?})")),
             None | Some(Value::Null) => Err("the record has no personIdExternal".to_owned()),
             Some(other) => {
-                let mut text = other.to_string();
-                text.truncate(80);
+                // Cut by characters: a byte cut could split one and panic.
+                let text: String = other.to_string().chars().take(80).collect();
                 Err(format!("personIdExternal is not a string: {text}"))
             }
         };

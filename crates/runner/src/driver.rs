@@ -85,7 +85,11 @@ pub fn summary(r: &CycleReport) -> String {
         if counts.is_empty() { "nothing to do".to_owned() } else { counts.join(", ") }
     );
     if let Some(m) = &r.message {
-        s.push_str(&format!("\n{m}"));
+        s.push('\n');
+        s.push_str(m);
     }
-    s
+    // The message quotes HR data and servers' error bodies: escaped here,
+    // once, so the runner's log line and every command's output are safe
+    // on a terminal.
+    hrsync_display::escape_keeping_lines(&s).into_owned()
 }

@@ -514,7 +514,7 @@ impl Runner {
             if let Some(running) = slot.running.take() {
                 tracing::warn!(
                     flow = %slot.name,
-                    job = %running.job,
+                    job = %shown(&running.job),
                     after = ?running.since.elapsed(),
                     "Interrupted; what it had not committed is redone by the next cycle."
                 );
@@ -589,7 +589,7 @@ impl Slot {
         let wakeup = match driver.next_wakeup() {
             Ok(w) => w,
             Err(error) => {
-                tracing::warn!(flow = %self.name, %error, "Reading the next wake-up failed; waiting the interval.");
+                tracing::warn!(flow = %self.name, error = %shown(&error), "Reading the next wake-up failed; waiting the interval.");
                 return;
             }
         };
@@ -626,10 +626,17 @@ fn log_finished(flow: &str, running: &Running, result: &Result<CycleReport, Driv
             tracing::debug!(flow, job = %running.job, ?elapsed, "Plan finished.");
         }
         (Err(error), _) if running.scheduled => {
-            tracing::error!(flow, %error, "Cycle failed; retrying next interval.");
+            tracing::error!(flow, error = %shown(error), "Cycle failed; retrying next interval.");
         }
-        (Err(error), job) => tracing::info!(flow, %job, %error, "Job failed."),
+        (Err(error), job) => {
+            tracing::info!(flow, job = %shown(job), error = %shown(error), "Job failed.")
+        }
     }
+}
+
+/// An error for the log: its chain can quote a server's body or HR data.
+fn shown(error: &impl std::fmt::Display) -> String {
+    hrsync_display::escape_keeping_lines(&error.to_string()).into_owned()
 }
 
 fn far_future() -> Instant {

@@ -439,3 +439,29 @@ async fn a_paused_schedule_with_no_handle_left_ends_instead_of_waiting_for_ever(
     assert_eq!(stopped, Stopped::HandlesDropped);
     assert_eq!(log.entries().len(), 1);
 }
+
+/// The summary line the runner logs for every cycle (and `hrsync sync`
+/// prints) quotes the cycle message, which can carry a server's error body
+/// or an HR name: its control and direction characters arrive escaped, its
+/// own line breaks kept.
+#[test]
+fn the_cycle_summary_escapes_what_came_from_outside() {
+    let report = CycleReport {
+        cycle_id: 7,
+        kind: CycleKind::Full,
+        window_from: None,
+        window_to: String::new(),
+        counts: BTreeMap::new(),
+        workers: 1,
+        requests: 1,
+        duration_ms: 10,
+        status: CycleStatus::CompletedWithErrors,
+        message: Some("1 failed\nworker p1: target said \u{1b}[2J\u{202e}gpj.exe".into()),
+        queries: Vec::new(),
+        details: Vec::new(),
+    };
+    let line = hrsync_runner::summary(&report);
+    assert!(!line.contains('\u{1b}') && !line.contains('\u{202e}'), "{line:?}");
+    assert!(line.contains("\\u{1b}[2J\\u{202e}gpj.exe"), "{line:?}");
+    assert_eq!(line.lines().count(), 3, "the message's own lines stay: {line:?}");
+}

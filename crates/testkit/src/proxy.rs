@@ -36,14 +36,21 @@ impl Request {
 }
 
 /// What the rule does with a request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Verdict {
     /// Send it on to the real server and return its answer.
     Forward,
     /// Answer it here (`Content-Type: application/scim+json` unless
     /// `headers` names one).
     Respond { status: u16, headers: Vec<(String, String)>, body: String },
+    /// Send it on, and return the real answer with its body (de-chunked)
+    /// passed through this function: a record the real server cannot be
+    /// made to hold (a number where a string belongs, a bad byte).
+    Edit(Edit),
 }
+
+/// A body rewrite for [`Verdict::Edit`].
+pub type Edit = Arc<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>;
 
 type Rule = dyn Fn(&Request) -> Verdict + Send + Sync;
 
@@ -173,25 +180,74 @@ fn serve(mut conn: TcpStream, upstream: &str, rule: &Rule) -> Option<(String, St
             entry(status)
         }
         Verdict::Forward => {
-            let mut up = TcpStream::connect(upstream).ok()?;
-            let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
-            for (k, v) in &request.headers {
-                if !k.eq_ignore_ascii_case("connection") {
-                    head.push_str(&format!("{k}: {v}\r\n"));
+            let answer = forward(&request, upstream)?;
+            conn.write_all(&answer).ok()?;
+            entry(status_of(&answer))
+        }
+        Verdict::Edit(edit) => {
+            let answer = forward(&request, upstream)?;
+            let split = answer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+            let (head, raw) = answer.split_at(split);
+            let head = String::from_utf8_lossy(head).into_owned();
+            let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+            let body = edit(if chunked { dechunk(raw) } else { raw.to_vec() });
+            let mut out = String::new();
+            for line in head.trim_end().split("\r\n") {
+                let lower = line.to_ascii_lowercase();
+                if !["content-length:", "transfer-encoding:", "connection:"]
+                    .iter()
+                    .any(|h| lower.starts_with(h))
+                {
+                    out.push_str(line);
+                    out.push_str("\r\n");
                 }
             }
-            head.push_str("Connection: close\r\n\r\n");
-            up.write_all(head.as_bytes()).ok()?;
-            up.write_all(&request.body).ok()?;
-            let mut answer = Vec::new();
-            up.read_to_end(&mut answer).ok()?;
-            conn.write_all(&answer).ok()?;
-            let status = String::from_utf8_lossy(&answer[..answer.len().min(16)])
-                .split(' ')
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            entry(status)
+            out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+            conn.write_all(out.as_bytes()).ok()?;
+            conn.write_all(&body).ok()?;
+            entry(status_of(&answer))
         }
     }
+}
+
+/// The request sent on to the real server; its whole answer.
+fn forward(request: &Request, upstream: &str) -> Option<Vec<u8>> {
+    let mut up = TcpStream::connect(upstream).ok()?;
+    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+    for (k, v) in &request.headers {
+        if !k.eq_ignore_ascii_case("connection") {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    up.write_all(head.as_bytes()).ok()?;
+    up.write_all(&request.body).ok()?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer).ok()?;
+    Some(answer)
+}
+
+fn status_of(answer: &[u8]) -> u16 {
+    String::from_utf8_lossy(&answer[..answer.len().min(16)])
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A chunked body's data.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || raw.len() < end + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&raw[end + 2..end + 2 + size]);
+        raw = &raw[(end + 2 + size + 2).min(raw.len())..];
+    }
+    out
 }

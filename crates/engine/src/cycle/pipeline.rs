@@ -141,8 +141,29 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 Ok(id) => id.clone(),
                 Err(why) => {
                     tracing::warn!(message = "A record cannot be processed; the watermark stays where it is.", %why);
-                    c.report.add(Action::Failed);
                     c.unreadable.push(why.clone());
+                    // Its outcome in the provisioning log too (every record
+                    // read has one), under no person id: it has no usable
+                    // one; the error names the value.
+                    let log = super::decide::log_entry(
+                        c.now,
+                        Action::Failed,
+                        LogStatus::Failure,
+                        None,
+                        vec![step("import", LogStatus::Failure, why.clone())],
+                        vec![],
+                        Some(why.clone()),
+                    );
+                    slots.push(Slot::Done(
+                        Box::new(StoreOutcome {
+                            person_id: String::new(),
+                            join: Change::Keep,
+                            escrow: Change::Keep,
+                            wakeups: Change::Keep,
+                            log: Some(log),
+                        }),
+                        Some(Action::Failed),
+                    ));
                     continue;
                 }
             };

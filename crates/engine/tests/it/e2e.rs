@@ -775,3 +775,45 @@ async fn mapped_secrets_reach_the_target_but_never_the_state_log_or_plan() {
         "a secret is in the state store"
     );
 }
+
+/// Issue 13, item 5: over the 100,000-worker population, every worker read
+/// gets exactly one outcome, in the cycle report and in the provisioning
+/// log, and no seeded person the full read returns goes missing: the
+/// Onboarding pre-hires inside the lead time (re-read with `asOfDate`)
+/// once vanished here, 273 of them, without a word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_worker_read_of_100000_gets_exactly_one_outcome() {
+    let h = Harness::start(100_000, 13).await;
+    let mut engine = h.engine();
+    let report = engine.run_cycle(CycleKind::Full).await.expect("cycle runs");
+    assert_eq!(report.counts.values().sum::<u64>(), report.workers, "{report:?}");
+    let log = engine
+        .store()
+        .log(&LogQuery { cycle_id: Some(report.cycle_id), ..LogQuery::default() })
+        .expect("log");
+    assert_eq!(log.len() as u64, report.workers, "one log entry per worker read");
+    let logged: HashSet<&str> = log.iter().map(|e| e.person_id.as_str()).collect();
+    let scenarios = h.emu.scenarios();
+    for scenario in [
+        Scenario::Active,
+        Scenario::Manager,
+        Scenario::PreHireActive,
+        Scenario::PreHireInactive,
+        Scenario::PreHireOnboarding,
+        Scenario::PaidLeave,
+        Scenario::UnpaidLeave,
+        Scenario::Rehire,
+        Scenario::Conversion,
+    ] {
+        let persons = &scenarios[&scenario];
+        let missing: Vec<&String> =
+            persons.iter().filter(|p| !logged.contains(p.as_str())).collect();
+        assert!(
+            missing.is_empty(),
+            "{scenario:?}: {} of {} without an outcome: {:?}",
+            missing.len(),
+            persons.len(),
+            &missing[..missing.len().min(5)]
+        );
+    }
+}

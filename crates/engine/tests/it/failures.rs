@@ -407,111 +407,28 @@ async fn a_mass_termination_disabling_by_attribute_trips_the_guard_with_the_defa
     assert_eq!(engine.store().account_counts().expect("counts").disabled, leavers.len() as u64);
 }
 
-/// A proxy in front of the emulator that, while `corrupt` is set, writes a
-/// lone UTF-16 surrogate escape (`\ud800`: valid JSON, not text) into the
-/// first `lastName` it passes on (once), and records whose it was. One
-/// request per connection (`Connection: close`), so it needs no HTTP parser
-/// beyond the head and a chunked body.
-async fn corrupting_proxy(
-    upstream: String,
-    corrupt: Arc<std::sync::atomic::AtomicBool>,
-    hit: Arc<Mutex<Option<String>>>,
-) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let up = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let (up, corrupt, hit) = (up.clone(), corrupt.clone(), hit.clone());
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
-                lines.retain(|l| !l.to_ascii_lowercase().starts_with("connection:"));
-                let request = format!("{}\r\nConnection: close\r\n\r\n", lines.join("\r\n"));
-                let mut server = tokio::net::TcpStream::connect(&up).await.expect("upstream");
-                server.write_all(request.as_bytes()).await.expect("forward");
-                let mut answer = Vec::new();
-                server.read_to_end(&mut answer).await.expect("answer");
-                let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
-                let (rhead, raw) = answer.split_at(split);
-                let rhead = String::from_utf8_lossy(rhead).into_owned();
-                let chunked = rhead.to_ascii_lowercase().contains("transfer-encoding: chunked");
-                let mut body = if chunked { dechunk(raw) } else { raw.to_vec() };
-                let person_page = lines[0].contains("/PerPerson");
-                let first = hit.lock().expect("hit").is_none();
-                if person_page && first && corrupt.load(std::sync::atomic::Ordering::SeqCst) {
-                    let text = String::from_utf8(body.clone()).expect("emulator JSON is text");
-                    if let Some(at) = text.find(r#""lastName":""#) {
-                        let key = r#""personIdExternal":""#;
-                        let id = text[..at].rfind(key).map(|p| {
-                            let rest = &text[p + key.len()..];
-                            rest[..rest.find('"').expect("id ends")].to_owned()
-                        });
-                        *hit.lock().expect("hit") = id;
-                        let marked = r#""lastName":"\ud800"#;
-                        let len = r#""lastName":""#.len();
-                        body =
-                            format!("{}{}{}", &text[..at], marked, &text[at + len..]).into_bytes();
-                    }
-                }
-                let mut out = String::new();
-                for l in rhead.trim_end().split("\r\n") {
-                    let lower = l.to_ascii_lowercase();
-                    if !["content-length:", "transfer-encoding:", "connection:"]
-                        .iter()
-                        .any(|h| lower.starts_with(h))
-                    {
-                        out.push_str(l);
-                        out.push_str("\r\n");
-                    }
-                }
-                out.push_str(&format!(
-                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                ));
-                let _ = client.write_all(out.as_bytes()).await;
-                let _ = client.write_all(&body).await;
-                let _ = client.shutdown().await;
-            });
-        }
+/// A responder in front of the emulator whose `edit` rewrites the JSON of
+/// PerPerson pages while `on` is set: records the emulator (like a real
+/// tenant's API) cannot be made to hold.
+fn editing_source(
+    h: &Harness,
+    on: Arc<std::sync::atomic::AtomicBool>,
+    edit: impl Fn(String) -> String + Send + Sync + 'static,
+) -> (hrsync_testkit::proxy::Responder, hrsync_source_sf::SfClient) {
+    use hrsync_testkit::proxy::{Responder, Verdict};
+    let edit: hrsync_testkit::proxy::Edit = Arc::new(move |body| {
+        edit(String::from_utf8(body).expect("emulator JSON is text")).into_bytes()
     });
-    format!("http://{addr}")
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = raw.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
-        let size = std::str::from_utf8(&raw[..eol]).expect("size is text");
-        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
-            .expect("chunk size");
-        if size == 0 {
-            return out;
+    let responder = Responder::start(&h.emu.base_url(), move |r| {
+        if r.target.contains("/PerPerson") && on.load(std::sync::atomic::Ordering::SeqCst) {
+            Verdict::Edit(edit.clone())
+        } else {
+            Verdict::Forward
         }
-        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
-        raw = &raw[eol + 2 + size + 2..];
-    }
-}
-
-#[tokio::test]
-async fn a_record_that_is_not_text_fails_alone_and_is_read_again_next_cycle() {
-    // Issue 13, item 8: such a record was left out with a log line and the
-    // watermark advanced past it, so the worker was never provisioned.
-    let h = Harness::start(30, 8).await;
-    let corrupt = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let hit = Arc::new(Mutex::new(None));
-    let url = corrupting_proxy(h.emu.base_url(), corrupt.clone(), hit.clone()).await;
+    })
+    .expect("responder");
     let mut source = hrsync_source_sf::SourceConfig::new(
-        url,
+        responder.url(),
         hrsync_source_sf::Credentials::Basic {
             username: sf_emulator::DEFAULT_USERNAME.into(),
             company_id: sf_emulator::DEFAULT_COMPANY_ID.into(),
@@ -520,14 +437,41 @@ async fn a_record_that_is_not_text_fails_alone_and_is_read_again_next_cycle() {
     );
     source.retry.base_delay = Duration::from_millis(5);
     let client = hrsync_source_sf::SfClient::new(&source).expect("client");
+    (responder, client)
+}
+
+fn editing_engine(h: &Harness, client: hrsync_source_sf::SfClient) -> common::TestEngine {
     let target = EmbeddedTarget::open_indexed(
         &h.dir.0.join("target.sqlite"),
         common::UNIQUE,
         &h.flow.lookup_attributes(),
     )
     .expect("target");
-    let mut engine =
-        Engine::new(client, h.flow.clone(), store(&h), target, h.clock.clone(), h.settings.clone());
+    Engine::new(client, h.flow.clone(), store(h), target, h.clock.clone(), h.settings.clone())
+}
+
+#[tokio::test]
+async fn a_record_that_is_not_text_fails_alone_and_is_read_again_next_cycle() {
+    // Issue 13, item 8: such a record was left out with a log line and the
+    // watermark advanced past it, so the worker was never provisioned.
+    let h = Harness::start(30, 8).await;
+    let corrupt = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let hit: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let seen = hit.clone();
+    // The first lastName passed on (once) gets a lone UTF-16 surrogate
+    // escape (`\ud800`): valid JSON, not text.
+    let (_responder, client) = editing_source(&h, corrupt.clone(), move |text| {
+        let mut seen = seen.lock().expect("hit");
+        let Some(at) = text.find(r#""lastName":""#).filter(|_| seen.is_none()) else { return text };
+        let key = r#""personIdExternal":""#;
+        *seen = text[..at].rfind(key).map(|p| {
+            let rest = &text[p + key.len()..];
+            rest[..rest.find('"').expect("id ends")].to_owned()
+        });
+        let len = r#""lastName":""#.len();
+        format!("{}{}{}", &text[..at], r#""lastName":"\ud800"#, &text[at + len..])
+    });
+    let mut engine = editing_engine(&h, client);
 
     let first = engine.run_cycle(CycleKind::Full).await.expect("full");
     let bad = hit.lock().expect("hit").clone().expect("the proxy corrupted a record");
@@ -545,4 +489,59 @@ async fn a_record_that_is_not_text_fails_alone_and_is_read_again_next_cycle() {
     let second = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
     assert_eq!(second.count(Action::Failed), 0, "{second:?}");
     assert_eq!(common::by_employee(&engine, &bad).await.len(), 1, "{second:?}");
+}
+
+/// Issue 13, item 5, through the real source: a record whose
+/// personIdExternal is a JSON number, one that is not an object and one
+/// with a blank id each get a failed outcome naming the value, the others
+/// go ahead, every record read has exactly one outcome, and the watermark
+/// holds so the next cycle reads them again.
+#[tokio::test]
+async fn unusable_records_fail_named_and_keep_the_window_open() {
+    let h = Harness::start(30, 5).await;
+    let on = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let spoiled: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = spoiled.clone();
+    let (_responder, client) = editing_source(&h, on.clone(), move |text| {
+        let mut page: serde_json::Value = serde_json::from_str(&text).expect("page JSON");
+        let Some(results) = page["d"]["results"].as_array_mut().filter(|r| r.len() >= 3) else {
+            return text;
+        };
+        let mut seen = seen.lock().expect("spoiled");
+        for r in results.iter().take(3) {
+            seen.push(r["personIdExternal"].as_str().expect("id").to_owned());
+        }
+        results[0]["personIdExternal"] = serde_json::json!(4711);
+        results[1] = serde_json::json!("\u{e9}".repeat(100));
+        results[2]["personIdExternal"] = serde_json::json!("   ");
+        page.to_string()
+    });
+    let mut engine = editing_engine(&h, client);
+
+    let first = engine.run_cycle(CycleKind::Full).await.expect("full");
+    let spoiled = spoiled.lock().expect("spoiled").clone();
+    assert_eq!(spoiled.len(), 3, "the responder spoiled one page: {first:?}");
+    assert_eq!(first.count(Action::Failed), 3, "{first:?}");
+    assert_eq!(first.counts.values().sum::<u64>(), first.workers, "one outcome each: {first:?}");
+    assert_eq!(first.status, CycleStatus::CompletedWithErrors, "{first:?}");
+    let message = first.message.clone().unwrap_or_default();
+    assert!(message.contains("not a string: 4711"), "{message}");
+    assert!(message.contains("not an object"), "{message}");
+    assert!(message.contains("blank"), "{message}");
+    for p in &spoiled {
+        assert!(common::by_employee(&engine, p).await.is_empty(), "{p} not provisioned yet");
+    }
+    assert!(first.count(Action::Create) > 0, "the others went ahead: {first:?}");
+    let log = engine
+        .store()
+        .log(&LogQuery { cycle_id: Some(first.cycle_id), ..LogQuery::default() })
+        .expect("log");
+    assert_eq!(log.len() as u64, first.workers, "one log entry per record read");
+
+    on.store(false, std::sync::atomic::Ordering::SeqCst);
+    let second = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(second.count(Action::Failed), 0, "{second:?}");
+    for p in &spoiled {
+        assert_eq!(common::by_employee(&engine, p).await.len(), 1, "{p}: {second:?}");
+    }
 }

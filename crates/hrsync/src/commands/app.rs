@@ -242,10 +242,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// One-paragraph summary of a cycle for people (the runner logs it too),
-/// escaped for a terminal: the cycle message can quote HR data or a
-/// server's error body.
+/// escaped for a terminal by the runner.
 pub fn summary(r: &CycleReport) -> String {
-    hrsync_display::escape_keeping_lines(&hrsync_runner::summary(r)).into_owned()
+    hrsync_runner::summary(r)
 }
 /// `attribute: old -> new`, the values as JSON and escaped for a terminal.
 pub fn change_line(c: &hrsync_store::AttributeChange) -> String {
