@@ -347,6 +347,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             }
             _ => None,
         };
+        let scope = match (kind, person) {
+            (CycleKind::Full, None) => hrsync_target::CycleScope::All,
+            _ => hrsync_target::CycleScope::Some,
+        };
+        self.target.begin_cycle(scope).await;
         self.demands = demands::Demands::load(&*self.target).await;
         self.show_requests = detail && person.is_some();
         self.target.record_exchanges(self.show_requests && !dry);

@@ -482,14 +482,17 @@ fn comparable(all: &BTreeMap<String, Vec<Value>>) -> BTreeMap<String, Value> {
 }
 
 /// With 8 requests in flight and a rate limit, the end state equals a
-/// sequential run's (`concurrency = 1`), manager references included.
+/// sequential run's (`concurrency = 1`), manager references included; the
+/// sequential run looks every page up on the server (`fast_first_load =
+/// false`), the concurrent one answers them from the users it created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sync_ends_as_a_sequential_one() {
     let emu = Emulator::builder().workers(80).seed(88).start().await.expect("emulator");
     let mut states = Vec::new();
-    for (tenant, extra) in
-        [("sequential", "concurrency = 1"), ("concurrent", "concurrency = 8\nrate_limit = 400.0")]
-    {
+    for (tenant, extra) in [
+        ("sequential", "concurrency = 1\nfast_first_load = false"),
+        ("concurrent", "concurrency = 8\nrate_limit = 400.0"),
+    ] {
         let url = server().tenant_url(&format!("concurrency-{tenant}"));
         let dir = TempDir::new(&format!("scim-{tenant}"));
         let config = write_scim_config(&dir.0, &emu.base_url(), &url, "builtin:sf-to-scim", extra);

@@ -332,7 +332,14 @@ async fn a_server_refusing_or_filters_is_asked_one_value_at_a_time() {
     .expect("scripted responder");
     let url = format!("{}{}", responder.url(), upstream.trim_start_matches(&server_root()));
     let dir = TempDir::new("scim-no-or");
-    let config = write_scim_config(&dir.0, &emu.base_url(), &url, "builtin:sf-to-scim", "");
+    // An empty app's first load sends no lookup at all: look up as usual.
+    let config = write_scim_config(
+        &dir.0,
+        &emu.base_url(),
+        &url,
+        "builtin:sf-to-scim",
+        "fast_first_load = false",
+    );
     let out = run(&config, &["sync", "--full"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let refused = responder.served().iter().filter(|(_, _, s)| *s == 400).count();
@@ -345,5 +352,47 @@ async fn a_server_refusing_or_filters_is_asked_one_value_at_a_time() {
     let all = users(&upstream).await;
     assert!(all.len() > 8, "{}", all.len());
     assert!(all.values().all(|l| l.len() == 1));
+    emu.shutdown().await;
+}
+
+/// A full sync into an app holding no user sends one count and then creates
+/// (and manager links) only: no lookup, by filter or by id (counted by a
+/// pass-through responder). A second full sync finds the app full and
+/// looks its workers up again: it creates nothing and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_load_into_an_empty_app_sends_no_lookups() {
+    let emu = Emulator::builder().workers(60).seed(61).start().await.expect("emulator");
+    let upstream = server().tenant_url("responses-first-load");
+    let responder = Responder::start(&upstream, |_| Verdict::Forward).expect("responder");
+    let url = format!("{}{}", responder.url(), upstream.trim_start_matches(&server_root()));
+    let dir = TempDir::new("scim-first-load");
+    let config = write_scim_config(&dir.0, &emu.base_url(), &url, "builtin:sf-to-scim", "");
+    let out = run(&config, &["sync", "--full"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let served = responder.served();
+    let all = users(&upstream).await;
+    assert!(all.len() > 30 && all.values().all(|l| l.len() == 1), "{all:?}");
+    let posts = served.iter().filter(|(m, _, s)| m == "POST" && *s == 201).count();
+    assert_eq!(posts, all.len(), "{served:?}");
+    let lookups: Vec<&(String, String, u16)> = served
+        .iter()
+        .filter(|(m, t, _)| m == "GET" && t.contains("/Users") && !t.contains("count=0"))
+        .collect();
+    assert!(lookups.is_empty(), "no lookup on a first load: {lookups:?}");
+    let managed = all
+        .values()
+        .filter(|l| {
+            l[0]["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"]
+                .is_string()
+        })
+        .count();
+    assert!(managed > 10, "managers were linked without lookups: {managed}");
+
+    let before = served.len();
+    let out = run(&config, &["sync", "--full"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let again = responder.served()[before..].to_vec();
+    assert!(!again.iter().any(|(m, _, _)| m == "POST"), "nothing created twice: {again:?}");
+    assert_eq!(users(&upstream).await, all, "the second full sync changes nothing");
     emu.shutdown().await;
 }

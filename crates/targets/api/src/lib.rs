@@ -210,6 +210,20 @@ pub trait Target: Send + Sync {
     fn take_exchanges(&self) -> Vec<String> {
         Vec::new()
     }
+    /// A cycle starts: called before its first lookup, with what it reads.
+    /// A target may prepare for it (the SCIM target answers the lookups of
+    /// a full cycle into an empty app from what it created itself); the
+    /// default does nothing.
+    async fn begin_cycle(&self, _scope: CycleScope) {}
+}
+
+/// Which workers a starting cycle reads ([`Target::begin_cycle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CycleScope {
+    /// Every worker in scope: a full sync, or a plan of one.
+    All,
+    /// Some of them: an incremental cycle, or one person on demand.
+    Some,
 }
 
 /// A write [`Target::preview`] describes.
@@ -291,5 +305,8 @@ impl Target for Box<dyn Target> {
     }
     fn take_exchanges(&self) -> Vec<String> {
         (**self).take_exchanges()
+    }
+    async fn begin_cycle(&self, scope: CycleScope) {
+        (**self).begin_cycle(scope).await
     }
 }

@@ -127,6 +127,14 @@ pub struct ScimConfig {
     /// `/Schemas`. Unset: hrsync reads `/Schemas` and `/ResourceTypes`.
     #[serde(default)]
     pub schema_file: Option<PathBuf>,
+    /// A full cycle that finds the app holding no user at all (`GET
+    /// /Users?count=0` says `totalResults: 0`) answers its own lookups from
+    /// the users it creates, instead of asking the server before each page
+    /// (the first load into a new app sends creates only). Any conflict,
+    /// failed create or update leaves that mode for the rest of the cycle.
+    /// Turn it off for an app whose user list does not show every user.
+    #[serde(default = "default_true")]
+    pub fast_first_load: bool,
 }
 
 /// An app whose demands hrsync knows beyond what its SCIM schema says.
@@ -157,6 +165,7 @@ impl std::fmt::Debug for ScimConfig {
             .field("quirks", &self.quirks)
             .field("profile", &self.profile)
             .field("schema_file", &self.schema_file)
+            .field("fast_first_load", &self.fast_first_load)
             .finish()
     }
 }
@@ -206,6 +215,7 @@ impl ScimConfig {
             quirks: Quirks::default(),
             profile: None,
             schema_file: None,
+            fast_first_load: true,
         }
     }
 

@@ -14,7 +14,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use hrsync_target::{
-    AttributeUpdate, Attributes, CheckStep, Comparison, Target, TargetError, TargetObject,
+    AttributeUpdate, Attributes, CheckStep, Comparison, CycleScope, Target, TargetError,
+    TargetObject,
 };
 
 use crate::config::{ConfigError, ScimConfig};
@@ -28,6 +29,38 @@ use crate::service::{Answer, Service};
 #[derive(Default)]
 struct Waiting {
     reports: HashMap<String, (String, String)>,
+}
+
+/// The users this target created during a full cycle that began with the
+/// app holding none ([`ScimConfig::fast_first_load`]): every user the app
+/// holds is one of these, so a lookup is answered here instead of by an
+/// `or` filter the server walks its whole store for.
+#[derive(Default)]
+struct Fresh {
+    /// (attribute, its text lower-cased) -> (user id, the text as created).
+    index: HashMap<(String, String), Vec<(String, String)>>,
+}
+
+impl Fresh {
+    fn remember(&mut self, object: &TargetObject) {
+        for (name, value) in &object.attributes {
+            if let Some(text) = text_of(value) {
+                self.index
+                    .entry((name.clone(), text.to_lowercase()))
+                    .or_default()
+                    .push((object.id.clone(), text));
+            }
+        }
+    }
+
+    /// The ids of the users created with `attribute` equal to `value`,
+    /// compared as [`ScimTarget::find_or`] compares the server's answers.
+    fn holders(&self, attribute: &str, value: &str, exact: bool) -> Vec<String> {
+        let Some(held) = self.index.get(&(attribute.to_owned(), value.to_lowercase())) else {
+            return Vec::new();
+        };
+        held.iter().filter(|(_, text)| !exact || text == value).map(|(id, _)| id.clone()).collect()
+    }
 }
 
 /// A SCIM 2.0 service provider's `/Users`.
@@ -56,6 +89,8 @@ pub struct ScimTarget {
     /// for [`MANAGER_CACHE`]: a manager created later is looked for again,
     /// and one deleted in the app is forgotten soon.
     managers: Mutex<HashMap<String, (String, Instant)>>,
+    /// Set while a full cycle into an empty app answers lookups itself.
+    fresh: Mutex<Option<Fresh>>,
 }
 
 /// How long a manager's SCIM id is trusted without asking again.
@@ -81,6 +116,7 @@ impl ScimTarget {
             waiting: Mutex::new(Waiting::default()),
             no_or: AtomicBool::new(false),
             managers: Mutex::new(HashMap::new()),
+            fresh: Mutex::new(None),
         })
     }
 
@@ -96,6 +132,60 @@ impl ScimTarget {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn fresh(&self) -> std::sync::MutexGuard<'_, Option<Fresh>> {
+        self.fresh.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stop answering lookups from the users created: from now on the app
+    /// may hold users this target did not see made (or made twice).
+    fn leave_fresh(&self, why: &str) {
+        if self.fresh().take().is_some() {
+            tracing::info!(
+                why,
+                "looking SCIM users up on the server again for the rest of the cycle"
+            );
+        }
+    }
+
+    /// `Some(ids)` of the users created with `attribute` = `value` while
+    /// the app is known to hold only those; `None`: ask the server.
+    fn fresh_holders(&self, attribute: &str, value: &str) -> Option<Vec<String>> {
+        let exact = parse_path(attribute).map(|p| rb::case_exact(&p)).unwrap_or(true);
+        self.fresh().as_ref().map(|f| f.holders(attribute, value, exact))
+    }
+
+    /// The users with `attribute` = `value` in fresh mode, read back from
+    /// the server (a hit is rare on a first load: the same person twice),
+    /// so that what is returned is what the server holds now.
+    async fn fresh_find(
+        &self,
+        attribute: &str,
+        ids: Vec<String>,
+        value: &str,
+    ) -> Result<Vec<TargetObject>, TargetError> {
+        let exact = parse_path(attribute).map(|p| rb::case_exact(&p)).unwrap_or(true);
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(resource) = self.read("find", &id).await?
+                && let Some(object) = Self::object(&resource)
+                && holds(&object, attribute, value, exact)
+            {
+                out.push(object);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many users the app holds (`GET /Users?count=0`), if it says.
+    async fn count_users(&self) -> Result<Option<u64>, TargetError> {
+        let url = self.service.url("/Users");
+        let answer = self.service.send("count", Method::GET, &url, &[("count", "0")], None).await?;
+        if !answer.status.is_success() {
+            return Err(self.failure("count", &answer, None));
+        }
+        Ok(self.parse("count", &answer)?.get("totalResults").and_then(Value::as_u64))
+    }
+
     /// The error for an answer that is not a success.
     fn failure(
         &self,
@@ -108,6 +198,7 @@ impl ScimTarget {
         let scim_type = rb::scim_type(&answer.body);
         match status {
             StatusCode::CONFLICT if scim_type.as_deref() == Some("uniqueness") => {
+                self.leave_fresh("the server reported a conflict");
                 TargetError::AlreadyExists {
                     operation,
                     attribute: "userName".into(),
@@ -213,7 +304,14 @@ impl ScimTarget {
         {
             return Ok(Some(id.clone()));
         }
-        let m = parse_path(&self.config().manager_match_attribute).map_err(path_err(operation))?;
+        let attribute = &self.config().manager_match_attribute;
+        if let Some(ids) = self.fresh_holders(attribute, value) {
+            return Ok(match ids.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            });
+        }
+        let m = parse_path(attribute).map_err(path_err(operation))?;
         let found = self.search(operation, &eq_filter(&m, value)).await?;
         match found.as_slice() {
             [one] => {
@@ -295,15 +393,8 @@ impl ScimTarget {
         let exact = rb::case_exact(&path);
         let mut out: HashMap<String, Vec<TargetObject>> = HashMap::new();
         for v in values {
-            let hits: Vec<TargetObject> = objects
-                .iter()
-                .filter(|o| {
-                    o.attributes.get(attribute).and_then(text_of).is_some_and(|have| {
-                        if exact { have == **v } else { have.to_lowercase() == v.to_lowercase() }
-                    })
-                })
-                .cloned()
-                .collect();
+            let hits: Vec<TargetObject> =
+                objects.iter().filter(|o| holds(o, attribute, v, exact)).cloned().collect();
             if !hits.is_empty() {
                 out.insert((*v).clone(), hits);
             }
@@ -376,6 +467,14 @@ fn manager_of<'a>(
         .next()
 }
 
+/// Whether `object`'s `attribute` equals `value`: exactly for case-exact
+/// attributes, ignoring case otherwise.
+fn holds(object: &TargetObject, attribute: &str, value: &str, exact: bool) -> bool {
+    object.attributes.get(attribute).and_then(text_of).is_some_and(|have| {
+        if exact { have == value } else { have.to_lowercase() == value.to_lowercase() }
+    })
+}
+
 fn text_of(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -399,6 +498,9 @@ impl Target for ScimTarget {
     }
 
     async fn find(&self, attribute: &str, value: &str) -> Result<Vec<TargetObject>, TargetError> {
+        if let Some(ids) = self.fresh_holders(attribute, value) {
+            return self.fresh_find(attribute, ids, value).await;
+        }
         let path = parse_path(attribute).map_err(path_err("find"))?;
         let found = self.search("find", &eq_filter(&path, value)).await?;
         Self::objects("find", &found)
@@ -415,6 +517,16 @@ impl Target for ScimTarget {
             if seen.insert(v) {
                 unique.push(v);
             }
+        }
+        if self.fresh().is_some() {
+            let mut out = HashMap::new();
+            for v in unique {
+                let found = self.find(attribute, v).await?;
+                if !found.is_empty() {
+                    out.insert(v.clone(), found);
+                }
+            }
+            return Ok(out);
         }
         // `or` filters of OR_CHUNK values (a page of lookups costs a few
         // requests, not one per worker); a server that refuses `or` (Entra
@@ -471,14 +583,27 @@ impl Target for ScimTarget {
         let body = rb::create_body(attributes, manager_id.as_deref(), &quirks)
             .map_err(path_err("create"))?;
         let url = self.service.url("/Users");
-        let answer = self.service.send("create", Method::POST, &url, &[], Some(&body)).await?;
+        let answer = match self.service.send("create", Method::POST, &url, &[], Some(&body)).await {
+            Ok(a) => a,
+            Err(e) => {
+                // The server may have made the user before the answer was lost.
+                self.leave_fresh("a create got no answer");
+                return Err(e);
+            }
+        };
         if !answer.status.is_success() {
+            self.leave_fresh("a create failed");
             let user_name = attributes.get("userName").and_then(Value::as_str);
             return Err(self.failure("create", &answer, user_name));
         }
-        let resource = self.parse("create", &answer)?;
-        let mut object = Self::object(&resource)
-            .ok_or_else(|| rejected("create", "the created resource has no id".into()))?;
+        let Some(mut object) = self.parse("create", &answer).ok().as_ref().and_then(Self::object)
+        else {
+            self.leave_fresh("a created user could not be read");
+            return Err(rejected("create", "the created resource has no id".into()));
+        };
+        if let Some(fresh) = self.fresh().as_mut() {
+            fresh.remember(&object);
+        }
         if let (Some((name, value)), None) = (&manager, &manager_id) {
             self.waiting().reports.insert(object.id.clone(), ((*name).to_owned(), value.clone()));
             self.look_again(&object.id).await;
@@ -496,6 +621,8 @@ impl Target for ScimTarget {
     }
 
     async fn update(&self, id: &str, changes: &[AttributeUpdate]) -> Result<(), TargetError> {
+        // The values looked up by may change: the server knows best now.
+        self.leave_fresh("a user is updated");
         let quirks = self.config().quirks;
         let manager = manager_of(changes.iter().map(|c| (&c.name, &c.value)));
         let manager_change = match manager {
@@ -573,6 +700,7 @@ impl Target for ScimTarget {
     }
 
     async fn disable(&self, id: &str) -> Result<(), TargetError> {
+        self.leave_fresh("a user is disabled");
         let change = [AttributeUpdate {
             name: hrsync_target::attr::ACCOUNT_DISABLED.into(),
             value: hrsync_target::attr::flag_value(true),
@@ -583,6 +711,7 @@ impl Target for ScimTarget {
     }
 
     async fn delete(&self, id: &str) -> Result<(), TargetError> {
+        self.leave_fresh("a user is deleted");
         let url = self.service.url(&format!("/Users/{}", id_segment(id)));
         let answer = self.service.send("delete", Method::DELETE, &url, &[], None).await?;
         match answer.status {
@@ -660,6 +789,24 @@ impl Target for ScimTarget {
 
     fn take_exchanges(&self) -> Vec<String> {
         self.service.take_exchanges()
+    }
+
+    async fn begin_cycle(&self, scope: CycleScope) {
+        *self.fresh() = None;
+        if scope != CycleScope::All || !self.config().fast_first_load {
+            return;
+        }
+        match self.count_users().await {
+            Ok(Some(0)) => {
+                tracing::info!(
+                    "the SCIM app holds no user: this full cycle answers its lookups from the users it creates"
+                );
+                *self.fresh() = Some(Fresh::default());
+            }
+            Ok(_) => {}
+            // The cycle's own requests will meet the same trouble and say so.
+            Err(e) => tracing::debug!(error = %e, "counting the SCIM app's users failed"),
+        }
     }
 
     fn unapplied(&self) -> Vec<(String, String)> {

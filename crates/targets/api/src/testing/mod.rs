@@ -212,4 +212,7 @@ impl<T: Target, H: Hooks> Target for Forward<T, H> {
     fn take_exchanges(&self) -> Vec<String> {
         self.inner.take_exchanges()
     }
+    async fn begin_cycle(&self, scope: crate::CycleScope) {
+        self.inner.begin_cycle(scope).await
+    }
 }

@@ -233,6 +233,9 @@ impl<T: Target> Target for Sabotaged<T> {
     async fn flush(&self) -> Result<(), TargetError> {
         self.inner.flush().await
     }
+    async fn begin_cycle(&self, scope: crate::CycleScope) {
+        self.inner.begin_cycle(scope).await
+    }
     fn unapplied(&self) -> Vec<(String, String)> {
         let listed = self.inner.unapplied();
         if self.flaw != Flaw::UnappliedWrong {
