@@ -115,6 +115,7 @@ impl Emulator {
             workers: 1000,
             seed: 42,
             now_ms: None,
+            clock_offset_ms: 0,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             basic: BasicAuth {
                 username: DEFAULT_USERNAME.into(),
@@ -140,6 +141,7 @@ pub struct EmulatorBuilder {
     workers: usize,
     seed: u64,
     now_ms: Option<i64>,
+    clock_offset_ms: i64,
     listen: SocketAddr,
     basic: BasicAuth,
     faults: FaultSpec,
@@ -165,6 +167,15 @@ impl EmulatorBuilder {
     /// Pins the clock's start (ms since the epoch) for reproducible data.
     pub fn now_ms(mut self, ms: i64) -> Self {
         self.now_ms = Some(ms);
+        self
+    }
+    /// Runs the tenant's clock this far (ms, signed) from the start given by
+    /// [`EmulatorBuilder::now_ms`] or from real time: a tenant whose clock
+    /// is ahead of (positive) or behind (negative) the client's. Its
+    /// `lastModifiedDateTime` stamps and the `Date` header of every answer
+    /// follow that clock.
+    pub fn clock_offset_ms(mut self, ms: i64) -> Self {
+        self.clock_offset_ms = ms;
         self
     }
     pub fn listen(mut self, addr: SocketAddr) -> Self {
@@ -235,6 +246,9 @@ impl EmulatorBuilder {
             return Err(EmulatorError::TooManyWorkers(self.workers));
         }
         let clock = Clock::new(self.now_ms);
+        if self.clock_offset_ms != 0 {
+            clock.advance(self.clock_offset_ms);
+        }
         let mut db = generate(&PopulationConfig {
             workers: self.workers,
             seed: self.seed,

@@ -263,7 +263,23 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/requests", get(admin_requests).delete(admin_clear_requests))
         .route("/_emulator/workers/{id}", get(admin_worker))
         .route("/_emulator/scenarios", get(admin_scenarios))
+        .layer(axum::middleware::map_response_with_state(Arc::clone(&shared), date_header))
         .with_state(shared)
+}
+
+/// Every answer carries the tenant's clock in its `Date` header (RFC 9110
+/// IMF-fixdate), as a real server's does from its own clock: a client can
+/// tell how far the tenant's clock is from its own. hyper would otherwise
+/// write the machine's time, which an offset tenant clock does not follow.
+async fn date_header(State(s): State<Arc<Shared>>, mut response: Response) -> Response {
+    let printer = jiff::fmt::rfc2822::DateTimePrinter::new();
+    if let Ok(now) = jiff::Timestamp::from_millisecond(s.clock.now_ms())
+        && let Ok(text) = printer.timestamp_to_rfc9110_string(&now)
+        && let Ok(value) = HeaderValue::from_str(&text)
+    {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }
 
 /// An OData response before faults and logging.

@@ -223,6 +223,10 @@ pub struct SfClient {
     credentials: Credentials,
     tokens: Option<TokenProvider>,
     retry: RetryPolicy,
+    /// The `Date` of the first answer since [`SfClient::mark_server_time`]
+    /// (or since the client was made): SuccessFactors' clock, which its
+    /// `lastModifiedDateTime` stamps follow, whatever this machine's says.
+    server_time: std::sync::Mutex<Option<jiff::Timestamp>>,
 }
 
 impl SfClient {
@@ -264,7 +268,31 @@ impl SfClient {
             credentials: config.credentials.clone(),
             tokens: config.token_provider.clone(),
             retry: config.retry.clone(),
+            server_time: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Forget the server time seen so far: [`SfClient::server_time`] then
+    /// gives the `Date` of the next answer (the engine marks each cycle's
+    /// start).
+    pub fn mark_server_time(&self) {
+        *self.server_time.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// SuccessFactors' clock as the `Date` header of the first answer since
+    /// [`SfClient::mark_server_time`] said it (whole seconds); `None` before
+    /// an answer, or when answers carry no readable `Date`.
+    pub fn server_time(&self) -> Option<jiff::Timestamp> {
+        *self.server_time.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keep the `Date` of an answer if it is the first since the mark.
+    fn saw_date(&self, date: Option<&str>) {
+        let Some(at) = date.and_then(|d| jiff::fmt::rfc2822::parse(d).ok()) else { return };
+        let mut seen = self.server_time.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.is_none() {
+            *seen = Some(at.timestamp());
+        }
     }
 
     /// The OData root every relative URL is resolved against (`.../odata/v2/`).
@@ -339,6 +367,8 @@ impl SfClient {
                         header(reqwest::header::RETRY_AFTER).as_deref().and_then(parse_retry_after);
                     let content_type = header(reqwest::header::CONTENT_TYPE);
                     let location = header(reqwest::header::LOCATION);
+                    // Any answer tells the server's time, an error's too.
+                    self.saw_date(header(reqwest::header::DATE).as_deref());
                     // Where the answer came from: after a same-origin
                     // redirect, not `url`.
                     let answered = resp.url().clone();

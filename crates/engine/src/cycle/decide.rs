@@ -373,6 +373,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                     Some(action),
                 )
             }
+            // Not this worker's fault: nothing is recorded for it.
+            Err(error) if self.dropped_for_down(&error) => super::down::untouched(person_id),
             Err(error) => {
                 let escrow = self.escrow_after(&person_id, state.escrow.as_ref(), &error, now);
                 tracing::warn!(

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use hrsync_target::Target;
 use hrsync_target::requirements::{self, Requirement, Violation};
+use hrsync_target::{Target, TargetError};
 
 use crate::plan::Plan;
 
@@ -24,6 +24,9 @@ pub(crate) struct Demands {
     refused: Mutex<BTreeMap<String, (usize, Vec<String>)>>,
     /// Why the demands could not be read, if they could not.
     unknown: Option<String>,
+    /// The target could not be reached at all: the cycle stops (see
+    /// `down.rs`).
+    down: Option<TargetError>,
 }
 
 impl Demands {
@@ -32,11 +35,17 @@ impl Demands {
     pub async fn load<T: Target + ?Sized>(target: &T) -> Demands {
         match target.requirements().await {
             Ok(requirements) => Demands { requirements, ..Demands::default() },
+            Err(e) if e.unreachable() => Demands { down: Some(e), ..Demands::default() },
             Err(e) => {
                 tracing::warn!(error = %e, "the target's schema could not be read; values are not checked against it");
                 Demands { unknown: Some(e.to_string()), ..Demands::default() }
             }
         }
+    }
+
+    /// The target's answer when it could not be reached at all.
+    pub fn unreachable(&self) -> Option<&TargetError> {
+        self.down.as_ref()
     }
 
     /// What the target would refuse of `plan`, counted for the summary.

@@ -83,6 +83,13 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                 }
                 Plan::Create { .. } | Plan::Skip { .. } => continue,
             };
+            // Out of reach: this one and the rest stay held as they are
+            // (their workers are decided again next cycle).
+            if let Err(e) = &result
+                && self.note_down(e)
+            {
+                break;
+            }
             // A disable carried by an update records what it wrote.
             let (mut exported, modified) = match &h.plan {
                 Plan::Update { changes, .. } => {
@@ -168,6 +175,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             outcomes.push(outcome);
         }
         self.record(c, outcomes).await?;
+        self.stop_if_down()?;
         Ok(None)
     }
 }

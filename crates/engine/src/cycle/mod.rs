@@ -20,7 +20,8 @@
 //!   between the two, the next cycle finds no join, matches the object by its
 //!   matching attribute and joins it: no duplicate, no lost change.
 //! - One worker's failure (mapping error, target rejection) is escrowed and
-//!   never stops the others; a permanent one is flagged at once.
+//!   never stops the others; a permanent one is flagged at once. A target
+//!   out of reach is no worker's failure: it stops the cycle ([`down`]).
 //! - Disables and deletes are held until the end of the cycle and applied
 //!   only if they stay under the accidental-deletion guard.
 //! - A dry run ([`Engine::plan`]) writes nothing: not to the target, not to
@@ -29,6 +30,7 @@
 mod decide;
 mod demands;
 mod deprovision;
+mod down;
 mod import;
 mod matching;
 mod pipeline;
@@ -124,6 +126,12 @@ pub enum EngineError {
     /// The target could not make a page's writes durable.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// The target cannot be reached or refuses hrsync's credentials: the
+    /// cycle stopped as a whole (see `down.rs`).
+    #[error(
+        "the {target} target cannot be reached, so the cycle stopped: {error}; no worker was escrowed and the watermark did not move (the next cycle starts over)"
+    )]
+    TargetUnreachable { target: &'static str, error: TargetError },
 }
 
 /// What a cycle did.
@@ -200,6 +208,9 @@ pub struct Engine<S: Store, T: Target> {
     /// One worker with detail (on-demand, `plan --person`): show the
     /// target's requests (previews in a dry run, the exchanges otherwise).
     show_requests: bool,
+    /// The error that showed the target out of reach in this cycle, if one
+    /// did (set from the writes in flight too, hence the lock).
+    down: std::sync::Mutex<Option<TargetError>>,
 }
 
 /// One run of a flow: everything that lives as long as the cycle.
@@ -263,6 +274,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             crash: None,
             demands: demands::Demands::default(),
             show_requests: false,
+            down: std::sync::Mutex::new(None),
         }
     }
 
@@ -352,6 +364,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             _ => hrsync_target::CycleScope::Some,
         };
         self.target.begin_cycle(scope).await;
+        self.reset_down();
         self.demands = demands::Demands::load(&*self.target).await;
         self.show_requests = detail && person.is_some();
         self.target.record_exchanges(self.show_requests && !dry);
@@ -387,6 +400,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         };
         let read = self.read_cycle(&mut c, main).await;
         let result = self.settle(&mut c, read).await;
+        let result = self.unless_down(result);
         if self.show_requests && !dry {
             let exchanges = self.target.take_exchanges();
             self.target.record_exchanges(false);
@@ -414,12 +428,16 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         // watermark. Nor does a cycle that read records it could not
         // process: they are read again next time.
         let advance_ok = kind != CycleKind::OnDemand && c.unreadable.is_empty();
-        let (status, message, advance) = match result {
+        let held = match result {
+            Ok(()) => self.apply_held(&mut c).await,
+            Err(e) => Err(e),
+        };
+        let (status, message, advance) = match held {
             Err(e) => {
                 self.finish(&mut c, started, CycleStatus::Failed, Some(e.to_string()), false)?;
                 return Err(e);
             }
-            Ok(()) => match self.apply_held(&mut c).await? {
+            Ok(held) => match held {
                 Some(guard_msg) => (CycleStatus::Guarded, Some(guard_msg), false),
                 None if !c.unreadable.is_empty() => {
                     let mut listed: Vec<&str> =

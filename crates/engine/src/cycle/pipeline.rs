@@ -116,6 +116,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         records: Vec<Imported>,
         prehire_view: bool,
     ) -> Result<(), EngineError> {
+        self.stop_if_down()?;
         // A worker read again, or a matching value a write in flight sets or
         // changes, must see those writes: the earlier pages land first.
         if self.depends_on_writes(&c.pipe, &records) {
@@ -193,6 +194,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             .await;
         self.decide_and_write(c, slots, person_ids, unique).await;
         self.commit_landed(c, false).await?;
+        self.stop_if_down()?;
         if !collided.is_empty() {
             Box::pin(self.feed(c, collided, prehire_view)).await?;
         }
@@ -323,6 +325,11 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             self.flow.mapping.matching().iter().map(|m| m.config.target.clone()).collect();
         for (i, slot) in slots.into_iter().enumerate() {
             let slot = match slot {
+                // Out of reach (said by a write of this page): nothing
+                // more is sent, the rest of the page is left as it is.
+                Slot::Ready(r) if self.target_down().is_some() => {
+                    super::down::untouched(r.person_id)
+                }
                 Slot::Ready(r) => self.decide(c.mode, r, &unique, c.now, &mut c.held),
                 other => other,
             };

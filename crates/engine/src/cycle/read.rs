@@ -78,6 +78,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         c: &mut Cycle,
         main: Read,
     ) -> Result<(), EngineError> {
+        // A target that could not even say what it demands is not read for.
+        self.stop_if_down()?;
         // Workers due for a retry or a wake-up are read by id whatever the window.
         let mut due: Vec<String> = Vec::new();
         if c.person.is_none() {
@@ -167,6 +169,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let settled = self.commit_landed(c, true).await;
         read?;
         settled?;
+        // Workers left untouched for an out-of-reach target keep their wake-ups.
+        self.stop_if_down()?;
         if c.apply() && c.person.is_none() {
             let seen: Vec<&str> = c.pipe.seen.iter().map(String::as_str).collect();
             self.store.clear_wakeups(&seen, c.now)?;

@@ -142,6 +142,8 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
                         *answers.entry(c.to_lowercase()).or_default() |= t;
                     }
                 }
+                // Out of reach: the page's workers are left as they are.
+                Err(e) if self.note_down(&e) => {}
                 Err(e) => {
                     tracing::warn!(message = "Could not check a page's unique-value candidates; checking per worker.", attribute, error = %e)
                 }

@@ -2,6 +2,7 @@
 //! binary; one link instead of 3 saves build time and disk.
 
 mod common;
+mod down;
 mod e2e;
 mod failures;
 mod gone;

@@ -76,6 +76,11 @@ pub struct EmulatorArgs {
     /// Pin the emulator's start time (RFC 3339, e.g. 2025-03-01T09:00:00Z) for reproducible data.
     #[arg(long)]
     pub now: Option<String>,
+    /// Run the tenant's clock this many seconds ahead of real time (or of
+    /// --now); negative: behind. Its lastModifiedDateTime stamps and the
+    /// Date header of every answer follow it: a tenant whose clock is off.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub clock_offset_secs: i64,
 }
 
 impl std::fmt::Debug for EmulatorArgs {
@@ -92,6 +97,7 @@ impl std::fmt::Debug for EmulatorArgs {
             .field("faults", &self.faults)
             .field("retry_after_secs", &self.retry_after_secs)
             .field("now", &self.now)
+            .field("clock_offset_secs", &self.clock_offset_secs)
             .finish()
     }
 }
@@ -157,7 +163,8 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         .credentials(&args.company_id, &args.username, password)
         .faults(faults)
         .latency(Duration::from_millis(args.latency_ms))
-        .retry_after_secs(args.retry_after_secs);
+        .retry_after_secs(args.retry_after_secs)
+        .clock_offset_ms(args.clock_offset_secs.saturating_mul(1000));
     if let Some(now) = &args.now {
         let ts: jiff::Timestamp =
             now.parse().with_context(|| format!("--now {now}: not an RFC 3339 instant"))?;

@@ -19,14 +19,14 @@ use sf_emulator::Emulator;
 const WORKERS: usize = 300;
 const SEED: u64 = 77;
 const COMPANIES: [&str; 6] = ["ACE_US", "ACE_DE", "ACE_FR", "ACE_UK", "ACE_JP", "ACE_BR"];
-const PASSWORD_VAR: &str = "HRSYNC_TEST_LDAP_PASSWORD";
+pub(crate) const PASSWORD_VAR: &str = "HRSYNC_TEST_LDAP_PASSWORD";
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("blocking task")
 }
 
 /// `ou=<run>` with the company and department OUs the mapping places into.
-fn make_tree(slapd: &Slapd, run: &str) -> String {
+pub(crate) fn make_tree(slapd: &Slapd, run: &str) -> String {
     let base = format!("ou={run},{}", slapd.suffix());
     let ou =
         |dn: &str, name: &str| format!("dn: {dn}\nobjectClass: organizationalUnit\nou: {name}\n\n");
@@ -44,7 +44,7 @@ fn make_tree(slapd: &Slapd, run: &str) -> String {
 
 /// A config syncing the emulator into `base` with the built-in OpenLDAP
 /// mapping, its container rewritten to `base`.
-fn write_config(dir: &Path, emulator: &str, slapd: &Slapd, base: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, emulator: &str, slapd: &Slapd, base: &str) -> PathBuf {
     let mapping =
         hrsync_mapping::mapping::SF_TO_OPENLDAP_TOML.replace("ou=people,dc=example,dc=org", base);
     std::fs::write(dir.join("mapping.toml"), mapping).expect("write mapping");
@@ -101,7 +101,10 @@ async fn run(config: &Path, slapd: &Slapd, crash_after: Option<u64>) -> std::pro
 
 /// employeeNumber -> (DN and attribute values), with the run's base replaced
 /// by `BASE` so runs compare. Panics on two entries for one worker.
-async fn snapshot(slapd: &Slapd, base: &str) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+pub(crate) async fn snapshot(
+    slapd: &Slapd,
+    base: &str,
+) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
     let (conn, mut ldap) = LdapConnAsync::new(&slapd.url()).await.expect("connect");
     ldap3::drive!(conn);
     ldap.simple_bind(slapd.root_dn(), slapd.root_password())

@@ -13,3 +13,4 @@ mod run_stop;
 mod safety;
 mod scim;
 mod scim_responses;
+mod target_down;

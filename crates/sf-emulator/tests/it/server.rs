@@ -438,3 +438,75 @@ async fn admin_api_clock_events_scenarios_workers_and_request_log() {
     assert!(emu.requests().is_empty());
     emu.shutdown().await;
 }
+
+/// The `Date` header of an answer, as ms since the epoch.
+fn date_ms(resp: &reqwest::Response) -> i64 {
+    let text = resp.headers().get("date").and_then(|v| v.to_str().ok()).expect("a Date header");
+    let zoned = jiff::fmt::rfc2822::parse(text).expect("an RFC 9110 date");
+    zoned.timestamp().as_millisecond()
+}
+
+#[tokio::test]
+async fn a_clock_offset_moves_the_date_header_and_the_stamps_both_ways() {
+    const T: i64 = 1_795_514_400_000;
+    for offset in [-120_000i64, 0, 120_000] {
+        let emu = Emulator::builder()
+            .workers(5)
+            .seed(3)
+            .now_ms(T)
+            .clock_offset_ms(offset)
+            .start()
+            .await
+            .expect("emulator");
+        let person = emu.scenarios().values().flatten().next().cloned().expect("a worker");
+        emu.apply(&HrEvent::NameChange {
+            person_id_external: person.clone(),
+            effective: None,
+            first_name: None,
+            last_name: Some("Skewed".into()),
+            preferred_name: None,
+        })
+        .expect("name change");
+        let url = format!(
+            "{}/odata/v2/PerPerson?$format=json&$expand=personalInfoNav&$filter=personIdExternal%20eq%20'{person}'",
+            emu.base_url()
+        );
+        let resp = client()
+            .get(&url)
+            .basic_auth(
+                format!("{}@{}", sf_emulator::DEFAULT_USERNAME, sf_emulator::DEFAULT_COMPANY_ID),
+                Some(sf_emulator::DEFAULT_PASSWORD),
+            )
+            .send()
+            .await
+            .expect("request");
+        // Whole seconds, and a test runs in well under a minute of real time.
+        let date = date_ms(&resp);
+        assert!(
+            (date - (T + offset)).abs() < 60_000,
+            "offset {offset}: Date {date} vs {}",
+            T + offset
+        );
+        // Answers that are not OData (admin, errors) carry it too.
+        let admin = client()
+            .get(format!("{}/_emulator/clock", emu.base_url()))
+            .send()
+            .await
+            .expect("admin");
+        assert!((date_ms(&admin) - (T + offset)).abs() < 60_000);
+        let body = resp.text().await.expect("body");
+        let stamp = json(&body)["d"]["results"][0]["personalInfoNav"]["results"]
+            .as_array()
+            .and_then(|slices| slices.iter().find(|s| s["lastName"] == "Skewed"))
+            .and_then(|s| s["lastModifiedDateTime"].as_str().map(str::to_owned));
+        // The name change is stamped by the tenant's (offset) clock.
+        let stamp_ms = stamp
+            .as_deref()
+            .and_then(|s| {
+                s.trim_start_matches("/Date(").split(['+', ')']).next()?.parse::<i64>().ok()
+            })
+            .unwrap_or_else(|| panic!("a stamped name slice: {body}"));
+        assert!((stamp_ms - (T + offset)).abs() < 60_000, "offset {offset}: stamp {stamp_ms}");
+        emu.shutdown().await;
+    }
+}

@@ -68,12 +68,25 @@ pub enum TargetError {
     NotFound { operation: &'static str, id: String },
     #[error("{operation} failed: the target is unavailable: {message}")]
     Unavailable { operation: &'static str, message: String },
+    /// The target cannot be reached or refuses hrsync itself, whatever the
+    /// worker: connection refused, a name that does not resolve, a failed
+    /// TLS handshake, a refused bind or credentials (LDAP
+    /// invalidCredentials, HTTP 401/403). The engine stops the whole cycle
+    /// on it instead of failing workers one by one: no worker is at fault.
+    #[error("{operation} failed: the target cannot be reached: {message}")]
+    Unreachable { operation: &'static str, message: String },
 }
 
 impl TargetError {
     /// Worth retrying later without any change on our side.
     pub fn retryable(&self) -> bool {
-        matches!(self, TargetError::Unavailable { .. })
+        matches!(self, TargetError::Unavailable { .. } | TargetError::Unreachable { .. })
+    }
+
+    /// The target as a whole is out of reach (see
+    /// [`TargetError::Unreachable`]): the cycle stops, no worker is blamed.
+    pub fn unreachable(&self) -> bool {
+        matches!(self, TargetError::Unreachable { .. })
     }
 }
 

@@ -30,11 +30,18 @@ pub(crate) struct Pool {
     permits: Semaphore,
 }
 
-/// An LDAP failure before mapping: the server's result, or the transport's.
+/// An LDAP failure before mapping: the server's result, or the transport's;
+/// or, before any operation, no bound connection at all.
 #[derive(Debug)]
 pub(crate) enum OpError {
     Server(LdapResult),
     Transport(String),
+    /// No connection could be opened (refused, the name does not resolve,
+    /// timeout, TLS or StartTLS handshake): the message names the URL.
+    Connect(String),
+    /// The server refused the bind (invalidCredentials and the like): the
+    /// message names the bind DN and the server's answer.
+    Bind(String),
 }
 
 impl From<LdapError> for OpError {
@@ -99,7 +106,11 @@ impl Pool {
         if !c.tls_verify {
             settings = settings.set_no_tls_verify(true);
         }
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &c.url).await?;
+        // Failures here are the directory's, not any worker's: the engine
+        // stops the cycle on them (TargetError::Unreachable).
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &c.url)
+            .await
+            .map_err(|e| OpError::Connect(format!("cannot connect to {}: {e}", c.url)))?;
         let url = c.url.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
@@ -108,10 +119,21 @@ impl Pool {
         });
         ldap.with_timeout(c.operation_timeout());
         let bound = match c.bind {
-            BindMethod::Simple => ldap.simple_bind(&c.bind_dn, c.password.expose_secret()).await?,
-            BindMethod::SaslExternal => ldap.sasl_external_bind().await?,
-        };
-        success(bound)?;
+            BindMethod::Simple => ldap.simple_bind(&c.bind_dn, c.password.expose_secret()).await,
+            BindMethod::SaslExternal => ldap.sasl_external_bind().await,
+        }
+        .map_err(|e| OpError::Connect(format!("cannot bind to {}: {e}", c.url)))?;
+        if bound.rc != 0 {
+            let text = bound.text.trim();
+            return Err(OpError::Bind(format!(
+                "{} refused the bind as {:?}: {} ({}){}",
+                c.url,
+                c.bind_dn,
+                code_name(bound.rc),
+                bound.rc,
+                if text.is_empty() { String::new() } else { format!(": {text}") }
+            )));
+        }
         tracing::debug!(url = %c.url, "LDAP connection bound");
         Ok(ldap)
     }
@@ -155,7 +177,7 @@ impl Pool {
             let mut ldap = match self.handle(slot).await {
                 Ok(l) => l,
                 // A refused bind will not get better on a second try.
-                Err(e @ OpError::Server(_)) => return Err(e),
+                Err(e @ (OpError::Server(_) | OpError::Bind(_))) => return Err(e),
                 Err(e) => {
                     last = e;
                     continue;
@@ -235,6 +257,9 @@ pub(crate) fn map_error(ctx: &Context<'_>, e: OpError) -> TargetError {
                 message: format!("{message} (on {})", ctx.dn),
             };
         }
+        OpError::Connect(message) | OpError::Bind(message) => {
+            return TargetError::Unreachable { operation, message };
+        }
         OpError::Server(r) => r,
     };
     let text = r.text.trim();
@@ -262,9 +287,10 @@ pub(crate) fn map_error(ctx: &Context<'_>, e: OpError) -> TargetError {
         }
         // Transient: the server or a limit may let it through later.
         3 | 51 | 52 | 80 => TargetError::Unavailable { operation, message },
-        // The bind itself failed: nothing will work until the config changes,
-        // but the workers are not at fault, so they wait.
-        7 | 8 | 13 | 48 | 49 => TargetError::Unavailable { operation, message },
+        // An operation refused for how hrsync is bound: nothing will work
+        // until the config changes, and no worker is at fault. (A refused
+        // bind itself is OpError::Bind.)
+        7 | 8 | 13 | 48 | 49 => TargetError::Unreachable { operation, message },
         _ => TargetError::Rejected { operation, message },
     }
 }

@@ -225,7 +225,19 @@ fn ldap_results_map_to_target_errors_with_code_text_and_dn() {
     for transient in [3, 51, 52, 49] {
         assert!(map_error(&ctx, server(transient, "")).retryable(), "{transient}");
     }
-    assert!(map_error(&ctx, OpError::Transport("I/O error: connection reset".into())).retryable());
+    let reset = map_error(&ctx, OpError::Transport("I/O error: connection reset".into()));
+    assert!(reset.retryable() && !reset.unreachable(), "{reset:?}");
+    // No connection, or a refused bind: the directory is out of reach and
+    // the engine stops the cycle, whatever the operation.
+    for e in [
+        OpError::Connect("cannot connect to ldap://127.0.0.1:1: Connection refused".into()),
+        OpError::Bind("ldap://x refused the bind as \"cn=svc\": invalidCredentials (49)".into()),
+        server(49, ""),
+    ] {
+        let e = map_error(&ctx, e);
+        assert!(matches!(e, TargetError::Unreachable { operation: "create", .. }), "{e:?}");
+    }
+    assert!(!map_error(&ctx, server(51, "")).unreachable());
 }
 
 #[test]

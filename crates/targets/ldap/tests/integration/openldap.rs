@@ -323,11 +323,16 @@ async fn server_errors_become_clear_target_errors() {
             && e.to_string().contains("cn=Nope"),
         "{e}"
     );
-    // A wrong password is the target's problem, so the worker waits.
+    // A wrong password is the target's problem, not the worker's: the
+    // directory is out of reach and the engine stops the cycle.
     let mut c = config(s, &ou);
     c.password = SecretString::from("wrong");
     let e = LdapTarget::new(c).unwrap().find("cn", "x").await.unwrap_err();
-    assert!(e.retryable() && e.to_string().contains("invalidCredentials (49)"), "{e}");
+    assert!(
+        matches!(e, TargetError::Unreachable { .. })
+            && e.to_string().contains("invalidCredentials (49)"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
