@@ -31,14 +31,16 @@
 //!   warning). Plain `http` is accepted only for loopback hosts.
 //! - `[target]` is read into the registry's typed [`TargetConfig`]: the
 //!   kind's own config type (`hrsync_target_ldap::LdapConfig` for
-//!   `[target.connection]` of `kind = "ldap"`), so unknown keys and the
-//!   kind's own checks (a DN that does not parse, `pool_size = 0`, a simple
-//!   bind in clear to a remote host) are errors with `file:line:col` too,
-//!   and its security warnings (`tls_verify = false`) are logged with the
-//!   position. The connection's secret comes from `password_env` /
-//!   `password_file` (an inline `password` is refused) and is handed to
-//!   the typed config as a [`secrecy::SecretString`]. `kind = "scim"` is
-//!   refused as not implemented yet.
+//!   `[target.connection]` of `kind = "ldap"`), so unknown keys (each with
+//!   the key it was probably meant to be) and the kind's own checks (a DN
+//!   that does not parse, `pool_size = 0`, a simple bind in clear to a
+//!   remote host without `allow_plaintext_bind = true`) are errors with
+//!   `file:line:col` too, and its security warnings (`tls_verify = false`,
+//!   an allowed bind in clear) are logged with the position. `scim`'s
+//!   unknown keys are warnings (they always loaded). The connection's
+//!   secret comes from `password_env` / `password_file` (an inline
+//!   `password` is refused) and is handed to the typed config as a
+//!   [`secrecy::SecretString`].
 //!
 //! - `[flow]` and `[target]` are the flow `inbound`; each `[[flows]]` entry
 //!   is a further inbound flow ([`NamedFlow`]: a `name`, the keys of

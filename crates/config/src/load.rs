@@ -991,17 +991,32 @@ fn load_target(
     }
     let stripped = Spanned::new(value.span(), DeValue::Table(stripped));
     let read = errs.ok(doc.de_value_with(&stripped, |d| TargetConfig::from_connection(kind, d)))?;
-    // Unknown keys were always accepted here (unlike everywhere else), so a
-    // config that works keeps working: each is warned about at its line.
-    for key in &read.unknown {
-        let f = key.split('.').fold(conn.clone(), |p, k| p.key(k));
-        let span = doc.key_span(&f).unwrap_or(0..0);
-        let e = doc.error_at(
-            span,
-            &f,
-            format!("unknown key `{key}` is ignored: kind `{}` has no such setting", kind.name()),
-        );
-        tracing::warn!("{e}");
+    // Unknown keys, in file order, with the key probably meant. For LDAP
+    // they are errors like everywhere else in the config (a mistyped
+    // `starttls` would send the bind password in clear); SCIM's always
+    // loaded and are warned about.
+    let mut unknown: Vec<(FieldPath, std::ops::Range<usize>, &String)> = read
+        .unknown
+        .iter()
+        .map(|key| {
+            let f = key.split('.').fold(conn.clone(), |p, k| p.key(k));
+            let span = doc.key_span(&f).unwrap_or(0..0);
+            (f, span, key)
+        })
+        .collect();
+    unknown.sort_by_key(|(_, span, _)| span.start);
+    for (f, span, key) in unknown {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let hint = match kind.suggest(key) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => format!("kind `{}` has no such setting", kind.name()),
+        };
+        if kind.refuses_unknown_keys() {
+            errs.push(doc.error_at(span, &f, format!("unknown field `{leaf}`: {hint}")));
+        } else {
+            let e = doc.error_at(span, &f, format!("unknown key `{key}` is ignored: {hint}"));
+            tracing::warn!("{e}");
+        }
     }
     let mut config = read.config;
     config.resolve_paths(dir);

@@ -757,9 +757,11 @@ impl<'e> Evaluator<'e, '_, '_> {
             }
             Func::Replace => self.replace(c),
             Func::SelectUniqueValue => {
+                let mut any = false;
                 for i in 0..c.args.len() {
                     let v = self.arg(c, i)?;
                     let Some(s) = v.as_str_lossy().filter(|s| !s.is_empty()) else { continue };
+                    any = true;
                     let taken = match self.ctx.uniqueness {
                         Some(u) => u.is_taken(&s).map_err(|m| {
                             self.arg_fail(c, i, format!("uniqueness check for {s:?} failed: {m}"))
@@ -769,6 +771,11 @@ impl<'e> Evaluator<'e, '_, '_> {
                     if !taken {
                         return owned(Value::String(s.into_owned()));
                     }
+                }
+                // Saying "taken" when nothing was asked about would send the
+                // operator to the target instead of to the worker's data.
+                if !any {
+                    return Err(self.fail(c, node.span.clone(), "every candidate value is empty (the attributes it is built from leave nothing usable)"));
                 }
                 Err(self.fail(c, node.span.clone(), "every candidate value is already taken in the target (Entra escrows the object)"))
             }

@@ -51,8 +51,8 @@
 //! - `InStr` returns null when either string is null, 0 when not found.
 //! - `Item(x, i)` with `i` < 1 or past the end gives null.
 //! - `SelectUniqueValue` skips null/empty candidates; when every candidate is
-//!   taken it fails (Entra escrows the object). Without a uniqueness callback
-//!   nothing is taken.
+//!   taken it fails (Entra escrows the object), and when every one is empty
+//!   it fails saying so. Without a uniqueness callback nothing is taken.
 //! - `CBool` of a non-boolean, non-numeric string is an error; `CBool(null)` is false.
 //! - `IgnoreFlowIfNullOrEmpty` anywhere in the expression stops evaluation
 //!   with [`Outcome::IgnoreFlow`].

@@ -43,7 +43,7 @@ pub use catalog::{
 };
 pub use mapping::{
     Apply, AttributeMapping, CompiledAttributeMapping, CompiledMapping, ConfigError, FlowBehavior,
-    MappingConfig, MappingError, Phase, TargetValue,
+    MAX_VALUE_BYTES, MappingConfig, MappingError, Phase, TargetValue,
 };
 pub use path::{PathError, SourcePath};
 pub use scope::{Clause, CompiledScope, ScopeGroup, ScopeOperator, ScopeResult, ScopingFilter};

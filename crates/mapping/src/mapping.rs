@@ -114,6 +114,26 @@ pub const SF_TO_SCIM_TOML: &str = include_str!("../defaults/sf-to-scim.toml");
 /// mapping plus Salesforce's required user fields.
 pub const SF_TO_SALESFORCE_TOML: &str = include_str!("../defaults/sf-to-salesforce.toml");
 
+/// The most a mapped value may hold: 64 KiB of UTF-8 (a multi-valued
+/// attribute's values together). Far above any directory's limits (AD's
+/// largest name attributes take 256 to 1,024 characters), and small enough
+/// that a hostile source value cannot grow the target, the state file and
+/// the provisioning log without bound (a 50 MB name once gave a 52 MB
+/// userPrincipalName and a 210 MB state file). A larger value fails its
+/// worker, naming the attribute and the size.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// The size of a value as written to a target: the UTF-8 bytes of its text
+/// (of every element, for a multi-valued attribute).
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::Null => 0,
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(value_bytes).sum(),
+        other => other.as_str_lossy().map_or(0, |s| s.len()),
+    }
+}
+
 /// A mapping file that is not valid TOML of the [`MappingConfig`] shape
 /// (the message names the line and the offending key).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,7 +227,8 @@ pub struct TargetValue<'m> {
     /// The mapping that produced it.
     pub mapping: &'m CompiledAttributeMapping,
     /// The expression's outcome, after the create-time default: a value
-    /// (`Value::Null` means "no value"), `IgnoreFlow`, or the evaluation error.
+    /// (`Value::Null` means "no value") of at most [`MAX_VALUE_BYTES`],
+    /// `IgnoreFlow`, or the evaluation error (a larger value is one).
     pub outcome: Result<Outcome, EvalError>,
     /// Whether `default` replaced a null result.
     pub defaulted: bool,
@@ -363,6 +384,19 @@ fn finish(
     let (outcome, defaulted) = match (&m.config.default, phase) {
         (Some(d), Phase::Create) if null => (Ok(Outcome::Value(Value::String(d.clone()))), true),
         _ => (outcome, false),
+    };
+    // Checked here, where every mapped value comes out, so no caller can
+    // write or store a larger one. The message never quotes the value.
+    let outcome = match outcome {
+        Ok(Outcome::Value(v)) if value_bytes(&v) > MAX_VALUE_BYTES => Err(EvalError {
+            function: String::new(),
+            span: 0..m.config.expression.as_ref().map_or(0, String::len),
+            message: format!(
+                "the value is {} bytes of UTF-8, more than the {MAX_VALUE_BYTES} bytes a mapped value may have",
+                value_bytes(&v)
+            ),
+        }),
+        other => other,
     };
     TargetValue { target: &m.config.target, mapping: m, outcome, defaulted }
 }

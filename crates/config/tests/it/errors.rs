@@ -344,6 +344,59 @@ const CASES: &[Case] = &[
         cause: "unknown variant `lock`",
     },
     Case {
+        name: "ldap: mistyped starttls",
+        lines: ldap!("start_tls = true"),
+        at: "20:1",
+        field: "target.connection.start_tls",
+        cause: "unknown field `start_tls`: did you mean `starttls`?",
+    },
+    Case {
+        name: "ldap: mistyped tls_verify",
+        lines: ldap!("tls_verfy = false"),
+        at: "20:1",
+        field: "target.connection.tls_verfy",
+        cause: "unknown field `tls_verfy`: did you mean `tls_verify`?",
+    },
+    Case {
+        name: "ldap: mistyped pool_size",
+        lines: ldap!("pool_sise = 4"),
+        at: "20:1",
+        field: "target.connection.pool_sise",
+        cause: "unknown field `pool_sise`: did you mean `pool_size`?",
+    },
+    Case {
+        name: "ldap: mistyped password_env",
+        lines: ldap!("pasword_env = \"X\""),
+        at: "20:1",
+        field: "target.connection.pasword_env",
+        cause: "unknown field `pasword_env`: did you mean `password_env`?",
+    },
+    Case {
+        name: "ldap: unknown key with no near miss",
+        lines: ldap!("colour = \"blue\""),
+        at: "20:1",
+        field: "target.connection.colour",
+        cause: "unknown field `colour`: kind `ldap` has no such setting",
+    },
+    Case {
+        name: "ldap: mistyped key inside the disable strategy",
+        lines: ldap!(
+            url = "ldaps://ldap.example.com",
+            base_dn = "dc=example,dc=com",
+            extra = "disable = { strategy = \"attribute\", attribute = \"employeeType\", value = \"d\", vaule = \"x\" }"
+        ),
+        at: "20:78",
+        field: "target.connection.disable.vaule",
+        cause: "unknown field `vaule`: did you mean `value`?",
+    },
+    Case {
+        name: "ldap: simple bind in clear to a remote host",
+        lines: ldap!(url = "ldap://dc1.example.com", base_dn = "DC=example,DC=com", extra = ""),
+        at: "15:7",
+        field: "target.connection.url",
+        cause: "sends the bind password across the network in clear; use ldaps:// or starttls = true (or set allow_plaintext_bind = true",
+    },
+    Case {
         name: "ldap: CA file missing",
         lines: ldap!("ca_file = \"no-such-ca.pem\""),
         at: "20:11",
@@ -584,14 +637,14 @@ fn weakened_ldap_security_is_logged_as_a_warning_with_its_position() {
         out.contains("/etc/hrsync/hrsync.toml:20:14: field `target.connection.tls_verify`: tls_verify = false"),
         "{out}"
     );
-    // In clear, to loopback or to a remote host: loads (it worked before),
-    // with a warning at the url.
-    for (url, cause) in [
-        ("ldap://127.0.0.1:3890", "to a loopback host"),
-        ("ldap://dc1.example.com", "crosses the network in clear"),
+    // In clear to loopback, or to a remote host with allow_plaintext_bind
+    // (refused without it, see CASES): loads, with a warning at the url.
+    for (url, allow, cause) in [
+        ("ldap://127.0.0.1:3890", "", "to a loopback host"),
+        ("ldap://dc1.example.com", "allow_plaintext_bind = true", "crosses the network in clear"),
     ] {
         let text =
-            unverified.replace("ldaps://dc1.example.com", url).replace("tls_verify = false", "");
+            unverified.replace("ldaps://dc1.example.com", url).replace("tls_verify = false", allow);
         let out = logs(|| {
             parse(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
         });
@@ -609,33 +662,37 @@ fn weakened_ldap_security_is_logged_as_a_warning_with_its_position() {
     assert!(!quiet.contains("WARN"), "{quiet}");
 }
 
-/// Unknown keys in `[target.connection]` never stopped a config from
-/// loading (main ignored them), so they still do not; each is logged as a
-/// warning with file:line:col and field, and changes nothing.
+/// Every unknown key in `[target.connection]` is reported at once, in file
+/// order, each at its line with the key it probably meant; the rest of the
+/// connection is still checked (the bad `base_dn` is reported beside them).
 #[test]
-fn unknown_ldap_connection_keys_load_with_a_warning_at_their_position() {
-    for (extra, at, field) in [
-        ("start_tls = true", "20:1", "target.connection.start_tls"),
-        ("tls_verfy = false", "20:1", "target.connection.tls_verfy"),
-        ("pool_sise = 4", "20:1", "target.connection.pool_sise"),
-    ] {
-        let text = with_lines(&[
-            (13, r#"kind = "ldap""#),
-            (
-                14,
-                &format!(
-                    "[target.connection]\nurl = \"ldaps://dc1.example.com\"\nbind_dn = \"CN=svc,DC=x\"\npassword_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\nbase_dn = \"DC=x\"\nprofile = \"active-directory\"\n{extra}"
-                ),
-            ),
-        ]);
-        let mut loaded = None;
-        let out = logs(|| loaded = Some(parse(&text)));
-        let config = loaded.expect("ran").unwrap_or_else(|e| panic!("{extra}: {e}"));
-        let expected = format!("/etc/hrsync/hrsync.toml:{at}: field `{field}`: unknown key");
-        assert!(out.contains("WARN") && out.contains(&expected), "{extra}: {out}");
-        let hrsync_config::TargetConfig::Ldap(l) = &config.target else { panic!("ldap") };
-        assert!(!l.starttls && l.tls_verify && l.pool_size == 8, "{extra} changes nothing");
-    }
+fn unknown_ldap_connection_keys_are_all_refused_at_their_position() {
+    let text = with_lines(&[
+        (13, r#"kind = "ldap""#),
+        (
+            14,
+            "[target.connection]\nurl = \"ldaps://dc1.example.com\"\nbind_dn = \"CN=svc,DC=x\"\npassword_env = \"HRSYNC_CONFIG_TEST_PASSWORD\"\nbase_dn = \"x\"\nprofile = \"active-directory\"\ntls_verfy = false\nstart_tls = true\npool_sise = 4",
+        ),
+    ]);
+    let errs = errors(&text);
+    let got: Vec<String> = errs
+        .errors()
+        .iter()
+        .map(|e| {
+            let p = e.position.expect("positioned");
+            format!("{}:{} {}: {}", p.line, p.column, e.field.clone().unwrap_or_default(), e.cause)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "18:11 target.connection.base_dn: \"x\" is not a distinguished name: at byte 0: an RDN has no '='",
+            "20:1 target.connection.tls_verfy: unknown field `tls_verfy`: did you mean `tls_verify`?",
+            "21:1 target.connection.start_tls: unknown field `start_tls`: did you mean `starttls`?",
+            "22:1 target.connection.pool_sise: unknown field `pool_sise`: did you mean `pool_size`?",
+        ],
+        "{errs}"
+    );
 }
 
 /// `kind = "scim"` is real now (it used to load as a planned kind with a

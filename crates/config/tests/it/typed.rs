@@ -106,9 +106,9 @@ fn ldap_connection_is_read_into_the_typed_ldap_config() {
     let text = ldap_lines(
         "\ndefault_container = \"OU=Users,DC=example,DC=com\"\npool_size = 3\ndisable_unused = 1",
     );
-    // An unknown key is ignored, as it always was (with a warning at its
-    // line, see errors.rs): the config loads.
-    parse(&text).unwrap_or_else(|e| panic!("an unknown key does not stop loading: {e}"));
+    // An unknown key is an error at its line, as everywhere else (see errors.rs).
+    let msg = parse(&text).expect_err("an unknown key stops loading").to_string();
+    assert!(msg.contains("field `target.connection.disable_unused`: unknown field"), "{msg}");
     let dir = temp_dir("ldap-typed");
     let text = ldap_lines(
         "\ndefault_container = \"OU=Users,DC=example,DC=com\"\npool_size = 3\nstarttls = false\ntls_verify = true",

@@ -354,6 +354,9 @@ fn select_unique_value_asks_the_target() {
     assert!(all.contains("already taken"), "{all}");
     let broken = run_with(src, Some(&Broken)).unwrap_err();
     assert!(broken.contains("uniqueness check for \"a\" failed: LDAP server down"), "{broken}");
+    // Nothing to ask about is not "taken": the worker's data is at fault.
+    let empty = run_with(r#"SelectUniqueValue("", [missing])"#, Some(&Taken(&[]))).unwrap_err();
+    assert!(empty.contains("every candidate value is empty"), "{empty}");
 }
 
 #[test]

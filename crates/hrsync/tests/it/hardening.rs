@@ -138,6 +138,19 @@ async fn plan_creates_no_file_and_escapes_control_characters_from_hr_data() {
         preferred_name: None,
     })
     .expect("name change");
+    // The built-in mapping cleans names of control and bidi characters
+    // (item 15), so the escaping of display is shown through a value it
+    // passes as it is: the job title.
+    emu.apply(&sf_emulator::events::HrEvent::Transfer {
+        person_id_external: person.clone(),
+        effective: None,
+        department: None,
+        location: None,
+        company: None,
+        manager_id: None,
+        job_title: Some("Evil\u{1b}[2J\u{202e}gnp.exe".into()),
+    })
+    .expect("transfer");
     let dir = TempDir::new("plan-files");
     let config = write_config(&dir.0, &emu.base_url(), 50);
     let c = config.clone();
@@ -154,6 +167,10 @@ async fn plan_creates_no_file_and_escapes_control_characters_from_hr_data() {
     let out = String::from_utf8_lossy(&plan.stdout);
     assert!(!out.contains('\u{1b}') && !out.contains('\u{202e}'), "{out:?}");
     assert!(out.contains("\\u{202e}"), "the override is shown escaped: {out}");
+    assert!(
+        out.lines().any(|l| l.contains("sn: null -> \"Evil[2Jgnp.exe\"")),
+        "the name is written without them: {out}"
+    );
     emu.shutdown().await;
 }
 

@@ -9,6 +9,8 @@ mod crash_ldap;
 mod emulator_cli;
 mod flows;
 mod hardening;
+mod hostile_values;
+mod ldap_config;
 mod run_stop;
 mod safety;
 mod scim;

@@ -117,11 +117,11 @@ fn default_naming_attribute() -> String {
     "cn".into()
 }
 
-/// Configuration of an [`crate::LdapTarget`]. Unknown keys are ignored, as
-/// they always were, so that every config that worked keeps working; the
-/// config loader warns about each one at its position (a mistyped
-/// `starttls` must not go unnoticed, and [`LdapConfig::warnings`] also warns
-/// when the bind password would cross the network in clear).
+/// Configuration of an [`crate::LdapTarget`]. The type itself ignores
+/// unknown keys so that the config loader can find every one of them at
+/// once (with serde_ignored) and refuse each at its position, with the key
+/// it probably meant: a mistyped `starttls` would send the bind password in
+/// clear, so a typo here is an error, as everywhere else in the config.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LdapConfig {
     /// `ldap://host[:port]` (with `starttls` to protect it), `ldaps://host[:port]`
@@ -153,6 +153,11 @@ pub struct LdapConfig {
     /// anyone on the path can read the bind password (logged as a warning).
     #[serde(default = "default_true")]
     pub tls_verify: bool,
+    /// Accept a simple bind over plain `ldap://` (no StartTLS) to a host
+    /// that is not loopback, which sends the bind password across the
+    /// network in clear. Refused unless this is set, and then warned about.
+    #[serde(default)]
+    pub allow_plaintext_bind: bool,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: u64,
     #[serde(default = "default_operation_timeout")]
@@ -263,6 +268,7 @@ impl LdapConfig {
             starttls: false,
             ca_file: None,
             tls_verify: true,
+            allow_plaintext_bind: false,
             connect_timeout_secs: default_connect_timeout(),
             operation_timeout_secs: default_operation_timeout(),
             pool_size: default_pool_size(),
@@ -345,6 +351,12 @@ impl LdapConfig {
             out.push(url_err("must start with ldap://, ldaps:// or ldapi://"));
         } else if self.starttls && !lower.starts_with("ldap://") {
             out.push(url_err("starttls applies to ldap:// URLs only"));
+        }
+        // The password would cross the network in clear: only when asked for.
+        if self.plaintext_bind() && !is_loopback_host(&self.url) && !self.allow_plaintext_bind {
+            out.push(url_err(
+                "a simple bind over plain ldap:// without StartTLS to a host that is not loopback sends the bind password across the network in clear; use ldaps:// or starttls = true (or set allow_plaintext_bind = true to accept this)",
+            ));
         }
         if self.bind == BindMethod::Simple && self.bind_dn.is_empty() {
             out.push(ConfigError::Invalid {
@@ -433,13 +445,13 @@ impl LdapConfig {
                 message: "tls_verify = false: the LDAP server's certificate is not checked, so anyone on the path can read the bind password (test set-ups only)".into(),
             });
         }
-        // A warning, not an error: such configs worked before and must keep
-        // loading (issue 11); the operator is told at the line.
+        // To a remote host this is a problem unless `allow_plaintext_bind`
+        // accepts it (see `problems`); accepted or local, it is still said.
         if self.plaintext_bind() {
             let message = if is_loopback_host(&self.url) {
                 "simple bind over plain ldap:// without StartTLS to a loopback host: the bind password is sent in clear on this machine".to_owned()
             } else {
-                "simple bind over plain ldap:// without StartTLS to a host that is not loopback: the bind password crosses the network in clear; use ldaps:// or starttls = true".to_owned()
+                "simple bind over plain ldap:// without StartTLS to a host that is not loopback, accepted by allow_plaintext_bind = true: the bind password crosses the network in clear; use ldaps:// or starttls = true".to_owned()
             };
             out.push(ConfigWarning { field: "url", message });
         }

@@ -303,9 +303,9 @@ fn shape(extra: serde_json::Value) -> Result<LdapConfig, serde_json::Error> {
     Ok(c)
 }
 
-/// Unknown keys never made a config fail (main ignored them), so the type
-/// still ignores them; the config loader finds each one with serde_ignored
-/// and warns at its line (tested in hrsync-targets and hrsync-config).
+/// The type ignores unknown keys (and never takes the password from the
+/// file): the config loader finds all of them with serde_ignored and refuses
+/// each at its line (tested in hrsync-targets and hrsync-config).
 #[test]
 fn unknown_keys_are_ignored_by_the_type_and_change_nothing() {
     let plain = shape(json!({})).expect("parses");
@@ -363,7 +363,7 @@ fn every_problem_is_listed_with_its_field() {
 }
 
 #[test]
-fn a_simple_bind_in_clear_is_warned_about_never_refused() {
+fn a_simple_bind_in_clear_to_a_remote_host_is_refused_unless_allowed() {
     let plain = |url: &str, extra: serde_json::Value| {
         let mut e = json!({ "url": url });
         for (k, x) in extra.as_object().cloned().unwrap_or_default() {
@@ -372,14 +372,26 @@ fn a_simple_bind_in_clear_is_warned_about_never_refused() {
         shape(e).expect("parses")
     };
     for url in ["ldap://dc.example.test", "ldap://10.0.0.5:389", "LDAP://dc.example.test/"] {
-        // Such configs worked before: loading them still works, with a warning.
+        // The bind password would cross the network in clear: refused at the url.
         let c = plain(url, json!({}));
-        assert!(c.problems().is_empty(), "{url}: {:?}", c.problems());
-        let w = c.warnings();
+        let p = c.problems();
+        assert!(
+            p.len() == 1
+                && p[0].field() == "url"
+                && p[0].to_string().contains("sends the bind password across the network in clear")
+                && p[0].to_string().contains("allow_plaintext_bind = true"),
+            "{url}: {p:?}"
+        );
+        assert!(c.validate().is_err(), "{url}: the target is not built either");
+        // Accepted when asked for, and then warned about.
+        let allowed = plain(url, json!({"allow_plaintext_bind": true}));
+        assert!(allowed.problems().is_empty(), "{url}: {:?}", allowed.problems());
+        let w = allowed.warnings();
         assert!(
             w.len() == 1
                 && w[0].field == "url"
-                && w[0].message.contains("crosses the network in clear"),
+                && w[0].message.contains("crosses the network in clear")
+                && w[0].message.contains("allow_plaintext_bind"),
             "{url}: {w:?}"
         );
         // Protected: no warning.

@@ -128,8 +128,89 @@ pub struct PlannedConfig {
 pub struct Connection {
     pub config: TargetConfig,
     /// Keys no setting of the kind reads, as dotted paths inside the table
-    /// (`start_tls`, `disable.vaule`), in file order.
+    /// (`start_tls`, `disable.vaule`).
     pub unknown: Vec<String>,
+}
+
+impl Kind {
+    /// Whether an unknown key in `[target.connection]` is an error (LDAP:
+    /// a mistyped `starttls` would send the bind password in clear) or
+    /// only a warning (SCIM, whose unknown keys always loaded).
+    pub fn refuses_unknown_keys(self) -> bool {
+        matches!(self, Kind::Ldap)
+    }
+
+    /// The keys that may be written in the table at `parent` (a dotted path
+    /// inside `[target.connection]`, `""` for the table itself), as their
+    /// types declare them to serde, secret keys included.
+    pub fn known_keys(self, parent: &str) -> Vec<&'static str> {
+        let mut keys = match (self, parent) {
+            (Kind::Ldap, "") => struct_fields::<LdapConfig>(),
+            (Kind::Ldap, "disable") => struct_fields::<hrsync_target_ldap::DisableStrategy>(),
+            (Kind::Scim, "") => struct_fields::<ScimConfig>(),
+            (Kind::Scim, "quirks") => struct_fields::<hrsync_target_scim::Quirks>(),
+            _ => Vec::new(),
+        };
+        if parent.is_empty() {
+            keys.extend(self.secret_keys().iter().flat_map(|k| [k.env, k.file]));
+        }
+        keys
+    }
+
+    /// The known key an unknown `key` (dotted path) was probably meant to
+    /// be: same letters but for case, `_` and `-`, or at most one edit away
+    /// (two for longer keys), as `start_tls` for `starttls`.
+    pub fn suggest(self, key: &str) -> Option<&'static str> {
+        let (parent, leaf) = key.rsplit_once('.').unwrap_or(("", key));
+        let fold = |s: &str| -> String {
+            s.chars().filter(|c| !matches!(c, '_' | '-')).flat_map(char::to_lowercase).collect()
+        };
+        let leaf_folded = fold(leaf);
+        let known = self.known_keys(parent);
+        if let Some(k) = known.iter().find(|k| fold(k) == leaf_folded) {
+            return Some(k);
+        }
+        let limit = if leaf.chars().count() >= 8 { 2 } else { 1 };
+        known
+            .into_iter()
+            .map(|k| (strsim::damerau_levenshtein(&leaf.to_lowercase(), k), k))
+            .filter(|(d, _)| *d <= limit)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, k)| k)
+    }
+}
+
+/// The field names a struct's `Deserialize` asks for (serde passes them to
+/// `deserialize_struct`), so key suggestions cannot drift from the types.
+/// Empty for a type that is not read as a struct.
+fn struct_fields<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use serde::de::{Error as _, Visitor, value::Error};
+
+    struct Probe<'a>(&'a mut Vec<&'static str>);
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            self.0.extend_from_slice(fields);
+            Err(Error::custom("fields read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields = Vec::new();
+    // The error is the probe's own: the fields are what it was for.
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// A problem or warning at a key, as a dotted path inside the kind's
@@ -142,9 +223,10 @@ pub struct Finding {
 
 impl TargetConfig {
     /// Deserialize the `[target.connection]` table of `kind`. Unknown keys
-    /// are not errors (they never were, and every config that worked must
-    /// keep working): they are returned in [`Connection::unknown`] for the
-    /// loader to warn about at their lines. The secret keys (`password_env`,
+    /// do not stop the read: all of them are returned in
+    /// [`Connection::unknown`], for the loader to report at their lines
+    /// (as errors when [`Kind::refuses_unknown_keys`], with
+    /// [`Kind::suggest`]'s key). The secret keys (`password_env`,
     /// `password_file`) are the loader's: it resolves them and passes the
     /// secret to [`TargetConfig::set_secret`], so they must be taken out first.
     pub fn from_connection<'de, D: Deserializer<'de>>(

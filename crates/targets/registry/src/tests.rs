@@ -35,8 +35,8 @@ fn ldap_connections_return_typos_and_report_problems_by_field() {
     assert_eq!(fields, ["password_env"], "the password is set by the loader, not the table");
     config.set_secret(SecretString::from("pw"));
     assert!(config.problems().is_empty(), "{:?}", config.problems());
-    // Typos are no errors (configs that worked keep working) but are
-    // returned, also inside the disable strategy, for the loader to warn.
+    // Typos do not stop the read: all are returned, also inside the
+    // disable strategy, for the loader to refuse at their lines.
     for typo in ["start_tls", "tls_verfy", "pool_sise", "password"] {
         let mut c = base.clone();
         c[typo] = json!(true);
@@ -64,6 +64,35 @@ fn ldap_connections_return_typos_and_report_problems_by_field() {
     let TargetConfig::Ldap(l) = &config else { panic!("ldap") };
     assert_eq!(l.password.expose_secret(), "pw");
     assert!(!format!("{config:?}").contains("\"pw\""), "Debug redacts the secret");
+}
+
+/// The keys suggested for a typo come from the types' own serde fields,
+/// so a new setting is suggested without a list to keep in step.
+#[test]
+fn typos_get_the_key_they_were_probably_meant_to_be() {
+    let keys = Kind::Ldap.known_keys("");
+    for k in ["url", "starttls", "tls_verify", "pool_size", "allow_plaintext_bind", "password_env"]
+    {
+        assert!(keys.contains(&k), "{k} in {keys:?}");
+    }
+    assert!(!keys.contains(&"password"), "the inline password is never a key to suggest");
+    assert_eq!(Kind::Ldap.known_keys("disable"), ["strategy", "attribute", "value", "container"]);
+    for (typo, meant) in [
+        ("start_tls", Some("starttls")),
+        ("StartTLS", Some("starttls")),
+        ("tls_verfy", Some("tls_verify")),
+        ("pool_sise", Some("pool_size")),
+        ("pasword_env", Some("password_env")),
+        ("allow_plain_text_bind", Some("allow_plaintext_bind")),
+        ("disable.vaule", Some("value")),
+        ("colour", None),
+        ("tls", None),
+    ] {
+        assert_eq!(Kind::Ldap.suggest(typo), meant, "{typo}");
+    }
+    assert_eq!(Kind::Scim.suggest("concurency"), Some("concurrency"));
+    assert_eq!(Kind::Scim.suggest("quirks.string_boolean"), Some("string_booleans"));
+    assert!(Kind::Ldap.refuses_unknown_keys() && !Kind::Scim.refuses_unknown_keys());
 }
 
 #[test]
