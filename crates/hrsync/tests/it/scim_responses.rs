@@ -396,3 +396,51 @@ async fn a_first_load_into_an_empty_app_sends_no_lookups() {
     assert_eq!(users(&upstream).await, all, "the second full sync changes nothing");
     emu.shutdown().await;
 }
+
+/// A server that refuses hrsync's token (a scripted responder answering
+/// 401 to everything, as an app does after the token is revoked) fails the
+/// cycle as a whole (issue 13 item 9): exit nonzero naming the target and
+/// the refusal, no worker escrowed, the watermark unmoved, nothing created.
+/// With the token accepted again, the next sync provisions everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_fails_the_cycle_as_a_whole() {
+    use hrsync_store::Store;
+    let emu = Emulator::builder().workers(20).seed(401).start().await.expect("emulator");
+    let upstream = server().tenant_url("responses-401");
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let r = refuse.clone();
+    let responder = Responder::start(&upstream, move |_| {
+        if r.load(Ordering::SeqCst) {
+            return scim_error(401, None, "the token is not valid");
+        }
+        Verdict::Forward
+    })
+    .expect("scripted responder");
+    let url = format!("{}{}", responder.url(), upstream.trim_start_matches(&server_root()));
+    let dir = TempDir::new("scim-401");
+    let config = write_scim_config(&dir.0, &emu.base_url(), &url, "builtin:sf-to-scim", "");
+    let out = run(&config, &["sync", "--full"]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot be reached") && stderr.contains("refused hrsync's credentials"),
+        "{}",
+        text(&out)
+    );
+    let state = || {
+        hrsync_store_sqlite::SqliteStore::open(&dir.0.join("state.sqlite"), hrsync_store::INBOUND)
+            .expect("state")
+    };
+    let store = state();
+    assert_eq!(store.watermark("successfactors:PerPerson").expect("watermark"), None);
+    assert!(store.escrows().expect("escrows").is_empty(), "no worker is blamed");
+    drop(store);
+    assert!(users(&upstream).await.is_empty());
+
+    refuse.store(false, Ordering::SeqCst);
+    let out = run(&config, &["sync", "--full"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(users(&upstream).await.len() > 10);
+    assert!(state().watermark("successfactors:PerPerson").expect("watermark").is_some());
+    emu.shutdown().await;
+}

@@ -178,10 +178,14 @@ impl Service {
         }
         let token_url = c.token_url.clone().unwrap_or_default();
         let unavailable = |message: String| TargetError::Unavailable { operation, message };
-        let response =
-            self.client.post(&token_url).form(&form).send().await.map_err(|e| {
-                unavailable(format!("OAuth token from {token_url}: {}", transport(&e)))
-            })?;
+        let response = self.client.post(&token_url).form(&form).send().await.map_err(|e| {
+            let message = format!("OAuth token from {token_url}: {}", transport(&e));
+            if e.is_connect() {
+                TargetError::Unreachable { operation, message }
+            } else {
+                unavailable(message)
+            }
+        })?;
         let status = response.status();
         let body = response.text().await.map_err(|e| unavailable(format!("OAuth token: {e}")))?;
         if !status.is_success() {
@@ -190,10 +194,12 @@ impl Service {
                 "OAuth token from {token_url}: {}",
                 crate::request_builder::error_text(status.as_u16(), &body)
             );
+            // A refused client (RFC 6749 invalid_client, 401) refuses
+            // hrsync itself, whatever the worker.
             return Err(if status.is_server_error() {
                 unavailable(message)
             } else {
-                TargetError::Rejected { operation, message }
+                TargetError::Unreachable { operation, message }
             });
         }
         let v: Value = serde_json::from_str(&body)
@@ -261,9 +267,15 @@ impl Service {
                     request = request.header(IF_MATCH, v);
                 }
                 tracing::debug!(operation, %method, url, "SCIM request");
-                let response = request.send().await.map_err(|e| TargetError::Unavailable {
-                    operation,
-                    message: format!("{method} {url}: {}", transport(&e)),
+                let response = request.send().await.map_err(|e| {
+                    let message = format!("{method} {url}: {}", transport(&e));
+                    if e.is_connect() {
+                        // Refused, no such host, or a failed TLS handshake:
+                        // no worker is at fault, the cycle stops.
+                        TargetError::Unreachable { operation, message }
+                    } else {
+                        TargetError::Unavailable { operation, message }
+                    }
                 })?;
                 let status = response.status();
                 let wait = retry_after(response.headers());

@@ -205,10 +205,11 @@ impl ScimTarget {
                     value: value.unwrap_or_default().to_owned(),
                 }
             }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => rejected(
+            // Refuses hrsync itself, whatever the worker: the cycle stops.
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => TargetError::Unreachable {
                 operation,
-                format!("the SCIM server refused hrsync's credentials ({message})"),
-            ),
+                message: format!("the SCIM server refused hrsync's credentials ({message})"),
+            },
             s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
                 TargetError::Unavailable { operation, message }
             }
