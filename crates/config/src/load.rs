@@ -1402,7 +1402,7 @@ fn load_flow(
         time_zone: time_zone?,
         actions: actions?,
         prehire_lead_days,
-        onboarding_prehires: raw.onboarding_prehires.unwrap_or(false),
+        onboarding_prehires: raw.onboarding_prehires.unwrap_or(true),
         account_status,
     })
 }

@@ -109,7 +109,7 @@ impl SfSource {
                 .into_iter()
                 .map(|chunk| {
                     let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-                    let f = filter::prehire(&chunk, self.options.onboarding_prehires);
+                    let f = filter::prehire(&chunk);
                     let mut q = self.query(f, now);
                     q.as_of = Some(*date);
                     q
@@ -159,6 +159,7 @@ impl Source for SfSource {
                 starts: None,
                 wakeups: Vec::new(),
                 detail: String::new(),
+                excluded: None,
             };
         }
         let tz = &self.options.time_zone;
@@ -187,13 +188,37 @@ impl Source for SfSource {
             Stage::PreHire { start } => Some(start),
             _ => None,
         };
+        let excluded = (!self.options.onboarding_prehires && onboarding_prehire(record))
+            .then(|| ONBOARDING_EXCLUDED.to_owned());
         SourceView {
             person_id,
             starts,
             wakeups: life.wakeups,
             detail: format!("stage {:?}{notes}", life.stage),
+            excluded,
         }
     }
+}
+
+/// Why an Onboarding 2.0 pre-hire is skipped when the flow excludes them.
+const ONBOARDING_EXCLUDED: &str =
+    "Onboarding 2.0 pre-hire (user status e) excluded by onboarding_prehires = false";
+
+/// Whether the record is an Onboarding 2.0 pre-hire: its primary employment
+/// (first, once [`lifecycle::normalize`] has ordered them) has a user whose
+/// status is `active_external_suite` (`e` in filters and on write).
+fn onboarding_prehire(record: &Value) -> bool {
+    let employments = record.get("employmentNav");
+    let first = employments
+        .and_then(|e| e.get("results"))
+        .and_then(Value::as_array)
+        .and_then(|r| r.first())
+        .or(employments.filter(|e| e.is_object() && e.get("results").is_none()));
+    first
+        .and_then(|e| e.get("userNav"))
+        .and_then(|u| u.get("status"))
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("active_external_suite") || s == "e")
 }
 
 /// The `$select` list: what the mapped attributes read plus what the
@@ -207,6 +232,7 @@ pub fn select_paths(flow: &CompiledFlow) -> Option<Vec<String>> {
         "employmentNav/endDate",
         "employmentNav/assignmentClass",
         "employmentNav/userId",
+        "employmentNav/userNav/status",
         "employmentNav/jobInfoNav/startDate",
         "employmentNav/jobInfoNav/emplStatusNav/externalCode",
         "personEmpTerminationInfoNav/activeEmploymentsCount",

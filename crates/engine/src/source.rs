@@ -47,6 +47,10 @@ pub struct SourceView {
     pub wakeups: Vec<(Timestamp, String)>,
     /// The import step's text for the provisioning log.
     pub detail: String,
+    /// The source's own reason to leave the worker out of the flow (an
+    /// Onboarding 2.0 pre-hire with `onboarding_prehires = false`): the
+    /// worker is out of scope, and the skip says why.
+    pub excluded: Option<String>,
 }
 
 /// Receives what a read produces, in order.

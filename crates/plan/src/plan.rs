@@ -112,6 +112,20 @@ impl Plan {
     }
 }
 
+/// Why a worker is out of scope, naming what excluded it: the scoping
+/// filter's failing clauses (`out of scope: emplStatus EQUALS ["A"] (was "T")
+/// failed`) or the source's own exclusion. Never an empty "out of scope ()".
+fn out_of_scope(worker: &MappedWorker) -> String {
+    let detail = worker.scope_detail.trim();
+    if detail.starts_with("out of scope") {
+        detail.to_owned()
+    } else if detail.is_empty() {
+        "out of scope (no reason recorded)".to_owned()
+    } else {
+        format!("out of scope: {detail}")
+    }
+}
+
 /// Decide what a worker needs.
 pub fn plan(worker: &MappedWorker, existing: &Existing<'_>, actions: Actions) -> Plan {
     if !worker.in_scope {
@@ -123,13 +137,10 @@ pub fn plan(worker: &MappedWorker, existing: &Existing<'_>, actions: Actions) ->
                 Plan::Disable { target_id: (*target_id).to_owned() }
             }
             Existing::Joined { target_id, .. } => Plan::Skip {
-                reason: format!("out of scope ({}); account already handled", worker.scope_detail),
+                reason: format!("{}; account already handled", out_of_scope(worker)),
                 target_id: Some((*target_id).to_owned()),
             },
-            _ => Plan::Skip {
-                reason: format!("out of scope ({})", worker.scope_detail),
-                target_id: None,
-            },
+            _ => Plan::Skip { reason: out_of_scope(worker), target_id: None },
         };
     }
     match existing {
@@ -327,5 +338,24 @@ mod tests {
         let disabled = Existing::Joined { target_id: "t1", exported: &exported, disabled: true };
         assert_eq!(plan(&w, &disabled, Actions::default()).action(), Action::Skip);
         assert_eq!(plan(&w, &Existing::Absent, Actions::default()).action(), Action::Skip);
+    }
+
+    #[test]
+    fn an_out_of_scope_skip_names_what_excluded_the_worker() {
+        let mut w = worker(&[]);
+        w.in_scope = false;
+        w.scope_detail = "out of scope: emplStatus EQUALS [\"A\"] (was \"T\") failed".into();
+        let reason = |w: &MappedWorker| match plan(w, &Existing::Absent, Actions::default()) {
+            Plan::Skip { reason, .. } => reason,
+            other => panic!("a skip, not {other:?}"),
+        };
+        assert_eq!(reason(&w), "out of scope: emplStatus EQUALS [\"A\"] (was \"T\") failed");
+        w.scope_detail = "Onboarding 2.0 pre-hire excluded (onboarding_prehires = false)".into();
+        assert_eq!(
+            reason(&w),
+            "out of scope: Onboarding 2.0 pre-hire excluded (onboarding_prehires = false)"
+        );
+        w.scope_detail = String::new();
+        assert!(!reason(&w).contains("()"), "{}", reason(&w));
     }
 }

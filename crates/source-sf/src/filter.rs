@@ -208,12 +208,13 @@ pub fn delta(from: Timestamp, to: Timestamp) -> Filter {
 
 /// The pre-hire re-query Entra sends (with `asOfDate` = the start date):
 /// the given persons, if their user is active, inactive or an Onboarding 2.0
-/// pre-hire (`t`, `f`, `e`).
-pub fn prehire(person_ids: &[&str], include_onboarding: bool) -> Filter {
-    let statuses: &[&str] = if include_onboarding { &["t", "f", "e"] } else { &["t", "f"] };
+/// pre-hire (`t`, `f`, `e`). Onboarding pre-hires are read even when a flow
+/// excludes them, so that each exclusion is logged with its reason instead
+/// of the worker silently not coming back.
+pub fn prehire(person_ids: &[&str]) -> Filter {
     Filter::And(vec![
         Filter::is_in("personIdExternal", person_ids.iter().copied()),
-        Filter::is_in("employmentNav/userNav/status", statuses.iter().copied()),
+        Filter::is_in("employmentNav/userNav/status", ["t", "f", "e"]),
     ])
 }
 
@@ -256,12 +257,11 @@ mod tests {
 
     #[test]
     fn in_operator_has_no_parentheses() {
-        let f = prehire(&["1234", "O'Hara"], true);
+        let f = prehire(&["1234", "O'Hara"]);
         assert_eq!(
             f.to_string(),
             "personIdExternal in '1234','O''Hara' and employmentNav/userNav/status in 't','f','e'"
         );
-        assert!(!prehire(&["1"], false).to_string().contains("'e'"));
     }
 
     #[test]

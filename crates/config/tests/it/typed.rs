@@ -49,7 +49,7 @@ fn base_config_loads_with_values_and_defaults() {
         Actions { create: true, update: true, disable: true, delete: false }
     );
     assert_eq!(config.flow.prehire_lead_days, 14);
-    assert!(!config.flow.onboarding_prehires);
+    assert!(config.flow.onboarding_prehires, "Onboarding 2.0 pre-hires are processed by default");
     assert_eq!(config.flow.account_status, AccountStatusSource::ActiveEmploymentsCount);
     assert_eq!(config.guard.max_count, 500);
     assert_eq!(config.guard.max_share, 0.2);
@@ -65,7 +65,7 @@ fn every_setting_is_read() {
     let text = format!(
         "{BASE}\n[guard]\nmax_count = 7\nmax_share = 0.05\n[schedule]\ninterval = \"1h 30m\"\n[state]\npath = \"/var/lib/hrsync/state.sqlite\"\n"
     )
-    .replace("actions = [\"create\", \"update\", \"disable\"]", "actions = [\"delete\", \"update\"]\nprehire_lead_days = 0\nonboarding_prehires = true\naccount_status = \"emplStatus\"")
+    .replace("actions = [\"create\", \"update\", \"disable\"]", "actions = [\"delete\", \"update\"]\nprehire_lead_days = 0\nonboarding_prehires = false\naccount_status = \"emplStatus\"")
     .replace("url = \"https://api4.successfactors.com\"", "url = \"http://127.0.0.1:18080\"\ntls_verify = false")
     .replace("timeout = \"120s\"", "timeout = \"PT90S\"")
     .replace("path = \"target.sqlite\"", "path = \"target.sqlite\"\nunique = [\"mail\"]");
@@ -78,7 +78,7 @@ fn every_setting_is_read() {
         Actions { create: false, update: true, disable: false, delete: true }
     );
     assert_eq!(config.flow.prehire_lead_days, 0);
-    assert!(config.flow.onboarding_prehires);
+    assert!(!config.flow.onboarding_prehires);
     assert_eq!(config.flow.account_status, AccountStatusSource::EmplStatus);
     assert_eq!((config.guard.max_count, config.guard.max_share), (7, 0.05));
     assert_eq!(config.schedule.interval, Duration::from_secs(90 * 60));

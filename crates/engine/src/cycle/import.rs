@@ -60,8 +60,11 @@ pub(crate) fn import(
     let view = source.import(&mut record, now);
     let import = step("import", LogStatus::Success, view.detail);
     let values = flow.source.extract(&record);
-    let scope = match &flow.scope {
-        Some(scope) => {
+    let scope = match (&view.excluded, &flow.scope) {
+        // The source's own exclusion decides before the scoping filter, and
+        // the skip names it.
+        (Some(why), _) => (false, step("scope", LogStatus::Skipped, why.clone())),
+        (None, Some(scope)) => {
             let r = scope.evaluate(&values);
             (
                 r.in_scope,
@@ -72,7 +75,7 @@ pub(crate) fn import(
                 ),
             )
         }
-        None => (true, step("scope", LogStatus::Success, "no scoping filter".into())),
+        (None, None) => (true, step("scope", LogStatus::Success, "no scoping filter".into())),
     };
     // As of the cycle's start, like the rest of the import; a matching
     // value drawn at random would never match anything anyway.

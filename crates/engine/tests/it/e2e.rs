@@ -9,7 +9,8 @@ use hrsync_store::CycleStatus;
 use std::collections::{BTreeMap, HashSet};
 
 use common::{DAY_MS, Harness, attr, by_employee, one};
-use hrsync_store::{CycleKind, LogQuery, Store};
+use hrsync_mapping::{MappingConfig, SourceSchema};
+use hrsync_store::{CycleKind, LogQuery, LogStatus, Store};
 use sf_emulator::events::HrEvent;
 use sf_emulator::model::{Scenario, UserStatus};
 
@@ -349,14 +350,9 @@ async fn future_dated_change_is_applied_when_it_becomes_effective() {
     assert_eq!(attr(&one(&engine, &person).await, "title"), Some("Future Title"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prehires_are_provisioned_within_the_lead_time_and_onboarding_can_be_scoped_out() {
-    let mut h = Harness::start(40, 6).await;
-    h.settings.onboarding_prehires = false;
-    h.settings.prehire_lead_days = 10;
-    let mut engine = h.engine();
-    engine.run_cycle(CycleKind::Full).await.expect("full");
-    h.advance_ms(60_000);
+/// Three pre-hires: one starting within the lead time, one an Onboarding 2.0
+/// pre-hire (user status `e`), one starting after the lead time.
+fn add_prehires(h: &Harness) {
     for (id, days, status) in [
         ("800001", 5, UserStatus::Active),
         ("800002", 5, UserStatus::ActiveExternalSuite),
@@ -373,6 +369,17 @@ async fn prehires_are_provisioned_within_the_lead_time_and_onboarding_can_be_sco
             })
             .expect("pre-hire");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prehires_are_provisioned_within_the_lead_time_and_onboarding_can_be_scoped_out() {
+    let mut h = Harness::start(40, 6).await;
+    h.settings.onboarding_prehires = false;
+    h.settings.prehire_lead_days = 10;
+    let mut engine = h.engine();
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    h.advance_ms(60_000);
+    add_prehires(&h);
     h.advance_ms(60_000);
     let report = engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
     let soon = one(&engine, "800001").await;
@@ -381,12 +388,73 @@ async fn prehires_are_provisioned_within_the_lead_time_and_onboarding_can_be_sco
         by_employee(&engine, "800002").await.is_empty(),
         "Onboarding pre-hire scoped out: {report:?}"
     );
+    // Not silently dropped: skipped, saying which setting excluded it.
+    let log = engine
+        .store()
+        .log(&LogQuery { person_id: Some("800002".into()), ..Default::default() })
+        .expect("log");
+    let entry = log.first().expect("a log entry for the excluded Onboarding pre-hire");
+    assert_eq!(entry.status, LogStatus::Skipped, "{entry:?}");
+    let export = entry.steps.iter().find(|s| s.name == "export").expect("an export step");
+    assert!(export.detail.contains("onboarding_prehires = false"), "{entry:?}");
     assert!(by_employee(&engine, "800003").await.is_empty(), "starts after the lead time");
 
     // Ten days before the start date the wake-up provisions it, with no HR change.
     h.advance_ms(11 * DAY_MS);
     engine.run_cycle(CycleKind::Incremental).await.expect("lead-time wake-up");
     assert_eq!(by_employee(&engine, "800003").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_prehires_are_provisioned_by_default() {
+    let h = Harness::start(30, 61).await;
+    assert!(h.settings.onboarding_prehires, "the default");
+    let mut engine = h.engine();
+    engine.run_cycle(CycleKind::Full).await.expect("full");
+    h.advance_ms(60_000);
+    add_prehires(&h);
+    h.advance_ms(60_000);
+    engine.run_cycle(CycleKind::Incremental).await.expect("incremental");
+    assert_eq!(attr(&one(&engine, "800002").await, "sn"), Some("Hire800002"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_out_of_scope_skip_names_the_clause_that_failed() {
+    let mut h = Harness::start(20, 62).await;
+    let schema = SourceSchema::builtin().expect("schema");
+    let mut config = MappingConfig::sf_to_ad().expect("mapping");
+    let scope: MappingConfig = toml::from_str(
+        "[[scope.groups]]\nname = \"Germany\"\n[[scope.groups.clauses]]\n\
+         attribute = \"personIdExternal\"\noperator = \"EQUALS\"\nvalues = [\"nobody\"]\n",
+    )
+    .expect("scope toml");
+    config.scope = scope.scope;
+    h.flow = common::flow_from(&schema, &config);
+    let mut engine = h.engine();
+    let report = engine.run_cycle(CycleKind::Full).await.expect("full");
+    let log = engine
+        .store()
+        .log(&LogQuery { cycle_id: Some(report.cycle_id), ..Default::default() })
+        .expect("log");
+    // Every worker reaching the scoping filter (pre-hires before their lead
+    // time are skipped earlier, for that reason).
+    let scoped: Vec<_> = log.iter().filter(|e| e.steps.iter().any(|s| s.name == "scope")).collect();
+    assert!(scoped.len() >= 10, "{log:?}");
+    for entry in scoped {
+        assert_eq!(entry.status, LogStatus::Skipped, "{entry:?}");
+        let export = entry
+            .steps
+            .iter()
+            .find(|s| s.name == "export")
+            .unwrap_or_else(|| panic!("an export step: {entry:?}"));
+        assert!(
+            export.detail.starts_with("out of scope: group \"Germany\": personIdExternal EQUALS"),
+            "{}",
+            export.detail
+        );
+        assert!(export.detail.contains("failed"), "{}", export.detail);
+        assert!(!export.detail.contains("()"), "{}", export.detail);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,6 +305,7 @@ impl hrsync_engine::source::Source for Scripted {
             starts: None,
             wakeups: vec![],
             detail: "scripted".into(),
+            excluded: None,
         }
     }
 }
