@@ -7,7 +7,8 @@
 //! the Graph client target (`crates/targets/graph`), so the two cannot agree
 //! by sharing a bug.
 //!
-//! Status: only [`schema`] exists so far (the user type's property names and
+//! Status: only [`schema`] and [`rules`] exist so far (the user type's property names and
 //! types, derived from Microsoft's published v1.0 metadata).
 
+pub mod rules;
 pub mod schema;
