@@ -1,0 +1,14 @@
+//! A **test double** of Microsoft Graph v1.0 (users, manager `$ref`,
+//! `$batch`, throttling) and of the Entra token endpoint.
+//!
+//! No Graph endpoint is reachable from our test machines, so this crate
+//! stands in for one in hrsync's tests. It is not Microsoft Graph and makes
+//! no claim beyond the documented rules it enforces. It shares no code with
+//! the Graph client target (`crates/targets/graph`), so the two cannot agree
+//! by sharing a bug.
+//!
+//! Status: only [`schema`] and [`rules`] exist so far (the user type's property names and
+//! types, derived from Microsoft's published v1.0 metadata).
+
+pub mod rules;
+pub mod schema;
