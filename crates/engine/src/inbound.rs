@@ -151,6 +151,14 @@ impl Source for SfSource {
         Ok(())
     }
 
+    fn mark_time(&self) {
+        self.client.mark_server_time();
+    }
+
+    fn server_time(&self) -> Option<Timestamp> {
+        self.client.server_time()
+    }
+
     fn import(&self, record: &mut Value, now: Timestamp) -> SourceView {
         if let Some(why) = record.get(UNREADABLE).and_then(Value::as_str) {
             let person_id = Err(why.to_owned());

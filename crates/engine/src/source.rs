@@ -86,4 +86,16 @@ pub trait Source: Send + Sync + 'static {
     /// The source's reading of a record; may normalize it in place (before
     /// any source attribute is extracted). Pure; runs on the reading task.
     fn import(&self, record: &mut Value, now: Timestamp) -> SourceView;
+
+    /// A cycle starts: forget the source time seen so far (see
+    /// [`Source::server_time`]).
+    fn mark_time(&self) {}
+
+    /// The source's own clock, as its first answer since
+    /// [`Source::mark_time`] gave it (`None`: it cannot tell). The source
+    /// stamps its changes by this clock, not by hrsync's, so the watermark
+    /// follows it.
+    fn server_time(&self) -> Option<Timestamp> {
+        None
+    }
 }

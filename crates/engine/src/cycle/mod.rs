@@ -132,7 +132,18 @@ pub enum EngineError {
         "the {target} target cannot be reached, so the cycle stopped: {error}; no worker was escrowed and the watermark did not move (the next cycle starts over)"
     )]
     TargetUnreachable { target: &'static str, error: TargetError },
+    /// SuccessFactors' clock and this machine's differ by more than a day:
+    /// a window on either would be wrong, so no cycle runs.
+    #[error(
+        "SuccessFactors' clock says {server}, this machine's {local}: more than a day apart, so the cycle stopped and the watermark did not move; fix the clock (NTP) of whichever is wrong"
+    )]
+    ClockSkew { server: Timestamp, local: Timestamp },
 }
+
+/// Source and hrsync clocks further apart than this are warned about.
+const SKEW_WARN: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+/// ... and further apart than this, refused.
+const SKEW_REFUSE: jiff::SignedDuration = jiff::SignedDuration::from_secs(86_400);
 
 /// What a cycle did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -218,6 +229,10 @@ struct Cycle {
     id: CycleId,
     /// The cycle's start: the window's end, "today" for effective dates.
     now: Timestamp,
+    /// Where the watermark moves if the cycle completes: the window's end,
+    /// or the source's own clock when that is behind hrsync's (the source
+    /// stamps changes by its clock; see [`Engine::follow_source_clock`]).
+    watermark: Timestamp,
     mode: Mode,
     /// Collect per-worker log entries into the report (plan, on-demand).
     detail: bool,
@@ -364,6 +379,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             _ => hrsync_target::CycleScope::Some,
         };
         self.target.begin_cycle(scope).await;
+        self.source.mark_time();
         self.reset_down();
         self.demands = demands::Demands::load(&*self.target).await;
         self.show_requests = detail && person.is_some();
@@ -372,6 +388,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         let mut c = Cycle {
             id,
             now,
+            watermark: now,
             mode,
             detail,
             person: person.map(str::to_owned),
@@ -400,7 +417,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         };
         let read = self.read_cycle(&mut c, main).await;
         let result = self.settle(&mut c, read).await;
-        let result = self.unless_down(result);
+        let result = self.unless_down(result).and_then(|()| self.follow_source_clock(&mut c));
         if self.show_requests && !dry {
             let exchanges = self.target.take_exchanges();
             self.target.record_exchanges(false);
@@ -463,6 +480,31 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         Ok(c.report)
     }
 
+    /// Compare the source's clock (its first answer of the cycle) with
+    /// hrsync's at the cycle's start. A source behind hrsync stamps changes
+    /// made after the read with times before the window's end, so the
+    /// watermark moves only to the source's time: the next window starts
+    /// early enough to see them. Warned above 30 s, refused above a day.
+    fn follow_source_clock(&self, c: &mut Cycle) -> Result<(), EngineError> {
+        let Some(server) = self.source.server_time() else { return Ok(()) };
+        let skew = server.duration_since(c.now);
+        if skew.abs() > SKEW_REFUSE {
+            return Err(EngineError::ClockSkew { server, local: c.now });
+        }
+        if skew.abs() > SKEW_WARN {
+            tracing::warn!(
+                message = "SuccessFactors' clock and this machine's differ; the watermark follows SuccessFactors'.",
+                skew_seconds = skew.as_secs(),
+                server = %server,
+                local = %c.now,
+            );
+        }
+        // The Date header has whole seconds: the floor never runs ahead of
+        // the source.
+        c.watermark = c.watermark.min(floor_second(server));
+        Ok(())
+    }
+
     /// `message` followed by the account of the target's demands, if any.
     fn with_demands(&self, message: Option<String>) -> Option<String> {
         let mapped: Vec<&str> =
@@ -493,7 +535,7 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
             &summary,
             message.as_deref(),
             self.clock.now(),
-            advance.then_some((scope.as_str(), c.now)),
+            advance.then_some((scope.as_str(), c.watermark)),
         )?;
         Ok(())
     }
