@@ -5,3 +5,4 @@
 pub mod config;
 
 pub use config::GraphConfig;
+pub mod request_builder;
