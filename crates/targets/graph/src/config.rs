@@ -1,0 +1,175 @@
+//! The configuration of a Graph target (`[target.connection]` with
+//! `kind = "graph"`). [`GraphConfig::problems`] lists everything wrong that
+//! can be found without a server, each naming its field, as the SCIM config
+//! does; [`GraphConfig::warnings`] lists what works but weakens security.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+fn default_graph_url() -> String {
+    "https://graph.microsoft.com".into()
+}
+fn default_login_url() -> String {
+    "https://login.microsoftonline.com".into()
+}
+fn default_concurrency() -> usize {
+    4
+}
+// Graph documents 3,000 writes per 150 s per app and tenant; staying below
+// it leaves room for other callers of the same app registration.
+fn default_write_budget() -> u32 {
+    2_500
+}
+
+/// Configuration of a Graph target. Unknown keys are refused: a misspelt
+/// credential key would otherwise silently fall back to another method.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphConfig {
+    pub tenant_id: String,
+    pub client_id: String,
+    /// private_key_jwt: the certificate registered on the app (PEM) ...
+    pub certificate_file: Option<PathBuf>,
+    /// ... and its private key (PEM).
+    pub private_key_file: Option<PathBuf>,
+    /// A workload identity JWT, re-read on each token request because the
+    /// platform rotates it.
+    pub federated_token_file: Option<PathBuf>,
+    /// Name of the environment variable holding a client secret (the name
+    /// only, so the secret never sits in the file).
+    pub client_secret_env: Option<String>,
+    #[serde(default = "default_graph_url")]
+    pub graph_url: String,
+    #[serde(default = "default_login_url")]
+    pub login_url: String,
+    /// The verified domain user principal names are made in.
+    pub domain: Option<String>,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Writes per 150 s at most.
+    #[serde(default = "default_write_budget")]
+    pub write_budget: u32,
+    #[serde(default)]
+    pub tls_insecure: bool,
+}
+
+/// One problem in the configuration, naming the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("target.connection.{field}: {message}")]
+pub struct ConfigProblem {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn problem(field: &'static str, message: impl Into<String>) -> ConfigProblem {
+    ConfigProblem { field, message: message.into() }
+}
+
+impl GraphConfig {
+    /// Everything wrong that can be found without a server.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        if self.tenant_id.trim().is_empty() {
+            out.push(problem("tenant_id", "must not be empty"));
+        }
+        if self.client_id.trim().is_empty() {
+            out.push(problem("client_id", "must not be empty"));
+        }
+        let cert = self.certificate_file.is_some() || self.private_key_file.is_some();
+        if cert && (self.certificate_file.is_none() || self.private_key_file.is_none()) {
+            let field = if self.certificate_file.is_none() {
+                "certificate_file"
+            } else {
+                "private_key_file"
+            };
+            out.push(problem(field, "certificate_file and private_key_file go together"));
+        }
+        let methods = [cert, self.federated_token_file.is_some(), self.client_secret_env.is_some()]
+            .iter()
+            .filter(|m| **m)
+            .count();
+        if methods == 0 {
+            out.push(problem(
+                "certificate_file",
+                "no credential: set certificate_file + private_key_file, federated_token_file or client_secret_env",
+            ));
+        } else if methods > 1 {
+            out.push(problem(
+                "certificate_file",
+                "more than one credential method set; choose one",
+            ));
+        }
+        for (field, url) in [("graph_url", &self.graph_url), ("login_url", &self.login_url)] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                out.push(problem(field, "must be an http(s) URL"));
+            }
+        }
+        if self.concurrency == 0 {
+            out.push(problem("concurrency", "must be at least 1"));
+        }
+        if self.write_budget == 0 || self.write_budget > 3_000 {
+            out.push(problem(
+                "write_budget",
+                "must be between 1 and 3000 (Graph's limit per 150 s)",
+            ));
+        }
+        out
+    }
+
+    /// What works but weakens security.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.client_secret_env.is_some() {
+            out.push(
+                "target.connection.client_secret_env: a client secret is a shared password; prefer a certificate or a federated token"
+                    .to_string(),
+            );
+        }
+        if self.tls_insecure {
+            out.push("target.connection.tls_insecure: TLS certificates are not verified".into());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<GraphConfig, toml::de::Error> {
+        toml::from_str(s)
+    }
+
+    #[test]
+    fn defaults_and_certificate() {
+        let c = parse(
+            "tenant_id = \"t\"\nclient_id = \"c\"\ncertificate_file = \"a.pem\"\nprivate_key_file = \"k.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.graph_url, "https://graph.microsoft.com");
+        assert_eq!(c.login_url, "https://login.microsoftonline.com");
+        assert_eq!(c.write_budget, 2_500);
+        assert!(!c.tls_insecure);
+        assert!(c.problems().is_empty());
+        assert!(c.warnings().is_empty());
+    }
+
+    #[test]
+    fn problems_name_fields() {
+        let c = parse("tenant_id = \"\"\nclient_id = \"c\"\ncertificate_file = \"a.pem\"\nwrite_budget = 4000\n")
+            .unwrap();
+        let fields: Vec<_> = c.problems().iter().map(|p| p.field).collect();
+        assert!(fields.contains(&"tenant_id"));
+        assert!(fields.contains(&"private_key_file"));
+        assert!(fields.contains(&"write_budget"));
+    }
+
+    #[test]
+    fn unknown_keys_refused_and_secret_warned() {
+        assert!(parse("tenant_id = \"t\"\nclient_id = \"c\"\nbogus = 1\n").is_err());
+        let c = parse("tenant_id = \"t\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\n").unwrap();
+        assert!(c.problems().is_empty());
+        assert_eq!(c.warnings().len(), 1);
+    }
+}
