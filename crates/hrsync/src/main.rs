@@ -27,6 +27,8 @@ enum Command {
     Emulator(commands::emulator::EmulatorArgs),
     /// Evaluate an Entra provisioning expression against attribute values.
     Expr(commands::expr::ExprArgs),
+    /// Convert an export from another tool (entra-schema) to hrsync TOML.
+    Import(commands::import::ImportArgs),
     /// Print the JSON array of JSONPath matches in a JSON document.
     Jsonpath(commands::jsonpath::JsonPathArgs),
     /// Write a commented starter config with the default SuccessFactors-to-AD mapping.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Emulator(args) => commands::emulator::run(args),
         Command::Expr(args) => commands::expr::run(args),
+        Command::Import(args) => commands::import::run(args),
         Command::Jsonpath(args) => commands::jsonpath::run(args),
         Command::Init(args) => commands::init::run(args),
         Command::Keys(args) => commands::keys::run(args),
