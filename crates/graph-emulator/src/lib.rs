@@ -7,8 +7,10 @@
 //! the Graph client target (`crates/targets/graph`), so the two cannot agree
 //! by sharing a bug.
 //!
-//! Status: only [`schema`] and [`rules`] exist so far (the user type's property names and
+//! Status: [`schema`], [`rules`] and stage 1 of [`server`] (start, base URL,
+//! in-memory tenant, shutdown; no Graph routes yet) exist so far (the user type's property names and
 //! types, derived from Microsoft's published v1.0 metadata).
 
 pub mod rules;
 pub mod schema;
+pub mod server;

@@ -1,0 +1,130 @@
+//! The test double's HTTP server (stage 1: start, base URL, in-memory
+//! tenant, shutdown). No Graph routes are served yet: every path answers
+//! Graph's 404 error shape so a client pointed at it fails loudly rather than
+//! seeing a success this double does not implement.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+/// Errors starting the double.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("local address: {0}")]
+    LocalAddr(std::io::Error),
+}
+
+/// The in-memory tenant: users by object id and the verified domains a
+/// userPrincipalName may use.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub users: BTreeMap<String, serde_json::Value>,
+    pub verified_domains: Vec<String>,
+}
+
+impl Default for Tenant {
+    fn default() -> Self {
+        Tenant { users: BTreeMap::new(), verified_domains: vec!["contoso.example".to_owned()] }
+    }
+}
+
+/// Configuration of the Graph test double; [`GraphEmulator::start`] serves it.
+#[derive(Debug, Clone)]
+pub struct GraphEmulator {
+    listen: SocketAddr,
+    domains: Vec<String>,
+}
+
+impl GraphEmulator {
+    /// A double that will listen on `listen` (`127.0.0.1:0` picks a port).
+    pub fn new(listen: SocketAddr) -> Self {
+        GraphEmulator { listen, domains: Vec::new() }
+    }
+
+    /// Adds a verified domain; without any, the tenant has `contoso.example`.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domains.push(domain.into());
+        self
+    }
+
+    /// Binds and serves in the background.
+    pub async fn start(self) -> Result<RunningGraph, ServerError> {
+        let mut tenant = Tenant::default();
+        if !self.domains.is_empty() {
+            tenant.verified_domains = self.domains.clone();
+        }
+        let tenant = Arc::new(Mutex::new(tenant));
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| ServerError::Bind { addr: self.listen, source })?;
+        let addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
+        let app = axum::Router::new().fallback(not_found);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            // A serve error ends the task; the test sees connection errors.
+            let _ = serve.await;
+        });
+        Ok(RunningGraph { tenant, addr, shutdown: Some(tx), task })
+    }
+}
+
+/// Graph's error body for a path the double does not serve.
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"error": {
+            "code": "Request_ResourceNotFound",
+            "message": "The test double does not serve this resource.",
+        }})),
+    )
+}
+
+/// A serving double. Dropping it stops serving.
+#[derive(Debug)]
+pub struct RunningGraph {
+    tenant: Arc<Mutex<Tenant>>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningGraph {
+    /// `http://127.0.0.1:PORT` (Graph's v1.0 root will be `{base_url}/v1.0`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// A copy of the tenant for inspection.
+    pub fn tenant(&self) -> Tenant {
+        match self.tenant.lock() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningGraph {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
