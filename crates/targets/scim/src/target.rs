@@ -734,6 +734,12 @@ impl Target for ScimTarget {
         value: &str,
         except_id: Option<&str>,
     ) -> Result<bool, TargetError> {
+        // In fresh mode the app holds exactly the users this cycle created
+        // (any other write ends fresh mode), so the index is the answer: a
+        // uniqueness check needs ids, not the resources read back.
+        if let Some(ids) = self.fresh_holders(attribute, value) {
+            return Ok(ids.iter().any(|id| Some(id.as_str()) != except_id));
+        }
         let found = self.find(attribute, value).await?;
         Ok(found.iter().any(|o| Some(o.id.as_str()) != except_id))
     }
@@ -743,6 +749,16 @@ impl Target for ScimTarget {
         attribute: &str,
         candidates: &[String],
     ) -> Result<HashSet<String>, TargetError> {
+        // As in `is_taken`: in fresh mode the index knows every holder.
+        // One lock for all candidates, so fresh mode cannot end half-way.
+        let exact = parse_path(attribute).map(|p| rb::case_exact(&p)).unwrap_or(true);
+        if let Some(fresh) = self.fresh().as_ref() {
+            return Ok(candidates
+                .iter()
+                .filter(|c| !fresh.holders(attribute, c, exact).is_empty())
+                .cloned()
+                .collect());
+        }
         Ok(self.find_many(attribute, candidates).await?.into_keys().collect())
     }
 
