@@ -7,10 +7,13 @@
 //! the Graph client target (`crates/targets/graph`), so the two cannot agree
 //! by sharing a bug.
 //!
-//! Status: [`schema`], [`rules`] and stage 1 of [`server`] (start, base URL,
-//! in-memory tenant, shutdown; no Graph routes yet) exist so far (the user type's property names and
-//! types, derived from Microsoft's published v1.0 metadata).
+//! Status: [`schema`] (the user type's property names and types, derived
+//! from Microsoft's published v1.0 metadata), [`rules`], [`server`] (start,
+//! base URL, in-memory tenant, shutdown) and the [`users`] routes (create,
+//! read, update, delete, list with `$filter`/`$select`/`$top`) exist so far;
+//! no manager `$ref`, `$batch`, throttling or token endpoint yet.
 
 pub mod rules;
 pub mod schema;
 pub mod server;
+pub mod users;

@@ -1,15 +1,11 @@
-//! The test double's HTTP server (stage 1: start, base URL, in-memory
-//! tenant, shutdown). No Graph routes are served yet: every path answers
-//! Graph's 404 error shape so a client pointed at it fails loudly rather than
-//! seeing a success this double does not implement.
+//! The test double's HTTP server: start, base URL, in-memory tenant,
+//! shutdown, and the `/v1.0/users` routes of [`crate::users`]. Every other
+//! path answers Graph's 404 error shape so a client pointed at it fails
+//! loudly rather than seeing a success this double does not implement.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 
 /// Errors starting the double.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +14,8 @@ pub enum ServerError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("local address: {0}")]
     LocalAddr(std::io::Error),
+    #[error("user schema: {0}")]
+    Schema(#[from] crate::schema::SchemaError),
 }
 
 /// The in-memory tenant: users by object id and the verified domains a
@@ -64,7 +62,12 @@ impl GraphEmulator {
             .await
             .map_err(|source| ServerError::Bind { addr: self.listen, source })?;
         let addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
-        let app = axum::Router::new().fallback(not_found);
+        let shared = Arc::new(crate::users::Shared {
+            tenant: Arc::clone(&tenant),
+            schema: crate::schema::Schema::embedded()?,
+            base_url: format!("http://{addr}"),
+        });
+        let app = crate::users::routes(shared);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -75,17 +78,6 @@ impl GraphEmulator {
         });
         Ok(RunningGraph { tenant, addr, shutdown: Some(tx), task })
     }
-}
-
-/// Graph's error body for a path the double does not serve.
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({"error": {
-            "code": "Request_ResourceNotFound",
-            "message": "The test double does not serve this resource.",
-        }})),
-    )
 }
 
 /// A serving double. Dropping it stops serving.

@@ -9,7 +9,7 @@ async fn starts_on_a_port_serves_graph_404_and_stops() {
         .unwrap();
     assert_eq!(g.tenant().verified_domains, vec!["fabrikam.example".to_owned()]);
     assert!(g.tenant().users.is_empty());
-    let url = format!("{}/v1.0/users", g.base_url());
+    let url = format!("{}/v1.0/groups", g.base_url());
     let r = reqwest::get(&url).await.unwrap();
     assert_eq!(r.status(), 404);
     let body: serde_json::Value = r.json().await.unwrap();
