@@ -209,8 +209,21 @@ pub enum Method {
     Delete,
 }
 
-/// One write to send, before it is given a batch id.
-#[derive(Debug, Clone, PartialEq)]
+/// A body fit for `Debug`: a create body's password is replaced.
+fn redacted(body: &Option<Value>) -> Option<Value> {
+    let mut body = body.clone();
+    if let Some(Value::Object(b)) = &mut body
+        && let Some(Value::Object(profile)) = b.get_mut("passwordProfile")
+        && profile.contains_key("password")
+    {
+        profile.insert("password".into(), Value::String("<redacted>".into()));
+    }
+    body
+}
+
+/// One write to send, before it is given a batch id. `Debug` redacts a
+/// create body's password.
+#[derive(Clone, PartialEq)]
 pub struct Write {
     /// The caller's name for this write, unique in one call of
     /// [`build_batches`]; outcomes are reported under it.
@@ -224,8 +237,21 @@ pub struct Write {
     pub after: Option<String>,
 }
 
-/// One item of a `$batch` request, serialised as Graph expects.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+impl fmt::Debug for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Write")
+            .field("key", &self.key)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("body", &redacted(&self.body))
+            .field("after", &self.after)
+            .finish()
+    }
+}
+
+/// One item of a `$batch` request, serialised as Graph expects. `Debug`
+/// redacts a create body's password.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct BatchRequest {
     pub id: String,
     pub method: Method,
@@ -236,6 +262,19 @@ pub struct BatchRequest {
     pub body: Option<Value>,
     #[serde(rename = "dependsOn", skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+}
+
+impl fmt::Debug for BatchRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchRequest")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers)
+            .field("body", &redacted(&self.body))
+            .field("depends_on", &self.depends_on)
+            .finish()
+    }
 }
 
 /// One `POST /$batch`: at most [`MAX_BATCH`] requests, and the write key of
@@ -528,6 +567,25 @@ mod tests {
             distinct.insert(expose(&p).to_string());
         }
         assert_eq!(distinct.len(), 2_000);
+    }
+
+    #[test]
+    fn debug_of_writes_and_batches_hides_the_password() {
+        let props =
+            obj(json!({"displayName": "A", "mailNickname": "a", "userPrincipalName": "a@x"}));
+        let p = InitialPassword::generate().unwrap();
+        let mut w = create("u");
+        w.body = Some(create_body(&props, &p).unwrap());
+        let batches = build_batches(vec![w.clone()]).unwrap();
+        for text in [format!("{w:?}"), format!("{batches:?}")] {
+            assert!(!text.contains(expose(&p)), "{text}");
+            assert!(text.contains("<redacted>"));
+        }
+        // the wire body keeps it
+        assert_eq!(
+            batches[0].to_json()["requests"][0]["body"]["passwordProfile"]["password"],
+            expose(&p)
+        );
     }
 
     #[test]
