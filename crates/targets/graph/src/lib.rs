@@ -1,6 +1,8 @@
-//! hrsync's Microsoft Graph (Entra ID) target, issue 16. Stage 1 only: the
-//! `[target.connection]` configuration of `kind = "graph"`. The token client,
-//! request builders, schema checks and the target itself are not written yet.
+//! hrsync's Microsoft Graph (Entra ID) target, issue 16. So far: the
+//! `[target.connection]` configuration of `kind = "graph"` and the pure
+//! request builders (bodies, manager references, `$batch` building and
+//! response parsing). The token client, schema checks and the target itself
+//! are not written yet.
 
 pub mod config;
 
