@@ -412,4 +412,133 @@ mod tests {
         assert!(e.contains("attributeMappings[0].source.expression"), "{e}");
         assert!(import_schema("{").is_err());
     }
+
+    fn with_scope(scope: &str) -> String {
+        format!(
+            r#"{{"synchronizationRules":[{{"objectMappings":[{{"scope":{scope},"attributeMappings":[
+            {{"targetAttributeName":"employeeID","source":{{"type":"Attribute","name":"personIdExternal"}}}}]}}]}}]}}"#
+        )
+    }
+
+    fn clause(attr: &str, op: &str, values: &str) -> String {
+        format!(
+            r#"{{"sourceOperandName":"{attr}","operatorName":"{op}","targetOperand":{{"values":{values}}}}}"#
+        )
+    }
+
+    fn load(r: &Imported) -> hrsync_mapping::MappingConfig {
+        match hrsync_mapping::MappingConfig::from_toml(&r.mapping_toml) {
+            Ok(m) => m,
+            Err(e) => panic!("{e}\n{}", r.mapping_toml),
+        }
+    }
+
+    #[test]
+    fn every_hrsync_operator_is_carried_in_both_spellings() {
+        for op in hrsync_mapping::ScopeOperator::ALL {
+            let unary =
+                matches!(op.entra_name(), "IS TRUE" | "IS FALSE" | "IS NULL" | "IS NOT NULL");
+            let vals = if unary { "[]" } else { r#"["5"]"# };
+            for spelling in [op.entra_name().to_string(), op.entra_name().replace(' ', "_")] {
+                let json = with_scope(&format!(
+                    r#"{{"groups":[{{"name":"g","clauses":[{}]}}]}}"#,
+                    clause("emplStatus", &spelling, vals)
+                ));
+                let r = import_schema(&json).unwrap();
+                assert!(r.warnings.is_empty(), "{spelling}: {:?}", r.warnings);
+                let scope = load(&r).scope.unwrap();
+                assert_eq!(scope.groups[0].clauses[0].operator, op, "{spelling}");
+                assert_eq!(scope.groups[0].clauses[0].values.len(), usize::from(!unary));
+            }
+        }
+    }
+
+    #[test]
+    fn groups_or_clauses_and_unsupported_operator_drops_its_group_loudly() {
+        let json = with_scope(&format!(
+            r#"{{"groups":[
+                {{"name":"A","clauses":[{},{}]}},
+                {{"name":"B","clauses":[{},{}]}},
+                {{"name":"C","clauses":[{}]}}]}}"#,
+            clause("emplStatus", "EQUALS", r#"["A","U"]"#),
+            clause("company", "REGEX MATCH", r#"["^ACME"]"#),
+            clause("emplStatus", "EQUALS", r#"["P"]"#),
+            clause("payGrade", "Less_Than", r#"["3"]"#),
+            clause("userId", "IS NOT NULL", "[]"),
+        ));
+        let r = import_schema(&json).unwrap();
+        let scope = load(&r).scope.unwrap();
+        let names: Vec<_> = scope.groups.iter().map(|g| g.name.as_deref()).collect();
+        assert_eq!(names, [Some("A"), Some("C")]);
+        assert_eq!(scope.groups[0].clauses.len(), 2);
+        assert_eq!(scope.groups[0].clauses[0].values, ["A", "U"]);
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        let w = &r.warnings[0];
+        assert!(
+            w.contains(
+                "synchronizationRules[0].objectMappings[0].scope.groups[1].clauses[1].operatorName"
+            ),
+            "{w}"
+        );
+        assert!(w.contains("Less_Than") && w.contains("dropped") && w.contains("\"B\""), "{w}");
+    }
+
+    #[test]
+    fn operators_hrsync_lacks_are_warned() {
+        for op in ["Less_Than", "Less_Than_OR_EQUALS", "Include", "Exclude", "STARTS_WITH"] {
+            let json = with_scope(&format!(
+                r#"{{"groups":[{{"clauses":[{}]}},{{"clauses":[{}]}}]}}"#,
+                clause("x", op, r#"["1"]"#),
+                clause("y", "IS TRUE", "[]")
+            ));
+            let r = import_schema(&json).unwrap();
+            assert_eq!(load(&r).scope.unwrap().groups.len(), 1);
+            assert!(
+                r.warnings.iter().any(|w| w.contains(op) && w.contains("groups[0].clauses[0]")),
+                "{op}: {:?}",
+                r.warnings
+            );
+        }
+        // Every group dropped would widen scope to everyone: refused.
+        let json = with_scope(&format!(
+            r#"{{"groups":[{{"clauses":[{}]}}]}}"#,
+            clause("x", "Less_Than", r#"["1"]"#)
+        ));
+        let e = import_schema(&json).unwrap_err().to_string();
+        assert!(e.contains("scope.groups") && e.contains("everyone"), "{e}");
+        // No scope, or an empty one: no [scope] table.
+        for s in ["null", r#"{"groups":[]}"#] {
+            let r = import_schema(&with_scope(s)).unwrap();
+            assert!(load(&r).scope.is_none(), "{s}");
+        }
+    }
+
+    #[test]
+    fn mapping_fields_and_unknown_keys() {
+        let json = r#"{"synchronizationRules":[{"objectMappings":[{"attributeMappings":[
+            {"targetAttributeName":"a","flowBehavior":"FlowSometimes","flowType":"MultiValueAddOnly",
+             "exportMissingReferences":true,"defaultValue":"d","matchingPriority":"x","extra":1,
+             "source":{"type":"Attribute","name":"n","expression":"[n]","weird":2}},
+            {"targetAttributeName":"b","source":null}]}]}]}"#;
+        let e = import_schema(json).unwrap_err().to_string();
+        assert!(e.contains("attributeMappings[1]") && e.contains("no source"), "{e}");
+        let json = json.replace(r#""source":null"#, r#""source":null,"defaultValue":"z""#);
+        let r = import_schema(&json).unwrap();
+        let m = load(&r);
+        assert_eq!(m.mappings[0].default.as_deref(), Some("d"));
+        assert_eq!(m.mappings[0].matching, None);
+        assert_eq!(m.mappings[1].expression, None);
+        let p = "synchronizationRules[0].objectMappings[0].attributeMappings[0]";
+        for k in
+            ["flowBehavior", "flowType", "exportMissingReferences", "matchingPriority", "extra"]
+        {
+            assert!(
+                r.warnings.iter().any(|w| w.starts_with(&format!("{p}.{k}:"))),
+                "{k}: {:?}",
+                r.warnings
+            );
+        }
+        assert!(r.warnings.iter().any(|w| w.starts_with(&format!("{p}.source.weird:"))));
+        assert_eq!(r.warnings.len(), 6, "{:?}", r.warnings);
+    }
 }
