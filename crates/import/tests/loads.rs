@@ -7,7 +7,7 @@ fn imported_mapping_loads_with_hrsync_mapping() {
          "source":{"type":"Attribute","name":"personIdExternal","expression":"[personIdExternal]"}},
         {"targetAttributeName":"displayName","flowType":"ObjectAddOnly",
          "source":{"type":"Function","name":"Join","parameters":[
-            {"key":"separator","value":{"type":"Constant","value":" "}},
+            {"key":"separator","value":{"type":"Constant","name":" "}},
             {"key":"source1","value":{"type":"Attribute","name":"firstName"}},
             {"key":"source2","value":{"type":"Attribute","name":"lastName"}}]}}]}]}]}"#;
     let r = hrsync_import::import_schema(schema).unwrap();
