@@ -13,6 +13,7 @@
 //! read, update, delete, list with `$filter`/`$select`/`$top`) exist so far;
 //! no manager `$ref`, `$batch`, throttling or token endpoint yet.
 
+pub mod batch;
 pub mod rules;
 pub mod schema;
 pub mod server;

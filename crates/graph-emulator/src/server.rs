@@ -18,17 +18,22 @@ pub enum ServerError {
     Schema(#[from] crate::schema::SchemaError),
 }
 
-/// The in-memory tenant: users by object id and the verified domains a
-/// userPrincipalName may use.
+/// The in-memory tenant: users by object id, each user's manager (user id
+/// to manager id) and the verified domains a userPrincipalName may use.
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub users: BTreeMap<String, serde_json::Value>,
+    pub managers: BTreeMap<String, String>,
     pub verified_domains: Vec<String>,
 }
 
 impl Default for Tenant {
     fn default() -> Self {
-        Tenant { users: BTreeMap::new(), verified_domains: vec!["contoso.example".to_owned()] }
+        Tenant {
+            users: BTreeMap::new(),
+            managers: BTreeMap::new(),
+            verified_domains: vec!["contoso.example".to_owned()],
+        }
     }
 }
 

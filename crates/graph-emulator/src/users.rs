@@ -33,8 +33,8 @@ pub(crate) struct Shared {
 /// The request id the middleware chose for this request.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestIds {
-    request_id: String,
-    client_request_id: String,
+    pub(crate) request_id: String,
+    pub(crate) client_request_id: String,
 }
 
 /// Properties a create must carry (besides `passwordProfile.password`).
@@ -45,14 +45,23 @@ const DEFAULT_TOP: usize = 100;
 const MAX_TOP: usize = 999;
 
 pub(crate) fn routes(shared: Arc<Shared>) -> axum::Router {
-    use axum::routing::get;
-    axum::Router::new()
+    use axum::routing::{get, post, put};
+    let api = axum::Router::new()
         .route("/v1.0/users", get(list_users).post(create_user))
         .route("/v1.0/users/{id}", get(get_user).patch(patch_user).delete(delete_user))
+        .route("/v1.0/users/{id}/manager", get(get_manager))
+        .route("/v1.0/users/{id}/manager/$ref", put(put_manager_ref).delete(delete_manager_ref))
         .route("/_emulator/users", get(admin_users))
         .fallback(not_found)
         .with_state(shared)
+        .layer(axum::middleware::from_fn(request_ids));
+    // `$batch` dispatches each item through `api`, the same handlers a
+    // single request reaches.
+    axum::Router::new()
+        .route("/v1.0/$batch", post(crate::batch::batch))
+        .with_state(api.clone())
         .layer(axum::middleware::from_fn(request_ids))
+        .merge(api)
 }
 
 /// A new random GUID-shaped string (version-4 layout).
@@ -97,7 +106,12 @@ async fn request_ids(mut req: Request, next: Next) -> Response {
 }
 
 /// Graph's error body.
-fn error(ids: &RequestIds, status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(
+    ids: &RequestIds,
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+) -> Response {
     let date = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or(jiff::Timestamp::now());
     (
         status,
@@ -114,7 +128,7 @@ fn error(ids: &RequestIds, status: StatusCode, code: &str, message: impl Into<St
         .into_response()
 }
 
-fn bad_request(ids: &RequestIds, message: impl Into<String>) -> Response {
+pub(crate) fn bad_request(ids: &RequestIds, message: impl Into<String>) -> Response {
     error(ids, StatusCode::BAD_REQUEST, "Request_BadRequest", message)
 }
 
@@ -452,6 +466,8 @@ async fn delete_user(
     match find_id(&tenant, &key) {
         Some(id) => {
             tenant.users.remove(&id);
+            tenant.managers.remove(&id);
+            tenant.managers.retain(|_, manager| *manager != id);
             StatusCode::NO_CONTENT.into_response()
         }
         None => user_not_found(&ids, &key),
@@ -607,8 +623,108 @@ async fn list_users(
     axum::Json(Value::Object(out)).into_response()
 }
 
+/// The manager id from a `$ref` body's `@odata.id`: any base URL ending in
+/// `/users/{id}` or `/directoryObjects/{id}`.
+fn ref_target(obj: &Map<String, Value>) -> Result<String, String> {
+    let Some(odata_id) = obj.get("@odata.id").and_then(Value::as_str) else {
+        return Err("The request body must carry the reference as '@odata.id'.".into());
+    };
+    if obj.len() != 1 {
+        return Err("A reference body carries only '@odata.id'.".into());
+    }
+    let mut parts = odata_id.rsplitn(3, '/');
+    let (Some(id), Some(set), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("Invalid object identifier '{odata_id}'."));
+    };
+    if id.is_empty() || !(set == "users" || set == "directoryObjects") {
+        return Err(format!("Invalid object identifier '{odata_id}'."));
+    }
+    Ok(id.to_owned())
+}
+
+async fn put_manager_ref(
+    State(shared): State<Arc<Shared>>,
+    Extension(ids): Extension<RequestIds>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let obj = match parse_object(&body) {
+        Ok(o) => o,
+        Err(m) => return bad_request(&ids, m),
+    };
+    let target = match ref_target(&obj) {
+        Ok(t) => t,
+        Err(m) => return bad_request(&ids, m),
+    };
+    let mut tenant = lock(&shared);
+    let Some(id) = find_id(&tenant, &key) else {
+        return user_not_found(&ids, &key);
+    };
+    let Some(manager) = find_id(&tenant, &target) else {
+        return user_not_found(&ids, &target);
+    };
+    if manager == id {
+        return bad_request(&ids, "A user cannot be their own manager.");
+    }
+    tenant.managers.insert(id, manager);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn get_manager(
+    State(shared): State<Arc<Shared>>,
+    Extension(ids): Extension<RequestIds>,
+    Path(key): Path<String>,
+) -> Response {
+    let tenant = lock(&shared);
+    let Some(id) = find_id(&tenant, &key) else {
+        return user_not_found(&ids, &key);
+    };
+    let Some(user) = tenant.managers.get(&id).and_then(|m| tenant.users.get(m)).cloned() else {
+        return user_not_found(&ids, "manager");
+    };
+    drop(tenant);
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#directoryObjects/$entity", shared.base_url)),
+    );
+    out.insert("@odata.type".into(), json!("#microsoft.graph.user"));
+    if let Value::Object(m) = user {
+        out.extend(m);
+    }
+    axum::Json(Value::Object(out)).into_response()
+}
+
+async fn delete_manager_ref(
+    State(shared): State<Arc<Shared>>,
+    Extension(ids): Extension<RequestIds>,
+    Path(key): Path<String>,
+) -> Response {
+    let mut tenant = lock(&shared);
+    let Some(id) = find_id(&tenant, &key) else {
+        return user_not_found(&ids, &key);
+    };
+    match tenant.managers.remove(&id) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => user_not_found(&ids, "manager"),
+    }
+}
+
+/// Every stored user plus `_managerId` (the manager's id or null).
 async fn admin_users(State(shared): State<Arc<Shared>>) -> Response {
-    let users: Vec<Value> = lock(&shared).users.values().cloned().collect();
+    let tenant = lock(&shared);
+    let users: Vec<Value> = tenant
+        .users
+        .iter()
+        .map(|(id, u)| {
+            let mut u = u.clone();
+            if let Value::Object(m) = &mut u {
+                m.insert("_managerId".into(), json!(tenant.managers.get(id)));
+            }
+            u
+        })
+        .collect();
+    drop(tenant);
     axum::Json(Value::Array(users)).into_response()
 }
 
