@@ -1,6 +1,6 @@
 //! `POST /v1.0/$batch`: JSON batching as Graph documents it (at most 20
 //! requests, unique ids, relative urls, `dependsOn` with 424 for an item
-//! whose dependency did not succeed). Each item is dispatched through the
+//! whose dependency did not succeed, Content-Type required with a body). Each item is dispatched through the
 //! same router, and so the same handlers, as a single request.
 //!
 //! Items run one after another in the order given; a `dependsOn` must name
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
@@ -107,6 +107,11 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, String> {
             }
         }
         let body = req.get("body").filter(|b| !b.is_null()).cloned();
+        // Graph: "When a body is included with the request, the headers
+        // object must contain a value for Content-Type."
+        if body.is_some() && !headers.iter().any(|(k, _)| *k == header::CONTENT_TYPE) {
+            return Err(format!("Batch request '{id}' has a body but no Content-Type header."));
+        }
         let depends_on = match req.get("dependsOn") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(deps)) => {
@@ -137,18 +142,11 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, String> {
 /// response entry.
 async fn dispatch(api: &axum::Router, item: Item) -> (u16, Value) {
     let mut builder = Request::builder().method(item.method).uri(item.url.as_str());
-    let mut has_content_type = false;
     for (k, v) in item.headers {
-        has_content_type |= k == axum::http::header::CONTENT_TYPE;
         builder = builder.header(k, v);
     }
     let body = match &item.body {
-        Some(b) => {
-            if !has_content_type {
-                builder = builder.header(axum::http::header::CONTENT_TYPE, "application/json");
-            }
-            Body::from(b.to_string())
-        }
+        Some(b) => Body::from(b.to_string()),
         None => Body::empty(),
     };
     let resp = match builder.body(body) {

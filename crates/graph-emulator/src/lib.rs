@@ -9,9 +9,10 @@
 //!
 //! Status: [`schema`] (the user type's property names and types, derived
 //! from Microsoft's published v1.0 metadata), [`rules`], [`server`] (start,
-//! base URL, in-memory tenant, shutdown) and the [`users`] routes (create,
-//! read, update, delete, list with `$filter`/`$select`/`$top`) exist so far;
-//! no manager `$ref`, `$batch`, throttling or token endpoint yet.
+//! base URL, in-memory tenant, shutdown), the [`users`] routes (create,
+//! read, update, delete, list with `$filter`/`$select`/`$top`, manager
+//! `$ref`) and [`batch`] (`POST /v1.0/$batch`) exist so far; no throttling
+//! or token endpoint yet.
 
 pub mod batch;
 pub mod rules;

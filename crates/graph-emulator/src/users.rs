@@ -1,9 +1,11 @@
 //! The `/v1.0/users` routes of the double: create, read, update, delete and
 //! list with a small, strictly parsed `$filter` (`<prop> eq '<literal>'` for
 //! `employeeId`, `userPrincipalName`, `mail`, `id`), `$select` and `$top`
-//! paging. Bodies are checked against the Graph metadata excerpt
-//! ([`crate::schema`]) and the value rules ([`crate::rules`]); anything the
-//! double does not implement is refused rather than accepted.
+//! paging; the manager reference (`PUT`/`DELETE .../manager/$ref`, `GET
+//! .../manager`), stored in [`Tenant::managers`]. Bodies are checked against
+//! the Graph metadata excerpt ([`crate::schema`]) and the value rules
+//! ([`crate::rules`]); anything the double does not implement is refused
+//! rather than accepted.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
