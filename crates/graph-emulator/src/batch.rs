@@ -199,6 +199,8 @@ pub(crate) async fn batch(
         let (status, out) = match failed {
             Some(dep) => {
                 let item_ids = RequestIds { request_id: new_guid(), client_request_id: new_guid() };
+                // The error code of Graph's 424 item body is not documented
+                // in what we have (unverified); clients should key on 424.
                 let resp = error(
                     &item_ids,
                     StatusCode::FAILED_DEPENDENCY,
