@@ -11,11 +11,13 @@
 //! from Microsoft's published v1.0 metadata), [`rules`], [`server`] (start,
 //! base URL, in-memory tenant, shutdown), the [`users`] routes (create,
 //! read, update, delete, list with `$filter`/`$select`/`$top`, manager
-//! `$ref`) and [`batch`] (`POST /v1.0/$batch`) exist so far; no throttling
-//! or token endpoint yet.
+//! `$ref`), [`batch`] (`POST /v1.0/$batch`) and [`throttle`] (a sliding
+//! window write limit, injected faults, `/_emulator/stats`) exist so far; no
+//! token endpoint yet.
 
 pub mod batch;
 pub mod rules;
 pub mod schema;
 pub mod server;
+pub mod throttle;
 pub mod users;

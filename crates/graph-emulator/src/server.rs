@@ -42,17 +42,26 @@ impl Default for Tenant {
 pub struct GraphEmulator {
     listen: SocketAddr,
     domains: Vec<String>,
+    write_limit: Option<(usize, std::time::Duration)>,
 }
 
 impl GraphEmulator {
     /// A double that will listen on `listen` (`127.0.0.1:0` picks a port).
     pub fn new(listen: SocketAddr) -> Self {
-        GraphEmulator { listen, domains: Vec::new() }
+        GraphEmulator { listen, domains: Vec::new(), write_limit: None }
     }
 
     /// Adds a verified domain; without any, the tenant has `contoso.example`.
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domains.push(domain.into());
+        self
+    }
+
+    /// Refuses (429, `Retry-After`) a write that would make more than
+    /// `writes` writes within the sliding `window`; without it, no limit.
+    /// See [`crate::throttle`].
+    pub fn write_limit(mut self, writes: usize, window: std::time::Duration) -> Self {
+        self.write_limit = Some((writes, window));
         self
     }
 
@@ -72,7 +81,8 @@ impl GraphEmulator {
             schema: crate::schema::Schema::embedded()?,
             base_url: format!("http://{addr}"),
         });
-        let app = crate::users::routes(shared);
+        let control = Arc::new(crate::throttle::Control::new(self.write_limit));
+        let app = crate::users::routes(shared, control);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {

@@ -46,7 +46,8 @@ const FILTERABLE: [&str; 4] = ["employeeId", "userPrincipalName", "mail", "id"];
 const DEFAULT_TOP: usize = 100;
 const MAX_TOP: usize = 999;
 
-pub(crate) fn routes(shared: Arc<Shared>) -> axum::Router {
+pub(crate) fn routes(shared: Arc<Shared>, control: Arc<crate::throttle::Control>) -> axum::Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
     use axum::routing::{get, post, put};
     let api = axum::Router::new()
         .route("/v1.0/users", get(list_users).post(create_user))
@@ -56,13 +57,21 @@ pub(crate) fn routes(shared: Arc<Shared>) -> axum::Router {
         .route("/_emulator/users", get(admin_users))
         .fallback(not_found)
         .with_state(shared)
-        .layer(axum::middleware::from_fn(request_ids));
-    // `$batch` dispatches each item through `api`, the same handlers a
-    // single request reaches.
+        .layer(from_fn_with_state(Arc::clone(&control), crate::throttle::guard))
+        .layer(from_fn(request_ids));
+    let admin = axum::Router::new()
+        .route("/_emulator/faults", post(crate::throttle::add_fault))
+        .route("/_emulator/stats", get(crate::throttle::stats))
+        .with_state(Arc::clone(&control))
+        .layer(from_fn(request_ids));
+    // `$batch` dispatches each item through `api`, the same handlers (and
+    // the same throttle) a single request reaches.
     axum::Router::new()
         .route("/v1.0/$batch", post(crate::batch::batch))
         .with_state(api.clone())
-        .layer(axum::middleware::from_fn(request_ids))
+        .layer(from_fn_with_state(control, crate::throttle::count_batch))
+        .layer(from_fn(request_ids))
+        .merge(admin)
         .merge(api)
 }
 
