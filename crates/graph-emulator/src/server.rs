@@ -1,5 +1,6 @@
 //! The test double's HTTP server: start, base URL, in-memory tenant,
-//! shutdown, and the `/v1.0/users` routes of [`crate::users`]. Every other
+//! shutdown, the `/v1.0/users` routes of [`crate::users`] and the write
+//! limit, faults and stats of [`crate::throttle`]. Every other
 //! path answers Graph's 404 error shape so a client pointed at it fails
 //! loudly rather than seeing a success this double does not implement.
 
@@ -59,7 +60,7 @@ impl GraphEmulator {
 
     /// Refuses (429, `Retry-After`) a write that would make more than
     /// `writes` writes within the sliding `window`; without it, no limit.
-    /// See [`crate::throttle`].
+    /// A `writes` of 0 is taken as 1. See [`crate::throttle`].
     pub fn write_limit(mut self, writes: usize, window: std::time::Duration) -> Self {
         self.write_limit = Some((writes, window));
         self
