@@ -133,11 +133,12 @@ pub struct Connection {
 }
 
 impl Kind {
-    /// Whether an unknown key in `[target.connection]` is an error (LDAP:
-    /// a mistyped `starttls` would send the bind password in clear) or
-    /// only a warning (SCIM, whose unknown keys always loaded).
+    /// Whether an unknown key in `[target.connection]` is an error. It is
+    /// for every kind with such a table: a mistyped LDAP `starttls` would
+    /// send the bind password in clear, a mistyped SCIM `token_env` or
+    /// `concurrency` would silently run with the default.
     pub fn refuses_unknown_keys(self) -> bool {
-        matches!(self, Kind::Ldap)
+        matches!(self, Kind::Ldap | Kind::Scim)
     }
 
     /// The keys that may be written in the table at `parent` (a dotted path
