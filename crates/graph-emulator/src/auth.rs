@@ -71,6 +71,9 @@ fn entra_error(status: StatusCode, error: &str, code: u32, desc: &str) -> Respon
     (status, axum::Json(body)).into_response()
 }
 
+/// A token request refused: status, `error`, AADSTS number, description.
+struct Refusal(StatusCode, &'static str, u32, String);
+
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 #[derive(Debug, serde::Deserialize)]
@@ -89,18 +92,31 @@ fn check_assertion(
     public_key_der: &[u8],
     sha256: &str,
     sha1: &str,
-) -> Result<(), Response> {
-    let bad = |status, error, code, desc: &str| Err(entra_error(status, error, code, desc));
+) -> Result<(), Refusal> {
+    let bad = |status, error, code, desc: &str| Err(Refusal(status, error, code, desc.to_owned()));
     if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
-        return bad(StatusCode::BAD_REQUEST, "invalid_request", 7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
     }
     let Some(jwt) = form.get("client_assertion") else {
-        return bad(StatusCode::BAD_REQUEST, "invalid_request", 7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
     };
     let Ok(header) = jsonwebtoken::decode_header(jwt) else {
-        return bad(StatusCode::BAD_REQUEST, "invalid_request", 50027, "JWT token is invalid or malformed.");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50027,
+            "JWT token is invalid or malformed.",
+        );
     };
     let key_matches = match (&header.x5t_s256, &header.x5t) {
         (Some(t), _) => t == sha256,
@@ -108,13 +124,21 @@ fn check_assertion(
         (None, None) => false,
     };
     if !key_matches {
-        return bad(StatusCode::UNAUTHORIZED, "invalid_client", 700027,
-            "Client assertion failed signature validation. Key was not found.");
+        return bad(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            "Client assertion failed signature validation. Key was not found.",
+        );
     }
     use jsonwebtoken::Algorithm;
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
-        return bad(StatusCode::UNAUTHORIZED, "invalid_client", 700027,
-            "Client assertion contains an invalid signature. Unsupported algorithm.");
+        return bad(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+            "Client assertion contains an invalid signature. Unsupported algorithm.",
+        );
     }
     let mut v = jsonwebtoken::Validation::new(header.alg);
     v.validate_exp = false;
@@ -125,27 +149,48 @@ fn check_assertion(
     let claims = match jsonwebtoken::decode::<Claims>(jwt, &key, &v) {
         Ok(d) => d.claims,
         Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
-            return bad(StatusCode::UNAUTHORIZED, "invalid_client", 700027,
-                "Client assertion contains an invalid signature.");
+            return bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700027,
+                "Client assertion contains an invalid signature.",
+            );
         }
         Err(_) => {
-            return bad(StatusCode::BAD_REQUEST, "invalid_request", 50027, "JWT token is invalid or malformed.");
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50027,
+                "JWT token is invalid or malformed.",
+            );
         }
     };
     if claims.aud.as_deref() != Some(endpoint) {
-        return bad(StatusCode::BAD_REQUEST, "invalid_client", 700023,
-            "Client assertion audience claim does not match Realm issuer.");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            700023,
+            "Client assertion audience claim does not match Realm issuer.",
+        );
     }
     if claims.iss.as_deref() != Some(client_id) || claims.sub.as_deref() != Some(client_id) {
-        return bad(StatusCode::BAD_REQUEST, "invalid_client", 700021,
-            "Client assertion application identifier doesn't match 'client_id' parameter.");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        );
     }
     let now = jiff::Timestamp::now().as_second();
     let expired = claims.exp.is_none_or(|exp| exp <= now);
     let early = claims.nbf.is_some_and(|nbf| nbf > now);
     if expired || early {
-        return bad(StatusCode::BAD_REQUEST, "invalid_client", 700024,
-            "Client assertion is not within its valid time range.");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            700024,
+            "Client assertion is not within its valid time range.",
+        );
     }
     Ok(())
 }
@@ -158,35 +203,61 @@ pub(crate) async fn token(
 ) -> Response {
     let bad = |status, error, code, desc: &str| entra_error(status, error, code, desc);
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return bad(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003,
-            "The app requested an unsupported grant type.");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     let scope = form.get("scope").map(String::as_str).unwrap_or("");
     if !scope.ends_with("/.default") {
-        return bad(StatusCode::BAD_REQUEST, "invalid_scope", 70011,
-            &format!("The provided request must include a 'scope' input parameter ending in '/.default'. The scope '{scope}' isn't valid."));
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            70011,
+            &format!(
+                "The provided request must include a 'scope' input parameter ending in '/.default'. The scope '{scope}' isn't valid."
+            ),
+        );
     }
     let client_id = form.get("client_id").map(String::as_str).unwrap_or("");
     let Some(cred) = auth.apps.get(client_id) else {
-        return bad(StatusCode::BAD_REQUEST, "unauthorized_client", 700016,
-            &format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."));
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+            ),
+        );
     };
     let endpoint = format!("{}/{tenant}/oauth2/v2.0/token", auth.base_url);
     match cred {
         Credential::Secret(secret) => match form.get("client_secret") {
             Some(s) if s == secret => {}
             Some(_) => {
-                return bad(StatusCode::UNAUTHORIZED, "invalid_client", 7000215,
-                    "Invalid client secret provided.");
+                return bad(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided.",
+                );
             }
             None => {
-                return bad(StatusCode::UNAUTHORIZED, "invalid_client", 7000218,
-                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+                return bad(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    7000218,
+                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                );
             }
         },
         Credential::Cert { public_key_der, sha256, sha1 } => {
-            if let Err(resp) = check_assertion(&form, client_id, &endpoint, public_key_der, sha256, sha1) {
-                return resp;
+            if let Err(resp) =
+                check_assertion(&form, client_id, &endpoint, public_key_der, sha256, sha1)
+            {
+                return entra_error(resp.0, resp.1, resp.2, &resp.3);
             }
         }
     }

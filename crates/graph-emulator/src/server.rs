@@ -85,13 +85,21 @@ impl GraphEmulator {
     /// Registers an app that authenticates with a client assertion signed
     /// by the key of `cert_pem` (RS256 or PS256). Once any app is
     /// registered, `/v1.0` requires a bearer token from the token endpoint.
-    pub fn app_with_certificate(mut self, client_id: impl Into<String>, cert_pem: impl Into<String>) -> Self {
+    pub fn app_with_certificate(
+        mut self,
+        client_id: impl Into<String>,
+        cert_pem: impl Into<String>,
+    ) -> Self {
         self.apps.push((client_id.into(), AppCredential::CertPem(cert_pem.into())));
         self
     }
 
     /// Registers an app that authenticates with `client_secret`.
-    pub fn app_with_secret(mut self, client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+    pub fn app_with_secret(
+        mut self,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
         self.apps.push((client_id.into(), AppCredential::Secret(secret.into())));
         self
     }
@@ -112,7 +120,9 @@ impl GraphEmulator {
         for (id, cred) in &self.apps {
             let cred = match cred {
                 AppCredential::Secret(s) => crate::auth::Credential::Secret(s.clone()),
-                AppCredential::CertPem(pem) => crate::auth::cert_credential(pem).map_err(ServerError::Certificate)?,
+                AppCredential::CertPem(pem) => {
+                    crate::auth::cert_credential(pem).map_err(ServerError::Certificate)?
+                }
             };
             apps.insert(id.clone(), cred);
         }

@@ -135,8 +135,12 @@ async fn good_assertion_gets_a_token_that_works() {
     let token = body["access_token"].as_str().unwrap().to_owned();
     let resp = users(&g, Some(&token)).await;
     assert_eq!(resp.status().as_u16(), 200);
-    let stats: Value =
-        reqwest::get(format!("{}/_emulator/stats", g.base_url())).await.unwrap().json().await.unwrap();
+    let stats: Value = reqwest::get(format!("{}/_emulator/stats", g.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stats["tokens_issued"], 1);
 }
 
@@ -164,17 +168,30 @@ async fn bad_assertions_are_refused_with_their_codes() {
     refused(post_token(&g, unknown, &jwt).await, 400, "unauthorized_client", 700016).await;
     // Wrong grant type and scope.
     let c = reqwest::Client::new();
-    let r = c.post(&url).form(&[("grant_type", "password"), ("client_id", CLIENT)]).send().await.unwrap();
+    let r = c
+        .post(&url)
+        .form(&[("grant_type", "password"), ("client_id", CLIENT)])
+        .send()
+        .await
+        .unwrap();
     refused(r, 400, "unsupported_grant_type", 70003).await;
     let r = c
         .post(&url)
-        .form(&[("grant_type", "client_credentials"), ("client_id", CLIENT), ("scope", "User.Read")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT),
+            ("scope", "User.Read"),
+        ])
         .send()
         .await
         .unwrap();
     refused(r, 400, "invalid_scope", 70011).await;
-    let stats: Value =
-        reqwest::get(format!("{}/_emulator/stats", g.base_url())).await.unwrap().json().await.unwrap();
+    let stats: Value = reqwest::get(format!("{}/_emulator/stats", g.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stats["tokens_issued"], 0);
 }
 
@@ -188,7 +205,8 @@ async fn v1_needs_a_live_bearer() {
     let token = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(users(&g, Some(&token)).await.status().as_u16(), 200);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    graph_401(users(&g, Some(&token)).await, "Lifetime validation failed, the token is expired.").await;
+    graph_401(users(&g, Some(&token)).await, "Lifetime validation failed, the token is expired.")
+        .await;
     // The $batch POST is checked too.
     let r = reqwest::Client::new()
         .post(format!("{}/v1.0/$batch", g.base_url()))
