@@ -1,6 +1,7 @@
 //! The test double's HTTP server: start, base URL, in-memory tenant,
 //! shutdown, the `/v1.0/users` routes of [`crate::users`] and the write
-//! limit, faults and stats of [`crate::throttle`]. Every other
+//! limit, faults and stats of [`crate::throttle`], and the token endpoint
+//! and bearer check of [`crate::auth`]. Every other
 //! path answers Graph's 404 error shape so a client pointed at it fails
 //! loudly rather than seeing a success this double does not implement.
 

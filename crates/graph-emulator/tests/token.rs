@@ -14,6 +14,7 @@ struct Cert {
     pem: String,
     key: EncodingKey,
     sha256: String,
+    sha1: String,
 }
 
 /// One DER element at the start of `b`: (tag, content, rest).
@@ -52,6 +53,10 @@ fn rsa_cert() -> Cert {
         pem: cert.pem(),
         key: EncodingKey::from_rsa_der(&pkcs1_of_pkcs8(&kp.serialize_der())),
         sha256: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest),
+        sha1: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            cert.der(),
+        )),
     }
 }
 
@@ -239,4 +244,37 @@ async fn secret_app_and_no_app_means_no_auth() {
     assert_eq!(r.status().as_u16(), 200);
     let open = GraphEmulator::new("127.0.0.1:0".parse().unwrap()).start().await.unwrap();
     assert_eq!(users(&open, None).await.status().as_u16(), 200);
+}
+
+fn custom_assertion(key: &EncodingKey, header: &Header, claims: &Value) -> String {
+    jsonwebtoken::encode(header, claims, key).unwrap()
+}
+
+#[tokio::test]
+async fn ps256_x5t_sha1_and_claim_checks() {
+    let cert = rsa_cert();
+    let g = start(&cert, Duration::from_secs(3600)).await;
+    let url = token_url(&g);
+    let mut h = Header::new(Algorithm::PS256);
+    h.x5t = Some(cert.sha1.clone());
+    let good =
+        json!({"aud": url, "iss": CLIENT, "sub": CLIENT, "exp": now() + 600, "nbf": now() - 5});
+    let r = post_token(&g, CLIENT, &custom_assertion(&cert.key, &h, &good)).await;
+    assert_eq!(r.status().as_u16(), 200);
+    // iss/sub not the client id.
+    let mut claims = good.clone();
+    claims["iss"] = json!("someone-else");
+    let r = post_token(&g, CLIENT, &custom_assertion(&cert.key, &h, &claims)).await;
+    refused(r, 400, "invalid_client", 700021).await;
+    // nbf in the future.
+    let mut claims = good.clone();
+    claims["nbf"] = json!(now() + 600);
+    let r = post_token(&g, CLIENT, &custom_assertion(&cert.key, &h, &claims)).await;
+    refused(r, 400, "invalid_client", 700024).await;
+    // No thumbprint at all.
+    let h = Header::new(Algorithm::RS256);
+    let r = post_token(&g, CLIENT, &custom_assertion(&cert.key, &h, &good)).await;
+    refused(r, 401, "invalid_client", 700027).await;
+    // Not a JWT.
+    refused(post_token(&g, CLIENT, "not-a-jwt").await, 400, "invalid_request", 50027).await;
 }
