@@ -3,13 +3,19 @@
 //! check on `/v1.0` (including the `$batch` POST). Auth is enforced only
 //! once an app is registered on the builder.
 //!
-//! AADSTS codes: **verified** against Microsoft's error-code reference page
-//! (via the search tool): 70011 (`invalid_scope`) and the error body shape.
-//! **Unverified** (from memory, not confirmed): 70003 (unsupported grant
-//! type), 700016 (app not found), 700027 (assertion signature / key not
-//! found), 700023 (assertion audience), 700021 (assertion iss/sub vs
-//! client_id), 700024 (assertion time range), 50027 (malformed JWT),
-//! 7000215 (invalid secret), 7000218 (no credential).
+//! AADSTS codes. **Verified** with the search tool against Microsoft Learn:
+//! 70011 (`invalid_scope`) and the error body shape (`error_codes`,
+//! `timestamp`, `trace_id`, `correlation_id`, `error_uri`) from the AADSTS
+//! error-code reference; 7000215 (invalid secret), 700016 (app not found in
+//! the tenant), 700027 (assertion contains an invalid signature), 700021
+//! (assertion application identifier does not match `client_id`) and 700023
+//! (assertion audience claim does not match the realm issuer) from the Azure
+//! SDK for Java service-principal troubleshooting page. **Seen only in a
+//! third-party issue title**: 700024 ("Client assertion is not within its
+//! valid time range"). **Unverified** (from memory): 70003 (unsupported
+//! grant type), 50027 (malformed JWT), 7000218 (no credential in the body),
+//! the exact HTTP status (400 vs 401) of each refusal, and the use of 700027
+//! also for an unknown thumbprint ("key was not found").
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +73,7 @@ fn entra_error(status: StatusCode, error: &str, code: u32, desc: &str) -> Respon
         "timestamp": ts,
         "trace_id": trace,
         "correlation_id": corr,
+        "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
     });
     (status, axum::Json(body)).into_response()
 }
