@@ -12,9 +12,10 @@
 //! base URL, in-memory tenant, shutdown), the [`users`] routes (create,
 //! read, update, delete, list with `$filter`/`$select`/`$top`, manager
 //! `$ref`), [`batch`] (`POST /v1.0/$batch`) and [`throttle`] (a sliding
-//! window write limit, injected faults, `/_emulator/stats`) exist so far; no
-//! token endpoint yet.
+//! window write limit, injected faults, `/_emulator/stats`) and [`auth`] (the token endpoint and the
+//! bearer check, enforced once an app is registered) exist so far.
 
+pub mod auth;
 pub mod batch;
 pub mod rules;
 pub mod schema;

@@ -1,6 +1,7 @@
 //! The test double's HTTP server: start, base URL, in-memory tenant,
 //! shutdown, the `/v1.0/users` routes of [`crate::users`] and the write
-//! limit, faults and stats of [`crate::throttle`]. Every other
+//! limit, faults and stats of [`crate::throttle`], and the token endpoint
+//! and bearer check of [`crate::auth`]. Every other
 //! path answers Graph's 404 error shape so a client pointed at it fails
 //! loudly rather than seeing a success this double does not implement.
 
@@ -15,6 +16,8 @@ pub enum ServerError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("local address: {0}")]
     LocalAddr(std::io::Error),
+    #[error("app certificate: {0}")]
+    Certificate(String),
     #[error("user schema: {0}")]
     Schema(#[from] crate::schema::SchemaError),
 }
@@ -44,12 +47,26 @@ pub struct GraphEmulator {
     listen: SocketAddr,
     domains: Vec<String>,
     write_limit: Option<(usize, std::time::Duration)>,
+    apps: Vec<(String, AppCredential)>,
+    token_lifetime: std::time::Duration,
+}
+
+#[derive(Debug, Clone)]
+enum AppCredential {
+    CertPem(String),
+    Secret(String),
 }
 
 impl GraphEmulator {
     /// A double that will listen on `listen` (`127.0.0.1:0` picks a port).
     pub fn new(listen: SocketAddr) -> Self {
-        GraphEmulator { listen, domains: Vec::new(), write_limit: None }
+        GraphEmulator {
+            listen,
+            domains: Vec::new(),
+            write_limit: None,
+            apps: Vec::new(),
+            token_lifetime: std::time::Duration::from_secs(3600),
+        }
     }
 
     /// Adds a verified domain; without any, the tenant has `contoso.example`.
@@ -66,11 +83,49 @@ impl GraphEmulator {
         self
     }
 
+    /// Registers an app that authenticates with a client assertion signed
+    /// by the key of `cert_pem` (RS256 or PS256). Once any app is
+    /// registered, `/v1.0` requires a bearer token from the token endpoint.
+    pub fn app_with_certificate(
+        mut self,
+        client_id: impl Into<String>,
+        cert_pem: impl Into<String>,
+    ) -> Self {
+        self.apps.push((client_id.into(), AppCredential::CertPem(cert_pem.into())));
+        self
+    }
+
+    /// Registers an app that authenticates with `client_secret`.
+    pub fn app_with_secret(
+        mut self,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.apps.push((client_id.into(), AppCredential::Secret(secret.into())));
+        self
+    }
+
+    /// Lifetime of issued access tokens (default 3600 s).
+    pub fn token_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
     /// Binds and serves in the background.
     pub async fn start(self) -> Result<RunningGraph, ServerError> {
         let mut tenant = Tenant::default();
         if !self.domains.is_empty() {
             tenant.verified_domains = self.domains.clone();
+        }
+        let mut apps = BTreeMap::new();
+        for (id, cred) in &self.apps {
+            let cred = match cred {
+                AppCredential::Secret(s) => crate::auth::Credential::Secret(s.clone()),
+                AppCredential::CertPem(pem) => {
+                    crate::auth::cert_credential(pem).map_err(ServerError::Certificate)?
+                }
+            };
+            apps.insert(id.clone(), cred);
         }
         let tenant = Arc::new(Mutex::new(tenant));
         let listener = tokio::net::TcpListener::bind(self.listen)
@@ -83,7 +138,19 @@ impl GraphEmulator {
             base_url: format!("http://{addr}"),
         });
         let control = Arc::new(crate::throttle::Control::new(self.write_limit));
-        let app = crate::users::routes(shared, control);
+        let auth = Arc::new(crate::auth::Auth {
+            apps,
+            lifetime: self.token_lifetime,
+            base_url: format!("http://{addr}"),
+            tokens: Mutex::new(std::collections::HashMap::new()),
+            issued: Arc::clone(&control.tokens_issued),
+        });
+        let token_routes = axum::Router::new()
+            .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(crate::auth::token))
+            .with_state(Arc::clone(&auth));
+        let app = crate::users::routes(shared, control)
+            .merge(token_routes)
+            .layer(axum::middleware::from_fn_with_state(auth, crate::auth::bearer));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {

@@ -60,11 +60,13 @@ struct Book {
 pub(crate) struct Control {
     limit: Option<(usize, Duration)>,
     state: Mutex<Book>,
+    /// Tokens the token endpoint issued (shared with [`crate::auth`]).
+    pub(crate) tokens_issued: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Control {
     pub(crate) fn new(limit: Option<(usize, Duration)>) -> Self {
-        Control { limit, state: Mutex::new(Book::default()) }
+        Control { limit, state: Mutex::new(Book::default()), tokens_issued: Default::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Book> {
@@ -254,6 +256,7 @@ pub(crate) async fn stats(State(control): State<Arc<Control>>) -> Response {
         "throttled": st.throttled,
         "faults_sent": st.faults_sent,
         "max_writes_in_window": max_in_window(&st.write_times, window),
+        "tokens_issued": control.tokens_issued.load(std::sync::atomic::Ordering::Relaxed),
     });
     drop(st);
     axum::Json(out).into_response()
