@@ -3,31 +3,14 @@ use std::time::Duration;
 use graph_emulator::server::{GraphEmulator, RunningGraph};
 use serde_json::{Value, json};
 
+use crate::common::{post_user as create, user};
+
 async fn start(limit: Option<(usize, Duration)>) -> RunningGraph {
     let mut e = GraphEmulator::new("127.0.0.1:0".parse().unwrap());
     if let Some((n, w)) = limit {
         e = e.write_limit(n, w);
     }
     e.start().await.unwrap()
-}
-
-fn user(nick: &str) -> Value {
-    json!({
-        "accountEnabled": true,
-        "displayName": nick,
-        "mailNickname": nick,
-        "userPrincipalName": format!("{nick}@contoso.example"),
-        "passwordProfile": {"forceChangePasswordNextSignIn": true, "password": "S3cret!xyz"},
-    })
-}
-
-async fn create(g: &RunningGraph, nick: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{}/v1.0/users", g.base_url()))
-        .json(&user(nick))
-        .send()
-        .await
-        .unwrap()
 }
 
 fn retry_after(r: &reqwest::Response) -> u64 {

@@ -1,31 +1,7 @@
-use graph_emulator::server::{GraphEmulator, RunningGraph};
+use graph_emulator::server::RunningGraph;
 use serde_json::{Value, json};
 
-async fn start() -> RunningGraph {
-    GraphEmulator::new("127.0.0.1:0".parse().unwrap()).start().await.unwrap()
-}
-
-fn user(nick: &str) -> Value {
-    json!({
-        "accountEnabled": true,
-        "displayName": nick,
-        "mailNickname": nick,
-        "userPrincipalName": format!("{nick}@contoso.example"),
-        "passwordProfile": {"forceChangePasswordNextSignIn": true, "password": "S3cret!xyz"},
-    })
-}
-
-async fn create(g: &RunningGraph, nick: &str) -> String {
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1.0/users", g.base_url()))
-        .json(&user(nick))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let b: Value = r.json().await.unwrap();
-    b["id"].as_str().unwrap().to_owned()
-}
+use crate::common::{create, start};
 
 async fn put_ref(g: &RunningGraph, id: &str, odata_id: &str) -> reqwest::Response {
     reqwest::Client::new()

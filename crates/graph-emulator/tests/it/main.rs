@@ -1,0 +1,9 @@
+//! The Graph double's HTTP surface, one test binary (modules by area).
+
+mod batch;
+mod common;
+mod manager;
+mod server;
+mod throttle;
+mod token;
+mod users;
