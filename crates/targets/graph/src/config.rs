@@ -21,6 +21,9 @@ fn default_concurrency() -> usize {
 fn default_write_budget() -> u32 {
     2_500
 }
+fn default_write_window() -> u64 {
+    150
+}
 
 /// Configuration of a Graph target. Unknown keys are refused: a misspelt
 /// credential key would otherwise silently fall back to another method.
@@ -50,6 +53,10 @@ pub struct GraphConfig {
     /// Writes per 150 s at most.
     #[serde(default = "default_write_budget")]
     pub write_budget: u32,
+    /// The window `write_budget` counts over, in seconds: Graph's is 150.
+    /// Shorter windows are for tests against the Graph double.
+    #[serde(default = "default_write_window")]
+    pub write_window_secs: u64,
     #[serde(default)]
     pub tls_insecure: bool,
 }
@@ -107,6 +114,9 @@ impl GraphConfig {
         }
         if self.concurrency == 0 {
             out.push(problem("concurrency", "must be at least 1"));
+        }
+        if self.write_window_secs == 0 {
+            out.push(problem("write_window_secs", "must be at least 1"));
         }
         if self.write_budget == 0 || self.write_budget > 3_000 {
             out.push(problem(

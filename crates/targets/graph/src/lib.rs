@@ -1,10 +1,30 @@
-//! hrsync's Microsoft Graph (Entra ID) target, issue 16. So far: the
-//! `[target.connection]` configuration of `kind = "graph"` and the pure
-//! request builders (bodies, manager references, `$batch` building and
-//! response parsing). The token client, schema checks and the target itself
-//! are not written yet.
+//! hrsync's Microsoft Graph (Entra ID) target, issue 16.
+//!
+//! [`GraphTarget`] implements [`hrsync_target::Target`] over Microsoft
+//! Graph v1.0 `/users`: find by `$filter` (values escaped), create with the
+//! properties Graph requires and a generated password that is never stored,
+//! PATCH only what changed, disable with `accountEnabled: false` and a leave
+//! date, delete only when the engine deletes, manager by `$ref`. Writes are
+//! collected into `$batch` requests of up to 20 (per-item outcomes, per-item
+//! 429 retried without resending what succeeded) under a write budget below
+//! Graph's 3,000 writes per 150 s.
+//!
+//! Layout, as for every target: `config.rs` (validated user config, problems
+//! and warnings named by field), `target.rs` (the trait operations),
+//! `service.rs` (HTTP client, token, concurrency, write budget, throttling,
+//! the `$batch` collector), `request_builder.rs` (pure: bodies, manager
+//! references, `$batch` building and parsing), `properties.rs` (pure:
+//! flat mapping attributes to typed, nested Graph properties and back),
+//! `health.rs` (`check`); `tests/it` runs against `graph-emulator`, the
+//! Graph test double, including the target conformance suite.
 
 pub mod config;
+mod health;
+pub mod properties;
+pub mod request_builder;
+pub mod service;
+mod target;
 
 pub use config::GraphConfig;
-pub mod request_builder;
+pub use service::{Bearer, NoBearer, Stats};
+pub use target::{BuildError, GraphTarget, eq_filter};
