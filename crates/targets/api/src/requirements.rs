@@ -42,6 +42,8 @@ pub enum Rule {
     /// No text value contains any of these characters, nor a control
     /// character.
     ForbiddenChars(String),
+    /// Every character of every text value is ASCII (U+0000..=U+007F).
+    Ascii,
     /// No text value contains this text (`Excludes(".@".into())`).
     Excludes(String),
     /// Every text value is an address `local@domain`: exactly one `@`, a
@@ -177,6 +179,13 @@ pub fn violations(
                     ))
                 })
             }
+            Rule::Ascii => given.iter().flat_map(|(_, v)| texts(v)).find_map(|t| {
+                let bad = t.chars().find(|c| !c.is_ascii())?;
+                Some(format!(
+                    "{t:?} contains {bad:?}; {} allows only ASCII characters; nothing was sent",
+                    r.by
+                ))
+            }),
             Rule::Excludes(text) => {
                 given.iter().flat_map(|(_, v)| texts(v)).find(|t| t.contains(text.as_str())).map(
                     |t| format!("{t:?} contains {text:?}, which {} forbids; nothing was sent", r.by),
@@ -355,6 +364,18 @@ mod tests {
         assert!(v[0].cause.contains("Contoso.com, fabrikam.io"), "{v:?}");
         assert!(check("contoso.com")[0].cause.contains("no domain"));
         assert_eq!(check("a@sub.contoso.com").len(), 1);
+    }
+
+    #[test]
+    fn ascii_refuses_any_other_character() {
+        let r = [req("alias", Rule::Ascii)];
+        let check = |s: &str| violations(&r, &attrs(&[("alias", json!(s))]), true);
+        assert!(check("o'brien-1~").is_empty());
+        let v = check("zoë");
+        assert!(
+            v.len() == 1 && v[0].cause.contains("'ë'") && v[0].cause.contains("ASCII"),
+            "{v:?}"
+        );
     }
 
     #[test]
