@@ -15,6 +15,8 @@
 //! the `$batch` collector), `request_builder.rs` (pure: bodies, manager
 //! references, `$batch` building and parsing), `properties.rs` (pure:
 //! flat mapping attributes to typed, nested Graph properties and back),
+//! `rules.rs` (pure: Graph's documented rules for user properties as
+//! requirements the engine checks per worker before sending),
 //! `health.rs` (`check`); `tests/it` runs against `graph-emulator`, the
 //! Graph test double, including the target conformance suite.
 
@@ -22,6 +24,7 @@ pub mod config;
 mod health;
 pub mod properties;
 pub mod request_builder;
+pub mod rules;
 pub mod service;
 mod target;
 

@@ -635,7 +635,10 @@ impl Target for GraphTarget {
     async fn requirements(
         &self,
     ) -> Result<Vec<hrsync_target::requirements::Requirement>, TargetError> {
-        Ok(Vec::new())
+        // The configured domain is the verified one user principal names
+        // are made in; without it the domain is not checked.
+        let domains: Vec<String> = self.service.config().domain.iter().cloned().collect();
+        Ok(crate::rules::requirements(&domains))
     }
 
     fn preview(&self, write: hrsync_target::Preview<'_>) -> Vec<String> {
