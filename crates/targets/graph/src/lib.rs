@@ -1,10 +1,15 @@
 //! hrsync's Microsoft Graph (Entra ID) target, issue 16. So far: the
-//! `[target.connection]` configuration of `kind = "graph"` and the pure
+//! `[target.connection]` configuration of `kind = "graph"`, the pure
 //! request builders (bodies, manager references, `$batch` building and
-//! response parsing). The token client, schema checks and the target itself
-//! are not written yet.
+//! response parsing) and the app-only token client ([`token`]: certificate
+//! client assertion PS256 with `x5t#S256`, or a client secret for
+//! sandboxes; cached, one refresher, explanations of Entra's AADSTS
+//! refusals). Schema checks and the target itself are not written yet.
 
 pub mod config;
 
 pub use config::GraphConfig;
 pub mod request_builder;
+pub mod token;
+
+pub use token::{TokenClient, TokenError};
