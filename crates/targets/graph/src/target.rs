@@ -19,6 +19,7 @@ use crate::GraphConfig;
 use crate::properties::{self, ACCOUNT_ENABLED, BASE_SELECT};
 use crate::request_builder::{self as rb, InitialPassword, ItemFailure, ItemOutcome, Write};
 use crate::service::{Bearer, Service, ServiceError, Stats, failure};
+use crate::token::TokenClient;
 
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
@@ -84,9 +85,35 @@ pub enum BuildError {
     Service(#[from] ServiceError),
     #[error("target.connection.{field}: {reason}")]
     Config { field: &'static str, reason: String },
+    #[error("{0}")]
+    Token(String),
+}
+
+/// The token client as the HTTP side's token source.
+#[async_trait]
+impl Bearer for TokenClient {
+    async fn token(&self) -> Result<secrecy::SecretString, String> {
+        TokenClient::token(self).await.map_err(|e| e.explanation())
+    }
+    fn invalidate(&self, token: &secrecy::SecretString) {
+        TokenClient::invalidate(self, token)
+    }
 }
 
 impl GraphTarget {
+    /// A target authenticating as the config says (certificate, federated
+    /// token or client secret); the key files are read now, nothing is
+    /// sent yet.
+    pub fn new(config: GraphConfig) -> Result<Self, BuildError> {
+        if let Some(p) = config.problems().into_iter().next() {
+            return Err(BuildError::Config { field: p.field, reason: p.message });
+        }
+        let http = Service::http_client(&config)?;
+        let tokens =
+            TokenClient::new(&config, http).map_err(|e| BuildError::Token(e.explanation()))?;
+        Self::with_bearer(config, Box::new(tokens))
+    }
+
     /// A target sending with `bearer`'s tokens; nothing is sent yet.
     pub fn with_bearer(config: GraphConfig, bearer: Box<dyn Bearer>) -> Result<Self, BuildError> {
         if let Some(p) = config.problems().into_iter().next() {
