@@ -1,0 +1,122 @@
+//! `builtin:sf-to-entra` over the seeded emulator population: a full sync
+//! into the embedded target gives every worker Graph user properties with
+//! Graph's types and sign-in names Graph accepts; terminated workers are
+//! disabled with a leave date, rehired ones enabled without one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::common;
+
+use common::{TempDir, hrsync, source_toml, text};
+use hrsync_target_embedded::EmbeddedTarget;
+use serde_json::{Value, json};
+use sf_emulator::Emulator;
+use sf_emulator::events::HrEvent;
+use sf_emulator::model::Scenario;
+
+const UNIQUE: [&str; 2] = ["userPrincipalName", "mailNickname"];
+
+fn write_entra_config(dir: &Path, base_url: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"{source}
+[target]
+kind = "embedded"
+path = "target.sqlite"
+unique = ["userPrincipalName", "mailNickname"]
+
+[flow]
+mapping = "builtin:sf-to-entra"
+time_zone = "UTC"
+actions = ["create", "update", "disable"]
+
+[state]
+path = "state.sqlite"
+"#,
+        source = source_toml(base_url, 50),
+    );
+    let path = dir.join("hrsync.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// employeeId -> attributes of every object in the embedded target.
+fn accounts(dir: &Path) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let t = EmbeddedTarget::open(&dir.join("target.sqlite"), &UNIQUE).expect("open target");
+    let mut out = BTreeMap::new();
+    for o in t.all().expect("list") {
+        let id = o.attributes.get("employeeId").and_then(Value::as_str).unwrap_or_default();
+        let id = id.to_owned();
+        assert!(out.insert(id.clone(), o.attributes).is_none(), "two accounts for {id}");
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_workers_get_graph_properties() {
+    let emu = Emulator::builder().workers(40).seed(16).start().await.expect("emulator");
+    let scenarios = emu.scenarios();
+    let known = scenarios[&Scenario::Active][0].clone();
+    emu.apply(&HrEvent::NameChange {
+        person_id_external: known.clone(),
+        effective: None,
+        first_name: Some("Zoë".into()),
+        last_name: Some("O'Brien-Núñez".into()),
+        preferred_name: None,
+    })
+    .expect("name change");
+    let dir = TempDir::new("entra-mapping");
+    let config = write_entra_config(&dir.0, &emu.base_url());
+    let c = config.clone();
+    let out = tokio::task::spawn_blocking(move || hrsync(&c, &["sync", "--full"], &[]))
+        .await
+        .expect("task");
+    assert!(out.status.success(), "{}", text(&out));
+    let all = accounts(&dir.0);
+    assert!(all.len() >= 20, "{} accounts: {}", all.len(), text(&out));
+
+    let a = &all[&known];
+    assert_eq!(a["userPrincipalName"], json!("Zoe.O'Brien-Nunez@contoso.com"), "{a:?}");
+    assert_eq!(a["mailNickname"], json!("Zoe.O'Brien-Nunez"));
+    assert_eq!(a["givenName"], json!("Zoë"));
+    assert_eq!(a["surname"], json!("O'Brien-Núñez"));
+    assert_eq!(a["accountEnabled"], json!(true));
+    for p in ["employeeOrgData.costCenter", "employeeOrgData.division", "employeeHireDate"] {
+        assert!(a.get(p).and_then(Value::as_str).is_some_and(|v| !v.is_empty()), "{p}: {a:?}");
+    }
+    assert!(a.get("employeeLeaveDateTime").is_none_or(Value::is_null), "{a:?}");
+
+    // Every account: Graph's types and a userPrincipalName Graph accepts.
+    for (id, a) in &all {
+        assert!(a["accountEnabled"].is_boolean(), "{id}: {a:?}");
+        let upn = a["userPrincipalName"].as_str().unwrap_or_default();
+        let (alias, domain) = upn.rsplit_once('@').unwrap_or_default();
+        assert_eq!(domain, "contoso.com", "{id}: {upn}");
+        assert!(
+            !alias.is_empty()
+                && alias.chars().all(|c| c.is_ascii_alphanumeric() || "'.-_!#^~".contains(c)),
+            "{id}: {upn}"
+        );
+        if let Some(phones) = a.get("businessPhones").filter(|v| !v.is_null()) {
+            assert!(phones.as_array().is_some_and(|p| p.len() == 1), "{id}: {phones}");
+        }
+        assert!(id.chars().count() <= 16, "employeeId {id} fits Graph");
+    }
+
+    let terminated: Vec<&String> =
+        scenarios[&Scenario::Terminated].iter().filter(|p| all.contains_key(*p)).collect();
+    assert!(!terminated.is_empty(), "{}", text(&out));
+    for id in terminated {
+        let a = &all[id];
+        assert_eq!(a["accountEnabled"], json!(false), "{id}: {a:?}");
+        let leave = a["employeeLeaveDateTime"].as_str().unwrap_or_default();
+        assert!(leave.ends_with("T23:59:59Z") && leave.len() == 20, "{id}: {leave:?}");
+    }
+    for id in scenarios.get(&Scenario::Rehire).into_iter().flatten() {
+        if let Some(a) = all.get(id) {
+            assert_eq!(a["accountEnabled"], json!(true), "rehired {id}: {a:?}");
+            assert!(a.get("employeeLeaveDateTime").is_none_or(Value::is_null), "{id}: {a:?}");
+        }
+    }
+    emu.shutdown().await;
+}
