@@ -1,7 +1,8 @@
 //! `builtin:sf-to-entra` over the seeded emulator population: a full sync
 //! into the embedded target gives every worker Graph user properties with
 //! Graph's types and sign-in names Graph accepts; terminated workers are
-//! disabled with a leave date, rehired ones enabled without one.
+//! disabled with a leave date, rehired ones enabled without one; and the
+//! Graph test double creates every one of them as a user.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -118,5 +119,62 @@ async fn seeded_workers_get_graph_properties() {
             assert!(a.get("employeeLeaveDateTime").is_none_or(Value::is_null), "{id}: {a:?}");
         }
     }
+    graph_accepts_every_account(&all).await;
     emu.shutdown().await;
+}
+
+/// The mapped values, nested as Graph nests them (`employeeOrgData.division`
+/// under `employeeOrgData`), are users the Graph test double creates: its
+/// property names and types come from Graph's published user metadata and
+/// its rules from Graph's documentation (UPN characters and domain,
+/// mailNickname, employeeId length). `manager` is a reference the target
+/// sets by `$ref`, not a property.
+async fn graph_accepts_every_account(all: &BTreeMap<String, BTreeMap<String, Value>>) {
+    let graph = graph_emulator::server::GraphEmulator::new(([127, 0, 0, 1], 0).into())
+        .domain("contoso.com")
+        .start()
+        .await
+        .expect("graph double");
+    let http = reqwest::Client::new();
+    let mut refused = Vec::new();
+    for (id, attrs) in all {
+        let mut body = serde_json::Map::new();
+        for (name, value) in attrs.iter().filter(|(n, v)| *n != "manager" && !v.is_null()) {
+            match name.split_once('.') {
+                Some((parent, child)) => {
+                    let slot = body.entry(parent).or_insert_with(|| json!({}));
+                    slot[child] = value.clone();
+                }
+                None => {
+                    body.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        body.insert(
+            "passwordProfile".into(),
+            json!({"password": "Xy7!long-enough-pass", "forceChangePasswordNextSignIn": true}),
+        );
+        let resp = http
+            .post(format!("{}/v1.0/users", graph.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /v1.0/users");
+        if resp.status().as_u16() != 201 {
+            let status = resp.status();
+            refused.push(format!("{id}: {status} {}", resp.text().await.unwrap_or_default()));
+        }
+    }
+    assert!(refused.is_empty(), "the Graph double refused:\n{}", refused.join("\n"));
+    assert_eq!(graph.tenant().users.len(), all.len());
+    // The control: the double does check types (a string accountEnabled,
+    // as an AD-style "True"/"False" mapping would give, is refused).
+    let wrong = json!({
+        "accountEnabled": "True", "displayName": "X", "mailNickname": "x",
+        "userPrincipalName": "x@contoso.com",
+        "passwordProfile": {"password": "Xy7!long-enough-pass"},
+    });
+    let resp = http.post(format!("{}/v1.0/users", graph.base_url())).json(&wrong).send().await;
+    assert_eq!(resp.expect("POST").status().as_u16(), 400);
+    graph.shutdown().await;
 }

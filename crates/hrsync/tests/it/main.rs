@@ -7,6 +7,7 @@ mod common;
 mod crash;
 mod crash_ldap;
 mod emulator_cli;
+mod emulator_graph_cli;
 mod entra_mapping;
 mod flows;
 mod hardening;
