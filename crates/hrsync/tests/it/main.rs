@@ -10,6 +10,7 @@ mod emulator_cli;
 mod emulator_graph_cli;
 mod entra_mapping;
 mod flows;
+mod graph;
 mod hardening;
 mod hostile_values;
 mod ldap_config;

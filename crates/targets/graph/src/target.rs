@@ -239,6 +239,25 @@ impl GraphTarget {
         }
     }
 
+    /// A report was put on the waiting list: their manager may have been
+    /// created meanwhile (by a create in flight together with this one,
+    /// which found nobody waiting yet), so look once more and link.
+    async fn look_again(&self, report: &str) {
+        let Some(value) = lock(&self.waiting).get(report).cloned() else { return };
+        match self.resolve_manager("update", &value).await {
+            Ok(Some(mid)) => {
+                let w = self.manager_put("manager", report, &mid, None);
+                if let Ok(o) = self.service.write("update", vec![w]).await
+                    && matches!(o.first(), Some((_, ItemOutcome::Ok(_))))
+                {
+                    lock(&self.waiting).remove(report);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(report, error = %e, "looking for a manager again failed"),
+        }
+    }
+
     /// Link reports that waited for the manager whose employeeId is `own`.
     async fn link_waiting_reports(&self, own: &str, manager_id: &str) {
         let reports: Vec<String> = lock(&self.waiting)
@@ -482,6 +501,7 @@ impl Target for GraphTarget {
             && !linked
         {
             lock(&self.waiting).insert(object.id.clone(), m.clone());
+            self.look_again(&object.id).await;
         }
         // A manager created after their reports: link the reports now.
         if let Some(own) = props.get(MANAGER_KEY).and_then(text_of) {
@@ -584,6 +604,7 @@ impl Target for GraphTarget {
         self.learn(rest.into_iter().map(|(n, _)| n));
         if let Some(v) = waits_for {
             lock(&self.waiting).insert(id.to_owned(), v);
+            self.look_again(id).await;
         }
         Ok(())
     }
