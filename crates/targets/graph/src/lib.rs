@@ -2,7 +2,9 @@
 //! `[target.connection]` configuration of `kind = "graph"`, the pure
 //! request builders (bodies, manager references, `$batch` building and
 //! response parsing) and the app-only token client ([`token`]: certificate
-//! client assertion PS256 with `x5t#S256`, or a client secret for
+//! client assertion PS256 with `x5t#S256`; workload identity federation
+//! with a federated token file, re-read on every request, or an RS256 JWT
+//! hrsync signs with `assertion_key_file`; or a client secret for
 //! sandboxes; cached, one refresher, explanations of Entra's AADSTS
 //! refusals). Schema checks and the target itself are not written yet.
 
@@ -12,4 +14,4 @@ pub use config::GraphConfig;
 pub mod request_builder;
 pub mod token;
 
-pub use token::{TokenClient, TokenError};
+pub use token::{Presented, TokenClient, TokenError};

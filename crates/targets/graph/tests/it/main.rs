@@ -2,4 +2,5 @@
 //! binary (modules by area).
 
 mod common;
+mod federation;
 mod token;
