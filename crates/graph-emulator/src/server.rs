@@ -55,6 +55,7 @@ pub struct GraphEmulator {
 enum AppCredential {
     CertPem(String),
     Secret(String),
+    Federation { issuer: String, subject: String, audience: String, keys: String },
 }
 
 impl GraphEmulator {
@@ -105,6 +106,31 @@ impl GraphEmulator {
         self
     }
 
+    /// Registers an app with one federated identity credential: a token from
+    /// `issuer` for `subject` with `audience` (Entra's default is
+    /// `api://AzureADTokenExchange`), signed by a key of `keys` (a JWKS
+    /// document, such as `hrsync keys generate`'s `jwks.json`, or a PEM
+    /// public key or certificate), is accepted as the client assertion.
+    pub fn app_with_federation(
+        mut self,
+        client_id: impl Into<String>,
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+        audience: impl Into<String>,
+        keys: impl Into<String>,
+    ) -> Self {
+        self.apps.push((
+            client_id.into(),
+            AppCredential::Federation {
+                issuer: issuer.into(),
+                subject: subject.into(),
+                audience: audience.into(),
+                keys: keys.into(),
+            },
+        ));
+        self
+    }
+
     /// Lifetime of issued access tokens (default 3600 s).
     pub fn token_lifetime(mut self, lifetime: std::time::Duration) -> Self {
         self.token_lifetime = lifetime;
@@ -123,6 +149,15 @@ impl GraphEmulator {
                 AppCredential::Secret(s) => crate::auth::Credential::Secret(s.clone()),
                 AppCredential::CertPem(pem) => {
                     crate::auth::cert_credential(pem).map_err(ServerError::Certificate)?
+                }
+                AppCredential::Federation { issuer, subject, audience, keys } => {
+                    crate::auth::Credential::Federation {
+                        issuer: issuer.clone(),
+                        subject: subject.clone(),
+                        audience: audience.clone(),
+                        keys: crate::auth::federation_keys(keys)
+                            .map_err(ServerError::Certificate)?,
+                    }
                 }
             };
             apps.insert(id.clone(), cred);

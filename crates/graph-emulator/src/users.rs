@@ -767,7 +767,7 @@ mod tests {
         assert_eq!(parse_filter("employeeId eq ''''").map(|f| f.value), Ok("'".into()));
         for bad in [
             "employeeId ne '1'",
-            "displayName eq 'x'",
+            "officeLocation eq 'x'",
             "employeeId eq 'a' or id eq 'b'",
             "employeeId eq 'o'brien'",
             "employeeId eq 'open",

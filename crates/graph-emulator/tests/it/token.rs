@@ -278,3 +278,148 @@ async fn ps256_x5t_sha1_and_claim_checks() {
     // Not a JWT.
     refused(post_token(&g, CLIENT, "not-a-jwt").await, 400, "invalid_request", 50027).await;
 }
+
+// Workload identity federation.
+
+const ISSUER: &str = "https://oidc.example/cluster-1";
+const SUBJECT: &str = "system:serviceaccount:hrsync:sync";
+const EXCHANGE: &str = "api://AzureADTokenExchange";
+
+/// A JWKS with `cert`'s public key under `kid`.
+fn jwks(cert: &Cert, kid: &str) -> String {
+    // SubjectPublicKeyInfo's BIT STRING holds the PKCS#1 RSAPublicKey.
+    let spki = spki_of_cert(&cert_der(&cert.pem));
+    let (_, seq, _) = der(&spki);
+    let (_, n, rest) = der(seq);
+    let (_, e, _) = der(rest);
+    let strip = |b: &[u8]| b.iter().copied().skip_while(|x| *x == 0).collect::<Vec<u8>>();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    json!({"keys": [{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+        "n": b64.encode(strip(n)), "e": b64.encode(strip(e))}]})
+    .to_string()
+}
+
+/// The DER of a PEM certificate.
+fn cert_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+/// The RSAPublicKey (BIT STRING content without the unused-bits byte) of a
+/// certificate: tbs = cert[0]; spki = tbs[6] (version, serial, sigalg,
+/// issuer, validity, subject, spki).
+fn spki_of_cert(cert_der: &[u8]) -> Vec<u8> {
+    let (_, cert, _) = der(cert_der);
+    let (_, tbs, _) = der(cert);
+    let mut rest = tbs;
+    let mut fields = Vec::new();
+    while !rest.is_empty() {
+        let (tag, content, next) = der(rest);
+        fields.push((tag, content));
+        rest = next;
+    }
+    // [0] version is explicit and present in v3 certificates.
+    let spki = fields.iter().filter(|(t, _)| *t == 0x30).nth(4).unwrap().1;
+    let (_, _alg, rest) = der(spki);
+    let (_, bits, _) = der(rest);
+    bits[1..].to_vec()
+}
+
+fn federated_jwt(key: &EncodingKey, kid: Option<&str>, claims: Value) -> String {
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&h, &claims, key).unwrap()
+}
+
+fn fed_claims(iss: &str, sub: &str, aud: Value, exp: i64) -> Value {
+    json!({"iss": iss, "sub": sub, "aud": aud, "iat": now() - 5, "nbf": now() - 5, "exp": exp})
+}
+
+async fn start_federated(keys: String) -> RunningGraph {
+    GraphEmulator::new("127.0.0.1:0".parse().unwrap())
+        .app_with_federation(CLIENT, ISSUER, SUBJECT, EXCHANGE, keys)
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn federated_token_is_exchanged_for_a_graph_token() {
+    let platform = rsa_cert();
+    let g = start_federated(jwks(&platform, "k1")).await;
+    let jwt = federated_jwt(
+        &platform.key,
+        Some("k1"),
+        fed_claims(ISSUER, SUBJECT, json!(EXCHANGE), now() + 600),
+    );
+    let resp = post_token(&g, CLIENT, &jwt).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(users(&g, Some(&token)).await.status().as_u16(), 200);
+    // A Kubernetes-style audience list is accepted.
+    let jwt = federated_jwt(
+        &platform.key,
+        Some("k1"),
+        fed_claims(ISSUER, SUBJECT, json!(["other", EXCHANGE]), now() + 600),
+    );
+    assert_eq!(post_token(&g, CLIENT, &jwt).await.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn federation_with_a_pem_public_key() {
+    let platform = rsa_cert();
+    let g = start_federated(platform.pem.clone()).await;
+    let jwt = federated_jwt(
+        &platform.key,
+        None,
+        fed_claims(ISSUER, SUBJECT, json!(EXCHANGE), now() + 600),
+    );
+    assert_eq!(post_token(&g, CLIENT, &jwt).await.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn federated_refusals_have_entras_codes() {
+    let platform = rsa_cert();
+    let other = rsa_cert();
+    let g = start_federated(jwks(&platform, "k1")).await;
+    let good = |c: Value| federated_jwt(&platform.key, Some("k1"), c);
+    let ok_exp = now() + 600;
+    // Issuer no federated credential trusts.
+    let jwt = good(fed_claims("https://other.example", SUBJECT, json!(EXCHANGE), ok_exp));
+    refused(post_token(&g, CLIENT, &jwt).await, 401, "invalid_client", 700211).await;
+    // Key id not in the issuer's keys.
+    let jwt = federated_jwt(
+        &platform.key,
+        Some("k2"),
+        fed_claims(ISSUER, SUBJECT, json!(EXCHANGE), ok_exp),
+    );
+    refused(post_token(&g, CLIENT, &jwt).await, 401, "invalid_client", 7000272).await;
+    // Signed by another key under the known key id.
+    let jwt =
+        federated_jwt(&other.key, Some("k1"), fed_claims(ISSUER, SUBJECT, json!(EXCHANGE), ok_exp));
+    refused(post_token(&g, CLIENT, &jwt).await, 401, "invalid_client", 700027).await;
+    // Expired.
+    let jwt = good(fed_claims(ISSUER, SUBJECT, json!(EXCHANGE), now() - 10));
+    refused(post_token(&g, CLIENT, &jwt).await, 400, "invalid_client", 700024).await;
+    // Wrong audience.
+    let jwt = good(fed_claims(ISSUER, SUBJECT, json!("api://other"), ok_exp));
+    refused(post_token(&g, CLIENT, &jwt).await, 401, "invalid_client", 700212).await;
+    // Subject differs only by case: matching is case-sensitive.
+    let jwt = good(fed_claims(ISSUER, &SUBJECT.to_uppercase(), json!(EXCHANGE), ok_exp));
+    let resp = post_token(&g, CLIENT, &jwt).await;
+    assert_eq!(resp.status().as_u16(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error_codes"], json!([700213]));
+    let desc = body["error_description"].as_str().unwrap();
+    assert!(desc.contains("SYSTEM:SERVICEACCOUNT:HRSYNC:SYNC"), "{desc}");
+    // Not a JWT.
+    refused(post_token(&g, CLIENT, "not-a-jwt").await, 400, "invalid_request", 50027).await;
+    let stats: Value = reqwest::get(format!("{}/_emulator/stats", g.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["tokens_issued"], 0);
+}

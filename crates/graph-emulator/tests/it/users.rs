@@ -225,7 +225,7 @@ async fn filter_with_escaped_quote_select_and_paging() {
     assert_eq!(r["value"][0]["userPrincipalName"], "o'brien@contoso.example");
 
     for bad in [
-        "displayName eq 'x'",
+        "officeLocation eq 'x'",
         "employeeId ne '1'",
         "employeeId eq 'o'brien'",
         "employeeId eq '1' or id eq '2'",

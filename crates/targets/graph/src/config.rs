@@ -40,6 +40,24 @@ pub struct GraphConfig {
     /// A workload identity JWT, re-read on each token request because the
     /// platform rotates it.
     pub federated_token_file: Option<PathBuf>,
+    /// Self-signed federation: the private key (`hrsync keys generate`'s
+    /// `private-key.pem`) hrsync signs an RS256 JWT with (`kid` = the key's
+    /// RFC 7638 thumbprint, as in its `jwks.json`), exchanged as the client
+    /// assertion. The app's federated identity credential names
+    /// `assertion_issuer`, `assertion_subject` and `assertion_audience`.
+    #[serde(default)]
+    pub assertion_key_file: Option<PathBuf>,
+    /// `iss` of the self-signed JWT: the issuer URL Entra fetches
+    /// `/.well-known/openid-configuration` and the JWKS from.
+    #[serde(default)]
+    pub assertion_issuer: Option<String>,
+    /// `sub` of the self-signed JWT (the credential's Subject identifier).
+    #[serde(default)]
+    pub assertion_subject: Option<String>,
+    /// `aud` of the self-signed JWT; default `api://AzureADTokenExchange`,
+    /// the audience Entra suggests for federated credentials.
+    #[serde(default)]
+    pub assertion_audience: Option<String>,
     /// A client secret (sandboxes). Never part of the file: the config
     /// loader reads it from `client_secret_env` (an environment variable's
     /// name) or `client_secret_file` and sets it here, as for SCIM. `Debug`
@@ -96,14 +114,42 @@ impl GraphConfig {
             };
             out.push(problem(field, "certificate_file and private_key_file go together"));
         }
-        let methods = [cert, self.federated_token_file.is_some(), self.client_secret.is_some()]
-            .iter()
-            .filter(|m| **m)
-            .count();
+        let self_signed = self.assertion_key_file.is_some();
+        if self_signed {
+            for (field, value) in [
+                ("assertion_issuer", &self.assertion_issuer),
+                ("assertion_subject", &self.assertion_subject),
+            ] {
+                if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                    out.push(problem(
+                        field,
+                        "assertion_key_file needs assertion_issuer and assertion_subject (the Issuer and Subject identifier of the app's federated credential)",
+                    ));
+                }
+            }
+        } else {
+            for (field, value) in [
+                ("assertion_issuer", &self.assertion_issuer),
+                ("assertion_subject", &self.assertion_subject),
+                ("assertion_audience", &self.assertion_audience),
+            ] {
+                if value.is_some() {
+                    out.push(problem(field, "only used with assertion_key_file"));
+                }
+            }
+        }
+        if self.assertion_audience.as_deref().is_some_and(|a| a.trim().is_empty()) {
+            out.push(problem("assertion_audience", "must not be empty"));
+        }
+        let methods =
+            [cert, self.federated_token_file.is_some(), self_signed, self.client_secret.is_some()]
+                .iter()
+                .filter(|m| **m)
+                .count();
         if methods == 0 {
             out.push(problem(
                 "certificate_file",
-                "no credential: set certificate_file + private_key_file, federated_token_file or client_secret_env",
+                "no credential: set certificate_file + private_key_file, federated_token_file, assertion_key_file or client_secret_env",
             ));
         } else if methods > 1 {
             out.push(problem(
@@ -148,10 +194,14 @@ impl GraphConfig {
 
     /// Resolve relative file paths against `dir`, the config file's directory.
     pub fn resolve_paths(&mut self, dir: &Path) {
-        for path in
-            [&mut self.certificate_file, &mut self.private_key_file, &mut self.federated_token_file]
-                .into_iter()
-                .flatten()
+        for path in [
+            &mut self.certificate_file,
+            &mut self.private_key_file,
+            &mut self.federated_token_file,
+            &mut self.assertion_key_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             *path = dir.join(&*path);
         }
@@ -205,6 +255,34 @@ mod tests {
         assert_eq!(warnings.len(), 1);
         assert_eq!(warnings[0].field, "client_secret_env");
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn self_signed_federation_needs_issuer_and_subject() {
+        let c = parse("tenant_id = \"t\"\nclient_id = \"c\"\nassertion_key_file = \"k.pem\"\n")
+            .unwrap();
+        let fields: Vec<_> = c.problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["assertion_issuer", "assertion_subject"]);
+        let c = parse(
+            "tenant_id = \"t\"\nclient_id = \"c\"\nassertion_key_file = \"k.pem\"\nassertion_issuer = \"https://hrsync.example\"\nassertion_subject = \"hrsync\"\n",
+        )
+        .unwrap();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert_eq!(c.assertion_audience, None);
+        // Issuer without a key, and two methods at once.
+        let c = parse(
+            "tenant_id = \"t\"\nclient_id = \"c\"\nfederated_token_file = \"t.jwt\"\nassertion_issuer = \"i\"\n",
+        )
+        .unwrap();
+        let fields: Vec<_> = c.problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["assertion_issuer"]);
+        let c = parse(
+            "tenant_id = \"t\"\nclient_id = \"c\"\nfederated_token_file = \"t.jwt\"\nassertion_key_file = \"k.pem\"\nassertion_issuer = \"i\"\nassertion_subject = \"s\"\n",
+        )
+        .unwrap();
+        let problems = c.problems();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("more than one"));
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! `rules.rs` (pure: Graph's documented rules for user properties as
 //! requirements the engine checks per worker before sending),
 //! `token.rs` (the app-only token client: certificate client assertion
-//! PS256 with `x5t#S256`, or a client secret for sandboxes; cached, one
+//! PS256 with `x5t#S256`; workload identity federation with a federated
+//! token file, re-read on every request, or an RS256 JWT hrsync signs with
+//! `assertion_key_file`; or a client secret for sandboxes; cached, one
 //! refresher, explanations of Entra's AADSTS refusals), `health.rs`
 //! (`check`); `tests/it` runs against `graph-emulator`, the
 //! Graph test double, including the target conformance suite.
@@ -35,4 +37,4 @@ pub mod token;
 pub use config::GraphConfig;
 pub use service::{Bearer, NoBearer, Stats};
 pub use target::{BuildError, GraphTarget, eq_filter};
-pub use token::{TokenClient, TokenError};
+pub use token::{Presented, TokenClient, TokenError};

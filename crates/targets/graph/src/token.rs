@@ -8,6 +8,18 @@
 //!   the certificate's DER) and claims `aud` = the token endpoint, `iss` =
 //!   `sub` = `client_id`, a unique `jti`, `nbf`/`iat`/`exp` (10 minutes),
 //!   per Microsoft's "certificate credentials" page.
+//! - `federated-token-file` (`federated_token_file`): workload identity
+//!   federation with a token the platform writes (Kubernetes projected
+//!   service-account token, Azure workload identity, GitHub OIDC), re-read
+//!   on every token request because the platform rotates it, and sent as
+//!   the client assertion. An expired file is reported before Entra is
+//!   asked (its `exp`, read unverified).
+//! - `self-signed-federation` (`assertion_key_file`, `assertion_issuer`,
+//!   `assertion_subject`, `assertion_audience`): hrsync signs an RS256 JWT
+//!   (`kid` = the key's RFC 7638 thumbprint, as in `hrsync keys generate`'s
+//!   `jwks.json`, which the issuer URL must publish) and sends it as the
+//!   client assertion; the app's federated identity credential names that
+//!   issuer, subject and audience (default `api://AzureADTokenExchange`).
 //! - `client-secret` (sandboxes): `client_secret`.
 //!
 //! Invariants (the same as the SuccessFactors token provider's; the code is
@@ -28,6 +40,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hrsync_sf_auth::AuthError;
+use hrsync_sf_auth::jwt;
 use hrsync_sf_auth::keys::{CertificateInfo, SigningKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -38,6 +51,17 @@ use crate::config::GraphConfig;
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Lifetime of a client assertion hrsync signs.
 const ASSERTION_LIFETIME_SECS: i64 = 600;
+/// The audience Entra suggests for federated identity credentials.
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// The claims of the client assertion Entra refused (none is a secret):
+/// what a federated credential or the token endpoint must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
+}
 
 /// Why no token could be had, with [`TokenError::explanation`] saying what
 /// an admin can do. No variant holds a secret, an assertion or a token.
@@ -57,6 +81,8 @@ pub enum TokenError {
     KeyMismatch { key: PathBuf, certificate: PathBuf },
     #[error("target.connection.certificate_file: {} {problem}", path.display())]
     CertificateValidity { path: PathBuf, problem: String },
+    #[error("target.connection.federated_token_file: the token in {} expired at {expired_at}", path.display())]
+    FederatedTokenExpired { path: PathBuf, expired_at: String },
     #[error("cannot reach the Entra ID token endpoint {url}: {cause}")]
     Unreachable { url: String, cause: String },
     /// Entra ID answered with an OAuth error (`error`, `error_description`,
@@ -68,8 +94,10 @@ pub enum TokenError {
         error: String,
         description: String,
         codes: Vec<u64>,
-        /// `certificate` or `client-secret`.
+        /// [`TokenClient::method`].
         method: &'static str,
+        /// The assertion's `iss`, `sub`, `aud` (for assertion methods).
+        presented: Option<Box<Presented>>,
     },
     #[error(
         "the token endpoint {url} answered HTTP {status} with a body hrsync cannot read: {cause}"
@@ -97,6 +125,10 @@ impl TokenError {
                 path.display()
             ),
             TokenError::KeyMismatch { .. } => "certificate_file and private_key_file are not a pair: use the private-key.pem written together with the certificate.pem registered on the app (Certificates & secrets), or run `hrsync keys generate` and upload the new certificate.pem.".into(),
+            TokenError::FederatedTokenExpired { path, .. } => format!(
+                "The token in {} is no longer refreshed: check the platform component that writes it (Kubernetes projected service-account token with audience api://AzureADTokenExchange, Azure workload identity webhook, the CI's OIDC step) and that hrsync reads the path it writes.",
+                path.display()
+            ),
             TokenError::CertificateValidity { .. } => "The certificate is outside its validity period: run `hrsync keys generate`, upload the new certificate.pem to the app registration (Certificates & secrets > Certificates) and point certificate_file and private_key_file at the new files.".into(),
             TokenError::Unreachable { url, .. } => format!(
                 "hrsync could not reach {url}: check target.connection.login_url (https://login.microsoftonline.com for the public cloud, https://login.microsoftonline.us for US Government, https://login.chinacloudapi.cn for China), DNS, the proxy and the firewall."
@@ -104,15 +136,25 @@ impl TokenError {
             TokenError::BadResponse { url, .. } => format!(
                 "{url} did not answer like an Entra ID token endpoint: check that target.connection.login_url is the Entra sign-in host."
             ),
-            TokenError::Rejected { url, codes, method, description, .. } => {
-                rejected_explanation(url, codes, method, description)
+            TokenError::Rejected { url, codes, method, description, presented, .. } => {
+                rejected_explanation(url, codes, method, description, presented.as_deref())
             }
         }
     }
 }
 
-fn rejected_explanation(url: &str, codes: &[u64], method: &str, description: &str) -> String {
+fn rejected_explanation(
+    url: &str,
+    codes: &[u64],
+    method: &str,
+    description: &str,
+    presented: Option<&Presented>,
+) -> String {
     let has = |c: u64| codes.contains(&c);
+    let federated = method == "federated-token-file" || method == "self-signed-federation";
+    if federated && let Some(text) = federation_explanation(codes, method, presented) {
+        return text;
+    }
     if has(700023) {
         format!(
             "Wrong audience: the client assertion was made for {url}, which is not the token endpoint of the tenant the app is registered in. Check target.connection.tenant_id (the Directory (tenant) ID on the app's Overview page) and target.connection.login_url (the sign-in host of the app's cloud)."
@@ -144,6 +186,85 @@ fn rejected_explanation(url: &str, codes: &[u64], method: &str, description: &st
     } else {
         "Entra ID's message above names the cause; look the AADSTS code up at https://login.microsoftonline.com/error.".into()
     }
+}
+
+/// Explanations of refusals of a federated client assertion; `None` for
+/// codes that mean the same as for a certificate.
+fn federation_explanation(
+    codes: &[u64],
+    method: &str,
+    presented: Option<&Presented>,
+) -> Option<String> {
+    let has = |c: u64| codes.contains(&c);
+    let file = method == "federated-token-file";
+    let (iss, sub, aud) = presented
+        .map(|p| (p.issuer.as_str(), p.subject.as_str(), p.audience.as_str()))
+        .unwrap_or(("?", "?", "?"));
+    let credential = "the app registration's Certificates & secrets > Federated credentials";
+    let text = if has(700211) {
+        if file {
+            format!(
+                "No federated credential of the app trusts the issuer {iss} of the token in federated_token_file: add one in {credential} whose Issuer is exactly {iss} (case and trailing slash matter), e.g. the cluster's OIDC issuer URL."
+            )
+        } else {
+            format!(
+                "No federated credential of the app has the Issuer {iss}: set target.connection.assertion_issuer to the credential's Issuer, or the credential's Issuer to {iss} (exact match, trailing slash included) in {credential}."
+            )
+        }
+    } else if has(700212) {
+        if file {
+            format!(
+                "The token in federated_token_file has the audience {aud}, which no federated credential of the app lists: request the token with audience {TOKEN_EXCHANGE_AUDIENCE} (the projected token's `audience`), or add {aud} to the credential's Audience."
+            )
+        } else {
+            format!(
+                "The audience {aud} is not the federated credential's Audience: set target.connection.assertion_audience to it (default {TOKEN_EXCHANGE_AUDIENCE}) or fix the credential in {credential}."
+            )
+        }
+    } else if has(700213) || has(7002137) || has(7002138) {
+        if file {
+            format!(
+                "The token in federated_token_file is for the subject {sub}, which no federated credential of the app names (matching is case-sensitive): set the credential's Subject identifier to {sub} (for Kubernetes system:serviceaccount:NAMESPACE:NAME)."
+            )
+        } else {
+            format!(
+                "The subject {sub} is not the federated credential's Subject identifier (case-sensitive): set target.connection.assertion_subject to it, or the credential's Subject to {sub}."
+            )
+        }
+    } else if has(70021) {
+        format!(
+            "No federated credential of the app matches the token (issuer {iss}, subject {sub}, audience {aud}): compare all three with the Issuer, Subject identifier and Audience in {credential}; they must match exactly."
+        )
+    } else if has(7000272) {
+        if file {
+            format!(
+                "Entra ID cannot find the key that signed the token in federated_token_file in the metadata of {iss}: the issuer's OIDC discovery document or JWKS is not reachable from Entra ID, or the platform rotated its signing key without publishing it."
+            )
+        } else {
+            format!(
+                "Entra ID cannot find the signing key in the metadata of {iss}: publish the jwks.json written with assertion_key_file (its kid is the key's thumbprint) at the jwks_uri of {iss}/.well-known/openid-configuration, reachable from the internet."
+            )
+        }
+    } else if has(700027) {
+        if file {
+            format!(
+                "The token in federated_token_file does not verify with the keys {iss} publishes: it was not issued by that issuer, or the issuer's keys changed."
+            )
+        } else {
+            format!(
+                "The self-signed assertion does not verify with the key {iss} publishes under its kid: assertion_key_file is not the private key of the published jwks.json; publish the jwks.json written with it (`hrsync keys generate`)."
+            )
+        }
+    } else if has(700024) {
+        if file {
+            "Entra ID found the token in federated_token_file expired or not yet valid: the platform stopped refreshing it, or this machine's clock is off.".into()
+        } else {
+            "The self-signed assertion was not yet valid or already expired when Entra ID checked it: this machine's clock is off (check NTP).".into()
+        }
+    } else {
+        return None;
+    };
+    Some(text)
 }
 
 /// Hands out Graph access tokens for one app; cheap to clone (shared cache).
@@ -188,6 +309,14 @@ enum Credential {
         certificate: CertificateInfo,
         x5t_s256: String,
     },
+    FederatedFile(PathBuf),
+    SelfSigned {
+        key: SigningKey,
+        kid: String,
+        issuer: String,
+        subject: String,
+        audience: String,
+    },
     Secret(SecretString),
 }
 
@@ -230,6 +359,34 @@ impl TokenClient {
                     x5t_s256,
                 }
             }
+            _ if config.federated_token_file.is_some() => {
+                Credential::FederatedFile(config.federated_token_file.clone().unwrap_or_default())
+            }
+            _ if config.assertion_key_file.is_some() => {
+                let path = config.assertion_key_file.clone().unwrap_or_default();
+                let key = SigningKey::load(&path)
+                    .map_err(|e| file_error("assertion_key_file", &path, e))?;
+                let required = |field: &'static str, v: &Option<String>| {
+                    v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).ok_or(
+                        TokenError::Config {
+                            field,
+                            cause:
+                                "assertion_key_file needs assertion_issuer and assertion_subject"
+                                    .into(),
+                        },
+                    )
+                };
+                Credential::SelfSigned {
+                    kid: key.thumbprint(),
+                    key,
+                    issuer: required("assertion_issuer", &config.assertion_issuer)?,
+                    subject: required("assertion_subject", &config.assertion_subject)?,
+                    audience: config
+                        .assertion_audience
+                        .clone()
+                        .unwrap_or_else(|| TOKEN_EXCHANGE_AUDIENCE.to_owned()),
+                }
+            }
             (Some(_), None, _) => {
                 return Err(TokenError::Config {
                     field: "private_key_file",
@@ -246,7 +403,7 @@ impl TokenClient {
             (None, None, None) => {
                 return Err(TokenError::Config {
                     field: "certificate_file",
-                    cause: "no credential: set certificate_file + private_key_file or client_secret_env".into(),
+                    cause: "no credential: set certificate_file + private_key_file, federated_token_file, assertion_key_file or client_secret_env".into(),
                 });
             }
         };
@@ -284,10 +441,13 @@ impl TokenClient {
         self
     }
 
-    /// `certificate` or `client-secret`.
+    /// `certificate`, `federated-token-file`, `self-signed-federation` or
+    /// `client-secret`.
     pub fn method(&self) -> &'static str {
         match self.inner.credential {
             Credential::Certificate { .. } => "certificate",
+            Credential::FederatedFile(_) => "federated-token-file",
+            Credential::SelfSigned { .. } => "self-signed-federation",
             Credential::Secret(_) => "client-secret",
         }
     }
@@ -384,19 +544,69 @@ impl TokenClient {
         now.checked_add(self.clock_offset).unwrap_or(now)
     }
 
-    /// A freshly signed client assertion (certificate method only).
+    /// The client assertion the next token request sends: a freshly signed
+    /// JWT (certificate, self-signed federation) or the federated token
+    /// file's content, read now.
     pub fn client_assertion(&self) -> Result<SecretString, TokenError> {
-        let Credential::Certificate { key, certificate_path, certificate, x5t_s256 } =
-            &self.inner.credential
-        else {
-            return Err(TokenError::Config {
-                field: "certificate_file",
-                cause: "no certificate configured".into(),
-            });
+        match &self.inner.credential {
+            Credential::Certificate { key, certificate_path, certificate, x5t_s256 } => {
+                self.certificate_assertion(key, certificate_path, certificate, x5t_s256)
+            }
+            Credential::FederatedFile(path) => self.federated_file(path),
+            Credential::SelfSigned { key, kid, issuer, subject, audience } => {
+                let id = random_id();
+                let claims = jwt::Claims {
+                    issuer,
+                    subject,
+                    audience,
+                    issued_at: self.now(),
+                    lifetime_secs: ASSERTION_LIFETIME_SECS as u64,
+                    id: &id,
+                };
+                jwt::sign(key, kid, &claims).map_err(|e| TokenError::Config {
+                    field: "assertion_key_file",
+                    cause: e.to_string(),
+                })
+            }
+            Credential::Secret(_) => Err(TokenError::Config {
+                field: "client_secret_env",
+                cause: "a client secret has no client assertion".into(),
+            }),
+        }
+    }
+
+    /// The federated token file's JWT, refused here when already expired.
+    fn federated_file(&self, path: &Path) -> Result<SecretString, TokenError> {
+        let err = |cause: String| TokenError::File {
+            field: "federated_token_file",
+            path: path.to_owned(),
+            cause,
         };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let token = text.trim();
+        let claims = jwt::unverified_claims(token)
+            .ok_or_else(|| err("the file does not hold a JWT".into()))?;
+        if let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_i64)
+            && exp <= self.now().as_second()
+        {
+            let expired_at = jiff::Timestamp::from_second(exp)
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| exp.to_string());
+            return Err(TokenError::FederatedTokenExpired { path: path.to_owned(), expired_at });
+        }
+        Ok(SecretString::from(token.to_owned()))
+    }
+
+    fn certificate_assertion(
+        &self,
+        key: &SigningKey,
+        certificate_path: &Path,
+        certificate: &CertificateInfo,
+        x5t_s256: &str,
+    ) -> Result<SecretString, TokenError> {
         let now = self.now();
         let validity = |problem: String| TokenError::CertificateValidity {
-            path: certificate_path.clone(),
+            path: certificate_path.to_owned(),
             problem,
         };
         if now > certificate.not_after {
@@ -430,19 +640,19 @@ impl TokenClient {
     /// One token from the endpoint, bypassing the cache: (token, lifetime).
     async fn fetch(&self) -> Result<(SecretString, Duration), TokenError> {
         let inner = &self.inner;
-        let assertion;
+        let mut assertion = SecretString::from(String::new());
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "client_credentials"),
             ("client_id", inner.client_id.as_str()),
             ("scope", inner.scope.as_str()),
         ];
         match &inner.credential {
-            Credential::Certificate { .. } => {
+            Credential::Secret(secret) => form.push(("client_secret", secret.expose_secret())),
+            _ => {
                 assertion = self.client_assertion()?;
                 form.push(("client_assertion_type", JWT_BEARER));
                 form.push(("client_assertion", assertion.expose_secret()));
             }
-            Credential::Secret(secret) => form.push(("client_secret", secret.expose_secret())),
         }
         let url = inner.token_url.as_str();
         let started = Instant::now();
@@ -470,7 +680,14 @@ impl TokenClient {
         let answer = if status == 200 {
             parse_token(url, &body)?
         } else {
-            return Err(parse_refusal(url, status, &body, self.method()));
+            let mut e = parse_refusal(url, status, &body, self.method());
+            if let TokenError::Rejected { presented, .. } = &mut e
+                && !matches!(inner.credential, Credential::Secret(_))
+            {
+                *presented = jwt::unverified_claims(assertion.expose_secret())
+                    .map(|c| Box::new(presented_claims(&c)));
+            }
+            return Err(e);
         };
         inner.fetches.fetch_add(1, Ordering::Relaxed);
         Ok(answer)
@@ -528,6 +745,7 @@ fn parse_refusal(url: &str, status: u16, body: &[u8], method: &'static str) -> T
                 description,
                 codes,
                 method,
+                presented: None,
             }
         }
         _ => TokenError::BadResponse {
@@ -536,6 +754,18 @@ fn parse_refusal(url: &str, status: u16, body: &[u8], method: &'static str) -> T
             cause: String::from_utf8_lossy(body).chars().take(300).collect(),
         },
     }
+}
+
+/// `iss`, `sub`, `aud` (a string or the list joined with `,`) of claims.
+fn presented_claims(c: &serde_json::Value) -> Presented {
+    let text = |k: &str| match c.get(k) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(a)) => {
+            a.iter().filter_map(serde_json::Value::as_str).collect::<Vec<_>>().join(",")
+        }
+        _ => String::new(),
+    };
+    Presented { issuer: text("iss"), subject: text("sub"), audience: text("aud") }
 }
 
 /// `AADSTS700027: ...` -> 700027.

@@ -3,5 +3,6 @@
 
 mod common;
 mod conformance;
+mod federation;
 mod token;
 mod writes;

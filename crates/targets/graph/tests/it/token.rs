@@ -265,6 +265,7 @@ async fn bad_signature_says_the_key_is_not_the_registered_certificates() {
         description: body["error_description"].as_str().unwrap().into(),
         codes: vec![700027],
         method: "certificate",
+        presented: None,
     };
     let x = e.explanation();
     assert!(x.contains("signature") && x.contains("private_key_file"), "{x}");
