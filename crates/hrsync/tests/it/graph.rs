@@ -258,3 +258,58 @@ async fn graph_full_and_incremental_sync_of_the_seeded_scenarios() {
     assert_eq!(users(&g).await, after);
     emu.shutdown().await;
 }
+
+/// Graph's rules are checked per worker before anything is sent: a mapping
+/// making user principal names in a domain the tenant has not verified, and
+/// employee ids longer than Graph's 16 characters, is reported by `plan`
+/// worker by worker, and `sync` sends none of those users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_rules_are_reported_per_worker_before_sending() {
+    let emu = Emulator::builder().workers(20).seed(5).start().await.expect("emulator");
+    let dir = TempDir::new("graph-rules");
+    let g = graph(&dir.0, None).await;
+    let mapping = hrsync_mapping::mapping::SF_TO_ENTRA_TOML
+        .replace("\"contoso.com\"", "\"fabrikam.com\"")
+        .replace(
+            "expression = '[personIdExternal]'\nmatching = 1",
+            "expression = 'Join(\"-\", [personIdExternal], \"0123456789\")'\nmatching = 1",
+        );
+    assert!(mapping.contains("fabrikam.com") && mapping.contains("0123456789"));
+    std::fs::write(dir.0.join("bad.toml"), mapping).expect("write mapping");
+    let config = write_graph_config(&dir.0, &emu.base_url(), &g.base_url(), "");
+    let text_of = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text_of.replace("builtin:sf-to-entra", "bad.toml")).expect("config");
+
+    let out = run(&config, &["plan", "--full"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(plan.contains("the target would refuse this account"), "{plan}");
+    assert!(plan.contains("userPrincipalName") && plan.contains("fabrikam.com"), "{plan}");
+    assert!(plan.contains("employeeId") && plan.contains("16"), "{plan}");
+    let out = run(&config, &["sync", "--full"]).await;
+    assert!(!out.status.success(), "every create refused: {}", text(&out));
+    assert!(users(&g).await.is_empty(), "nothing was sent");
+    assert_eq!(stats(&g).await["writes"], 0);
+    emu.shutdown().await;
+}
+
+/// A token Entra refuses is explained by `hrsync check` with what to fix:
+/// here the config's key pair is not the certificate registered on the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_explains_a_certificate_the_app_does_not_have() {
+    let emu = Emulator::builder().workers(5).seed(5).start().await.expect("emulator");
+    let dir = TempDir::new("graph-check");
+    let registered = TempDir::new("graph-check-registered");
+    let g = graph(&registered.0, None).await;
+    let other =
+        keys::generate("not registered", keys::Validity::years_from_today(1)).expect("keys");
+    keys::write(&dir.0, &other).expect("write keys");
+    let config = write_graph_config(&dir.0, &emu.base_url(), &g.base_url(), "");
+    let out = run(&config, &["check"]).await;
+    assert!(!out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("AADSTS700027") || all.contains("does not know the certificate"), "{all}");
+    assert!(all.contains("Upload certificate.pem"), "{all}");
+    assert!(!all.contains("BEGIN PRIVATE KEY"), "{all}");
+    emu.shutdown().await;
+}
