@@ -10,6 +10,7 @@ mod emulator_cli;
 mod flows;
 mod hardening;
 mod hostile_values;
+mod import_cli;
 mod ldap_config;
 mod run_stop;
 mod safety;
