@@ -11,6 +11,7 @@ mod flows;
 mod hardening;
 mod hostile_values;
 mod import_cli;
+mod import_plan;
 mod ldap_config;
 mod run_stop;
 mod safety;
