@@ -51,7 +51,10 @@
 //! `accountDisabled` expression of the built-in mapping (`builtin:sf-to-ad`),
 //! after Entra's integration reference: `Switch([activeEmploymentsCount],
 //! "False", "0", "True")` or `Switch([emplStatus], "True", "A", "False", "U",
-//! "False", "P", "False")`. Mapping files and inline mappings are taken as
+//! "False", "P", "False")`; for `builtin:sf-to-entra` the `accountEnabled`
+//! expression likewise (`CBool(Switch([activeEmploymentsCount], "True", "0",
+//! "False"))` or `CBool(Switch([emplStatus], "False", "A", "True", "U",
+//! "True", "P", "True"))`). Mapping files and inline mappings are taken as
 //! written; the setting is still passed to the engine.
 //!
 //! The starter config written by `hrsync init` is [`STARTER`].

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hrsync_mapping::mapping::{
-    SF_TO_AD_TOML, SF_TO_OPENLDAP_TOML, SF_TO_SALESFORCE_TOML, SF_TO_SCIM_TOML,
+    SF_TO_AD_TOML, SF_TO_ENTRA_TOML, SF_TO_OPENLDAP_TOML, SF_TO_SALESFORCE_TOML, SF_TO_SCIM_TOML,
 };
 use hrsync_mapping::{
     AttributeMapping, Catalog, CompiledMapping, CompiledScope, MappingConfig, MappingError,
@@ -34,15 +34,23 @@ use hrsync_targets::{EmbeddedConfig, Kind, TargetConfig, attr};
 const BUILTIN_SF_TO_AD: &str = "builtin:sf-to-ad";
 
 /// Every shipped mapping `flow.mapping` may name, with its text.
-const BUILTINS: [(&str, &str); 4] = [
+const BUILTINS: [(&str, &str); 5] = [
     (BUILTIN_SF_TO_AD, SF_TO_AD_TOML),
     ("builtin:sf-to-openldap", SF_TO_OPENLDAP_TOML),
     ("builtin:sf-to-scim", SF_TO_SCIM_TOML),
     ("builtin:sf-to-salesforce", SF_TO_SALESFORCE_TOML),
+    ("builtin:sf-to-entra", SF_TO_ENTRA_TOML),
 ];
 
 const EMPL_STATUS_ACCOUNT_DISABLED: &str =
     r#"Switch([emplStatus], "True", "A", "False", "U", "False", "P", "False")"#;
+
+/// Graph's `accountEnabled` (a boolean, `builtin:sf-to-entra`) from the
+/// employment status: the integration reference's expression for the
+/// SuccessFactors to Microsoft Entra app.
+const ACCOUNT_ENABLED: &str = "accountEnabled";
+const EMPL_STATUS_ACCOUNT_ENABLED: &str =
+    r#"CBool(Switch([emplStatus], "False", "A", "True", "U", "True", "P", "True"))"#;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1334,8 +1342,12 @@ fn load_flow(
         errs.ok(scope_part.doc.de(&scope_part.base.key("scope")));
     if let (MappingOrigin::Builtin(_), AccountStatusSource::EmplStatus) = (&origin, account_status)
     {
-        for (_, m) in mappings.iter_mut().filter(|(_, m)| m.target == attr::ACCOUNT_DISABLED) {
-            m.expression = Some(EMPL_STATUS_ACCOUNT_DISABLED.to_owned());
+        for (_, m) in mappings.iter_mut() {
+            if m.target == attr::ACCOUNT_DISABLED {
+                m.expression = Some(EMPL_STATUS_ACCOUNT_DISABLED.to_owned());
+            } else if m.target == ACCOUNT_ENABLED {
+                m.expression = Some(EMPL_STATUS_ACCOUNT_ENABLED.to_owned());
+            }
         }
     }
     // Without every source attribute, references to the broken ones would be

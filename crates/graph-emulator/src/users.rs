@@ -1,6 +1,7 @@
 //! The `/v1.0/users` routes of the double: create, read, update, delete and
 //! list with a small, strictly parsed `$filter` (`<prop> eq '<literal>'` for
-//! `employeeId`, `userPrincipalName`, `mail`, `id`), `$select` and `$top`
+//! `employeeId`, `userPrincipalName`, `mail`, `id`, `mailNickname`,
+//! `displayName`, `givenName`, `surname`, `jobTitle`), `$select` and `$top`
 //! paging; the manager reference (`PUT`/`DELETE .../manager/$ref`, `GET
 //! .../manager`), stored in [`Tenant::managers`]. Bodies are checked against
 //! the Graph metadata excerpt ([`crate::schema`]) and the value rules
@@ -41,8 +42,19 @@ pub(crate) struct RequestIds {
 
 /// Properties a create must carry (besides `passwordProfile.password`).
 const REQUIRED: [&str; 4] = ["accountEnabled", "displayName", "mailNickname", "userPrincipalName"];
-/// Properties `$filter` may compare.
-const FILTERABLE: [&str; 4] = ["employeeId", "userPrincipalName", "mail", "id"];
+/// Properties `$filter` may compare with `eq` (the user resource type
+/// documents `$filter (eq, ...)` without advanced query for each).
+const FILTERABLE: [&str; 9] = [
+    "employeeId",
+    "userPrincipalName",
+    "mail",
+    "id",
+    "mailNickname",
+    "displayName",
+    "givenName",
+    "surname",
+    "jobTitle",
+];
 const DEFAULT_TOP: usize = 100;
 const MAX_TOP: usize = 999;
 

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the built-in SuccessFactors Employee Central OData v2 emulator.
     Emulator(commands::emulator::EmulatorArgs),
+    /// Run the Microsoft Graph test double (users, $batch, token endpoint; not Microsoft Graph).
+    EmulatorGraph(commands::emulator_graph::EmulatorGraphArgs),
     /// Evaluate an Entra provisioning expression against attribute values.
     Expr(commands::expr::ExprArgs),
     /// Convert an export from another tool (entra-schema) to hrsync TOML.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
     });
     let result = match cli.command {
         Command::Emulator(args) => commands::emulator::run(args),
+        Command::EmulatorGraph(args) => commands::emulator_graph::run(args),
         Command::Expr(args) => commands::expr::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Jsonpath(args) => commands::jsonpath::run(args),

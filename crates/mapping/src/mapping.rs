@@ -114,6 +114,11 @@ pub const SF_TO_SCIM_TOML: &str = include_str!("../defaults/sf-to-scim.toml");
 /// mapping plus Salesforce's required user fields.
 pub const SF_TO_SALESFORCE_TOML: &str = include_str!("../defaults/sf-to-salesforce.toml");
 
+/// The built-in SuccessFactors-to-Microsoft-Entra-ID mapping (cloud-only
+/// users through Microsoft Graph, Graph user property names, matched by
+/// `employeeId`).
+pub const SF_TO_ENTRA_TOML: &str = include_str!("../defaults/sf-to-entra.toml");
+
 /// The most a mapped value may hold: 64 KiB of UTF-8 (a multi-valued
 /// attribute's values together). Far above any directory's limits (AD's
 /// largest name attributes take 256 to 1,024 characters), and small enough
@@ -156,6 +161,13 @@ impl MappingConfig {
     /// (rewrite the base for your tree), matched by `employeeNumber`.
     pub fn sf_to_openldap() -> Result<Self, ConfigError> {
         Self::from_toml(SF_TO_OPENLDAP_TOML)
+    }
+
+    /// The default SuccessFactors-to-Microsoft-Entra-ID mapping, as shipped:
+    /// Microsoft Graph user properties, matched by `employeeId`, user
+    /// principal names in `contoso.com` (rewrite it for your tenant).
+    pub fn sf_to_entra() -> Result<Self, ConfigError> {
+        Self::from_toml(SF_TO_ENTRA_TOML)
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
@@ -68,6 +68,17 @@ impl SigningKey {
         self.pair
             .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut sig)
             .map_err(|_| AuthError::Config("RSA signing failed".into()))?;
+        Ok(sig)
+    }
+
+    /// RSASSA-PSS with SHA-256 (MGF1 SHA-256, 32-byte salt: JWS `PS256`,
+    /// RFC 7518 §3.5) over `message`. Entra ID accepts client assertions
+    /// signed this way; the salt is random, so two signatures differ.
+    pub fn sign_pss(&self, message: &[u8]) -> Result<Vec<u8>, AuthError> {
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(&RSA_PSS_SHA256, &SystemRandom::new(), message, &mut sig)
+            .map_err(|_| AuthError::Config("RSA-PSS signing failed".into()))?;
         Ok(sig)
     }
 
@@ -290,5 +301,28 @@ mod tests {
         ));
         assert_eq!(keys.jwks["keys"][0]["kid"], keys.key_id.as_str());
         assert!(!format!("{:?}", keys.key).contains("PRIVATE"));
+    }
+
+    #[test]
+    fn pss_signature_verifies_and_pkcs1_does_not_pass_as_pss() {
+        use aws_lc_rs::signature::{
+            RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
+        };
+        let key = SigningKey::generate().unwrap();
+        let public = key.pair.public_key().as_ref().to_vec();
+        let message = b"header.payload";
+        let pss = key.sign_pss(message).unwrap();
+        assert_eq!(pss.len(), 256);
+        let pss_key = UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, &public);
+        assert!(pss_key.verify(message, &pss).is_ok());
+        assert!(pss_key.verify(b"header.other", &pss).is_err());
+        // Random salt: signing twice gives two different signatures.
+        assert_ne!(pss, key.sign_pss(message).unwrap());
+        // PKCS#1 v1.5 and PSS are not interchangeable.
+        let pkcs1 = key.sign(message).unwrap();
+        assert!(pss_key.verify(message, &pkcs1).is_err());
+        let pkcs1_key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &public);
+        assert!(pkcs1_key.verify(message, &pss).is_err());
+        assert!(pkcs1_key.verify(message, &pkcs1).is_ok());
     }
 }

@@ -723,3 +723,33 @@ fn scim_connection_problems_name_file_line_and_field() {
         "{msg}"
     );
 }
+
+#[test]
+fn graph_connection_problems_name_file_line_and_field() {
+    let text = with_lines(&[
+        (13, r#"kind = "graph""#),
+        (
+            14,
+            r#"connection = { tenant_id = "contoso", client_id = "c", certificate_file = "c.pem", write_budjet = 10 }"#,
+        ),
+    ]);
+    let msg = errors(&text).to_string();
+    assert!(
+        msg.contains("/etc/hrsync/hrsync.toml:14:14: field `target.connection.certificate_file`: certificate_file and private_key_file go together")
+            || msg.contains("field `target.connection.private_key_file`"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("field `target.connection.write_budjet`: unknown field `write_budjet`: did you mean `write_budget`?"),
+        "{msg}"
+    );
+    let inline = with_lines(&[
+        (13, r#"kind = "graph""#),
+        (14, r#"connection = { tenant_id = "contoso", client_id = "c", client_secret = "s" }"#),
+    ]);
+    let msg = errors(&inline).to_string();
+    assert!(
+        msg.contains("field `target.connection.client_secret`: inline secrets are not accepted"),
+        "{msg}"
+    );
+}

@@ -190,7 +190,8 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn shutdown_signal() {
+/// Waits for Ctrl-C or SIGTERM (also used by `hrsync emulator-graph`).
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for Ctrl-C");

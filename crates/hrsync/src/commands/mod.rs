@@ -4,6 +4,7 @@ pub mod app;
 pub mod check;
 pub mod demo;
 pub mod emulator;
+pub mod emulator_graph;
 pub mod expr;
 pub mod import;
 pub mod init;

@@ -4,6 +4,7 @@
 mod ad_defaults;
 mod catalog_expand;
 mod common;
+mod entra_default;
 mod hostile_names;
 mod hr_scenarios;
 mod jsonpath_dialect;

@@ -13,6 +13,11 @@ use serde_json::Value;
 /// account's status back report it here and in `TargetObject::enabled`.
 pub const ACCOUNT_DISABLED: &str = "accountDisabled";
 
+/// Microsoft Graph's account status: `true` enables the account, `false`
+/// disables it (the inverse of [`ACCOUNT_DISABLED`]). Mappings into Entra
+/// ID write it directly, so the engine reads it as a status too.
+pub const ACCOUNT_ENABLED: &str = "accountEnabled";
+
 /// Active Directory's account control flags; its [`UAC_ACCOUNTDISABLE`] bit
 /// is the account's status there, so writing it disables or enables too.
 pub const USER_ACCOUNT_CONTROL: &str = "userAccountControl";
@@ -78,7 +83,8 @@ pub fn flag_value(disabled: bool) -> Value {
 
 /// Whether writing `value` to `attribute` takes an account out of use
 /// (`Some(true)`) or back into it (`Some(false)`), whatever target carries
-/// it: [`ACCOUNT_DISABLED`] read as a [`flag`], or the ACCOUNTDISABLE bit of
+/// it: [`ACCOUNT_DISABLED`] read as a [`flag`], [`ACCOUNT_ENABLED`] read as
+/// an inverted one, or the ACCOUNTDISABLE bit of
 /// [`USER_ACCOUNT_CONTROL`]. `None` when the attribute says nothing about the
 /// status, or the value is not understood or empty: removing the attribute
 /// (`null`, `""`) is no statement about the account, so the engine's
@@ -89,6 +95,13 @@ pub fn disabling(attribute: &str, value: &Value) -> Option<bool> {
             Value::Null => None,
             Value::String(s) if s.is_empty() => None,
             v => flag(v),
+        };
+    }
+    if attribute.eq_ignore_ascii_case(ACCOUNT_ENABLED) {
+        return match value {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            v => flag(v).map(|enabled| !enabled),
         };
     }
     if attribute.eq_ignore_ascii_case(USER_ACCOUNT_CONTROL) {

@@ -52,6 +52,9 @@ fn disabling_reads_account_disabled_and_user_account_control() {
     assert_eq!(disabling("userAccountControl", &json!(514)), Some(true));
     assert_eq!(disabling("userAccountControl", &json!("512")), Some(false));
     assert_eq!(disabling("title", &json!("True")), None);
+    assert_eq!(disabling("accountEnabled", &json!(false)), Some(true));
+    assert_eq!(disabling("accountEnabled", &json!("True")), Some(false));
+    assert_eq!(disabling("accountEnabled", &json!(null)), None);
     assert_eq!(disabling("accountDisabled", &json!("maybe")), None);
     // Removing the attribute says nothing about the account (as before the
     // move: `null` and "" were not understood).

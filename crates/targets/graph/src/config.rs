@@ -3,8 +3,9 @@
 //! can be found without a server, each naming its field, as the SCIM config
 //! does; [`GraphConfig::warnings`] lists what works but weakens security.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 fn default_graph_url() -> String {
@@ -25,10 +26,10 @@ fn default_write_window() -> u64 {
     150
 }
 
-/// Configuration of a Graph target. Unknown keys are refused: a misspelt
+/// Configuration of a Graph target. Unknown keys are refused by the config
+/// loader (at their line, with the key probably meant): a misspelt
 /// credential key would otherwise silently fall back to another method.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct GraphConfig {
     pub tenant_id: String,
     pub client_id: String,
@@ -39,9 +40,12 @@ pub struct GraphConfig {
     /// A workload identity JWT, re-read on each token request because the
     /// platform rotates it.
     pub federated_token_file: Option<PathBuf>,
-    /// Name of the environment variable holding a client secret (the name
-    /// only, so the secret never sits in the file).
-    pub client_secret_env: Option<String>,
+    /// A client secret (sandboxes). Never part of the file: the config
+    /// loader reads it from `client_secret_env` (an environment variable's
+    /// name) or `client_secret_file` and sets it here, as for SCIM. `Debug`
+    /// shows it redacted.
+    #[serde(skip)]
+    pub client_secret: Option<SecretString>,
     #[serde(default = "default_graph_url")]
     pub graph_url: String,
     #[serde(default = "default_login_url")]
@@ -92,7 +96,7 @@ impl GraphConfig {
             };
             out.push(problem(field, "certificate_file and private_key_file go together"));
         }
-        let methods = [cert, self.federated_token_file.is_some(), self.client_secret_env.is_some()]
+        let methods = [cert, self.federated_token_file.is_some(), self.client_secret.is_some()]
             .iter()
             .filter(|m| **m)
             .count();
@@ -127,19 +131,30 @@ impl GraphConfig {
         out
     }
 
-    /// What works but weakens security.
-    pub fn warnings(&self) -> Vec<String> {
+    /// What works but weakens security, each naming its field.
+    pub fn warnings(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
-        if self.client_secret_env.is_some() {
-            out.push(
-                "target.connection.client_secret_env: a client secret is a shared password; prefer a certificate or a federated token"
-                    .to_string(),
-            );
+        if self.client_secret.is_some() {
+            out.push(problem(
+                "client_secret_env",
+                "a client secret is a shared password; prefer a certificate or a federated token",
+            ));
         }
         if self.tls_insecure {
-            out.push("target.connection.tls_insecure: TLS certificates are not verified".into());
+            out.push(problem("tls_insecure", "TLS certificates are not verified"));
         }
         out
+    }
+
+    /// Resolve relative file paths against `dir`, the config file's directory.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        for path in
+            [&mut self.certificate_file, &mut self.private_key_file, &mut self.federated_token_file]
+                .into_iter()
+                .flatten()
+        {
+            *path = dir.join(&*path);
+        }
     }
 }
 
@@ -177,9 +192,30 @@ mod tests {
 
     #[test]
     fn unknown_keys_refused_and_secret_warned() {
-        assert!(parse("tenant_id = \"t\"\nclient_id = \"c\"\nbogus = 1\n").is_err());
-        let c = parse("tenant_id = \"t\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\n").unwrap();
+        // Unknown keys (and an inline `client_secret`) are refused by the
+        // config loader at their line (hrsync-targets' tests); the secret
+        // itself is never read from the file.
+        let c = parse("tenant_id = \"t\"\nclient_id = \"c\"\nclient_secret = \"S\"\n").unwrap();
+        assert!(c.client_secret.is_none());
+        let mut c = parse("tenant_id = \"t\"\nclient_id = \"c\"\n").unwrap();
+        assert_eq!(c.problems().len(), 1, "no credential yet");
+        c.client_secret = Some(SecretString::from("hunter2-secret"));
         assert!(c.problems().is_empty());
-        assert_eq!(c.warnings().len(), 1);
+        let warnings = c.warnings();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "client_secret_env");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_counts_as_a_method() {
+        let mut c = parse(
+            "tenant_id = \"t\"\nclient_id = \"c\"\ncertificate_file = \"a.pem\"\nprivate_key_file = \"k.pem\"\n",
+        )
+        .unwrap();
+        c.client_secret = Some(SecretString::from("s"));
+        let problems = c.problems();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("more than one"));
     }
 }

@@ -17,7 +17,10 @@
 //! flat mapping attributes to typed, nested Graph properties and back),
 //! `rules.rs` (pure: Graph's documented rules for user properties as
 //! requirements the engine checks per worker before sending),
-//! `health.rs` (`check`); `tests/it` runs against `graph-emulator`, the
+//! `token.rs` (the app-only token client: certificate client assertion
+//! PS256 with `x5t#S256`, or a client secret for sandboxes; cached, one
+//! refresher, explanations of Entra's AADSTS refusals), `health.rs`
+//! (`check`); `tests/it` runs against `graph-emulator`, the
 //! Graph test double, including the target conformance suite.
 
 pub mod config;
@@ -27,7 +30,9 @@ pub mod request_builder;
 pub mod rules;
 pub mod service;
 mod target;
+pub mod token;
 
 pub use config::GraphConfig;
 pub use service::{Bearer, NoBearer, Stats};
 pub use target::{BuildError, GraphTarget, eq_filter};
+pub use token::{TokenClient, TokenError};

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use hrsync_target::{Attributes, attr};
 
 /// Graph's `accountEnabled`, the status property.
-pub const ACCOUNT_ENABLED: &str = "accountEnabled";
+pub const ACCOUNT_ENABLED: &str = attr::ACCOUNT_ENABLED;
 
 /// Properties of type `Edm.Boolean` a mapping may write.
 const BOOLEANS: &[&str] = &[ACCOUNT_ENABLED, "showInAddressList"];

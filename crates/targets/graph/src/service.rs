@@ -16,7 +16,7 @@
 //!   is near) slows the writers down before Graph refuses them.
 //! - The token never appears in logs, errors or recorded exchanges.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -78,33 +78,65 @@ impl Answer {
 }
 
 /// Write starts in the last window: `reserve` answers how long to wait
-/// before `n` more fit. Pure over the instants it is given.
+/// before `n` more fit. A write counts from its reservation and, once its
+/// batch is answered, from the answer ([`WriteBudget::settle`]): Graph
+/// counts it somewhere in between, so the budget never sees a write leave
+/// the window before Graph does. Pure over the instants it is given.
 #[derive(Debug)]
 pub struct WriteBudget {
     limit: usize,
     window: Duration,
-    sent: VecDeque<Instant>,
+    /// When writes counted (multiset: instant -> writes).
+    sent: BTreeMap<Instant, usize>,
+    total: usize,
 }
 
 impl WriteBudget {
     pub fn new(limit: u32, window: Duration) -> Self {
-        WriteBudget { limit: limit.max(1) as usize, window, sent: VecDeque::new() }
+        WriteBudget { limit: limit.max(1) as usize, window, sent: BTreeMap::new(), total: 0 }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((t, n)) = self.sent.first_key_value() {
+            if now.duration_since(*t) < self.window {
+                break;
+            }
+            self.total -= *n;
+            self.sent.pop_first();
+        }
     }
 
     /// Take `n` writes at `now` (`None`), or the wait until they fit.
     pub fn reserve(&mut self, n: usize, now: Instant) -> Option<Duration> {
-        while self.sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-            self.sent.pop_front();
-        }
+        self.expire(now);
         let n = n.min(self.limit);
-        if self.sent.len() + n <= self.limit {
-            self.sent.extend(std::iter::repeat_n(now, n));
+        if self.total + n <= self.limit {
+            *self.sent.entry(now).or_insert(0) += n;
+            self.total += n;
             return None;
         }
-        // The oldest starts that must leave the window for `n` to fit.
-        let must_leave = self.sent.len() + n - self.limit;
-        let t = self.sent[must_leave - 1];
-        Some((t + self.window).saturating_duration_since(now).max(Duration::from_millis(1)))
+        // The oldest writes that must leave the window for `n` to fit.
+        let mut must_leave = self.total + n - self.limit;
+        for (t, count) in &self.sent {
+            if *count >= must_leave {
+                let free = *t + self.window;
+                return Some(free.saturating_duration_since(now).max(Duration::from_millis(1)));
+            }
+            must_leave -= count;
+        }
+        Some(self.window)
+    }
+
+    /// `n` writes reserved at `reserved` were answered at `answered`: they
+    /// count from then.
+    pub fn settle(&mut self, reserved: Instant, n: usize, answered: Instant) {
+        let Some(count) = self.sent.get_mut(&reserved) else { return };
+        let moved = n.min(*count);
+        *count -= moved;
+        if *count == 0 {
+            self.sent.remove(&reserved);
+        }
+        *self.sent.entry(answered.max(reserved)).or_insert(0) += moved;
     }
 }
 
@@ -422,8 +454,11 @@ async fn send_group(core: &Core, group: Vec<Pending>) {
             .map_err(|e| TargetError::Rejected { operation: "write", message: e.to_string() })?;
         let mut all = Vec::new();
         for batch in batches {
-            core.reserve(batch.requests.len()).await;
-            all.extend(core.post_batch("write", &batch).await?);
+            let n = batch.requests.len();
+            let reserved = core.reserve(n).await;
+            let answer = core.post_batch("write", &batch).await;
+            core.budget.lock().await.settle(reserved, n, Instant::now());
+            all.extend(answer?);
         }
         Ok::<_, TargetError>(all)
     }
@@ -462,8 +497,8 @@ impl Core {
     }
 
     /// Wait until `n` more writes fit in the budget (and Graph's warning,
-    /// if any, has passed).
-    async fn reserve(&self, n: usize) {
+    /// if any, has passed); the instant they were counted at.
+    async fn reserve(&self, n: usize) -> Instant {
         let hold = *locked(&self.slow_until);
         if let Some(until) = hold {
             let now = Instant::now();
@@ -472,9 +507,10 @@ impl Core {
             }
         }
         loop {
-            let wait = self.budget.lock().await.reserve(n, Instant::now());
+            let now = Instant::now();
+            let wait = self.budget.lock().await.reserve(n, now);
             match wait {
-                None => return,
+                None => return now,
                 Some(d) => {
                     self.count(|s| s.budget_waits += 1);
                     tracing::debug!(
@@ -783,6 +819,16 @@ mod tests {
         assert_eq!(wait, Duration::from_secs(130));
         assert_eq!(b.reserve(10, t0 + Duration::from_secs(20)), None);
         assert_eq!(b.reserve(20, t0 + Duration::from_secs(150)), None);
+    }
+
+    #[test]
+    fn answered_writes_count_from_the_answer() {
+        let t0 = Instant::now();
+        let mut b = WriteBudget::new(20, Duration::from_secs(10));
+        assert_eq!(b.reserve(20, t0), None);
+        b.settle(t0, 20, t0 + Duration::from_secs(3));
+        assert_eq!(b.reserve(1, t0 + Duration::from_secs(10)), Some(Duration::from_secs(3)));
+        assert_eq!(b.reserve(20, t0 + Duration::from_secs(13)), None);
     }
 
     #[test]

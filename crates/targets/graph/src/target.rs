@@ -19,6 +19,7 @@ use crate::GraphConfig;
 use crate::properties::{self, ACCOUNT_ENABLED, BASE_SELECT};
 use crate::request_builder::{self as rb, InitialPassword, ItemFailure, ItemOutcome, Write};
 use crate::service::{Bearer, Service, ServiceError, Stats, failure};
+use crate::token::TokenClient;
 
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
@@ -84,9 +85,35 @@ pub enum BuildError {
     Service(#[from] ServiceError),
     #[error("target.connection.{field}: {reason}")]
     Config { field: &'static str, reason: String },
+    #[error("{0}")]
+    Token(String),
+}
+
+/// The token client as the HTTP side's token source.
+#[async_trait]
+impl Bearer for TokenClient {
+    async fn token(&self) -> Result<secrecy::SecretString, String> {
+        TokenClient::token(self).await.map_err(|e| e.explanation())
+    }
+    fn invalidate(&self, token: &secrecy::SecretString) {
+        TokenClient::invalidate(self, token)
+    }
 }
 
 impl GraphTarget {
+    /// A target authenticating as the config says (certificate, federated
+    /// token or client secret); the key files are read now, nothing is
+    /// sent yet.
+    pub fn new(config: GraphConfig) -> Result<Self, BuildError> {
+        if let Some(p) = config.problems().into_iter().next() {
+            return Err(BuildError::Config { field: p.field, reason: p.message });
+        }
+        let http = Service::http_client(&config)?;
+        let tokens =
+            TokenClient::new(&config, http).map_err(|e| BuildError::Token(e.explanation()))?;
+        Self::with_bearer(config, Box::new(tokens))
+    }
+
     /// A target sending with `bearer`'s tokens; nothing is sent yet.
     pub fn with_bearer(config: GraphConfig, bearer: Box<dyn Bearer>) -> Result<Self, BuildError> {
         if let Some(p) = config.problems().into_iter().next() {
@@ -209,6 +236,25 @@ impl GraphTarget {
             url: rb::manager_ref_path(user),
             body: Some(rb::manager_ref_body(&self.service.config().graph_url, manager_id)),
             after: after.map(str::to_owned),
+        }
+    }
+
+    /// A report was put on the waiting list: their manager may have been
+    /// created meanwhile (by a create in flight together with this one,
+    /// which found nobody waiting yet), so look once more and link.
+    async fn look_again(&self, report: &str) {
+        let Some(value) = lock(&self.waiting).get(report).cloned() else { return };
+        match self.resolve_manager("update", &value).await {
+            Ok(Some(mid)) => {
+                let w = self.manager_put("manager", report, &mid, None);
+                if let Ok(o) = self.service.write("update", vec![w]).await
+                    && matches!(o.first(), Some((_, ItemOutcome::Ok(_))))
+                {
+                    lock(&self.waiting).remove(report);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(report, error = %e, "looking for a manager again failed"),
         }
     }
 
@@ -455,6 +501,7 @@ impl Target for GraphTarget {
             && !linked
         {
             lock(&self.waiting).insert(object.id.clone(), m.clone());
+            self.look_again(&object.id).await;
         }
         // A manager created after their reports: link the reports now.
         if let Some(own) = props.get(MANAGER_KEY).and_then(text_of) {
@@ -557,6 +604,7 @@ impl Target for GraphTarget {
         self.learn(rest.into_iter().map(|(n, _)| n));
         if let Some(v) = waits_for {
             lock(&self.waiting).insert(id.to_owned(), v);
+            self.look_again(id).await;
         }
         Ok(())
     }

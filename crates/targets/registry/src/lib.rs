@@ -20,6 +20,7 @@ use serde::{Deserialize, Deserializer};
 
 pub use hrsync_target::attr;
 pub use hrsync_target_embedded::{EmbeddedConfig, EmbeddedTarget};
+pub use hrsync_target_graph::{GraphConfig, GraphTarget};
 pub use hrsync_target_ldap::{LdapConfig, LdapTarget};
 pub use hrsync_target_scim::{ScimConfig, ScimTarget};
 
@@ -33,6 +34,9 @@ pub enum Kind {
     Ldap,
     /// SCIM 2.0 (`[target.connection]`: [`ScimConfig`]).
     Scim,
+    /// Microsoft Entra ID through Microsoft Graph (`[target.connection]`:
+    /// [`GraphConfig`]).
+    Graph,
 }
 
 impl Kind {
@@ -42,6 +46,7 @@ impl Kind {
             Kind::Embedded => "embedded",
             Kind::Ldap => "ldap",
             Kind::Scim => "scim",
+            Kind::Graph => "graph",
         }
     }
 
@@ -68,6 +73,7 @@ impl Kind {
             Kind::Embedded => &[],
             Kind::Ldap => &[PASSWORD],
             Kind::Scim => &[TOKEN, CLIENT_SECRET],
+            Kind::Graph => &[CLIENT_SECRET],
         }
     }
 
@@ -79,7 +85,7 @@ impl Kind {
 
     /// The kinds that can be used, for messages.
     pub fn implemented_names() -> Vec<&'static str> {
-        [Kind::Embedded, Kind::Ldap, Kind::Scim]
+        [Kind::Embedded, Kind::Ldap, Kind::Scim, Kind::Graph]
             .into_iter()
             .filter(|k| k.implemented())
             .map(Kind::name)
@@ -107,6 +113,7 @@ pub enum TargetConfig {
     Embedded(EmbeddedConfig),
     Ldap(LdapConfig),
     Scim(ScimConfig),
+    Graph(GraphConfig),
     /// A kind that is planned but not implemented (`scim`): such configs
     /// always loaded (commands that need no target, such as `logs`, work),
     /// so they still do, with a warning; [`build`] refuses them.
@@ -138,7 +145,7 @@ impl Kind {
     /// send the bind password in clear, a mistyped SCIM `token_env` or
     /// `concurrency` would silently run with the default.
     pub fn refuses_unknown_keys(self) -> bool {
-        matches!(self, Kind::Ldap | Kind::Scim)
+        matches!(self, Kind::Ldap | Kind::Scim | Kind::Graph)
     }
 
     /// The keys that may be written in the table at `parent` (a dotted path
@@ -150,6 +157,7 @@ impl Kind {
             (Kind::Ldap, "disable") => struct_fields::<hrsync_target_ldap::DisableStrategy>(),
             (Kind::Scim, "") => struct_fields::<ScimConfig>(),
             (Kind::Scim, "quirks") => struct_fields::<hrsync_target_scim::Quirks>(),
+            (Kind::Graph, "") => struct_fields::<GraphConfig>(),
             _ => Vec::new(),
         };
         if parent.is_empty() {
@@ -253,6 +261,13 @@ impl TargetConfig {
                 };
                 serde_ignored::deserialize(connection, found).map(TargetConfig::Scim)?
             }
+            Kind::Graph => {
+                let found = |key: serde_ignored::Path<'_>| {
+                    let key = key.to_string();
+                    unknown.push(key.split('.').filter(|k| *k != "?").collect::<Vec<_>>().join("."))
+                };
+                serde_ignored::deserialize(connection, found).map(TargetConfig::Graph)?
+            }
             Kind::Embedded => {
                 return Err(D::Error::custom(format!(
                     "target kind `{}` has no [target.connection] table",
@@ -268,6 +283,7 @@ impl TargetConfig {
             TargetConfig::Embedded(_) => Kind::Embedded,
             TargetConfig::Ldap(_) => Kind::Ldap,
             TargetConfig::Scim(_) => Kind::Scim,
+            TargetConfig::Graph(_) => Kind::Graph,
             TargetConfig::Planned(p) => p.kind,
         }
     }
@@ -279,6 +295,7 @@ impl TargetConfig {
             TargetConfig::Embedded(_) => {}
             TargetConfig::Ldap(c) => c.password = secret,
             TargetConfig::Scim(c) => c.token = Some(secret),
+            TargetConfig::Graph(c) => c.client_secret = Some(secret),
             TargetConfig::Planned(p) => p.secret = Some(secret),
         }
     }
@@ -311,6 +328,7 @@ impl TargetConfig {
                     *f = dir.join(&*f);
                 }
             }
+            TargetConfig::Graph(c) => c.resolve_paths(dir),
         }
     }
 
@@ -333,6 +351,11 @@ impl TargetConfig {
                 .into_iter()
                 .map(|e| Finding { field: e.field.to_owned(), message: e.reason })
                 .collect(),
+            TargetConfig::Graph(c) => c
+                .problems()
+                .into_iter()
+                .map(|e| Finding { field: e.field.to_owned(), message: e.message })
+                .collect(),
             TargetConfig::Planned(_) => Vec::new(),
         }
     }
@@ -347,6 +370,11 @@ impl TargetConfig {
                 .map(|w| Finding { field: w.field.to_owned(), message: w.message })
                 .collect(),
             TargetConfig::Scim(c) => c
+                .warnings()
+                .into_iter()
+                .map(|w| Finding { field: w.field.to_owned(), message: w.message })
+                .collect(),
+            TargetConfig::Graph(c) => c
                 .warnings()
                 .into_iter()
                 .map(|w| Finding { field: w.field.to_owned(), message: w.message })
@@ -376,6 +404,8 @@ pub enum BuildError {
     Ldap(#[from] hrsync_target_ldap::ConfigError),
     #[error("[target.connection]: {0}")]
     Scim(#[from] hrsync_target_scim::ConfigError),
+    #[error("[target.connection]: {0}")]
+    Graph(#[from] hrsync_target_graph::BuildError),
     #[error("target kind `{kind}` is not implemented yet")]
     NotImplemented { kind: &'static str },
 }
@@ -395,6 +425,7 @@ pub fn build(
         }
         TargetConfig::Ldap(c) => Box::new(LdapTarget::new(c.clone())?),
         TargetConfig::Scim(c) => Box::new(ScimTarget::new(c.clone())?),
+        TargetConfig::Graph(c) => Box::new(GraphTarget::new(c.clone())?),
         TargetConfig::Planned(p) => return Err(BuildError::NotImplemented { kind: p.kind.name() }),
     })
 }
