@@ -12,7 +12,7 @@ use crate::{MAPPING_FILE, toml_str};
 pub enum TargetKind {
     /// On-premises Active Directory: `kind = "ldap"`, AD profile.
     ActiveDirectory,
-    /// Microsoft Entra ID (Graph). hrsync's config has no `graph` kind yet.
+    /// Microsoft Entra ID: `kind = "graph"`.
     EntraId,
     /// Any other app: Entra provisions apps over SCIM 2.0.
     Scim,
@@ -136,18 +136,17 @@ pub(crate) fn config_toml(input: &ConfigInput<'_>, warnings: &mut Vec<String>) -
             t.push_str("profile = \"active-directory\"\n\n");
         }
         TargetKind::EntraId => {
-            warnings.push(format!(
-                "synchronizationRules[0].targetDirectoryName: {:?} is Entra ID; hrsync's config has no `graph` target kind yet, so hrsync.toml uses the embedded target as a stand-in",
-                input.target_name.unwrap_or("?")
-            ));
             t.push_str(
-                "# Entra ID (Microsoft Graph). hrsync's config has no `graph` target kind\n\
-                 # yet: the embedded target (hrsync's own SQLite directory) stands in, so\n\
-                 # `hrsync plan` shows what would be written. TODO: kind = \"graph\" once\n\
-                 # the config offers it.\n",
+                "# Entra ID: hrsync's graph target (Microsoft Graph v1.0 users).\n\
+                 # TODO: your tenant, the app registration's client id, its certificate\n\
+                 # and private key, and a verified domain for userPrincipalName.\n",
             );
-            t.push_str("[target]\nkind = \"embedded\"\npath = \"hrsync-target.sqlite\"\n");
-            t.push_str("unique = [\"userPrincipalName\", \"mailNickname\"]\n\n");
+            t.push_str("[target]\nkind = \"graph\"\n[target.connection]\n");
+            t.push_str("tenant_id = \"contoso.onmicrosoft.com\"\n");
+            t.push_str("client_id = \"00000000-0000-0000-0000-000000000000\"\n");
+            t.push_str("certificate_file = \"keys/graph-certificate.pem\"\n");
+            t.push_str("private_key_file = \"keys/graph-private-key.pem\"\n");
+            t.push_str("domain = \"contoso.com\"\n\n");
         }
         TargetKind::Scim => {
             t.push_str(
@@ -183,4 +182,36 @@ pub(crate) fn config_toml(input: &ConfigInput<'_>, warnings: &mut Vec<String>) -
     }
     t.push_str("\n[state]\npath = \"hrsync-state.sqlite\"\n");
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_kinds_and_actions() {
+        for (name, kind) in [
+            ("Active Directory", TargetKind::ActiveDirectory),
+            ("Azure Active Directory", TargetKind::EntraId),
+            ("Microsoft Entra ID", TargetKind::EntraId),
+            ("salesforce.com", TargetKind::Scim),
+        ] {
+            assert_eq!(target_kind(name), kind, "{name}");
+        }
+        let v = Value::String("Add, Update, Delete, Merge".into());
+        let input = ConfigInput {
+            rule_label: "r".into(),
+            source_name: "SuccessFactors",
+            target_name: Some("Active Directory"),
+            flow_types: Some((&v, "x.flowTypes".into())),
+            matching: vec![],
+        };
+        let mut w = Vec::new();
+        let (acts, _) = actions(&input, &mut w);
+        assert_eq!(acts, ["create", "update", "disable"]);
+        assert!(
+            w.len() == 1 && w[0].starts_with("x.flowTypes:") && w[0].contains("Merge"),
+            "{w:?}"
+        );
+    }
 }

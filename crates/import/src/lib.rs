@@ -11,9 +11,9 @@
 //! `defaultValue`, `matchingPriority`, `flowType`, `flowBehavior`); the
 //! first objectMapping's scoping filter. Carried into the config: the
 //! target directory's kind (Active Directory -> `ldap` with the AD profile,
-//! a SCIM app -> `scim`; Entra ID -> hrsync's `embedded` stand-in, since the
-//! config has no `graph` kind yet), the objectMapping's `flowTypes` as
-//! `flow.actions`, and the matching order as a comment.
+//! Entra ID -> `graph`, any other app -> `scim`), the objectMapping's
+//! `flowTypes` as `flow.actions` (Delete -> disable), and the matching order
+//! as a comment.
 //!
 //! Refused (an [`ImportError`] naming the JSON path): JSON that does not
 //! parse, no `synchronizationRules`, no source directory, a target mapped

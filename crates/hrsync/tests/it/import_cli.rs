@@ -53,6 +53,31 @@ fn the_sf_to_ad_fixture_imports_into_a_config_that_loads() {
     assert!(config.flow.schema.contains("empJobNavCustomString35"));
 }
 
+#[test]
+fn the_sf_to_entra_fixture_imports_into_a_graph_config_that_loads() {
+    let dir = TempDir::new("import-entra");
+    let o = import(&fixture("sf-to-entra-odd.json"), &dir.0);
+    assert!(o.status.success(), "{}", text(&o));
+    let config = match hrsync_config::Config::load_local(dir.0.join("hrsync.toml")) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(matches!(config.target, hrsync_config::TargetConfig::Graph(_)));
+    let a = config.flow.actions;
+    assert!(a.create && a.update && a.disable && !a.delete, "{a:?}");
+    let m = &config.flow.mapping.mappings;
+    let get = |t: &str| m.iter().find(|x| x.target == t).and_then(|x| x.expression.as_deref());
+    // O4: the Function tree with no expression text, rebuilt.
+    assert_eq!(
+        get("accountEnabled"),
+        Some("CBool(Switch([activeEmploymentsCount], \"True\", \"0\", \"False\"))")
+    );
+    // O1-O3: Attribute sources with an empty or missing expression.
+    assert_eq!(get("jobTitle"), Some("[jobTitle]"));
+    assert_eq!(get("department"), Some("[department]"));
+    assert_eq!(get("companyName"), Some("[company]"));
+}
+
 /// The fixture with one change, as JSON text.
 fn edited(f: impl FnOnce(&mut serde_json::Value)) -> String {
     let text = std::fs::read_to_string(fixture("sf-to-ad-edited.json")).expect("fixture");

@@ -8,6 +8,9 @@
 //!   hrsync TOML (must be identical: the import carried every edit, and
 //!   nothing else changed), and
 //! - the plain built-in (must differ only where an edit says it does).
+//!
+//! And for the SF-to-Entra ID fixture, written with the odd shapes seen in
+//! the wild and no edit: its plan equals `builtin:sf-to-entra`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -61,14 +64,14 @@ fn plan(config: &Path) -> Plan {
 /// The imported config with `[source]` at the emulator, an empty embedded
 /// target, and `flow.mapping` set to `mapping`; everything else (actions,
 /// time zone) as imported.
-fn adapted(imported: &toml::Table, base_url: &str, mapping: &str) -> String {
+fn adapted(imported: &toml::Table, base_url: &str, mapping: &str, unique: &[&str]) -> String {
     let mut t = imported.clone();
     let source: toml::Table = toml::from_str(&source_toml(base_url, 100)).expect("source TOML");
     t.insert("source".into(), source["source"].clone());
-    let target: toml::Table = toml::from_str(
-        "kind = \"embedded\"\npath = \"target.sqlite\"\nunique = [\"userPrincipalName\", \"sAMAccountName\"]\n",
-    )
-    .expect("target TOML");
+    let mut target = toml::Table::new();
+    target.insert("kind".into(), "embedded".into());
+    target.insert("path".into(), "target.sqlite".into());
+    target.insert("unique".into(), unique.to_vec().into());
     t.insert("target".into(), toml::Value::Table(target));
     if let Some(toml::Value::Table(flow)) = t.get_mut("flow") {
         flow.insert("mapping".into(), mapping.into());
@@ -179,7 +182,11 @@ async fn imported_sf_to_ad_plans_as_the_builtin_with_the_documented_edits() {
         ("builtin.toml", "builtin:sf-to-ad"),
     ];
     for (file, mapping) in configs {
-        std::fs::write(dir.0.join(file), adapted(&imported, &url, mapping)).expect("write");
+        std::fs::write(
+            dir.0.join(file),
+            adapted(&imported, &url, mapping, &["userPrincipalName", "sAMAccountName"]),
+        )
+        .expect("write");
     }
     let d = dir.0.clone();
     let [imp, exp, bi] =
@@ -287,5 +294,50 @@ async fn imported_sf_to_ad_plans_as_the_builtin_with_the_documented_edits() {
         imp.len(),
         scoped_out.len(),
         counts.join(", ")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_sf_to_entra_with_odd_shapes_plans_as_the_builtin() {
+    let emu = Emulator::builder().workers(150).seed(18).start().await.expect("emulator");
+    let dir = TempDir::new("import-plan-entra");
+    let o = import(&fixture("sf-to-entra-odd.json"), &dir.0);
+    assert!(o.status.success(), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let am = "synchronizationRules[0].objectMappings[0].attributeMappings";
+    // O1's unknown key and enum value are warned, by JSON path; nothing else.
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    assert!(warnings.iter().all(|w| w.starts_with(&format!("warning: {am}["))), "{warnings:#?}");
+    assert!(warnings.iter().any(|w| w.contains(".mappingType: unknown key")), "{warnings:#?}");
+    assert!(warnings.iter().any(|w| w.contains(".flowType: \"Add\"")), "{warnings:#?}");
+    let imported_text = std::fs::read_to_string(dir.0.join("hrsync.toml")).expect("config");
+    assert!(imported_text.lines().any(|l| l == "kind = \"graph\""), "{imported_text}");
+    assert!(
+        imported_text.lines().any(|l| l == "actions = [\"create\", \"update\", \"disable\"]"),
+        "{imported_text}"
+    );
+    let imported: toml::Table = toml::from_str(&imported_text).expect("imported config TOML");
+    let url = emu.base_url();
+    let unique = ["userPrincipalName", "mailNickname"];
+    let configs = [("imported.toml", "mapping.toml"), ("builtin.toml", "builtin:sf-to-entra")];
+    for (file, mapping) in configs {
+        std::fs::write(dir.0.join(file), adapted(&imported, &url, mapping, &unique))
+            .expect("write");
+    }
+    let d = dir.0.clone();
+    let [imp, bi] =
+        tokio::task::spawn_blocking(move || configs.map(|(file, _)| plan(&d.join(file))))
+            .await
+            .expect("task");
+    let creates = imp.values().filter(|(a, _, _)| a == "create").count();
+    assert!(creates >= 100, "{creates} creates");
+    let (attrs, persons) = diff(&imp, &bi);
+    assert!(persons.is_empty(), "imported vs builtin:sf-to-entra, workers: {persons:#?}");
+    assert!(attrs.is_empty(), "imported vs builtin:sf-to-entra, attributes: {attrs:#?}");
+    let values: usize = imp.values().map(|(_, v, _)| v.len()).sum();
+    eprintln!(
+        "import plan proof (Entra): {} workers, {creates} creates, {values} planned values, identical to builtin:sf-to-entra",
+        imp.len()
     );
 }
