@@ -115,7 +115,7 @@ fn type_name(t: AttrType) -> &'static str {
     }
 }
 
-const ATTRIBUTE_KEYS: [&str; 14] = [
+const ATTRIBUTE_KEYS: [&str; 12] = [
     "anchor",
     "apiExpressions",
     "caseExact",
@@ -128,10 +128,6 @@ const ATTRIBUTE_KEYS: [&str; 14] = [
     "referencedObjects",
     "required",
     "type",
-    // Carried or irrelevant to reading: hrsync compares and reads the same
-    // way whatever these say (documented in the crate docs).
-    "description",
-    "flowNullValuesSupported",
 ];
 
 /// Picks the API expression: the one keyed `Get` (any case), else the only
@@ -228,6 +224,11 @@ pub(crate) fn source_attributes(
                 return Err(at(
                     &format!("{epath}.value"),
                     format!("JSONPath {jsonpath:?} of {name:?} does not parse: {e}"),
+                ));
+            }
+            if a.get("flowNullValues").and_then(Value::as_bool) == Some(true) {
+                warnings.push(format!(
+                    "{apath}.flowNullValues: true not carried: hrsync has no \"flow null values\" setting"
                 ));
             }
             let multivalued = a.get("multivalued").and_then(Value::as_bool).unwrap_or(false);

@@ -128,6 +128,34 @@ const MAPPING_KEYS: [&str; 7] = [
     "flowType",
     "matchingPriority",
 ];
+const RULE_KEYS: [&str; 8] = [
+    "id",
+    "name",
+    "editable",
+    "priority",
+    "sourceDirectoryName",
+    "targetDirectoryName",
+    "metadata",
+    "objectMappings",
+];
+const OBJECT_MAPPING_KEYS: [&str; 8] = [
+    "enabled",
+    "flowTypes",
+    "name",
+    "sourceObjectName",
+    "targetObjectName",
+    "metadata",
+    "scope",
+    "attributeMappings",
+];
+
+/// Warns about a non-empty `metadata` list (Entra's `Disposition`,
+/// `EscrowBehavior`, ...): hrsync has no equivalent for any entry.
+fn non_empty_metadata(obj: &Value, path: &str, warnings: &mut Vec<String>) {
+    if let Some(m) = obj.get("metadata").and_then(Value::as_array).filter(|m| !m.is_empty()) {
+        warnings.push(format!("{path}.metadata: not carried ({})", Value::Array(m.clone())));
+    }
+}
 const SOURCE_KEYS: [&str; 4] = ["expression", "name", "type", "parameters"];
 
 /// Warns about each key of `obj` not in `known`, with its JSON path and value.
@@ -304,9 +332,14 @@ pub fn import_schema(text: &str) -> Result<Imported, ImportError> {
                 "synchronizationRules[{ri}]: a further rule; its object mappings are merged into the one mapping file, its directories are not read"
             ));
         }
+        let rpath = format!("synchronizationRules[{ri}]");
+        unknown_keys(rule, &RULE_KEYS, &rpath, &mut out.warnings);
+        non_empty_metadata(rule, &rpath, &mut out.warnings);
         let oms = rule.get("objectMappings").and_then(Value::as_array);
         for (oi, om) in oms.into_iter().flatten().enumerate() {
             let ompath = format!("synchronizationRules[{ri}].objectMappings[{oi}]");
+            unknown_keys(om, &OBJECT_MAPPING_KEYS, &ompath, &mut out.warnings);
+            non_empty_metadata(om, &ompath, &mut out.warnings);
             if om.get("enabled").and_then(Value::as_bool) == Some(false) {
                 out.warnings.push(format!(
                     "{ompath}.enabled: false; imported anyway (hrsync has no disabled object mapping)"
@@ -771,5 +804,24 @@ mod tests {
             r.warnings
         );
         assert!(r.mapping_toml.contains("# target = \"a\""), "{}", r.mapping_toml);
+    }
+
+    #[test]
+    fn rule_object_mapping_and_attribute_extras_are_warned() {
+        let json = r#"{"directories":[{"name":"SuccessFactors","objects":[{"name":"User","attributes":[
+              {"name":"x","flowNullValues":true,"apiExpressions":[{"key":"Get","value":"$.x"}]}]}]}],
+            "synchronizationRules":[{"sourceDirectoryName":"SuccessFactors","containerFilter":{"a":1},
+              "objectMappings":[{"metadata":[{"key":"Disposition","value":"Discard"}],"weird":1,
+                "attributeMappings":[{"targetAttributeName":"a","source":{"type":"Attribute","name":"x"}}]}]}]}"#;
+        let r = super::import_schema(json).unwrap();
+        for w in [
+            "directories[0].objects[0].attributes[0].flowNullValues:",
+            "synchronizationRules[0].containerFilter:",
+            "synchronizationRules[0].objectMappings[0].metadata:",
+            "synchronizationRules[0].objectMappings[0].weird:",
+        ] {
+            assert!(r.warnings.iter().any(|x| x.starts_with(w)), "{w}: {:?}", r.warnings);
+        }
+        assert_eq!(r.warnings.len(), 4, "{:?}", r.warnings);
     }
 }
