@@ -1,15 +1,37 @@
 //! Convert a Microsoft Entra `synchronizationSchema` (portal download or
-//! Graph response) into hrsync mapping TOML. Pure: the caller reads the file
-//! and writes the result. Carried: attribute mappings (expression,
-//! `defaultValue`, `matchingPriority`, `flowType`, `flowBehavior`) and the
-//! objectMapping scoping filter. Not carried yet: directories (source
-//! attributes and their API expressions) and the config TOML; everything not
-//! carried is reported in [`Imported::warnings`] with its JSON path.
+//! Graph response) into an hrsync config and mapping (TOML). Pure: the
+//! caller reads the file and writes the result.
+//!
+//! Carried into the mapping: the source directory's attribute definitions
+//! with their API expressions (SuccessFactors JSONPath; any
+//! `apiExpressions` key, `Get` preferred case-insensitively, ambiguity
+//! warned) as `[[source_attribute]]` entries (new attributes, and catalog
+//! attributes whose path was edited); attribute mappings (expression text,
+//! rebuilt from the `source` tree when the text is missing or empty,
+//! `defaultValue`, `matchingPriority`, `flowType`, `flowBehavior`); the
+//! first objectMapping's scoping filter. Carried into the config: the
+//! target directory's kind (Active Directory -> `ldap` with the AD profile,
+//! Entra ID -> `graph`, any other app -> `scim`), the objectMapping's
+//! `flowTypes` as `flow.actions` (Delete -> disable), and the matching order
+//! as a comment.
+//!
+//! Refused (an [`ImportError`] naming the JSON path): JSON that does not
+//! parse, no `synchronizationRules`, no source directory, a target mapped
+//! twice, an expression or JSONPath that does not parse, a scoping filter
+//! that would widen to everyone or names an unknown attribute. Everything
+//! else that is not carried is reported in [`Imported::warnings`] with its
+//! JSON path, and an attribute mapping hrsync cannot check (unknown
+//! function or attribute) is left out as a `# not carried:` comment.
 //!
 //! Shapes follow Graph's `synchronizationSchema` resources (shared notes
 //! `entra-mapping.md` §2.1/§2.2, `events-graph-postgres-import.md` §4.1).
 
-use hrsync_mapping::ScopeOperator;
+mod config;
+mod directory;
+
+use hrsync_mapping::{
+    Catalog, CompiledMapping, MappingConfig, ScopeOperator, SourceAttributeConfig, SourceSchema,
+};
 use serde_json::Value;
 
 /// A refusal of the whole input, naming where in the JSON it went wrong.
@@ -21,19 +43,34 @@ pub enum ImportError {
     At { path: String, why: String },
 }
 
-/// The produced mapping TOML and what was not carried over.
+/// The produced config and mapping TOML and what was not carried over.
 #[derive(Debug, Default)]
 pub struct Imported {
+    /// `mapping.toml`: source attributes, scoping filter, attribute mappings.
     pub mapping_toml: String,
+    /// `hrsync.toml`: source placeholder, target, flow (refers to
+    /// `mapping.toml` beside it).
+    pub config_toml: String,
+    /// What was not carried, each starting with its JSON path.
     pub warnings: Vec<String>,
 }
 
-fn at(path: &str, why: impl Into<String>) -> ImportError {
+/// File name the config refers to the mapping by.
+pub const MAPPING_FILE: &str = "mapping.toml";
+/// File name of the written config.
+pub const CONFIG_FILE: &str = "hrsync.toml";
+
+pub(crate) fn at(path: &str, why: impl Into<String>) -> ImportError {
     ImportError::At { path: path.to_string(), why: why.into() }
 }
 
+/// Text for a TOML comment: line breaks become spaces.
+pub(crate) fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
 /// TOML basic string, escaped by hand so the crate needs no TOML writer.
-fn toml_str(s: &str) -> String {
+pub(crate) fn toml_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -91,10 +128,38 @@ const MAPPING_KEYS: [&str; 7] = [
     "flowType",
     "matchingPriority",
 ];
+const RULE_KEYS: [&str; 8] = [
+    "id",
+    "name",
+    "editable",
+    "priority",
+    "sourceDirectoryName",
+    "targetDirectoryName",
+    "metadata",
+    "objectMappings",
+];
+const OBJECT_MAPPING_KEYS: [&str; 8] = [
+    "enabled",
+    "flowTypes",
+    "name",
+    "sourceObjectName",
+    "targetObjectName",
+    "metadata",
+    "scope",
+    "attributeMappings",
+];
+
+/// Warns about a non-empty `metadata` list (Entra's `Disposition`,
+/// `EscrowBehavior`, ...): hrsync has no equivalent for any entry.
+fn non_empty_metadata(obj: &Value, path: &str, warnings: &mut Vec<String>) {
+    if let Some(m) = obj.get("metadata").and_then(Value::as_array).filter(|m| !m.is_empty()) {
+        warnings.push(format!("{path}.metadata: not carried ({})", Value::Array(m.clone())));
+    }
+}
 const SOURCE_KEYS: [&str; 4] = ["expression", "name", "type", "parameters"];
 
 /// Warns about each key of `obj` not in `known`, with its JSON path and value.
-fn unknown_keys(obj: &Value, known: &[&str], path: &str, warnings: &mut Vec<String>) {
+pub(crate) fn unknown_keys(obj: &Value, known: &[&str], path: &str, warnings: &mut Vec<String>) {
     if let Some(map) = obj.as_object() {
         for (k, v) in map {
             if !known.contains(&k.as_str()) {
@@ -231,50 +296,67 @@ fn scope_toml(
     Ok(format!("\n# scoping filter from {path}\n[scope]\n{out}"))
 }
 
-/// Warns about directory attributes whose API expression (the SF JSONPath)
-/// is not carried: source attributes are not imported yet.
-fn directories_warnings(root: &Value, warnings: &mut Vec<String>) {
-    let dirs = root.get("directories").and_then(Value::as_array);
-    for (di, d) in dirs.into_iter().flatten().enumerate() {
-        let objs = d.get("objects").and_then(Value::as_array);
-        for (oi, o) in objs.into_iter().flatten().enumerate() {
-            let attrs = o.get("attributes").and_then(Value::as_array);
-            for (ai, a) in attrs.into_iter().flatten().enumerate() {
-                let exprs = a.get("apiExpressions").and_then(Value::as_array);
-                if let Some(exprs) = exprs.filter(|e| !e.is_empty()) {
-                    let name = a.get("name").and_then(Value::as_str).unwrap_or("?");
-                    let shown: Vec<String> = exprs.iter().map(Value::to_string).collect();
-                    warnings.push(format!(
-                        "directories[{di}].objects[{oi}].attributes[{ai}].apiExpressions: source attribute {name:?} ({}) not carried: source attributes are not imported yet; declare it as a [[source_attribute]] if the catalog lacks it",
-                        shown.join(", ")
-                    ));
-                }
-            }
-        }
-    }
-}
+pub use config::{TargetKind, target_kind};
 
-/// Parses the schema text and converts its attribute mappings and scoping.
+/// Parses the schema text and converts it: source attributes, attribute
+/// mappings and scoping into the mapping, source, target and flow into the
+/// config.
 pub fn import_schema(text: &str) -> Result<Imported, ImportError> {
     let root: Value = serde_json::from_str(text)?;
     let rules = root
         .get("synchronizationRules")
         .and_then(Value::as_array)
         .ok_or_else(|| at("$", "no synchronizationRules array"))?;
+    let first_rule = rules.first().ok_or_else(|| at("synchronizationRules", "no rule"))?;
+    let dirs = directory::find(&root, first_rule)?;
+    let first_om =
+        first_rule.get("objectMappings").and_then(Value::as_array).and_then(|o| o.first());
     let mut out = Imported::default();
+    let source_object = first_om.and_then(|o| o.get("sourceObjectName")).and_then(Value::as_str);
+    let attrs = directory::source_attributes(&dirs, source_object, &mut out.warnings)?;
+    let configs: Vec<SourceAttributeConfig> =
+        attrs.iter().filter(|a| a.config.jsonpath.is_some()).map(|a| a.config.clone()).collect();
+    let schema = SourceSchema::new(Catalog::builtin().clone(), &configs)
+        .map_err(|e| at(&dirs.source.1, e.to_string()))?;
+
     let mut scope_text = String::new();
     let mut scope_from: Option<String> = None;
     let mut body = String::new();
     let mut seen = std::collections::HashSet::new();
+    let mut matching = Vec::new();
+    let target_object = first_om.and_then(|o| o.get("targetObjectName")).and_then(Value::as_str);
+    let required = directory::required_targets(&dirs, target_object);
     for (ri, rule) in rules.iter().enumerate() {
+        if ri > 0 {
+            out.warnings.push(format!(
+                "synchronizationRules[{ri}]: a further rule; its object mappings are merged into the one mapping file, its directories are not read"
+            ));
+        }
+        let rpath = format!("synchronizationRules[{ri}]");
+        unknown_keys(rule, &RULE_KEYS, &rpath, &mut out.warnings);
+        non_empty_metadata(rule, &rpath, &mut out.warnings);
         let oms = rule.get("objectMappings").and_then(Value::as_array);
         for (oi, om) in oms.into_iter().flatten().enumerate() {
             let ompath = format!("synchronizationRules[{ri}].objectMappings[{oi}]");
+            unknown_keys(om, &OBJECT_MAPPING_KEYS, &ompath, &mut out.warnings);
+            non_empty_metadata(om, &ompath, &mut out.warnings);
+            if om.get("enabled").and_then(Value::as_bool) == Some(false) {
+                out.warnings.push(format!(
+                    "{ompath}.enabled: false; imported anyway (hrsync has no disabled object mapping)"
+                ));
+            }
             if let Some(scope) = om.get("scope").filter(|s| !s.is_null()) {
                 let spath = format!("{ompath}.scope");
                 match &scope_from {
                     None => {
                         scope_text = scope_toml(scope, &spath, &mut out.warnings)?;
+                        if !scope_text.is_empty() {
+                            let parsed = MappingConfig::from_toml(&scope_text)
+                                .map_err(|e| at(&spath, e.to_string()))?;
+                            if let Some(f) = parsed.scope {
+                                f.compile(&schema).map_err(|e| at(&spath, e.to_string()))?;
+                            }
+                        }
                         scope_from = Some(spath);
                     }
                     Some(first) => out.warnings.push(format!(
@@ -285,18 +367,90 @@ pub fn import_schema(text: &str) -> Result<Imported, ImportError> {
             let ams = om.get("attributeMappings").and_then(Value::as_array);
             for (ai, am) in ams.into_iter().flatten().enumerate() {
                 let path = format!("{ompath}.attributeMappings[{ai}]");
-                body.push_str(&mapping_toml(am, &path, &mut seen, &mut out.warnings)?);
+                let m = mapping_toml(am, &path, &mut seen, &required, &mut out.warnings)?;
+                // Checked against the schema one by one, so a mapping hrsync
+                // cannot evaluate (unknown function or attribute) is left out
+                // by itself, named by its JSON path.
+                let parsed =
+                    MappingConfig::from_toml(&m.toml).map_err(|e| at(&path, e.to_string()))?;
+                match CompiledMapping::compile(&parsed.mappings, &schema) {
+                    Ok(_) => {
+                        if let Some(p) = m.matching {
+                            matching.push((p, m.target.clone(), path.clone()));
+                        }
+                        body.push_str(&m.toml);
+                    }
+                    Err(errs) => {
+                        let why: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                        out.warnings.push(format!(
+                            "{path}: not carried: {} (left in mapping.toml as a comment)",
+                            why.join("; ")
+                        ));
+                        body.push_str(&format!(
+                            "\n# not carried ({path}): {}\n",
+                            one_line(&why.join("; "))
+                        ));
+                        for line in m.toml.lines().filter(|l| !l.is_empty()) {
+                            let line = if line.starts_with('#') {
+                                line.to_string()
+                            } else {
+                                format!("# {line}")
+                            };
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                    }
+                }
             }
         }
     }
-    directories_warnings(&root, &mut out.warnings);
+    let rule_label = match first_rule.get("name").and_then(Value::as_str) {
+        Some(n) => format!("synchronizationRules[0] {n:?}"),
+        None => "synchronizationRules[0]".to_string(),
+    };
+    let source_name = dirs.source.0.get("name").and_then(Value::as_str).unwrap_or("?");
+    if !source_name.to_ascii_lowercase().contains("successfactors") {
+        out.warnings.push(format!(
+            "{}.name: source directory {source_name:?} is not SuccessFactors; hrsync reads SuccessFactors only, its API expressions are taken as SuccessFactors JSONPaths",
+            dirs.source.1
+        ));
+    }
+    let input = config::ConfigInput {
+        rule_label,
+        source_name,
+        target_name: dirs.target_name.as_deref(),
+        flow_types: first_om
+            .and_then(|o| o.get("flowTypes"))
+            .map(|v| (v, "synchronizationRules[0].objectMappings[0].flowTypes".to_string())),
+        matching,
+    };
+    out.config_toml = config::config_toml(&input, &mut out.warnings);
     out.mapping_toml.push_str(
         "# Imported from an Entra synchronizationSchema by hrsync import entra-schema.\n",
     );
     out.mapping_toml.push_str("name = \"Imported from Entra\"\n");
+    if !attrs.is_empty() {
+        out.mapping_toml.push_str(&format!(
+            "\n# --- source attributes: {}'s attribute definitions ---\n",
+            dirs.source.1
+        ));
+        for a in &attrs {
+            out.mapping_toml.push_str(&a.toml);
+        }
+    }
     out.mapping_toml.push_str(&scope_text);
     out.mapping_toml.push_str(&body);
+    // The whole file must load as hrsync's mapping: a failure here is a
+    // defect of the importer, reported rather than written.
+    MappingConfig::from_toml(&out.mapping_toml).map_err(|e| at("$", e.to_string()))?;
     Ok(out)
+}
+
+/// One converted attribute mapping.
+struct MappingOut {
+    toml: String,
+    target: String,
+    matching: Option<u32>,
 }
 
 /// One attributeMapping as a `[[mapping]]` table.
@@ -304,9 +458,11 @@ fn mapping_toml(
     am: &Value,
     path: &str,
     seen: &mut std::collections::HashSet<String>,
+    required: &std::collections::HashSet<String>,
     warnings: &mut Vec<String>,
-) -> Result<String, ImportError> {
+) -> Result<MappingOut, ImportError> {
     let mut t = format!("\n# from {path}\n");
+    let mut matching = None;
     let target = am
         .get("targetAttributeName")
         .and_then(Value::as_str)
@@ -359,7 +515,10 @@ fn mapping_toml(
         Some(v) => match v.as_i64() {
             Some(p) if p <= 0 => {}
             Some(p) => match u32::try_from(p) {
-                Ok(p) => t.push_str(&format!("matching = {p}\n")),
+                Ok(p) => {
+                    t.push_str(&format!("matching = {p}\n"));
+                    matching = Some(p);
+                }
                 Err(_) => warnings.push(format!(
                     "{path}.matchingPriority: {p} out of range, not a matching attribute"
                 )),
@@ -368,6 +527,10 @@ fn mapping_toml(
                 "{path}.matchingPriority: not an integer ({v}), not a matching attribute"
             )),
         },
+    }
+    if required.contains(&target.to_ascii_lowercase()) {
+        t.push_str("# required: the target directory marks it required\n");
+        t.push_str("required = true\n");
     }
     match am.get("flowType").and_then(Value::as_str) {
         Some("ObjectAddOnly") => t.push_str("apply = \"on-create\"\n"),
@@ -389,12 +552,34 @@ fn mapping_toml(
             "{path}.exportMissingReferences: {v} not carried: hrsync has no such setting"
         )),
     }
-    Ok(t)
+    Ok(MappingOut { toml: t, target: target.to_string(), matching })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The unit tests' schemas hold only rules: give them a source and a
+    /// target directory, with the attributes the tests use that hrsync's
+    /// catalog lacks.
+    fn with_dirs(text: &str) -> String {
+        let attrs: Vec<String> = ["x", "y", "n", "payGrade"]
+            .iter()
+            .map(|n| format!(r#"{{"name":"{n}","type":"String","apiExpressions":[{{"key":"Get","value":"$.{n}"}}]}}"#))
+            .collect();
+        text.replacen(
+            r#"{"synchronizationRules":[{"#,
+            &format!(
+                r#"{{"directories":[{{"name":"SuccessFactors","objects":[{{"name":"User","attributes":[{}]}}]}},{{"name":"Active Directory","objects":[]}}],"synchronizationRules":[{{"sourceDirectoryName":"SuccessFactors","targetDirectoryName":"Active Directory","#,
+                attrs.join(",")
+            ),
+            1,
+        )
+    }
+
+    fn import_schema(text: &str) -> Result<Imported, ImportError> {
+        super::import_schema(&with_dirs(text))
+    }
 
     #[test]
     fn imports_and_names_path() {
@@ -540,5 +725,103 @@ mod tests {
         }
         assert!(r.warnings.iter().any(|w| w.starts_with(&format!("{p}.source.weird:"))));
         assert_eq!(r.warnings.len(), 6, "{:?}", r.warnings);
+    }
+
+    fn with_attr(exprs: &str) -> String {
+        format!(
+            r#"{{"directories":[{{"name":"SuccessFactors","objects":[{{"name":"User","attributes":[
+              {{"name":"custom35","type":"String","apiExpressions":{exprs}}}]}}]}}],
+              "synchronizationRules":[{{"sourceDirectoryName":"SuccessFactors","objectMappings":[{{"attributeMappings":[
+              {{"targetAttributeName":"extensionAttribute1","source":{{"type":"Attribute","name":"custom35","expression":"[custom35]"}}}}]}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn api_expressions_any_key_get_preferred_ambiguity_warned() {
+        let cases = [
+            // Any key is accepted when it is the only one.
+            (r#"[{"key":"Read","value":"$.userNav.custom35"}]"#, "$.userNav.custom35", false),
+            // `Get` (any case) wins over other keys.
+            (
+                r#"[{"key":"Set","value":"$.a"},{"key":"get","value":"$.userNav.custom35"}]"#,
+                "$.userNav.custom35",
+                false,
+            ),
+            // Two Gets: the first is used, with a warning naming the path.
+            (
+                r#"[{"key":"Get","value":"$.userNav.custom35"},{"key":"GET","value":"$.b"}]"#,
+                "$.userNav.custom35",
+                true,
+            ),
+            // No Get, two others: ambiguous too.
+            (
+                r#"[{"key":"A","value":"$.userNav.custom35"},{"key":"B","value":"$.b"}]"#,
+                "$.userNav.custom35",
+                true,
+            ),
+        ];
+        for (exprs, want, ambiguous) in cases {
+            let r = super::import_schema(&with_attr(exprs)).unwrap();
+            let m = load(&r);
+            assert_eq!(m.source_attributes[0].jsonpath.as_deref(), Some(want), "{exprs}");
+            let warned = r.warnings.iter().any(|w| {
+                w.starts_with("directories[0].objects[0].attributes[0].apiExpressions:")
+                    && w.contains("ambiguous")
+            });
+            assert_eq!(warned, ambiguous, "{exprs}: {:?}", r.warnings);
+        }
+        let e = super::import_schema(&with_attr(r#"[{"key":"Get","value":"$.a[?(@.x =="}]"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("directories[0].objects[0].attributes[0].apiExpressions[0].value:"),
+            "{e}"
+        );
+        // No API expression and not in the catalog: the mapping using it is
+        // left out, loudly.
+        let r = super::import_schema(&with_attr("[]")).unwrap();
+        assert!(load(&r).mappings.is_empty());
+        assert!(
+            r.warnings.iter().any(|w| w.contains("attributeMappings[0]: not carried")),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    #[test]
+    fn no_source_directory_and_unknown_function() {
+        let base = r#"{"synchronizationRules":[{"objectMappings":[{"attributeMappings":[
+            {"targetAttributeName":"a","source":{"type":"Function","name":"Frobnicate","expression":"Frobnicate([firstName])"}}]}]}]}"#;
+        let e = super::import_schema(base).unwrap_err().to_string();
+        assert!(e.starts_with("directories:") && e.contains("no source directory"), "{e}");
+        let r = import_schema(base).unwrap();
+        assert!(load(&r).mappings.is_empty());
+        assert!(
+            r.warnings.iter().any(|w| w.starts_with(
+                "synchronizationRules[0].objectMappings[0].attributeMappings[0]: not carried"
+            ) && w.contains("Frobnicate")),
+            "{:?}",
+            r.warnings
+        );
+        assert!(r.mapping_toml.contains("# target = \"a\""), "{}", r.mapping_toml);
+    }
+
+    #[test]
+    fn rule_object_mapping_and_attribute_extras_are_warned() {
+        let json = r#"{"directories":[{"name":"SuccessFactors","objects":[{"name":"User","attributes":[
+              {"name":"x","flowNullValues":true,"apiExpressions":[{"key":"Get","value":"$.x"}]}]}]}],
+            "synchronizationRules":[{"sourceDirectoryName":"SuccessFactors","containerFilter":{"a":1},
+              "objectMappings":[{"metadata":[{"key":"Disposition","value":"Discard"}],"weird":1,
+                "attributeMappings":[{"targetAttributeName":"a","source":{"type":"Attribute","name":"x"}}]}]}]}"#;
+        let r = super::import_schema(json).unwrap();
+        for w in [
+            "directories[0].objects[0].attributes[0].flowNullValues:",
+            "synchronizationRules[0].containerFilter:",
+            "synchronizationRules[0].objectMappings[0].metadata:",
+            "synchronizationRules[0].objectMappings[0].weird:",
+        ] {
+            assert!(r.warnings.iter().any(|x| x.starts_with(w)), "{w}: {:?}", r.warnings);
+        }
+        assert_eq!(r.warnings.len(), 4, "{:?}", r.warnings);
     }
 }

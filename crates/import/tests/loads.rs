@@ -2,7 +2,8 @@
 
 #[test]
 fn imported_mapping_loads_with_hrsync_mapping() {
-    let schema = r#"{"synchronizationRules":[{"objectMappings":[{"attributeMappings":[
+    let schema = r#"{"directories":[{"name":"SuccessFactors","objects":[]}],
+      "synchronizationRules":[{"sourceDirectoryName":"SuccessFactors","objectMappings":[{"attributeMappings":[
         {"targetAttributeName":"employeeID","matchingPriority":1,"flowType":"Always",
          "source":{"type":"Attribute","name":"personIdExternal","expression":"[personIdExternal]"}},
         {"targetAttributeName":"displayName","flowType":"ObjectAddOnly",
@@ -18,4 +19,6 @@ fn imported_mapping_loads_with_hrsync_mapping() {
         "{}",
         r.mapping_toml
     );
+    // No target directory named: a SCIM app is assumed.
+    assert!(r.config_toml.contains("kind = \"scim\""), "{}", r.config_toml);
 }

@@ -13,6 +13,8 @@ mod flows;
 mod graph;
 mod hardening;
 mod hostile_values;
+mod import_cli;
+mod import_plan;
 mod ldap_config;
 mod run_stop;
 mod safety;
