@@ -6,8 +6,11 @@
 //!   would exceed the budget within the sliding window is refused with 429,
 //!   code `TooManyRequests` and `Retry-After` (whole seconds until a slot
 //!   frees, at least 1). Refused writes are not recorded. This is a plain
-//!   sliding window, not Graph's token bucket with resource units; the
-//!   `x-ms-throttle-*` headers are not sent.
+//!   sliding window, not Graph's token bucket with resource units. A write
+//!   done once 80 % of the budget is used answers with
+//!   `x-ms-throttle-limit-percentage` (the used share, 0.8 to 1.8, as Graph's
+//!   identity throttling guidance describes); `x-ms-throttle-information`
+//!   and `x-ms-throttle-scope` are not sent.
 //! * `POST /_emulator/faults` `{"method": "POST", "path_prefix": "/users",
 //!   "status": 503, "count": 2}`: the next `count` matching requests
 //!   (single or `$batch` item; `method` optional, `path_prefix` relative to
@@ -148,6 +151,7 @@ pub(crate) async fn guard(
         return next.run(req).await;
     };
     let method = req.method().clone();
+    let mut pressure = None;
     {
         let mut st = control.lock();
         *st.requests_by_method.entry(method.as_str().to_owned()).or_insert(0) += 1;
@@ -188,9 +192,26 @@ pub(crate) async fn guard(
                 return with_retry_after(resp, secs);
             }
             st.write_times.push(now);
+            if let Some((writes, window)) = control.limit {
+                let used = st
+                    .write_times
+                    .iter()
+                    .rev()
+                    .take_while(|t| now.saturating_duration_since(**t) < window)
+                    .count();
+                pressure = Some(used as f64 / writes.max(1) as f64);
+            }
         }
     }
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    // Graph: "x-ms-throttle-limit-percentage: returned only when the
+    // application consumed more than 0.8 of its limit", 0.8 to 1.8.
+    if let Some(p) = pressure.filter(|p| *p >= 0.8)
+        && let Ok(v) = HeaderValue::from_str(&format!("{:.1}", p.min(1.8)))
+    {
+        resp.headers_mut().insert("x-ms-throttle-limit-percentage", v);
+    }
+    resp
 }
 
 /// Middleware on the `$batch` route: counts batches.

@@ -93,6 +93,10 @@ async fn batch_items_are_throttled_one_by_one() {
     let throttled: Vec<&Value> = items.iter().filter(|i| i["status"] == 429).collect();
     assert_eq!(ok.len(), 3);
     assert_eq!(throttled.len(), 2);
+    // From 80 % of the budget used, a write says how much (Graph's warning).
+    let pct: Vec<Option<&str>> =
+        ok.iter().map(|i| i["headers"]["x-ms-throttle-limit-percentage"].as_str()).collect();
+    assert_eq!(pct, [None, None, Some("1.0")], "{ok:?}");
     for t in &throttled {
         let secs: u64 = t["headers"]["retry-after"].as_str().unwrap().parse().unwrap();
         assert!((1..=60).contains(&secs), "Retry-After {secs}");

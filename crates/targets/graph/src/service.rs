@@ -154,6 +154,8 @@ pub struct Stats {
     pub batch_items: u64,
     pub throttled: u64,
     pub budget_waits: u64,
+    /// Pauses because Graph said a limit was near.
+    pub slowdowns: u64,
 }
 
 struct Core {
@@ -567,6 +569,8 @@ impl Core {
         })?;
         let outcomes = rb::parse_batch_response(batch, &v)
             .map_err(|e| TargetError::Unavailable { operation, message: e.to_string() })?;
+        // Inside a batch, Graph's throttling headers are the items'.
+        self.pressure(batch_pressure(&v));
         Ok(outcomes)
     }
 
@@ -670,20 +674,21 @@ impl Core {
     }
 
     /// `x-ms-throttle-limit-percentage` (0.8 to 1.8) is Graph's warning that
-    /// the caller nears a limit: writers pause a moment per tenth above 0.8.
+    /// the caller nears a limit: writers pause half a second per tenth
+    /// above 0.7 (at most 6 s) before the next batch.
     fn watch_pressure(&self, headers: &HeaderMap) {
-        let Some(p) = headers
-            .get("x-ms-throttle-limit-percentage")
+        let p = headers
+            .get(THROTTLE_PERCENTAGE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-        else {
-            return;
-        };
-        if p < 0.8 {
-            return;
-        }
-        let pause = Duration::from_millis(((p - 0.7) * 10.0).clamp(1.0, 12.0) as u64 * 500);
-        tracing::info!(
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        self.pressure(p);
+    }
+
+    fn pressure(&self, p: Option<f64>) {
+        let Some(p) = p.filter(|p| *p >= 0.8) else { return };
+        let pause = pressure_pause(p);
+        self.count(|s| s.slowdowns += 1);
+        tracing::debug!(
             percentage = p,
             pause_ms = pause.as_millis() as u64,
             "Graph says a throttling limit is near; slowing down"
@@ -700,6 +705,28 @@ impl Core {
             list.push(text());
         }
     }
+}
+
+const THROTTLE_PERCENTAGE: &str = "x-ms-throttle-limit-percentage";
+
+/// How long writers hold back at a limit percentage `p` (0.8 to 1.8).
+fn pressure_pause(p: f64) -> Duration {
+    Duration::from_millis(((p - 0.7) * 10.0).clamp(1.0, 12.0) as u64 * 500)
+}
+
+/// The highest `x-ms-throttle-limit-percentage` among a `$batch` answer's items.
+fn batch_pressure(answer: &Value) -> Option<f64> {
+    answer
+        .get("responses")?
+        .as_array()?
+        .iter()
+        .filter_map(|item| {
+            let headers = item.get("headers")?.as_object()?;
+            let (_, v) =
+                headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(THROTTLE_PERCENTAGE))?;
+            v.as_str()?.trim().parse::<f64>().ok()
+        })
+        .reduce(f64::max)
 }
 
 /// Graph's error as text: `HTTP 400 Request_BadRequest: message (request-id ...)`.
@@ -857,6 +884,19 @@ mod tests {
                 .count();
             assert!(in_window <= 100, "{in_window} writes in one window");
         }
+    }
+
+    #[test]
+    fn throttle_percentage_of_batch_items_slows_writers() {
+        let answer = serde_json::json!({"responses": [
+            {"id": "1", "status": 201, "headers": {"x-ms-throttle-limit-percentage": "0.9"}},
+            {"id": "2", "status": 201, "headers": {"X-Ms-Throttle-Limit-Percentage": "1.2"}},
+            {"id": "3", "status": 204, "headers": {}},
+        ]});
+        assert_eq!(batch_pressure(&answer), Some(1.2));
+        assert_eq!(batch_pressure(&serde_json::json!({"responses": []})), None);
+        assert_eq!(pressure_pause(0.8), Duration::from_millis(500));
+        assert_eq!(pressure_pause(1.8), Duration::from_millis(5500));
     }
 
     #[test]

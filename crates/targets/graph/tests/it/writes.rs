@@ -147,3 +147,17 @@ async fn the_write_budget_keeps_under_the_double_limit() {
     assert!(s["max_writes_in_window"].as_u64().unwrap() <= 30, "{s}");
     assert!(t.stats().budget_waits > 0);
 }
+
+#[tokio::test]
+async fn graph_warning_that_a_limit_is_near_slows_the_writers() {
+    // A budget as large as the double's limit: only the double's
+    // `x-ms-throttle-limit-percentage` (sent from 80 % used) holds hrsync back.
+    let g = common::start_limited(40, std::time::Duration::from_secs(2)).await;
+    let t = common::target(&g, "write_budget = 40\nwrite_window_secs = 2\n");
+    let workers: Vec<_> =
+        (0..60).map(|i| common::worker(&format!("p{i:02}"), &format!("60{i:02}"))).collect();
+    let created = futures_util::future::join_all(workers.iter().map(|w| t.create(w))).await;
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    assert!(t.stats().slowdowns > 0, "{:?}", t.stats());
+    assert_eq!(common::admin_users(&g).await.len(), 60);
+}
