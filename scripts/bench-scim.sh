@@ -11,6 +11,11 @@
 #
 #   scripts/bench-scim.sh [WORKERS] [CHANGES]     (defaults: 10000, 100)
 #   BENCH_CONCURRENCY sets [target.connection] concurrency (default 4).
+#   BENCH_RUNS=N repeats steps 1-2 N times (default 1), each into fresh
+#   tenants, alternating which goes first, and prints the median ratio.
+#   With two or more CPUs and taskset, the SCIM server runs alone on CPU 1 and
+#   everything else (emulator, hrsync, the baseline) on CPU 0, so neither side
+#   takes the server's CPU (BENCH_PIN=0 turns this off).
 # Needs scripts/test.sh to have made target/pyvenv (it installs scim2-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,18 +36,25 @@ trap cleanup EXIT
 free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
 
+pin_server=()
+pin_client=()
+if [ "${BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  pin_server=(taskset -c 1)
+  pin_client=(taskset -c 0)
+  echo "pinned: SCIM server on CPU 1, emulator, hrsync and the baseline on CPU 0"
+fi
 token=bench-scim-token
 sp=$(free_port)
-"$venv/bin/scim2-server" --hostname 127.0.0.1 --port "$sp" --bearer-token "$token" --dynamic-tenants 2>"$dir/scim.log" &
+"${pin_server[@]}" "$venv/bin/scim2-server" --hostname 127.0.0.1 --port "$sp" --bearer-token "$token" --dynamic-tenants 2>"$dir/scim.log" &
 pids+=($!)
 ep=$(free_port)
-"$bin" emulator --workers "$workers" --seed 14 --listen "127.0.0.1:$ep" >"$dir/emu.log" 2>&1 &
+"${pin_client[@]}" "$bin" emulator --workers "$workers" --seed 14 --listen "127.0.0.1:$ep" >"$dir/emu.log" 2>&1 &
 pids+=($!)
 wait_port "$sp"
 wait_port "$ep"
 echo "1-minute load average before: $(cut -d' ' -f1 /proc/loadavg)"
 
-cat >"$dir/hrsync.toml" <<EOF
+cat >"$dir/hrsync.template" <<EOF
 [source]
 url = "http://127.0.0.1:$ep"
 company_id = "HRSYNCTEST"
@@ -55,7 +67,7 @@ password_env = "BENCH_SF_PASSWORD"
 [target]
 kind = "scim"
 [target.connection]
-url = "http://127.0.0.1:$sp/hr/v2"
+url = "http://127.0.0.1:$sp/TENANT/v2"
 method = "bearer"
 token_env = "BENCH_SCIM_TOKEN"
 concurrency = ${BENCH_CONCURRENCY:-4}
@@ -66,22 +78,26 @@ time_zone = "UTC"
 actions = ["create", "update", "disable"]
 
 [state]
-path = "$dir/state.sqlite"
+path = "$dir/STATE.sqlite"
 EOF
 export BENCH_SF_PASSWORD=hrsync-emulator BENCH_SCIM_TOKEN="$token"
 
-# 2. hrsync first: its created count sizes the baseline loop.
-start=$(date +%s.%N)
-"$bin" sync --full --config "$dir/hrsync.toml" >"$dir/full.out" 2>"$dir/full.err"
-hr_s=$(echo "$(date +%s.%N) - $start" | bc)
-created=$(grep -oE 'create [0-9]+' "$dir/full.out" | head -1 | awk '{print $2}')
-full_requests=$(grep -cE '"(GET|POST|PATCH|DELETE|PUT) /hr/' "$dir/scim.log" || true)
-by_method=$(grep -oE '"(GET|POST|PATCH) /hr/' "$dir/scim.log" | sort | uniq -c | awk '{printf "%s %s, ", $1, substr($2, 2)}')
-
-# 1. The baseline: the same number of creates, sequential http.client.
-py_s=$("$venv/bin/python" - "$sp" "$created" "$token" <<'EOF'
+# One run's two halves: hrsync's full sync into tenant hr$1, and the
+# baseline's creates into tenant py$1.
+hrsync_full() {
+  local tenant="hr$1"
+  sed -e "s|TENANT|$tenant|" -e "s|STATE|state-$1|" "$dir/hrsync.template" >"$dir/hrsync.toml"
+  local start
+  start=$(date +%s.%N)
+  "${pin_client[@]}" "$bin" sync --full --config "$dir/hrsync.toml" >"$dir/full.out" 2>"$dir/full.err"
+  hr_s=$(echo "$(date +%s.%N) - $start" | bc)
+  created=$(grep -oE 'create [0-9]+' "$dir/full.out" | head -1 | awk '{print $2}')
+  full_requests=$(grep -cE "\"(GET|POST|PATCH|DELETE|PUT) /$tenant/" "$dir/scim.log" || true)
+  by_method=$(grep -oE "\"(GET|POST|PATCH) /$tenant/" "$dir/scim.log" | sort | uniq -c | awk '{printf "%s %s, ", $1, substr($2, 2)}')
+}
+cat >"$dir/baseline.py" <<'EOF'
 import http.client, json, sys, time
-port, n, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+port, n, token, tenant = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 t0 = time.perf_counter()
 for i in range(n):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -94,14 +110,34 @@ for i in range(n):
             "phoneNumbers": [{"type": "work", "value": "5551234", "primary": True}],
             ent: {"employeeNumber": f"e{i}", "department": "Sales", "costCenter": "CC 1",
                   "division": "Products", "organization": "ACE Corporation"}}
-    c.request("POST", "/py/v2/Users", body=json.dumps(body),
+    c.request("POST", f"/{tenant}/v2/Users", body=json.dumps(body),
               headers={"Content-Type": "application/scim+json", "Authorization": f"Bearer {token}"})
     r = c.getresponse(); r.read(); c.close()
     assert r.status == 201, r.status
 print(f"{time.perf_counter() - t0:.2f}")
 EOF
-)
-echo "full sync: hrsync created $created users in $hr_s s ($(echo "$created / $hr_s" | bc) users/s, including reading SuccessFactors and the lookups); python http.client: $created creates in $py_s s ($(echo "$created / $py_s" | bc) users/s); hrsync/python rate ratio $(echo "scale=2; $py_s / $hr_s" | bc); hrsync sent $full_requests SCIM requests (${by_method%, })"
+baseline() {
+  py_s=$("${pin_client[@]}" "$venv/bin/python" "$dir/baseline.py" "$sp" "$created" "$token" "py$1")
+}
+ratios=()
+created="${BENCH_BASELINE_N:-}"
+for run in $(seq 1 "${BENCH_RUNS:-1}"); do
+  load_before=$(cut -d' ' -f1 /proc/loadavg)
+  if [ $((run % 2)) = 1 ] || [ -z "$created" ]; then
+    order="hrsync first"
+    hrsync_full "$run"
+    baseline "$run"
+  else
+    order="baseline first"
+    baseline "$run"
+    hrsync_full "$run"
+  fi
+  ratio=$(echo "scale=2; $py_s / $hr_s" | bc)
+  ratios+=("$ratio")
+  echo "run $run ($order, load $load_before -> $(cut -d' ' -f1 /proc/loadavg)): hrsync created $created users in $hr_s s ($(echo "$created / $hr_s" | bc) users/s, including reading SuccessFactors and the lookups); python http.client: $created creates in $py_s s ($(echo "$created / $py_s" | bc) users/s); hrsync/python rate ratio $ratio; hrsync sent $full_requests SCIM requests (${by_method%, })"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
+echo "full sync: ${#ratios[@]} run(s), ratios ${ratios[*]}, median $median"
 
 # 3. CHANGES transfers, then one incremental cycle.
 "$venv/bin/python" - "$ep" "$changes" <<'EOF'
@@ -115,11 +151,12 @@ req = urllib.request.Request(f"http://127.0.0.1:{port}/_emulator/events", data=j
 urllib.request.urlopen(req).read()
 EOF
 sleep 1.2
-before=$(grep -cE '"(GET|POST|PATCH|DELETE|PUT) /hr/' "$dir/scim.log" || true)
+tenant="hr$run"
+before=$(grep -cE "\"(GET|POST|PATCH|DELETE|PUT) /$tenant/" "$dir/scim.log" || true)
 start=$(date +%s.%N)
-"$bin" sync --config "$dir/hrsync.toml" >"$dir/inc.out" 2>"$dir/inc.err"
+"${pin_client[@]}" "$bin" sync --config "$dir/hrsync.toml" >"$dir/inc.out" 2>"$dir/inc.err"
 inc_s=$(echo "$(date +%s.%N) - $start" | bc)
-after=$(grep -cE '"(GET|POST|PATCH|DELETE|PUT) /hr/' "$dir/scim.log" || true)
-patches=$(tail -n +"$((before + 1))" "$dir/scim.log" | grep -cE '"PATCH /hr/' || true)
+after=$(grep -cE "\"(GET|POST|PATCH|DELETE|PUT) /$tenant/" "$dir/scim.log" || true)
+patches=$(grep -E "\"(GET|POST|PATCH|DELETE|PUT) /$tenant/" "$dir/scim.log" | tail -n +"$((before + 1))" | grep -cE '"PATCH /' || true)
 echo "incremental: $changes changes among $created users in $inc_s s, $((after - before)) SCIM requests ($patches PATCH): $(grep -oE 'update [0-9]+' "$dir/inc.out" | head -1)"
 echo "1-minute load average after: $(cut -d' ' -f1 /proc/loadavg)"
