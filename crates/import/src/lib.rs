@@ -1,6 +1,6 @@
 //! Convert a Microsoft Entra `synchronizationSchema` (portal download or
-//! Graph response) into an hrsync config and mapping (TOML). Pure: the
-//! caller reads the file and writes the result.
+//! Graph response) into an hrsync config and mapping (TOML), and an hrsync
+//! mapping back into one. Pure: the caller reads and writes the files.
 //!
 //! Carried into the mapping: the source directory's attribute definitions
 //! with their API expressions (SuccessFactors JSONPath; any
@@ -23,11 +23,23 @@
 //! JSON path, and an attribute mapping hrsync cannot check (unknown
 //! function or attribute) is left out as a `# not carried:` comment.
 //!
+//! The reverse, [`export_schema`] (`hrsync export entra-schema`), writes an
+//! hrsync mapping with its target kind and actions as a
+//! `synchronizationSchema` the import reads back to the same mappings; what
+//! Entra cannot express is listed in [`Exported::warnings`] with its hrsync
+//! config path (see the `export` module).
+//!
 //! Shapes follow Graph's `synchronizationSchema` resources (shared notes
 //! `entra-mapping.md` §2.1/§2.2, `events-graph-postgres-import.md` §4.1).
 
 mod config;
 mod directory;
+mod export;
+
+pub use export::{
+    BUILTINS, ExportActions, ExportError, ExportInput, ExportTarget, Exported, builtin,
+    export_schema,
+};
 
 use hrsync_mapping::{
     Catalog, CompiledMapping, MappingConfig, ScopeOperator, SourceAttributeConfig, SourceSchema,
