@@ -11,6 +11,7 @@
 //! `defaultValue`, `matchingPriority`, `flowType`, `flowBehavior`); the
 //! first objectMapping's scoping filter. Carried into the config: the
 //! target directory's kind (Active Directory -> `ldap` with the AD profile,
+//! a name with LDAP in it -> `ldap` with the inetOrgPerson profile,
 //! Entra ID -> `graph`, any other app -> `scim`), the objectMapping's
 //! `flowTypes` as `flow.actions` (Delete -> disable), and the matching order
 //! as a comment.

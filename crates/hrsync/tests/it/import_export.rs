@@ -68,3 +68,86 @@ fn a_config_exports_its_flow_and_warns_what_entra_cannot_express() {
     let attrs = v["directories"][0]["objects"][0]["attributes"].as_array().expect("attributes");
     assert!(attrs.iter().any(|a| a["name"] == "empJobNavCustomString35"));
 }
+
+/// The round trip of every built-in: `export entra-schema --mapping
+/// builtin:NAME`, then `import entra-schema`, then `plan --full --format
+/// json` against the emulator gives the same plan, worker by worker and
+/// attribute by attribute, as the built-in itself. Both plans use the
+/// imported config (actions, time zone) with the source at the emulator and
+/// an empty embedded target; the imported config's own target kind and
+/// actions are checked against the built-in's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_builtin_round_trips_to_an_identical_plan() {
+    use hrsync_config::TargetConfig;
+
+    use crate::import_plan::{adapted, diff, plan};
+
+    let emu = sf_emulator::Emulator::builder().workers(150).seed(19).start().await.expect("emu");
+    let url = emu.base_url();
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("sf-to-ad", &["userPrincipalName", "sAMAccountName"], "ldap active-directory"),
+        ("sf-to-openldap", &["uid"], "ldap inet-org-person"),
+        ("sf-to-scim", &["userName"], "scim"),
+        ("sf-to-salesforce", &["userName"], "scim salesforce"),
+        ("sf-to-entra", &["userPrincipalName", "mailNickname"], "graph"),
+    ];
+    let mut summary = Vec::new();
+    for (name, unique, kind) in cases {
+        let dir = TempDir::new(&format!("roundtrip-{name}"));
+        let schema = dir.0.join("schema.json");
+        let o = export(&["--mapping", &format!("builtin:{name}"), "--out", path(&schema)]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"), "{name}: {}", text(&o));
+        let o = import(&schema, &dir.0);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"), "{name}: {}", text(&o));
+
+        // The imported config: the built-in's target kind and hrsync's
+        // default actions (Entra's "Add, Update, Delete").
+        let config_path = dir.0.join("hrsync.toml");
+        let config = match hrsync_config::Config::load_local(&config_path) {
+            Ok(c) => c,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let got = match &config.target {
+            TargetConfig::Ldap(c) => format!("ldap {:?}", c.profile),
+            TargetConfig::Scim(c) => format!("scim {:?}", c.profile),
+            TargetConfig::Graph(_) => "graph".into(),
+            _ => "other".into(),
+        };
+        let want = match kind {
+            "ldap active-directory" => "ldap ActiveDirectory",
+            "ldap inet-org-person" => "ldap InetOrgPerson",
+            "scim" => "scim None",
+            "scim salesforce" => "scim Some(Salesforce)",
+            other => other,
+        };
+        assert_eq!(got, want, "{name}");
+        let a = config.flow.actions;
+        assert!(a.create && a.update && a.disable && !a.delete, "{name}: {a:?}");
+
+        let imported: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&config_path).expect("config")).expect("TOML");
+        let builtin = format!("builtin:{name}");
+        let configs =
+            [("imported-plan.toml", "mapping.toml".to_string()), ("builtin-plan.toml", builtin)];
+        for (file, mapping) in &configs {
+            std::fs::write(dir.0.join(file), adapted(&imported, &url, mapping, unique))
+                .expect("write");
+        }
+        let d = dir.0.clone();
+        let [imp, bi] = tokio::task::spawn_blocking(move || {
+            [plan(&d.join("imported-plan.toml")), plan(&d.join("builtin-plan.toml"))]
+        })
+        .await
+        .expect("task");
+        let creates = imp.values().filter(|(a, _, _)| a == "create").count();
+        assert!(creates >= 100, "{name}: {creates} creates");
+        let (attrs, persons) = diff(&imp, &bi);
+        assert!(persons.is_empty(), "{name}: round trip vs built-in, workers: {persons:#?}");
+        assert!(attrs.is_empty(), "{name}: round trip vs built-in, attributes: {attrs:#?}");
+        let values: usize = imp.values().map(|(_, v, _)| v.len()).sum();
+        summary.push(format!("{name}: {} workers, {creates} creates, {values} values", imp.len()));
+    }
+    eprintln!("round trip export -> import -> plan identical: {}", summary.join("; "));
+}

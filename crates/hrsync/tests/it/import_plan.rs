@@ -23,9 +23,10 @@ use crate::common::{TempDir, hrsync, source_toml, text};
 use crate::import_cli::{fixture, import};
 
 /// person -> (action, attribute -> planned value, error).
-type Plan = BTreeMap<String, (String, BTreeMap<String, serde_json::Value>, Option<String>)>;
+pub(crate) type Plan =
+    BTreeMap<String, (String, BTreeMap<String, serde_json::Value>, Option<String>)>;
 
-fn plan(config: &Path) -> Plan {
+pub(crate) fn plan(config: &Path) -> Plan {
     let o = hrsync(config, &["plan", "--full", "--format", "json", "--all"], &[]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan JSON");
@@ -64,7 +65,12 @@ fn plan(config: &Path) -> Plan {
 /// The imported config with `[source]` at the emulator, an empty embedded
 /// target, and `flow.mapping` set to `mapping`; everything else (actions,
 /// time zone) as imported.
-fn adapted(imported: &toml::Table, base_url: &str, mapping: &str, unique: &[&str]) -> String {
+pub(crate) fn adapted(
+    imported: &toml::Table,
+    base_url: &str,
+    mapping: &str,
+    unique: &[&str],
+) -> String {
     let mut t = imported.clone();
     let source: toml::Table = toml::from_str(&source_toml(base_url, 100)).expect("source TOML");
     t.insert("source".into(), source["source"].clone());
@@ -143,7 +149,7 @@ expression = "[positionNameDE]"
 
 /// Every (person, attribute) whose planned value differs, and the persons
 /// planned in only one of the two.
-fn diff(a: &Plan, b: &Plan) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+pub(crate) fn diff(a: &Plan, b: &Plan) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut persons = Vec::new();
     for p in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
