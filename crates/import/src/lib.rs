@@ -2,7 +2,8 @@
 //! Graph response) into an hrsync config and mapping (TOML), and an hrsync
 //! mapping back into one. Pure: the caller reads and writes the files.
 //!
-//! Carried into the mapping: the source directory's attribute definitions
+//! Carried into the mapping: the first rule's `name` as its name; the
+//! source directory's attribute definitions
 //! with their API expressions (SuccessFactors JSONPath; any
 //! `apiExpressions` key, `Get` preferred case-insensitively, ambiguity
 //! warned) as `[[source_attribute]]` entries (new attributes, and catalog
@@ -441,7 +442,14 @@ pub fn import_schema(text: &str) -> Result<Imported, ImportError> {
     out.mapping_toml.push_str(
         "# Imported from an Entra synchronizationSchema by hrsync import entra-schema.\n",
     );
-    out.mapping_toml.push_str("name = \"Imported from Entra\"\n");
+    // The mapping's name: the first rule's `name` (an exported hrsync
+    // mapping's own name comes back), else a fixed one.
+    let mapping_name = first_rule
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or("Imported from Entra");
+    out.mapping_toml.push_str(&format!("name = {}\n", toml_str(mapping_name)));
     if !attrs.is_empty() {
         out.mapping_toml.push_str(&format!(
             "\n# --- source attributes: {}'s attribute definitions ---\n",

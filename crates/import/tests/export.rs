@@ -209,6 +209,7 @@ fn every_builtin_imports_back_to_itself_without_warning() {
         assert!(imported.warnings.is_empty(), "{name}: {:?}", imported.warnings);
         let back = MappingConfig::from_toml(&imported.mapping_toml).expect("loads");
         same_mapping(&back, &m, name);
+        assert_eq!(back.name, m.name, "{name}: the mapping's name comes back");
         // Catalog attributes at the catalog's path: no override written.
         assert!(back.source_attributes.is_empty(), "{name}: {:?}", back.source_attributes);
     }

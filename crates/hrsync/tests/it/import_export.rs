@@ -151,3 +151,52 @@ async fn every_builtin_round_trips_to_an_identical_plan() {
     }
     eprintln!("round trip export -> import -> plan identical: {}", summary.join("; "));
 }
+
+/// A config's round trip, not only a built-in's: the SF-to-AD fixture with
+/// its edits (source attribute overrides and new attributes, the Onboarding
+/// scoping filter, defaults, on-create and FlowAlways mappings, a None
+/// mapping, "Add, Update") imported, exported with `--config`, imported
+/// again: the second import plans exactly as the first, and the export
+/// warns about nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_config_round_trips_to_an_identical_plan() {
+    use crate::import_plan::{adapted, diff, plan};
+
+    let emu = sf_emulator::Emulator::builder().workers(150).seed(22).start().await.expect("emu");
+    let first = TempDir::new("roundtrip-config-1");
+    let second = TempDir::new("roundtrip-config-2");
+    let o = import(&fixture("sf-to-ad-edited.json"), &first.0);
+    assert!(o.status.success(), "{}", text(&o));
+    let schema = first.0.join("exported.json");
+    let o = export(&["--config", path(&first.0.join("hrsync.toml")), "--out", path(&schema)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"), "{}", text(&o));
+    let o = import(&schema, &second.0);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"), "{}", text(&o));
+    let url = emu.base_url();
+    let unique = ["userPrincipalName", "sAMAccountName"];
+    for d in [&first.0, &second.0] {
+        let imported: toml::Table =
+            toml::from_str(&std::fs::read_to_string(d.join("hrsync.toml")).expect("config"))
+                .expect("TOML");
+        std::fs::write(d.join("plan.toml"), adapted(&imported, &url, "mapping.toml", &unique))
+            .expect("write");
+    }
+    let (a, b) = (first.0.join("plan.toml"), second.0.join("plan.toml"));
+    let [p1, p2] = tokio::task::spawn_blocking(move || [plan(&a), plan(&b)]).await.expect("task");
+    let skips = p1.values().filter(|(a, _, _)| a == "skip").count();
+    assert!(skips >= 1, "the Onboarding filter scopes someone out");
+    let (attrs, persons) = diff(&p1, &p2);
+    assert!(persons.is_empty(), "first vs second import, workers: {persons:#?}");
+    assert!(attrs.is_empty(), "first vs second import, attributes: {attrs:#?}");
+    for f in ["hrsync.toml", "mapping.toml"] {
+        let one: toml::Table =
+            toml::from_str(&std::fs::read_to_string(first.0.join(f)).expect("read")).expect("TOML");
+        let two: toml::Table =
+            toml::from_str(&std::fs::read_to_string(second.0.join(f)).expect("read"))
+                .expect("TOML");
+        assert_eq!(one, two, "{f}: the second import writes the same settings");
+    }
+    eprintln!("config round trip: {} workers ({skips} scoped out), identical plans", p1.len());
+}
