@@ -83,9 +83,11 @@ mod eval;
 mod functions;
 mod parser;
 mod text;
+mod tree;
 
 pub use functions::{function_arity, function_names};
 pub use parser::{MAX_DEPTH, MAX_EXPRESSION_LEN, ParseError, caret_snippet};
+pub use tree::SourceNode;
 
 use ast::{Kind, Node};
 

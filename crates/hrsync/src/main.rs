@@ -27,6 +27,8 @@ enum Command {
     Emulator(commands::emulator::EmulatorArgs),
     /// Run the Microsoft Graph test double (users, $batch, token endpoint; not Microsoft Graph).
     EmulatorGraph(commands::emulator_graph::EmulatorGraphArgs),
+    /// Convert an hrsync mapping to another tool's format (entra-schema).
+    Export(commands::export::ExportArgs),
     /// Evaluate an Entra provisioning expression against attribute values.
     Expr(commands::expr::ExprArgs),
     /// Convert an export from another tool (entra-schema) to hrsync TOML.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Emulator(args) => commands::emulator::run(args),
         Command::EmulatorGraph(args) => commands::emulator_graph::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Expr(args) => commands::expr::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Jsonpath(args) => commands::jsonpath::run(args),

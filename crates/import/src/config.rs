@@ -12,6 +12,9 @@ use crate::{MAPPING_FILE, toml_str};
 pub enum TargetKind {
     /// On-premises Active Directory: `kind = "ldap"`, AD profile.
     ActiveDirectory,
+    /// Another LDAP directory (Entra's ECMA host "Generic LDAP" connector):
+    /// `kind = "ldap"`, inetOrgPerson profile.
+    Ldap,
     /// Microsoft Entra ID: `kind = "graph"`.
     EntraId,
     /// Any other app: Entra provisions apps over SCIM 2.0.
@@ -20,7 +23,8 @@ pub enum TargetKind {
 
 /// Classifies the target directory by its name (Entra names them
 /// "Active Directory", "Azure Active Directory" / "Microsoft Entra ID", and
-/// the app's name for SCIM apps).
+/// the app's name for SCIM apps; any name with "LDAP" in it is taken for
+/// the generic LDAP connector).
 pub fn target_kind(name: &str) -> TargetKind {
     let n = name.to_ascii_lowercase();
     if n.contains("azure active directory")
@@ -31,6 +35,8 @@ pub fn target_kind(name: &str) -> TargetKind {
         TargetKind::EntraId
     } else if n.contains("active directory") || n == "ad" {
         TargetKind::ActiveDirectory
+    } else if n.contains("ldap") {
+        TargetKind::Ldap
     } else {
         TargetKind::Scim
     }
@@ -135,6 +141,18 @@ pub(crate) fn config_toml(input: &ConfigInput<'_>, warnings: &mut Vec<String>) -
             t.push_str("base_dn = \"DC=contoso,DC=com\"\n");
             t.push_str("profile = \"active-directory\"\n\n");
         }
+        TargetKind::Ldap => {
+            t.push_str(
+                "# An LDAP directory: hrsync's ldap target with the inetOrgPerson profile\n\
+                 # (OpenLDAP and friends). TODO: your server, bind DN and base DN.\n",
+            );
+            t.push_str("[target]\nkind = \"ldap\"\n[target.connection]\n");
+            t.push_str("url = \"ldaps://ldap.example.org\"\n");
+            t.push_str("bind_dn = \"cn=hrsync,ou=services,dc=example,dc=org\"\n");
+            t.push_str("password_env = \"HRSYNC_LDAP_PASSWORD\"\n");
+            t.push_str("base_dn = \"dc=example,dc=org\"\n");
+            t.push_str("profile = \"inet-org-person\"\n\n");
+        }
         TargetKind::EntraId => {
             t.push_str(
                 "# Entra ID: hrsync's graph target (Microsoft Graph v1.0 users).\n\
@@ -155,7 +173,12 @@ pub(crate) fn config_toml(input: &ConfigInput<'_>, warnings: &mut Vec<String>) -
             );
             t.push_str("[target]\nkind = \"scim\"\n[target.connection]\n");
             t.push_str("url = \"https://app.example.com/scim/v2\"\n");
-            t.push_str("token_env = \"HRSYNC_SCIM_TOKEN\"\n\n");
+            t.push_str("token_env = \"HRSYNC_SCIM_TOKEN\"\n");
+            if input.target_name.is_some_and(|n| n.to_ascii_lowercase().contains("salesforce")) {
+                t.push_str("# Salesforce: its required user fields are checked before sending.\n");
+                t.push_str("profile = \"salesforce\"\n");
+            }
+            t.push('\n');
         }
     }
 
@@ -195,6 +218,7 @@ mod tests {
             ("Azure Active Directory", TargetKind::EntraId),
             ("Microsoft Entra ID", TargetKind::EntraId),
             ("salesforce.com", TargetKind::Scim),
+            ("Generic LDAP", TargetKind::Ldap),
         ] {
             assert_eq!(target_kind(name), kind, "{name}");
         }

@@ -1,8 +1,9 @@
 //! Convert a Microsoft Entra `synchronizationSchema` (portal download or
-//! Graph response) into an hrsync config and mapping (TOML). Pure: the
-//! caller reads the file and writes the result.
+//! Graph response) into an hrsync config and mapping (TOML), and an hrsync
+//! mapping back into one. Pure: the caller reads and writes the files.
 //!
-//! Carried into the mapping: the source directory's attribute definitions
+//! Carried into the mapping: the first rule's `name` as its name; the
+//! source directory's attribute definitions
 //! with their API expressions (SuccessFactors JSONPath; any
 //! `apiExpressions` key, `Get` preferred case-insensitively, ambiguity
 //! warned) as `[[source_attribute]]` entries (new attributes, and catalog
@@ -11,6 +12,7 @@
 //! `defaultValue`, `matchingPriority`, `flowType`, `flowBehavior`); the
 //! first objectMapping's scoping filter. Carried into the config: the
 //! target directory's kind (Active Directory -> `ldap` with the AD profile,
+//! a name with LDAP in it -> `ldap` with the inetOrgPerson profile,
 //! Entra ID -> `graph`, any other app -> `scim`), the objectMapping's
 //! `flowTypes` as `flow.actions` (Delete -> disable), and the matching order
 //! as a comment.
@@ -23,11 +25,23 @@
 //! JSON path, and an attribute mapping hrsync cannot check (unknown
 //! function or attribute) is left out as a `# not carried:` comment.
 //!
+//! The reverse, [`export_schema`] (`hrsync export entra-schema`), writes an
+//! hrsync mapping with its target kind and actions as a
+//! `synchronizationSchema` the import reads back to the same mappings; what
+//! Entra cannot express is listed in [`Exported::warnings`] with its hrsync
+//! config path (see the `export` module).
+//!
 //! Shapes follow Graph's `synchronizationSchema` resources (shared notes
 //! `entra-mapping.md` §2.1/§2.2, `events-graph-postgres-import.md` §4.1).
 
 mod config;
 mod directory;
+mod export;
+
+pub use export::{
+    BUILTINS, ExportActions, ExportError, ExportInput, ExportTarget, Exported, builtin,
+    export_schema,
+};
 
 use hrsync_mapping::{
     Catalog, CompiledMapping, MappingConfig, ScopeOperator, SourceAttributeConfig, SourceSchema,
@@ -428,7 +442,14 @@ pub fn import_schema(text: &str) -> Result<Imported, ImportError> {
     out.mapping_toml.push_str(
         "# Imported from an Entra synchronizationSchema by hrsync import entra-schema.\n",
     );
-    out.mapping_toml.push_str("name = \"Imported from Entra\"\n");
+    // The mapping's name: the first rule's `name` (an exported hrsync
+    // mapping's own name comes back), else a fixed one.
+    let mapping_name = first_rule
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or("Imported from Entra");
+    out.mapping_toml.push_str(&format!("name = {}\n", toml_str(mapping_name)));
     if !attrs.is_empty() {
         out.mapping_toml.push_str(&format!(
             "\n# --- source attributes: {}'s attribute definitions ---\n",

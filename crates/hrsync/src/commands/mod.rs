@@ -5,6 +5,7 @@ pub mod check;
 pub mod demo;
 pub mod emulator;
 pub mod emulator_graph;
+pub mod export;
 pub mod expr;
 pub mod import;
 pub mod init;

@@ -23,9 +23,10 @@ use crate::common::{TempDir, hrsync, source_toml, text};
 use crate::import_cli::{fixture, import};
 
 /// person -> (action, attribute -> planned value, error).
-type Plan = BTreeMap<String, (String, BTreeMap<String, serde_json::Value>, Option<String>)>;
+pub(crate) type Plan =
+    BTreeMap<String, (String, BTreeMap<String, serde_json::Value>, Option<String>)>;
 
-fn plan(config: &Path) -> Plan {
+pub(crate) fn plan(config: &Path) -> Plan {
     let o = hrsync(config, &["plan", "--full", "--format", "json", "--all"], &[]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan JSON");
@@ -64,7 +65,12 @@ fn plan(config: &Path) -> Plan {
 /// The imported config with `[source]` at the emulator, an empty embedded
 /// target, and `flow.mapping` set to `mapping`; everything else (actions,
 /// time zone) as imported.
-fn adapted(imported: &toml::Table, base_url: &str, mapping: &str, unique: &[&str]) -> String {
+pub(crate) fn adapted(
+    imported: &toml::Table,
+    base_url: &str,
+    mapping: &str,
+    unique: &[&str],
+) -> String {
     let mut t = imported.clone();
     let source: toml::Table = toml::from_str(&source_toml(base_url, 100)).expect("source TOML");
     t.insert("source".into(), source["source"].clone());
@@ -143,7 +149,7 @@ expression = "[positionNameDE]"
 
 /// Every (person, attribute) whose planned value differs, and the persons
 /// planned in only one of the two.
-fn diff(a: &Plan, b: &Plan) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+pub(crate) fn diff(a: &Plan, b: &Plan) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
     let mut attrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut persons = Vec::new();
     for p in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
@@ -339,5 +345,182 @@ async fn imported_sf_to_entra_with_odd_shapes_plans_as_the_builtin() {
     eprintln!(
         "import plan proof (Entra): {} workers, {creates} creates, {values} planned values, identical to builtin:sf-to-entra",
         imp.len()
+    );
+}
+
+/// The SCIM app fixture (`sf-to-salesforce-scim.json`: `builtin:sf-to-salesforce`
+/// as a "salesforce.com" job, the profile entitlement as a Constant mapping
+/// without expression text, S1-S3 of the fixture README): imported into a
+/// scim config with the Salesforce profile, it plans as the built-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_salesforce_scim_app_plans_as_the_builtin() {
+    let emu = Emulator::builder().workers(150).seed(20).start().await.expect("emulator");
+    let dir = TempDir::new("import-plan-salesforce");
+    let o = import(&fixture("sf-to-salesforce-scim.json"), &dir.0);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"), "{}", text(&o));
+    let imported_text = std::fs::read_to_string(dir.0.join("hrsync.toml")).expect("config");
+    for line in ["kind = \"scim\"", "profile = \"salesforce\""] {
+        assert!(imported_text.lines().any(|l| l == line), "{line}: {imported_text}");
+    }
+    let mapping = std::fs::read_to_string(dir.0.join("mapping.toml")).expect("mapping");
+    let m = MappingConfig::from_toml(&mapping).expect("mapping TOML");
+    let ent = m.mappings.iter().find(|a| a.target == "entitlements").expect("entitlements");
+    assert_eq!(ent.expression.as_deref(), Some("\"00e000000000000AAA\""));
+    let imported: toml::Table = toml::from_str(&imported_text).expect("imported config TOML");
+    let url = emu.base_url();
+    let configs = [("imported.toml", "mapping.toml"), ("builtin.toml", "builtin:sf-to-salesforce")];
+    for (file, mapping) in configs {
+        std::fs::write(dir.0.join(file), adapted(&imported, &url, mapping, &["userName"]))
+            .expect("write");
+    }
+    let d = dir.0.clone();
+    let [imp, bi] =
+        tokio::task::spawn_blocking(move || configs.map(|(file, _)| plan(&d.join(file))))
+            .await
+            .expect("task");
+    let creates = imp.values().filter(|(a, _, _)| a == "create").count();
+    assert!(creates >= 100, "{creates} creates");
+    let (attrs, persons) = diff(&imp, &bi);
+    assert!(persons.is_empty(), "imported vs builtin:sf-to-salesforce, workers: {persons:#?}");
+    assert!(attrs.is_empty(), "imported vs builtin:sf-to-salesforce, attributes: {attrs:#?}");
+    let profiles = imp
+        .values()
+        .filter(|(a, v, _)| {
+            a == "create"
+                && v.get("entitlements").is_some_and(|e| e.as_str() == Some("00e000000000000AAA"))
+        })
+        .count();
+    assert_eq!(profiles, creates, "every create carries the profile entitlement");
+    eprintln!(
+        "import plan proof (Salesforce SCIM app): {} workers, {creates} creates with the profile entitlement, identical to builtin:sf-to-salesforce",
+        imp.len()
+    );
+}
+
+const J0: &str = "$.employmentNav.results[0].jobInfoNav.results[0]";
+const E0: &str = "$.employmentNav.results[0]";
+const ACTIVE: &str = "@.emplStatusNav.externalCode == 'A' || @.emplStatusNav.externalCode == 'U' || @.emplStatusNav.externalCode == 'P'";
+
+/// The active-record fixture (`sf-to-ad-active-records.json`:
+/// `builtin:sf-to-ad` with the integration reference's three ordered
+/// find/replace-all rows applied to its source directory, startDate kept at
+/// `results[0]`, A1-A3 of the fixture README): every filter path is accepted
+/// by hrsync's JSONPath, carried as a `[[source_attribute]]`, and the plan
+/// equals the built-in with those paths written by hand; against the plain
+/// built-in only workers with more than one employment or job record, or an
+/// ended employment, differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_active_record_filters_plan_as_the_builtin_with_the_recipe() {
+    let emu = Emulator::builder().workers(150).seed(21).start().await.expect("emulator");
+    let dir = TempDir::new("import-plan-active");
+    let o = import(&fixture("sf-to-ad-active-records.json"), &dir.0);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"), "{}", text(&o));
+    let active_job = format!("$.employmentNav..jobInfoNav..results[?({ACTIVE})]");
+    let active_employment =
+        format!("$.employmentNav..results[?(@.jobInfoNav..results[?({ACTIVE})])]");
+    // The expected mapping, from the catalog and the recipe's rows.
+    let mut expected = MappingConfig::sf_to_ad().expect("built-in");
+    let catalog = hrsync_mapping::Catalog::builtin();
+    let mut refs: Vec<String> = vec![];
+    for a in &expected.mappings {
+        if let Some(e) = &a.expression {
+            let e = hrsync_expr::parse(e).expect("built-in parses");
+            refs.extend(e.attribute_refs().into_iter().map(str::to_owned));
+        }
+    }
+    refs.push("userStatus".into());
+    let mut overrides = Vec::new();
+    for r in refs {
+        let Some(def) = catalog.get(&r) else { continue };
+        if r == "startDate"
+            || !def.jsonpath.starts_with(E0)
+            || overrides.iter().any(|(n, _)| *n == r)
+        {
+            continue;
+        }
+        let path = if r == "emplStatus" {
+            format!("$.employmentNav..jobInfoNav..results[?({ACTIVE} )].emplStatusNav.externalCode")
+        } else {
+            def.jsonpath.replace(J0, &active_job).replace(E0, &active_employment)
+        };
+        overrides.push((r, path));
+    }
+    assert!(overrides.len() >= 10, "{overrides:?}");
+    expected.source_attributes = overrides
+        .iter()
+        .map(|(n, p)| hrsync_mapping::SourceAttributeConfig {
+            name: n.clone(),
+            jsonpath: Some(p.clone()),
+            ..Default::default()
+        })
+        .collect();
+    // Each is carried, and parses as hrsync's JSONPath.
+    let imported_mapping = MappingConfig::from_toml(
+        &std::fs::read_to_string(dir.0.join("mapping.toml")).expect("mapping"),
+    )
+    .expect("imported mapping");
+    let mut got: Vec<(String, String)> = imported_mapping
+        .source_attributes
+        .iter()
+        .map(|a| (a.name.clone(), a.jsonpath.clone().unwrap_or_default()))
+        .collect();
+    let mut want = overrides.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    for (_, p) in &want {
+        assert!(hrsync_mapping::SourcePath::parse(p).is_ok(), "{p}");
+    }
+    std::fs::write(dir.0.join("expected-mapping.toml"), toml::to_string(&expected).expect("TOML"))
+        .expect("write");
+
+    let imported: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.0.join("hrsync.toml")).expect("config"))
+            .expect("imported config TOML");
+    let url = emu.base_url();
+    let configs = [
+        ("imported.toml", "mapping.toml"),
+        ("expected.toml", "expected-mapping.toml"),
+        ("builtin.toml", "builtin:sf-to-ad"),
+    ];
+    for (file, mapping) in configs {
+        std::fs::write(
+            dir.0.join(file),
+            adapted(&imported, &url, mapping, &["userPrincipalName", "sAMAccountName"]),
+        )
+        .expect("write");
+    }
+    let d = dir.0.clone();
+    let [imp, exp, bi] =
+        tokio::task::spawn_blocking(move || configs.map(|(file, _)| plan(&d.join(file))))
+            .await
+            .expect("task");
+    let creates = imp.values().filter(|(a, _, _)| a == "create").count();
+    assert!(creates >= 100, "{creates} creates");
+    let (attrs, persons) = diff(&imp, &exp);
+    assert!(persons.is_empty(), "imported vs built-in+recipe, workers: {persons:#?}");
+    assert!(attrs.is_empty(), "imported vs built-in+recipe, attributes: {attrs:#?}");
+
+    // Against the plain built-in: the recipe changes only workers whose
+    // first employment or job record is not the (only) active one.
+    let (attrs, persons) = diff(&imp, &bi);
+    let mut changed: BTreeSet<String> = attrs.values().flatten().cloned().collect();
+    for p in &persons {
+        changed.insert(p.split(':').next().unwrap_or_default().to_owned());
+    }
+    for p in &changed {
+        let w = emu.worker(p).expect("emulator worker");
+        let several = w.employments.len() > 1
+            || w.employments.iter().any(|e| e.jobs.len() > 1 || e.end.is_some());
+        assert!(several, "{p}: one employment, one job record, not ended, yet changed");
+    }
+    let counts: Vec<String> = attrs.iter().map(|(k, ps)| format!("{k}: {}", ps.len())).collect();
+    eprintln!(
+        "import plan proof (active-record filters): {} workers, {creates} creates; identical to built-in+recipe; vs the built-in {} workers differ ({}), each with several employments or job records or an ended employment",
+        imp.len(),
+        changed.len(),
+        counts.join(", ")
     );
 }

@@ -14,6 +14,7 @@ mod graph;
 mod hardening;
 mod hostile_values;
 mod import_cli;
+mod import_export;
 mod import_plan;
 mod ldap_config;
 mod run_stop;
