@@ -95,6 +95,10 @@ pub fn record_key(record: &Value) -> String {
 pub enum UpsertResponseError {
     #[error("not JSON: {0}")]
     NotJson(String),
+    /// Cut short in transit: asking again (the upsert is idempotent) may
+    /// get it whole.
+    #[error("truncated JSON: {0}")]
+    Truncated(String),
     #[error("no `d` array of UpsertResult")]
     NoResults,
 }
@@ -108,8 +112,13 @@ pub fn parse_upsert_response(
     body: &[u8],
     sent: &[Value],
 ) -> Result<Vec<RecordStatus>, UpsertResponseError> {
-    let parsed: Value =
-        serde_json::from_slice(body).map_err(|e| UpsertResponseError::NotJson(e.to_string()))?;
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| {
+        if e.is_eof() {
+            UpsertResponseError::Truncated(e.to_string())
+        } else {
+            UpsertResponseError::NotJson(e.to_string())
+        }
+    })?;
     let results = match parsed.get("d") {
         Some(Value::Array(items)) => items,
         Some(Value::Object(o)) => match o.get("results") {
@@ -230,11 +239,12 @@ impl SfClient {
                             describe_body(content_type, body)
                         )));
                     }
-                    parse_upsert_response(body, chunk).map_err(|e| {
-                        Unusable::Unexpected(format!(
+                    parse_upsert_response(body, chunk).map_err(|e| match e {
+                        UpsertResponseError::Truncated(e) => Unusable::Damaged(e),
+                        e => Unusable::Unexpected(format!(
                             "not an upsert result ({e}): {}",
                             describe_body(content_type, body)
-                        ))
+                        )),
                     })
                 })
                 .await;
@@ -260,6 +270,52 @@ impl SfClient {
         }
         let refused = out.iter().filter(|s| !s.is_ok()).count();
         tracing::debug!(message = "SuccessFactors upsert done.", records = out.len(), refused);
+        Ok(out)
+    }
+}
+
+/// The result of one planned write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStatus {
+    pub person_id_external: String,
+    pub write: crate::writeback::Write,
+    pub status: RecordStatus,
+}
+
+impl SfClient {
+    /// Sends writeback plans: every plan's [`Plan::demote`] records first
+    /// (one batch for all persons), then every plan's [`Plan::records`].
+    /// Empty plans send nothing; with all plans empty no request is made.
+    /// A promotion whose demotion failed is refused by SuccessFactors and
+    /// reported like any refused record. Statuses come in the order sent.
+    ///
+    /// [`Plan::demote`]: crate::writeback::Plan::demote
+    /// [`Plan::records`]: crate::writeback::Plan::records
+    pub async fn write_plans(
+        &self,
+        plans: &[crate::writeback::Plan],
+    ) -> Result<Vec<PlannedStatus>, SourceError> {
+        let mut out = Vec::new();
+        for demote in [true, false] {
+            let mut writes = Vec::new();
+            let mut records = Vec::new();
+            for plan in plans {
+                let (ws, rs) = if demote {
+                    (&plan.demote, plan.demote_records())
+                } else {
+                    (&plan.records, plan.upsert_records())
+                };
+                writes.extend(ws.iter().map(|w| (plan.person_id_external.clone(), w.clone())));
+                records.extend(rs);
+            }
+            if records.is_empty() {
+                continue;
+            }
+            let statuses = self.upsert(&records).await?;
+            for ((person_id_external, write), status) in writes.into_iter().zip(statuses) {
+                out.push(PlannedStatus { person_id_external, write, status });
+            }
+        }
         Ok(out)
     }
 }
@@ -306,6 +362,16 @@ mod tests {
         assert!(!got[0].is_ok());
         assert_eq!(got[0].key, "PerEmail(a)");
         assert!(got[0].message().is_some_and(|m| m.contains("ERROR")));
+    }
+
+    #[test]
+    fn a_cut_answer_is_truncated_not_foreign() {
+        let sent = vec![rec("PerEmail(a)")];
+        let body = br#"{"d":[{"key":"k","status":"OK","#;
+        assert!(matches!(
+            parse_upsert_response(body, &sent),
+            Err(UpsertResponseError::Truncated(_))
+        ));
     }
 
     #[test]

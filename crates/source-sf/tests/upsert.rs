@@ -3,11 +3,14 @@
 
 use std::time::Duration;
 
+use hrsync_source_sf::writeback::{apply, plan};
 use hrsync_source_sf::{
-    Credentials, PersonQuery, RetryPolicy, SfClient, SourceConfig, UpsertOutcome,
+    Credentials, Desired, PersonQuery, PrimaryPolicy, RetryPolicy, SfClient, SourceConfig,
+    UpsertOutcome, Want,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use sf_emulator::events::HrEvent;
 use sf_emulator::{
     DEFAULT_COMPANY_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME, Emulator, RunningEmulator,
 };
@@ -166,6 +169,95 @@ async fn more_than_a_thousand_records_go_in_several_requests() {
     assert!(statuses.iter().all(|s| s.is_ok()), "{:?}", statuses.iter().find(|s| !s.is_ok()));
 }
 
+fn desired_business_email(address: &str) -> Desired {
+    Desired {
+        emails: vec![Want {
+            type_id: "8448".into(),
+            value: address.into(),
+            is_primary: Some(true),
+        }],
+        phones: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_writeback_lands_and_a_second_cycle_sends_nothing() {
+    let emu = Emulator::builder().workers(20).seed(6).start().await.expect("emulator");
+    let c = client(&emu.base_url());
+    let ids = some_person_ids(&c, 2).await;
+    let pid = ids[0].as_str();
+    // Business email primary, as scenario 1 wants it (HR data may differ).
+    emu.apply(&HrEvent::EmailChange {
+        person_id_external: pid.into(),
+        email_type: "B".into(),
+        address: Some("before@example.com".into()),
+        is_primary: Some(true),
+    })
+    .expect("event");
+    let desired = desired_business_email("after@example.com");
+
+    let current = c.contact_records(&[pid]).await.expect("read");
+    let p = plan(&current[pid], &desired, PrimaryPolicy::Keep);
+    assert_eq!(p.records.len(), 1, "{p:?}");
+    let statuses = c.write_plans(std::slice::from_ref(&p)).await.expect("write");
+    assert!(statuses.iter().all(|s| s.status.is_ok()), "{statuses:?}");
+
+    let after = c.contact_records(&[pid]).await.expect("read");
+    assert_eq!(after[pid], apply(&current[pid], &p));
+    let business = after[pid].emails.iter().find(|e| e.email_type == "8448").expect("business");
+    assert_eq!((business.address.as_str(), business.is_primary), ("after@example.com", true));
+
+    // Nothing changed: the plan is empty and no upsert is sent.
+    emu.clear_requests();
+    let again = plan(&after[pid], &desired, PrimaryPolicy::Keep);
+    assert!(again.is_empty() && again.conflicts.is_empty(), "{again:?}");
+    let statuses = c.write_plans(&[again]).await.expect("write");
+    assert!(statuses.is_empty());
+    assert_eq!(upserts(&emu), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hr_set_primary_is_kept_unless_take_then_exactly_one_remains() {
+    let emu = Emulator::builder().workers(20).seed(7).start().await.expect("emulator");
+    let c = client(&emu.base_url());
+    let ids = some_person_ids(&c, 1).await;
+    let pid = ids[0].as_str();
+    // HR marks the personal email primary (the HR UI demotes the business one).
+    emu.apply(&HrEvent::EmailChange {
+        person_id_external: pid.into(),
+        email_type: "P".into(),
+        address: Some("home@example.org".into()),
+        is_primary: Some(true),
+    })
+    .expect("event");
+    let desired = desired_business_email("work@example.com");
+
+    let current = c.contact_records(&[pid]).await.expect("read");
+    let keep = plan(&current[pid], &desired, PrimaryPolicy::Keep);
+    assert!(keep.is_empty(), "{keep:?}");
+    assert_eq!(keep.conflicts.len(), 1);
+    assert!(keep.conflicts[0].reason.contains("8449"), "{}", keep.conflicts[0]);
+    emu.clear_requests();
+    c.write_plans(&[keep]).await.expect("write");
+    assert_eq!(upserts(&emu), 0);
+
+    let take = plan(&current[pid], &desired, PrimaryPolicy::Take);
+    assert_eq!(take.demote.len(), 1);
+    let statuses = c.write_plans(std::slice::from_ref(&take)).await.expect("write");
+    assert!(statuses.iter().all(|s| s.status.is_ok()), "{statuses:?}");
+    assert_eq!(upserts(&emu), 2, "demotion first, then the new primary");
+    let after = c.contact_records(&[pid]).await.expect("read");
+    let primaries: Vec<_> = after[pid].emails.iter().filter(|e| e.is_primary).collect();
+    assert_eq!(primaries.len(), 1, "{:?}", after[pid]);
+    assert_eq!(
+        (primaries[0].email_type.as_str(), primaries[0].address.as_str()),
+        ("8448", "work@example.com")
+    );
+    let home = after[pid].emails.iter().find(|e| e.email_type == "8449").expect("personal kept");
+    assert_eq!(home.address, "home@example.org");
+    assert!(plan(&after[pid], &desired, PrimaryPolicy::Take).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_lead_to_their_persons() {
     let emu = Emulator::builder().workers(10).seed(8).start().await.expect("emulator");
@@ -181,4 +273,90 @@ async fn users_lead_to_their_persons() {
         assert_eq!(found.get(u), Some(&ids[0]), "{found:?}");
     }
     assert!(!found.contains_key("no-such-user"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_the_primary_phone_from_business_to_cell_demotes_first() {
+    let emu = Emulator::builder().workers(10).seed(9).start().await.expect("emulator");
+    let c = client(&emu.base_url());
+    let ids = some_person_ids(&c, 1).await;
+    let pid = ids[0].as_str();
+    for (ty, number, primary) in [("B", "+1 555 0100", true), ("C", "+1 555 0199", false)] {
+        emu.apply(&HrEvent::PhoneChange {
+            person_id_external: pid.into(),
+            phone_type: ty.into(),
+            number: Some(number.into()),
+            is_primary: Some(primary),
+        })
+        .expect("event");
+    }
+    // Scenario 3: business phone not primary, cell phone primary.
+    let desired = Desired {
+        emails: Vec::new(),
+        phones: vec![
+            Want { type_id: "10605".into(), value: "+1 555 0100".into(), is_primary: Some(false) },
+            Want { type_id: "10606".into(), value: "+1 555 0200".into(), is_primary: Some(true) },
+        ],
+    };
+    let current = c.contact_records(&[pid]).await.expect("read");
+    let p = plan(&current[pid], &desired, PrimaryPolicy::Keep);
+    assert_eq!((p.demote.len(), p.records.len()), (1, 1), "{p:?}");
+    emu.clear_requests();
+    let statuses = c.write_plans(std::slice::from_ref(&p)).await.expect("write");
+    assert!(statuses.iter().all(|s| s.status.is_ok()), "{statuses:?}");
+    assert_eq!(upserts(&emu), 2);
+    let after = c.contact_records(&[pid]).await.expect("read");
+    let primaries: Vec<_> = after[pid].phones.iter().filter(|p| p.is_primary).collect();
+    assert_eq!(primaries.len(), 1, "{:?}", after[pid]);
+    assert_eq!(
+        (primaries[0].phone_type.as_str(), primaries[0].number.as_str()),
+        ("10606", "+1 555 0200")
+    );
+    assert!(plan(&after[pid], &desired, PrimaryPolicy::Keep).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upserts_are_retried_through_unavailability_drops_and_cut_answers() {
+    let spec = "503@0.25,drop@0.2,truncate@0.2".parse().expect("faults");
+    let emu =
+        Emulator::builder().workers(20).seed(10).faults(spec).start().await.expect("emulator");
+    let mut config = SourceConfig::new(
+        emu.base_url(),
+        Credentials::Basic {
+            username: DEFAULT_USERNAME.into(),
+            company_id: DEFAULT_COMPANY_ID.into(),
+            password: SecretString::from(DEFAULT_PASSWORD.to_owned()),
+        },
+    );
+    config.retry = RetryPolicy {
+        max_attempts: 20,
+        base_delay: Duration::from_millis(2),
+        max_delay: Duration::from_millis(10),
+        max_retry_after: Duration::from_secs(1),
+    };
+    let c = SfClient::new(&config).expect("client");
+    let ids = some_person_ids(&c, 10).await;
+    let records: Vec<Value> =
+        ids.iter().map(|pid| email(pid, "8449", &format!("{pid}@home.example"), false)).collect();
+    let statuses = c.upsert_chunked(&records, 2).await.expect("upsert");
+    assert!(statuses.iter().all(|s| s.is_ok()), "{statuses:?}");
+    let kinds: std::collections::BTreeSet<&str> = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .filter_map(|r| r.fault)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
+    assert!(
+        kinds.contains("truncate") && kinds.len() >= 2,
+        "the faults must have hit upserts: {kinds:?}"
+    );
+    let after =
+        c.contact_records(&ids.iter().map(String::as_str).collect::<Vec<_>>()).await.expect("read");
+    for pid in &ids {
+        let home =
+            after[pid.as_str()].emails.iter().find(|e| e.email_type == "8449").expect("personal");
+        assert_eq!(home.address, format!("{pid}@home.example"));
+    }
 }
