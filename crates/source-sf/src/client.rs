@@ -329,7 +329,19 @@ impl SfClient {
         })
     }
 
-    fn resolve(&self, relative: &str) -> Result<Url, SourceError> {
+    /// Read any collection URL (relative to the OData root) page by page,
+    /// like [`SfClient::persons`].
+    pub(crate) fn pages_of(&self, relative: &str) -> Result<PageStream<'_>, SourceError> {
+        Ok(PageStream {
+            client: self,
+            next: Some(self.resolve(relative)?),
+            pages: 0,
+            keep: None,
+            followed: std::collections::HashSet::new(),
+        })
+    }
+
+    pub(crate) fn resolve(&self, relative: &str) -> Result<Url, SourceError> {
         self.root
             .join(relative)
             .map_err(|e| SourceError::Config(format!("bad request URL `{relative}`: {e}")))
@@ -344,6 +356,20 @@ impl SfClient {
         url: &Url,
         // A borrowed body (a page is parsed in place, not copied first) and
         // its Content-Type.
+        accept: impl FnMut(&[u8], Option<&str>) -> Result<T, Unusable>,
+    ) -> Result<T, SourceError> {
+        self.request_with_retries(url, None, accept).await
+    }
+
+    /// [`SfClient::with_retries`] for any request: a GET without `post`, a
+    /// POST of the JSON body `post` with it (the upsert). The same
+    /// authentication, retries and timeouts apply; a POST is retried like a
+    /// GET, which is safe for upserts (writing the same records again
+    /// leaves the same state).
+    pub(crate) async fn request_with_retries<T>(
+        &self,
+        url: &Url,
+        post: Option<&[u8]>,
         mut accept: impl FnMut(&[u8], Option<&str>) -> Result<T, Unusable>,
     ) -> Result<T, SourceError> {
         let mut attempt = 0u32;
@@ -357,7 +383,7 @@ impl SfClient {
                 Some(p) => Some(p.bearer().await?),
                 None => None,
             };
-            match self.send(url, token.as_ref()).await {
+            match self.send(url, post, token.as_ref()).await {
                 Ok(resp) => {
                     let status = resp.status();
                     let header = |name| {
@@ -485,9 +511,18 @@ impl SfClient {
     async fn send(
         &self,
         url: &Url,
+        post: Option<&[u8]>,
         token: Option<&SecretString>,
     ) -> Result<reqwest::Response, reqwest::Error> {
-        let req = self.http.get(url.clone()).header(reqwest::header::ACCEPT, "application/json");
+        let req = match post {
+            None => self.http.get(url.clone()),
+            Some(body) => self
+                .http
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec()),
+        };
+        let req = req.header(reqwest::header::ACCEPT, "application/json");
         let req = match (token, &self.credentials) {
             (Some(token), _) => req.bearer_auth(token.expose_secret()),
             (None, Credentials::Basic { username, company_id, password }) => {
@@ -566,7 +601,7 @@ impl PageStream<'_> {
 }
 
 /// Why `accept` did not take a 2xx body.
-enum Unusable {
+pub(crate) enum Unusable {
     /// Damaged in transit (cut short): another attempt may get it whole.
     Damaged(String),
     /// Not what was asked for: the same again next time, so not retried.
@@ -575,12 +610,12 @@ enum Unusable {
 
 /// Whether a body could be a JSON object (an OData page or error), before
 /// parsing it: an HTML page says so in its first byte.
-fn looks_like_json_object(body: &[u8]) -> bool {
+pub(crate) fn looks_like_json_object(body: &[u8]) -> bool {
     body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// What a body is, for an error: its Content-Type, size and opening text.
-fn describe_body(content_type: Option<&str>, body: &[u8]) -> String {
+pub(crate) fn describe_body(content_type: Option<&str>, body: &[u8]) -> String {
     let kind = content_type.unwrap_or("no Content-Type");
     if body.is_empty() {
         return format!("{kind}, empty body");
