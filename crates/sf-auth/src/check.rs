@@ -71,14 +71,23 @@ pub async fn check(
     let token = match config {
         AuthConfig::WorkloadIdentity { .. } => {
             let started = Instant::now();
-            let at1 = provider.at1();
+            let at1 = provider.obtain_at1().await;
+            let name = if provider.entra_token_url().is_some() {
+                "acquire AT1 from Microsoft Entra ID"
+            } else {
+                "obtain AT1"
+            };
             let at1 = match at1 {
                 Ok(t) => {
-                    timed(&mut steps, "obtain AT1", started, Ok("signed JWT ready".into()));
+                    let what = match provider.entra_token_url() {
+                        Some(url) => format!("{url} issued AT1"),
+                        None => "signed JWT ready".into(),
+                    };
+                    timed(&mut steps, name, started, Ok(what));
                     t
                 }
                 Err(e) => {
-                    timed(&mut steps, "obtain AT1", started, Err(e));
+                    timed(&mut steps, name, started, Err(e));
                     return steps;
                 }
             };

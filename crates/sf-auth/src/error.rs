@@ -18,6 +18,8 @@ pub enum Diagnosis {
     SubjectOrAudienceMismatch,
     /// IAS `unauthorized_client`: JWKS unreachable, signature invalid, or issuer/tenant mismatch.
     SignatureOrIssuer,
+    /// Microsoft Entra ID refused to issue AT1 (the app's credential, tenant or scope).
+    EntraRefused,
     /// The client id (SuccessFactors API key or IAS client id) is not registered.
     UnknownClient,
     /// The app dependency name (`resource`) is not a dependency of the IAS application.
@@ -77,6 +79,9 @@ pub enum AuthError {
         "SAP Cloud Identity Service {url} rejected the token request: HTTP {status} {error}: {description}"
     )]
     IasRejected { url: String, status: u16, error: String, description: String },
+    /// Microsoft Entra ID refused to issue AT1 (`error_codes`: the AADSTS numbers).
+    #[error("Microsoft Entra ID {url} refused to issue AT1: HTTP {status} {error}: {description}")]
+    EntraRejected { url: String, status: u16, error: String, description: String, codes: Vec<u64> },
     #[error("token endpoint {url} answered HTTP {status} with a body hrsync cannot read: {cause}")]
     BadTokenResponse { url: String, status: u16, cause: String },
     #[error("SuccessFactors refused the OData call {url}: HTTP {status}: {message}")]
@@ -102,6 +107,11 @@ impl AuthError {
             AuthError::SfTokenRejected { status, message, .. } => {
                 sf_token_diagnosis(*status, message)
             }
+            AuthError::EntraRejected { status, .. } if *status >= 500 => Diagnosis::Unreachable,
+            AuthError::EntraRejected { codes, .. } if codes.contains(&700024) => {
+                Diagnosis::ClockSkew
+            }
+            AuthError::EntraRejected { .. } => Diagnosis::EntraRefused,
             AuthError::IasRejected { status, error, description, .. } => {
                 ias_diagnosis(*status, error, description)
             }
@@ -125,6 +135,9 @@ impl AuthError {
             }
             Diagnosis::SignatureOrIssuer => {
                 "SAP Cloud Identity Service could not validate the token's signature: the JWKS URI is unreachable from SAP IAS, the key id is not in it, the signature is invalid, or the issuer (tenant) in the token does not match the trust rule's Issuer."
+            }
+            Diagnosis::EntraRefused => {
+                return entra_explanation(self);
             }
             Diagnosis::UnknownClient => {
                 "The client id is not registered: for SAML bearer it must be the API key of an application under Admin Center > Manage OAuth2 Client Applications; for workload identity the Client ID of the SAP Cloud Identity Service OIDC application."
@@ -215,5 +228,37 @@ fn ias_diagnosis(status: u16, error: &str, description: &str) -> Diagnosis {
         "invalid_client" => Diagnosis::UnknownClient,
         "invalid_target" => Diagnosis::UnknownDependency,
         _ => Diagnosis::Other,
+    }
+}
+
+/// What an Entra refusal of AT1 means, by AADSTS code.
+fn entra_explanation(e: &AuthError) -> String {
+    let AuthError::EntraRejected { codes, .. } = e else {
+        return "Microsoft Entra ID's message above names the cause.".into();
+    };
+    let has = |c: u64| codes.contains(&c);
+    let where_ = "[source.auth.assertion] (type = \"entra\")";
+    if has(700016) {
+        format!(
+            "The workload identity app is not in this tenant: check client_id (Application (client) ID) and tenant_id (Directory (tenant) ID) in {where_}."
+        )
+    } else if has(90002) {
+        format!("The Entra tenant does not exist: check tenant_id and login_url in {where_}.")
+    } else if has(70011) || has(500011) {
+        format!(
+            "Entra ID refused the scope: `scope` in {where_} must be the audience the SAP Cloud Identity Service trust rule expects followed by /.default, and that resource must exist in the tenant."
+        )
+    } else if has(700027) {
+        format!(
+            "Entra ID does not accept the app's certificate: upload the certificate.pem that belongs to private_key_file under the app's Certificates & secrets > Certificates, or point certificate_file/private_key_file in {where_} at the registered pair."
+        )
+    } else if has(700023) {
+        format!(
+            "The client assertion's audience is not this tenant's token endpoint: check tenant_id and login_url in {where_}."
+        )
+    } else if has(700211) || has(700212) || has(700213) || has(70021) || has(7000272) {
+        "Entra ID found no federated identity credential of the app matching the token in federated_token_file (issuer, subject, audience api://AzureADTokenExchange) or cannot fetch its issuer's keys: check the app's Certificates & secrets > Federated credentials.".into()
+    } else {
+        "Microsoft Entra ID's message above names the cause; look the AADSTS code up at https://login.microsoftonline.com/error.".into()
     }
 }

@@ -1,0 +1,222 @@
+//! AT1 issued by Microsoft Entra ID (issue 22): the Graph double's token
+//! endpoint issues an Entra-shaped AT1 to an app authenticating with a
+//! certificate or a federated token file, the SuccessFactors emulator's IAS
+//! trusts that issuer, and AT2 calls OData. AT1 is verified here with
+//! `jsonwebtoken` against the JWKS the double serves.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use graph_emulator::issuer::service_principal_id;
+use graph_emulator::server::{GraphEmulator, RunningGraph};
+use hrsync_sf_auth::keys::{self, Validity};
+use hrsync_sf_auth::{AssertionSource, AuthConfig, ProviderOptions, TokenProvider, check, jwt};
+use secrecy::ExposeSecret;
+use sf_emulator::oauth::{IasTrust, OAuthConfig};
+use sf_emulator::{Emulator, RunningEmulator};
+
+pub const TENANT: &str = "11111111-aaaa-bbbb-cccc-222222222222";
+pub const APP: &str = "aaaaaaaa-1111-2222-3333-444444444444";
+pub const AUDIENCE: &str = "api://sap-ias-trust";
+const FED_ISSUER: &str = "https://oidc.cluster.example";
+const FED_SUBJECT: &str = "system:serviceaccount:hr:hrsync";
+
+pub struct Doubles {
+    pub dir: PathBuf,
+    pub graph: RunningGraph,
+    pub sf: RunningEmulator,
+    pub jwks: String,
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("hrsync-sf-auth-entra-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The Graph double with the app (certificate `app/`, and a federated
+/// credential for `fed-app`), then the SF emulator whose IAS trusts the
+/// double's issuer with its JWKS inline.
+pub async fn doubles(name: &str, lifetime: Duration, trust: impl FnOnce(&mut IasTrust)) -> Doubles {
+    let dir = temp_dir(name);
+    let app = keys::generate("entra-app", Validity::years_from_today(1)).unwrap();
+    keys::write(&dir.join("app"), &app).unwrap();
+    let fed = keys::generate("cluster", Validity::years_from_today(1)).unwrap();
+    keys::write(&dir.join("fed"), &fed).unwrap();
+    let fed_jwks = serde_json::json!({"keys": [fed.key.jwk(&fed.key_id)]}).to_string();
+    let graph = GraphEmulator::new("127.0.0.1:0".parse().unwrap())
+        .app_with_certificate(APP, app.certificate_pem.clone())
+        .app_with_federation(
+            "fed-app",
+            FED_ISSUER,
+            FED_SUBJECT,
+            "api://AzureADTokenExchange",
+            fed_jwks,
+        )
+        .token_lifetime(lifetime)
+        .start()
+        .await
+        .unwrap();
+    let jwks = reqwest::get(graph.jwks_uri(TENANT)).await.unwrap().text().await.unwrap();
+    let mut t = IasTrust {
+        client_id: "ias-client".into(),
+        issuer: graph.issuer(TENANT),
+        jwks: jwks.clone(),
+        subject: service_principal_id(APP),
+        audience: AUDIENCE.into(),
+    };
+    trust(&mut t);
+    let mut fed_trust = t.clone();
+    fed_trust.client_id = "ias-fed".into();
+    fed_trust.subject = service_principal_id("fed-app");
+    let config = OAuthConfig {
+        ias: vec![t, fed_trust],
+        dependency: "SF-EC-TA".into(),
+        oidc_mappings: vec![
+            ("ias-client".into(), "sfapi".into()),
+            ("ias-fed".into(), "sfapi".into()),
+        ],
+        token_lifetime: lifetime,
+        ..OAuthConfig::default()
+    };
+    let sf = Emulator::builder().workers(5).oauth(config).start().await.unwrap();
+    // A projected service-account token the platform would write.
+    let claims = jwt::Claims {
+        issuer: FED_ISSUER,
+        subject: FED_SUBJECT,
+        audience: "api://AzureADTokenExchange",
+        issued_at: jiff::Timestamp::now(),
+        lifetime_secs: 3600,
+        id: "fed-1",
+    };
+    let token = jwt::sign(&fed.key, &fed.key_id, &claims).unwrap();
+    std::fs::write(dir.join("fed-token"), token.expose_secret()).unwrap();
+    Doubles { dir, graph, sf, jwks }
+}
+
+impl Doubles {
+    pub fn entra(&self) -> AuthConfig {
+        AuthConfig::WorkloadIdentity {
+            ias_url: self.sf.base_url(),
+            client_id: "ias-client".into(),
+            dependency: "SF-EC-TA".into(),
+            assertion: AssertionSource::Entra {
+                tenant_id: TENANT.into(),
+                client_id: APP.into(),
+                certificate_file: Some(self.dir.join("app").join(keys::CERTIFICATE_FILE)),
+                private_key_file: Some(self.dir.join("app").join(keys::PRIVATE_KEY_FILE)),
+                federated_token_file: None,
+                login_url: self.graph.base_url(),
+                scope: format!("{AUDIENCE}/.default"),
+            },
+        }
+    }
+
+    pub fn entra_federated(&self) -> AuthConfig {
+        AuthConfig::WorkloadIdentity {
+            ias_url: self.sf.base_url(),
+            client_id: "ias-fed".into(),
+            dependency: "SF-EC-TA".into(),
+            assertion: AssertionSource::Entra {
+                tenant_id: TENANT.into(),
+                client_id: "fed-app".into(),
+                certificate_file: None,
+                private_key_file: None,
+                federated_token_file: Some(self.dir.join("fed-token")),
+                login_url: self.graph.base_url(),
+                scope: format!("{AUDIENCE}/.default"),
+            },
+        }
+    }
+
+    pub async fn graph_tokens_issued(&self) -> u64 {
+        let stats: serde_json::Value =
+            reqwest::get(format!("{}/_emulator/stats", self.graph.base_url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        stats["tokens_issued"].as_u64().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn at1_from_entra_is_exchanged_at_ias_and_calls_odata() {
+    let d = doubles("flow", Duration::from_secs(3600), |_| {}).await;
+    for config in [d.entra(), d.entra_federated()] {
+        let steps =
+            check(&config, &d.sf.base_url(), reqwest::Client::new(), ProviderOptions::default())
+                .await;
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "acquire AT1 from Microsoft Entra ID",
+                "exchange AT1 for AT2 at SAP Cloud Identity Service",
+                "call OData PerPerson?$top=1"
+            ]
+        );
+        for s in &steps {
+            assert!(s.outcome.is_ok(), "{}: {:?}", s.name, s.outcome);
+        }
+    }
+
+    // AT1 as IAS sees it, verified independently against the double's JWKS.
+    let provider = TokenProvider::new(
+        &d.entra(),
+        &d.sf.base_url(),
+        reqwest::Client::new(),
+        ProviderOptions::default(),
+    )
+    .unwrap();
+    let at1 = provider.obtain_at1().await.unwrap();
+    let header = jsonwebtoken::decode_header(at1.expose_secret()).unwrap();
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&d.jwks).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(set.find(&header.kid.unwrap()).unwrap()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_audience(&[AUDIENCE]);
+    v.set_issuer(&[d.graph.issuer(TENANT)]);
+    let claims =
+        jsonwebtoken::decode::<serde_json::Value>(at1.expose_secret(), &key, &v).unwrap().claims;
+    assert_eq!(claims["sub"], service_principal_id(APP).as_str());
+    assert_eq!(claims["tid"], TENANT);
+    assert_eq!(claims["azp"], APP);
+    d.sf.shutdown().await;
+    d.graph.shutdown().await;
+}
+
+#[tokio::test]
+async fn at1_and_at2_are_cached_apart_and_an_invalidated_at2_reuses_at1() {
+    let d = doubles("cache", Duration::from_secs(3600), |_| {}).await;
+    let provider = TokenProvider::new(
+        &d.entra(),
+        &d.sf.base_url(),
+        reqwest::Client::new(),
+        ProviderOptions::default(),
+    )
+    .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let p = provider.clone();
+            tokio::spawn(async move { p.bearer().await.map(|t| t.expose_secret().to_owned()) })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap().unwrap());
+    }
+    assert!(tokens.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!((provider.at1_fetches(), provider.fetches()), (1, 1));
+    let at2 = provider.bearer().await.unwrap();
+    // OData answered 403 LGN0022: AT2 goes, AT1 stays.
+    provider.invalidate(&at2);
+    let fresh = provider.bearer().await.unwrap();
+    assert_ne!(fresh.expose_secret(), at2.expose_secret());
+    assert_eq!((provider.at1_fetches(), provider.fetches()), (1, 2));
+    assert_eq!(d.graph_tokens_issued().await, 1);
+    assert_eq!(d.sf.oauth().unwrap().tokens_issued(), 2);
+    d.sf.shutdown().await;
+    d.graph.shutdown().await;
+}
