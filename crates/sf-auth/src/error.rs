@@ -40,6 +40,9 @@ pub enum Diagnosis {
     KeyMismatch,
     /// The federated token file is stale: the platform stopped refreshing it.
     StaleFederatedToken,
+    /// AT2's `ias_apis` lacks `sf_technical_access`: the IAS application's
+    /// dependency does not grant SuccessFactors' technical access API.
+    NoTechnicalAccess,
     /// OData 403: the client is not mapped to an API user, or the user lacks permissions.
     NotMappedOrNoPermission,
     /// OData 401 with a fresh token, or Basic credentials refused.
@@ -84,6 +87,10 @@ pub enum AuthError {
     EntraRejected { url: String, status: u16, error: String, description: String, codes: Vec<u64> },
     #[error("token endpoint {url} answered HTTP {status} with a body hrsync cannot read: {cause}")]
     BadTokenResponse { url: String, status: u16, cause: String },
+    #[error(
+        "SAP Cloud Identity Service {url} issued AT2 without sf_technical_access (ias_apis: {apis})"
+    )]
+    At2WithoutTechnicalAccess { url: String, apis: String },
     #[error("SuccessFactors refused the OData call {url}: HTTP {status}: {message}")]
     ODataRefused { url: String, status: u16, message: String },
 }
@@ -115,6 +122,12 @@ impl AuthError {
             AuthError::IasRejected { status, error, description, .. } => {
                 ias_diagnosis(*status, error, description)
             }
+            AuthError::At2WithoutTechnicalAccess { .. } => Diagnosis::NoTechnicalAccess,
+            AuthError::ODataRefused { status: 403, message, .. }
+                if message.contains("sf_technical_access") =>
+            {
+                Diagnosis::NoTechnicalAccess
+            }
             AuthError::ODataRefused { status: 403, message, .. } if message.contains("LGN0022") => {
                 Diagnosis::ClockSkew
             }
@@ -134,7 +147,10 @@ impl AuthError {
                 "The subject or audience of the token (AT1) does not match the trust rule: compare `sub` and `aud` of the token with the Subject and Audience of the JWT Trust-by-Issuer rule in the SAP Cloud Identity Service application (Trust > Client Authentication)."
             }
             Diagnosis::SignatureOrIssuer => {
-                "SAP Cloud Identity Service could not validate the token's signature: the JWKS URI is unreachable from SAP IAS, the key id is not in it, the signature is invalid, or the issuer (tenant) in the token does not match the trust rule's Issuer."
+                return signature_or_issuer_explanation(self);
+            }
+            Diagnosis::NoTechnicalAccess => {
+                "SAP Cloud Identity Service issued an access token (AT2) without the API sf_technical_access: in the SAP Cloud Identity Service application, Trust > Dependencies must have a dependency on your SAP SuccessFactors instance with the API sf_technical_access, and `dependency` in [source.auth] must be that Dependency Name."
             }
             Diagnosis::EntraRefused => {
                 return entra_explanation(self);
@@ -260,5 +276,21 @@ fn entra_explanation(e: &AuthError) -> String {
         "Entra ID found no federated identity credential of the app matching the token in federated_token_file (issuer, subject, audience api://AzureADTokenExchange) or cannot fetch its issuer's keys: check the app's Certificates & secrets > Federated credentials.".into()
     } else {
         "Microsoft Entra ID's message above names the cause; look the AADSTS code up at https://login.microsoftonline.com/error.".into()
+    }
+}
+
+/// `unauthorized_client` from IAS: which of the seed's causes the
+/// description points at (JWKS URI unreachable, issuer tenant, signature).
+fn signature_or_issuer_explanation(e: &AuthError) -> String {
+    let d = match e {
+        AuthError::IasRejected { description, .. } => description.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    if d.contains("jwks") && (d.contains("unreachable") || d.contains("did not answer")) {
+        "SAP Cloud Identity Service cannot fetch the JSON Web Key Set URI of the trust rule: confirm that the Microsoft Entra OIDC discovery endpoint (https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration) and the JWKS URI it names are reachable from SAP IAS, and that the trust rule's JSON Web Key Set URI is exactly that jwks_uri.".into()
+    } else if d.contains("issuer") {
+        "The issuer (tenant) of AT1 is not the Issuer of any Trust-by-Issuer rule of this SAP Cloud Identity Service application: the tenant ID in the issuer claim (https://login.microsoftonline.com/<tenant>/v2.0) must match the rule's Issuer; check tenant_id in [source.auth.assertion] (type = \"entra\") against the tenant the trust rule was made for, or `issuer` for a self-signed AT1.".into()
+    } else {
+        "SAP Cloud Identity Service could not validate AT1's signature with the keys of the trust rule's JSON Web Key Set URI: the key id is not in it or the signature is invalid. Confirm the JWKS URI is the one of the Entra tenant that issues AT1 (its discovery endpoint's jwks_uri) and that the tenant ID in the issuer claim matches.".into()
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 use graph_emulator::issuer::service_principal_id;
 use graph_emulator::server::{GraphEmulator, RunningGraph};
 use hrsync_sf_auth::keys::{self, Validity};
-use hrsync_sf_auth::{AssertionSource, AuthConfig, ProviderOptions, TokenProvider, check, jwt};
+use hrsync_sf_auth::{
+    AssertionSource, AuthConfig, Diagnosis, ProviderOptions, Step, TokenProvider, check, jwt,
+};
 use secrecy::ExposeSecret;
 use sf_emulator::oauth::{IasTrust, OAuthConfig};
 use sf_emulator::{Emulator, RunningEmulator};
@@ -37,8 +39,12 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// The Graph double with the app (certificate `app/`, and a federated
 /// credential for `fed-app`), then the SF emulator whose IAS trusts the
-/// double's issuer with its JWKS inline.
-pub async fn doubles(name: &str, lifetime: Duration, trust: impl FnOnce(&mut IasTrust)) -> Doubles {
+/// double's issuer by its JWKS URI; `setup` changes the IAS/SF set-up.
+pub async fn doubles(
+    name: &str,
+    lifetime: Duration,
+    setup: impl FnOnce(&mut OAuthConfig, &RunningGraph),
+) -> Doubles {
     let dir = temp_dir(name);
     let app = keys::generate("entra-app", Validity::years_from_today(1)).unwrap();
     keys::write(&dir.join("app"), &app).unwrap();
@@ -59,18 +65,18 @@ pub async fn doubles(name: &str, lifetime: Duration, trust: impl FnOnce(&mut Ias
         .await
         .unwrap();
     let jwks = reqwest::get(graph.jwks_uri(TENANT)).await.unwrap().text().await.unwrap();
-    let mut t = IasTrust {
+    let t = IasTrust {
         client_id: "ias-client".into(),
         issuer: graph.issuer(TENANT),
-        jwks: jwks.clone(),
+        jwks: String::new(),
+        jwks_uri: Some(graph.jwks_uri(TENANT)),
         subject: service_principal_id(APP),
         audience: AUDIENCE.into(),
     };
-    trust(&mut t);
     let mut fed_trust = t.clone();
     fed_trust.client_id = "ias-fed".into();
     fed_trust.subject = service_principal_id("fed-app");
-    let config = OAuthConfig {
+    let mut config = OAuthConfig {
         ias: vec![t, fed_trust],
         dependency: "SF-EC-TA".into(),
         oidc_mappings: vec![
@@ -80,6 +86,7 @@ pub async fn doubles(name: &str, lifetime: Duration, trust: impl FnOnce(&mut Ias
         token_lifetime: lifetime,
         ..OAuthConfig::default()
     };
+    setup(&mut config, &graph);
     let sf = Emulator::builder().workers(5).oauth(config).start().await.unwrap();
     // A projected service-account token the platform would write.
     let claims = jwt::Claims {
@@ -144,7 +151,7 @@ impl Doubles {
 
 #[tokio::test]
 async fn at1_from_entra_is_exchanged_at_ias_and_calls_odata() {
-    let d = doubles("flow", Duration::from_secs(3600), |_| {}).await;
+    let d = doubles("flow", Duration::from_secs(3600), |_, _| {}).await;
     for config in [d.entra(), d.entra_federated()] {
         let steps =
             check(&config, &d.sf.base_url(), reqwest::Client::new(), ProviderOptions::default())
@@ -189,7 +196,7 @@ async fn at1_from_entra_is_exchanged_at_ias_and_calls_odata() {
 
 #[tokio::test]
 async fn at1_and_at2_are_cached_apart_and_an_invalidated_at2_reuses_at1() {
-    let d = doubles("cache", Duration::from_secs(3600), |_| {}).await;
+    let d = doubles("cache", Duration::from_secs(3600), |_, _| {}).await;
     let provider = TokenProvider::new(
         &d.entra(),
         &d.sf.base_url(),
@@ -217,6 +224,152 @@ async fn at1_and_at2_are_cached_apart_and_an_invalidated_at2_reuses_at1() {
     assert_eq!((provider.at1_fetches(), provider.fetches()), (1, 2));
     assert_eq!(d.graph_tokens_issued().await, 1);
     assert_eq!(d.sf.oauth().unwrap().tokens_issued(), 2);
+    d.sf.shutdown().await;
+    d.graph.shutdown().await;
+}
+
+fn assert_fails_at(case: &str, steps: &[Step], step: &str, diagnosis: Diagnosis, phrase: &str) {
+    let last = steps.last().unwrap_or_else(|| panic!("{case}: no steps"));
+    assert_eq!(last.name, step, "{case}: {steps:?}");
+    let Err(e) = &last.outcome else { panic!("{case}: all steps passed: {steps:?}") };
+    assert_eq!(e.diagnosis(), diagnosis, "{case}: {e}");
+    assert!(
+        e.explanation().contains(phrase),
+        "{case}: explanation `{}` lacks `{phrase}` ({e})",
+        e.explanation()
+    );
+    for earlier in &steps[..steps.len() - 1] {
+        assert!(earlier.outcome.is_ok(), "{case}: {} failed", earlier.name);
+    }
+}
+
+const EXCHANGE: &str = "exchange AT1 for AT2 at SAP Cloud Identity Service";
+
+/// Every row of the seed's troubleshooting table, reproduced with the
+/// doubles and explained by the check (Test connection).
+#[tokio::test]
+async fn every_troubleshooting_row_is_reproduced_and_explained() {
+    type Setup = Box<dyn FnOnce(&mut OAuthConfig, &RunningGraph)>;
+    let rows: Vec<(&str, Setup, &str, Diagnosis, &str, &str)> = vec![
+        (
+            "invalid_client_assertion: subject",
+            Box::new(|c, _| c.ias[0].subject = "another-service-principal".into()),
+            EXCHANGE,
+            Diagnosis::SubjectOrAudienceMismatch,
+            "Subject and Audience",
+            "invalid_client_assertion",
+        ),
+        (
+            "invalid_client_assertion: audience",
+            Box::new(|c, _| c.ias[0].audience = "api://elsewhere".into()),
+            EXCHANGE,
+            Diagnosis::SubjectOrAudienceMismatch,
+            "Subject and Audience",
+            "invalid_client_assertion",
+        ),
+        (
+            "unauthorized_client: JWKS URI unreachable",
+            Box::new(|c, _| c.ias[0].jwks_uri = Some("http://127.0.0.1:9/keys".into())),
+            EXCHANGE,
+            Diagnosis::SignatureOrIssuer,
+            "discovery endpoint",
+            "unauthorized_client",
+        ),
+        (
+            "unauthorized_client: signature (keys of another tenant)",
+            Box::new(|c, g| {
+                // Another double's keys: same shape, different key.
+                let _ = g;
+                c.ias[0].jwks_uri = None;
+                c.ias[0].jwks = hrsync_sf_auth::keys::generate("x", Validity::years_from_today(1))
+                    .map(|k| serde_json::json!({"keys": [k.key.jwk("other")]}).to_string())
+                    .unwrap_or_default();
+            }),
+            EXCHANGE,
+            Diagnosis::SignatureOrIssuer,
+            "signature",
+            "unauthorized_client",
+        ),
+        (
+            "unauthorized_client: issuer tenant mismatch",
+            Box::new(|c, g| c.ias[0].issuer = g.issuer("22222222-0000-0000-0000-000000000000")),
+            EXCHANGE,
+            Diagnosis::SignatureOrIssuer,
+            "tenant ID in the issuer claim",
+            "unauthorized_client",
+        ),
+        (
+            "AT2 without sf_technical_access",
+            Box::new(|c, _| c.dependency_apis = vec!["other_api".into()]),
+            EXCHANGE,
+            Diagnosis::NoTechnicalAccess,
+            "sf_technical_access",
+            "sf_technical_access",
+        ),
+        (
+            "OData 403: IAS client not mapped to an API user",
+            Box::new(|c, _| c.oidc_mappings.clear()),
+            "call OData PerPerson?$top=1",
+            Diagnosis::NotMappedOrNoPermission,
+            "Manage OIDC OAuth Client Application",
+            "403",
+        ),
+    ];
+    for (i, (case, setup, step, diagnosis, phrase, message)) in rows.into_iter().enumerate() {
+        let d = doubles(&format!("row{i}"), Duration::from_secs(3600), setup).await;
+        let steps =
+            check(&d.entra(), &d.sf.base_url(), reqwest::Client::new(), ProviderOptions::default())
+                .await;
+        assert_fails_at(case, &steps, step, diagnosis, phrase);
+        let text = steps
+            .last()
+            .and_then(|s| s.outcome.as_ref().err())
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(text.contains(message), "{case}: {text}");
+        d.sf.shutdown().await;
+        d.graph.shutdown().await;
+    }
+}
+
+/// Entra refusing AT1 stops the check at the first step with the AADSTS
+/// explanation; IAS is not asked.
+#[tokio::test]
+async fn entra_refusing_at1_is_explained_at_the_first_step() {
+    let d = doubles("entra-refuses", Duration::from_secs(3600), |_, _| {}).await;
+    let mut config = d.entra();
+    if let AuthConfig::WorkloadIdentity {
+        assertion: AssertionSource::Entra { client_id, .. },
+        ..
+    } = &mut config
+    {
+        *client_id = "not-registered".into();
+    }
+    let steps =
+        check(&config, &d.sf.base_url(), reqwest::Client::new(), ProviderOptions::default()).await;
+    assert_fails_at(
+        "unknown app",
+        &steps,
+        "acquire AT1 from Microsoft Entra ID",
+        Diagnosis::EntraRefused,
+        "Application (client) ID",
+    );
+    assert_eq!(d.sf.oauth().unwrap().tokens_issued(), 0);
+    d.sf.shutdown().await;
+    d.graph.shutdown().await;
+}
+
+/// The JWKS URI is fetched once and cached across exchanges.
+#[tokio::test]
+async fn ias_fetches_the_jwks_uri_once() {
+    let d = doubles("jwks-cache", Duration::from_secs(3600), |_, _| {}).await;
+    for _ in 0..3 {
+        let steps =
+            check(&d.entra(), &d.sf.base_url(), reqwest::Client::new(), ProviderOptions::default())
+                .await;
+        assert!(steps.iter().all(|s| s.outcome.is_ok()), "{steps:?}");
+    }
+    assert_eq!(d.sf.oauth().unwrap().jwks_fetches(), 1);
     d.sf.shutdown().await;
     d.graph.shutdown().await;
 }
