@@ -139,6 +139,8 @@ pub struct OAuthState {
     /// JWKS documents fetched from trust rules' JWKS URIs.
     jwks_cache: Mutex<HashMap<String, String>>,
     jwks_fetches: AtomicU64,
+    /// AT1s with an `iat` before this second are refused (a trust rule edited).
+    assertions_not_before: std::sync::atomic::AtomicI64,
 }
 
 impl OAuthState {
@@ -157,6 +159,7 @@ impl OAuthState {
             issuer_url: Mutex::new("http://127.0.0.1".to_owned()),
             jwks_cache: Mutex::new(HashMap::new()),
             jwks_fetches: AtomicU64::new(0),
+            assertions_not_before: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }
 
@@ -167,6 +170,13 @@ impl OAuthState {
     /// Access tokens issued so far (both endpoints).
     pub fn tokens_issued(&self) -> u64 {
         self.issued.load(Ordering::Relaxed)
+    }
+
+    /// From now on AT1s issued (`iat`) before `unix_secs` are refused with
+    /// `invalid_client_assertion`, as after an admin edited the trust rule:
+    /// a test knob for a client holding a cached AT1 (our own behaviour).
+    pub fn refuse_assertions_issued_before(&self, unix_secs: i64) {
+        self.assertions_not_before.store(unix_secs, Ordering::Relaxed);
     }
 
     /// JWKS documents fetched from JWKS URIs so far.
@@ -935,6 +945,13 @@ pub async fn ias_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             StatusCode::UNAUTHORIZED,
             "invalid_client_assertion",
             "The client assertion is not yet valid (nbf)",
+        );
+    }
+    if num("iat").unwrap_or(i64::MIN) < state.assertions_not_before.load(Ordering::Relaxed) {
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client_assertion",
+            "The client assertion was issued before the trust configuration changed",
         );
     }
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");

@@ -373,3 +373,32 @@ async fn ias_fetches_the_jwks_uri_once() {
     d.sf.shutdown().await;
     d.graph.shutdown().await;
 }
+
+/// OData refused AT2 (403 LGN0022) and IAS then refuses the cached AT1 with
+/// `invalid_client_assertion`: AT1 is dropped too and one new AT1 is asked
+/// of Entra; the caller gets a working AT2 from the one refresh.
+#[tokio::test]
+async fn a_cached_at1_refused_by_ias_is_dropped_and_replaced_once() {
+    let d = doubles("at1-drop", Duration::from_secs(3600), |_, _| {}).await;
+    let provider = TokenProvider::new(
+        &d.entra(),
+        &d.sf.base_url(),
+        reqwest::Client::new(),
+        ProviderOptions::default(),
+    )
+    .unwrap();
+    let at2 = provider.bearer().await.unwrap();
+    assert_eq!((provider.at1_fetches(), provider.fetches()), (1, 1));
+    // AT1 carries whole seconds: let the next one be issued a second later.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let oauth = d.sf.oauth().unwrap();
+    oauth.refuse_assertions_issued_before(jiff::Timestamp::now().as_second());
+    provider.invalidate(&at2);
+    let fresh = provider.bearer().await.unwrap();
+    assert_ne!(fresh.expose_secret(), at2.expose_secret());
+    assert_eq!((provider.at1_fetches(), provider.fetches()), (2, 2));
+    assert_eq!(d.graph_tokens_issued().await, 2);
+    assert_eq!(oauth.tokens_issued(), 2);
+    d.sf.shutdown().await;
+    d.graph.shutdown().await;
+}
