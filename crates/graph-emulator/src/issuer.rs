@@ -4,8 +4,14 @@
 //! `GET /{tenant}/v2.0/.well-known/openid-configuration` (`issuer`,
 //! `jwks_uri`, `token_endpoint`, ...) and `GET /{tenant}/discovery/v2.0/keys`.
 //!
-//! Claims of an app-only v2.0 access token (Microsoft Learn, "Access token
-//! claims reference", from memory of that page: not re-verified here):
+//! Claims of an app-only v2.0 access token. **Seen** with the search tool
+//! (third-party pages quoting Microsoft's claims reference): `azpacr` "1"
+//! for a secret and "2" for a certificate, `azp` the client's application
+//! id, `oid` the caller's object id, `iss` ending in `/v2.0`; `sub` is
+//! documented as pairwise per application for user tokens. **From memory,
+//! unverified**: that `sub` equals `oid` (the service principal's object
+//! id) in app-only tokens, `idtyp = app`, `uti`, and the discovery
+//! document's field set. The claims:
 //! `iss` = `{login}/{tenant}/v2.0`, `aud` = the resource of the requested
 //! scope (`<resource>/.default` -> `<resource>`), `sub` and `oid` = the
 //! object id of the app's service principal in the tenant, `azp` = the
