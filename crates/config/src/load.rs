@@ -157,6 +157,24 @@ struct RawSelfSigned {
     private_key: Option<IgnoredAny>,
 }
 
+/// `[source.auth.assertion]` with `type = "entra"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntra {
+    #[allow(dead_code)]
+    r#type: String,
+    tenant_id: Spanned<String>,
+    client_id: Spanned<String>,
+    certificate_file: Option<Spanned<PathBuf>>,
+    private_key_file: Option<Spanned<PathBuf>>,
+    federated_token_file: Option<Spanned<PathBuf>>,
+    login_url: Option<Spanned<String>>,
+    scope: Spanned<String>,
+    // Accepted by the parser only to reject it with a clear message; never read.
+    private_key: Option<IgnoredAny>,
+    client_secret: Option<IgnoredAny>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTarget {
@@ -708,7 +726,7 @@ fn load_workload_auth(
     let field = auth.key("assertion");
     let assertion = match doc.get(&field) {
         None => {
-            errs.push(doc.error_at(value.span(), &field, "missing field `assertion` (a table with type = \"federated-file\" or \"self-signed\")"));
+            errs.push(doc.error_at(value.span(), &field, "missing field `assertion` (a table with type = \"federated-file\", \"self-signed\" or \"entra\")"));
             None
         }
         Some(a) => match tag(
@@ -717,9 +735,10 @@ fn load_workload_auth(
             a,
             &field,
             "type",
-            &["federated-file", "self-signed"],
+            &["federated-file", "self-signed", "entra"],
             "assertion type",
         )? {
+            "entra" => load_entra_assertion(doc, dir, errs, a),
             "federated-file" => {
                 let raw: RawFederatedFile = errs.ok(doc.de_value(a))?;
                 // The platform may write the token only after start; its
@@ -762,6 +781,96 @@ fn load_workload_auth(
         client_id: client_id?,
         dependency: dependency?,
         assertion: assertion?,
+    })
+}
+
+/// `[source.auth.assertion]` with `type = "entra"`: AT1 from the customer's
+/// Microsoft Entra tenant.
+fn load_entra_assertion(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    a: &Spanned<DeValue<'_>>,
+) -> Option<AssertionSource> {
+    let field = path(&["source", "auth", "assertion"]);
+    let raw: RawEntra = errs.ok(doc.de_value(a))?;
+    if refuse_inline_key(doc, errs, &field, raw.private_key.is_some()) {
+        return None;
+    }
+    if raw.client_secret.is_some() {
+        let f = field.key("client_secret");
+        let span = doc.key_span(&f).unwrap_or(a.span());
+        errs.push(doc.error_at(
+            span,
+            &f,
+            "client secrets are not accepted for AT1; use `certificate_file` + `private_key_file` or `federated_token_file`",
+        ));
+        return None;
+    }
+    let tenant_id = non_empty(doc, errs, &field.key("tenant_id"), raw.tenant_id);
+    let client_id = non_empty(doc, errs, &field.key("client_id"), raw.client_id);
+    let login_url = match &raw.login_url {
+        Some(u) => http_url(doc, errs, &field.key("login_url"), u),
+        None => Some(hrsync_sf_auth::config::ENTRA_LOGIN_URL.to_owned()),
+    };
+    let scope_span = raw.scope.span();
+    let scope = non_empty(doc, errs, &field.key("scope"), raw.scope);
+    let scope = match scope {
+        Some(s) if !s.ends_with("/.default") => {
+            errs.push(doc.error_at(
+                scope_span,
+                &field.key("scope"),
+                format!("Entra's client credentials grant wants `<audience>/.default`: write `{s}/.default` if `{s}` is the audience SAP Cloud Identity Service's trust rule expects"),
+            ));
+            None
+        }
+        other => other,
+    };
+    let (certificate_file, private_key_file, federated_token_file) = match (
+        &raw.certificate_file,
+        &raw.private_key_file,
+        &raw.federated_token_file,
+    ) {
+        (Some(c), Some(k), None) => (
+            Some(readable_file(doc, dir, errs, &field.key("certificate_file"), c, "certificate")?),
+            Some(readable_file(doc, dir, errs, &field.key("private_key_file"), k, "private key")?),
+            None,
+        ),
+        // The platform may write the token only after start.
+        (None, None, Some(f)) => (None, None, Some(dir.join(f.get_ref()))),
+        (Some(c), None, None) => {
+            errs.push(doc.error_at(
+                c.span(),
+                &field.key("private_key_file"),
+                "certificate_file needs private_key_file (the key of that certificate)",
+            ));
+            return None;
+        }
+        (None, Some(k), None) => {
+            errs.push(doc.error_at(
+                k.span(),
+                &field.key("certificate_file"),
+                "private_key_file needs certificate_file (the certificate registered on the app)",
+            ));
+            return None;
+        }
+        (_, _, Some(f)) => {
+            errs.push(doc.error_at(f.span(), &field.key("federated_token_file"), "give either `federated_token_file` or `certificate_file` + `private_key_file`, not both"));
+            return None;
+        }
+        (None, None, None) => {
+            errs.push(doc.error_at(a.span(), &field, "missing the app's credential: `certificate_file` + `private_key_file`, or `federated_token_file`"));
+            return None;
+        }
+    };
+    Some(AssertionSource::Entra {
+        tenant_id: tenant_id?,
+        client_id: client_id?,
+        certificate_file,
+        private_key_file,
+        federated_token_file,
+        login_url: login_url?,
+        scope: scope?,
     })
 }
 
@@ -858,6 +967,20 @@ fn token_setup_error(doc: &Doc<'_>, auth: &AuthConfig, e: &SourceError) -> Confi
             },
             Some(p),
         ) if p == private_key_file => base.key("assertion").key("private_key_file"),
+        (
+            AuthConfig::WorkloadIdentity {
+                assertion: AssertionSource::Entra { private_key_file: Some(k), .. },
+                ..
+            },
+            Some(p),
+        ) if p == k => base.key("assertion").key("private_key_file"),
+        (
+            AuthConfig::WorkloadIdentity {
+                assertion: AssertionSource::Entra { certificate_file: Some(c), .. },
+                ..
+            },
+            Some(p),
+        ) if p == c => base.key("assertion").key("certificate_file"),
         _ => base,
     };
     doc.error(&field, cause)

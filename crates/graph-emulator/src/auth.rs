@@ -1,5 +1,6 @@
 //! The Entra token endpoint (`POST /{tenant}/oauth2/v2.0/token`, client
-//! credentials with a certificate assertion or a secret) and the bearer
+//! credentials with a certificate assertion or a secret; access tokens are
+//! Entra-shaped JWTs, [`crate::issuer`]), its discovery document and JWKS, and the bearer
 //! check on `/v1.0` (including the `$batch` POST). Auth is enforced only
 //! once an app is registered on the builder.
 //!
@@ -114,6 +115,21 @@ pub(crate) struct Auth {
     pub(crate) base_url: String,
     pub(crate) tokens: Mutex<HashMap<String, Instant>>,
     pub(crate) issued: Arc<AtomicU64>,
+    /// Signs issued access tokens (see [`crate::issuer`]).
+    pub(crate) key: crate::issuer::IssuerKey,
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
+pub(crate) async fn openid_configuration(
+    State(auth): State<Arc<Auth>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    axum::Json(crate::issuer::openid_configuration(&auth.base_url, &tenant)).into_response()
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`: the JWKS.
+pub(crate) async fn keys(State(auth): State<Arc<Auth>>) -> Response {
+    axum::Json(auth.key.jwks()).into_response()
 }
 
 /// Parses a PEM certificate into a credential (public key and thumbprints).
@@ -486,11 +502,21 @@ pub(crate) async fn token(
             }
         }
     }
-    let access_token = format!(
-        "{}{}",
-        crate::users::new_guid().replace('-', ""),
-        crate::users::new_guid().replace('-', "")
-    );
+    let azpacr = if matches!(cred, Credential::Secret(_)) { "1" } else { "2" };
+    let claims = crate::issuer::claims(&crate::issuer::AppToken {
+        base_url: &auth.base_url,
+        tenant: &tenant,
+        client_id,
+        resource: crate::issuer::scope_resource(scope),
+        azpacr,
+        lifetime_secs: i64::try_from(auth.lifetime.as_secs()).unwrap_or(i64::MAX / 2),
+    });
+    let access_token = match auth.key.sign(&claims) {
+        Ok(t) => t,
+        Err(e) => {
+            return bad(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50000, &e);
+        }
+    };
     {
         let mut tokens = match auth.tokens.lock() {
             Ok(g) => g,

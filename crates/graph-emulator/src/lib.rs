@@ -12,11 +12,13 @@
 //! base URL, in-memory tenant, shutdown), the [`users`] routes (create,
 //! read, update, delete, list with `$filter`/`$select`/`$top`, manager
 //! `$ref`), [`batch`] (`POST /v1.0/$batch`) and [`throttle`] (a sliding
-//! window write limit, injected faults, `/_emulator/stats`) and [`auth`] (the token endpoint and the
+//! window write limit, injected faults, `/_emulator/stats`) and [`auth`] (the token endpoint, Entra-shaped JWT access tokens
+//! signed by [`issuer`], discovery and JWKS, and the
 //! bearer check, enforced once an app is registered) exist so far.
 
 pub mod auth;
 pub mod batch;
+pub mod issuer;
 pub mod rules;
 pub mod schema;
 pub mod server;

@@ -18,6 +18,8 @@ pub enum ServerError {
     LocalAddr(std::io::Error),
     #[error("app certificate: {0}")]
     Certificate(String),
+    #[error("token-signing key: {0}")]
+    Key(String),
     #[error("user schema: {0}")]
     Schema(#[from] crate::schema::SchemaError),
 }
@@ -179,9 +181,15 @@ impl GraphEmulator {
             base_url: format!("http://{addr}"),
             tokens: Mutex::new(std::collections::HashMap::new()),
             issued: Arc::clone(&control.tokens_issued),
+            key: crate::issuer::IssuerKey::generate().map_err(ServerError::Key)?,
         });
         let token_routes = axum::Router::new()
             .route("/{tenant}/oauth2/v2.0/token", axum::routing::post(crate::auth::token))
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                axum::routing::get(crate::auth::openid_configuration),
+            )
+            .route("/{tenant}/discovery/v2.0/keys", axum::routing::get(crate::auth::keys))
             .with_state(Arc::clone(&auth));
         let app = crate::users::routes(shared, control)
             .merge(token_routes)
@@ -214,6 +222,14 @@ impl RunningGraph {
     }
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+    /// The issuer of access tokens for `tenant` (`{base_url}/{tenant}/v2.0`).
+    pub fn issuer(&self, tenant: &str) -> String {
+        crate::issuer::issuer(&self.base_url(), tenant)
+    }
+    /// The JWKS URI of `tenant` (as its discovery document names it).
+    pub fn jwks_uri(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/discovery/v2.0/keys", self.base_url())
     }
     /// A copy of the tenant for inspection.
     pub fn tenant(&self) -> Tenant {

@@ -71,19 +71,32 @@ pub async fn check(
     let token = match config {
         AuthConfig::WorkloadIdentity { .. } => {
             let started = Instant::now();
-            let at1 = provider.at1();
+            let at1 = provider.obtain_at1().await;
+            let name = if provider.entra_token_url().is_some() {
+                "acquire AT1 from Microsoft Entra ID"
+            } else {
+                "obtain AT1"
+            };
             let at1 = match at1 {
                 Ok(t) => {
-                    timed(&mut steps, "obtain AT1", started, Ok("signed JWT ready".into()));
+                    let what = match provider.entra_token_url() {
+                        Some(url) => format!("{url} issued AT1"),
+                        None => "signed JWT ready".into(),
+                    };
+                    timed(&mut steps, name, started, Ok(what));
                     t
                 }
                 Err(e) => {
-                    timed(&mut steps, "obtain AT1", started, Err(e));
+                    timed(&mut steps, name, started, Err(e));
                     return steps;
                 }
             };
             let started = Instant::now();
-            match provider.exchange_at1(&at1).await {
+            match provider
+                .exchange_at1(&at1)
+                .await
+                .and_then(|t| technical_access(provider.token_url(), &t.value).map(|()| t))
+            {
                 Ok(t) => {
                     timed(
                         &mut steps,
@@ -171,4 +184,23 @@ async fn odata_probe(
         .map(str::to_owned)
         .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
     Err(AuthError::ODataRefused { url, status, message })
+}
+
+/// AT2 (a JWT from IAS) must carry `ias_apis` with `sf_technical_access`;
+/// an opaque AT2 or one without `ias_apis` is left to the OData call.
+fn technical_access(url: &str, at2: &secrecy::SecretString) -> Result<(), AuthError> {
+    let Some(claims) = crate::jwt::unverified_claims(at2.expose_secret()) else { return Ok(()) };
+    let Some(apis) = claims.get("ias_apis") else { return Ok(()) };
+    let list: Vec<&str> = match apis {
+        serde_json::Value::Array(a) => a.iter().filter_map(serde_json::Value::as_str).collect(),
+        serde_json::Value::String(s) => vec![s.as_str()],
+        _ => Vec::new(),
+    };
+    if list.contains(&"sf_technical_access") {
+        return Ok(());
+    }
+    Err(AuthError::At2WithoutTechnicalAccess {
+        url: url.to_owned(),
+        apis: if list.is_empty() { "none".into() } else { list.join(", ") },
+    })
 }

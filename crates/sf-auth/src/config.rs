@@ -77,6 +77,33 @@ pub enum AssertionSource {
         #[serde(default = "default_assertion_lifetime")]
         lifetime: u64,
     },
+    /// AT1 is an access token of the customer's Microsoft Entra tenant
+    /// (`iss = {login_url}/{tenant_id}/v2.0`), requested by an app of that
+    /// tenant with OAuth 2.0 client credentials: the app authenticates with
+    /// a certificate (`certificate_file` + `private_key_file`, a PS256
+    /// `private_key_jwt` with `x5t#S256`) or a federated token file
+    /// (`federated_token_file`, sent as `client_assertion`).
+    Entra {
+        /// Directory (tenant) ID of the Entra tenant.
+        tenant_id: String,
+        /// Application (client) ID of the workload identity app.
+        client_id: String,
+        certificate_file: Option<PathBuf>,
+        private_key_file: Option<PathBuf>,
+        federated_token_file: Option<PathBuf>,
+        /// The Entra sign-in host (national clouds, tests).
+        #[serde(default = "default_login_url")]
+        login_url: String,
+        /// `<audience IAS expects>/.default`.
+        scope: String,
+    },
+}
+
+/// Microsoft Entra's public-cloud sign-in host.
+pub const ENTRA_LOGIN_URL: &str = "https://login.microsoftonline.com";
+
+fn default_login_url() -> String {
+    ENTRA_LOGIN_URL.to_owned()
 }
 
 fn default_audience() -> String {
@@ -163,6 +190,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(wi.method(), "workload-identity");
+        let entra: AuthConfig = serde_json::from_str(
+            r#"{"method":"workload-identity","ias_url":"https://t.accounts.ondemand.com","client_id":"c","dependency":"SF",
+                "assertion":{"type":"entra","tenant_id":"t","client_id":"a","federated_token_file":"/var/run/token","scope":"api://ias/.default"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            entra,
+            AuthConfig::WorkloadIdentity { assertion: AssertionSource::Entra { ref login_url, .. }, .. }
+                if login_url == ENTRA_LOGIN_URL
+        ));
         let bad = serde_json::from_str::<AuthConfig>(
             r#"{"method":"basic","username":"u","password":"x"}"#,
         );

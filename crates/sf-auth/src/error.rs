@@ -18,6 +18,8 @@ pub enum Diagnosis {
     SubjectOrAudienceMismatch,
     /// IAS `unauthorized_client`: JWKS unreachable, signature invalid, or issuer/tenant mismatch.
     SignatureOrIssuer,
+    /// Microsoft Entra ID refused to issue AT1 (the app's credential, tenant or scope).
+    EntraRefused,
     /// The client id (SuccessFactors API key or IAS client id) is not registered.
     UnknownClient,
     /// The app dependency name (`resource`) is not a dependency of the IAS application.
@@ -38,6 +40,9 @@ pub enum Diagnosis {
     KeyMismatch,
     /// The federated token file is stale: the platform stopped refreshing it.
     StaleFederatedToken,
+    /// AT2's `ias_apis` lacks `sf_technical_access`: the IAS application's
+    /// dependency does not grant SuccessFactors' technical access API.
+    NoTechnicalAccess,
     /// OData 403: the client is not mapped to an API user, or the user lacks permissions.
     NotMappedOrNoPermission,
     /// OData 401 with a fresh token, or Basic credentials refused.
@@ -77,8 +82,15 @@ pub enum AuthError {
         "SAP Cloud Identity Service {url} rejected the token request: HTTP {status} {error}: {description}"
     )]
     IasRejected { url: String, status: u16, error: String, description: String },
+    /// Microsoft Entra ID refused to issue AT1 (`error_codes`: the AADSTS numbers).
+    #[error("Microsoft Entra ID {url} refused to issue AT1: HTTP {status} {error}: {description}")]
+    EntraRejected { url: String, status: u16, error: String, description: String, codes: Vec<u64> },
     #[error("token endpoint {url} answered HTTP {status} with a body hrsync cannot read: {cause}")]
     BadTokenResponse { url: String, status: u16, cause: String },
+    #[error(
+        "SAP Cloud Identity Service {url} issued AT2 without sf_technical_access (ias_apis: {apis})"
+    )]
+    At2WithoutTechnicalAccess { url: String, apis: String },
     #[error("SuccessFactors refused the OData call {url}: HTTP {status}: {message}")]
     ODataRefused { url: String, status: u16, message: String },
 }
@@ -102,8 +114,19 @@ impl AuthError {
             AuthError::SfTokenRejected { status, message, .. } => {
                 sf_token_diagnosis(*status, message)
             }
+            AuthError::EntraRejected { status, .. } if *status >= 500 => Diagnosis::Unreachable,
+            AuthError::EntraRejected { codes, .. } if codes.contains(&700024) => {
+                Diagnosis::ClockSkew
+            }
+            AuthError::EntraRejected { .. } => Diagnosis::EntraRefused,
             AuthError::IasRejected { status, error, description, .. } => {
                 ias_diagnosis(*status, error, description)
+            }
+            AuthError::At2WithoutTechnicalAccess { .. } => Diagnosis::NoTechnicalAccess,
+            AuthError::ODataRefused { status: 403, message, .. }
+                if message.contains("sf_technical_access") =>
+            {
+                Diagnosis::NoTechnicalAccess
             }
             AuthError::ODataRefused { status: 403, message, .. } if message.contains("LGN0022") => {
                 Diagnosis::ClockSkew
@@ -124,7 +147,13 @@ impl AuthError {
                 "The subject or audience of the token (AT1) does not match the trust rule: compare `sub` and `aud` of the token with the Subject and Audience of the JWT Trust-by-Issuer rule in the SAP Cloud Identity Service application (Trust > Client Authentication)."
             }
             Diagnosis::SignatureOrIssuer => {
-                "SAP Cloud Identity Service could not validate the token's signature: the JWKS URI is unreachable from SAP IAS, the key id is not in it, the signature is invalid, or the issuer (tenant) in the token does not match the trust rule's Issuer."
+                return signature_or_issuer_explanation(self);
+            }
+            Diagnosis::NoTechnicalAccess => {
+                "SAP Cloud Identity Service issued an access token (AT2) without the API sf_technical_access: in the SAP Cloud Identity Service application, Trust > Dependencies must have a dependency on your SAP SuccessFactors instance with the API sf_technical_access, and `dependency` in [source.auth] must be that Dependency Name."
+            }
+            Diagnosis::EntraRefused => {
+                return entra_explanation(self);
             }
             Diagnosis::UnknownClient => {
                 "The client id is not registered: for SAML bearer it must be the API key of an application under Admin Center > Manage OAuth2 Client Applications; for workload identity the Client ID of the SAP Cloud Identity Service OIDC application."
@@ -215,5 +244,53 @@ fn ias_diagnosis(status: u16, error: &str, description: &str) -> Diagnosis {
         "invalid_client" => Diagnosis::UnknownClient,
         "invalid_target" => Diagnosis::UnknownDependency,
         _ => Diagnosis::Other,
+    }
+}
+
+/// What an Entra refusal of AT1 means, by AADSTS code.
+fn entra_explanation(e: &AuthError) -> String {
+    let AuthError::EntraRejected { codes, .. } = e else {
+        return "Microsoft Entra ID's message above names the cause.".into();
+    };
+    let has = |c: u64| codes.contains(&c);
+    let where_ = "[source.auth.assertion] (type = \"entra\")";
+    if has(700016) {
+        format!(
+            "The workload identity app is not in this tenant: check client_id (Application (client) ID) and tenant_id (Directory (tenant) ID) in {where_}."
+        )
+    } else if has(90002) {
+        format!("The Entra tenant does not exist: check tenant_id and login_url in {where_}.")
+    } else if has(70011) || has(500011) {
+        format!(
+            "Entra ID refused the scope: `scope` in {where_} must be the audience the SAP Cloud Identity Service trust rule expects followed by /.default, and that resource must exist in the tenant."
+        )
+    } else if has(700027) {
+        format!(
+            "Entra ID does not accept the app's certificate: upload the certificate.pem that belongs to private_key_file under the app's Certificates & secrets > Certificates, or point certificate_file/private_key_file in {where_} at the registered pair."
+        )
+    } else if has(700023) {
+        format!(
+            "The client assertion's audience is not this tenant's token endpoint: check tenant_id and login_url in {where_}."
+        )
+    } else if has(700211) || has(700212) || has(700213) || has(70021) || has(7000272) {
+        "Entra ID found no federated identity credential of the app matching the token in federated_token_file (issuer, subject, audience api://AzureADTokenExchange) or cannot fetch its issuer's keys: check the app's Certificates & secrets > Federated credentials.".into()
+    } else {
+        "Microsoft Entra ID's message above names the cause; look the AADSTS code up at https://login.microsoftonline.com/error.".into()
+    }
+}
+
+/// `unauthorized_client` from IAS: which of the seed's causes the
+/// description points at (JWKS URI unreachable, issuer tenant, signature).
+fn signature_or_issuer_explanation(e: &AuthError) -> String {
+    let d = match e {
+        AuthError::IasRejected { description, .. } => description.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    if d.contains("jwks") && (d.contains("unreachable") || d.contains("did not answer")) {
+        "SAP Cloud Identity Service cannot fetch the JSON Web Key Set URI of the trust rule: confirm that the Microsoft Entra OIDC discovery endpoint (https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration) and the JWKS URI it names are reachable from SAP IAS, and that the trust rule's JSON Web Key Set URI is exactly that jwks_uri.".into()
+    } else if d.contains("issuer") {
+        "The issuer (tenant) of AT1 is not the Issuer of any Trust-by-Issuer rule of this SAP Cloud Identity Service application: the tenant ID in the issuer claim (https://login.microsoftonline.com/<tenant>/v2.0) must match the rule's Issuer; check tenant_id in [source.auth.assertion] (type = \"entra\") against the tenant the trust rule was made for, or `issuer` for a self-signed AT1.".into()
+    } else {
+        "SAP Cloud Identity Service could not validate AT1's signature with the keys of the trust rule's JSON Web Key Set URI: the key id is not in it or the signature is invalid. Confirm the JWKS URI is the one of the Entra tenant that issues AT1 (its discovery endpoint's jwks_uri) and that the tenant ID in the issuer claim matches.".into()
     }
 }

@@ -62,3 +62,41 @@ pub fn unverified_claims(token: &str) -> Option<serde_json::Value> {
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
+
+/// A client assertion for Entra ID's token endpoint (`private_key_jwt`):
+/// PS256, header `x5t#S256` = base64url SHA-256 of the certificate's DER,
+/// `aud` = the token endpoint, `iss` = `sub` = `client_id`, unique `jti`,
+/// `nbf`/`iat`/`exp` (10 minutes), per Microsoft's "certificate
+/// credentials" page.
+pub fn entra_client_assertion(
+    key: &SigningKey,
+    x5t_s256: &str,
+    client_id: &str,
+    token_url: &str,
+    issued_at: jiff::Timestamp,
+    id: &str,
+) -> Result<SecretString, AuthError> {
+    let iat = issued_at.as_second();
+    let header = json!({ "alg": "PS256", "typ": "JWT", "x5t#S256": x5t_s256 });
+    let body = json!({
+        "aud": token_url,
+        "iss": client_id,
+        "sub": client_id,
+        "jti": id,
+        "nbf": iat,
+        "iat": iat,
+        "exp": iat.saturating_add(600),
+    });
+    let mut input = URL_SAFE_NO_PAD.encode(header.to_string());
+    input.push('.');
+    input.push_str(&URL_SAFE_NO_PAD.encode(body.to_string()));
+    let sig = key.sign_pss(input.as_bytes())?;
+    input.push('.');
+    input.push_str(&URL_SAFE_NO_PAD.encode(sig));
+    Ok(SecretString::from(input))
+}
+
+/// base64url SHA-256 of a certificate's DER (`x5t#S256`).
+pub fn x5t_s256(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der))
+}

@@ -5,6 +5,11 @@
 //!   callers that find a still-valid token while another task refreshes keep
 //!   using it, callers without a valid token wait for that one refresh.
 //! - Tokens are refreshed ahead of expiry: at `lifetime - min(lifetime/5, 60 s)`.
+//! - With AT1 from Microsoft Entra ID (`type = "entra"`), AT1 and AT2 are
+//!   cached apart, both refreshed by the one refresher ahead of expiry: an
+//!   AT2 refresh reuses the cached AT1 until its own refresh point. IAS
+//!   refusing a cached AT1 with `invalid_client_assertion` drops it and
+//!   the exchange is tried once more with a new AT1.
 //! - [`TokenProvider::invalidate`] drops a token only if it is still the cached
 //!   one, so a burst of requests failing with the same stale token causes one
 //!   refresh, not one per request.
@@ -72,8 +77,12 @@ struct Inner {
     grant: Grant,
     http: reqwest::Client,
     cache: Mutex<Option<Cached>>,
+    /// AT1 from Entra (only for `type = "entra"`), cached apart from AT2;
+    /// read and written under the `refresh` lock.
+    at1_cache: Mutex<Option<Cached>>,
     refresh: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
+    at1_fetches: AtomicU64,
     clock_offset: jiff::SignedDuration,
 }
 
@@ -117,6 +126,77 @@ enum At1 {
         audience: String,
         lifetime: u64,
     },
+    Entra(EntraAt1),
+}
+
+/// AT1 requested from Microsoft Entra ID with client credentials.
+struct EntraAt1 {
+    token_url: String,
+    client_id: String,
+    scope: String,
+    credential: EntraCredential,
+}
+
+enum EntraCredential {
+    Certificate {
+        key: SigningKey,
+        certificate_path: PathBuf,
+        certificate: CertificateInfo,
+        x5t_s256: String,
+    },
+    FederatedFile(PathBuf),
+}
+
+impl EntraAt1 {
+    fn new(
+        tenant_id: &str,
+        client_id: &str,
+        certificate_file: Option<&PathBuf>,
+        private_key_file: Option<&PathBuf>,
+        federated_token_file: Option<&PathBuf>,
+        login_url: &str,
+        scope: &str,
+    ) -> Result<EntraAt1, AuthError> {
+        let credential = match (certificate_file, private_key_file, federated_token_file) {
+            (Some(cert), Some(key_path), None) => {
+                let certificate = CertificateInfo::load(cert)?;
+                let key = SigningKey::load(key_path)?;
+                if certificate.modulus != key.modulus() {
+                    return Err(AuthError::KeyMismatch {
+                        key: key_path.clone(),
+                        certificate: cert.clone(),
+                    });
+                }
+                EntraCredential::Certificate {
+                    x5t_s256: jwt::x5t_s256(&certificate.der),
+                    key,
+                    certificate_path: cert.clone(),
+                    certificate,
+                }
+            }
+            (None, None, Some(path)) => EntraCredential::FederatedFile(path.clone()),
+            _ => {
+                return Err(AuthError::Config(
+                    "workload-identity entra: set certificate_file and private_key_file, or federated_token_file (not both)".into(),
+                ));
+            }
+        };
+        if tenant_id.trim().is_empty() || client_id.trim().is_empty() {
+            return Err(AuthError::Config(
+                "workload-identity entra: tenant_id and client_id must not be empty".into(),
+            ));
+        }
+        Ok(EntraAt1 {
+            token_url: format!(
+                "{}/{}/oauth2/v2.0/token",
+                login_url.trim_end_matches('/'),
+                tenant_id.trim()
+            ),
+            client_id: client_id.trim().to_owned(),
+            scope: scope.trim().to_owned(),
+            credential,
+        })
+    }
 }
 
 /// The origin (`scheme://host[:port]`) of the SuccessFactors API server URL.
@@ -200,6 +280,23 @@ impl TokenProvider {
                         audience: audience.clone(),
                         lifetime: *lifetime,
                     },
+                    AssertionSource::Entra {
+                        tenant_id,
+                        client_id,
+                        certificate_file,
+                        private_key_file,
+                        federated_token_file,
+                        login_url,
+                        scope,
+                    } => At1::Entra(EntraAt1::new(
+                        tenant_id,
+                        client_id,
+                        certificate_file.as_ref(),
+                        private_key_file.as_ref(),
+                        federated_token_file.as_ref(),
+                        login_url,
+                        scope,
+                    )?),
                 };
                 Grant::Workload(WorkloadGrant {
                     token_url: format!("{}/oauth2/token", ias_url.trim_end_matches('/')),
@@ -214,8 +311,10 @@ impl TokenProvider {
                 grant,
                 http,
                 cache: Mutex::new(None),
+                at1_cache: Mutex::new(None),
                 refresh: tokio::sync::Mutex::new(()),
                 fetches: AtomicU64::new(0),
+                at1_fetches: AtomicU64::new(0),
                 clock_offset: options.clock_offset,
             }),
         })
@@ -240,6 +339,19 @@ impl TokenProvider {
     /// Tokens fetched from the token endpoint so far.
     pub fn fetches(&self) -> u64 {
         self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// AT1s obtained from Microsoft Entra ID so far (`type = "entra"`).
+    pub fn at1_fetches(&self) -> u64 {
+        self.inner.at1_fetches.load(Ordering::Relaxed)
+    }
+
+    /// Entra's token endpoint, for `type = "entra"`.
+    pub fn entra_token_url(&self) -> Option<&str> {
+        match &self.inner.grant {
+            Grant::Workload(WorkloadGrant { at1: At1::Entra(e), .. }) => Some(&e.token_url),
+            _ => None,
+        }
     }
 
     /// A token to send as `Authorization: Bearer`. Served from the cache while
@@ -300,6 +412,15 @@ impl TokenProvider {
         self.inner.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lock_at1(&self) -> std::sync::MutexGuard<'_, Option<Cached>> {
+        self.inner.at1_cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the cached AT1 (IAS refused it), so the next exchange gets a new one.
+    pub fn invalidate_at1(&self) {
+        *self.lock_at1() = None;
+    }
+
     fn cached(&self) -> Option<Cached> {
         self.lock_cache().clone()
     }
@@ -327,8 +448,23 @@ impl TokenProvider {
                 self.exchange_saml(&assertion).await?
             }
             Grant::Workload(_) => {
-                let at1 = self.at1()?;
-                self.exchange_at1(&at1).await?
+                let (at1, from_cache) = self.current_at1().await?;
+                match self.exchange_at1(&at1).await {
+                    // IAS refused a cached AT1 as an assertion: the trust or
+                    // the token changed under it. One more try with a new one.
+                    Err(AuthError::IasRejected { error, .. })
+                        if from_cache && error == "invalid_client_assertion" =>
+                    {
+                        tracing::debug!(
+                            message =
+                                "IAS refused the cached AT1; getting a new one from Entra ID."
+                        );
+                        self.invalidate_at1();
+                        let (at1, _) = self.current_at1().await?;
+                        self.exchange_at1(&at1).await?
+                    }
+                    r => r?,
+                }
             }
         };
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
@@ -367,35 +503,109 @@ impl TokenProvider {
         Ok(SecretString::from(base64::engine::general_purpose::STANDARD.encode(xml)))
     }
 
-    /// AT1: the federated token file's content (checked for expiry) or a fresh self-signed JWT.
+    /// AT1 for the next exchange and whether it came from the cache: the
+    /// cached Entra AT1 while before its refresh point, else a new one.
+    async fn current_at1(&self) -> Result<(SecretString, bool), AuthError> {
+        if let Some(c) = self.lock_at1().clone()
+            && Instant::now() < c.refresh_at
+        {
+            return Ok((c.token, true));
+        }
+        Ok((self.obtain_at1().await?, false))
+    }
+
+    /// A new AT1: from Microsoft Entra ID for `type = "entra"` (then cached
+    /// for the next exchanges), else as [`Self::at1`] makes it.
+    pub async fn obtain_at1(&self) -> Result<SecretString, AuthError> {
+        let Grant::Workload(WorkloadGrant { at1: At1::Entra(e), .. }) = &self.inner.grant else {
+            return self.at1();
+        };
+        let started = Instant::now();
+        let token = self.request_entra_at1(e).await?;
+        let lifetime = token.lifetime;
+        let margin = (lifetime / 5).min(Duration::from_secs(60));
+        *self.lock_at1() = Some(Cached {
+            token: token.value.clone(),
+            refresh_at: started + lifetime - margin,
+            expires_at: started + lifetime,
+        });
+        self.inner.at1_fetches.fetch_add(1, Ordering::Relaxed);
+        Ok(token.value)
+    }
+
+    /// `POST {login_url}/{tenant}/oauth2/v2.0/token` (client credentials
+    /// with a client assertion: signed here, or the federated token file).
+    async fn request_entra_at1(&self, e: &EntraAt1) -> Result<Token, AuthError> {
+        let assertion = match &e.credential {
+            EntraCredential::Certificate { key, certificate_path, certificate, x5t_s256 } => {
+                certificate.check_validity(certificate_path, self.now())?;
+                jwt::entra_client_assertion(
+                    key,
+                    x5t_s256,
+                    &e.client_id,
+                    &e.token_url,
+                    self.now(),
+                    &random_id(),
+                )?
+            }
+            EntraCredential::FederatedFile(path) => read_federated_file(path)?,
+        };
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", e.client_id.as_str()),
+            ("scope", e.scope.as_str()),
+            ("client_assertion_type", JWT_BEARER_ASSERTION),
+            ("client_assertion", assertion.expose_secret()),
+        ];
+        let (status, body) = self.post_form(&e.token_url, &form).await?;
+        if status == 200 {
+            return parse_token(&e.token_url, status, &body);
+        }
+        let v: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        let error = v.as_ref().and_then(|v| v.get("error")).and_then(serde_json::Value::as_str);
+        match (v.as_ref(), error) {
+            (Some(v), Some(error)) => {
+                let description = v
+                    .get("error_description")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    // Entra appends trace and correlation ids on new lines.
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                let codes = v
+                    .get("error_codes")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+                    .unwrap_or_default();
+                Err(AuthError::EntraRejected {
+                    url: e.token_url.clone(),
+                    status,
+                    error: error.to_owned(),
+                    description,
+                    codes,
+                })
+            }
+            _ => Err(AuthError::BadTokenResponse {
+                url: e.token_url.clone(),
+                status,
+                cause: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            }),
+        }
+    }
+
+    /// AT1: the federated token file's content (checked for expiry) or a
+    /// fresh self-signed JWT. For `type = "entra"` use [`Self::obtain_at1`].
     pub fn at1(&self) -> Result<SecretString, AuthError> {
         let Grant::Workload(f) = &self.inner.grant else {
             return Err(AuthError::Config("not a workload-identity provider".into()));
         };
         match &f.at1 {
-            At1::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    AuthError::FederatedToken { path: path.clone(), cause: e.to_string() }
-                })?;
-                let token = text.trim();
-                let claims =
-                    jwt::unverified_claims(token).ok_or_else(|| AuthError::FederatedToken {
-                        path: path.clone(),
-                        cause: "the file does not hold a JWT".into(),
-                    })?;
-                if let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_i64)
-                    && exp <= jiff::Timestamp::now().as_second()
-                {
-                    let expired_at = jiff::Timestamp::from_second(exp)
-                        .map(|t| t.to_string())
-                        .unwrap_or_else(|_| exp.to_string());
-                    return Err(AuthError::FederatedTokenExpired {
-                        path: path.clone(),
-                        expired_at,
-                    });
-                }
-                Ok(SecretString::from(token.to_owned()))
-            }
+            At1::File(path) => read_federated_file(path),
+            At1::Entra(_) => Err(AuthError::Config(
+                "AT1 from Microsoft Entra ID is requested, not made: use obtain_at1".into(),
+            )),
             At1::SelfSigned { key, key_id, issuer, subject, audience, lifetime } => {
                 let id = random_id();
                 let claims = jwt::Claims {
@@ -506,6 +716,26 @@ impl TokenProvider {
         );
         Ok((status, body))
     }
+}
+
+/// A federated token file's JWT, refused here when already expired.
+fn read_federated_file(path: &std::path::Path) -> Result<SecretString, AuthError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AuthError::FederatedToken { path: path.to_owned(), cause: e.to_string() })?;
+    let token = text.trim();
+    let claims = jwt::unverified_claims(token).ok_or_else(|| AuthError::FederatedToken {
+        path: path.to_owned(),
+        cause: "the file does not hold a JWT".into(),
+    })?;
+    if let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_i64)
+        && exp <= jiff::Timestamp::now().as_second()
+    {
+        let expired_at = jiff::Timestamp::from_second(exp)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| exp.to_string());
+        return Err(AuthError::FederatedTokenExpired { path: path.to_owned(), expired_at });
+    }
+    Ok(SecretString::from(token.to_owned()))
 }
 
 /// `{"access_token","token_type","expires_in"}`; `expires_in` as a number or a

@@ -7,7 +7,10 @@
 //! - `POST /oauth2/token`: SAP Cloud Identity Service client credentials with a
 //!   JWT client assertion (Trust by Issuer: issuer, JWKS, subject, audience) and
 //!   `resource` = the app dependency; answers AT2, a JWT with
-//!   `ias_apis: ["sf_technical_access"]`.
+//!   `ias_apis: ["sf_technical_access"]` (the dependency's APIs,
+//!   [`OAuthConfig::dependency_apis`]). A trust's JWKS is inline or fetched
+//!   from its JWKS URI (cached; fetched again for an unknown `kid`); an
+//!   unreachable URI answers `unauthorized_client`.
 //! - Bearer tokens on OData: unknown → 401, expired → 403 `[LGN0022]`
 //!   (KBA-2872019), AT2 of an IAS client not mapped to an API user → 403.
 //!
@@ -70,8 +73,11 @@ pub struct OAuthClient {
 pub struct IasTrust {
     pub client_id: String,
     pub issuer: String,
-    /// The JWKS document (JSON) the issuer publishes.
+    /// The JWKS document (JSON) the issuer publishes; used when `jwks_uri` is `None`.
     pub jwks: String,
+    /// The rule's "JSON Web Key Set URI": fetched on first use and cached,
+    /// fetched again when a token names a key id the cached set lacks.
+    pub jwks_uri: Option<String>,
     pub subject: String,
     pub audience: String,
 }
@@ -89,6 +95,9 @@ pub struct OAuthConfig {
     pub oidc_mappings: Vec<(String, String)>,
     /// Lifetime of issued access tokens (SuccessFactors: 24 h; tests use seconds).
     pub token_lifetime: Duration,
+    /// APIs of the dependency, put in AT2's `ias_apis` (default
+    /// `sf_technical_access`; empty reproduces a dependency without it).
+    pub dependency_apis: Vec<String>,
 }
 
 impl Default for OAuthConfig {
@@ -100,6 +109,7 @@ impl Default for OAuthConfig {
             dependency: "SF-EC-TA".to_owned(),
             oidc_mappings: Vec::new(),
             token_lifetime: Duration::from_secs(86_400),
+            dependency_apis: vec!["sf_technical_access".to_owned()],
         }
     }
 }
@@ -112,6 +122,8 @@ struct Issued {
     /// `client_id` (SF) or IAS client id, for token re-use.
     client: String,
     expires: Instant,
+    /// `false` for an AT2 whose `ias_apis` lacks `sf_technical_access`.
+    technical_access: bool,
 }
 
 /// Token endpoint state: trust configuration, issued tokens, counters.
@@ -124,6 +136,11 @@ pub struct OAuthState {
     reject_bearer: AtomicBool,
     at2_secret: [u8; 32],
     issuer_url: Mutex<String>,
+    /// JWKS documents fetched from trust rules' JWKS URIs.
+    jwks_cache: Mutex<HashMap<String, String>>,
+    jwks_fetches: AtomicU64,
+    /// AT1s with an `iat` before this second are refused (a trust rule edited).
+    assertions_not_before: std::sync::atomic::AtomicI64,
 }
 
 impl OAuthState {
@@ -140,6 +157,9 @@ impl OAuthState {
             reject_bearer: AtomicBool::new(false),
             at2_secret,
             issuer_url: Mutex::new("http://127.0.0.1".to_owned()),
+            jwks_cache: Mutex::new(HashMap::new()),
+            jwks_fetches: AtomicU64::new(0),
+            assertions_not_before: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }
 
@@ -150,6 +170,33 @@ impl OAuthState {
     /// Access tokens issued so far (both endpoints).
     pub fn tokens_issued(&self) -> u64 {
         self.issued.load(Ordering::Relaxed)
+    }
+
+    /// From now on AT1s issued (`iat`) before `unix_secs` are refused with
+    /// `invalid_client_assertion`, as after an admin edited the trust rule:
+    /// a test knob for a client holding a cached AT1 (our own behaviour).
+    pub fn refuse_assertions_issued_before(&self, unix_secs: i64) {
+        self.assertions_not_before.store(unix_secs, Ordering::Relaxed);
+    }
+
+    /// JWKS documents fetched from JWKS URIs so far.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.jwks_fetches.load(Ordering::Relaxed)
+    }
+
+    /// The JWKS of `trust`: inline, or from its URI (cached; `refresh`
+    /// fetches again). Errors say why the URI could not be used.
+    async fn trust_jwks(&self, trust: &IasTrust, refresh: bool) -> Result<String, String> {
+        let Some(uri) = &trust.jwks_uri else { return Ok(trust.jwks.clone()) };
+        if !refresh
+            && let Some(doc) = self.jwks_cache.lock().unwrap_or_else(|e| e.into_inner()).get(uri)
+        {
+            return Ok(doc.clone());
+        }
+        let doc = fetch_jwks(uri).await?;
+        self.jwks_fetches.fetch_add(1, Ordering::Relaxed);
+        self.jwks_cache.lock().unwrap_or_else(|e| e.into_inner()).insert(uri.clone(), doc.clone());
+        Ok(doc)
     }
 
     /// When each token was issued, in order.
@@ -175,10 +222,25 @@ impl OAuthState {
     }
 
     fn issue(&self, token: String, client: &str, user: Option<String>) -> Value {
+        self.issue_with(token, client, user, true)
+    }
+
+    fn issue_with(
+        &self,
+        token: String,
+        client: &str,
+        user: Option<String>,
+        technical_access: bool,
+    ) -> Value {
         let lifetime = self.config.token_lifetime;
         self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(
             token.clone(),
-            Issued { user, client: client.to_owned(), expires: Instant::now() + lifetime },
+            Issued {
+                user,
+                client: client.to_owned(),
+                expires: Instant::now() + lifetime,
+                technical_access,
+            },
         );
         self.issued.fetch_add(1, Ordering::Relaxed);
         self.issue_log.lock().unwrap_or_else(|e| e.into_inner()).push(Instant::now());
@@ -215,6 +277,17 @@ impl AuthScheme for BearerAuth {
                 403,
                 "LGN0022",
                 "[LGN0022]The access token is either rejected or expired",
+            ));
+        }
+        if !t.technical_access {
+            // Our own wording; SAP's answer to such a token is not documented.
+            return Err(ODataError::new(
+                403,
+                "COE_ACCESS_DENIED",
+                format!(
+                    "The access token of the OIDC client {} does not grant the API sf_technical_access",
+                    t.client
+                ),
             ));
         }
         t.user.clone().ok_or_else(|| {
@@ -832,7 +905,23 @@ pub async fn ias_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             format!("No trust configured for issuer '{iss}'"),
         );
     };
-    if let Err(e) = verify_signature(assertion, &trust.jwks) {
+    let jwks = match state.trust_jwks(trust, false).await {
+        Ok(j) => j,
+        Err(e) => {
+            return ias_error(StatusCode::UNAUTHORIZED, "unauthorized_client", e);
+        }
+    };
+    let mut verified = verify_signature(assertion, &jwks);
+    if let Err(SignatureError::UnknownKid(_)) = &verified
+        && trust.jwks_uri.is_some()
+    {
+        // The issuer may have rotated its keys: fetch the set once more.
+        verified = match state.trust_jwks(trust, true).await {
+            Ok(j) => verify_signature(assertion, &j),
+            Err(e) => return ias_error(StatusCode::UNAUTHORIZED, "unauthorized_client", e),
+        };
+    }
+    if let Err(e) = verified {
         return ias_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized_client",
@@ -856,6 +945,13 @@ pub async fn ias_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             StatusCode::UNAUTHORIZED,
             "invalid_client_assertion",
             "The client assertion is not yet valid (nbf)",
+        );
+    }
+    if num("iat").unwrap_or(i64::MIN) < state.assertions_not_before.load(Ordering::Relaxed) {
+        return ias_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client_assertion",
+            "The client assertion was issued before the trust configuration changed",
         );
     }
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
@@ -895,8 +991,9 @@ pub async fn ias_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         "iat": now,
         "exp": now + i64::try_from(state.config.token_lifetime.as_secs()).unwrap_or(i64::MAX / 2),
         "jti": random_token(),
-        "ias_apis": ["sf_technical_access"],
+        "ias_apis": state.config.dependency_apis,
     });
+    let technical_access = state.config.dependency_apis.iter().any(|a| a == "sf_technical_access");
     let at2 = match jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &at2_claims,
@@ -907,27 +1004,101 @@ pub async fn ias_token(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             return ias_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string());
         }
     };
-    json_response(StatusCode::OK, state.issue(at2, &trust.client_id, user))
+    json_response(StatusCode::OK, state.issue_with(at2, &trust.client_id, user, technical_access))
+}
+
+/// `GET uri` of a JWKS (plain HTTP/1.1 over TCP: the emulator serves
+/// loopback tests and needs no TLS). Errors name the URI and the cause.
+async fn fetch_jwks(uri: &str) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let unreachable = |cause: String| format!("JWKS URI {uri} is unreachable: {cause}");
+    let rest = uri
+        .strip_prefix("http://")
+        .ok_or_else(|| unreachable("only http:// URIs are fetched by the emulator".into()))?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let io = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await?;
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(req.as_bytes()).await?;
+        let mut buf = Vec::new();
+        stream.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(Duration::from_secs(5), io)
+        .await
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) =
+        text.split_once("\r\n\r\n").ok_or_else(|| unreachable("no HTTP answer".into()))?;
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        return Err(unreachable(format!("HTTP {status}")));
+    }
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(&body)
+        .map_err(|e| format!("JWKS URI {uri} did not answer a JWKS: {e}"))?;
+    Ok(body)
+}
+
+/// The body of a chunked transfer encoding.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Why a signature did not verify.
+#[derive(Debug)]
+enum SignatureError {
+    UnknownKid(String),
+    Other(String),
+}
+
+impl std::fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignatureError::UnknownKid(kid) => write!(f, "kid '{kid}' is not in the JWKS"),
+            SignatureError::Other(e) => f.write_str(e),
+        }
+    }
 }
 
 /// RS256 signature of `token` against a key of `jwks` chosen by `kid`.
-fn verify_signature(token: &str, jwks: &str) -> Result<(), String> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+fn verify_signature(token: &str, jwks: &str) -> Result<(), SignatureError> {
+    let other = |e: String| SignatureError::Other(e);
+    let header = jsonwebtoken::decode_header(token).map_err(|e| other(e.to_string()))?;
     if header.alg != jsonwebtoken::Algorithm::RS256 {
-        return Err(format!("algorithm {:?} is not accepted", header.alg));
+        return Err(other(format!("algorithm {:?} is not accepted", header.alg)));
     }
     let set: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_str(jwks).map_err(|e| format!("JWKS unreadable: {e}"))?;
-    let kid = header.kid.ok_or("the JWT has no kid")?;
-    let jwk = set.find(&kid).ok_or_else(|| format!("kid '{kid}' is not in the JWKS"))?;
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+        serde_json::from_str(jwks).map_err(|e| other(format!("JWKS unreadable: {e}")))?;
+    let kid = header.kid.ok_or_else(|| other("the JWT has no kid".into()))?;
+    let jwk = set.find(&kid).ok_or_else(|| SignatureError::UnknownKid(kid.clone()))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| other(e.to_string()))?;
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     // Claims are checked by the caller so each failure gets its own error code.
     v.required_spec_claims.clear();
     v.validate_exp = false;
     v.validate_nbf = false;
     v.validate_aud = false;
-    jsonwebtoken::decode::<Value>(token, &key, &v).map(|_| ()).map_err(|e| e.to_string())
+    jsonwebtoken::decode::<Value>(token, &key, &v).map(|_| ()).map_err(|e| other(e.to_string()))
 }
 
 #[cfg(test)]

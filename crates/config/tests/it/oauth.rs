@@ -151,3 +151,101 @@ fn key_and_certificate_problems_point_at_the_file_with_an_explanation() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn workload_identity_entra_loads_and_errors_name_file_line_and_field() {
+    let dir = temp_dir("oauth-entra");
+    write_keys(&dir, Validity::years_from_today(1));
+    let head = "ias_url = \"https://t.accounts.ondemand.com\"\nclient_id = \"ias-client\"\ndependency = \"SF-EC\"\n[source.auth.assertion]\ntype = \"entra\"\ntenant_id = \"contoso-tenant\"\nclient_id = \"entra-app\"";
+    let wi = r#"method = "workload-identity""#;
+    let cert = "certificate_file = \"keys/certificate.pem\"\nprivate_key_file = \"keys/private-key.pem\"\nscope = \"api://sap-ias/.default\"";
+    let config = load(&dir, &[(8, wi), (9, head), (10, cert)]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.source.auth,
+        AuthConfig::WorkloadIdentity {
+            ias_url: "https://t.accounts.ondemand.com".into(),
+            client_id: "ias-client".into(),
+            dependency: "SF-EC".into(),
+            assertion: AssertionSource::Entra {
+                tenant_id: "contoso-tenant".into(),
+                client_id: "entra-app".into(),
+                certificate_file: Some(dir.join("keys/certificate.pem")),
+                private_key_file: Some(dir.join("keys/private-key.pem")),
+                federated_token_file: None,
+                login_url: "https://login.microsoftonline.com".into(),
+                scope: "api://sap-ias/.default".into(),
+            },
+        }
+    );
+    let provider = config.source.client.token_provider.as_ref().expect("token provider");
+    assert_eq!(
+        provider.entra_token_url(),
+        Some("https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token")
+    );
+
+    let federated = "federated_token_file = \"token\"\nlogin_url = \"https://login.microsoftonline.us\"\nscope = \"api://sap-ias/.default\"";
+    let config =
+        load(&dir, &[(8, wi), (9, head), (10, federated)]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        &config.source.auth,
+        AuthConfig::WorkloadIdentity { assertion: AssertionSource::Entra { federated_token_file: Some(p), login_url, .. }, .. }
+            if p == &dir.join("token") && login_url == "https://login.microsoftonline.us"
+    ));
+
+    let file = dir.join("hrsync.toml").display().to_string();
+    let cases = [
+        (
+            "scope without /.default",
+            "federated_token_file = \"token\"\nscope = \"api://sap-ias\"",
+            "source.auth.assertion.scope",
+            "/.default",
+        ),
+        (
+            "no credential",
+            "scope = \"api://sap-ias/.default\"",
+            "source.auth.assertion",
+            "missing the app's credential",
+        ),
+        (
+            "certificate without key",
+            "certificate_file = \"keys/certificate.pem\"\nscope = \"api://sap-ias/.default\"",
+            "source.auth.assertion.private_key_file",
+            "needs private_key_file",
+        ),
+        (
+            "both credentials",
+            "federated_token_file = \"token\"\ncertificate_file = \"keys/certificate.pem\"\nprivate_key_file = \"keys/private-key.pem\"\nscope = \"a/.default\"",
+            "source.auth.assertion.federated_token_file",
+            "not both",
+        ),
+        (
+            "missing certificate file",
+            "certificate_file = \"nope.pem\"\nprivate_key_file = \"keys/private-key.pem\"\nscope = \"a/.default\"",
+            "source.auth.assertion.certificate_file",
+            "cannot read certificate file",
+        ),
+        (
+            "inline secret",
+            "client_secret = \"x\"\nscope = \"a/.default\"",
+            "source.auth.assertion.client_secret",
+            "not accepted",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, block, field, cause) in cases {
+        match load(&dir, &[(8, wi), (9, head), (10, block)]) {
+            Ok(_) => failures.push(format!("{name}: loaded")),
+            Err(e) => {
+                let text = e.to_string();
+                let located = text.starts_with(&format!("{file}:"))
+                    && text.contains(&format!("field `{field}`"));
+                if !(located && text.contains(cause)) {
+                    failures.push(format!(
+                        "{name}: expected {file}:LINE:COL field `{field}` … {cause}, got {text}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

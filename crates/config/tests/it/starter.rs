@@ -158,6 +158,7 @@ fn starter_oauth_examples_use_the_real_fields() {
         ("saml-bearer", None, &["source.auth.private_key_file", "source.auth.certificate_file"]),
         ("workload-identity", Some("self-signed"), &["source.auth.assertion.private_key_file"]),
         ("workload-identity", Some("federated-file"), &[]),
+        ("workload-identity", Some("entra"), &["source.auth.assertion.certificate_file"]),
         // The sandbox option: HRSYNC_SF_PASSWORD is set in common::env.
         ("basic", None, &[]),
     ];

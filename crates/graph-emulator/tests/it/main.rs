@@ -2,6 +2,7 @@
 
 mod batch;
 mod common;
+mod issuer;
 mod manager;
 mod server;
 mod throttle;

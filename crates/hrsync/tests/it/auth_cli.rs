@@ -33,6 +33,7 @@ async fn setup(dir: &Path) -> (GeneratedKeys, RunningEmulator) {
             certificate_pem: generated.certificate_pem.clone(),
         }],
         ias: vec![IasTrust {
+            jwks_uri: None,
             client_id: IAS_CLIENT.into(),
             issuer: ISSUER.into(),
             jwks: generated.jwks.to_string(),

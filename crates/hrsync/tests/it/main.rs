@@ -8,6 +8,7 @@ mod crash;
 mod crash_ldap;
 mod emulator_cli;
 mod emulator_graph_cli;
+mod entra_auth;
 mod entra_mapping;
 mod flows;
 mod graph;

@@ -42,6 +42,7 @@ async fn fixture(name: &str) -> Fixture {
     jwk["kid"] = KEY_ID.into();
     let jwks = serde_json::json!({ "keys": [jwk] }).to_string();
     let trust = |client: &str| IasTrust {
+        jwks_uri: None,
         client_id: client.into(),
         issuer: ISSUER.into(),
         jwks: jwks.clone(),

@@ -2,4 +2,5 @@
 //! binary; one link instead of 2 saves build time and disk.
 
 mod emulator;
+mod entra;
 mod signing;

@@ -38,6 +38,7 @@ impl Setup {
                 certificate_pem: self.keys.certificate_pem.clone(),
             }],
             ias: vec![IasTrust {
+                jwks_uri: None,
                 client_id: "ias-client".into(),
                 issuer: "https://hrsync.example".into(),
                 jwks: self.keys.jwks.to_string(),
