@@ -37,13 +37,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hrsync_sf_auth::AuthError;
 use hrsync_sf_auth::jwt;
 use hrsync_sf_auth::keys::{CertificateInfo, SigningKey};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 
 use crate::config::GraphConfig;
 
@@ -348,10 +345,7 @@ impl TokenClient {
                         certificate: cert_path.clone(),
                     });
                 }
-                let x5t_s256 = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-                    &aws_lc_rs::digest::SHA256,
-                    &certificate.der,
-                ));
+                let x5t_s256 = hrsync_sf_auth::jwt::x5t_s256(&certificate.der);
                 Credential::Certificate {
                     key,
                     certificate_path: cert_path.clone(),
@@ -615,26 +609,16 @@ impl TokenClient {
         if now < certificate.not_before {
             return Err(validity(format!("is not valid before {}", certificate.not_before)));
         }
-        let iat = now.as_second();
-        let header = json!({ "alg": "PS256", "typ": "JWT", "x5t#S256": x5t_s256 });
-        let claims = json!({
-            "aud": self.inner.token_url,
-            "iss": self.inner.client_id,
-            "sub": self.inner.client_id,
-            "jti": random_id(),
-            "nbf": iat,
-            "iat": iat,
-            "exp": iat.saturating_add(ASSERTION_LIFETIME_SECS),
-        });
-        let mut jwt = URL_SAFE_NO_PAD.encode(header.to_string());
-        jwt.push('.');
-        jwt.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
-        let sig = key
-            .sign_pss(jwt.as_bytes())
-            .map_err(|e| TokenError::Config { field: "private_key_file", cause: e.to_string() })?;
-        jwt.push('.');
-        jwt.push_str(&URL_SAFE_NO_PAD.encode(sig));
-        Ok(SecretString::from(jwt))
+        // The same assertion the SuccessFactors side sends to Entra for AT1.
+        hrsync_sf_auth::jwt::entra_client_assertion(
+            key,
+            x5t_s256,
+            &self.inner.client_id,
+            &self.inner.token_url,
+            now,
+            &random_id(),
+        )
+        .map_err(|e| TokenError::Config { field: "private_key_file", cause: e.to_string() })
     }
 
     /// One token from the endpoint, bypassing the cache: (token, lifetime).
