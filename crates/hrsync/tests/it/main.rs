@@ -11,6 +11,7 @@ mod emulator_graph_cli;
 mod entra_mapping;
 mod flows;
 mod graph;
+mod graph_budget;
 mod hardening;
 mod hostile_values;
 mod ldap_config;
