@@ -22,7 +22,7 @@ const DOMAIN: &str = "contoso.com";
 
 /// The double with the app's certificate registered (so every request
 /// needs a token from its token endpoint), and the key set on disk.
-async fn graph(dir: &Path, limit: Option<(usize, Duration)>) -> RunningGraph {
+pub(crate) async fn graph(dir: &Path, limit: Option<(usize, Duration)>) -> RunningGraph {
     let generated =
         keys::generate("hrsync e2e", keys::Validity::years_from_today(1)).expect("keys");
     keys::write(dir, &generated).expect("write keys");
@@ -67,7 +67,7 @@ path = "state.sqlite"
     path
 }
 
-async fn run(config: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) async fn run(config: &Path, args: &[&str]) -> std::process::Output {
     let config = config.to_owned();
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
@@ -79,7 +79,7 @@ async fn run(config: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// Every user the double holds (with `_managerId`), by employeeId.
-async fn users(g: &RunningGraph) -> BTreeMap<String, Vec<Value>> {
+pub(crate) async fn users(g: &RunningGraph) -> BTreeMap<String, Vec<Value>> {
     let v: Value = reqwest::get(format!("{}/_emulator/users", g.base_url()))
         .await
         .expect("GET /_emulator/users")
@@ -97,7 +97,7 @@ async fn users(g: &RunningGraph) -> BTreeMap<String, Vec<Value>> {
     out
 }
 
-async fn stats(g: &RunningGraph) -> Value {
+pub(crate) async fn stats(g: &RunningGraph) -> Value {
     reqwest::get(format!("{}/_emulator/stats", g.base_url()))
         .await
         .expect("stats")

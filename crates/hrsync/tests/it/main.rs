@@ -12,6 +12,7 @@ mod entra_auth;
 mod entra_mapping;
 mod flows;
 mod graph;
+mod graph_budget;
 mod hardening;
 mod hostile_values;
 mod import_cli;
