@@ -401,6 +401,7 @@ impl Runner {
         let Some(running) = slot.running.take() else { return };
         slot.driver = Some(done.driver);
         log_finished(&slot.name, &running, &done.result);
+        crate::metric::record_job(&slot.name, &running.job, &done.result);
         if running.job.is_cycle() {
             slot.last_cycle_start = Some(running.started);
         }
