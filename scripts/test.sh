@@ -85,6 +85,20 @@ fi
 PROMTOOL="$(pwd)/$PROMTOOL_DIR/promtool"
 export PROMTOOL
 
+# schemathesis (OpenAPI contract testing) for the API's live-server test
+# (crates/server/tests/api.rs), in a virtualenv of its own.
+ST_VENV=target/st-venv
+ST_PACKAGES=(schemathesis==4.32.5)
+if [ "$(cat "$ST_VENV/.hrsync-packages" 2>/dev/null)" != "${ST_PACKAGES[*]}" ]; then
+  log "creating $ST_VENV with ${ST_PACKAGES[*]}"
+  rm -rf "$ST_VENV"
+  python3 -m venv "$ST_VENV"
+  "$ST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${ST_PACKAGES[@]}"
+  printf '%s' "${ST_PACKAGES[*]}" > "$ST_VENV/.hrsync-packages"
+fi
+SCHEMATHESIS="$(pwd)/$ST_VENV/bin/schemathesis"
+export SCHEMATHESIS
+
 # A clean run gains nothing from incremental caches, and they were a quarter
 # of target/ on disk; a caller may still turn them on.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"

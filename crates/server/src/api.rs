@@ -9,13 +9,14 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, delete, get, post};
 use hrsync_store::{Action, Cycle, CycleId, CycleStatus, History, LogEntry, LogQuery, LogStatus};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::metrics_http;
+use crate::table::{Method, Op, ROUTES};
 use crate::tokens::Role;
 use crate::{AppState, FlowSource};
 
@@ -26,16 +27,53 @@ const DEFAULT_LIMIT: usize = 50;
 /// Cycles read to find a flow's last successful one.
 const SUCCESS_LOOKBACK: usize = 200;
 
-pub fn routes(_state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/flows", get(flows))
-        .route("/api/v1/cycles", get(cycles))
-        .route("/api/v1/cycles/{id}", get(cycle))
-        .route("/api/v1/log", get(log))
-        .fallback(not_found)
+/// The router, built from [`crate::table::ROUTES`] (grouped by path, so
+/// a path with several methods answers 405 to any other).
+pub fn routes() -> Router<AppState> {
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for r in ROUTES {
+        let h = handler(r.op, r.method);
+        match by_path.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, m)) => *m = std::mem::take(m).merge(h),
+            None => by_path.push((r.path, h)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, m) in by_path {
+        router = router.route(path, m);
+    }
+    router.fallback(not_found)
+}
+
+/// Every operation's handler: an exhaustive match, so the table cannot
+/// name an operation nobody serves.
+fn handler(op: Op, method: Method) -> MethodRouter<AppState> {
+    fn on<H, T>(method: Method, h: H) -> MethodRouter<AppState>
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        match method {
+            Method::Get => get(h),
+            Method::Post => post(h),
+            Method::Delete => delete(h),
+        }
+    }
+    match op {
+        Op::Healthz => on(method, healthz),
+        Op::Readyz => on(method, readyz),
+        Op::Metrics => on(method, metrics),
+        Op::OpenApi => on(method, openapi),
+        Op::Flows => on(method, flows),
+        Op::Pause => on(method, pause),
+        Op::Resume => on(method, resume),
+        Op::Cycles => on(method, cycles),
+        Op::Cycle => on(method, cycle),
+        Op::Log => on(method, log),
+        Op::Escrows => on(method, escrows),
+        Op::RetryEscrow => on(method, retry_escrow),
+        Op::DropEscrow => on(method, drop_escrow),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -45,7 +83,7 @@ async fn not_found() -> ApiError {
 /// A request's bearer token, checked: its role.
 pub struct Caller {
     pub role: Role,
-    #[allow(dead_code)]
+    /// The token's name, for the log of what operators did.
     pub name: String,
 }
 
@@ -316,14 +354,19 @@ impl Params {
     fn limit(&self) -> Result<usize, ApiError> {
         match self.get("limit") {
             None => Ok(DEFAULT_LIMIT),
-            Some(v) => match v.parse::<u64>() {
-                Ok(0) | Err(_) => Err(ApiError::bad_request(format!(
-                    "`limit` must be a whole number from 1 (at most {MAX_LIMIT} are returned), not `{}`",
-                    shown(v)
-                ))),
-                // Capped, not refused: a client asking for everything gets pages.
-                Ok(n) => Ok(usize::try_from(n).unwrap_or(MAX_LIMIT).min(MAX_LIMIT)),
-            },
+            // Capped, not refused: a client asking for everything (any
+            // number of digits) gets pages.
+            Some(v)
+                if !v.is_empty()
+                    && v.bytes().all(|b| b.is_ascii_digit())
+                    && v.bytes().any(|b| b != b'0') =>
+            {
+                Ok(v.parse::<usize>().unwrap_or(MAX_LIMIT).min(MAX_LIMIT))
+            }
+            Some(v) => Err(ApiError::bad_request(format!(
+                "`limit` must be a whole number from 1 (at most {MAX_LIMIT} are returned), not `{}`",
+                shown(v)
+            ))),
         }
     }
 
@@ -362,6 +405,11 @@ impl Params {
                 .ok_or_else(|| ApiError::not_found(format!("no flow named `{}`", shown(f)))),
         }
     }
+}
+
+/// An engine's error for a response: control characters out, bounded.
+fn shown_long(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control() || *c == '\n').take(2000).collect()
 }
 
 /// Text from a request, for a message: bounded and without control characters.
@@ -487,9 +535,9 @@ async fn log(
     if person.as_deref().is_some_and(|p| p.is_empty() || p.len() > 256) {
         return Err(ApiError::bad_request("`person` must be 1 to 256 characters"));
     }
-    let text = params.get("q").map(str::to_owned).filter(|q| !q.is_empty());
-    if text.as_deref().is_some_and(|q| q.len() > 256) {
-        return Err(ApiError::bad_request("`q` must be at most 256 characters"));
+    let text = params.get("q").map(str::to_owned);
+    if text.as_deref().is_some_and(|q| q.is_empty() || q.len() > 256) {
+        return Err(ApiError::bad_request("`q` must be 1 to 256 characters"));
     }
     let query = LogQuery {
         person_id: person.clone(),
@@ -541,4 +589,157 @@ async fn log(
         "limit": limit,
         "next_cursor": next,
     })))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::table::openapi())
+}
+
+fn runner_error(e: hrsync_runner::RunnerError) -> ApiError {
+    use hrsync_runner::RunnerError as E;
+    match e {
+        E::UnknownFlow(f) => ApiError::not_found(format!("no flow named `{}`", shown(&f))),
+        E::Busy(f) => ApiError::conflict(format!(
+            "flow `{}` is running a job; try again when it is idle",
+            shown(&f)
+        )),
+        E::Driver(e) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "job_failed",
+            format!("the job failed: {}", shown_long(&e.to_string())),
+        ),
+        other => ApiError::unavailable(other.to_string()),
+    }
+}
+
+async fn set_paused(
+    state: AppState,
+    caller: Caller,
+    flow: String,
+    paused: bool,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    if state.flow(&flow).is_none() {
+        return Err(ApiError::not_found(format!("no flow named `{}`", shown(&flow))));
+    }
+    let r = if paused {
+        state.inner.runner.pause(Some(&flow)).await
+    } else {
+        state.inner.runner.resume(Some(&flow)).await
+    };
+    r.map_err(runner_error)?;
+    tracing::info!(
+        flow = %shown(&flow),
+        by = %caller.name,
+        "{}",
+        if paused { "API: flow paused." } else { "API: flow resumed." }
+    );
+    Ok(Json(json!({"flow": flow, "paused": paused})))
+}
+
+async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(flow): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_paused(state, caller, flow, true).await
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(flow): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_paused(state, caller, flow, false).await
+}
+
+fn escrow_json(flow: &str, e: &hrsync_store::Escrow) -> Value {
+    json!({
+        "flow": flow,
+        "person_id": e.person_id,
+        "attempts": e.attempts,
+        "first_failed_at": e.first_failed_at.to_string(),
+        "last_failed_at": e.last_failed_at.to_string(),
+        "next_attempt_at": e.next_attempt_at.to_string(),
+        "last_error": e.last_error,
+        "flagged": e.flagged,
+    })
+}
+
+async fn escrows(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(raw): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let params = Params::parse(raw, &["flow"])?;
+    let flows: Vec<(String, Arc<dyn History>)> =
+        params.flows(&state)?.into_iter().map(|f| (f.name.clone(), f.history.clone())).collect();
+    let out = blocking(move || {
+        let mut out = Vec::new();
+        for (name, h) in &flows {
+            out.extend(h.escrows()?.iter().map(|e| escrow_json(name, e)));
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({"escrow": out})))
+}
+
+/// The flow's history, and whether `person` is in its escrow.
+async fn in_escrow(state: &AppState, flow: &str, person: &str) -> Result<bool, ApiError> {
+    let Some(f) = state.flow(flow) else {
+        return Err(ApiError::not_found(format!("no flow named `{}`", shown(flow))));
+    };
+    let h = f.history.clone();
+    let person = person.to_owned();
+    blocking(move || Ok(h.escrows()?.iter().any(|e| e.person_id == person))).await
+}
+
+async fn retry_escrow(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((flow, person)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    if !in_escrow(&state, &flow, &person).await? {
+        return Err(ApiError::not_found(format!(
+            "worker `{}` is not in the escrow of flow `{}`",
+            shown(&person),
+            shown(&flow)
+        )));
+    }
+    tracing::info!(flow = %shown(&flow), person = %shown(&person), by = %caller.name, "API: retrying an escrowed worker.");
+    let report = state.inner.runner.on_demand(&flow, &person).await.map_err(runner_error)?;
+    let still = in_escrow(&state, &flow, &person).await?;
+    Ok(Json(json!({
+        "flow": flow,
+        "person_id": person,
+        "cycle_id": report.cycle_id,
+        "status": report.status.as_str(),
+        "counts": report.counts.iter().map(|(a, n)| (a.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "message": report.message,
+        "still_in_escrow": still,
+    })))
+}
+
+async fn drop_escrow(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((flow, person)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Operator)?;
+    if state.flow(&flow).is_none() {
+        return Err(ApiError::not_found(format!("no flow named `{}`", shown(&flow))));
+    }
+    let dropped = state.inner.runner.drop_escrow(&flow, &person).await.map_err(runner_error)?;
+    if !dropped {
+        return Err(ApiError::not_found(format!(
+            "worker `{}` is not in the escrow of flow `{}`",
+            shown(&person),
+            shown(&flow)
+        )));
+    }
+    tracing::info!(flow = %shown(&flow), person = %shown(&person), by = %caller.name, "API: escrow dropped.");
+    Ok(Json(json!({"flow": flow, "person_id": person, "dropped": true})))
 }

@@ -9,6 +9,11 @@
 //! - `GET /api/v1/flows`, `/api/v1/cycles?flow=&limit=`,
 //!   `/api/v1/cycles/{id}`, `/api/v1/log?person=&action=&status=&cycle=&from=&to=&q=&limit=&cursor=`:
 //!   a viewer token or better.
+//! - `GET /api/v1/escrow?flow=` (viewer); `POST /api/v1/flows/{flow}/pause`,
+//!   `/resume`, `POST /api/v1/escrow/{flow}/{person}/retry`,
+//!   `DELETE /api/v1/escrow/{flow}/{person}` (operator or admin).
+//! - `GET /api/v1/openapi.json`: the OpenAPI document, written from the
+//!   route table the router is built from (`table.rs`).
 //!
 //! Invariants:
 //! - Every route but `/healthz`, `/readyz` (and `/metrics` unless asked)
@@ -26,6 +31,7 @@
 mod api;
 pub mod error;
 mod metrics_http;
+mod table;
 mod tls;
 pub mod tokens;
 
@@ -40,6 +46,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use api::MAX_LIMIT;
 pub use error::ApiError;
+/// The OpenAPI document served at `/api/v1/openapi.json`.
+pub use table::openapi;
 pub use tokens::{Role, TokenError, TokenRecord, TokenStore};
 
 /// Why the server could not start.
@@ -126,9 +134,7 @@ pub fn metrics_recorder() -> Result<PrometheusHandle, ServerError> {
 
 /// The routes, with request metrics.
 pub fn router(state: AppState) -> Router {
-    api::routes(state.clone())
-        .layer(axum::middleware::from_fn(metrics_http::track))
-        .with_state(state)
+    api::routes().layer(axum::middleware::from_fn(metrics_http::track)).with_state(state)
 }
 
 /// A bound server; [`Server::run`] serves until `shutdown` resolves.

@@ -20,8 +20,9 @@ use serde_json::Value;
 const SCOPE: &str = "successfactors:PerPerson";
 const PEOPLE: usize = 30;
 
-/// A flow whose engine is never asked for anything in these tests.
-struct Idle;
+/// A flow whose engine runs nothing (every job fails); it drops escrow in
+/// its own handle on the state, as the engine does.
+struct Idle(Option<SqliteStore>);
 
 #[async_trait(?Send)]
 impl FlowDriver for Idle {
@@ -36,6 +37,12 @@ impl FlowDriver for Idle {
     }
     fn next_wakeup(&self) -> Result<Option<Timestamp>, DriverError> {
         Ok(None)
+    }
+    fn drop_escrow(&mut self, person: &str) -> Result<bool, DriverError> {
+        match &mut self.0 {
+            Some(s) => Ok(s.drop_escrow(person)?),
+            None => Ok(false),
+        }
     }
 }
 
@@ -155,7 +162,9 @@ async fn start(local: &tokio::task::LocalSet, metrics_token_required: bool) -> A
     let dir = TempDir::new("server-api");
     let (store, c1, c2) = state(&dir);
     let history = SqliteHistory::from(store);
-    let (handle, runner) = Runner::new(vec![FlowSpec::new("inbound", Idle)]).expect("runner");
+    let writer = SqliteStore::open(&dir.0.join("state.sqlite"), "inbound").expect("writer");
+    let (handle, runner) =
+        Runner::new(vec![FlowSpec::new("inbound", Idle(Some(writer)))]).expect("runner");
     local.spawn_local(runner.run());
     let tokens = TokenStore::beside(&dir.0.join("state.sqlite"));
     let flows = vec![FlowSource {
@@ -433,7 +442,7 @@ async fn https_with_the_configured_certificate() {
             std::fs::write(&key_file, cert.signing_key.serialize_pem()).expect("key file");
             let (store, _, _) = state(&dir);
             let (handle, runner) =
-                Runner::new(vec![FlowSpec::new("inbound", Idle)]).expect("runner");
+                Runner::new(vec![FlowSpec::new("inbound", Idle(None))]).expect("runner");
             local.spawn_local(runner.run());
             let flows = vec![FlowSource {
                 name: "inbound".into(),
@@ -477,6 +486,180 @@ async fn https_with_the_configured_certificate() {
                 plain.map(|r| r.status() != 200).unwrap_or(true),
                 "no plain HTTP on the TLS port"
             );
+        })
+        .await;
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn operator_routes_want_the_operator_role() {
+    use reqwest::Method;
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let api = start(&local, false).await;
+            let now = Timestamp::now();
+            let (viewer, _) = api.tokens.create(Role::Viewer, None, now).expect("token");
+            let (operator, _) = api.tokens.create(Role::Operator, None, now).expect("token");
+            let (admin, _) = api.tokens.create(Role::Admin, None, now).expect("token");
+            let acts = [
+                (Method::POST, "/api/v1/flows/inbound/pause"),
+                (Method::POST, "/api/v1/flows/inbound/resume"),
+                (Method::POST, "/api/v1/escrow/inbound/999/retry"),
+                (Method::DELETE, "/api/v1/escrow/inbound/999"),
+            ];
+            for (m, path) in &acts {
+                let (status, body) = api.send(m.clone(), path, None).await;
+                assert_eq!(status, 401, "{m} {path}: {body}");
+                let (status, body) = api.send(m.clone(), path, Some(&viewer)).await;
+                assert_eq!((status, error_code(&body)), (403, "forbidden"), "{m} {path}: {body}");
+            }
+
+            // Pause and resume, seen in /flows; the watermark stays.
+            let (status, body) =
+                api.send(Method::POST, "/api/v1/flows/inbound/pause", Some(&operator)).await;
+            assert_eq!(status, 200, "{body}");
+            let (_, flows, _) = api.get("/api/v1/flows", Some(&viewer)).await;
+            assert_eq!(flows["flows"][0]["state"], "paused", "{flows}");
+            assert_eq!(flows["flows"][0]["watermark"], t(60).to_string(), "{flows}");
+            let (status, _) =
+                api.send(Method::POST, "/api/v1/flows/inbound/resume", Some(&admin)).await;
+            assert_eq!(status, 200);
+            let (_, flows, _) = api.get("/api/v1/flows", Some(&viewer)).await;
+            assert_eq!(flows["flows"][0]["state"], "idle", "{flows}");
+            let (status, body) =
+                api.send(Method::POST, "/api/v1/flows/nope/pause", Some(&operator)).await;
+            assert_eq!((status, error_code(&body)), (404, "not_found"), "{body}");
+
+            // Escrow: listed; a retry whose job fails says so; dropped once.
+            let (_, list, _) = api.get("/api/v1/escrow", Some(&viewer)).await;
+            assert_eq!(list["escrow"][0]["person_id"], "999", "{list}");
+            assert_eq!(list["escrow"][0]["attempts"], 1, "{list}");
+            let (status, body) =
+                api.send(Method::POST, "/api/v1/escrow/inbound/999/retry", Some(&operator)).await;
+            assert_eq!((status, error_code(&body)), (502, "job_failed"), "{body}");
+            let (status, body) = api
+                .send(Method::POST, "/api/v1/escrow/inbound/100001/retry", Some(&operator))
+                .await;
+            assert_eq!((status, error_code(&body)), (404, "not_found"), "not in escrow: {body}");
+            let (status, body) =
+                api.send(Method::DELETE, "/api/v1/escrow/inbound/999", Some(&operator)).await;
+            assert_eq!(status, 200, "{body}");
+            let (status, body) =
+                api.send(Method::DELETE, "/api/v1/escrow/inbound/999", Some(&operator)).await;
+            assert_eq!((status, error_code(&body)), (404, "not_found"), "dropped already: {body}");
+            let (_, list, _) = api.get("/api/v1/escrow", Some(&viewer)).await;
+            assert_eq!(list["escrow"].as_array().map(Vec::len), Some(0), "{list}");
+            let (status, _) =
+                api.send(Method::DELETE, "/api/v1/escrow/nope/999", Some(&operator)).await;
+            assert_eq!(status, 404);
+
+            // A method a route does not take is a 405.
+            let (status, _) = api.send(Method::DELETE, "/api/v1/flows", Some(&admin)).await;
+            assert_eq!(status, 405);
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let api = start(&local, false).await;
+            let (status, doc, _) = api.get("/api/v1/openapi.json", None).await;
+            assert_eq!(status, 200);
+            assert_eq!(doc["openapi"], "3.0.3");
+            let paths = doc["paths"].as_object().expect("paths");
+            for (path, method) in [
+                ("/healthz", "get"),
+                ("/readyz", "get"),
+                ("/metrics", "get"),
+                ("/api/v1/flows", "get"),
+                ("/api/v1/flows/{flow}/pause", "post"),
+                ("/api/v1/flows/{flow}/resume", "post"),
+                ("/api/v1/cycles", "get"),
+                ("/api/v1/cycles/{id}", "get"),
+                ("/api/v1/log", "get"),
+                ("/api/v1/escrow", "get"),
+                ("/api/v1/escrow/{flow}/{person}/retry", "post"),
+                ("/api/v1/escrow/{flow}/{person}", "delete"),
+            ] {
+                assert!(
+                    paths.get(path).and_then(|p| p.get(method)).is_some(),
+                    "{method} {path} missing"
+                );
+            }
+            // Every documented route is served (none falls to the 404 fallback).
+            for (path, ops) in paths {
+                let concrete = path
+                    .replace("{flow}", "inbound")
+                    .replace("{person}", "999")
+                    .replace("{id}", &api.c1.to_string());
+                for method in ops.as_object().expect("ops").keys() {
+                    let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+                        .expect("method");
+                    let (status, body) = api.send(m, &concrete, None).await;
+                    assert!(
+                        status != 404 || body["error"]["message"] != "no such route",
+                        "{method} {path} is documented but not served"
+                    );
+                }
+            }
+        })
+        .await;
+}
+
+/// schemathesis (OpenAPI contract testing, `--checks all`) against the live
+/// server and its own document, with an admin token; runs when
+/// `SCHEMATHESIS` or the PATH has it (scripts/test.sh installs it, and then
+/// it is required).
+#[tokio::test]
+async fn schemathesis_passes_against_the_live_server() {
+    let required = std::env::var("SCHEMATHESIS").ok();
+    let bin = required.clone().unwrap_or_else(|| "schemathesis".into());
+    if std::process::Command::new(&bin).arg("--version").output().is_err() {
+        assert!(required.is_none(), "SCHEMATHESIS={bin} does not run");
+        eprintln!("schemathesis not found ({bin}); skipping (scripts/test.sh installs it)");
+        return;
+    }
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let api = start(&local, false).await;
+            let (admin, _) = api.tokens.create(Role::Admin, None, Timestamp::now()).expect("token");
+            let url = format!("{}/api/v1/openapi.json", api.base);
+            // Its .hypothesis/ and .schemathesis/ go to a directory of its own.
+            let cwd = TempDir::new("schemathesis");
+            let out = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(&bin)
+                    .args(["run", &url, "--checks", "all", "-w", "1", "--max-examples", "20"])
+                    .args(["--seed", "1", "--no-color", "--generation-database", "none"])
+                    .args(["-H", &format!("Authorization: Bearer {admin}")])
+                    .current_dir(&cwd.0)
+                    .output()
+            })
+            .await
+            .expect("join")
+            .expect("schemathesis");
+            let report = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "schemathesis failed:\n{report}");
         })
         .await;
 }

@@ -784,6 +784,17 @@ impl SqliteStore {
         Ok(v.map(ts))
     }
 
+    fn drop_escrow_(&mut self, person_id: &str) -> Result<bool> {
+        let tx = immediate(&mut self.conn)?;
+        fence(&tx, &self.name, &self.flow, &self.held)?;
+        let n = tx.execute(
+            "DELETE FROM escrow WHERE flow = ?1 AND person_id = ?2",
+            params![self.flow, person_id],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
     fn clear_wakeups_(&mut self, person_ids: &[&str], upto: Timestamp) -> Result<()> {
         let tx = immediate(&mut self.conn)?;
         fence(&tx, &self.name, &self.flow, &self.held)?;
@@ -1025,6 +1036,11 @@ impl Store for SqliteStore {
 
     fn escrows(&self) -> Result<Vec<Escrow>, StoreError> {
         self.out(self.escrows_())
+    }
+
+    fn drop_escrow(&mut self, person_id: &str) -> Result<bool, StoreError> {
+        let r = self.drop_escrow_(person_id);
+        self.out(r)
     }
 
     fn due_wakeups(&self, now: Timestamp) -> Result<Vec<Wakeup>, StoreError> {

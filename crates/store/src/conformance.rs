@@ -387,6 +387,11 @@ pub fn escrow_comes_due_oldest_first<S: Store, M: Fn(&str) -> S>(open: &M) {
     assert_eq!(s.load(&["first"]).expect("load")["first"].escrow, Some(flagged));
     s.commit(c, &[Outcome { escrow: Change::Clear, ..keep("second") }]).expect("clear");
     assert_eq!(ids(&s.due_escrows(at(5), 10).expect("due"), |e| &e.person_id), ["third"]);
+    // Dropped by an operator: gone, once; another flow's is untouched.
+    assert!(!open("other").drop_escrow("third").expect("other flow"));
+    assert!(s.drop_escrow("third").expect("drop"));
+    assert!(!s.drop_escrow("third").expect("drop again"), "nothing left to drop");
+    assert!(s.due_escrows(at(5), 10).expect("due").is_empty());
 }
 
 /// A `Set` list replaces a worker's wake-ups, `clear_wakeups` removes the

@@ -450,6 +450,9 @@ pub trait Store: Send {
     fn due_escrows(&self, now: Timestamp, limit: usize) -> Result<Vec<Escrow>, StoreError>;
     /// All escrowed workers.
     fn escrows(&self) -> Result<Vec<Escrow>, StoreError>;
+    /// Remove a worker's escrow (an operator gave up on it); whether there
+    /// was one. Fenced like every write.
+    fn drop_escrow(&mut self, person_id: &str) -> Result<bool, StoreError>;
     /// Wake-ups due at or before `now`.
     fn due_wakeups(&self, now: Timestamp) -> Result<Vec<Wakeup>, StoreError>;
     /// The earliest pending wake-up.
