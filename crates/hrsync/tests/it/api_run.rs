@@ -41,12 +41,13 @@ async fn run_serves_the_flow_after_its_first_cycle() {
     let viewer = token(&config, "viewer", "dash");
     assert!(viewer.starts_with("hrsync_"), "{viewer}");
     let gone = token(&config, "admin", "old");
+    let operator = token(&config, "operator", "ops");
     let out = hrsync(&config, &["api-token", "revoke", "old"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let out = hrsync(&config, &["api-token", "list", "--json"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list JSON");
-    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&viewer), "never the token");
     let file = dir.0.join("state.sqlite.api-tokens.json");
     let stored = std::fs::read_to_string(&file).expect("token file");
@@ -85,6 +86,20 @@ async fn run_serves_the_flow_after_its_first_cycle() {
     let healthz = get("/healthz", None).await.map(|r| r.status().as_u16());
     let readyz = get("/readyz", None).await.map(|r| r.status().as_u16());
     let revoked = get("/api/v1/flows", Some(&gone)).await.map(|r| r.status().as_u16());
+    // An operator pauses and resumes the real runner; a viewer may not.
+    let post =
+        |path: &str, token: &str| http.post(format!("{base}{path}")).bearer_auth(token).send();
+    let viewer_pause =
+        post("/api/v1/flows/inbound/pause", &viewer).await.map(|r| r.status().as_u16());
+    let paused = post("/api/v1/flows/inbound/pause", &operator).await.map(|r| r.status().as_u16());
+    let paused_state = match get("/api/v1/flows", Some(&viewer)).await {
+        Ok(r) => {
+            r.json::<serde_json::Value>().await.unwrap_or_default()["flows"][0]["state"].clone()
+        }
+        Err(_) => serde_json::Value::Null,
+    };
+    let resumed =
+        post("/api/v1/flows/inbound/resume", &operator).await.map(|r| r.status().as_u16());
     let metrics = match get("/metrics", None).await {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -106,6 +121,9 @@ async fn run_serves_the_flow_after_its_first_cycle() {
     assert_eq!(healthz.ok(), Some(200));
     assert_eq!(readyz.ok(), Some(200));
     assert_eq!(revoked.ok(), Some(401), "a revoked token is refused");
+    assert_eq!(viewer_pause.ok(), Some(403), "a viewer may not pause");
+    assert_eq!((paused.ok(), resumed.ok()), (Some(200), Some(200)));
+    assert_eq!(paused_state, "paused");
     assert!(
         metrics
             .contains("hrsync_cycles_total{flow=\"inbound\",kind=\"full\",status=\"completed\"} 1"),
@@ -118,7 +136,8 @@ async fn run_serves_the_flow_after_its_first_cycle() {
         "{metrics}"
     );
     assert!(status.success(), "{status:?}\n{stderr}");
-    assert!(!stderr.contains(&viewer), "a token is never logged");
+    assert!(!stderr.contains(&viewer) && !stderr.contains(&operator), "a token is never logged");
+    assert!(stderr.contains("API: flow paused.") && stderr.contains("by=ops"), "{stderr}");
 }
 
 #[test]
