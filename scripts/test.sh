@@ -65,6 +65,40 @@ if [ "$(cat "$NODE_CLIENTS/.hrsync-packages" 2>/dev/null)" != "${NODE_PACKAGES[*
   printf '%s' "${NODE_PACKAGES[*]}" > "$NODE_CLIENTS/.hrsync-packages"
 fi
 
+# promtool (Prometheus' linter) for the API's /metrics test
+# (crates/server/tests/api.rs): the binary alone, taken out of Debian's
+# prometheus package without installing it (no user, no service).
+PROMTOOL_DIR=target/promtool
+if [ ! -x "$PROMTOOL_DIR/promtool" ]; then
+  log "extracting promtool from Debian's prometheus package into $PROMTOOL_DIR"
+  tmp="$(mktemp -d)"
+  as_root=(); [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  if ! (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null); then
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    (cd "$tmp" && apt-get download -qq prometheus)
+  fi
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  mkdir -p "$PROMTOOL_DIR"
+  cp "$tmp/x/usr/bin/promtool" "$PROMTOOL_DIR/promtool"
+  rm -rf "$tmp"
+fi
+PROMTOOL="$(pwd)/$PROMTOOL_DIR/promtool"
+export PROMTOOL
+
+# schemathesis (OpenAPI contract testing) for the API's live-server test
+# (crates/server/tests/api.rs), in a virtualenv of its own.
+ST_VENV=target/st-venv
+ST_PACKAGES=(schemathesis==4.32.5)
+if [ "$(cat "$ST_VENV/.hrsync-packages" 2>/dev/null)" != "${ST_PACKAGES[*]}" ]; then
+  log "creating $ST_VENV with ${ST_PACKAGES[*]}"
+  rm -rf "$ST_VENV"
+  python3 -m venv "$ST_VENV"
+  "$ST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${ST_PACKAGES[@]}"
+  printf '%s' "${ST_PACKAGES[*]}" > "$ST_VENV/.hrsync-packages"
+fi
+SCHEMATHESIS="$(pwd)/$ST_VENV/bin/schemathesis"
+export SCHEMATHESIS
+
 # A clean run gains nothing from incremental caches, and they were a quarter
 # of target/ on disk; a caller may still turn them on.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"

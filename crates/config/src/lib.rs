@@ -104,6 +104,8 @@ pub struct Config {
     pub schedule: Schedule,
     /// State store.
     pub state: StateSettings,
+    /// `[api]`: the HTTP API `hrsync run` serves; `None` without the section.
+    pub api: Option<ApiSettings>,
     /// Whether the secrets were read: false for [`Config::load_local`],
     /// whose passwords and tokens are empty placeholders (such a config
     /// must not be used to reach SuccessFactors or the target).
@@ -259,6 +261,34 @@ pub struct StateSettings {
     /// `log_retention_cycles`: keep the log of only the newest N cycles
     /// per flow (also), if set.
     pub log_retention_cycles: Option<u32>,
+}
+
+/// The `[api]` section: where `hrsync run` serves the HTTP API, health
+/// checks and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// `listen`: address and port; default `127.0.0.1:8750`. Anything not
+    /// loopback needs `tls_cert_file` + `tls_key_file`, or
+    /// `insecure_listen = true` (behind a TLS-terminating proxy).
+    pub listen: std::net::SocketAddr,
+    /// `tls_cert_file` + `tls_key_file` (PEM, resolved against the config
+    /// file's directory): serve HTTPS.
+    pub tls: Option<ApiTls>,
+    /// `insecure_listen`: plain HTTP on a non-loopback address, on purpose.
+    pub insecure_listen: bool,
+    /// `metrics_token_required`: `/metrics` wants an API token (any role).
+    pub metrics_token_required: bool,
+}
+
+/// The server's certificate chain and key files (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+impl ApiSettings {
+    pub const DEFAULT_LISTEN: &str = "127.0.0.1:8750";
 }
 
 impl StateSettings {

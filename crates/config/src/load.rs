@@ -25,8 +25,8 @@ use toml::de::DeValue;
 use crate::doc::{Doc, FieldPath, offset_in_string, path};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::{
-    AccountStatusSource, Actions, Config, EscrowSettings, FlowSettings, Guard, MappingOrigin,
-    Schedule, Source, StateSettings,
+    AccountStatusSource, Actions, ApiSettings, ApiTls, Config, EscrowSettings, FlowSettings, Guard,
+    MappingOrigin, Schedule, Source, StateSettings,
 };
 use hrsync_targets::{EmbeddedConfig, Kind, TargetConfig, attr};
 
@@ -71,6 +71,8 @@ struct RawRoot {
     state: Option<IgnoredAny>,
     #[allow(dead_code)]
     flows: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    api: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -245,6 +247,16 @@ struct RawSchedule {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: Option<Spanned<String>>,
+    tls_cert_file: Option<Spanned<PathBuf>>,
+    tls_key_file: Option<Spanned<PathBuf>>,
+    insecure_listen: Option<Spanned<bool>>,
+    metrics_token_required: Option<Spanned<bool>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RawState {
     path: Option<Spanned<PathBuf>>,
     lease_ttl: Option<Spanned<String>>,
@@ -348,8 +360,14 @@ pub(crate) fn parse(
     });
     let state =
         errs.optional::<RawState>(&doc, "state").map(|raw| load_state(&doc, &dir, &mut errs, raw));
+    let api = match doc.get(&path(&["api"])) {
+        None => Some(None),
+        Some(_) => {
+            errs.optional::<RawApi>(&doc, "api").map(|raw| load_api(&doc, &dir, &mut errs, raw))
+        }
+    };
 
-    match (source, target, flow, guard, escrow, schedule, state) {
+    match (source, target, flow, guard, escrow, schedule, state, api) {
         (
             Some(source),
             Some(target),
@@ -358,6 +376,7 @@ pub(crate) fn parse(
             Some(escrow),
             Some(schedule),
             Some(state),
+            Some(api),
         ) if errs.0.is_empty() => Ok(Config {
             path: origin.to_owned(),
             source,
@@ -369,6 +388,7 @@ pub(crate) fn parse(
             escrow,
             schedule,
             state,
+            api,
             secrets_read: secrets == Secrets::Read,
         }),
         _ => {
@@ -376,6 +396,65 @@ pub(crate) fn parse(
             Err(ConfigErrors(errs.0))
         }
     }
+}
+
+/// `[api]`: a listen address that parses, TLS files that go together and
+/// can be read, and no plain HTTP off loopback unless asked for.
+fn load_api(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawApi) -> Option<ApiSettings> {
+    let listen_field = path(&["api", "listen"]);
+    let listen = match &raw.listen {
+        None => ApiSettings::DEFAULT_LISTEN.parse().ok()?,
+        Some(l) => match l.get_ref().trim().parse::<std::net::SocketAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                errs.push(doc.error_at(
+                    l.span(),
+                    &listen_field,
+                    format!(
+                        "`{}` is not an address and port like 127.0.0.1:8750 or [::1]:8750",
+                        l.get_ref()
+                    ),
+                ));
+                return None;
+            }
+        },
+    };
+    let cert_field = path(&["api", "tls_cert_file"]);
+    let key_field = path(&["api", "tls_key_file"]);
+    let tls = match (&raw.tls_cert_file, &raw.tls_key_file) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            let cert = readable_file(doc, dir, errs, &cert_field, cert, "TLS certificate");
+            let key = readable_file(doc, dir, errs, &key_field, key, "TLS key");
+            Some(ApiTls { cert_file: cert?, key_file: key? })
+        }
+        (Some(_), None) => {
+            errs.push(doc.error(&cert_field, "`tls_cert_file` needs `tls_key_file` beside it"));
+            return None;
+        }
+        (None, Some(_)) => {
+            errs.push(doc.error(&key_field, "`tls_key_file` needs `tls_cert_file` beside it"));
+            return None;
+        }
+    };
+    let insecure_listen = raw.insecure_listen.as_ref().is_some_and(|v| *v.get_ref());
+    if !listen.ip().is_loopback() && tls.is_none() && !insecure_listen {
+        let msg = format!(
+            "{listen} is not a loopback address: set `tls_cert_file` and `tls_key_file`, \
+             or `insecure_listen = true` if a TLS-terminating proxy is in front"
+        );
+        match &raw.listen {
+            Some(l) => errs.push(doc.error_at(l.span(), &listen_field, msg)),
+            None => errs.push(doc.error(&listen_field, msg)),
+        }
+        return None;
+    }
+    Some(ApiSettings {
+        listen,
+        tls,
+        insecure_listen,
+        metrics_token_required: raw.metrics_token_required.is_some_and(|v| v.into_inner()),
+    })
 }
 
 fn load_state(doc: &Doc<'_>, dir: &Path, errs: &mut Errors, raw: RawState) -> StateSettings {

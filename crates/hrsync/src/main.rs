@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// API bearer tokens for `hrsync run`'s `[api]` server: create, list, revoke.
+    ApiToken(commands::api::ApiTokenArgs),
     /// Run the built-in SuccessFactors Employee Central OData v2 emulator.
     Emulator(commands::emulator::EmulatorArgs),
     /// Run the Microsoft Graph test double (users, $batch, token endpoint; not Microsoft Graph).
@@ -66,10 +68,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(match cli.command {
         // A daemon's log is its output: every cycle's summary, and why it stopped.
-        Command::Run(_) => "warn,hrsync=info,hrsync_runner=info",
+        Command::Run(_) => "warn,hrsync=info,hrsync_runner=info,hrsync_server=info",
         _ => "warn",
     });
     let result = match cli.command {
+        Command::ApiToken(args) => commands::api::api_token(args),
         Command::Emulator(args) => commands::emulator::run(args),
         Command::EmulatorGraph(args) => commands::emulator_graph::run(args),
         Command::Export(args) => commands::export::run(args),

@@ -40,6 +40,9 @@ pub trait FlowDriver: Send {
     /// termination at end of day, a future-dated change, a pre-hire's lead
     /// time), due or not.
     fn next_wakeup(&self) -> Result<Option<Timestamp>, DriverError>;
+    /// Remove a worker's escrow (an operator gave up on it); whether there
+    /// was one. Called only while no job of the flow runs.
+    fn drop_escrow(&mut self, person: &str) -> Result<bool, DriverError>;
 }
 
 #[async_trait(?Send)]
@@ -66,6 +69,10 @@ where
 
     fn next_wakeup(&self) -> Result<Option<Timestamp>, DriverError> {
         Ok(self.store().next_wakeup()?)
+    }
+
+    fn drop_escrow(&mut self, person: &str) -> Result<bool, DriverError> {
+        Ok(self.store_mut().drop_escrow(person)?)
     }
 }
 

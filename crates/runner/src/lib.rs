@@ -11,6 +11,7 @@
 //! SIGTERM/SIGINT onto stop requests.
 
 mod driver;
+pub mod metric;
 mod runner;
 mod schedule;
 mod signals;

@@ -32,6 +32,9 @@ pub enum RunnerError {
     Stopping,
     #[error("the runner has stopped")]
     Gone,
+    /// A job of the flow is running; what was asked needs the flow idle.
+    #[error("flow `{0}` is running a job; try again when it is idle")]
+    Busy(String),
     /// The job was running when a stop's deadline passed and was dropped;
     /// what it had not committed is redone by the flow's next cycle.
     #[error("the {job} of flow `{flow}` was interrupted by a stop")]
@@ -148,6 +151,7 @@ enum Request {
     Pause { flow: Option<String>, paused: bool, reply: oneshot::Sender<Result<(), RunnerError>> },
     Stop { deadline: Duration, reply: Option<oneshot::Sender<Stopped>> },
     Status { reply: oneshot::Sender<Status> },
+    DropEscrow { flow: String, person: String, reply: oneshot::Sender<Result<bool, RunnerError>> },
 }
 
 /// How callers reach the runner; cheap to clone. When every handle is
@@ -214,6 +218,15 @@ impl RunnerHandle {
     /// [`stop`](Self::stop) without waiting for the end (signal handlers).
     pub fn request_stop(&self, deadline: Duration) -> Result<(), RunnerError> {
         self.send(Request::Stop { deadline, reply: None })
+    }
+
+    /// Remove `person`'s escrow in `flow` (whether there was one); refused
+    /// with [`RunnerError::Busy`] while a job of the flow runs, so it never
+    /// races a cycle that is retrying the worker.
+    pub async fn drop_escrow(&self, flow: &str, person: &str) -> Result<bool, RunnerError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::DropEscrow { flow: flow.to_owned(), person: person.to_owned(), reply })?;
+        rx.await.map_err(|_| RunnerError::Gone)?
     }
 
     pub async fn status(&self) -> Result<Status, RunnerError> {
@@ -401,6 +414,7 @@ impl Runner {
         let Some(running) = slot.running.take() else { return };
         slot.driver = Some(done.driver);
         log_finished(&slot.name, &running, &done.result);
+        crate::metric::record_job(&slot.name, &running.job, &done.result);
         if running.job.is_cycle() {
             slot.last_cycle_start = Some(running.started);
         }
@@ -441,6 +455,22 @@ impl Runner {
                     Some(f) if !found => Err(RunnerError::UnknownFlow(f)),
                     _ => Ok(()),
                 });
+            }
+            Request::DropEscrow { flow, person, reply } => {
+                let result = match self.flows.iter_mut().find(|s| s.name == flow) {
+                    _ if self.stop.is_some() => Err(RunnerError::Stopping),
+                    None => Err(RunnerError::UnknownFlow(flow.clone())),
+                    Some(slot) => match &mut slot.driver {
+                        Some(driver) if slot.queue.is_empty() => {
+                            driver.drop_escrow(&person).map_err(RunnerError::Driver)
+                        }
+                        _ => Err(RunnerError::Busy(flow.clone())),
+                    },
+                };
+                if matches!(result, Ok(true)) {
+                    tracing::info!(flow = %shown(&flow), person = %shown(&person), "Escrow dropped.");
+                }
+                let _ = reply.send(result);
             }
             Request::Stop { deadline, reply } => self.stop(deadline, reply),
             Request::Status { reply } => {

@@ -139,6 +139,9 @@ impl FlowDriver for Fake {
     fn next_wakeup(&self) -> Result<Option<Timestamp>, DriverError> {
         Ok(*self.wakeup.lock().unwrap_or_else(|e| e.into_inner()))
     }
+    fn drop_escrow(&mut self, _: &str) -> Result<bool, DriverError> {
+        Ok(false)
+    }
 }
 
 fn flow(fake: Fake, schedule: Schedule) -> FlowSpec {

@@ -784,6 +784,17 @@ impl SqliteStore {
         Ok(v.map(ts))
     }
 
+    fn drop_escrow_(&mut self, person_id: &str) -> Result<bool> {
+        let tx = immediate(&mut self.conn)?;
+        fence(&tx, &self.name, &self.flow, &self.held)?;
+        let n = tx.execute(
+            "DELETE FROM escrow WHERE flow = ?1 AND person_id = ?2",
+            params![self.flow, person_id],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
     fn clear_wakeups_(&mut self, person_ids: &[&str], upto: Timestamp) -> Result<()> {
         let tx = immediate(&mut self.conn)?;
         fence(&tx, &self.name, &self.flow, &self.held)?;
@@ -830,6 +841,14 @@ impl SqliteStore {
         collect(stmt.query(params![self.flow, limit])?, &self.name, cycle_from_row)
     }
 
+    fn cycle_(&self, id: CycleId) -> Result<Option<Cycle>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, started_ms, finished_ms, status, window_from_ms, window_to_ms, summary, message \
+             FROM cycle WHERE flow = ?1 AND id = ?2",
+        )?;
+        Ok(collect(stmt.query(params![self.flow, id])?, &self.name, cycle_from_row)?.pop())
+    }
+
     fn log_(&self, query: &LogQuery) -> Result<Vec<LogEntry>> {
         let mut sql = String::from(
             "SELECT id, cycle_id, person_id, at_ms, action, status, target_id, steps, modified, error \
@@ -847,6 +866,32 @@ impl SqliteStore {
         if let Some(s) = &query.status {
             args.push(s.as_str().to_owned().into());
             sql.push_str(&format!(" AND status = ?{}", args.len()));
+        }
+        if let Some(a) = &query.action {
+            args.push(a.as_str().to_owned().into());
+            sql.push_str(&format!(" AND action = ?{}", args.len()));
+        }
+        if let Some(from) = query.from {
+            args.push(ms(from).into());
+            sql.push_str(&format!(" AND at_ms >= ?{}", args.len()));
+        }
+        if let Some(to) = query.to {
+            args.push(ms(to).into());
+            sql.push_str(&format!(" AND at_ms < ?{}", args.len()));
+        }
+        if let Some(before) = query.before_id {
+            args.push(before.into());
+            sql.push_str(&format!(" AND id < ?{}", args.len()));
+        }
+        if let Some(text) = &query.text {
+            // LIKE with its wildcards escaped: the text is matched as written.
+            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            args.push(format!("%{escaped}%").into());
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (person_id LIKE ?{n} ESCAPE '\\' OR IFNULL(target_id, '') LIKE ?{n} ESCAPE '\\' \
+                 OR IFNULL(error, '') LIKE ?{n} ESCAPE '\\' OR steps LIKE ?{n} ESCAPE '\\')"
+            ));
         }
         sql.push_str(" ORDER BY id DESC");
         if query.limit > 0 {
@@ -993,6 +1038,11 @@ impl Store for SqliteStore {
         self.out(self.escrows_())
     }
 
+    fn drop_escrow(&mut self, person_id: &str) -> Result<bool, StoreError> {
+        let r = self.drop_escrow_(person_id);
+        self.out(r)
+    }
+
     fn due_wakeups(&self, now: Timestamp) -> Result<Vec<Wakeup>, StoreError> {
         self.out(self.due_wakeups_(now))
     }
@@ -1012,6 +1062,10 @@ impl Store for SqliteStore {
 
     fn cycles(&self, limit: usize) -> Result<Vec<Cycle>, StoreError> {
         self.out(self.cycles_(limit))
+    }
+
+    fn cycle(&self, id: CycleId) -> Result<Option<Cycle>, StoreError> {
+        self.out(self.cycle_(id))
     }
 
     fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, StoreError> {
@@ -1089,6 +1143,9 @@ impl History for SqliteHistory {
     }
     fn cycles(&self, limit: usize) -> Result<Vec<Cycle>, StoreError> {
         self.with(|s| Store::cycles(s, limit))
+    }
+    fn cycle(&self, id: CycleId) -> Result<Option<Cycle>, StoreError> {
+        self.with(|s| Store::cycle(s, id))
     }
     fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, StoreError> {
         self.with(|s| Store::log(s, query))

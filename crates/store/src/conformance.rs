@@ -387,6 +387,11 @@ pub fn escrow_comes_due_oldest_first<S: Store, M: Fn(&str) -> S>(open: &M) {
     assert_eq!(s.load(&["first"]).expect("load")["first"].escrow, Some(flagged));
     s.commit(c, &[Outcome { escrow: Change::Clear, ..keep("second") }]).expect("clear");
     assert_eq!(ids(&s.due_escrows(at(5), 10).expect("due"), |e| &e.person_id), ["third"]);
+    // Dropped by an operator: gone, once; another flow's is untouched.
+    assert!(!open("other").drop_escrow("third").expect("other flow"));
+    assert!(s.drop_escrow("third").expect("drop"));
+    assert!(!s.drop_escrow("third").expect("drop again"), "nothing left to drop");
+    assert!(s.due_escrows(at(5), 10).expect("due").is_empty());
 }
 
 /// A `Set` list replaces a worker's wake-ups, `clear_wakeups` removes the
@@ -472,6 +477,7 @@ pub fn log_queries_filter_newest_first<S: Store, M: Fn(&str) -> S>(open: &M) {
     s.commit(c1, &[joined("p1", "t1"), failed]).expect("commit 1");
     let c2 = s.begin_cycle(CycleKind::Incremental, None, plus(t0(), 60)).expect("begin");
     let mut change = entry("p1", Action::Disable, LogStatus::Success);
+    change.at = plus(t0(), 65);
     change.modified.push(AttributeChange {
         attribute: "memberOf".into(),
         old: json!(["a"]),
@@ -505,6 +511,30 @@ pub fn log_queries_filter_newest_first<S: Store, M: Fn(&str) -> S>(open: &M) {
             .len(),
         1
     );
+    // By action, time range, text and the paging cursor.
+    let creates =
+        s.log(&LogQuery { action: Some(Action::Create), ..Default::default() }).expect("action");
+    assert_eq!(creates.len(), 2);
+    let at = all[0].at;
+    let later = s.log(&LogQuery { from: Some(at), ..Default::default() }).expect("from");
+    assert_eq!(ids(&later, |l| l.action.as_str()), ["disable"]);
+    let before = s.log(&LogQuery { to: Some(at), ..Default::default() }).expect("to");
+    assert_eq!(before.len(), 2, "{before:?}");
+    let text = s.log(&LogQuery { text: Some("REFUSED".into()), ..Default::default() }).expect("q");
+    assert_eq!(ids(&text, |l| &l.person_id), ["p2"], "text matches the error, any case");
+    let wild = s.log(&LogQuery { text: Some("%".into()), ..Default::default() }).expect("q %");
+    assert!(wild.is_empty(), "a wildcard is matched as written: {wild:?}");
+    let page1 = s.log(&LogQuery { limit: 2, ..Default::default() }).expect("page 1");
+    let page2 = s
+        .log(&LogQuery { limit: 2, before_id: page1.last().map(|l| l.id), ..Default::default() })
+        .expect("page 2");
+    let mut paged: Vec<i64> = page1.iter().chain(&page2).map(|l| l.id).collect();
+    paged.dedup();
+    assert_eq!(paged, all.iter().map(|l| l.id).collect::<Vec<_>>(), "pages cover all once");
+    // One cycle by id; another flow's cycle or an unknown id is absent.
+    assert_eq!(s.cycle(c1).expect("cycle").map(|c| c.id), Some(c1));
+    assert_eq!(s.cycle(c2 + 1000).expect("unknown"), None);
+    assert_eq!(open("other").cycle(c1).expect("other flow"), None);
 }
 
 /// `accounts_by_target` answers exactly what `account_by_target` answers,

@@ -319,6 +319,17 @@ pub struct LogQuery {
     pub person_id: Option<String>,
     pub cycle_id: Option<CycleId>,
     pub status: Option<LogStatus>,
+    pub action: Option<Action>,
+    /// Entries at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Entries before this instant.
+    pub to: Option<Timestamp>,
+    /// Entries whose person id, target id, error or steps contain this
+    /// text (case-insensitive for ASCII).
+    pub text: Option<String>,
+    /// Only entries with a smaller id (the paging cursor: the last id of
+    /// the page before).
+    pub before_id: Option<i64>,
     /// Newest first, at most this many (0 = no limit).
     pub limit: usize,
 }
@@ -439,6 +450,9 @@ pub trait Store: Send {
     fn due_escrows(&self, now: Timestamp, limit: usize) -> Result<Vec<Escrow>, StoreError>;
     /// All escrowed workers.
     fn escrows(&self) -> Result<Vec<Escrow>, StoreError>;
+    /// Remove a worker's escrow (an operator gave up on it); whether there
+    /// was one. Fenced like every write.
+    fn drop_escrow(&mut self, person_id: &str) -> Result<bool, StoreError>;
     /// Wake-ups due at or before `now`.
     fn due_wakeups(&self, now: Timestamp) -> Result<Vec<Wakeup>, StoreError>;
     /// The earliest pending wake-up.
@@ -448,6 +462,9 @@ pub trait Store: Send {
     fn account_counts(&self) -> Result<AccountCounts, StoreError>;
     /// Newest cycles first.
     fn cycles(&self, limit: usize) -> Result<Vec<Cycle>, StoreError>;
+    /// One cycle of this flow by id (`None` for an unknown id or another
+    /// flow's cycle).
+    fn cycle(&self, id: CycleId) -> Result<Option<Cycle>, StoreError>;
     fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, StoreError>;
 
     /// Take the flow's lease for `holder` until `now + ttl`, with a new
@@ -493,6 +510,8 @@ pub trait History: Send + Sync {
     fn watermark(&self, scope: &str) -> Result<Option<Timestamp>, StoreError>;
     /// Newest cycles first.
     fn cycles(&self, limit: usize) -> Result<Vec<Cycle>, StoreError>;
+    /// One cycle of this flow by id.
+    fn cycle(&self, id: CycleId) -> Result<Option<Cycle>, StoreError>;
     fn log(&self, query: &LogQuery) -> Result<Vec<LogEntry>, StoreError>;
     fn account_counts(&self) -> Result<AccountCounts, StoreError>;
     /// All escrowed workers.

@@ -316,6 +316,12 @@ impl<S: Store, T: Target + 'static> Engine<S, T> {
         &self.store
     }
 
+    /// The store, to write outside a cycle (an operator dropping a
+    /// worker's escrow); the caller serializes it with the flow's cycles.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     pub fn target(&self) -> &T {
         &self.target
     }

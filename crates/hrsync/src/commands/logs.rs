@@ -45,6 +45,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
         status: args.status.as_deref().and_then(hrsync_store::LogStatus::parse),
         // SQLite's LIMIT is a signed 64-bit integer; more is "all there are".
         limit: usize::try_from(args.limit.min(i64::MAX as u64)).unwrap_or(usize::MAX),
+        ..Default::default()
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);

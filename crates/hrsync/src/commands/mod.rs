@@ -1,5 +1,6 @@
 //! One module per subcommand: argument struct plus `run`.
 
+pub mod api;
 pub mod app;
 pub mod check;
 pub mod demo;

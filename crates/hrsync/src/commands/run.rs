@@ -72,14 +72,40 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         let mut specs = Vec::new();
         let mut _leases = Vec::new();
+        if config.api.is_some() {
+            // Before any cycle, so the runner's counters are recorded.
+            hrsync_server::metrics_recorder()?;
+        }
         for (flow, (store, lease)) in leased {
             let engine = app::engine_on(&config, flow, store)?;
             specs.push(FlowSpec::new(flow.name, engine).scheduled(schedule));
             _leases.push(lease);
         }
         let (handle, runner) = Runner::new(specs)?;
+        // Bound before the first cycle, so a taken port fails the start.
+        let (api_stop, api_task) = match &config.api {
+            Some(api) => {
+                let server = super::api::bind(&config, &flows, api, handle.clone()).await?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(server.run(async move {
+                    let _ = stopped.await;
+                }));
+                (Some(stop), Some(task))
+            }
+            None => (None, None),
+        };
         tokio::spawn(signals.forward(handle, args.stop_timeout));
-        Ok(match runner.run().await {
+        let stopped = runner.run().await;
+        if let (Some(stop), Some(task)) = (api_stop, api_task) {
+            let _ = stop.send(());
+            // Requests in flight get a moment; the process is ending anyway.
+            match tokio::time::timeout(Duration::from_secs(5), task).await {
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "The API server ended with an error."),
+                Ok(_) => {}
+                Err(_) => tracing::warn!("The API server did not stop within 5 s; leaving it."),
+            }
+        }
+        Ok(match stopped {
             Stopped::Interrupted { by, jobs } => {
                 let by = match by {
                     Interrupt::Request => "a second signal".to_owned(),

@@ -1,6 +1,7 @@
 //! hrsync's integration tests, one binary: each file below was its own test
 //! binary; one link instead of 7 saves build time and disk.
 
+mod api_run;
 mod auth_cli;
 mod cli;
 mod common;
