@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -33,6 +34,16 @@ const MANAGER_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Graph's filter path for a mapping attribute (`a.b` is `a/b`).
 fn filter_path(attribute: &str) -> String {
     attribute.replace('.', "/")
+}
+
+/// Values per `in` filter: Graph limits a filter clause to 15 expressions.
+const IN_CHUNK: usize = 15;
+
+/// `attr in ('a','b')` with OData's quote doubling, URL-encoded.
+pub fn in_filter(attribute: &str, values: &[&String]) -> String {
+    let list: Vec<String> = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
+    let filter = format!("{} in ({})", filter_path(attribute), list.join(","));
+    utf8_percent_encode(&filter, QUERY).to_string()
 }
 
 /// `?$filter=attr eq 'value'` with OData's quote doubling, URL-encoded.
@@ -72,6 +83,8 @@ pub struct GraphTarget {
     /// Top-level properties read back with `$select`: the built-in set plus
     /// those a write was accepted with.
     select: Mutex<BTreeSet<String>>,
+    /// Graph refused an `in` filter: look values up one `eq` at a time.
+    no_in: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -125,6 +138,7 @@ impl GraphTarget {
             waiting: Mutex::new(HashMap::new()),
             managers: Mutex::new(HashMap::new()),
             select: Mutex::new(BASE_SELECT.iter().map(|s| (*s).to_owned()).collect()),
+            no_in: AtomicBool::new(false),
         })
     }
 
@@ -173,6 +187,57 @@ impl GraphTarget {
                     .ok_or_else(|| rejected(operation, "a user without an id"))
             })
             .collect()
+    }
+
+    /// [`Target::find_many`] with `in` filters of [`IN_CHUNK`] values, up
+    /// to 20 of them in one `$batch`: a page of 100 lookups is one request
+    /// instead of five, and one item per 15 values instead of one per value.
+    /// Each value gets the users whose attribute equals it ignoring case,
+    /// as Graph's `eq` compares.
+    async fn find_in(
+        &self,
+        attribute: &str,
+        values: &[&String],
+    ) -> Result<HashMap<String, Vec<TargetObject>>, TargetError> {
+        let filters: Vec<&[&String]> = values.chunks(IN_CHUNK).collect();
+        let per_batch: Vec<&[&[&String]]> = filters.chunks(rb::MAX_BATCH).collect();
+        let answers = join_all(per_batch.iter().map(|batch| async move {
+            let paths: Vec<String> = batch
+                .iter()
+                .map(|chunk| {
+                    format!(
+                        "/users?$filter={}&$select={}&$top=999",
+                        in_filter(attribute, chunk),
+                        self.select()
+                    )
+                })
+                .collect();
+            let outcomes = self.service.read_batch("find", &paths).await?;
+            let mut found = Vec::new();
+            for outcome in outcomes {
+                let page = page_or_error("find", outcome)?;
+                found.extend(self.rest_of_pages("find", page).await?);
+            }
+            Ok::<_, TargetError>(found)
+        }))
+        .await;
+        let mut by_value: HashMap<String, Vec<TargetObject>> = HashMap::new();
+        for found in answers {
+            for object in found? {
+                if let Some(text) = object.attributes.get(attribute).and_then(text_of) {
+                    by_value.entry(text.to_lowercase()).or_default().push(object);
+                }
+            }
+        }
+        let mut out = HashMap::new();
+        for v in values {
+            if let Some(objects) = by_value.get(&v.to_lowercase()) {
+                let mut objects = objects.clone();
+                objects.dedup_by(|a, b| a.id == b.id);
+                out.insert((*v).clone(), objects);
+            }
+        }
+        Ok(out)
     }
 
     fn find_path(&self, attribute: &str, value: &str) -> String {
@@ -245,37 +310,46 @@ impl GraphTarget {
     async fn look_again(&self, report: &str) {
         let Some(value) = lock(&self.waiting).get(report).cloned() else { return };
         match self.resolve_manager("update", &value).await {
-            Ok(Some(mid)) => {
-                let w = self.manager_put("manager", report, &mid, None);
-                if let Ok(o) = self.service.write("update", vec![w]).await
-                    && matches!(o.first(), Some((_, ItemOutcome::Ok(_))))
-                {
-                    lock(&self.waiting).remove(report);
-                }
-            }
+            Ok(Some(mid)) => self.link(report, &value, &mid).await,
             Ok(None) => {}
             Err(e) => tracing::debug!(report, error = %e, "looking for a manager again failed"),
         }
     }
 
+    /// Link a waiting report to their manager. The report leaves the
+    /// waiting list before the PUT, so a report is linked once even when
+    /// the manager's create and the report's second look race; a failed
+    /// link puts them back.
+    async fn link(&self, report: &str, manager_value: &str, manager_id: &str) {
+        if lock(&self.waiting).remove(report).is_none() {
+            return;
+        }
+        let w = self.manager_put("manager", report, manager_id, None);
+        let failed = match self.service.write("update", vec![w]).await {
+            Ok(o) if matches!(o.first(), Some((_, ItemOutcome::Ok(_)))) => None,
+            Ok(o) => Some(format!("{:?}", o.first().map(|(_, o)| o))),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = failed {
+            tracing::warn!(
+                report,
+                why,
+                "linking a report to their manager failed; tried again next cycle"
+            );
+            lock(&self.waiting)
+                .entry(report.to_owned())
+                .or_insert_with(|| manager_value.to_owned());
+        }
+    }
+
     /// Link reports that waited for the manager whose employeeId is `own`.
     async fn link_waiting_reports(&self, own: &str, manager_id: &str) {
-        let reports: Vec<String> = lock(&self.waiting)
+        let reports: Vec<(String, String)> = lock(&self.waiting)
             .iter()
             .filter(|(_, m)| m.eq_ignore_ascii_case(own))
-            .map(|(r, _)| r.clone())
+            .map(|(r, m)| (r.clone(), m.clone()))
             .collect();
-        let links = reports.iter().map(|report| async move {
-            let w = self.manager_put("manager", report, manager_id, None);
-            match self.service.write("update", vec![w]).await {
-                Ok(o) if matches!(o.first(), Some((_, ItemOutcome::Ok(_)))) => {
-                    lock(&self.waiting).remove(report);
-                }
-                Ok(o) => tracing::warn!(report, outcome = ?o.first().map(|(_, o)| o), "linking a report to their new manager failed; tried again next cycle"),
-                Err(e) => tracing::warn!(report, error = %e, "linking a report to their new manager failed; tried again next cycle"),
-            }
-        });
-        join_all(links).await;
+        join_all(reports.iter().map(|(report, value)| self.link(report, value, manager_id))).await;
     }
 
     /// The error for a failed item, with Graph's code, message and request id.
@@ -392,6 +466,19 @@ impl Target for GraphTarget {
         for v in values {
             if seen.insert(v) {
                 unique.push(v);
+            }
+        }
+        if !self.no_in.load(Ordering::Relaxed) && unique.len() > 1 {
+            match self.find_in(attribute, &unique).await {
+                Ok(found) => return Ok(found),
+                Err(TargetError::Rejected { message, .. })
+                    if message.contains("Request_UnsupportedQuery")
+                        || message.contains("HTTP 400") =>
+                {
+                    tracing::info!(%message, attribute, "Graph refuses `in` filters here; looking values up one by one");
+                    self.no_in.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
             }
         }
         // One `$batch` of up to 20 filters per request, the chunks in flight
@@ -758,6 +845,15 @@ impl Target for GraphTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_filters_escape_each_value() {
+        let (a, b) = ("O'Neil".to_owned(), "x y".to_owned());
+        assert_eq!(
+            in_filter("employeeId", &[&a, &b]),
+            "employeeId%20in%20%28%27O%27%27Neil%27%2C%27x%20y%27%29"
+        );
+    }
 
     #[test]
     fn filters_escape_quotes_and_encode() {
