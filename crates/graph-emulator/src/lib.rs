@@ -10,7 +10,8 @@
 //! Status: [`schema`] (the user type's property names and types, derived
 //! from Microsoft's published v1.0 metadata), [`rules`], [`server`] (start,
 //! base URL, in-memory tenant, shutdown), the [`users`] routes (create,
-//! read, update, delete, list with `$filter`/`$select`/`$top`, manager
+//! read, update, delete, list with `$filter` (`eq`, `in` up to 15 values,
+//! served from per-tenant indexes)/`$select`/`$top`, manager
 //! `$ref`), [`batch`] (`POST /v1.0/$batch`) and [`throttle`] (a sliding
 //! window write limit, injected faults, `/_emulator/stats`) and [`auth`] (the token endpoint, Entra-shaped JWT access tokens
 //! signed by [`issuer`], discovery and JWKS, and the

@@ -31,6 +31,9 @@ pub struct Tenant {
     pub users: BTreeMap<String, serde_json::Value>,
     pub managers: BTreeMap<String, String>,
     pub verified_domains: Vec<String>,
+    /// Lower-cased value -> ids of the filterable properties, kept in step
+    /// with `users` by the routes of [`crate::users`].
+    pub(crate) index: crate::users::UserIndex,
 }
 
 impl Default for Tenant {
@@ -39,6 +42,7 @@ impl Default for Tenant {
             users: BTreeMap::new(),
             managers: BTreeMap::new(),
             verified_domains: vec!["contoso.example".to_owned()],
+            index: crate::users::UserIndex::default(),
         }
     }
 }

@@ -1,14 +1,22 @@
 //! The `/v1.0/users` routes of the double: create, read, update, delete and
-//! list with a small, strictly parsed `$filter` (`<prop> eq '<literal>'` for
-//! `employeeId`, `userPrincipalName`, `mail`, `id`, `mailNickname`,
-//! `displayName`, `givenName`, `surname`, `jobTitle`), `$select` and `$top`
-//! paging; the manager reference (`PUT`/`DELETE .../manager/$ref`, `GET
-//! .../manager`), stored in [`Tenant::managers`]. Bodies are checked against
-//! the Graph metadata excerpt ([`crate::schema`]) and the value rules
-//! ([`crate::rules`]); anything the double does not implement is refused
-//! rather than accepted.
+//! list with a small, strictly parsed `$filter` (`<prop> eq '<literal>'` or
+//! `<prop> in ('<literal>', ...)` with 1 to 15 literals, for `employeeId`,
+//! `userPrincipalName`, `mail`, `id`, `mailNickname`, `displayName`,
+//! `givenName`, `surname`, `jobTitle`; compared case-insensitively),
+//! `$select` and `$top` paging; the manager reference (`PUT`/`DELETE
+//! .../manager/$ref`, `GET .../manager`), stored in [`Tenant::managers`].
+//! Bodies are checked against the Graph metadata excerpt ([`crate::schema`])
+//! and the value rules ([`crate::rules`]); anything the double does not
+//! implement is refused rather than accepted.
+//!
+//! Lookups do not scan the users: [`UserIndex`] (in the tenant, under the
+//! same lock) maps each filterable property's lower-cased value to the ids
+//! holding it and is updated on create, PATCH and DELETE, so finding a user
+//! by userPrincipalName, the duplicate-UPN check and `$filter` cost O(1)
+//! per value rather than O(users).
 
 use std::collections::hash_map::RandomState;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,8 +50,8 @@ pub(crate) struct RequestIds {
 
 /// Properties a create must carry (besides `passwordProfile.password`).
 const REQUIRED: [&str; 4] = ["accountEnabled", "displayName", "mailNickname", "userPrincipalName"];
-/// Properties `$filter` may compare with `eq` (the user resource type
-/// documents `$filter (eq, ...)` without advanced query for each).
+/// Properties `$filter` may compare with `eq` or `in` (the user resource
+/// type documents `$filter (eq, in, ...)` without advanced query for each).
 const FILTERABLE: [&str; 9] = [
     "employeeId",
     "userPrincipalName",
@@ -55,7 +63,61 @@ const FILTERABLE: [&str; 9] = [
     "surname",
     "jobTitle",
 ];
+/// Most literals one `in` list may carry: "Using the in operator ...
+/// requests are limited to 15 expressions in the filter clause by default"
+/// (Microsoft Graph, the `$filter` query parameter page).
+const MAX_IN: usize = 15;
 const DEFAULT_TOP: usize = 100;
+
+/// Per-tenant indexes of the [`FILTERABLE`] properties: for each (in the
+/// order of `FILTERABLE`), the string value lower-cased with
+/// [`str::to_lowercase`] (as `$filter` compares) -> the ids of the users
+/// holding it. Only string values are indexed, so a null or absent property
+/// matches nothing, as when the users were scanned.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserIndex {
+    by_property: [HashMap<String, BTreeSet<String>>; FILTERABLE.len()],
+}
+
+impl UserIndex {
+    fn slot(property: &str) -> Option<usize> {
+        FILTERABLE.iter().position(|p| *p == property)
+    }
+
+    /// Adds `user`'s filterable values under `id`.
+    fn insert(&mut self, id: &str, user: &Value) {
+        for (map, property) in self.by_property.iter_mut().zip(FILTERABLE) {
+            if let Some(v) = user.get(property).and_then(Value::as_str) {
+                map.entry(v.to_lowercase()).or_default().insert(id.to_owned());
+            }
+        }
+    }
+
+    /// Takes `user`'s filterable values (as stored now) out for `id`.
+    fn remove(&mut self, id: &str, user: &Value) {
+        for (map, property) in self.by_property.iter_mut().zip(FILTERABLE) {
+            if let Some(v) = user.get(property).and_then(Value::as_str) {
+                let key = v.to_lowercase();
+                if let Some(ids) = map.get_mut(&key) {
+                    ids.remove(id);
+                    if ids.is_empty() {
+                        map.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The ids (in id order) whose `property` lower-cases to the same string
+    /// as `value`.
+    fn ids(&self, property: &str, value: &str) -> impl Iterator<Item = &str> {
+        Self::slot(property)
+            .and_then(|i| self.by_property[i].get(&value.to_lowercase()))
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
 const MAX_TOP: usize = 999;
 
 pub(crate) fn routes(shared: Arc<Shared>, control: Arc<crate::throttle::Control>) -> axum::Router {
@@ -289,13 +351,23 @@ fn check_user_body(
     Ok(())
 }
 
-fn duplicate_upn(tenant: &Tenant, upn: &str, except_id: Option<&str>) -> bool {
-    tenant.users.iter().any(|(id, u)| {
-        Some(id.as_str()) != except_id
-            && u.get("userPrincipalName")
-                .and_then(Value::as_str)
-                .is_some_and(|x| x.eq_ignore_ascii_case(upn))
+/// The ids (in id order) whose userPrincipalName equals `upn` ignoring
+/// ASCII case. Two strings equal ignoring ASCII case also lower-case alike,
+/// so the index holds every candidate; the check keeps the ASCII-only
+/// comparison these lookups have always made.
+fn upn_ids<'a>(tenant: &'a Tenant, upn: &'a str) -> impl Iterator<Item = &'a str> {
+    tenant.index.ids("userPrincipalName", upn).filter(move |id| {
+        tenant
+            .users
+            .get(*id)
+            .and_then(|u| u.get("userPrincipalName"))
+            .and_then(Value::as_str)
+            .is_some_and(|x| x.eq_ignore_ascii_case(upn))
     })
+}
+
+fn duplicate_upn(tenant: &Tenant, upn: &str, except_id: Option<&str>) -> bool {
+    upn_ids(tenant, upn).any(|id| Some(id) != except_id)
 }
 
 const DUPLICATE_UPN: &str =
@@ -347,6 +419,7 @@ async fn create_user(
     let id = new_guid();
     obj.insert("id".into(), Value::String(id.clone()));
     let stored = Value::Object(obj);
+    tenant.index.insert(&id, &stored);
     tenant.users.insert(id, stored.clone());
     drop(tenant);
     let mut out = Map::new();
@@ -365,15 +438,7 @@ fn find_id(tenant: &Tenant, key: &str) -> Option<String> {
     if tenant.users.contains_key(key) {
         return Some(key.to_owned());
     }
-    tenant
-        .users
-        .iter()
-        .find(|(_, u)| {
-            u.get("userPrincipalName")
-                .and_then(Value::as_str)
-                .is_some_and(|x| x.eq_ignore_ascii_case(key))
-        })
-        .map(|(id, _)| id.clone())
+    upn_ids(tenant, key).next().map(str::to_owned)
 }
 
 type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
@@ -474,8 +539,13 @@ async fn patch_user(
         return bad_request(&ids, DUPLICATE_UPN);
     }
     strip_password(&mut obj);
-    if let Some(Value::Object(user)) = tenant.users.get_mut(&id) {
-        user.extend(obj);
+    let tenant = &mut *tenant;
+    if let Some(user) = tenant.users.get_mut(&id) {
+        tenant.index.remove(&id, user);
+        if let Value::Object(m) = user {
+            m.extend(obj);
+        }
+        tenant.index.insert(&id, user);
     }
     StatusCode::NO_CONTENT.into_response()
 }
@@ -488,7 +558,9 @@ async fn delete_user(
     let mut tenant = lock(&shared);
     match find_id(&tenant, &key) {
         Some(id) => {
-            tenant.users.remove(&id);
+            if let Some(user) = tenant.users.remove(&id) {
+                tenant.index.remove(&id, &user);
+            }
             tenant.managers.remove(&id);
             tenant.managers.retain(|_, manager| *manager != id);
             StatusCode::NO_CONTENT.into_response()
@@ -497,15 +569,64 @@ async fn delete_user(
     }
 }
 
-/// A parsed `$filter`: `<property> eq '<literal>'`.
+/// A parsed `<property> eq '<literal>'` (the `eq`-only view of [`Filter`]
+/// the parser's first tests were written against).
+#[cfg(test)]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct EqFilter {
     pub(crate) property: String,
     pub(crate) value: String,
 }
 
+/// A parsed `$filter` clause: `eq` (one value) or `in` (1 to [`MAX_IN`]
+/// values); a user matches when its property equals any value, ignoring case.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Filter {
+    pub(crate) property: String,
+    pub(crate) operator: Operator,
+    pub(crate) values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operator {
+    Eq,
+    In,
+}
+
 /// Parses `prop eq 'literal'` (OData string literal, `''` is one quote).
+#[cfg(test)]
 pub(crate) fn parse_filter(s: &str) -> Result<EqFilter, String> {
+    match parse_clause(s)? {
+        Filter { property, operator: Operator::Eq, mut values } if values.len() == 1 => {
+            Ok(EqFilter { property, value: values.remove(0) })
+        }
+        _ => Err(format!("Unsupported or invalid query filter clause specified: '{s}'.")),
+    }
+}
+
+/// An OData string literal at the start of `s`: its value (`''` is one
+/// quote) and what follows the closing quote.
+fn literal(s: &str) -> Option<(String, &str)> {
+    let mut rest = s.strip_prefix('\'')?;
+    let mut value = String::new();
+    loop {
+        let quote = rest.find('\'')?;
+        value.push_str(&rest[..quote]);
+        let tail = &rest[quote + 1..];
+        match tail.strip_prefix('\'') {
+            Some(t) => {
+                value.push('\'');
+                rest = t;
+            }
+            None => return Some((value, tail)),
+        }
+    }
+}
+
+/// Parses `prop eq 'literal'` or `prop in ('a', 'b', ...)` (OData's
+/// `RWS "eq" RWS` and `RWS "in" BWS` list with optional spaces around the
+/// commas and parentheses); nothing else.
+pub(crate) fn parse_clause(s: &str) -> Result<Filter, String> {
     let unsupported = || format!("Unsupported or invalid query filter clause specified: '{s}'.");
     let rest = s.trim_start();
     let name_len =
@@ -520,31 +641,46 @@ pub(crate) fn parse_filter(s: &str) -> Result<EqFilter, String> {
     if after_ws.len() == rest.len() {
         return Err(unsupported());
     }
-    let Some(rest) = after_ws.strip_prefix("eq") else { return Err(unsupported()) };
-    let after_ws = rest.trim_start();
-    if after_ws.len() == rest.len() {
-        return Err(unsupported());
+    let property = name.to_owned();
+    if let Some(rest) = after_ws.strip_prefix("eq") {
+        let after_ws = rest.trim_start();
+        if after_ws.len() == rest.len() {
+            return Err(unsupported());
+        }
+        let (value, tail) = literal(after_ws).ok_or_else(unsupported)?;
+        if !tail.trim().is_empty() {
+            return Err(unsupported());
+        }
+        return Ok(Filter { property, operator: Operator::Eq, values: vec![value] });
     }
-    let Some(lit) = after_ws.strip_prefix('\'') else { return Err(unsupported()) };
-    let mut value = String::new();
-    let mut chars = lit.chars();
+    let Some(rest) = after_ws.strip_prefix("in") else { return Err(unsupported()) };
+    let Some(mut rest) = rest.trim_start().strip_prefix('(') else { return Err(unsupported()) };
+    let mut values = Vec::new();
     loop {
-        match chars.next() {
-            None => return Err(unsupported()),
-            Some('\'') => {
-                let tail = chars.as_str();
-                if let Some(t) = tail.strip_prefix('\'') {
-                    value.push('\'');
-                    chars = t.chars();
-                } else if tail.trim().is_empty() {
-                    return Ok(EqFilter { property: name.to_owned(), value });
-                } else {
-                    return Err(unsupported());
-                }
+        // An empty list `()` fails here too: it has no literal.
+        let (value, tail) = literal(rest.trim_start()).ok_or_else(unsupported)?;
+        values.push(value);
+        let tail = tail.trim_start();
+        if let Some(t) = tail.strip_prefix(',') {
+            rest = t;
+        } else if let Some(t) = tail.strip_prefix(')') {
+            if !t.trim().is_empty() {
+                return Err(unsupported());
             }
-            Some(c) => value.push(c),
+            break;
+        } else {
+            return Err(unsupported());
         }
     }
+    if values.len() > MAX_IN {
+        // Our wording: the exact text Graph returns was not found in its
+        // documentation; the limit is the documented one.
+        return Err(format!(
+            "Too many expressions in the filter clause: {}. The 'in' operator allows at most {MAX_IN} by default.",
+            values.len()
+        ));
+    }
+    Ok(Filter { property, operator: Operator::In, values })
 }
 
 /// Percent-encodes a query value (everything but RFC 3986 unreserved).
@@ -597,7 +733,7 @@ async fn list_users(
             }
         }
     }
-    let filter = match filter_raw.as_deref().map(parse_filter).transpose() {
+    let filter = match filter_raw.as_deref().map(parse_clause).transpose() {
         Ok(f) => f,
         Err(m) => return unsupported(m),
     };
@@ -606,17 +742,15 @@ async fn list_users(
         Err(m) => return bad_request(&ids, m),
     };
     let tenant = lock(&shared);
-    let matching: Vec<&Value> = tenant
-        .users
-        .values()
-        .filter(|u| match &filter {
-            None => true,
-            Some(f) => u
-                .get(&f.property)
-                .and_then(Value::as_str)
-                .is_some_and(|x| x.to_lowercase() == f.value.to_lowercase()),
-        })
-        .collect();
+    let matching: Vec<&Value> = match &filter {
+        None => tenant.users.values().collect(),
+        Some(f) => {
+            // In id order, as the users map iterates, each user once.
+            let ids: BTreeSet<&str> =
+                f.values.iter().flat_map(|v| tenant.index.ids(&f.property, v)).collect();
+            ids.into_iter().filter_map(|id| tenant.users.get(id)).collect()
+        }
+    };
     let page: Vec<Value> =
         matching.iter().skip(skip).take(top).map(|u| project(u, select.as_deref())).collect();
     let more = matching.len() > skip.saturating_add(top);
@@ -777,6 +911,82 @@ mod tests {
         ] {
             assert!(parse_filter(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn in_lists_parse_quotes_and_spaces() {
+        assert_eq!(
+            parse_clause("mail in ('o''brien@contoso.example','b@contoso.example')"),
+            Ok(Filter {
+                property: "mail".into(),
+                operator: Operator::In,
+                values: vec!["o'brien@contoso.example".into(), "b@contoso.example".into()],
+            })
+        );
+        assert_eq!(
+            parse_clause(" employeeId in( '1' ,'''' , 'a,b)' ) ").map(|f| f.values),
+            Ok(vec!["1".into(), "'".into(), "a,b)".into()])
+        );
+        assert_eq!(parse_clause("id in ('x')").map(|f| f.values.len()), Ok(1));
+        assert_eq!(
+            parse_clause("employeeId eq 'x'").map(|f| (f.operator, f.values)),
+            Ok((Operator::Eq, vec!["x".into()]))
+        );
+        // `parse_filter` stays the `eq` parser.
+        assert!(parse_filter("employeeId in ('x')").is_err());
+    }
+
+    #[test]
+    fn in_lists_take_fifteen_values_and_refuse_sixteen() {
+        let list = |n: usize| {
+            let items: Vec<String> = (0..n).map(|i| format!("'{i}'")).collect();
+            format!("employeeId in ({})", items.join(","))
+        };
+        assert_eq!(parse_clause(&list(15)).map(|f| f.values.len()), Ok(15));
+        let err = parse_clause(&list(16)).unwrap_err();
+        assert!(err.contains("Too many expressions") && err.contains("16"), "{err}");
+        assert!(err.contains("at most 15"), "{err}");
+    }
+
+    #[test]
+    fn malformed_in_lists_are_refused() {
+        for bad in [
+            "employeeId in ()",
+            "employeeId in ( )",
+            "employeeId in ('a',)",
+            "employeeId in (,'a')",
+            "employeeId in ('a' 'b')",
+            "employeeId in ('a'",
+            "employeeId in 'a'",
+            "employeeId in ('a') or id eq 'b'",
+            "employeeId in ('a'))",
+            "employeeId in ('o'brien')",
+            "employeeId in ('open)",
+            "employeeId in (1)",
+            "employeeId in ('a';'b')",
+            "employeeIdin ('a')",
+            "employeeId IN ('a')",
+            "officeLocation in ('a')",
+            "employeeId in",
+        ] {
+            assert!(parse_clause(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn index_follows_create_patch_and_delete() {
+        let mut index = UserIndex::default();
+        let a = json!({"id": "A", "userPrincipalName": "Ann@x", "employeeId": "1"});
+        index.insert("A", &a);
+        index.insert("B", &json!({"id": "B", "employeeId": "1"}));
+        assert_eq!(index.ids("employeeId", "1").collect::<Vec<_>>(), ["A", "B"]);
+        assert_eq!(index.ids("userPrincipalName", "ANN@X").collect::<Vec<_>>(), ["A"]);
+        index.remove("A", &a);
+        index.insert("A", &json!({"id": "A", "userPrincipalName": "bo@x", "employeeId": null}));
+        assert_eq!(index.ids("employeeId", "1").collect::<Vec<_>>(), ["B"]);
+        assert_eq!(index.ids("userPrincipalName", "ann@x").count(), 0);
+        assert_eq!(index.ids("userPrincipalName", "BO@X").collect::<Vec<_>>(), ["A"]);
+        assert_eq!(index.ids("officeLocation", "x").count(), 0);
     }
 
     #[test]

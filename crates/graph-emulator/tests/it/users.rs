@@ -244,3 +244,90 @@ async fn filter_with_escaped_quote_select_and_paging() {
     let r = c.get(q(&list, &[("$top", "1000")])).send().await.unwrap();
     expect_error(r, 400, "Request_BadRequest").await;
 }
+
+#[tokio::test]
+async fn in_filter_finds_three_users_directly_and_inside_a_batch() {
+    let g = start().await;
+    for (upn, eid) in [
+        ("o'brien@contoso.example", "3001"),
+        ("b@contoso.example", "3002"),
+        ("c@contoso.example", "3003"),
+        ("d@contoso.example", "3004"),
+    ] {
+        let mut u = user(upn);
+        u["employeeId"] = json!(eid);
+        assert_eq!(post(&g, &u).await.status(), 201);
+    }
+    let c = reqwest::Client::new();
+    let list = format!("{}/v1.0/users", g.base_url());
+    let upns = |r: &Value| -> Vec<String> {
+        let mut v: Vec<String> = r["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userPrincipalName"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let want = ["b@contoso.example", "c@contoso.example", "o'brien@contoso.example"];
+
+    let filter = "userPrincipalName in ('O''Brien@contoso.example', 'b@contoso.example','C@CONTOSO.example','nobody@contoso.example')";
+    let r: Value =
+        c.get(q(&list, &[("$filter", filter)])).send().await.unwrap().json().await.unwrap();
+    assert_eq!(upns(&r), want, "{r}");
+
+    // Inside a `$batch` item (a percent-encoded relative url), on employeeId.
+    let url = q("http://x/users", &[("$filter", "employeeId in ('3001','3002','3003')")]);
+    let url = url.strip_prefix("http://x").unwrap();
+    let r: Value = c
+        .post(format!("{}/v1.0/$batch", g.base_url()))
+        .json(&json!({"requests": [{"id": "1", "method": "GET", "url": url}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = &r["responses"][0];
+    assert_eq!(item["status"], 200, "{r}");
+    assert_eq!(upns(&item["body"]), want, "{r}");
+
+    // A PATCH moves a user out of the index entry and into another.
+    let id = r["responses"][0]["body"]["value"][0]["id"].as_str().unwrap().to_owned();
+    let r =
+        c.patch(format!("{list}/{id}")).json(&json!({"employeeId": "3009"})).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let r: Value = c
+        .get(q(&list, &[("$filter", "employeeId in ('3001','3002','3003','3009')")]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(upns(&r), want, "{r}");
+    let r: Value = c
+        .get(q(&list, &[("$filter", "employeeId eq '3009'")]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["value"][0]["id"], id.as_str(), "{r}");
+
+    let sixteen: Vec<String> = (0..16).map(|i| format!("'{i}'")).collect();
+    for bad in [
+        format!("employeeId in ({})", sixteen.join(",")),
+        "employeeId in ()".to_owned(),
+        "employeeId in ('1',)".to_owned(),
+        "officeLocation in ('x')".to_owned(),
+    ] {
+        let r = c.get(q(&list, &[("$filter", &bad)])).send().await.unwrap();
+        let m = expect_error(r, 400, "Request_UnsupportedQuery").await;
+        if bad.contains("'15'") {
+            assert!(m.contains("at most 15"), "{m}");
+        }
+    }
+}
