@@ -255,3 +255,39 @@ async fn telephone_number_and_mobile_become_business_and_cell_phones() {
     let again = sf.contact_records(&pids).await.expect("read persons");
     assert_eq!(again[a.as_str()], after[a.as_str()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_resolves_the_writeback_types_and_names_an_unknown_one() {
+    let emu = Emulator::builder().workers(3).seed(43).start().await.expect("emulator");
+    let dir = TempDir::new("writeback-check");
+    let config = write_config(&dir.0, &emu.base_url(), 50);
+    let base = std::fs::read_to_string(&config).expect("read config");
+    with_writeback(&config, "\n[writeback]\nmapping = \"builtin:writeback-email-phone\"\n");
+    let out = run(&config, &["check"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("ok   writeback picklists"), "{}", text(&out));
+    assert!(stdout.contains("ok   writeback mapping"), "{}", text(&out));
+
+    std::fs::write(&config, base).expect("write config");
+    with_writeback(
+        &config,
+        r#"
+[writeback]
+[[writeback.mapping]]
+target = "personIdExternal"
+expression = '[personIdExternal]'
+matching = 1
+[[writeback.mapping]]
+target = "email"
+expression = '[mail]'
+[[writeback.mapping]]
+target = "emailType"
+expression = '"Fax"'
+"#,
+    );
+    let out = run(&config, &["check"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL writeback mapping") && stdout.contains("Fax"), "{stdout}");
+    assert!(stdout.contains("business"), "the known types are listed: {stdout}");
+}
