@@ -47,6 +47,12 @@
 //!   `[flow]`, a `[flows.target]` read like `[target]`), with errors at
 //!   `flows[i].…` fields. [`Config::flows`] lists them all, `inbound` first.
 //!
+//! - `[writeback]` is the flow `writeback` ([`WritebackSettings`]): its
+//!   `mapping` (a file, inline `[[writeback.mapping]]` tables, or
+//!   `builtin:writeback-email` / `builtin:writeback-email-phone`, Entra's
+//!   writeback scenarios 1 and 2), `[writeback.scope]`, `actions` (only
+//!   `update`) and `primary = "keep" | "take"`.
+//!
 //! `account_status` (`activeEmploymentsCount` or `emplStatus`) picks the
 //! `accountDisabled` expression of the built-in mapping (`builtin:sf-to-ad`),
 //! after Entra's integration reference: `Switch([activeEmploymentsCount],
@@ -96,6 +102,9 @@ pub struct Config {
     /// its own target with its own mapping, and its own rows in the one
     /// state file (watermark, joins, escrow, history).
     pub more_flows: Vec<NamedFlow>,
+    /// `[writeback]`: the flow `writeback`, from the directory of `[target]`
+    /// (the accounts the inbound flow joined) back to SuccessFactors.
+    pub writeback: Option<WritebackSettings>,
     /// Accidental-deletion guard.
     pub guard: Guard,
     /// Retry of failed workers.
@@ -192,6 +201,34 @@ pub struct FlowSettings {
     pub onboarding_prehires: bool,
     /// Which field decides account status (see the crate docs).
     pub account_status: AccountStatusSource,
+}
+
+/// The `[writeback]` section with its mapping compiled: the flow
+/// `writeback`, whose source is the directory of `[target]` (each account
+/// the inbound flow joined, as a record of its attributes plus
+/// `personIdExternal` from the join) and whose target is SuccessFactors.
+/// Source attributes are the directory's own names (`[mail]` reads the
+/// account's `mail`); target attributes the Writeback app's
+/// ([`hrsync_source_sf::writeback::WRITEBACK_ATTRIBUTES`]).
+#[derive(Debug, Clone)]
+pub struct WritebackSettings {
+    /// The mapping as resolved (built-in, file or inline).
+    pub mapping: MappingConfig,
+    /// Where [`WritebackSettings::mapping`] came from.
+    pub origin: MappingOrigin,
+    /// The directory schema: every name the mapping uses, plus its
+    /// `source_attribute` entries.
+    pub schema: SourceSchema,
+    /// Target mappings, parsed and checked.
+    pub compiled: CompiledMapping,
+    /// The scoping filter (`[writeback.scope]`), compiled.
+    pub scope: CompiledScope,
+    /// `writeback.actions`: only `update` exists (writeback never creates,
+    /// disables or deletes persons); default `["update"]`.
+    pub actions: Actions,
+    /// `writeback.primary`: `keep` (default) leaves a primary HR set on
+    /// another type and skips the record with a conflict; `take` demotes it.
+    pub primary: hrsync_source_sf::PrimaryPolicy,
 }
 
 /// One `[[flows]]` entry: a further inbound flow.
@@ -299,6 +336,8 @@ impl StateSettings {
 impl Config {
     /// The name of the flow of `[flow]` and `[target]`.
     pub const INBOUND: &'static str = "inbound";
+    /// The name of the flow of `[writeback]`.
+    pub const WRITEBACK: &'static str = "writeback";
 
     /// Every flow: `inbound` first, then the `[[flows]]` entries in order.
     pub fn flows(&self) -> Vec<FlowRef<'_>> {

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use hrsync_mapping::mapping::{
     SF_TO_AD_TOML, SF_TO_ENTRA_TOML, SF_TO_OPENLDAP_TOML, SF_TO_SALESFORCE_TOML, SF_TO_SCIM_TOML,
+    WRITEBACK_EMAIL_PHONE_TOML, WRITEBACK_EMAIL_TOML,
 };
 use hrsync_mapping::{
     AttributeMapping, Catalog, CompiledMapping, CompiledScope, MappingConfig, MappingError,
-    SchemaError, ScopingFilter, SourceAttributeConfig, SourceSchema,
+    SchemaError, ScopingFilter, SourceAttributeConfig, SourceSchema, directory_schema,
 };
 use hrsync_sf_auth::{AssertionSource, AuthConfig, AuthError, Diagnosis};
 use hrsync_source_sf::{Credentials, SourceConfig, SourceError};
@@ -26,12 +27,19 @@ use crate::doc::{Doc, FieldPath, offset_in_string, path};
 use crate::error::{ConfigError, ConfigErrors};
 use crate::{
     AccountStatusSource, Actions, ApiSettings, ApiTls, Config, EscrowSettings, FlowSettings, Guard,
-    MappingOrigin, Schedule, Source, StateSettings,
+    MappingOrigin, Schedule, Source, StateSettings, WritebackSettings,
 };
 use hrsync_targets::{EmbeddedConfig, Kind, TargetConfig, attr};
 
 /// The name `flow.mapping` uses for the shipped default mapping.
 const BUILTIN_SF_TO_AD: &str = "builtin:sf-to-ad";
+
+/// Every shipped mapping `writeback.mapping` may name, with its text (the
+/// first is the default). These names are a contract.
+const WRITEBACK_BUILTINS: [(&str, &str); 2] = [
+    ("builtin:writeback-email", WRITEBACK_EMAIL_TOML),
+    ("builtin:writeback-email-phone", WRITEBACK_EMAIL_PHONE_TOML),
+];
 
 /// Every shipped mapping `flow.mapping` may name, with its text.
 const BUILTINS: [(&str, &str); 5] = [
@@ -73,6 +81,22 @@ struct RawRoot {
     flows: Option<IgnoredAny>,
     #[allow(dead_code)]
     api: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    writeback: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWriteback {
+    // `mapping`, `scope` and `source_attribute` are read entry by entry.
+    #[allow(dead_code)]
+    mapping: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    scope: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    source_attribute: Option<IgnoredAny>,
+    actions: Option<Vec<Spanned<String>>>,
+    primary: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +369,13 @@ pub(crate) fn parse(
         load_flow(&doc, &dir, &mut errs, raw, &path(&["flow"]))
     });
     let more_flows = load_more_flows(&doc, &dir, &mut errs);
+    // A broken section records its errors (and the load fails).
+    let writeback = if doc.get(&path(&["writeback"])).is_some() {
+        errs.section::<RawWriteback>(&doc, "writeback")
+            .and_then(|raw| load_writeback(&doc, &dir, &mut errs, raw))
+    } else {
+        None
+    };
     let guard =
         errs.optional::<RawGuard>(&doc, "guard").map(|raw| load_guard(&doc, &mut errs, raw));
     let escrow =
@@ -384,6 +415,7 @@ pub(crate) fn parse(
             target_concurrency,
             flow,
             more_flows,
+            writeback,
             guard,
             escrow,
             schedule,
@@ -1468,48 +1500,110 @@ fn load_flow(
         int_in(doc, errs, &flow.key("prehire_lead_days"), raw.prehire_lead_days, 0..=365, 14);
     let account_status = raw.account_status.unwrap_or_default();
 
+    let m = load_mapping(doc, dir, errs, &flow, MappingKind::Inbound, account_status)?;
+    Some(FlowSettings {
+        mapping: m.mapping,
+        origin: m.origin,
+        schema: m.schema,
+        compiled: m.compiled,
+        scope: m.scope,
+        time_zone: time_zone?,
+        actions: actions?,
+        prehire_lead_days,
+        onboarding_prehires: raw.onboarding_prehires.unwrap_or(true),
+        account_status,
+    })
+}
+
+/// Which flow a mapping is for: its built-ins and its source schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MappingKind {
+    /// SuccessFactors records (the catalog), into a target.
+    Inbound,
+    /// Directory records (each mapped name is the record's own key), into
+    /// SuccessFactors.
+    Writeback,
+}
+
+impl MappingKind {
+    fn builtins(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            MappingKind::Inbound => &BUILTINS,
+            MappingKind::Writeback => &WRITEBACK_BUILTINS,
+        }
+    }
+}
+
+/// A flow's mapping, resolved and compiled.
+struct LoadedMapping {
+    mapping: MappingConfig,
+    origin: MappingOrigin,
+    schema: SourceSchema,
+    compiled: CompiledMapping,
+    scope: CompiledScope,
+}
+
+/// The mapping of the section at `flow` (its `mapping`, `scope` and
+/// `source_attribute` keys): inline, a file or a built-in of `kind`.
+fn load_mapping(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    flow: &FieldPath,
+    kind: MappingKind,
+    account_status: AccountStatusSource,
+) -> Option<LoadedMapping> {
+    let builtins = kind.builtins();
+    let default_builtin = builtins[0];
     // The mapping document: the config itself (inline), a file, or the built-in text.
     let mapping_field = flow.key("mapping");
     let file_text: String;
-    let (origin, mapping_doc): (MappingOrigin, Option<Doc<'_>>) = match doc
-        .get(&mapping_field)
-        .map(|v| (v.span(), v.get_ref()))
-    {
-        None => {
-            (MappingOrigin::Builtin(BUILTIN_SF_TO_AD.into()), Some(builtin_doc(BUILTINS[0], errs)?))
-        }
-        Some((_, DeValue::Array(_))) => (MappingOrigin::Inline, None),
-        Some((span, DeValue::String(s))) if s.starts_with("builtin:") => {
-            let Some(builtin) = BUILTINS.into_iter().find(|(name, _)| *name == s.as_ref()) else {
-                let names = BUILTINS.map(|(name, _)| format!("`{name}`")).join(", ");
-                let msg =
-                    format!("unknown built-in mapping `{s}`; the built-in mappings are {names}");
-                errs.push(doc.error_at(span, &mapping_field, msg));
-                return None;
-            };
-            (MappingOrigin::Builtin(builtin.0.into()), Some(builtin_doc(builtin, errs)?))
-        }
-        Some((span, DeValue::String(s))) => {
-            let resolved = dir.join(s.as_ref());
-            file_text = match std::fs::read_to_string(&resolved) {
-                Ok(t) => t,
-                Err(e) => {
-                    let msg = format!("cannot read mapping file `{}`: {e}", resolved.display());
+    let (origin, mapping_doc): (MappingOrigin, Option<Doc<'_>>) =
+        match doc.get(&mapping_field).map(|v| (v.span(), v.get_ref())) {
+            None => (
+                MappingOrigin::Builtin(default_builtin.0.into()),
+                Some(builtin_doc(default_builtin, errs)?),
+            ),
+            Some((_, DeValue::Array(_))) => (MappingOrigin::Inline, None),
+            Some((span, DeValue::String(s))) if s.starts_with("builtin:") => {
+                let Some(builtin) = builtins.iter().copied().find(|(name, _)| *name == s.as_ref())
+                else {
+                    let names = builtins
+                        .iter()
+                        .map(|(name, _)| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let msg = format!(
+                        "unknown built-in mapping `{s}`; the built-in mappings are {names}"
+                    );
                     errs.push(doc.error_at(span, &mapping_field, msg));
                     return None;
-                }
-            };
-            let file_doc = errs.ok(Doc::parse(&resolved, &file_text))?;
-            (MappingOrigin::File(resolved), Some(file_doc))
-        }
-        Some((span, _)) => {
-            let msg = format!(
-                "expected `\"{BUILTIN_SF_TO_AD}\"`, a mapping file path, or [[flow.mapping]] tables"
-            );
-            errs.push(doc.error_at(span, &mapping_field, msg));
-            return None;
-        }
-    };
+                };
+                (MappingOrigin::Builtin(builtin.0.into()), Some(builtin_doc(builtin, errs)?))
+            }
+            Some((span, DeValue::String(s))) => {
+                let resolved = dir.join(s.as_ref());
+                file_text = match std::fs::read_to_string(&resolved) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let msg = format!("cannot read mapping file `{}`: {e}", resolved.display());
+                        errs.push(doc.error_at(span, &mapping_field, msg));
+                        return None;
+                    }
+                };
+                let file_doc = errs.ok(Doc::parse(&resolved, &file_text))?;
+                (MappingOrigin::File(resolved), Some(file_doc))
+            }
+            Some((span, _)) => {
+                let msg = format!(
+                    "expected `\"{}\"`, a mapping file path, or [[{}]] tables",
+                    default_builtin.0,
+                    mapping_field.render()
+                );
+                errs.push(doc.error_at(span, &mapping_field, msg));
+                return None;
+            }
+        };
 
     let inline = Part { doc, base: flow.clone() };
     let file = mapping_doc.as_ref().map(|m| Part { doc: m, base: FieldPath::default() });
@@ -1560,14 +1654,23 @@ fn load_flow(
     let scope = scope?;
 
     let attr_configs: Vec<SourceAttributeConfig> = attrs.iter().map(|(_, a)| a.clone()).collect();
-    let schema = match SourceSchema::new(Catalog::builtin().clone(), &attr_configs) {
+    let mapping_configs: Vec<AttributeMapping> = mappings.iter().map(|(_, m)| m.clone()).collect();
+    let schema = match kind {
+        MappingKind::Inbound => SourceSchema::new(Catalog::builtin().clone(), &attr_configs),
+        MappingKind::Writeback => directory_schema(&MappingConfig {
+            name: None,
+            source_attributes: attr_configs.clone(),
+            scope: scope.clone(),
+            mappings: mapping_configs.clone(),
+        }),
+    };
+    let schema = match schema {
         Ok(s) => s,
         Err(e) => {
             errs.push(schema_error(attrs_part, &attrs, &e));
             return None;
         }
     };
-    let mapping_configs: Vec<AttributeMapping> = mappings.iter().map(|(_, m)| m.clone()).collect();
     let compiled = match CompiledMapping::compile(&mapping_configs, &schema) {
         // Without a matching attribute no worker can be joined to an existing account.
         Ok(c) if mappings_ok && c.matching().is_empty() => {
@@ -1599,10 +1702,28 @@ fn load_flow(
         },
     };
 
+    // A writeback mapping writes only the Writeback app's attributes.
+    if kind == MappingKind::Writeback {
+        use hrsync_source_sf::writeback::{WRITEBACK_ALIASES, WRITEBACK_ATTRIBUTES};
+        for (i, m) in &mappings {
+            let known = WRITEBACK_ATTRIBUTES.contains(&m.target.as_str())
+                || WRITEBACK_ALIASES.iter().any(|(alias, _)| *alias == m.target);
+            if !known {
+                let field = mapping_part.base.key("mapping").index(*i).key("target");
+                let msg = format!(
+                    "`{}` is not a SuccessFactors Writeback attribute; the attributes are {}",
+                    m.target,
+                    WRITEBACK_ATTRIBUTES.join(", ")
+                );
+                errs.push(mapping_part.doc.error(&field, msg));
+                return None;
+            }
+        }
+    }
     if !mappings_ok {
         return None;
     }
-    Some(FlowSettings {
+    Some(LoadedMapping {
         mapping: MappingConfig {
             name,
             source_attributes: attr_configs,
@@ -1613,12 +1734,70 @@ fn load_flow(
         schema,
         compiled: compiled?,
         scope: compiled_scope?,
-        time_zone: time_zone?,
-        actions: actions?,
-        prehire_lead_days,
-        onboarding_prehires: raw.onboarding_prehires.unwrap_or(true),
-        account_status,
     })
+}
+
+/// The `[writeback]` section.
+fn load_writeback(
+    doc: &Doc<'_>,
+    dir: &Path,
+    errs: &mut Errors,
+    raw: RawWriteback,
+) -> Option<WritebackSettings> {
+    let base = path(&["writeback"]);
+    let actions = load_writeback_actions(doc, errs, raw.actions, &base.key("actions"));
+    let primary = match &raw.primary {
+        None => Some(hrsync_source_sf::PrimaryPolicy::default()),
+        Some(p) => match p.get_ref().parse::<hrsync_source_sf::PrimaryPolicy>() {
+            Ok(policy) => Some(policy),
+            Err(msg) => {
+                errs.push(doc.error_at(p.span(), &base.key("primary"), msg));
+                None
+            }
+        },
+    };
+    let m = load_mapping(doc, dir, errs, &base, MappingKind::Writeback, Default::default())?;
+    Some(WritebackSettings {
+        mapping: m.mapping,
+        origin: m.origin,
+        schema: m.schema,
+        compiled: m.compiled,
+        scope: m.scope,
+        actions: actions?,
+        primary: primary?,
+    })
+}
+
+/// `writeback.actions`: only `update` (writeback never creates, disables or
+/// deletes persons in SuccessFactors).
+fn load_writeback_actions(
+    doc: &Doc<'_>,
+    errs: &mut Errors,
+    raw: Option<Vec<Spanned<String>>>,
+    field: &FieldPath,
+) -> Option<Actions> {
+    let none = Actions { create: false, update: false, disable: false, delete: false };
+    let Some(list) = raw else { return Some(Actions { update: true, ..none }) };
+    let mut a = none;
+    let mut ok = true;
+    for (i, item) in list.iter().enumerate() {
+        match item.get_ref().as_str() {
+            "update" if a.update => {
+                let msg = "action `update` is listed twice";
+                errs.push(doc.error_at(item.span(), &field.index(i), msg));
+                ok = false;
+            }
+            "update" => a.update = true,
+            other => {
+                let msg = format!(
+                    "action `{other}` is not accepted: writeback only updates persons in SuccessFactors (it never creates, disables or deletes them); use `actions = [\"update\"]`"
+                );
+                errs.push(doc.error_at(item.span(), &field.index(i), msg));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(a)
 }
 
 fn builtin_doc(

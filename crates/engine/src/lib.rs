@@ -4,13 +4,15 @@
 //! - [`cycle`]: the [`cycle::Engine`] and one run of it (read, import,
 //!   match, unique values, decide, write/commit, deprovision).
 //! - [`source`]: the seam to where records come from; [`inbound`] is
-//!   SuccessFactors behind it (queries, pre-hire re-reads, lifecycle).
+//!   SuccessFactors behind it (queries, pre-hire re-reads, lifecycle);
+//!   [`directory`] is a flow's target read back (the writeback flow's source).
 //! - [`flow`]: the compiled mapping of a flow.
 //! - [`outcome`]: a worker's typed failure ([`WorkerError`]) and decision.
 //! - [`lifecycle`], [`plan`], [`escrow`], [`guard`] and [`Action`] are the
 //!   pure decisions of `hrsync-plan`, re-exported.
 
 pub mod cycle;
+pub mod directory;
 pub mod flow;
 pub mod inbound;
 pub mod outcome;

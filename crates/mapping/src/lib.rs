@@ -31,6 +31,7 @@
 //! ```
 
 pub mod catalog;
+pub mod directory;
 pub mod mapping;
 pub mod path;
 pub mod scope;
@@ -41,6 +42,7 @@ pub use catalog::{
     AttrType, AttributeDef, Catalog, Navigation, SchemaError, SourceAttributeConfig, SourceSchema,
     expand_for,
 };
+pub use directory::directory_schema;
 pub use mapping::{
     Apply, AttributeMapping, CompiledAttributeMapping, CompiledMapping, ConfigError, FlowBehavior,
     MAX_VALUE_BYTES, MappingConfig, MappingError, Phase, TargetValue,

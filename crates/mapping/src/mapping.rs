@@ -119,6 +119,14 @@ pub const SF_TO_SALESFORCE_TOML: &str = include_str!("../defaults/sf-to-salesfor
 /// `employeeId`).
 pub const SF_TO_ENTRA_TOML: &str = include_str!("../defaults/sf-to-entra.toml");
 
+/// The built-in writeback mapping of Entra's scenario 1: the directory's
+/// `mail` as the business email, primary (`builtin:writeback-email`).
+pub const WRITEBACK_EMAIL_TOML: &str = include_str!("../defaults/writeback-email.toml");
+
+/// The built-in writeback mapping of Entra's scenario 2: business email,
+/// business phone (primary) and cell phone (`builtin:writeback-email-phone`).
+pub const WRITEBACK_EMAIL_PHONE_TOML: &str = include_str!("../defaults/writeback-email-phone.toml");
+
 /// The most a mapped value may hold: 64 KiB of UTF-8 (a multi-valued
 /// attribute's values together). Far above any directory's limits (AD's
 /// largest name attributes take 256 to 1,024 characters), and small enough

@@ -562,6 +562,18 @@ impl SqliteStore {
         Ok(out)
     }
 
+    fn joins_(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT person_id, target_id FROM account WHERE flow = ?1 AND status != 'deleted' ORDER BY person_id",
+        )?;
+        let rows = stmt.query_map(params![self.flow], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
     fn account_by_target_(&self, target_id: &str) -> Result<Option<Join>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {JOIN_COLUMNS} FROM account WHERE flow = ?1 AND target_id = ?2"
@@ -1003,6 +1015,10 @@ impl Store for SqliteStore {
 
     fn accounts_by_target(&self, target_ids: &[&str]) -> Result<HashMap<String, Join>, StoreError> {
         self.out(self.accounts_by_target_(target_ids))
+    }
+
+    fn joins(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.out(self.joins_())
     }
 
     fn commit(&mut self, cycle: CycleId, outcomes: &[Outcome]) -> Result<(), StoreError> {

@@ -432,6 +432,10 @@ pub trait Store: Send {
         }
         Ok(out)
     }
+    /// Every live join of the flow (accounts not deleted) as `(person id,
+    /// target id)`, ordered by person id: what a flow reading this flow's
+    /// target (writeback) reads.
+    fn joins(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Apply a batch of outcomes atomically.
     fn commit(&mut self, cycle: CycleId, outcomes: &[Outcome]) -> Result<(), StoreError>;
     /// Close a cycle and, in the same transaction, advance a watermark.

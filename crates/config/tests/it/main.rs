@@ -12,3 +12,4 @@ mod oauth;
 mod starter;
 mod state;
 mod typed;
+mod writeback;

@@ -4,31 +4,36 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use hrsync_config::{ApiSettings, Config, FlowRef};
+use hrsync_config::{ApiSettings, Config};
 use hrsync_runner::RunnerHandle;
 use hrsync_server::{AppState, FlowSource, Role, Server, ServerOptions, TokenStore};
 use hrsync_store_sqlite::SqliteHistory;
 
-use super::app::ConfigArg;
+use super::app::{ConfigArg, Picked};
 
 /// The server of `[api]` for these flows, bound (not yet serving).
 pub async fn bind(
     config: &Config,
-    flows: &[FlowRef<'_>],
+    flows: &[Picked<'_>],
     api: &ApiSettings,
     runner: RunnerHandle,
 ) -> anyhow::Result<Server> {
     let metrics = hrsync_server::metrics_recorder()?;
-    let scope = hrsync_engine::cycle::Settings::default().watermark_scope;
+    let inbound_scope = hrsync_engine::cycle::Settings::default().watermark_scope;
     let mut sources = Vec::new();
     for flow in flows {
-        let history = SqliteHistory::open(&config.state.path, flow.name).with_context(|| {
+        let history = SqliteHistory::open(&config.state.path, flow.name()).with_context(|| {
             format!("opening the state store {} for the API", config.state.path.display())
         })?;
+        // Each flow's watermark is kept under its source's scope.
+        let watermark_scope = match flow {
+            Picked::Inbound(_) => inbound_scope.clone(),
+            Picked::Writeback(_) => super::app::WRITEBACK_WATERMARK.to_owned(),
+        };
         sources.push(FlowSource {
-            name: flow.name.to_owned(),
+            name: flow.name().to_owned(),
             history: Arc::new(history),
-            watermark_scope: scope.clone(),
+            watermark_scope,
         });
     }
     let tokens = TokenStore::beside(&config.state.path);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use hrsync_config::{Config, FlowRef};
+use hrsync_config::{Config, FlowRef, WritebackSettings};
 use hrsync_engine::cycle::{
     CompiledFlow, CycleReport, DeletionGuard, Engine, EscrowPolicy, Settings,
 };
@@ -29,30 +29,78 @@ pub type AppEngine = Engine<SqliteStore, Box<dyn Target>>;
 /// `--flow`, for commands that act on one flow (default `inbound`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct FlowArg {
-    /// The flow: `inbound` (`[flow]` and `[target]`) or the name of a
-    /// `[[flows]]` entry.
+    /// The flow: `inbound` (`[flow]` and `[target]`), the name of a
+    /// `[[flows]]` entry, or `writeback` (`[writeback]`).
     #[arg(long, default_value = Config::INBOUND)]
     pub flow: String,
 }
 
-/// The flow named `name`, or an error listing the config's flows.
+/// A flow of the config as a command runs it: an inbound one (`[flow]` or
+/// a `[[flows]]` entry) or `writeback` (`[writeback]`).
+#[derive(Debug, Clone, Copy)]
+pub enum Picked<'c> {
+    Inbound(FlowRef<'c>),
+    Writeback(&'c WritebackSettings),
+}
+
+impl Picked<'_> {
+    pub fn name(&self) -> &str {
+        match self {
+            Picked::Inbound(f) => f.name,
+            Picked::Writeback(_) => Config::WRITEBACK,
+        }
+    }
+}
+
+/// Every flow name of the config, for messages.
+fn flow_names(config: &Config) -> String {
+    let mut names: Vec<String> = config.flows().iter().map(|f| format!("`{}`", f.name)).collect();
+    if config.writeback.is_some() {
+        names.push(format!("`{}`", Config::WRITEBACK));
+    }
+    names.join(", ")
+}
+
+/// The inbound flow named `name`, or an error listing the config's flows.
 pub fn pick<'c>(config: &'c Config, name: &str) -> anyhow::Result<FlowRef<'c>> {
     config.flow_named(name).ok_or_else(|| {
-        let names: Vec<String> = config.flows().iter().map(|f| format!("`{}`", f.name)).collect();
         anyhow::anyhow!(
             "{}: no flow named `{name}`; its flows are {}",
             config.path.display(),
-            names.join(", ")
+            flow_names(config)
         )
     })
 }
 
+/// The flow named `name`, `writeback` included.
+pub fn pick_any<'c>(config: &'c Config, name: &str) -> anyhow::Result<Picked<'c>> {
+    if name == Config::WRITEBACK {
+        return match &config.writeback {
+            Some(w) => Ok(Picked::Writeback(w)),
+            None => bail!(
+                "{}: the flow `writeback` needs a `[writeback]` section (its `mapping`, e.g. `builtin:writeback-email`); its flows are {}",
+                config.path.display(),
+                flow_names(config)
+            ),
+        };
+    }
+    Ok(Picked::Inbound(pick(config, name)?))
+}
+
 /// The flows a command that may run several acts on: the one named, or
-/// every flow of the config.
-pub fn pick_some<'c>(config: &'c Config, name: Option<&str>) -> anyhow::Result<Vec<FlowRef<'c>>> {
+/// every flow of the config (the inbound ones, then `writeback` if
+/// configured).
+pub fn pick_some<'c>(config: &'c Config, name: Option<&str>) -> anyhow::Result<Vec<Picked<'c>>> {
     match name {
-        Some(n) => Ok(vec![pick(config, n)?]),
-        None => Ok(config.flows()),
+        Some(n) => Ok(vec![pick_any(config, n)?]),
+        None => {
+            let mut all: Vec<Picked<'c>> =
+                config.flows().into_iter().map(Picked::Inbound).collect();
+            if let Some(w) = &config.writeback {
+                all.push(Picked::Writeback(w));
+            }
+            Ok(all)
+        }
     }
 }
 
@@ -189,20 +237,100 @@ pub fn compile(flow: FlowRef<'_>) -> anyhow::Result<CompiledFlow> {
         .with_context(|| format!("compiling the mapping of flow `{}`", flow.name))
 }
 
-/// The engine for one flow of a config, with the crash-test seam wired to
-/// `HRSYNC_CRASH_AFTER` (abort at the n-th crash point; tests only).
-pub fn engine_with(config: &Config, flow: FlowRef<'_>, files: Files) -> anyhow::Result<AppEngine> {
-    let store = store_with(config, flow.name, files)?;
-    engine_over(config, flow, files, store)
+/// The engine of a picked flow, with the crash-test seam wired to
+/// `HRSYNC_CRASH_AFTER` (see [`writeback_engine`] for `writeback`).
+pub fn engine_for(config: &Config, flow: Picked<'_>, files: Files) -> anyhow::Result<AppEngine> {
+    let store = store_with(config, flow.name(), files)?;
+    engine_for_on(config, flow, files, store)
 }
 
-/// [`engine_with`] over a store opened already (the one [`cycle_lease`] holds).
-pub fn engine_on(
+/// [`engine_for`] over a store opened already (the one [`cycle_lease`] holds).
+pub fn engine_for_on(
     config: &Config,
-    flow: FlowRef<'_>,
+    flow: Picked<'_>,
+    files: Files,
     store: SqliteStore,
 ) -> anyhow::Result<AppEngine> {
-    engine_over(config, flow, Files::Create, store)
+    match flow {
+        Picked::Inbound(f) => engine_over(config, f, files, store),
+        Picked::Writeback(w) => writeback_engine(config, w, files, store),
+    }
+}
+
+/// The name of the writeback flow's watermark.
+pub const WRITEBACK_WATERMARK: &str = "directory:writeback";
+
+/// The writeback flow: the accounts the inbound flow joined, read from its
+/// target (`[target]`) through its joins, into SuccessFactors' email and
+/// phone records. The directory is only read: an embedded target is opened
+/// read-only, beside an `hrsync run` that may hold it.
+pub fn writeback_engine(
+    config: &Config,
+    wb: &WritebackSettings,
+    files: Files,
+    store: SqliteStore,
+) -> anyhow::Result<AppEngine> {
+    use hrsync_engine::directory::{DirectoryOptions, DirectorySource};
+    if !config.secrets_read {
+        bail!("internal: reaching SuccessFactors needs a config loaded with its secrets");
+    }
+    let compiled = CompiledFlow::compile(&wb.schema, &wb.mapping)
+        .context("compiling the mapping of flow `writeback`")?;
+    let inbound = pick(config, Config::INBOUND)?;
+    let directory: Box<dyn Target> = match inbound.target {
+        hrsync_targets::TargetConfig::Embedded(c) if c.path.exists() => Box::new(
+            hrsync_targets::EmbeddedTarget::open_read_only(&c.path).with_context(|| {
+                format!("{}: [target]: opening {} to read", config.path.display(), c.path.display())
+            })?,
+        ),
+        _ => target_with(config, inbound, &compile(inbound)?, files)?,
+    };
+    let joins = store_with(config, Config::INBOUND, files)?;
+    let source = DirectorySource::new(
+        Arc::from(directory),
+        Arc::new(std::sync::Mutex::new(joins)),
+        DirectoryOptions {
+            page_size: config.source.page_size as usize,
+            concurrency: inbound.target_concurrency as usize,
+        },
+    );
+    let sf = SfClient::new(&config.source.client).context("SuccessFactors client")?;
+    let wb_config =
+        hrsync_target_sf_writeback::SfWritebackConfig { primary: wb.primary, ..Default::default() };
+    let target: Box<dyn Target> =
+        Box::new(hrsync_target_sf_writeback::SfWritebackTarget::new(sf, wb_config));
+    let a = wb.actions;
+    let settings = Settings {
+        watermark_scope: WRITEBACK_WATERMARK.into(),
+        page_size: config.source.page_size,
+        concurrency: config.target_concurrency as usize,
+        actions: Actions {
+            create: a.create,
+            update: a.update,
+            disable: a.disable,
+            delete: a.delete,
+        },
+        guard: DeletionGuard {
+            max_count: u64::from(config.guard.max_count),
+            max_share: config.guard.max_share,
+        },
+        escrow: EscrowPolicy {
+            first_retry: config.escrow.first_retry,
+            max_retry: config.escrow.max_retry,
+            flag_after: config.escrow.flag_after,
+        },
+        ..Settings::default()
+    };
+    let mut engine = Engine::with_source(
+        Arc::new(source),
+        compiled,
+        store,
+        target,
+        Arc::new(SystemClock),
+        settings,
+    );
+    crash_seam(&mut engine);
+    Ok(engine)
 }
 
 fn engine_over(
@@ -219,6 +347,13 @@ fn engine_over(
     let target = target_with(config, flow, &compiled, files)?;
     let settings = settings(config, flow);
     let mut engine = Engine::new(sf, compiled, store, target, Arc::new(SystemClock), settings);
+    crash_seam(&mut engine);
+    Ok(engine)
+}
+
+/// The crash-test seam: `HRSYNC_CRASH_AFTER=n` aborts at the n-th crash
+/// point (tests only).
+fn crash_seam(engine: &mut AppEngine) {
     if let Some(n) = std::env::var("HRSYNC_CRASH_AFTER").ok().and_then(|v| v.parse::<u64>().ok()) {
         let count = AtomicU64::new(0);
         engine.on_crash_point(Arc::new(move |point| {
@@ -228,7 +363,6 @@ fn engine_over(
             }
         }));
     }
-    Ok(engine)
 }
 
 /// A multi-threaded runtime: SelectUniqueValue asks the target from inside

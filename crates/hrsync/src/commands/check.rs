@@ -104,9 +104,72 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        if let Some(wb) = &config.writeback {
+            ok &= writeback(&config.source.client, wb).await;
+        }
         ok
     });
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The writeback flow's side of SuccessFactors: the email and phone type
+/// picklists, and every type name the mapping gives as a constant
+/// (`emailType = '"Business"'`) resolved against them, so that an unknown
+/// type is found here rather than by the first cycle.
+async fn writeback(source: &SourceConfig, wb: &hrsync_config::WritebackSettings) -> bool {
+    use hrsync_target_sf_writeback::{SfWritebackConfig, SfWritebackTarget};
+    let started = Instant::now();
+    let client = match SfClient::new(source) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("FAIL writeback client: {e}");
+            return false;
+        }
+    };
+    let target = SfWritebackTarget::new(
+        client,
+        SfWritebackConfig { primary: wb.primary, ..Default::default() },
+    );
+    let types = match target.types().await {
+        Ok((types, _)) => {
+            println!(
+                "ok   writeback picklists: {} email and {} phone types ({} ms)",
+                types.email.options.len(),
+                types.phone.options.len(),
+                started.elapsed().as_millis()
+            );
+            types
+        }
+        Err(e) => {
+            println!("FAIL writeback picklists ({} ms): {e}", started.elapsed().as_millis());
+            return false;
+        }
+    };
+    let constants: std::collections::BTreeMap<String, String> = wb
+        .mapping
+        .mappings
+        .iter()
+        .filter_map(|m| {
+            let text = m.expression.as_deref().or(m.default.as_deref())?.trim();
+            let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+            (!inner.contains('"')).then(|| {
+                (
+                    hrsync_target_sf_writeback::values::canonical(&m.target).to_owned(),
+                    inner.to_owned(),
+                )
+            })
+        })
+        .collect();
+    match hrsync_source_sf::Desired::check_type_names(&constants, types) {
+        Ok(()) => {
+            println!("ok   writeback mapping: its email and phone types exist in the tenant");
+            true
+        }
+        Err(e) => {
+            println!("FAIL writeback mapping: {}", hrsync_display::escape(&e.to_string()));
+            false
+        }
+    }
 }
 
 /// What the target demands of the values sent (its schema, an app

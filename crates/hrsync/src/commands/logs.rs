@@ -36,8 +36,8 @@ pub struct LogsArgs {
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let config = app::load_local(&args.config)?;
-    let flow = app::pick(&config, &args.flow.flow)?;
-    let store = app::store_with(&config, flow.name, Files::Existing)?;
+    let flow = app::pick_any(&config, &args.flow.flow)?;
+    let store = app::store_with(&config, flow.name(), Files::Existing)?;
     let entries = store.log(&LogQuery {
         person_id: args.person,
         cycle_id: args.cycle,
@@ -83,16 +83,20 @@ pub struct StatusArgs {
 
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = app::load_local(&args.config)?;
-    let flow = app::pick(&config, &args.flow.flow)?;
-    let store = app::store_with(&config, flow.name, Files::Existing)?;
-    let watermark = store.watermark(&hrsync_engine::cycle::Settings::default().watermark_scope)?;
+    let flow = app::pick_any(&config, &args.flow.flow)?;
+    let store = app::store_with(&config, flow.name(), Files::Existing)?;
+    let scope = match flow {
+        app::Picked::Writeback(_) => app::WRITEBACK_WATERMARK.to_owned(),
+        app::Picked::Inbound(_) => hrsync_engine::cycle::Settings::default().watermark_scope,
+    };
+    let watermark = store.watermark(&scope)?;
     let cycles = store.cycles(10)?;
     let escrows = store.escrows()?;
     let counts = store.account_counts()?;
     let next_wakeup = store.next_wakeup()?;
     if args.json {
         let v = serde_json::json!({
-            "flow": flow.name,
+            "flow": flow.name(),
             "watermark": watermark.map(|w| w.to_string()),
             "accounts": {"active": counts.active, "disabled": counts.disabled, "deleted": counts.deleted},
             "next_wakeup": next_wakeup.map(|w| w.to_string()),
@@ -102,9 +106,12 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if config.flows().len() > 1 {
-        let names: Vec<&str> = config.flows().iter().map(|f| f.name).collect();
-        println!("flow: {} (of {}; --flow picks another)", flow.name, names.join(", "));
+    let mut names: Vec<&str> = config.flows().iter().map(|f| f.name).collect();
+    if config.writeback.is_some() {
+        names.push(hrsync_config::Config::WRITEBACK);
+    }
+    if names.len() > 1 {
+        println!("flow: {} (of {}; --flow picks another)", flow.name(), names.join(", "));
     }
     println!(
         "watermark: {}",

@@ -24,13 +24,13 @@ pub struct OnDemandArgs {
 
 pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
-    let flow = app::pick(&config, &args.flow.flow)?;
-    let (store, _lease) = app::cycle_lease(&config, flow.name)?;
+    let flow = app::pick_any(&config, &args.flow.flow)?;
+    let (store, _lease) = app::cycle_lease(&config, flow.name())?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
-        let engine = app::engine_on(&config, flow, store)?;
+        let engine = app::engine_for_on(&config, flow, app::Files::Create, store)?;
         let job = Job::OnDemand { person: args.person.clone() };
-        anyhow::Ok(hrsync_runner::run_once(flow.name, engine, job).await?)
+        anyhow::Ok(hrsync_runner::run_once(flow.name(), engine, job).await?)
     })?;
     // The same exit codes in both modes: 4 when SuccessFactors did not
     // return the worker, 3 when provisioning it failed.
@@ -51,7 +51,8 @@ pub fn run(args: OnDemandArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);
     }
-    for q in &report.queries {
+    let writeback = matches!(flow, app::Picked::Writeback(_));
+    for q in report.queries.iter().filter(|_| !writeback) {
         println!(
             "request: GET {}/odata/v2/{q}",
             config.source.client.base_url.trim_end_matches('/')

@@ -38,14 +38,14 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let config = app::load(&args.config)?;
-    let flow = app::pick(&config, &args.flow.flow)?;
+    let flow = app::pick_any(&config, &args.flow.flow)?;
     let rt = app::runtime()?;
     let report = rt.block_on(async {
         // A missing state or embedded target reads as empty, in memory:
         // a dry run creates no file (and works in a read-only directory).
-        let engine = app::engine_with(&config, flow, Files::Existing)?;
+        let engine = app::engine_for(&config, flow, Files::Existing)?;
         let job = Job::Plan { full: args.full, person: args.person.clone() };
-        anyhow::Ok(hrsync_runner::run_once(flow.name, engine, job).await?)
+        anyhow::Ok(hrsync_runner::run_once(flow.name(), engine, job).await?)
     })?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -59,7 +59,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Every lease first, in config order, held until the runner has ended.
     let mut leased = Vec::new();
     for flow in &flows {
-        leased.push((*flow, app::cycle_lease(&config, flow.name)?));
+        leased.push((*flow, app::cycle_lease(&config, flow.name())?));
     }
     let interval = args.interval.unwrap_or(config.schedule.interval);
     let rt = app::runtime()?;
@@ -77,8 +77,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             hrsync_server::metrics_recorder()?;
         }
         for (flow, (store, lease)) in leased {
-            let engine = app::engine_on(&config, flow, store)?;
-            specs.push(FlowSpec::new(flow.name, engine).scheduled(schedule));
+            let engine = app::engine_for_on(&config, flow, app::Files::Create, store)?;
+            specs.push(FlowSpec::new(flow.name(), engine).scheduled(schedule));
             _leases.push(lease);
         }
         let (handle, runner) = Runner::new(specs)?;

@@ -1,5 +1,5 @@
 //! `hrsync sync [--full] [--flow NAME]`: one cycle of each flow (or of the
-//! one named), with a progress bar on a terminal and a summary at the end.
+//! one named; `--flow writeback` is the `[writeback]` flow), with a progress bar on a terminal and a summary at the end.
 
 use std::process::ExitCode;
 
@@ -15,7 +15,8 @@ pub struct SyncArgs {
     /// Read every worker instead of the changes since the watermark.
     #[arg(long)]
     full: bool,
-    /// Only this flow (`inbound` or a `[[flows]]` name); default every flow.
+    /// Only this flow (`inbound`, a `[[flows]]` name or `writeback`); default
+    /// every flow (`writeback` last, when `[writeback]` is configured).
     #[arg(long)]
     flow: Option<String>,
     /// Print the cycle report as JSON on stdout (with several flows, an
@@ -31,7 +32,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     // either runs a cycle, and two never wait on each other.
     let mut leased = Vec::new();
     for flow in &flows {
-        leased.push((*flow, app::cycle_lease(&config, flow.name)?));
+        leased.push((*flow, app::cycle_lease(&config, flow.name())?));
     }
     let several = leased.len() > 1;
     let kind = if args.full { CycleKind::Full } else { CycleKind::Incremental };
@@ -41,9 +42,9 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         let mut reports = serde_json::Map::new();
         // One flow after the other: they share the source and the state file.
         for (flow, (store, _lease)) in leased {
-            let mut engine = app::engine_on(&config, flow, store)?;
+            let mut engine = app::engine_for_on(&config, flow, app::Files::Create, store)?;
             let bar = app::progress_bar(&mut engine);
-            let report = hrsync_runner::run_once(flow.name, engine, Job::Cycle(kind)).await;
+            let report = hrsync_runner::run_once(flow.name(), engine, Job::Cycle(kind)).await;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -56,10 +57,10 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             match (args.json, several) {
                 (true, false) => println!("{}", serde_json::to_string_pretty(&report)?),
                 (true, true) => {
-                    reports.insert(flow.name.to_owned(), serde_json::to_value(&report)?);
+                    reports.insert(flow.name().to_owned(), serde_json::to_value(&report)?);
                 }
                 (false, false) => println!("{}", app::summary(&report)),
-                (false, true) => println!("flow {}: {}", flow.name, app::summary(&report)),
+                (false, true) => println!("flow {}: {}", flow.name(), app::summary(&report)),
             }
         }
         if args.json && several {

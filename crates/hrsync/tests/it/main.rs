@@ -25,3 +25,4 @@ mod safety;
 mod scim;
 mod scim_responses;
 mod target_down;
+mod writeback;
