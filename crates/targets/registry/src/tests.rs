@@ -9,12 +9,17 @@ use crate::*;
 
 #[test]
 fn kinds_parse_as_written_and_all_are_implemented() {
-    for (name, kind) in [("embedded", Kind::Embedded), ("ldap", Kind::Ldap), ("scim", Kind::Scim)] {
+    for (name, kind) in [
+        ("embedded", Kind::Embedded),
+        ("ldap", Kind::Ldap),
+        ("scim", Kind::Scim),
+        ("graph", Kind::Graph),
+    ] {
         let parsed: Kind = serde_json::from_value(json!(name)).expect("kind");
         assert_eq!((parsed, parsed.name()), (kind, name));
     }
-    assert!(Kind::Scim.implemented() && Kind::Ldap.implemented());
-    assert_eq!(Kind::implemented_names(), ["embedded", "ldap", "scim"]);
+    assert!(Kind::Scim.implemented() && Kind::Ldap.implemented() && Kind::Graph.implemented());
+    assert_eq!(Kind::implemented_names(), ["embedded", "ldap", "scim", "graph"]);
     assert!(serde_json::from_value::<Kind>(json!("ftp")).is_err());
 }
 
