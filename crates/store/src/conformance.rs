@@ -49,6 +49,7 @@ pub fn cases<S: Store, M: Fn(&str) -> S>() -> Vec<(&'static str, fn(&M))> {
             wakeups_are_replaced_cleared_and_come_due::<S, M>,
         ),
         ("account_counts_by_status", account_counts_by_status::<S, M>),
+        ("joins_list_live_accounts_of_the_flow", joins_list_live_accounts_of_the_flow::<S, M>),
         ("log_queries_filter_newest_first", log_queries_filter_newest_first::<S, M>),
         ("batched_reads_equal_single_reads", batched_reads_equal_single_reads::<S, M>),
         (
@@ -76,6 +77,7 @@ macro_rules! store_conformance {
             escrow_comes_due_oldest_first,
             wakeups_are_replaced_cleared_and_come_due,
             account_counts_by_status,
+            joins_list_live_accounts_of_the_flow,
             log_queries_filter_newest_first,
             batched_reads_equal_single_reads,
             lease_is_refused_while_held_and_taken_after_expiry,
@@ -465,6 +467,35 @@ pub fn account_counts_by_status<S: Store, M: Fn(&str) -> S>(open: &M) {
         s.account_counts().expect("counts"),
         AccountCounts { active: 2, disabled: 2, deleted: 1 }
     );
+}
+
+/// `joins` lists the flow's accounts that are not deleted, as (person id,
+/// target id) ordered by person id, and nothing of another flow: what the
+/// writeback flow's directory source reads of the inbound flow.
+pub fn joins_list_live_accounts_of_the_flow<S: Store, M: Fn(&str) -> S>(open: &M) {
+    let mut s = open(INBOUND);
+    assert!(s.joins().expect("empty").is_empty());
+    let c = s.begin_cycle(CycleKind::Full, None, t0()).expect("begin");
+    let set =
+        |p: &str, st| Outcome { join: Change::Set(join(p, &format!("t-{p}"), st)), ..keep(p) };
+    s.commit(
+        c,
+        &[
+            set("p3", AccountStatus::Active),
+            set("p1", AccountStatus::Disabled),
+            set("p2", AccountStatus::Deleted),
+            set("p4", AccountStatus::Active),
+        ],
+    )
+    .expect("commit");
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    };
+    assert_eq!(s.joins().expect("joins"), pairs(&[("p1", "t-p1"), ("p3", "t-p3"), ("p4", "t-p4")]));
+    s.commit(c, &[set("p3", AccountStatus::Deleted)]).expect("delete");
+    assert_eq!(s.joins().expect("joins"), pairs(&[("p1", "t-p1"), ("p4", "t-p4")]));
+    let other = open(WRITEBACK);
+    assert!(other.joins().expect("other flow").is_empty(), "joins are the flow's own");
 }
 
 /// The log reads back as written, filtered by person, cycle and status,
