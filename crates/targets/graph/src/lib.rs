@@ -35,6 +35,7 @@ mod target;
 pub mod token;
 
 pub use config::GraphConfig;
+pub use request_builder::eq_filter;
 pub use service::{Bearer, NoBearer, Stats};
-pub use target::{BuildError, GraphTarget, eq_filter};
+pub use target::{BuildError, GraphTarget};
 pub use token::{Presented, TokenClient, TokenError};

@@ -1,7 +1,8 @@
-//! Pure builders for Graph requests (step 3 of issue 16): the employeeId
-//! filter, create / PATCH / termination bodies, manager references, the
-//! initial password, and `$batch` requests and their responses. Nothing here
-//! does I/O except drawing random bytes for the password.
+//! Pure builders for Graph requests: `$filter` values (`eq`, `in`) and path
+//! segments, escaped; create and termination bodies, manager references, the
+//! initial password, redaction, and `$batch` requests and their responses.
+//! PATCH bodies are `crate::properties::patch`. Nothing here does I/O except
+//! drawing random bytes for the password.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,16 +17,36 @@ use serde_json::{Map, Value, json};
 // quote, space or `&` in an employee id cannot break out of the query.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// The query string finding a user by employeeId. OData doubles a single
-/// quote inside a string literal; the whole filter is then URL-encoded.
-pub fn employee_id_filter(employee_id: &str) -> String {
-    let literal = employee_id.replace('\'', "''");
-    let filter = format!("employeeId eq '{literal}'");
-    format!("$filter={}", utf8_percent_encode(&filter, QUERY))
+/// Graph's filter path for a mapping attribute (`a.b` is `a/b`).
+fn filter_path(attribute: &str) -> String {
+    attribute.replace('.', "/")
+}
+
+/// An OData string literal: single quotes doubled inside.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The `$filter` value finding users whose `attribute` equals `value`
+/// (`employeeId eq 'O''Hara'`), URL-encoded.
+pub fn eq_filter(attribute: &str, value: &str) -> String {
+    let filter = format!("{} eq {}", filter_path(attribute), literal(value));
+    utf8_percent_encode(&filter, QUERY).to_string()
+}
+
+/// Values per `in` filter: Graph limits a filter clause to 15 expressions.
+pub const IN_CHUNK: usize = 15;
+
+/// The `$filter` value finding users whose `attribute` is one of `values`
+/// (`employeeId in ('a','b')`), URL-encoded.
+pub fn in_filter(attribute: &str, values: &[&String]) -> String {
+    let list: Vec<String> = values.iter().map(|v| literal(v)).collect();
+    let filter = format!("{} in ({})", filter_path(attribute), list.join(","));
+    utf8_percent_encode(&filter, QUERY).to_string()
 }
 
 /// One path segment: an object id can never add a `/`, `?` or `#`.
-fn segment(id: &str) -> String {
+pub fn segment(id: &str) -> String {
     utf8_percent_encode(id, QUERY).to_string()
 }
 
@@ -150,47 +171,6 @@ pub fn create_body(
     Ok(Value::Object(body))
 }
 
-const ORG_DATA: &str = "employeeOrgData";
-const ORG_FIELDS: [&str; 2] = ["costCenter", "division"];
-
-fn field<'a>(v: Option<&'a Value>, name: &str) -> &'a Value {
-    v.and_then(|v| v.get(name)).unwrap_or(&Value::Null)
-}
-
-/// Body of `PATCH /users/{id}`: only the properties of `desired` whose value
-/// differs (JSON equality) from `current`; a missing current property counts
-/// as null, and a desired null clears. Properties only in `current` are not
-/// managed and left alone. `employeeOrgData` always carries both
-/// `costCenter` and `division` when either changes (a field absent from the
-/// desired object keeps its current value). `None` when nothing changed.
-pub fn patch_body(current: &Map<String, Value>, desired: &Map<String, Value>) -> Option<Value> {
-    let mut body = Map::new();
-    for (name, want) in desired {
-        let have = current.get(name).unwrap_or(&Value::Null);
-        if name == ORG_DATA {
-            // A desired null clears both fields.
-            let wanted = |f: &str| {
-                if want.is_null() { Some(&Value::Null) } else { want.get(f) }
-            };
-            let have = Some(have);
-            let changed = ORG_FIELDS.iter().any(|f| wanted(f).is_some_and(|w| w != field(have, f)));
-            if changed {
-                let merged: Map<String, Value> = ORG_FIELDS
-                    .iter()
-                    .map(|f| {
-                        let v = wanted(f).unwrap_or(field(have, f));
-                        ((*f).to_string(), v.clone())
-                    })
-                    .collect();
-                body.insert(name.clone(), Value::Object(merged));
-            }
-        } else if want != have {
-            body.insert(name.clone(), want.clone());
-        }
-    }
-    (!body.is_empty()).then_some(Value::Object(body))
-}
-
 // ------------------------------------------------------------------ $batch
 
 /// Graph's limit of requests in one `$batch`.
@@ -209,16 +189,26 @@ pub enum Method {
     Delete,
 }
 
-/// A body fit for `Debug`: a create body's password is replaced.
-fn redacted(body: &Option<Value>) -> Option<Value> {
-    let mut body = body.clone();
-    if let Some(Value::Object(b)) = &mut body
-        && let Some(Value::Object(profile)) = b.get_mut("passwordProfile")
-        && profile.contains_key("password")
-    {
-        profile.insert("password".into(), Value::String("<redacted>".into()));
+/// The value with every `password` (any depth, any case) replaced: what
+/// `Debug`, logs and recorded exchanges may show of a create body, also
+/// inside a `$batch`.
+pub fn redacted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let v = if k.eq_ignore_ascii_case("password") {
+                        Value::String("<redacted>".into())
+                    } else {
+                        redacted(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(redacted).collect()),
+        other => other.clone(),
     }
-    body
 }
 
 /// One write to send, before it is given a batch id. `Debug` redacts a
@@ -243,7 +233,7 @@ impl fmt::Debug for Write {
             .field("key", &self.key)
             .field("method", &self.method)
             .field("url", &self.url)
-            .field("body", &redacted(&self.body))
+            .field("body", &self.body.as_ref().map(redacted))
             .field("after", &self.after)
             .finish()
     }
@@ -271,7 +261,7 @@ impl fmt::Debug for BatchRequest {
             .field("method", &self.method)
             .field("url", &self.url)
             .field("headers", &self.headers)
-            .field("body", &redacted(&self.body))
+            .field("body", &self.body.as_ref().map(redacted))
             .field("depends_on", &self.depends_on)
             .finish()
     }
@@ -481,18 +471,6 @@ pub fn parse_batch_response(
         .collect()
 }
 
-/// The longest `Retry-After` among the outcomes: Graph asks to retry the
-/// throttled items of a batch after it.
-pub fn longest_retry_after<'a>(outcomes: impl IntoIterator<Item = &'a ItemOutcome>) -> Option<u64> {
-    outcomes
-        .into_iter()
-        .filter_map(|o| match o {
-            ItemOutcome::Retry { after_secs } => Some(*after_secs),
-            _ => None,
-        })
-        .max()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,11 +485,26 @@ mod tests {
     }
 
     #[test]
-    fn filter_escapes_quotes_and_encodes() {
+    fn filters_escape_quotes_and_encode() {
         assert_eq!(
-            employee_id_filter("O'Hara 1&x"),
-            "$filter=employeeId%20eq%20%27O%27%27Hara%201%26x%27"
+            eq_filter("employeeId", "O'Hara 1&x"),
+            "employeeId%20eq%20%27O%27%27Hara%201%26x%27"
         );
+        assert_eq!(
+            eq_filter("onPremisesExtensionAttributes.extensionAttribute1", "a&b"),
+            "onPremisesExtensionAttributes%2FextensionAttribute1%20eq%20%27a%26b%27"
+        );
+        let (a, b) = ("O'Neil".to_owned(), "x y".to_owned());
+        assert_eq!(
+            in_filter("employeeId", &[&a, &b]),
+            "employeeId%20in%20%28%27O%27%27Neil%27%2C%27x%20y%27%29"
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted_at_any_depth() {
+        let v = json!({"requests": [{"body": {"passwordProfile": {"Password": "S3cret!"}}}]});
+        assert!(!redacted(&v).to_string().contains("S3cret"));
     }
 
     #[test]
@@ -610,44 +603,6 @@ mod tests {
         let mut missing = props.clone();
         missing.remove("mailNickname");
         assert_eq!(create_body(&missing, &p), Err(MissingProperty("mailNickname")));
-    }
-
-    #[test]
-    fn patch_only_changes_and_null_clears() {
-        let current = obj(json!({"displayName": "A", "jobTitle": "Eng", "city": "X", "other": 1}));
-        let desired =
-            obj(json!({"displayName": "A", "jobTitle": null, "city": "Y", "department": null}));
-        assert_eq!(patch_body(&current, &desired), Some(json!({"jobTitle": null, "city": "Y"})));
-        assert_eq!(patch_body(&current, &obj(json!({"displayName": "A"}))), None);
-    }
-
-    #[test]
-    fn org_data_fields_sent_together() {
-        let current = obj(json!({"employeeOrgData": {"costCenter": "C1", "division": "D1"}}));
-        let desired = obj(json!({"employeeOrgData": {"costCenter": "C2", "division": "D1"}}));
-        assert_eq!(
-            patch_body(&current, &desired),
-            Some(json!({"employeeOrgData": {"costCenter": "C2", "division": "D1"}}))
-        );
-        // only one field managed: the other keeps its current value
-        let desired = obj(json!({"employeeOrgData": {"division": "D9"}}));
-        assert_eq!(
-            patch_body(&current, &desired),
-            Some(json!({"employeeOrgData": {"costCenter": "C1", "division": "D9"}}))
-        );
-        let same = obj(json!({"employeeOrgData": {"costCenter": "C1", "division": "D1"}}));
-        assert_eq!(patch_body(&current, &same), None);
-        let clear = obj(json!({"employeeOrgData": null}));
-        assert_eq!(
-            patch_body(&current, &clear),
-            Some(json!({"employeeOrgData": {"costCenter": null, "division": null}}))
-        );
-        // from nothing
-        let desired = obj(json!({"employeeOrgData": {"costCenter": "C3"}}));
-        assert_eq!(
-            patch_body(&Map::new(), &desired),
-            Some(json!({"employeeOrgData": {"costCenter": "C3", "division": null}}))
-        );
     }
 
     fn create(key: &str) -> Write {
@@ -773,7 +728,6 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
-        assert_eq!(longest_retry_after(out.iter().map(|(_, o)| o)), Some(17));
     }
 
     #[test]
@@ -851,39 +805,7 @@ mod tests {
         assert!(complex(expose(&InitialPassword::generate_with(&mut Zeros).unwrap())));
     }
 
-    fn json_leaf() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            (0i64..4).prop_map(|n| json!(n)),
-            "[ab]{0,2}".prop_map(Value::String),
-        ]
-    }
-
-    fn props() -> impl Strategy<Value = Map<String, Value>> {
-        prop::collection::btree_map("[a-d]", json_leaf(), 0..5)
-            .prop_map(|m| m.into_iter().collect())
-    }
-
     proptest! {
-        /// Applying the PATCH to the current state yields the desired state
-        /// on every desired property, and a second diff is empty.
-        #[test]
-        fn patch_converges(current in props(), desired in props()) {
-            let mut applied = current.clone();
-            if let Some(Value::Object(body)) = patch_body(&current, &desired) {
-                for (k, v) in &body {
-                    prop_assert!(desired.contains_key(k));
-                    prop_assert_ne!(current.get(k).unwrap_or(&Value::Null), v);
-                    applied.insert(k.clone(), v.clone());
-                }
-            }
-            for (k, v) in &desired {
-                prop_assert_eq!(applied.get(k).unwrap_or(&Value::Null), v);
-            }
-            prop_assert_eq!(patch_body(&applied, &desired), None);
-        }
-
         /// Any list of writes with backward dependencies: batches of at most
         /// 20, unique ids, order kept, dependsOn exactly where the
         /// dependency is earlier in the same batch.

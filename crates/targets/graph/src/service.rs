@@ -345,7 +345,10 @@ impl Service {
                     w.and_then(|w| w.after.as_ref()).is_some_and(|a| retry.contains(a));
                 match outcome {
                     ItemOutcome::Retry { .. } => {}
-                    ItemOutcome::Failed(f) if f.status == 424 && needs_retried => {
+                    ItemOutcome::Failed(f)
+                        if matches!(f.class, rb::FailureClass::FailedDependency { .. })
+                            && needs_retried =>
+                    {
                         retry.insert(key);
                     }
                     o => {
@@ -783,37 +786,17 @@ pub(crate) fn failure(operation: &'static str, answer: &Answer) -> TargetError {
 fn exchange(method: &Method, url: &str, body: Option<&Value>, answer: &Answer) -> String {
     let mut out = format!("{method} {url}");
     if let Some(b) = body {
-        out.push_str(&format!(" {}", redacted(b)));
+        out.push_str(&format!(" {}", rb::redacted(b)));
     }
     out.push_str(&format!(" -> HTTP {}", answer.status.as_u16()));
     let shown = match answer.json() {
-        Some(v) => redacted(&v).to_string(),
+        Some(v) => rb::redacted(&v).to_string(),
         None => answer.body.chars().take(300).collect(),
     };
     if !shown.is_empty() {
         out.push_str(&format!(" {shown}"));
     }
     out
-}
-
-/// Any `password` inside the value replaced (create bodies, also inside
-/// `$batch` requests).
-pub(crate) fn redacted(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    if k.eq_ignore_ascii_case("password") {
-                        (k.clone(), Value::String("<redacted>".into()))
-                    } else {
-                        (k.clone(), redacted(v))
-                    }
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(redacted).collect()),
-        other => other.clone(),
-    }
 }
 
 fn transport(e: &reqwest::Error) -> String {
@@ -906,11 +889,5 @@ mod tests {
             error_text(400, Some(&body), ""),
             "HTTP 400 Request_BadRequest: Invalid value (request-id r-1)"
         );
-    }
-
-    #[test]
-    fn passwords_are_redacted_at_any_depth() {
-        let v = serde_json::json!({"requests": [{"body": {"passwordProfile": {"password": "S3cret!"}}}]});
-        assert!(!redacted(&v).to_string().contains("S3cret"));
     }
 }

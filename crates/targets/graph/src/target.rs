@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -18,11 +17,12 @@ use hrsync_target::{AttributeUpdate, Attributes, CheckStep, Target, TargetError,
 
 use crate::GraphConfig;
 use crate::properties::{self, ACCOUNT_ENABLED, BASE_SELECT};
-use crate::request_builder::{self as rb, InitialPassword, ItemFailure, ItemOutcome, Write};
+use crate::request_builder::{
+    self as rb, IN_CHUNK, InitialPassword, ItemFailure, ItemOutcome, Write, eq_filter, in_filter,
+    segment,
+};
 use crate::service::{Bearer, Service, ServiceError, Stats, failure};
 use crate::token::TokenClient;
-
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// The property a manager's matching value is looked up by: the mapping's
 /// `manager` holds the manager's personIdExternal, which is their employeeId.
@@ -30,31 +30,6 @@ const MANAGER_KEY: &str = "employeeId";
 
 /// How long a manager's object id is trusted without asking again.
 const MANAGER_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Graph's filter path for a mapping attribute (`a.b` is `a/b`).
-fn filter_path(attribute: &str) -> String {
-    attribute.replace('.', "/")
-}
-
-/// Values per `in` filter: Graph limits a filter clause to 15 expressions.
-const IN_CHUNK: usize = 15;
-
-/// `attr in ('a','b')` with OData's quote doubling, URL-encoded.
-pub fn in_filter(attribute: &str, values: &[&String]) -> String {
-    let list: Vec<String> = values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect();
-    let filter = format!("{} in ({})", filter_path(attribute), list.join(","));
-    utf8_percent_encode(&filter, QUERY).to_string()
-}
-
-/// `?$filter=attr eq 'value'` with OData's quote doubling, URL-encoded.
-pub fn eq_filter(attribute: &str, value: &str) -> String {
-    let filter = format!("{} eq '{}'", filter_path(attribute), value.replace('\'', "''"));
-    utf8_percent_encode(&filter, QUERY).to_string()
-}
-
-fn segment(id: &str) -> String {
-    utf8_percent_encode(id, QUERY).to_string()
-}
 
 fn rejected(operation: &'static str, message: impl Into<String>) -> TargetError {
     TargetError::Rejected { operation, message: message.into() }
@@ -839,28 +814,5 @@ impl Target for GraphTarget {
             .keys()
             .map(|id| (id.clone(), hrsync_target::attr::MANAGER.to_owned()))
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn in_filters_escape_each_value() {
-        let (a, b) = ("O'Neil".to_owned(), "x y".to_owned());
-        assert_eq!(
-            in_filter("employeeId", &[&a, &b]),
-            "employeeId%20in%20%28%27O%27%27Neil%27%2C%27x%20y%27%29"
-        );
-    }
-
-    #[test]
-    fn filters_escape_quotes_and_encode() {
-        assert_eq!(eq_filter("employeeId", "O'Neil"), "employeeId%20eq%20%27O%27%27Neil%27");
-        assert_eq!(
-            eq_filter("onPremisesExtensionAttributes.extensionAttribute1", "a&b"),
-            "onPremisesExtensionAttributes%2FextensionAttribute1%20eq%20%27a%26b%27"
-        );
     }
 }
