@@ -367,6 +367,43 @@ pub struct ItemFailure {
     pub class: FailureClass,
 }
 
+impl ItemFailure {
+    /// The failure Graph's error body (`{"error":{code,message,innerError:
+    /// {request-id}}}`) describes, for a request that depended on `depends_on`
+    /// (ids in its batch; empty outside one).
+    pub fn from_body(status: u16, body: Option<&Value>, depends_on: &[String]) -> Self {
+        let error = body.and_then(|b| b.get("error"));
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let code = text(error.and_then(|e| e.get("code")));
+        let inner = error.and_then(|e| e.get("innerError").or_else(|| e.get("innererror")));
+        ItemFailure {
+            status,
+            class: classify(status, code.as_deref(), depends_on),
+            code,
+            message: text(error.and_then(|e| e.get("message"))),
+            request_id: text(inner.and_then(|i| i.get("request-id"))),
+        }
+    }
+}
+
+/// `HTTP 400 Request_BadRequest: message (request-id ...)`: Graph's error as
+/// quoted in the provisioning log.
+impl fmt::Display for ItemFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(c) = &self.code {
+            write!(f, " {c}")?;
+        }
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        if let Some(r) = &self.request_id {
+            write!(f, " (request-id {r})")?;
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of one batched item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ItemOutcome {
@@ -442,19 +479,7 @@ pub fn parse_batch_response(
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(DEFAULT_RETRY_AFTER),
             },
-            _ => {
-                let error = body.and_then(|b| b.get("error"));
-                let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-                let code = text(error.and_then(|e| e.get("code")));
-                let inner = error.and_then(|e| e.get("innerError").or_else(|| e.get("innererror")));
-                ItemOutcome::Failed(ItemFailure {
-                    status,
-                    class: classify(status, code.as_deref(), &request.depends_on),
-                    code,
-                    message: text(error.and_then(|e| e.get("message"))),
-                    request_id: text(inner.and_then(|i| i.get("request-id"))),
-                })
-            }
+            _ => ItemOutcome::Failed(ItemFailure::from_body(status, body, &request.depends_on)),
         };
         if outcomes.insert(id.clone(), outcome).is_some() {
             return Err(BatchParseError::DuplicateId(id));

@@ -739,26 +739,12 @@ pub(crate) fn rb_error(answer: &Answer) -> String {
 
 /// An error body (`{"error":{code,message,innerError:{request-id}}}`) as text.
 pub(crate) fn error_text(status: u16, body: Option<&Value>, raw: &str) -> String {
-    let error = body.and_then(|b| b.get("error"));
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    let code = text(error.and_then(|e| e.get("code")));
-    let message = text(error.and_then(|e| e.get("message")));
-    let inner = error.and_then(|e| e.get("innerError").or_else(|| e.get("innererror")));
-    let request_id = text(inner.and_then(|i| i.get("request-id")));
-    let mut out = format!("HTTP {status}");
-    match (code, message) {
-        (Some(c), Some(m)) => out.push_str(&format!(" {c}: {m}")),
-        (Some(c), None) => out.push_str(&format!(" {c}")),
-        (None, Some(m)) => out.push_str(&format!(": {m}")),
-        (None, None) if !raw.is_empty() => {
-            out.push_str(&format!(": {}", raw.chars().take(200).collect::<String>()))
-        }
-        _ => {}
+    let failure = rb::ItemFailure::from_body(status, body, &[]);
+    if failure.code.is_none() && failure.message.is_none() && !raw.is_empty() {
+        // Not Graph's error shape: quote the start of what came back.
+        return format!("HTTP {status}: {}", raw.chars().take(200).collect::<String>());
     }
-    if let Some(id) = request_id {
-        out.push_str(&format!(" (request-id {id})"));
-    }
-    out
+    failure.to_string()
 }
 
 /// The error for an answer that is not a success, classed for the engine.

@@ -329,16 +329,7 @@ impl GraphTarget {
 
     /// The error for a failed item, with Graph's code, message and request id.
     fn item_error(operation: &'static str, f: &ItemFailure, upn: Option<&str>) -> TargetError {
-        let mut message = format!("HTTP {}", f.status);
-        if let Some(c) = &f.code {
-            message.push_str(&format!(" {c}"));
-        }
-        if let Some(m) = &f.message {
-            message.push_str(&format!(": {m}"));
-        }
-        if let Some(r) = &f.request_id {
-            message.push_str(&format!(" (request-id {r})"));
-        }
+        let message = f.to_string();
         let text = f.message.as_deref().unwrap_or_default();
         if text.contains("already exists")
             || f.code.as_deref() == Some("Request_MultipleObjectsWithSameKeyValue")
